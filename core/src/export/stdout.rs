@@ -1,0 +1,212 @@
+use std::io::Write;
+use std::time::UNIX_EPOCH;
+
+use super::SpanExporter;
+use crate::error::ExportError;
+use crate::resource::Resource;
+use crate::span::{SpanData, Status, Value};
+
+/// How [`StdoutExporter`] prints spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StdoutFormat {
+    /// One readable block per span.
+    Pretty,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+/// Prints finished spans to standard output (or any writer).
+pub struct StdoutExporter {
+    format: StdoutFormat,
+    out: Box<dyn Write + Send>,
+}
+
+impl std::fmt::Debug for StdoutExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StdoutExporter")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StdoutExporter {
+    /// An exporter writing to standard output.
+    pub fn new(format: StdoutFormat) -> Self {
+        StdoutExporter {
+            format,
+            out: Box::new(std::io::stdout()),
+        }
+    }
+
+    /// An exporter writing to `out`.
+    pub fn with_writer(format: StdoutFormat, out: impl Write + Send + 'static) -> Self {
+        StdoutExporter {
+            format,
+            out: Box::new(out),
+        }
+    }
+}
+
+fn json_value(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Bool(b) => (*b).into(),
+        Value::I64(i) => (*i).into(),
+        Value::F64(f) => {
+            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
+        }
+        Value::String(s) => s.as_ref().into(),
+    }
+}
+
+fn nanos(t: std::time::SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// One span as a JSON object (the shape of the JSON-lines output).
+pub(crate) fn span_json(span: &SpanData, resource: &Resource) -> serde_json::Value {
+    let attrs: serde_json::Map<String, serde_json::Value> = span
+        .attributes
+        .iter()
+        .map(|kv| (kv.key.to_string(), json_value(&kv.value)))
+        .collect();
+    let events: Vec<serde_json::Value> = span
+        .events
+        .iter()
+        .map(|e| {
+            let a: serde_json::Map<String, serde_json::Value> = e
+                .attributes
+                .iter()
+                .map(|kv| (kv.key.to_string(), json_value(&kv.value)))
+                .collect();
+            serde_json::json!({ "name": e.name, "time_unix_nano": nanos(e.time), "attributes": a })
+        })
+        .collect();
+    let (status, message) = match &span.status {
+        Status::Unset => ("unset", None),
+        Status::Ok => ("ok", None),
+        Status::Error { description } => ("error", Some(description.to_string())),
+    };
+    serde_json::json!({
+        "service.name": resource.service_name(),
+        "trace_id": span.span_context.trace_id().to_string(),
+        "span_id": span.span_context.span_id().to_string(),
+        "parent_span_id": span.parent_span_id.is_valid().then(|| span.parent_span_id.to_string()),
+        "name": span.name,
+        "kind": span.kind.as_str(),
+        "start_time_unix_nano": nanos(span.start_time),
+        "end_time_unix_nano": nanos(span.end_time),
+        "attributes": attrs,
+        "events": events,
+        "links": span.links.iter().map(|l| serde_json::json!({
+            "trace_id": l.span_context.trace_id().to_string(),
+            "span_id": l.span_context.span_id().to_string(),
+        })).collect::<Vec<_>>(),
+        "status": status,
+        "status_message": message,
+        "dropped_attributes": span.dropped_attributes,
+        "dropped_events": span.dropped_events,
+    })
+}
+
+fn write_pretty(out: &mut dyn Write, span: &SpanData, resource: &Resource) -> std::io::Result<()> {
+    let parent = if span.parent_span_id.is_valid() {
+        span.parent_span_id.to_string()
+    } else {
+        "-".to_owned()
+    };
+    writeln!(
+        out,
+        "[{}] {} ({}) {:.3}ms trace={} span={} parent={}",
+        resource.service_name(),
+        span.name,
+        span.kind.as_str(),
+        span.duration().as_secs_f64() * 1000.0,
+        span.span_context.trace_id(),
+        span.span_context.span_id(),
+        parent,
+    )?;
+    for kv in &span.attributes {
+        writeln!(out, "    {} = {}", kv.key, kv.value)?;
+    }
+    for e in &span.events {
+        write!(out, "    event {:?}", e.name)?;
+        for kv in &e.attributes {
+            write!(out, " {}={}", kv.key, kv.value)?;
+        }
+        writeln!(out)?;
+    }
+    if let Status::Error { description } = &span.status {
+        writeln!(out, "    status = error: {description}")?;
+    }
+    Ok(())
+}
+
+impl SpanExporter for StdoutExporter {
+    fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError> {
+        let io = |e: std::io::Error| ExportError::Transport(e.to_string());
+        for span in batch {
+            match self.format {
+                StdoutFormat::Pretty => write_pretty(&mut self.out, span, resource).map_err(io)?,
+                StdoutFormat::JsonLines => {
+                    serde_json::to_writer(&mut self.out, &span_json(span, resource))
+                        .map_err(|e| ExportError::Transport(e.to_string()))?;
+                    self.out.write_all(b"\n").map_err(io)?;
+                }
+            }
+        }
+        self.out.flush().map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::span::KeyValue;
+    use crate::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines() {
+        let buf = Buf::default();
+        let mut e = StdoutExporter::with_writer(StdoutFormat::JsonLines, buf.clone());
+        let mut span = SpanData::new(
+            SpanContext::new(
+                TraceId::from_u128(1),
+                SpanId::from_u64(2),
+                TraceFlags::SAMPLED,
+                TraceState::new(),
+                false,
+            ),
+            "GET /users",
+        );
+        span.attributes
+            .push(KeyValue::new("http.response.status_code", 200i64));
+        e.export(&[span.clone(), span], &Resource::new("svc"))
+            .unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["trace_id"], "00000000000000000000000000000001");
+        assert_eq!(v["name"], "GET /users");
+        assert_eq!(v["service.name"], "svc");
+        assert_eq!(v["attributes"]["http.response.status_code"], 200);
+        assert_eq!(v["parent_span_id"], serde_json::Value::Null);
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for tracewire's cross-crate integration tests.
