@@ -252,7 +252,13 @@ impl PipelineBuilder {
         };
         let handle = std::thread::Builder::new()
             .name("tracewire-export".into())
-            .spawn(move || worker.run())
+            .spawn(move || {
+                // Exporters' own work (HTTP clients, h2, tonic) must never produce spans that
+                // come back into this pipeline: the worker thread sees no subscriber at all.
+                // Exporters that start a runtime use a current-thread one on this thread.
+                let _guard = tracing::dispatcher::set_default(&tracing::Dispatch::none());
+                worker.run()
+            })
             .ok();
         Pipeline {
             inner: Arc::new(Inner {
