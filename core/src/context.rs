@@ -132,7 +132,10 @@ impl fmt::Debug for SpanContext {
 /// assert!("a=1,a=2".parse::<TraceState>().is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct TraceState(Option<Arc<[(Box<str>, Box<str>)]>>);
+pub struct TraceState(Option<Arc<[Member]>>);
+
+/// One `key=value` list member.
+type Member = (Box<str>, Box<str>);
 
 impl TraceState {
     /// The most members a `tracestate` may hold.

@@ -262,6 +262,7 @@ impl TraceFlags {
     }
 
     /// Only the bits this version of the spec defines (sampled and random).
+    #[must_use]
     pub const fn known(self) -> Self {
         TraceFlags(self.0 & 0x03)
     }

@@ -5,22 +5,78 @@
 //! - **In-band context**: [`TraceId`], [`SpanId`], [`TraceFlags`], [`TraceState`], [`Baggage`],
 //!   [`SpanContext`] and the [`Context`] that carries them, plus the [`propagation`] formats
 //!   (W3C Trace Context and Baggage, B3, Jaeger) that read and write them as headers.
-//! - **Out-of-band data**: finished spans ([`SpanData`]) go through the non-blocking
-//!   [`export`] pipeline to exporters, off the request path.
+//! - **Spans from `tracing`**: the [`TracewireLayer`] gives every `tracing` span a span context
+//!   the moment it is created, links it to its parent, samples at local roots ([`Sampler`]) and
+//!   records fields and events. `#[instrument]` works unchanged.
+//! - **Context without spans**: [`current()`], [`scope`] and [`FutureExt`] carry the request's
+//!   context even when a filter disables every span, so propagation never depends on logging
+//!   settings; [`spawn`] and [`spawn_blocking`] keep it across tasks.
+//! - **Out-of-band data**: finished spans ([`SpanData`]) go through the non-blocking [`export`]
+//!   pipeline to exporters, off the request path.
+//! - **Setup**: [`init`] in one call, a [`Builder`] with every knob, and a [`testing::Recorder`]
+//!   for tests.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use tracing::instrument;
+//!
+//! #[instrument]
+//! fn price(distance_km: f64) -> f64 {
+//!     2.5 + distance_km * 1.2
+//! }
+//!
+//! fn main() -> Result<(), tracewire::InitError> {
+//!     let _guard = tracewire::init()?; // OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, ...
+//!     let _request = tracing::info_span!("GET /ride", otel.kind = "server").entered();
+//!     tracing::info!(fare = price(3.0), "quoted"); // log line ends with trace_id=… span_id=…
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `fmt` | yes | [`init`]'s fmt layer with trace ids, `RUST_LOG` filtering |
+//! | `tokio` | yes | [`spawn`] and [`spawn_blocking`] |
+//!
+//! # Minimum supported Rust version
+//!
+//! The current stable release and the three before it; raising it is not a breaking change.
 
+mod ambient;
 mod context;
 mod error;
 mod id;
+mod layer;
 mod resource;
+mod sampler;
+mod setup;
 mod span;
 
+pub mod diagnostics;
 pub mod export;
+#[cfg(feature = "fmt")]
+pub mod fmt;
 pub mod propagation;
+pub mod testing;
 
+pub use crate::ambient::{FutureExt, InContext, current, scope};
+#[cfg(feature = "tokio")]
+pub use crate::ambient::{spawn, spawn_blocking};
 pub use crate::context::{Baggage, BaggageEntry, Context, SpanContext, TraceState};
 pub use crate::error::{
     BaggageError, ConfigError, ExportError, ExtractError, ParseIdError, TraceStateError,
 };
 pub use crate::id::{SpanId, TraceFlags, TraceId};
+pub use crate::layer::{LayerBuilder, Parent, SpanExt, TracewireLayer, with_parent};
 pub use crate::resource::Resource;
+pub use crate::sampler::{ParentBased, RateLimiter, Sampler, SamplingInput};
+pub use crate::setup::{Builder, Guard, InitError, init};
 pub use crate::span::{Event, KeyValue, Link, SpanData, SpanKind, Status, Value};
+
+/// A [`Builder`] for [`init`]'s setup with every knob.
+pub fn builder() -> Builder {
+    Builder::new()
+}

@@ -55,13 +55,6 @@ impl InMemoryExporter {
     pub fn reset(&self) {
         *self.lock() = Store::default();
     }
-
-    #[cfg(test)]
-    pub(crate) fn push(&self, span: SpanData) {
-        let mut store = self.lock();
-        store.batches.push(1);
-        store.spans.push(span);
-    }
 }
 
 impl SpanExporter for InMemoryExporter {

@@ -96,10 +96,10 @@ impl Propagator for JaegerPropagator {
         for k in &keys {
             if let Some(v) = carrier.first(k) {
                 let value = percent_encoding::percent_decode(trim_ows(&v)).decode_utf8();
-                if let Ok(value) = value {
-                    if let Ok(b) = bag.with(&k[BAGGAGE_PREFIX.len()..], &value) {
-                        bag = b;
-                    }
+                if let Ok(value) = value
+                    && let Ok(b) = bag.with(&k[BAGGAGE_PREFIX.len()..], &value)
+                {
+                    bag = b;
                 }
             }
         }

@@ -368,10 +368,10 @@ pub(crate) fn merge_baggage(cx: &mut Context, found: Baggage) {
     }
     let mut merged = cx.baggage().clone();
     for e in found.iter() {
-        if merged.get(e.key()).is_none() {
-            if let Ok(m) = merged.with_properties(e.key(), e.value(), e.properties()) {
-                merged = m;
-            }
+        if merged.get(e.key()).is_none()
+            && let Ok(m) = merged.with_properties(e.key(), e.value(), e.properties())
+        {
+            merged = m;
         }
     }
     cx.set_baggage(merged);
