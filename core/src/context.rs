@@ -389,6 +389,16 @@ impl BaggageEntry {
     pub fn properties(&self) -> Option<&str> {
         self.properties.as_deref()
     }
+
+    /// The length of `key=value;properties` as [`Baggage::header`] writes it.
+    fn encoded_len(&self) -> usize {
+        self.key.len()
+            + 1
+            + percent_encoding::utf8_percent_encode(&self.value, BAGGAGE_VALUE_ENCODE)
+                .map(str::len)
+                .sum::<usize>()
+            + self.properties.as_ref().map_or(0, |p| p.len() + 1)
+    }
 }
 
 impl fmt::Debug for BaggageEntry {
@@ -519,17 +529,7 @@ impl Baggage {
 
     fn encoded_len(&self) -> usize {
         let entries = self.len();
-        self.iter()
-            .map(|e| {
-                e.key.len()
-                    + 1
-                    + percent_encoding::utf8_percent_encode(&e.value, BAGGAGE_VALUE_ENCODE)
-                        .map(str::len)
-                        .sum::<usize>()
-                    + e.properties.as_ref().map_or(0, |p| p.len() + 1)
-            })
-            .sum::<usize>()
-            + entries.saturating_sub(1)
+        self.iter().map(BaggageEntry::encoded_len).sum::<usize>() + entries.saturating_sub(1)
     }
 
     /// Parses one or more `baggage` header values.
@@ -542,6 +542,8 @@ impl Baggage {
         let mut seen = 0usize;
         let mut bytes = 0usize;
         let mut dropped = 0usize;
+        // Sum of the kept entries' encoded lengths, separators not included.
+        let mut encoded = 0usize;
         'outer: for value in values {
             for raw in value.split(|&b| b == b',') {
                 let member = trim_ows(raw);
@@ -557,10 +559,21 @@ impl Baggage {
                 }
                 match parse_member(member) {
                     Some(entry) => {
-                        if let Some(pos) = entries.iter().position(|e| e.key == entry.key) {
+                        // The limit is on what `header()` writes, and re-encoding can grow a
+                        // value (a literal '%' becomes "%25"), so check the encoded length too.
+                        let old = entries.iter().position(|e| e.key == entry.key);
+                        let old_len = old.map_or(0, |pos| entries[pos].encoded_len());
+                        let kept = entries.len() - usize::from(old.is_some());
+                        let len = entry.encoded_len();
+                        if encoded - old_len + len + kept > Self::MAX_BYTES {
+                            dropped += 1;
+                            break 'outer;
+                        }
+                        if let Some(pos) = old {
                             entries.remove(pos);
                             dropped += 1;
                         }
+                        encoded = encoded - old_len + len;
                         entries.push(entry);
                     }
                     None => dropped += 1,
@@ -845,6 +858,20 @@ mod tests {
         let junk: String = (0..100).map(|_| "=,").collect::<String>() + "late=1";
         let (bag, _) = Baggage::parse_values([junk.as_bytes()]);
         assert!(bag.get("late").is_none());
+    }
+
+    #[test]
+    fn baggage_byte_limit_counts_re_encoding() {
+        // 4002 bytes in, but each literal '%' is sent on as "%25": 12002 bytes out.
+        let header = format!("a={}", "%".repeat(4000));
+        let (bag, dropped) = Baggage::parse_values([header.as_bytes(), b"b=1"]);
+        assert!(bag.is_empty());
+        assert_eq!(dropped, 1);
+        // A replaced duplicate frees its bytes.
+        let big = format!("k={}", "%".repeat(2000));
+        let (bag, dropped) = Baggage::parse_values([big.as_bytes(), big.as_bytes(), b"k=1"]);
+        assert_eq!(bag.header(), "k=1");
+        assert_eq!(dropped, 2);
     }
 
     #[test]
