@@ -178,7 +178,8 @@ pub trait FutureExt: Future + Sized {
 
 impl<F: Future> FutureExt for F {}
 
-/// `tokio::spawn` that keeps the caller's span and trace context.
+/// `tokio::spawn` that keeps the caller's span, trace context and `tracing` dispatcher (so a
+/// scoped subscriber, as in tests, also follows the task to another worker thread).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -193,10 +194,12 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    tokio::spawn(future.in_current_context())
+    use tracing::instrument::WithSubscriber;
+    tokio::spawn(future.in_current_context().with_current_subscriber())
 }
 
-/// `tokio::task::spawn_blocking` that keeps the caller's span and trace context.
+/// `tokio::task::spawn_blocking` that keeps the caller's span, trace context and `tracing`
+/// dispatcher.
 #[cfg(feature = "tokio")]
 pub fn spawn_blocking<F, R>(f: F) -> tokio::task::JoinHandle<R>
 where
@@ -205,8 +208,11 @@ where
 {
     let cx = current();
     let span = tracing::Span::current();
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
     tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
-        scope(cx, f)
+        tracing::dispatcher::with_default(&dispatch, || {
+            let _entered = span.enter();
+            scope(cx, f)
+        })
     })
 }
