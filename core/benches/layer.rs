@@ -1,0 +1,82 @@
+//! The tracing layer's cost per span: create, enter, exit and close a span with the tracewire
+//! layer (sampled and unsampled) against the same with a bare `tracing_subscriber::Registry`,
+//! all in one run so the numbers can be read as differences.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tracewire::export::SpanSink;
+use tracewire::{Sampler, SpanData, TracewireLayer};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Drops finished spans, so the numbers are the layer's own cost, not an exporter's.
+struct Discard;
+
+impl SpanSink for Discard {
+    fn on_end(&self, span: SpanData) {
+        std::hint::black_box(span);
+    }
+}
+
+fn span_cycle() {
+    let span = tracing::info_span!(
+        "request",
+        http.request.method = "GET",
+        http.response.status_code = 200
+    );
+    let _entered = span.enter();
+}
+
+fn child_cycle(parent: &tracing::Span) {
+    let _p = parent.enter();
+    let span = tracing::info_span!("child");
+    let _entered = span.enter();
+}
+
+fn bench(c: &mut Criterion) {
+    let bare = Dispatch::new(tracing_subscriber::registry());
+    let sampled = Dispatch::new(
+        tracing_subscriber::registry().with(
+            TracewireLayer::builder()
+                .sampler(Sampler::AlwaysOn)
+                .build(Discard),
+        ),
+    );
+    let unsampled = Dispatch::new(
+        tracing_subscriber::registry().with(
+            TracewireLayer::builder()
+                .sampler(Sampler::AlwaysOff)
+                .build(Discard),
+        ),
+    );
+    let mut g = c.benchmark_group("span start+enter+close");
+    for (name, d) in [
+        ("bare registry", &bare),
+        ("tracewire sampled", &sampled),
+        ("tracewire unsampled", &unsampled),
+    ] {
+        g.bench_function(format!("root/{name}"), |b| {
+            tracing::dispatcher::with_default(d, || b.iter(span_cycle))
+        });
+        g.bench_function(format!("child/{name}"), |b| {
+            tracing::dispatcher::with_default(d, || {
+                let parent = tracing::info_span!("parent");
+                b.iter(|| child_cycle(&parent))
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("context");
+    g.bench_function("current() inside a span", |b| {
+        tracing::dispatcher::with_default(&sampled, || {
+            let _s = tracing::info_span!("s").entered();
+            b.iter(tracewire::current)
+        })
+    });
+    g.bench_function("current() ambient, no span", |b| {
+        tracewire::scope(tracewire::Context::new(), || b.iter(tracewire::current))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
