@@ -140,7 +140,7 @@ struct SpanState {
     baggage: Baggage,
     parent_span_id: SpanId,
     parent_is_remote: bool,
-    recording: Option<Box<Recording>>,
+    recording: Option<Recording>,
 }
 
 impl SpanState {
@@ -438,7 +438,7 @@ where
                 }
             };
         let recording = sampled.then(|| {
-            let mut rec = Box::new(Recording {
+            let mut rec = Recording {
                 name: Cow::Borrowed(meta.name()),
                 target: meta.target(),
                 kind: SpanKind::Internal,
@@ -451,7 +451,7 @@ where
                 status_code: None,
                 status_message: None,
                 error_message: None,
-            });
+            };
             for key in &self.config.baggage_attributes {
                 if let Some(v) = baggage.get(key) {
                     push_attribute(
@@ -564,7 +564,6 @@ where
             return;
         };
         let status = rec.status();
-        let rec = *rec;
         self.config.sink.on_end(SpanData {
             span_context: state.cx,
             parent_span_id: state.parent_span_id,
@@ -746,11 +745,13 @@ fn with_state<R>(
     None
 }
 
-/// The context of the current `tracing` span (or its nearest known ancestor).
+/// The context of the current `tracing` span (or its nearest known ancestor), read without
+/// cloning the span handle.
 pub(crate) fn current_span_context() -> Option<Context> {
-    tracing::Span::current()
-        .with_subscriber(|(id, dispatch)| with_state(dispatch, id, |s| s.context()))
-        .flatten()
+    tracing::dispatcher::get_default(|d| {
+        let current = d.current_span();
+        with_state(d, current.id()?, |s| s.context())
+    })
 }
 
 /// Trace-context access for any `tracing::Span`.
