@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracewire::propagation::BaggagePropagator;
 use tracewire::Baggage;
+use tracewire::propagation::BaggagePropagator;
 use tracewire_fuzz::{extract_and_round_trip, single_header};
 
 fuzz_target!(|data: &[u8]| {
