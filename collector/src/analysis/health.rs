@@ -147,8 +147,36 @@ struct Ring {
 
 #[derive(Default)]
 struct Inner {
-    ops: HashMap<(Arc<str>, Arc<str>), Ring>,
+    /// service → operation → ring; nested so lookups by `&str` need no allocation.
+    ops: HashMap<Arc<str>, HashMap<Arc<str>, Ring>>,
+    operations: usize,
     counters: HealthCounters,
+}
+
+/// The fields of a span the aggregator uses.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sample<'a> {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) service: &'a str,
+    pub(crate) operation: &'a str,
+    pub(crate) start_ns: u64,
+    pub(crate) end_ns: u64,
+    pub(crate) is_error: bool,
+}
+
+impl<'a> From<&'a AnalysisSpan> for Sample<'a> {
+    fn from(s: &'a AnalysisSpan) -> Self {
+        Sample {
+            trace_id: s.trace_id,
+            span_id: s.span_id,
+            service: &s.service,
+            operation: &s.name,
+            start_ns: s.start_ns,
+            end_ns: s.end_ns,
+            is_error: s.is_error,
+        }
+    }
 }
 
 /// Incremental per-operation rates, error rates, latency percentiles and exemplars.
@@ -264,31 +292,53 @@ impl HealthAggregator {
     /// Records one finished span.
     pub fn record(&self, span: &AnalysisSpan) {
         let mut inner = self.inner.lock();
-        self.record_locked(&mut inner, span);
+        self.record_locked(&mut inner, span.into());
     }
 
     /// Records a batch of finished spans under one lock.
     pub fn record_all<'a>(&self, spans: impl IntoIterator<Item = &'a AnalysisSpan>) {
         let mut inner = self.inner.lock();
         for s in spans {
-            self.record_locked(&mut inner, s);
+            self.record_locked(&mut inner, s.into());
         }
     }
 
-    fn record_locked(&self, inner: &mut Inner, span: &AnalysisSpan) {
+    /// Records one span given by its fields.
+    pub(crate) fn record_sample(&self, sample: Sample<'_>) {
+        let mut inner = self.inner.lock();
+        self.record_locked(&mut inner, sample);
+    }
+
+    fn record_locked(&self, inner: &mut Inner, span: Sample<'_>) {
         let epoch = span.end_ns.max(span.start_ns) / self.width_ns;
         let n = self.config.buckets.max(1);
-        let key = (span.service.clone(), span.name.clone());
-        let over = inner.ops.len() >= self.config.max_operations;
-        let ring = match inner.ops.get_mut(&key) {
-            Some(r) => r,
-            None if over => {
+        let known = inner
+            .ops
+            .get(span.service)
+            .is_some_and(|m| m.contains_key(span.operation));
+        if !known {
+            if inner.operations >= self.config.max_operations {
                 inner.counters.over_limit += 1;
                 return;
             }
-            None => inner.ops.entry(key).or_insert_with(|| Ring {
-                buckets: (0..n).map(|_| Bucket::default()).collect(),
-            }),
+            inner.operations += 1;
+            let by_op = match inner.ops.get_mut(span.service) {
+                Some(m) => m,
+                None => inner.ops.entry(Arc::from(span.service)).or_default(),
+            };
+            by_op.insert(
+                Arc::from(span.operation),
+                Ring {
+                    buckets: (0..n).map(|_| Bucket::default()).collect(),
+                },
+            );
+        }
+        let Some(ring) = inner
+            .ops
+            .get_mut(span.service)
+            .and_then(|m| m.get_mut(span.operation))
+        else {
+            return;
         };
         let newest = ring.buckets.iter().map(|b| b.epoch).max().unwrap_or(0);
         let b = &mut ring.buckets[(epoch % n as u64) as usize];
@@ -299,7 +349,7 @@ impl HealthAggregator {
         if b.epoch != epoch {
             b.reset(epoch);
         }
-        let dur = span.duration_ns();
+        let dur = span.end_ns.saturating_sub(span.start_ns);
         let ex = Exemplar {
             trace_id: span.trace_id,
             span_id: span.span_id,
@@ -336,7 +386,8 @@ impl HealthAggregator {
         let mut out: Vec<OperationHealth> = inner
             .ops
             .iter()
-            .filter_map(|((service, operation), ring)| {
+            .flat_map(|(service, by_op)| by_op.iter().map(move |(op, ring)| (service, op, ring)))
+            .filter_map(|(service, operation, ring)| {
                 let mut count = 0;
                 let mut errors = 0;
                 let mut hist = LatencyHistogram::new();

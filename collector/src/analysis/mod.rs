@@ -42,6 +42,7 @@ mod tree;
 mod waterfall;
 
 pub use self::critical_path::{CriticalPath, PathSegment, PathSpan, critical_path};
+pub(crate) use self::health::Sample;
 pub use self::health::{Exemplar, HealthAggregator, HealthConfig, HealthCounters, OperationHealth};
 pub use self::histogram::{LatencyHistogram, LatencySummary};
 pub use self::service_map::{ServiceEdge, ServiceMap, ServiceMapBuilder, ServiceNode};

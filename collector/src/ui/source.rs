@@ -1,0 +1,337 @@
+//! What the UI reads: the [`UiSource`] trait, its data types, and [`MemorySource`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::Serialize;
+use tracewire::{SpanData, SpanId, TraceId};
+
+use crate::analysis::{AnalysisSpan, HealthAggregator, unix_nanos};
+
+/// One span with everything the span-details panel shows.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct UiSpan {
+    /// Ids, service, name, kind, timing and error flag.
+    pub span: AnalysisSpan,
+    /// Attributes as `(key, value as text)`.
+    pub attributes: Vec<(String, String)>,
+    /// Events.
+    pub events: Vec<UiEvent>,
+    /// Links to other spans.
+    pub links: Vec<UiLink>,
+    /// The status message of a failed span.
+    pub status_message: Option<String>,
+}
+
+/// An event inside a span.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct UiEvent {
+    /// When, ns since the Unix epoch.
+    pub time_ns: u64,
+    /// The event's name or message.
+    pub name: String,
+    /// Attributes as `(key, value as text)`.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// A link from a span to another span.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct UiLink {
+    /// The linked trace.
+    #[serde(serialize_with = "crate::analysis::ser::trace_id")]
+    pub trace_id: TraceId,
+    /// The linked span.
+    #[serde(serialize_with = "crate::analysis::ser::span_id")]
+    pub span_id: SpanId,
+    /// Attributes as `(key, value as text)`.
+    pub attributes: Vec<(String, String)>,
+}
+
+impl UiSpan {
+    /// A span with no attributes, events or links.
+    pub fn new(span: AnalysisSpan) -> Self {
+        UiSpan {
+            span,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            status_message: None,
+        }
+    }
+
+    /// Adds an attribute.
+    #[must_use]
+    pub fn with_attribute(mut self, key: &str, value: &str) -> Self {
+        self.attributes.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Adds an event.
+    #[must_use]
+    pub fn with_event(mut self, time_ns: u64, name: &str) -> Self {
+        self.events.push(UiEvent {
+            time_ns,
+            name: name.to_owned(),
+            attributes: Vec::new(),
+        });
+        self
+    }
+
+    /// Adds a link.
+    #[must_use]
+    pub fn with_link(mut self, trace_id: TraceId, span_id: SpanId) -> Self {
+        self.links.push(UiLink {
+            trace_id,
+            span_id,
+            attributes: Vec::new(),
+        });
+        self
+    }
+
+    /// Sets the status message.
+    #[must_use]
+    pub fn with_status_message(mut self, message: &str) -> Self {
+        self.status_message = Some(message.to_owned());
+        self
+    }
+
+    /// The UI view of a finished span recorded by `service`.
+    pub fn from_span_data(data: &SpanData, service: &str) -> Self {
+        let kv = |kvs: &[tracewire::KeyValue]| -> Vec<(String, String)> {
+            kvs.iter()
+                .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                .collect()
+        };
+        UiSpan {
+            span: AnalysisSpan::from_span_data(data, service),
+            attributes: kv(&data.attributes),
+            events: data
+                .events
+                .iter()
+                .map(|e| UiEvent {
+                    time_ns: unix_nanos(e.time),
+                    name: e.name.to_string(),
+                    attributes: kv(&e.attributes),
+                })
+                .collect(),
+            links: data
+                .links
+                .iter()
+                .map(|l| UiLink {
+                    trace_id: l.span_context.trace_id(),
+                    span_id: l.span_context.span_id(),
+                    attributes: kv(&l.attributes),
+                })
+                .collect(),
+            status_message: match &data.status {
+                tracewire::Status::Error { description } if !description.is_empty() => {
+                    Some(description.to_string())
+                }
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Search conditions of the search page. A trace matches when one of its spans meets all of
+/// them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SearchQuery {
+    /// The span's service.
+    pub service: Option<String>,
+    /// The span's name.
+    pub operation: Option<String>,
+    /// Shortest span duration, ns (inclusive).
+    pub min_duration_ns: Option<u64>,
+    /// Longest span duration, ns (inclusive).
+    pub max_duration_ns: Option<u64>,
+    /// Only failed spans.
+    pub errors_only: bool,
+    /// Attributes `key = value` the span must have.
+    pub tags: Vec<(String, String)>,
+    /// Most results, newest first.
+    pub limit: usize,
+}
+
+/// One trace in the results list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TraceListItem {
+    /// The trace.
+    #[serde(serialize_with = "crate::analysis::ser::trace_id")]
+    pub trace_id: TraceId,
+    /// Service of the root (or earliest) span.
+    pub root_service: String,
+    /// Name of the root (or earliest) span.
+    pub root_name: String,
+    /// Earliest start, ns since the Unix epoch.
+    pub start_ns: u64,
+    /// Latest end minus earliest start.
+    pub duration_ns: u64,
+    /// Spans in the trace.
+    pub span_count: u64,
+    /// Failed spans.
+    pub error_count: u64,
+    /// Services taking part, sorted.
+    pub services: Vec<String>,
+}
+
+impl TraceListItem {
+    /// The list item of a trace's spans (`None` for no spans).
+    pub fn summarize(spans: &[UiSpan]) -> Option<Self> {
+        let first = spans.first()?;
+        let root = spans
+            .iter()
+            .filter(|s| s.span.parent_span_id.is_none())
+            .min_by_key(|s| s.span.start_ns)
+            .or_else(|| spans.iter().min_by_key(|s| s.span.start_ns))
+            .unwrap_or(first);
+        let start = spans.iter().map(|s| s.span.start_ns).min().unwrap_or(0);
+        let end = spans
+            .iter()
+            .map(|s| s.span.end_ns.max(s.span.start_ns))
+            .max()
+            .unwrap_or(0);
+        let mut services: Vec<String> = spans.iter().map(|s| s.span.service.to_string()).collect();
+        services.sort();
+        services.dedup();
+        Some(TraceListItem {
+            trace_id: first.span.trace_id,
+            root_service: root.span.service.to_string(),
+            root_name: root.span.name.to_string(),
+            start_ns: start,
+            duration_ns: end - start,
+            span_count: spans.len() as u64,
+            error_count: spans.iter().filter(|s| s.span.is_error).count() as u64,
+            services,
+        })
+    }
+}
+
+impl SearchQuery {
+    /// Whether one span meets every condition.
+    pub fn matches(&self, s: &UiSpan) -> bool {
+        let d = s.span.duration_ns();
+        self.service
+            .as_deref()
+            .is_none_or(|v| *s.span.service == *v)
+            && self.operation.as_deref().is_none_or(|v| *s.span.name == *v)
+            && self.min_duration_ns.is_none_or(|v| d >= v)
+            && self.max_duration_ns.is_none_or(|v| d <= v)
+            && (!self.errors_only || s.span.is_error)
+            && self
+                .tags
+                .iter()
+                .all(|(k, v)| s.attributes.iter().any(|(ak, av)| ak == k && av == v))
+    }
+}
+
+/// Where the UI's pages and analysis endpoints read traces from.
+///
+/// The collector's store implements it; [`MemorySource`] is a simple in-memory one.
+pub trait UiSource: Send + Sync + 'static {
+    /// Every span of a trace (empty when unknown).
+    fn trace(&self, trace_id: TraceId) -> Vec<UiSpan>;
+
+    /// Traces with a span matching `query`, newest first, at most `query.limit`.
+    fn search(&self, query: &SearchQuery) -> Vec<TraceListItem>;
+
+    /// Known services with their operations, sorted.
+    fn services(&self) -> Vec<(String, Vec<String>)>;
+
+    /// Calls `visit` once per stored trace with its spans (for the service map).
+    fn for_each_trace(&self, visit: &mut dyn FnMut(&[AnalysisSpan]));
+}
+
+/// An in-memory [`UiSource`]: traces in a map, optionally feeding a [`HealthAggregator`] as
+/// spans are inserted. Unbounded: for tests, demos and small embedded uses.
+#[derive(Debug, Default)]
+pub struct MemorySource {
+    traces: RwLock<HashMap<TraceId, Vec<UiSpan>>>,
+    health: Option<Arc<HealthAggregator>>,
+}
+
+impl MemorySource {
+    /// An empty source.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty source that records every inserted span into `health`.
+    pub fn with_health(health: Arc<HealthAggregator>) -> Self {
+        MemorySource {
+            traces: RwLock::default(),
+            health: Some(health),
+        }
+    }
+
+    /// Adds spans (of any traces).
+    pub fn insert(&self, spans: impl IntoIterator<Item = UiSpan>) {
+        let mut traces = self.traces.write();
+        for s in spans {
+            if let Some(h) = &self.health {
+                h.record(&s.span);
+            }
+            traces.entry(s.span.trace_id).or_default().push(s);
+        }
+    }
+}
+
+impl UiSource for MemorySource {
+    fn trace(&self, trace_id: TraceId) -> Vec<UiSpan> {
+        self.traces
+            .read()
+            .get(&trace_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn search(&self, query: &SearchQuery) -> Vec<TraceListItem> {
+        let traces = self.traces.read();
+        let mut out: Vec<TraceListItem> = traces
+            .values()
+            .filter(|spans| spans.iter().any(|s| query.matches(s)))
+            .filter_map(|spans| TraceListItem::summarize(spans))
+            .collect();
+        out.sort_by(|a, b| {
+            b.start_ns
+                .cmp(&a.start_ns)
+                .then(a.trace_id.cmp(&b.trace_id))
+        });
+        out.truncate(query.limit);
+        out
+    }
+
+    fn services(&self) -> Vec<(String, Vec<String>)> {
+        let traces = self.traces.read();
+        let mut map: HashMap<&str, Vec<&str>> = HashMap::new();
+        for s in traces.values().flatten() {
+            map.entry(&s.span.service).or_default().push(&s.span.name);
+        }
+        let mut out: Vec<(String, Vec<String>)> = map
+            .into_iter()
+            .map(|(svc, mut ops)| {
+                ops.sort_unstable();
+                ops.dedup();
+                (svc.to_owned(), ops.into_iter().map(str::to_owned).collect())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn for_each_trace(&self, visit: &mut dyn FnMut(&[AnalysisSpan])) {
+        let traces = self.traces.read();
+        let mut buf = Vec::new();
+        for spans in traces.values() {
+            buf.clear();
+            buf.extend(spans.iter().map(|s| s.span.clone()));
+            visit(&buf);
+        }
+    }
+}
