@@ -1,0 +1,301 @@
+//! gRPC facts the layers need: the method from the request path, status codes and their names,
+//! status parsing from headers and trailers, `grpc-timeout`, and which semantic conventions to
+//! emit.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use http::HeaderMap;
+
+/// The method an RPC calls, parsed from its request path `/{package.Service}/{Method}`.
+///
+/// Given to [`RpcFilter`](crate::RpcFilter)s. Borrowed from the request, so reading it costs
+/// nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RpcPath<'a> {
+    full: &'a str,
+    slash: usize,
+}
+
+impl<'a> RpcPath<'a> {
+    /// Parses a request path of the form `/{service}/{method}` (both parts non-empty, no further
+    /// `/`). Anything else is `None`.
+    ///
+    /// ```
+    /// use tracewire_tonic::RpcPath;
+    ///
+    /// let rpc = RpcPath::parse("/grpc.health.v1.Health/Check").unwrap();
+    /// assert_eq!(rpc.service(), "grpc.health.v1.Health");
+    /// assert_eq!(rpc.method(), "Check");
+    /// assert_eq!(rpc.full_name(), "grpc.health.v1.Health/Check");
+    /// assert!(RpcPath::parse("/health").is_none());
+    /// ```
+    pub fn parse(path: &'a str) -> Option<Self> {
+        let full = path.strip_prefix('/')?;
+        let slash = full.find('/')?;
+        let method = &full[slash + 1..];
+        if slash == 0 || method.is_empty() || method.contains('/') {
+            return None;
+        }
+        Some(RpcPath { full, slash })
+    }
+
+    /// The fully-qualified service name, e.g. `echo.Echo`.
+    pub fn service(&self) -> &'a str {
+        &self.full[..self.slash]
+    }
+
+    /// The method name, e.g. `UnaryEcho`.
+    pub fn method(&self) -> &'a str {
+        &self.full[self.slash + 1..]
+    }
+
+    /// `{service}/{method}`: the span name and the `rpc.method` attribute.
+    pub fn full_name(&self) -> &'a str {
+        self.full
+    }
+}
+
+/// Which set of RPC semantic-convention attributes the layers emit.
+///
+/// The layers read `OTEL_SEMCONV_STABILITY_OPT_IN` when they are built: `rpc/dup` in its
+/// comma-separated list selects [`SemconvStability::StableAndLegacy`]; anything else the current
+/// conventions only. The builders' `semconv` method overrides it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SemconvStability {
+    /// The current conventions: `rpc.system.name`, fully-qualified `rpc.method`,
+    /// `rpc.response.status_code` as the code's name.
+    #[default]
+    Stable,
+    /// The current conventions plus the older names many backends still read: `rpc.system`,
+    /// `rpc.service` and `rpc.grpc.status_code` (an integer). `rpc.method` exists in both sets;
+    /// it keeps the current, fully-qualified value.
+    StableAndLegacy,
+}
+
+impl SemconvStability {
+    /// Reads `OTEL_SEMCONV_STABILITY_OPT_IN`.
+    pub fn from_env() -> Self {
+        match std::env::var("OTEL_SEMCONV_STABILITY_OPT_IN") {
+            Ok(v) => Self::from_opt_in(&v),
+            Err(_) => SemconvStability::Stable,
+        }
+    }
+
+    /// Parses an `OTEL_SEMCONV_STABILITY_OPT_IN` value.
+    ///
+    /// ```
+    /// use tracewire_tonic::SemconvStability;
+    ///
+    /// assert_eq!(SemconvStability::from_opt_in("http, rpc/dup"), SemconvStability::StableAndLegacy);
+    /// assert_eq!(SemconvStability::from_opt_in("rpc"), SemconvStability::Stable);
+    /// ```
+    pub fn from_opt_in(value: &str) -> Self {
+        if value.split(',').any(|v| v.trim() == "rpc/dup") {
+            SemconvStability::StableAndLegacy
+        } else {
+            SemconvStability::Stable
+        }
+    }
+
+    pub(crate) fn legacy(self) -> bool {
+        self == SemconvStability::StableAndLegacy
+    }
+}
+
+/// The names of the gRPC status codes, indexed by code.
+const CODE_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+pub(crate) const OK: i32 = 0;
+pub(crate) const CANCELLED: i32 = 1;
+pub(crate) const UNKNOWN: i32 = 2;
+pub(crate) const DEADLINE_EXCEEDED: i32 = 4;
+
+/// The name of status code `code` (`"NOT_FOUND"`), or its decimal form for codes gRPC does not
+/// define.
+pub(crate) fn code_name(code: i32) -> Cow<'static, str> {
+    match usize::try_from(code).ok().and_then(|i| CODE_NAMES.get(i)) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(code.to_string()),
+    }
+}
+
+/// Which side of the call a span describes; it decides which codes are errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Server,
+    Client,
+}
+
+impl Side {
+    /// Whether `code` marks the span as failed. On the server only UNKNOWN, DEADLINE_EXCEEDED,
+    /// UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are errors (the others are the
+    /// caller's doing); on the client every code but OK is.
+    pub(crate) fn is_error(self, code: i32) -> bool {
+        match self {
+            Side::Server => matches!(code, 2 | 4 | 12 | 13 | 14 | 15),
+            Side::Client => code != OK,
+        }
+    }
+}
+
+/// A final status read from `grpc-status` / `grpc-message`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GrpcStatus<'a> {
+    pub(crate) code: i32,
+    pub(crate) message: Option<Cow<'a, str>>,
+}
+
+/// Reads `grpc-status` (and `grpc-message`, percent-decoded) from a header or trailer map. A
+/// `grpc-status` that is not a number counts as UNKNOWN, as gRPC clients treat it.
+pub(crate) fn status_from_headers(map: &HeaderMap) -> Option<GrpcStatus<'_>> {
+    let raw = map.get("grpc-status")?;
+    let code = std::str::from_utf8(raw.as_bytes())
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|c| *c >= 0)
+        .unwrap_or(UNKNOWN);
+    let message = map
+        .get("grpc-message")
+        .map(|m| percent_encoding::percent_decode(m.as_bytes()).decode_utf8_lossy())
+        .filter(|m| !m.is_empty());
+    Some(GrpcStatus { code, message })
+}
+
+/// The gRPC code a client infers from a non-200 HTTP status without `grpc-status`
+/// (gRPC's `http-grpc-status-mapping`).
+pub(crate) fn code_from_http(status: http::StatusCode) -> i32 {
+    match status.as_u16() {
+        400 => 13,
+        401 => 16,
+        403 => 7,
+        404 => 12,
+        429 | 502..=504 => 14,
+        _ => UNKNOWN,
+    }
+}
+
+/// Parses a `grpc-timeout` value: 1 to 8 ASCII digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`).
+pub(crate) fn parse_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get("grpc-timeout")?.as_bytes();
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b"H" => Duration::from_secs(n * 3600),
+        b"M" => Duration::from_secs(n * 60),
+        b"S" => Duration::from_secs(n),
+        b"m" => Duration::from_millis(n),
+        b"u" => Duration::from_micros(n),
+        b"n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let p = RpcPath::parse("/echo.Echo/UnaryEcho").unwrap();
+        assert_eq!(
+            (p.service(), p.method(), p.full_name()),
+            ("echo.Echo", "UnaryEcho", "echo.Echo/UnaryEcho")
+        );
+        for bad in ["", "/", "//m", "/s/", "/s", "s/m", "/s/m/x"] {
+            assert_eq!(RpcPath::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn code_names() {
+        assert_eq!(code_name(0), "OK");
+        assert_eq!(code_name(4), "DEADLINE_EXCEEDED");
+        assert_eq!(code_name(16), "UNAUTHENTICATED");
+        assert_eq!(code_name(17), "17");
+        assert_eq!(code_name(-1), "-1");
+    }
+
+    #[test]
+    fn statuses() {
+        let mut h = HeaderMap::new();
+        assert_eq!(status_from_headers(&h), None);
+        h.insert("grpc-status", "5".parse().unwrap());
+        h.insert("grpc-message", "no%20such%20ride%E2%9C%93".parse().unwrap());
+        assert_eq!(
+            status_from_headers(&h),
+            Some(GrpcStatus {
+                code: 5,
+                message: Some("no such ride✓".into())
+            })
+        );
+        h.insert("grpc-status", "banana".parse().unwrap());
+        h.remove("grpc-message");
+        assert_eq!(
+            status_from_headers(&h),
+            Some(GrpcStatus {
+                code: UNKNOWN,
+                message: None
+            })
+        );
+    }
+
+    #[test]
+    fn timeouts() {
+        let t = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("grpc-timeout", v.parse().unwrap());
+            parse_timeout(&h)
+        };
+        assert_eq!(t("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(t("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(t("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(t("5n"), Some(Duration::from_nanos(5)));
+        assert_eq!(t("123456789S"), None);
+        assert_eq!(t("S"), None);
+        assert_eq!(t("10x"), None);
+        assert_eq!(t(""), None);
+    }
+
+    #[test]
+    fn http_mapping() {
+        assert_eq!(code_from_http(http::StatusCode::NOT_FOUND), 12);
+        assert_eq!(code_from_http(http::StatusCode::SERVICE_UNAVAILABLE), 14);
+        assert_eq!(code_from_http(http::StatusCode::IM_A_TEAPOT), UNKNOWN);
+    }
+
+    #[test]
+    fn semconv_opt_in() {
+        assert_eq!(
+            SemconvStability::from_opt_in("rpc/dup"),
+            SemconvStability::StableAndLegacy
+        );
+        assert_eq!(
+            SemconvStability::from_opt_in("database,rpc"),
+            SemconvStability::Stable
+        );
+        assert_eq!(SemconvStability::from_opt_in(""), SemconvStability::Stable);
+    }
+}

@@ -1,0 +1,590 @@
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+use tracewire::testing::Recorder;
+use tracewire::{Context, SpanKind, Status, TracewireLayer};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::*;
+use crate::body::RequestBody;
+use crate::test_helpers::*;
+use crate::{RpcPath, SemconvStability, SkipServices, TrustPolicy};
+
+const CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+fn request(path: &str, headers: &[(&str, &str)], body: Script) -> http::Request<Script> {
+    let mut req = http::Request::builder()
+        .method("POST")
+        .uri(format!("http://dispatch.internal:50051{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(body).unwrap()
+}
+
+fn ok_response(body: Script) -> http::Response<Script> {
+    http::Response::builder()
+        .header("content-type", "application/grpc")
+        .body(body)
+        .unwrap()
+}
+
+fn trailers_only(code: i32, message: Option<&str>) -> http::Response<Script> {
+    let mut resp = ok_response(Script::empty());
+    resp.headers_mut().extend(trailers(code, message));
+    resp
+}
+
+/// A handler that reads the whole request, then answers with `make()`.
+fn handler(
+    make: impl Fn() -> http::Response<Script> + Clone,
+) -> impl tower::Service<
+    http::Request<RequestBody<Script>>,
+    Response = http::Response<Script>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<http::Response<Script>, Infallible>>,
+> + Clone {
+    service_fn(move |req: http::Request<RequestBody<Script>>| {
+        let make = make.clone();
+        async move {
+            drain(req.into_body()).await.unwrap();
+            Ok::<_, Infallible>(make())
+        }
+    })
+}
+
+async fn call<S>(svc: S, req: http::Request<Script>) -> Option<http::HeaderMap>
+where
+    S: tower::Service<
+            http::Request<Script>,
+            Response = http::Response<crate::body::ResponseBody<Script>>,
+        >,
+    S::Error: std::fmt::Debug,
+{
+    let resp = svc.oneshot(req).await.unwrap();
+    drain(resp.into_body()).await.ok().flatten()
+}
+
+#[test]
+fn unary_span_has_name_kind_attributes_and_remote_parent() {
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new()
+        .semconv(SemconvStability::Stable)
+        .layer(handler(|| ok_response(Script::unary_ok())));
+    let trailers = run(
+        &recorder,
+        call(
+            svc,
+            request(
+                "/echo.Echo/UnaryEcho",
+                &[("traceparent", TRACEPARENT)],
+                Script::unary_ok(),
+            ),
+        ),
+    );
+    assert_eq!(trailers.unwrap()["grpc-status"], "0");
+    let span = recorder.span("echo.Echo/UnaryEcho");
+    span.assert_kind(SpanKind::Server)
+        .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap())
+        .assert_attr("rpc.system.name", "grpc")
+        .assert_attr("rpc.method", "echo.Echo/UnaryEcho")
+        .assert_attr("rpc.response.status_code", "OK")
+        .assert_attr("server.address", "dispatch.internal")
+        .assert_attr("server.port", 50051_i64)
+        .assert_attr("rpc.grpc.messages_received", 1_i64)
+        .assert_attr("rpc.grpc.messages_sent", 1_i64)
+        .assert_no_attr("error.type")
+        .assert_no_attr("rpc.system")
+        .assert_no_attr("rpc.service")
+        .assert_no_attr("rpc.grpc.status_code")
+        .assert_no_attr("rpc.method_original")
+        .assert_status(Status::Unset);
+    assert_eq!(span.data().target, "tracewire_tonic");
+}
+
+#[test]
+fn status_table_trailers_only_every_code() {
+    let errors = [2, 4, 12, 13, 14, 15];
+    for code in 0..=16 {
+        let recorder = Recorder::new();
+        let svc = GrpcServerLayer::new()
+            .semconv(SemconvStability::StableAndLegacy)
+            .layer(handler(move || trailers_only(code, Some("went%20wrong"))));
+        let got = run(
+            &recorder,
+            call(
+                svc,
+                request("/echo.Echo/UnaryEcho", &[], Script::unary_ok()),
+            ),
+        );
+        assert_eq!(got, None, "trailers-only responses have no trailers");
+        let span = recorder.span("echo.Echo/UnaryEcho");
+        span.assert_attr("rpc.response.status_code", CODES[code as usize])
+            .assert_attr("rpc.grpc.status_code", i64::from(code))
+            .assert_attr("rpc.grpc.messages_sent", 0_i64);
+        if errors.contains(&code) {
+            span.assert_attr("error.type", CODES[code as usize])
+                .assert_status(Status::error("went wrong"));
+        } else {
+            span.assert_no_attr("error.type")
+                .assert_status(Status::Unset);
+        }
+    }
+}
+
+#[test]
+fn status_from_trailers_at_end_of_stream() {
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new().layer(handler(|| {
+        ok_response(Script::new([
+            Step::Data(message(b"a")),
+            Step::Data(message(b"b")),
+            Step::Trailers(trailers(13, Some("db%20gone"))),
+        ]))
+    }));
+    let trailers = run(
+        &recorder,
+        call(
+            svc,
+            request("/echo.Echo/ServerStream", &[], Script::unary_ok()),
+        ),
+    );
+    assert_eq!(trailers.unwrap()["grpc-status"], "13");
+    recorder
+        .span("echo.Echo/ServerStream")
+        .assert_attr("rpc.response.status_code", "INTERNAL")
+        .assert_attr("error.type", "INTERNAL")
+        .assert_attr("rpc.grpc.messages_sent", 2_i64)
+        .assert_status(Status::error("db gone"));
+}
+
+#[test]
+fn missing_status_is_unknown_and_body_error_keeps_its_code() {
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new().layer(handler(|| {
+        ok_response(Script::new([Step::Data(message(b"a"))]))
+    }));
+    run(
+        &recorder,
+        call(
+            svc,
+            request("/echo.Echo/NoTrailers", &[], Script::unary_ok()),
+        ),
+    );
+    recorder
+        .span("echo.Echo/NoTrailers")
+        .assert_attr("rpc.response.status_code", "UNKNOWN")
+        .assert_status(Status::error("UNKNOWN"));
+
+    let svc = GrpcServerLayer::new().layer(handler(|| {
+        ok_response(Script::new([Step::Error(tonic::Status::data_loss("torn"))]))
+    }));
+    let resp = run(&recorder, async {
+        let resp = svc
+            .oneshot(request("/echo.Echo/Torn", &[], Script::unary_ok()))
+            .await
+            .unwrap();
+        drain(resp.into_body()).await
+    });
+    assert_eq!(resp.unwrap_err().code(), tonic::Code::DataLoss);
+    recorder
+        .span("echo.Echo/Torn")
+        .assert_attr("error.type", "DATA_LOSS")
+        .assert_status(Status::error("torn"));
+}
+
+#[test]
+fn legacy_names_with_dup() {
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new()
+        .semconv(SemconvStability::StableAndLegacy)
+        .layer(handler(|| ok_response(Script::unary_ok())));
+    run(
+        &recorder,
+        call(
+            svc,
+            request("/ride.v1.Dispatch/Find", &[], Script::unary_ok()),
+        ),
+    );
+    recorder
+        .span("ride.v1.Dispatch/Find")
+        .assert_attr("rpc.system.name", "grpc")
+        .assert_attr("rpc.system", "grpc")
+        .assert_attr("rpc.service", "ride.v1.Dispatch")
+        .assert_attr("rpc.method", "ride.v1.Dispatch/Find")
+        .assert_attr("rpc.grpc.status_code", 0_i64)
+        .assert_attr("rpc.response.status_code", "OK");
+}
+
+#[test]
+fn bad_metadata_never_fails_the_rpc() {
+    let long = format!("{TRACEPARENT}{}", "x".repeat(10_000));
+    let cases: [&[(&str, &str)]; 4] = [
+        &[("traceparent", "00-zz-yy-01")],
+        &[("traceparent", long.as_str()), ("tracestate", "a=1")],
+        &[
+            (
+                "traceparent-bin",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            ),
+            (
+                "grpc-trace-bin",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            ),
+        ],
+        &[("baggage", &"k=v,".repeat(5000))],
+    ];
+    for headers in cases {
+        let recorder = Recorder::new();
+        let svc = GrpcServerLayer::new().layer(handler(|| ok_response(Script::unary_ok())));
+        let trailers = run(
+            &recorder,
+            call(
+                svc,
+                request("/echo.Echo/UnaryEcho", headers, Script::unary_ok()),
+            ),
+        );
+        assert_eq!(trailers.unwrap()["grpc-status"], "0", "{headers:?}");
+        recorder
+            .span("echo.Echo/UnaryEcho")
+            .assert_root()
+            .assert_attr("rpc.response.status_code", "OK");
+    }
+}
+
+/// A handler that records what `tracewire::current()` is while it runs and while its response
+/// stream is polled, and opens a span in each place.
+fn observing_handler(
+    seen: Arc<Mutex<Vec<Context>>>,
+) -> impl tower::Service<
+    http::Request<RequestBody<Script>>,
+    Response = http::Response<Script>,
+    Error = Infallible,
+    Future = impl Future<Output = Result<http::Response<Script>, Infallible>>,
+> + Clone {
+    service_fn(move |req: http::Request<RequestBody<Script>>| {
+        let seen = seen.clone();
+        async move {
+            drain(req.into_body()).await.unwrap();
+            seen.lock().unwrap().push(tracewire::current());
+            let _work = tracing::info_span!("handler.lookup").entered();
+            let seen2 = seen.clone();
+            Ok::<_, Infallible>(ok_response(Script::new([
+                Step::Run(Box::new(move || {
+                    seen2.lock().unwrap().push(tracewire::current());
+                    let _s = tracing::info_span!("handler.stream_item").entered();
+                })),
+                Step::Data(message(b"x")),
+                Step::Trailers(trailers(0, None)),
+            ])))
+        }
+    })
+}
+
+#[test]
+fn handler_work_while_streaming_stays_in_the_trace() {
+    let recorder = Recorder::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let svc = GrpcServerLayer::new().layer(observing_handler(seen.clone()));
+    run(
+        &recorder,
+        call(
+            svc,
+            request(
+                "/echo.Echo/ServerStream",
+                &[("traceparent", TRACEPARENT)],
+                Script::unary_ok(),
+            ),
+        ),
+    );
+    let server = recorder.span("echo.Echo/ServerStream");
+    recorder.span("handler.lookup").assert_child_of(&server);
+    recorder
+        .span("handler.stream_item")
+        .assert_child_of(&server);
+    for cx in seen.lock().unwrap().iter() {
+        assert_eq!(cx.span_id(), Some(server.span_id()));
+    }
+}
+
+#[test]
+fn filtered_rpc_has_no_span_but_keeps_the_context() {
+    let recorder = Recorder::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let svc = GrpcServerLayer::new()
+        .filter(SkipServices::health())
+        .layer(observing_handler(seen.clone()));
+    run(
+        &recorder,
+        call(
+            svc,
+            request(
+                "/grpc.health.v1.Health/Check",
+                &[("traceparent", TRACEPARENT)],
+                Script::unary_ok(),
+            ),
+        ),
+    );
+    assert!(
+        recorder
+            .spans_named("grpc.health.v1.Health/Check")
+            .is_empty()
+    );
+    // The handler's own spans continue the caller's trace.
+    for name in ["handler.lookup", "handler.stream_item"] {
+        recorder
+            .span(name)
+            .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap());
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for cx in seen.iter() {
+        assert_eq!(cx.span_id().unwrap().to_string(), PARENT_SPAN);
+    }
+}
+
+#[test]
+fn closure_filter() {
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new()
+        .filter(|rpc: &RpcPath<'_>| rpc.method() != "Ping")
+        .layer(handler(|| ok_response(Script::unary_ok())));
+    run(&recorder, async {
+        call(
+            svc.clone(),
+            request("/echo.Echo/Ping", &[], Script::unary_ok()),
+        )
+        .await;
+        call(svc, request("/echo.Echo/Pong", &[], Script::unary_ok())).await;
+    });
+    let names: Vec<_> = recorder.spans().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["echo.Echo/Pong"]);
+}
+
+#[test]
+fn disabled_span_still_propagates() {
+    // The server span is disabled by a per-layer filter; the handler's spans are not.
+    let recorder = Recorder::with_layer_and(TracewireLayer::builder(), |s| {
+        Dispatch::new(s.with(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target() != "tracewire_tonic"
+        })))
+    });
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let svc = GrpcServerLayer::new().layer(observing_handler(seen.clone()));
+    run(
+        &recorder,
+        call(
+            svc,
+            request(
+                "/echo.Echo/ServerStream",
+                &[("traceparent", TRACEPARENT)],
+                Script::unary_ok(),
+            ),
+        ),
+    );
+    assert!(recorder.spans_named("echo.Echo/ServerStream").is_empty());
+    for name in ["handler.lookup", "handler.stream_item"] {
+        recorder
+            .span(name)
+            .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap());
+    }
+    for cx in seen.lock().unwrap().iter() {
+        assert_eq!(cx.span_id().unwrap().to_string(), PARENT_SPAN);
+    }
+}
+
+#[test]
+fn trust_policies() {
+    let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    // Continue honours an unsampled caller: nothing is recorded.
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new().layer(handler(|| ok_response(Script::unary_ok())));
+    run(
+        &recorder,
+        call(
+            svc,
+            request("/e.E/M", &[("traceparent", unsampled)], Script::unary_ok()),
+        ),
+    );
+    assert!(recorder.spans().is_empty());
+
+    // IgnoreSampledFlag keeps the ids and samples locally.
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new()
+        .trust(TrustPolicy::IgnoreSampledFlag)
+        .layer(handler(|| ok_response(Script::unary_ok())));
+    run(
+        &recorder,
+        call(
+            svc,
+            request("/e.E/M", &[("traceparent", unsampled)], Script::unary_ok()),
+        ),
+    );
+    recorder
+        .span("e.E/M")
+        .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap());
+
+    // RestartWithLink starts a new trace linked to the caller's span, and drops its baggage.
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new()
+        .trust(TrustPolicy::RestartWithLink)
+        .layer(handler(|| ok_response(Script::unary_ok())));
+    run(
+        &recorder,
+        call(
+            svc,
+            request(
+                "/e.E/M",
+                &[("traceparent", TRACEPARENT), ("baggage", "tenant=evil")],
+                Script::unary_ok(),
+            ),
+        ),
+    );
+    let span = recorder.span("e.E/M");
+    span.assert_root();
+    assert_ne!(span.trace_id().to_string(), PARENT_TRACE);
+    let links = &span.data().links;
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].span_context.span_id().to_string(), PARENT_SPAN);
+}
+
+#[test]
+fn dropped_response_body_records_cancelled() {
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new().layer(handler(|| {
+        ok_response(Script::new([
+            Step::Data(message(b"1")),
+            Step::Data(message(b"2")),
+            Step::Trailers(trailers(0, None)),
+        ]))
+    }));
+    run(&recorder, async {
+        use http_body_util::BodyExt;
+        let resp = svc
+            .oneshot(request("/echo.Echo/ServerStream", &[], Script::unary_ok()))
+            .await
+            .unwrap();
+        let mut body = resp.into_body();
+        body.frame().await.unwrap().unwrap();
+        assert!(recorder.spans().is_empty(), "span still open mid-stream");
+        drop(body);
+    });
+    recorder
+        .span("echo.Echo/ServerStream")
+        .assert_attr("rpc.response.status_code", "CANCELLED")
+        .assert_attr("rpc.grpc.messages_sent", 1_i64)
+        .assert_no_attr("error.type")
+        .assert_status(Status::Unset);
+}
+
+#[test]
+fn dropped_future_records_cancelled_or_deadline_exceeded() {
+    let pending = service_fn(|_req: http::Request<RequestBody<Script>>| {
+        std::future::pending::<Result<http::Response<Script>, Infallible>>()
+    });
+    let recorder = Recorder::new();
+    run(&recorder, async {
+        let mut svc = GrpcServerLayer::new().layer(pending);
+        let fut = svc.call(request("/e.E/Slow", &[], Script::unary_ok()));
+        drop(fut);
+        // A `grpc-timeout` that has passed by the time the call is dropped.
+        let fut = svc.call(request(
+            "/e.E/Late",
+            &[("grpc-timeout", "1u")],
+            Script::unary_ok(),
+        ));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        drop(fut);
+    });
+    recorder
+        .span("e.E/Slow")
+        .assert_attr("rpc.response.status_code", "CANCELLED")
+        .assert_status(Status::Unset);
+    recorder
+        .span("e.E/Late")
+        .assert_attr("rpc.response.status_code", "DEADLINE_EXCEEDED")
+        .assert_attr("error.type", "DEADLINE_EXCEEDED")
+        .assert_status(Status::error("DEADLINE_EXCEEDED"));
+}
+
+#[test]
+fn service_error_is_recorded() {
+    let failing = service_fn(|_req: http::Request<RequestBody<Script>>| async {
+        Err::<http::Response<Script>, _>(tonic::Status::internal("boom").to_string())
+    });
+    let recorder = Recorder::new();
+    let err = run(&recorder, async {
+        GrpcServerLayer::new()
+            .layer(failing)
+            .oneshot(request("/e.E/M", &[], Script::unary_ok()))
+            .await
+            .unwrap_err()
+    });
+    recorder
+        .span("e.E/M")
+        .assert_attr("error.type", "_OTHER")
+        .assert_no_attr("rpc.response.status_code")
+        .assert_status(Status::error(err));
+}
+
+#[test]
+fn non_grpc_path() {
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new().layer(handler(|| trailers_only(12, None)));
+    run(
+        &recorder,
+        call(svc, request("/metrics", &[], Script::empty())),
+    );
+    recorder
+        .span("grpc")
+        .assert_attr("rpc.method", "_OTHER")
+        .assert_attr("rpc.method_original", "/metrics")
+        .assert_attr("rpc.response.status_code", "UNIMPLEMENTED");
+}
+
+#[test]
+fn works_in_a_service_builder_and_is_send_sync() {
+    type Svc = GrpcServer<tonic::service::Routes>;
+    assert_send_sync::<Svc>();
+    assert_send_sync::<GrpcServerLayer>();
+    assert_send_sync::<GrpcServerLayer<SkipServices>>();
+    type Ready =
+        std::future::Ready<Result<http::Response<http_body_util::Full<bytes::Bytes>>, Infallible>>;
+    assert_send_sync::<crate::future::ResponseFuture<Ready>>();
+    assert_send::<
+        crate::future::ResponseFuture<
+            <tonic::service::Routes as tower::Service<
+                http::Request<RequestBody<tonic::body::Body>>,
+            >>::Future,
+        >,
+    >();
+    assert_send::<crate::body::ResponseBody<tonic::body::Body>>();
+    assert_send::<RequestBody<tonic::body::Body>>();
+    assert_send_sync::<crate::body::ResponseBody<http_body_util::Full<bytes::Bytes>>>();
+    assert_send_sync::<RequestBody<http_body_util::Full<bytes::Bytes>>>();
+    let _svc = ServiceBuilder::new()
+        .layer(GrpcServerLayer::new())
+        .service(tonic::service::Routes::default());
+}
