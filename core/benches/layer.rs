@@ -2,7 +2,7 @@
 //! layer (sampled and unsampled) against the same with a bare `tracing_subscriber::Registry`,
 //! all in one run so the numbers can be read as differences.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use tracewire::export::SpanSink;
 use tracewire::{Sampler, SpanData, TracewireLayer};
 use tracing::Dispatch;
@@ -78,5 +78,8 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}

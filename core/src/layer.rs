@@ -794,6 +794,7 @@ impl SpanExt for tracing::Span {
 }
 
 /// The ids of a span from its extensions, for the fmt layer.
+#[cfg(feature = "fmt")]
 pub(crate) fn span_ids(
     ext: &tracing_subscriber::registry::Extensions<'_>,
 ) -> Option<(TraceId, SpanId)> {

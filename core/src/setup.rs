@@ -13,7 +13,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -233,6 +232,7 @@ impl Builder {
                     value: directives.clone(),
                 })
             })?;
+            use tracing_subscriber::Layer;
             let fmt_layer = fmt_on.then(|| {
                 tracing_subscriber::fmt::layer()
                     .event_format(crate::fmt::TraceIdFormat::new(
