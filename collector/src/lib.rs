@@ -1,6 +1,89 @@
-//! An embeddable trace collector: OTLP receiver, bounded trace store, analysis and web UI.
+//! An embeddable trace collector: OTLP receiver, bounded trace store, trace assembly and a JSON
+//! API.
 //!
-//! This crate is filled by the collector work; until then it only re-exports the core crate so
-//! dependants compile.
+//! - **Receivers**: OTLP/HTTP `POST /v1/traces` (protobuf and JSON, gzip) and OTLP/gRPC
+//!   `TraceService/Export`, so any OpenTelemetry SDK can send to it. Request bodies are capped
+//!   (4 MiB by default, decompressed size included); malformed payloads are refused whole; a full
+//!   ingest queue answers 429 / `UNAVAILABLE`.
+//! - **In process**: [`InProcessExporter`] hands spans from a [`tracewire`] export pipeline
+//!   straight to the store, with no encoding and no network.
+//! - **Store**: bounded by a span count, a byte budget and a retention window, oldest evicted
+//!   first; indexed by trace id, service, operation, error, attribute `key=value`, with a zone
+//!   map over time and duration. About 300 bytes per typical span.
+//! - **Assembly**: [`Trace::assemble`] builds the tree at read time, so late and out-of-order
+//!   spans merge; spans whose parent is missing are kept as flagged orphans.
+//! - **API**: [`api_router`], documented below with examples.
+//!
+//! # Embedded
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use tracewire::export::Pipeline;
+//! use tracewire_collector::{Collector, TraceQuery};
+//!
+//! let collector = Collector::builder()
+//!     .max_spans(200_000)
+//!     .max_bytes(64 << 20)
+//!     .retention(Duration::from_secs(600))
+//!     .spawn()
+//!     .await?;
+//! let pipeline = Pipeline::builder()
+//!     .exporter(collector.in_process_exporter())
+//!     .build();
+//! // ... record spans ...
+//! collector.flush().await;
+//! for t in collector.search(&TraceQuery::new().service("checkout").error_only(true)) {
+//!     println!("{} {} {} ns", t.trace_id, t.root_name, t.duration_nanos);
+//! }
+//! collector.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Programs without a Tokio runtime use [`CollectorBuilder::start`], which runs the collector on
+//! a runtime of its own, and [`CollectorHandle::shutdown_blocking`]. A store with no listeners at
+//! all (in-process export only) comes from [`CollectorBuilder::build_store`].
+//!
+//! # Standalone
+//!
+//! The `tracewire-collector` binary takes `--otlp-http`, `--otlp-grpc`, `--api`,
+//! `--max-spans`, `--max-bytes` and `--retention`; run it with `--help`. Every listener binds
+//! `127.0.0.1` unless told otherwise.
+//!
+//! # Extending
+//!
+//! [`IngestObserver`]s registered on the builder see each span as it is stored, for incremental
+//! aggregates; [`api_router`] returns an `axum::Router` to `.merge()` more routes into, and
+//! [`TraceStore`] is the read side they need.
+//!
+#![doc = include_str!("../API.md")]
+
+mod assembly;
+mod collector;
+mod exporter;
+mod fxhash;
+mod ingest;
+mod json;
+mod otlp;
+mod query;
+mod receiver;
+mod store;
+
+pub mod analysis;
+pub mod api;
+pub mod model;
+pub mod ui;
 
 pub use tracewire;
+
+pub use crate::api::api_router;
+pub use crate::assembly::{Trace, TraceNode};
+pub use crate::collector::{
+    Collector, CollectorBuilder, CollectorError, CollectorHandle, TraceStore,
+};
+pub use crate::exporter::InProcessExporter;
+pub use crate::model::{
+    AttrValue, Attribute, IngestObserver, IngestedSpan, Scope, Span, SpanEvent, SpanLink,
+    StatusCode,
+};
+pub use crate::query::{StoreStats, TraceQuery, TraceSummary};

@@ -1,0 +1,3 @@
+//! Collector benchmarks (filled below).
+
+fn main() {}

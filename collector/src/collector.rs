@@ -1,0 +1,492 @@
+//! Starting and stopping a collector: [`Collector::builder`], [`CollectorBuilder`],
+//! [`CollectorHandle`], and the read side shared by everything, [`TraceStore`].
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::assembly::Trace;
+use crate::exporter::InProcessExporter;
+use crate::ingest::Shared;
+use crate::model::{IngestObserver, Span, TraceId};
+use crate::query::{StoreStats, TraceQuery, TraceSummary};
+use crate::store::{Limits, Store};
+
+/// Why a collector could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CollectorError {
+    /// An address could not be bound.
+    Bind {
+        /// Which listener (`otlp-http`, `otlp-grpc` or `api`).
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The collector's own runtime could not be started ([`CollectorBuilder::start`]).
+    Runtime(std::io::Error),
+}
+
+impl fmt::Display for CollectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CollectorError::Bind { what, addr, source } => {
+                write!(f, "could not bind the {what} listener to {addr}: {source}")
+            }
+            CollectorError::Runtime(e) => write!(f, "could not start the collector runtime: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for CollectorError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CollectorError::Bind { source, .. } => Some(source),
+            CollectorError::Runtime(e) => Some(e),
+        }
+    }
+}
+
+/// The entry point: `Collector::builder()`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Collector;
+
+impl Collector {
+    /// A builder with the defaults: OTLP/HTTP on `127.0.0.1:4318`, OTLP/gRPC on
+    /// `127.0.0.1:4317`, the API on `127.0.0.1:16686`; 1,000,000 spans, 512 MiB, one hour of
+    /// retention; 4 MiB request cap; an ingest queue of 262,144 spans.
+    pub fn builder() -> CollectorBuilder {
+        CollectorBuilder::default()
+    }
+}
+
+const LOCALHOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+/// Configures and starts a collector.
+#[must_use]
+pub struct CollectorBuilder {
+    otlp_http: Option<SocketAddr>,
+    otlp_grpc: Option<SocketAddr>,
+    api: Option<SocketAddr>,
+    limits: Limits,
+    max_request_bytes: usize,
+    queue_spans: usize,
+    observers: Vec<Arc<dyn IngestObserver>>,
+}
+
+impl fmt::Debug for CollectorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectorBuilder")
+            .field("otlp_http", &self.otlp_http)
+            .field("otlp_grpc", &self.otlp_grpc)
+            .field("api", &self.api)
+            .field("limits", &self.limits)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("queue_spans", &self.queue_spans)
+            .field("observers", &self.observers.len())
+            .finish()
+    }
+}
+
+impl Default for CollectorBuilder {
+    fn default() -> Self {
+        CollectorBuilder {
+            otlp_http: Some(SocketAddr::from((LOCALHOST, 4318))),
+            otlp_grpc: Some(SocketAddr::from((LOCALHOST, 4317))),
+            api: Some(SocketAddr::from((LOCALHOST, 16686))),
+            limits: Limits::default(),
+            max_request_bytes: 4 << 20,
+            queue_spans: 1 << 18,
+            observers: Vec::new(),
+        }
+    }
+}
+
+impl CollectorBuilder {
+    /// The OTLP/HTTP address (port 0 picks a free port); `None` disables the listener.
+    pub fn otlp_http_addr(mut self, addr: impl Into<Option<SocketAddr>>) -> Self {
+        self.otlp_http = addr.into();
+        self
+    }
+
+    /// The OTLP/gRPC address (port 0 picks a free port); `None` disables the listener.
+    pub fn otlp_grpc_addr(mut self, addr: impl Into<Option<SocketAddr>>) -> Self {
+        self.otlp_grpc = addr.into();
+        self
+    }
+
+    /// The JSON API address (port 0 picks a free port); `None` disables the listener.
+    pub fn api_addr(mut self, addr: impl Into<Option<SocketAddr>>) -> Self {
+        self.api = addr.into();
+        self
+    }
+
+    /// Binds every enabled listener to `127.0.0.1` port 0: handy in tests.
+    pub fn ephemeral_ports(self) -> Self {
+        let any = SocketAddr::from((LOCALHOST, 0));
+        let http = self.otlp_http.map(|_| any);
+        let grpc = self.otlp_grpc.map(|_| any);
+        let api = self.api.map(|_| any);
+        self.otlp_http_addr(http).otlp_grpc_addr(grpc).api_addr(api)
+    }
+
+    /// The most spans kept; older spans are evicted first (default 1,000,000).
+    pub fn max_spans(mut self, n: usize) -> Self {
+        self.limits.max_spans = n.max(1);
+        self
+    }
+
+    /// The most bytes the store may account for (spans, strings, indexes; default 512 MiB).
+    pub fn max_bytes(mut self, n: usize) -> Self {
+        self.limits.max_bytes = n;
+        self
+    }
+
+    /// How long a span is kept after it arrives (default one hour; zero keeps spans until a
+    /// budget evicts them).
+    pub fn retention(mut self, d: Duration) -> Self {
+        self.limits.retention = d;
+        self
+    }
+
+    /// The largest OTLP request body, compressed or decompressed (default 4 MiB).
+    pub fn max_request_bytes(mut self, n: usize) -> Self {
+        self.max_request_bytes = n.max(1);
+        self
+    }
+
+    /// The most spans waiting to be stored; when full, receivers answer 429 / `UNAVAILABLE`
+    /// and the in-process exporter reports an error (default 262,144).
+    pub fn ingest_queue_spans(mut self, n: usize) -> Self {
+        self.queue_spans = n.max(1);
+        self
+    }
+
+    /// The most attributes kept per span (default 128); the rest are counted as dropped.
+    pub fn max_attributes_per_span(mut self, n: usize) -> Self {
+        self.limits.max_attributes = n;
+        self
+    }
+
+    /// Registers an observer called for each newly stored span (see [`IngestObserver`]).
+    pub fn observer(mut self, observer: impl IngestObserver) -> Self {
+        self.observers.push(Arc::new(observer));
+        self
+    }
+
+    /// Registers an already shared observer.
+    pub fn observer_arc(mut self, observer: Arc<dyn IngestObserver>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// Starts the store's writer thread without any listener: a store fed only by
+    /// [`TraceStore::in_process_exporter`] and read through the [`TraceStore`]. Needs no
+    /// runtime. Stop it with [`TraceStore::close`].
+    pub fn build_store(self) -> TraceStore {
+        TraceStore {
+            shared: Shared::start(Store::new(self.limits), self.queue_spans, self.observers),
+        }
+    }
+
+    /// Binds the listeners and starts serving on the current Tokio runtime.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), tracewire_collector::CollectorError> {
+    /// use tracewire_collector::{Collector, TraceQuery};
+    ///
+    /// let collector = Collector::builder()
+    ///     .ephemeral_ports()
+    ///     .max_spans(100_000)
+    ///     .spawn()
+    ///     .await?;
+    /// println!("send OTLP to http://{}/v1/traces", collector.otlp_http_addr().unwrap());
+    /// let recent = collector.store().search(&TraceQuery::new());
+    /// collector.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn spawn(self) -> Result<CollectorHandle, CollectorError> {
+        let max_request = self.max_request_bytes;
+        let http_addr = self.otlp_http;
+        let grpc_addr = self.otlp_grpc;
+        let api_addr = self.api;
+        let store = self.build_store();
+        let bind = |what: &'static str, addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| CollectorError::Bind { what, addr, source })
+        };
+        // Bind everything first, so a failure leaves nothing running.
+        let http = match http_addr {
+            Some(a) => Some(bind("otlp-http", a).await?),
+            None => None,
+        };
+        let grpc = match grpc_addr {
+            Some(a) => Some(bind("otlp-grpc", a).await?),
+            None => None,
+        };
+        let api = match api_addr {
+            Some(a) => Some(bind("api", a).await?),
+            None => None,
+        };
+        let local = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
+        let addrs = (local(&http), local(&grpc), local(&api));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if let Some(l) = http {
+            let router = crate::receiver::http::router(store.shared.clone(), max_request);
+            tasks.push(tokio::spawn(serve_axum(l, router, stop_rx.clone())));
+        }
+        if let Some(l) = api {
+            let router = crate::api::api_router(store.clone());
+            tasks.push(tokio::spawn(serve_axum(l, router, stop_rx.clone())));
+        }
+        if let Some(l) = grpc {
+            let svc =
+                crate::receiver::grpc::TraceServiceServer::new(store.shared.clone(), max_request);
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let incoming = tonic::transport::server::TcpIncoming::from(l);
+                let _ = tonic::transport::Server::builder()
+                    .add_service(svc)
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    })
+                    .await;
+            }));
+        }
+        Ok(CollectorHandle {
+            store,
+            otlp_http: addrs.0,
+            otlp_grpc: addrs.1,
+            api: addrs.2,
+            stop: stop_tx,
+            tasks,
+            runtime: None,
+        })
+    }
+
+    /// Starts the collector on a runtime of its own (two worker threads), for programs that
+    /// have no Tokio runtime, or do not want the collector on theirs. Call from outside any
+    /// runtime; stop it with [`CollectorHandle::shutdown_blocking`].
+    pub fn start(self) -> Result<CollectorHandle, CollectorError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tracewire-collector")
+            .enable_all()
+            .build()
+            .map_err(CollectorError::Runtime)?;
+        let mut handle = runtime.block_on(self.spawn())?;
+        handle.runtime = Some(runtime);
+        Ok(handle)
+    }
+}
+
+async fn serve_axum(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
+    let _ = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await;
+}
+
+/// A running collector: its bound addresses, its store, and a clean shutdown.
+///
+/// Dropping the handle without calling [`CollectorHandle::shutdown`] (or
+/// [`CollectorHandle::shutdown_blocking`]) leaves the listeners running on the runtime they were
+/// spawned on.
+pub struct CollectorHandle {
+    store: TraceStore,
+    otlp_http: Option<SocketAddr>,
+    otlp_grpc: Option<SocketAddr>,
+    api: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl fmt::Debug for CollectorHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectorHandle")
+            .field("otlp_http", &self.otlp_http)
+            .field("otlp_grpc", &self.otlp_grpc)
+            .field("api", &self.api)
+            .field("own_runtime", &self.runtime.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CollectorHandle {
+    /// The bound OTLP/HTTP address (send to `http://{addr}/v1/traces`).
+    pub fn otlp_http_addr(&self) -> Option<SocketAddr> {
+        self.otlp_http
+    }
+
+    /// The bound OTLP/gRPC address.
+    pub fn otlp_grpc_addr(&self) -> Option<SocketAddr> {
+        self.otlp_grpc
+    }
+
+    /// The bound JSON API address.
+    pub fn api_addr(&self) -> Option<SocketAddr> {
+        self.api
+    }
+
+    /// The store, for queries and for building more routes over it.
+    pub fn store(&self) -> &TraceStore {
+        &self.store
+    }
+
+    /// An exporter feeding this collector without the network.
+    pub fn in_process_exporter(&self) -> InProcessExporter {
+        self.store.in_process_exporter()
+    }
+
+    /// Traces matching `q`, newest first.
+    pub fn search(&self, q: &TraceQuery) -> Vec<TraceSummary> {
+        self.store.search(q)
+    }
+
+    /// One assembled trace.
+    pub fn trace(&self, trace_id: TraceId) -> Option<Trace> {
+        self.store.trace(trace_id)
+    }
+
+    /// Services with stored spans.
+    pub fn services(&self) -> Vec<String> {
+        self.store.services()
+    }
+
+    /// Operations of a service.
+    pub fn operations(&self, service: &str) -> Vec<String> {
+        self.store.operations(service)
+    }
+
+    /// The store's counters.
+    pub fn stats(&self) -> StoreStats {
+        self.store.stats()
+    }
+
+    /// Waits until every span accepted so far is stored and searchable.
+    pub async fn flush(&self) {
+        self.store.flush().await
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, stores what was queued and
+    /// stops the writer thread.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        let shared = self.store.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || shared.stop()).await;
+        if let Some(rt) = self.runtime.take() {
+            // Cannot drop a runtime inside an async context: hand it to a plain thread.
+            std::thread::spawn(move || drop(rt));
+        }
+    }
+
+    /// [`CollectorHandle::shutdown`] for non-async code (a collector from
+    /// [`CollectorBuilder::start`], or any handle when called outside a runtime).
+    pub fn shutdown_blocking(mut self) {
+        match self.runtime.take() {
+            Some(rt) => {
+                rt.block_on(self.shutdown());
+                drop(rt);
+            }
+            None => {
+                let rt = tokio::runtime::Builder::new_current_thread().build();
+                if let Ok(rt) = rt {
+                    rt.block_on(self.shutdown());
+                }
+            }
+        }
+    }
+}
+
+/// The read side of a collector's store, cheap to clone. The JSON API, the exporter and any
+/// further routes are built on it.
+#[derive(Clone)]
+pub struct TraceStore {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for TraceStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceStore")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl TraceStore {
+    /// Traces with a span matching `q`, newest match first.
+    pub fn search(&self, q: &TraceQuery) -> Vec<TraceSummary> {
+        self.shared.store.read().search(q)
+    }
+
+    /// Every stored span of a trace, in arrival order (empty when unknown).
+    pub fn spans(&self, trace_id: TraceId) -> Vec<Span> {
+        self.shared.store.read().trace(trace_id)
+    }
+
+    /// One trace, assembled; `None` when no span of it is stored.
+    pub fn trace(&self, trace_id: TraceId) -> Option<Trace> {
+        let spans = self.spans(trace_id);
+        (!spans.is_empty()).then(|| Trace::assemble(trace_id, spans))
+    }
+
+    /// Services with stored spans, sorted.
+    pub fn services(&self) -> Vec<String> {
+        self.shared.store.read().services()
+    }
+
+    /// Operations (span names) of `service` with stored spans, sorted.
+    pub fn operations(&self, service: &str) -> Vec<String> {
+        self.shared.store.read().operations(service)
+    }
+
+    /// Calls `f` with every stored span, oldest first, under the store's read lock (so keep it
+    /// quick: ingest waits meanwhile).
+    pub fn for_each_span(&self, f: impl FnMut(&Span)) {
+        self.shared.store.read().for_each_span(f)
+    }
+
+    /// The store's counters.
+    pub fn stats(&self) -> StoreStats {
+        let mut s = self.shared.store.read().stats();
+        s.rejected = self.shared.rejected();
+        s.queued = self.shared.queued();
+        s
+    }
+
+    /// An exporter feeding this store without the network.
+    pub fn in_process_exporter(&self) -> InProcessExporter {
+        InProcessExporter::new(self.shared.clone())
+    }
+
+    /// Waits until every span accepted so far is stored and searchable.
+    pub async fn flush(&self) {
+        self.shared.flush().await
+    }
+
+    /// [`TraceStore::flush`] for non-async code; do not call it on a runtime thread.
+    pub fn flush_blocking(&self) {
+        self.shared.flush_blocking()
+    }
+
+    /// Stores what is queued and stops the writer thread; later spans are refused. For stores
+    /// from [`CollectorBuilder::build_store`] (a [`CollectorHandle`] does this on shutdown).
+    pub fn close(&self) {
+        self.shared.stop()
+    }
+}

@@ -1,0 +1,4 @@
+//! The OTLP receivers.
+
+pub(crate) mod grpc;
+pub(crate) mod http;

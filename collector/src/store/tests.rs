@@ -1,0 +1,323 @@
+use std::borrow::Cow;
+
+use super::*;
+use crate::ingest::NewSource;
+use crate::model::SpanKind;
+
+fn source(service: &'static str) -> Arc<NewSource> {
+    Arc::new(NewSource {
+        service: Cow::Borrowed(service),
+        resource: vec![(
+            Cow::Borrowed("service.name"),
+            NewValue::Str(Cow::Borrowed(service)),
+        )],
+        scope_name: Cow::Borrowed("test"),
+        scope_version: Cow::Borrowed("1"),
+    })
+}
+
+fn span(trace: u128, id: u64, parent: u64, name: &'static str, start: u64, dur: u64) -> NewSpan {
+    NewSpan {
+        trace_id: TraceId::from_u128(trace),
+        span_id: SpanId::from_u64(id),
+        parent_span_id: SpanId::from_u64(parent),
+        name: Cow::Borrowed(name),
+        kind: SpanKind::Server,
+        start_unix_nano: start,
+        end_unix_nano: start + dur,
+        attributes: vec![
+            (
+                Cow::Borrowed("http.route"),
+                NewValue::Str(Cow::Borrowed("/rides")),
+            ),
+            (
+                Cow::Borrowed("http.response.status_code"),
+                NewValue::Int(200),
+            ),
+            (
+                Cow::Owned("unique".into()),
+                NewValue::Str(Cow::Owned(format!("v{id}"))),
+            ),
+        ],
+        status: StatusCode::Unset,
+        status_message: None,
+        events: Vec::new(),
+        links: Vec::new(),
+        trace_state: None,
+        flags: 1,
+        dropped_attributes: 0,
+        dropped_events: 0,
+        dropped_links: 0,
+    }
+}
+
+fn batch(service: &'static str, spans: Vec<NewSpan>) -> Vec<NewBatch> {
+    vec![NewBatch {
+        source: source(service),
+        spans,
+    }]
+}
+
+fn limits(max_spans: usize, max_bytes: usize) -> Limits {
+    Limits {
+        max_spans,
+        max_bytes,
+        retention: Duration::ZERO,
+        max_values_per_key: 8,
+        ..Limits::default()
+    }
+}
+
+fn trace_ids(found: &[TraceSummary]) -> Vec<u128> {
+    found.iter().map(|t| t.trace_id.to_u128()).collect()
+}
+
+#[test]
+fn search_filters() {
+    let mut s = Store::new(limits(1000, usize::MAX));
+    let mut err = span(2, 21, 0, "POST /pay", 2_000, 500);
+    err.status = StatusCode::Error;
+    err.status_message = Some("card declined".into());
+    s.insert(
+        batch("gateway", vec![span(1, 11, 0, "GET /rides", 1_000, 100)]),
+        &[],
+    );
+    s.insert(
+        batch(
+            "payments",
+            vec![err, span(3, 31, 0, "POST /pay", 3_000, 50)],
+        ),
+        &[],
+    );
+    s.insert(
+        batch("gateway", vec![span(1, 12, 11, "GET /cars", 1_010, 20)]),
+        &[],
+    );
+
+    assert_eq!(s.services(), vec!["gateway", "payments"]);
+    assert_eq!(s.operations("gateway"), vec!["GET /cars", "GET /rides"]);
+    assert!(s.operations("nope").is_empty());
+
+    let all = s.search(&TraceQuery::new());
+    assert_eq!(trace_ids(&all), vec![1, 3, 2], "newest match first");
+    let q = |q: TraceQuery| trace_ids(&s.search(&q));
+    assert_eq!(q(TraceQuery::new().service("payments")), vec![3, 2]);
+    assert_eq!(
+        q(TraceQuery::new()
+            .service("payments")
+            .operation("POST /pay")
+            .error_only(true)),
+        vec![2]
+    );
+    assert_eq!(q(TraceQuery::new().error_only(true)), vec![2]);
+    assert_eq!(
+        q(TraceQuery::new().min_duration(Duration::from_nanos(100))),
+        vec![2, 1]
+    );
+    assert_eq!(
+        q(TraceQuery::new().max_duration(Duration::from_nanos(50))),
+        vec![1, 3]
+    );
+    assert_eq!(
+        q(TraceQuery::new().time_range(Some(1_500), Some(2_500))),
+        vec![2]
+    );
+    assert_eq!(q(TraceQuery::new().tag("unique", "v31")), vec![3]);
+    assert_eq!(
+        q(TraceQuery::new()
+            .tag("http.response.status_code", "200")
+            .service("gateway")),
+        vec![1]
+    );
+    assert_eq!(
+        q(TraceQuery::new().tag("http.route", "/rides").limit(2)),
+        vec![1, 3]
+    );
+    assert!(q(TraceQuery::new().tag("http.route", "/nope")).is_empty());
+    assert!(q(TraceQuery::new().service("nope")).is_empty());
+
+    let t1 = &all[0];
+    assert_eq!((t1.span_count, t1.error_count), (2, 0));
+    assert_eq!(&*t1.root_name, "GET /rides");
+    assert_eq!(t1.duration_nanos, 100);
+    assert!(t1.has_root);
+
+    let spans = s.trace(TraceId::from_u128(2));
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].status_message(), Some("card declined"));
+    assert_eq!(
+        spans[0].attribute("unique").and_then(|v| v.as_str()),
+        Some("v21")
+    );
+    assert_eq!(
+        spans[0]
+            .attribute("http.response.status_code")
+            .and_then(|v| v.as_i64()),
+        Some(200)
+    );
+    assert_eq!(spans[0].resource()[0].value.as_str(), Some("payments"));
+    assert_eq!(&*spans[0].scope().name, "test");
+}
+
+#[test]
+fn high_cardinality_keys_stop_being_indexed_but_stay_searchable() {
+    let mut s = Store::new(limits(1000, usize::MAX));
+    for i in 0..50u64 {
+        s.insert(
+            batch("svc", vec![span(u128::from(i) + 1, i + 1, 0, "op", i, 1)]),
+            &[],
+        );
+    }
+    assert!(
+        s.by_attr
+            .get(&s.strings.lookup("unique").unwrap())
+            .unwrap()
+            .disabled
+    );
+    assert!(
+        !s.by_attr
+            .get(&s.strings.lookup("http.route").unwrap())
+            .unwrap()
+            .disabled
+    );
+    assert_eq!(
+        trace_ids(&s.search(&TraceQuery::new().tag("unique", "v7"))),
+        vec![7]
+    );
+    assert_eq!(
+        s.search(&TraceQuery::new().tag("http.route", "/rides").limit(1000))
+            .len(),
+        50
+    );
+}
+
+#[test]
+fn span_budget_evicts_oldest_first_and_cleans_indexes() {
+    let mut s = Store::new(limits(3, usize::MAX));
+    for i in 1..=5u64 {
+        let name = if i == 1 { "first" } else { "later" };
+        s.insert(
+            batch("svc", vec![span(u128::from(i), i, 0, name, i, 1)]),
+            &[],
+        );
+    }
+    assert_eq!(s.stats().spans, 3);
+    assert_eq!(s.stats().evicted, 2);
+    assert_eq!(trace_ids(&s.search(&TraceQuery::new())), vec![5, 4, 3]);
+    assert!(s.trace(TraceId::from_u128(1)).is_empty());
+    assert_eq!(s.operations("svc"), vec!["later"]);
+    assert_eq!(
+        s.strings.lookup("first"),
+        None,
+        "strings of evicted spans are freed"
+    );
+    assert_eq!(s.strings.lookup("v1"), None);
+}
+
+#[test]
+fn byte_budget_is_never_exceeded_and_accounting_returns_to_zero() {
+    let budget = 256 << 10;
+    let mut s = Store::new(limits(usize::MAX, budget));
+    let empty = s.bytes();
+    let mut max_seen = 0;
+    for i in 0..20_000u64 {
+        let mut sp = span(u128::from(i / 4) + 1, i + 1, 0, "op", i, 10);
+        if i % 10 == 0 {
+            sp.status = StatusCode::Error;
+            sp.events.push(crate::ingest::NewEvent {
+                time_unix_nano: i,
+                name: Cow::Borrowed("exception"),
+                attributes: vec![(
+                    Cow::Borrowed("exception.message"),
+                    NewValue::Str(Cow::Owned(format!("e{i}"))),
+                )],
+            });
+        }
+        s.insert(batch("svc", vec![sp]), &[]);
+        max_seen = max_seen.max(s.bytes());
+    }
+    assert!(max_seen <= budget, "{max_seen} > {budget}");
+    assert!(s.stats().evicted > 0);
+    assert!(s.stats().spans > 100);
+    // Evict everything: every running total must come back to where it started.
+    while !s.spans.is_empty() {
+        s.evict_front();
+    }
+    assert_eq!(s.span_heap, 0);
+    assert_eq!(s.posting_heap, 0);
+    assert_eq!(s.source_bytes, 0);
+    assert_eq!(s.strings.len(), 0);
+    assert!(s.traces.is_empty() && s.by_service.is_empty() && s.by_operation.is_empty());
+    assert!(s.by_attr.is_empty());
+    s.shrink();
+    assert!(s.bytes() <= empty + 4096, "{} vs {empty}", s.bytes());
+}
+
+#[test]
+fn retention_window_evicts_old_spans() {
+    let mut l = limits(1000, usize::MAX);
+    l.retention = Duration::from_millis(100);
+    let mut s = Store::new(l);
+    s.insert(batch("svc", vec![span(1, 1, 0, "op", 1, 1)]), &[]);
+    s.expire();
+    assert_eq!(s.stats().spans, 1);
+    std::thread::sleep(Duration::from_millis(250));
+    s.insert(batch("svc", vec![span(2, 2, 0, "op", 2, 1)]), &[]);
+    s.expire();
+    assert_eq!(s.stats().spans, 1);
+    assert_eq!(trace_ids(&s.search(&TraceQuery::new())), vec![2]);
+}
+
+#[test]
+fn caps_per_span() {
+    let mut l = limits(1000, usize::MAX);
+    l.max_attributes = 2;
+    l.max_value_len = 4;
+    let mut s = Store::new(l);
+    let mut sp = span(1, 1, 0, "a-long-name", 1, 1);
+    sp.dropped_attributes = 5;
+    s.insert(batch("svc", vec![sp]), &[]);
+    let got = &s.trace(TraceId::from_u128(1))[0];
+    assert_eq!(got.attributes().len(), 2);
+    assert_eq!(got.dropped_attributes(), 6);
+    assert_eq!(got.name(), "a-lo");
+}
+
+#[test]
+fn observers_see_each_stored_span() {
+    use std::sync::Mutex;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let obs: Arc<dyn IngestObserver> = Arc::new(move |sp: &IngestedSpan<'_>| {
+        s2.lock().unwrap().push((
+            sp.service.to_owned(),
+            sp.name.to_owned(),
+            sp.kind,
+            sp.error,
+            sp.duration_nanos(),
+        ));
+    });
+    let mut s = Store::new(limits(1000, usize::MAX));
+    let mut e = span(1, 2, 1, "child", 5, 7);
+    e.status = StatusCode::Error;
+    s.insert(batch("svc", vec![span(1, 1, 0, "root", 1, 20), e]), &[obs]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            (
+                "svc".to_owned(),
+                "root".to_owned(),
+                SpanKind::Server,
+                false,
+                20
+            ),
+            (
+                "svc".to_owned(),
+                "child".to_owned(),
+                SpanKind::Server,
+                true,
+                7
+            ),
+        ]
+    );
+}
