@@ -1,0 +1,2 @@
+//! Benchmarks of the HTTP layers.
+fn main() {}

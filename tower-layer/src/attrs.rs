@@ -1,0 +1,329 @@
+//! Semantic-convention values computed from requests and responses, shared by the server and
+//! client layers (and reusable by other HTTP integrations).
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
+
+/// The value of `http.request.method`: the method for the nine standard methods, `_OTHER`
+/// otherwise (the original is then recorded as `http.request.method_original`).
+pub fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "_OTHER",
+    }
+}
+
+/// The span name's method part: the method, or `HTTP` for a non-standard one.
+pub fn span_method(method: &Method) -> &'static str {
+    match method_name(method) {
+        "_OTHER" => "HTTP",
+        m => m,
+    }
+}
+
+/// The value of `network.protocol.version`.
+pub fn protocol_version(version: Version) -> Option<&'static str> {
+    Some(match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// The host and port a request is addressed to, from the URI authority or the `Host` header.
+/// The port is the explicit one, else the scheme's default.
+pub fn server_address<'a>(
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    scheme: &str,
+) -> (Option<&'a str>, Option<u16>) {
+    let authority = match uri.authority() {
+        Some(a) => a.as_str(),
+        None => match headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+        {
+            Some(h) => h,
+            None => return (None, None),
+        },
+    };
+    // Strip any userinfo (never recorded).
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = split_host_port(hostport);
+    let port = port.or(match scheme {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    });
+    (Some(host).filter(|h| !h.is_empty()), port)
+}
+
+fn split_host_port(s: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = s.strip_prefix('[') {
+        // [v6]:port
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (s, None),
+        };
+    }
+    match s.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+        _ => (s, None),
+    }
+}
+
+/// Whether a query or header key looks like it carries a credential: its value is never
+/// recorded. Case-insensitive; matches the OpenTelemetry list (`AWSAccessKeyId`, `Signature`,
+/// `sig`, `X-Goog-Signature`) and anything containing `token`, `secret`, `password`, `passwd`,
+/// `pwd`, `key`, `auth`, `sig`, `credential`, `session` or `cookie`.
+pub fn is_credential_key(key: &str) -> bool {
+    const NEEDLES: [&str; 11] = [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "key",
+        "auth",
+        "sig",
+        "credential",
+        "session",
+        "cookie",
+    ];
+    let lower = key.to_ascii_lowercase();
+    NEEDLES.iter().any(|n| lower.contains(n))
+}
+
+/// The placeholder recorded instead of a redacted value.
+pub const REDACTED: &str = "REDACTED";
+
+/// The query string with the values of credential-like keys ([`is_credential_key`]) replaced by
+/// `REDACTED`. Keys are matched both as written and percent-decoded, so an encoded key
+/// (`api%5Fkey`) does not hide a credential.
+///
+/// ```
+/// assert_eq!(
+///     tracewire_tower::redact_query("q=rust&api_key=s3cr3t&page=2&sig=abc"),
+///     "q=rust&api_key=REDACTED&page=2&sig=REDACTED"
+/// );
+/// ```
+pub fn redact_query(query: &str) -> Cow<'_, str> {
+    if !query.split('&').any(needs_redaction) {
+        return Cow::Borrowed(query);
+    }
+    let mut out = String::with_capacity(query.len());
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        if needs_redaction(pair) {
+            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+            out.push_str(key);
+            out.push('=');
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(pair);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_redaction(pair: &str) -> bool {
+    let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+    pair.contains('=') && (is_credential_key(key) || is_credential_key(&decode_lossy(key)))
+}
+
+fn decode_lossy(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                match (
+                    bytes.get(i + 1).copied().and_then(hex),
+                    bytes.get(i + 2).copied().and_then(hex),
+                ) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The value of `url.full` for an outgoing request: scheme, host, port, path and the query with
+/// credential-like values redacted; userinfo is replaced by `REDACTED:REDACTED`.
+///
+/// ```
+/// let uri: http::Uri = "http://user:pw@example.com:8080/a/b?token=x&q=1".parse().unwrap();
+/// assert_eq!(
+///     tracewire_tower::url_full(&uri),
+///     "http://REDACTED:REDACTED@example.com:8080/a/b?token=REDACTED&q=1"
+/// );
+/// ```
+pub fn url_full(uri: &Uri) -> String {
+    let mut out = String::with_capacity(uri.to_string().len() + 16);
+    if let Some(scheme) = uri.scheme_str() {
+        out.push_str(scheme);
+        out.push_str("://");
+    }
+    if let Some(authority) = uri.authority() {
+        let a = authority.as_str();
+        match a.rsplit_once('@') {
+            Some((_, host)) => {
+                out.push_str("REDACTED:REDACTED@");
+                out.push_str(host);
+            }
+            None => out.push_str(a),
+        }
+    }
+    out.push_str(uri.path());
+    if let Some(q) = uri.query() {
+        out.push('?');
+        out.push_str(&redact_query(q));
+    }
+    out
+}
+
+/// Whether an HTTP *server* span with this response status is an error: 5xx only.
+pub fn server_status_is_error(status: StatusCode) -> bool {
+    status.is_server_error()
+}
+
+/// Whether an HTTP *client* span with this response status is an error: 4xx and 5xx.
+pub fn client_status_is_error(status: StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
+}
+
+/// Headers whose values are never recorded, whatever the allowlist says.
+pub const SENSITIVE_HEADERS: [&str; 7] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+    "x-csrf-token",
+];
+
+/// Whether a header must never be recorded.
+pub fn is_sensitive_header(name: &str) -> bool {
+    SENSITIVE_HEADERS
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
+        || is_credential_key(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods() {
+        assert_eq!(method_name(&Method::PATCH), "PATCH");
+        let custom = Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(method_name(&custom), "_OTHER");
+        assert_eq!(span_method(&custom), "HTTP");
+    }
+
+    #[test]
+    fn addresses() {
+        let h = HeaderMap::new();
+        let uri: Uri = "http://[::1]:9000/x".parse().unwrap();
+        assert_eq!(server_address(&uri, &h, "http"), (Some("::1"), Some(9000)));
+        let uri: Uri = "/x".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("host", "example.com".parse().unwrap());
+        assert_eq!(
+            server_address(&uri, &h, "https"),
+            (Some("example.com"), Some(443))
+        );
+        h.insert("host", "example.com:8080".parse().unwrap());
+        assert_eq!(
+            server_address(&uri, &h, "http"),
+            (Some("example.com"), Some(8080))
+        );
+        assert_eq!(
+            server_address(&uri, &HeaderMap::new(), "http"),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn redaction_table() {
+        for (input, expected) in [
+            ("a=1&b=2", "a=1&b=2"),
+            ("access_token=abc", "access_token=REDACTED"),
+            (
+                "AWSAccessKeyId=AK&Signature=zz&x=1",
+                "AWSAccessKeyId=REDACTED&Signature=REDACTED&x=1",
+            ),
+            ("X-Goog-Signature=1", "X-Goog-Signature=REDACTED"),
+            ("password=hunter2&user=bob", "password=REDACTED&user=bob"),
+            ("api%5Fkey=v", "api%5Fkey=REDACTED"),
+            ("flag&sessionid=9", "flag&sessionid=REDACTED"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_query(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn status_tables() {
+        for (code, server, client) in [
+            (200, false, false),
+            (204, false, false),
+            (301, false, false),
+            (399, false, false),
+            (400, false, true),
+            (404, false, true),
+            (499, false, true),
+            (500, true, true),
+            (503, true, true),
+            (599, true, true),
+        ] {
+            let s = StatusCode::from_u16(code).unwrap();
+            assert_eq!(server_status_is_error(s), server, "server {code}");
+            assert_eq!(client_status_is_error(s), client, "client {code}");
+        }
+    }
+
+    #[test]
+    fn sensitive_headers() {
+        for h in [
+            "Authorization",
+            "cookie",
+            "Set-Cookie",
+            "x-api-key",
+            "X-Upstream-Token",
+        ] {
+            assert!(is_sensitive_header(h), "{h}");
+        }
+        for h in ["content-type", "x-request-id", "accept"] {
+            assert!(!is_sensitive_header(h), "{h}");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The request-filter hook.
+
+use http::request::Parts;
+
+/// Decides which requests get a server span. A request that is not traced still passes its
+/// inbound context through to the handler (outbound calls continue the caller's trace).
+///
+/// Implemented for [`TraceAll`], [`SkipPaths`] and closures `Fn(&Parts) -> bool`.
+pub trait RequestFilter {
+    /// Whether to start a span for this request.
+    fn should_trace(&self, parts: &Parts) -> bool;
+}
+
+/// Traces every request (the default).
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct TraceAll;
+
+impl RequestFilter for TraceAll {
+    fn should_trace(&self, _: &Parts) -> bool {
+        true
+    }
+}
+
+/// Skips requests whose path is exactly one of a list (health checks, metrics scrapes).
+///
+/// ```
+/// use tracewire_tower::{SkipPaths, TraceServerLayer};
+///
+/// let layer = TraceServerLayer::new().filter(SkipPaths::new(["/health", "/metrics"]));
+/// # let _ = layer;
+/// ```
+#[derive(Clone, Debug)]
+pub struct SkipPaths(std::sync::Arc<[Box<str>]>);
+
+impl SkipPaths {
+    /// Skips these exact paths.
+    pub fn new<I, P>(paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        SkipPaths(paths.into_iter().map(|p| p.into().into()).collect())
+    }
+}
+
+impl RequestFilter for SkipPaths {
+    fn should_trace(&self, parts: &Parts) -> bool {
+        let path = parts.uri.path();
+        !self.0.iter().any(|p| **p == *path)
+    }
+}
+
+impl<F> RequestFilter for F
+where
+    F: Fn(&Parts) -> bool,
+{
+    fn should_trace(&self, parts: &Parts) -> bool {
+        self(parts)
+    }
+}

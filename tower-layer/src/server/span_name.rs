@@ -1,0 +1,44 @@
+//! The span-name hook.
+
+use std::borrow::Cow;
+
+use http::request::Parts;
+
+use crate::attrs::span_method;
+
+/// Names the server span. Called only for sampled spans (unsampled ones are never exported),
+/// after the route is known.
+///
+/// Implemented for [`DefaultSpanName`] and for closures
+/// `Fn(&Parts, Option<&str>) -> impl Into<Cow<'static, str>>`.
+pub trait MakeSpanName {
+    /// The span name for a request and its route template, if one is known.
+    fn span_name(&self, parts: &Parts, route: Option<&str>) -> Cow<'static, str>;
+}
+
+/// The HTTP semantic-convention name: `{METHOD} {route}` when a route template is known, else
+/// `{METHOD}` (`HTTP` for a non-standard method). Never the raw path, whose cardinality is
+/// unbounded.
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct DefaultSpanName;
+
+impl MakeSpanName for DefaultSpanName {
+    fn span_name(&self, parts: &Parts, route: Option<&str>) -> Cow<'static, str> {
+        let method = span_method(&parts.method);
+        match route {
+            Some(route) => Cow::Owned(format!("{method} {route}")),
+            None => Cow::Borrowed(method),
+        }
+    }
+}
+
+impl<F, R> MakeSpanName for F
+where
+    F: Fn(&Parts, Option<&str>) -> R,
+    R: Into<Cow<'static, str>>,
+{
+    fn span_name(&self, parts: &Parts, route: Option<&str>) -> Cow<'static, str> {
+        self(parts, route).into()
+    }
+}
