@@ -1,1 +1,340 @@
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 
+use http::HeaderMap;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
+use tracewire::testing::Recorder;
+use tracewire::{Context, SpanKind, Status, TracewireLayer};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::*;
+use crate::test_helpers::*;
+use crate::{SemconvStability, SkipServices};
+
+/// A fake channel: reads the whole request, remembers its headers, answers with `make()`.
+fn channel(
+    sent: Arc<Mutex<Vec<HeaderMap>>>,
+    make: impl Fn() -> http::Response<Script> + Clone,
+) -> impl Service<
+    http::Request<tonic::body::Body>,
+    Response = http::Response<Script>,
+    Error = tonic::Status,
+    Future = impl Future<Output = Result<http::Response<Script>, tonic::Status>>,
+> + Clone {
+    service_fn(move |req: http::Request<tonic::body::Body>| {
+        let sent = sent.clone();
+        let make = make.clone();
+        async move {
+            sent.lock().unwrap().push(req.headers().clone());
+            drain(req.into_body()).await?;
+            Ok(make())
+        }
+    })
+}
+
+fn ok_response(body: Script) -> http::Response<Script> {
+    http::Response::builder()
+        .header("content-type", "application/grpc")
+        .body(body)
+        .unwrap()
+}
+
+fn request(path: &str, body: Script) -> http::Request<Script> {
+    http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("content-type", "application/grpc")
+        .body(body)
+        .unwrap()
+}
+
+async fn call<S>(svc: S, req: http::Request<Script>) -> Result<Option<HeaderMap>, tonic::Status>
+where
+    S: Service<
+            http::Request<Script>,
+            Response = http::Response<crate::body::ResponseBody<Script>>,
+            Error = tonic::Status,
+        >,
+{
+    let resp = svc.oneshot(req).await?;
+    drain(resp.into_body()).await
+}
+
+fn traceparent_of(headers: &HeaderMap) -> String {
+    headers["traceparent"].to_str().unwrap().to_owned()
+}
+
+#[test]
+fn client_span_is_a_child_of_the_current_span_and_is_injected() {
+    let recorder = Recorder::new();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let svc = GrpcClientLayer::new()
+        .semconv(SemconvStability::Stable)
+        .server_address("dispatch", 50051)
+        .layer(channel(sent.clone(), || ok_response(Script::unary_ok())));
+    run(&recorder, async {
+        let parent = tracing::info_span!("ride.request");
+        let _entered = parent.enter();
+        let body = Script::new([Step::Data(message(b"a")), Step::Data(message(b"bc"))]);
+        call(svc, request("/echo.Echo/ClientStream", body))
+            .await
+            .unwrap();
+    });
+    let parent = recorder.span("ride.request");
+    let client = recorder.span("echo.Echo/ClientStream");
+    client
+        .assert_child_of(&parent)
+        .assert_kind(SpanKind::Client)
+        .assert_attr("rpc.system.name", "grpc")
+        .assert_attr("rpc.method", "echo.Echo/ClientStream")
+        .assert_attr("rpc.response.status_code", "OK")
+        .assert_attr("server.address", "dispatch")
+        .assert_attr("server.port", 50051_i64)
+        .assert_attr("rpc.grpc.messages_sent", 2_i64)
+        .assert_attr("rpc.grpc.messages_received", 1_i64)
+        .assert_no_attr("error.type")
+        .assert_status(Status::Unset);
+    assert_eq!(
+        traceparent_of(&sent.lock().unwrap()[0]),
+        format!("00-{}-{}-03", client.trace_id(), client.span_id())
+    );
+}
+
+#[test]
+fn status_table_every_non_ok_code_is_an_error() {
+    let names = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    for code in 0..=16_i32 {
+        for trailers_only in [true, false] {
+            let recorder = Recorder::new();
+            let sent = Arc::new(Mutex::new(Vec::new()));
+            let svc = GrpcClientLayer::new()
+                .semconv(SemconvStability::StableAndLegacy)
+                .layer(channel(sent, move || {
+                    if trailers_only {
+                        let mut r = ok_response(Script::empty());
+                        r.headers_mut().extend(trailers(code, Some("nope")));
+                        r
+                    } else {
+                        ok_response(Script::new([Step::Trailers(trailers(code, Some("nope")))]))
+                    }
+                }));
+            run(
+                &recorder,
+                call(svc, request("/echo.Echo/UnaryEcho", Script::unary_ok())),
+            )
+            .unwrap();
+            let span = recorder.span("echo.Echo/UnaryEcho");
+            span.assert_attr("rpc.response.status_code", names[code as usize])
+                .assert_attr("rpc.grpc.status_code", i64::from(code))
+                .assert_attr("rpc.system", "grpc")
+                .assert_attr("rpc.service", "echo.Echo");
+            if code == 0 {
+                span.assert_no_attr("error.type")
+                    .assert_status(Status::Unset);
+            } else {
+                span.assert_attr("error.type", names[code as usize])
+                    .assert_status(Status::error("nope"));
+            }
+        }
+    }
+}
+
+#[test]
+fn http_status_without_grpc_status_is_mapped() {
+    let recorder = Recorder::new();
+    let svc = GrpcClientLayer::new().layer(channel(Arc::default(), || {
+        let mut r = ok_response(Script::empty());
+        *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+        r
+    }));
+    run(
+        &recorder,
+        call(svc, request("/echo.Echo/UnaryEcho", Script::unary_ok())),
+    )
+    .unwrap();
+    recorder
+        .span("echo.Echo/UnaryEcho")
+        .assert_attr("rpc.response.status_code", "UNAVAILABLE")
+        .assert_attr("error.type", "UNAVAILABLE");
+}
+
+#[test]
+fn transport_error_and_cancellation() {
+    let recorder = Recorder::new();
+    let failing = service_fn(|_req: http::Request<tonic::body::Body>| async {
+        Err::<http::Response<Script>, _>(tonic::Status::unavailable("connection refused"))
+    });
+    let pending = service_fn(|_req: http::Request<tonic::body::Body>| {
+        std::future::pending::<Result<http::Response<Script>, Infallible>>()
+    });
+    run(&recorder, async {
+        let err = GrpcClientLayer::new()
+            .layer(failing)
+            .oneshot(request("/e.E/Down", Script::unary_ok()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unavailable);
+        let mut svc = GrpcClientLayer::new().layer(pending);
+        drop(svc.call(request("/e.E/Dropped", Script::unary_ok())));
+    });
+    recorder
+        .span("e.E/Down")
+        .assert_attr("error.type", "_OTHER")
+        .assert_status(Status::error(
+            tonic::Status::unavailable("connection refused").to_string(),
+        ));
+    recorder
+        .span("e.E/Dropped")
+        .assert_attr("rpc.response.status_code", "CANCELLED")
+        .assert_attr("error.type", "CANCELLED")
+        .assert_status(Status::error("CANCELLED"));
+}
+
+#[test]
+fn filtered_or_disabled_client_span_still_injects_the_current_context() {
+    let remote: Context = tracewire::propagation::Propagators::w3c()
+        .extract(&{
+            let mut h = HeaderMap::new();
+            h.insert("traceparent", TRACEPARENT.parse().unwrap());
+            h
+        })
+        .unwrap();
+    // Filtered out: no span, the ambient context is injected as is.
+    let recorder = Recorder::new();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let svc = GrpcClientLayer::new()
+        .filter(SkipServices::health())
+        .layer(channel(sent.clone(), || ok_response(Script::unary_ok())));
+    run(
+        &recorder,
+        tracewire::FutureExt::in_context(
+            call(
+                svc,
+                request("/grpc.health.v1.Health/Check", Script::unary_ok()),
+            ),
+            remote.clone(),
+        ),
+    )
+    .unwrap();
+    assert!(recorder.spans().is_empty());
+    assert_eq!(traceparent_of(&sent.lock().unwrap()[0]), TRACEPARENT);
+
+    // Disabled by a `tracing` filter: the enclosing span's context is injected.
+    let recorder = Recorder::with_layer_and(TracewireLayer::builder(), |s| {
+        Dispatch::new(s.with(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target() != "tracewire_tonic"
+        })))
+    });
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let svc =
+        GrpcClientLayer::new().layer(channel(sent.clone(), || ok_response(Script::unary_ok())));
+    run(&recorder, async {
+        let parent = tracing::info_span!("ride.request");
+        let _entered = parent.enter();
+        call(svc, request("/echo.Echo/UnaryEcho", Script::unary_ok()))
+            .await
+            .unwrap();
+    });
+    let parent = recorder.span("ride.request");
+    assert_eq!(recorder.spans().len(), 1);
+    assert_eq!(
+        traceparent_of(&sent.lock().unwrap()[0]),
+        format!("00-{}-{}-03", parent.trace_id(), parent.span_id())
+    );
+}
+
+#[test]
+fn dropped_response_stream_is_cancelled() {
+    let recorder = Recorder::new();
+    let svc = GrpcClientLayer::new().layer(channel(Arc::default(), || {
+        ok_response(Script::new([
+            Step::Data(message(b"1")),
+            Step::Data(message(b"2")),
+            Step::Trailers(trailers(0, None)),
+        ]))
+    }));
+    run(&recorder, async {
+        use http_body_util::BodyExt;
+        let resp = svc
+            .oneshot(request("/echo.Echo/ServerStream", Script::unary_ok()))
+            .await
+            .unwrap();
+        let mut body = resp.into_body();
+        body.frame().await.unwrap().unwrap();
+        drop(body);
+    });
+    recorder
+        .span("echo.Echo/ServerStream")
+        .assert_attr("rpc.response.status_code", "CANCELLED")
+        .assert_attr("rpc.grpc.messages_received", 1_i64)
+        .assert_attr("rpc.grpc.messages_sent", 1_i64);
+}
+
+#[test]
+fn interceptor_injects_the_current_span() {
+    use tonic::service::Interceptor;
+    let recorder = Recorder::new();
+    let headers = recorder.in_scope(|| {
+        let span = tracing::info_span!("caller");
+        let _entered = span.enter();
+        let req = PropagationInterceptor::new()
+            .call(tonic::Request::new(()))
+            .unwrap();
+        req.metadata().as_ref().clone()
+    });
+    let caller = recorder.span("caller");
+    assert_eq!(
+        traceparent_of(&headers),
+        format!("00-{}-{}-03", caller.trace_id(), caller.span_id())
+    );
+    // With another format.
+    let headers = recorder.in_scope(|| {
+        let span = tracing::info_span!("caller2");
+        let _entered = span.enter();
+        PropagationInterceptor::new()
+            .with_propagators(tracewire::propagation::Propagators::from_names("b3").unwrap())
+            .call(tonic::Request::new(()))
+            .unwrap()
+            .metadata()
+            .as_ref()
+            .clone()
+    });
+    assert!(headers.get("traceparent").is_none());
+    assert!(headers.get("b3").is_some());
+}
+
+#[test]
+fn public_types_are_send_sync() {
+    assert_send_sync::<GrpcClientLayer>();
+    assert_send_sync::<GrpcClient<tonic::transport::Channel>>();
+    assert_send_sync::<PropagationInterceptor>();
+    assert_send::<
+        crate::future::ResponseFuture<
+            <tonic::transport::Channel as Service<http::Request<tonic::body::Body>>>::Future,
+        >,
+    >();
+    run(&Recorder::new(), async {
+        let _svc = ServiceBuilder::new()
+            .layer(GrpcClientLayer::new())
+            .service(tonic::transport::Channel::from_static("http://127.0.0.1:1").connect_lazy());
+    });
+}
