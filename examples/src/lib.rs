@@ -1,6 +1,18 @@
-//! Shared helpers for the tracewire examples and the ride-hailing demo.
+//! The tracewire ride-hailing demo: services, supervisor, load generator and report.
+//!
+//! `cargo run --release -p tracewire-examples --bin demo` starts an embedded collector with its
+//! web UI, the four services as separate processes exporting over OTLP, sends traffic, and prints
+//! what the traces show.
 
-/// Runs the single-process core demo.
-pub fn run_core_demo() {
-    println!("tracewire demo: core crate only");
+pub mod args;
+pub mod faults;
+pub mod load;
+pub mod report;
+pub mod services;
+pub mod supervisor;
+
+/// The generated protobuf types and gRPC stubs of `proto/ride.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod proto {
+    tonic::include_proto!("ride.v1");
 }
