@@ -1,7 +1,158 @@
-//! axum middleware for [`tracewire`]: route-aware span names from `MatchedPath` and an extractor
-//! giving handlers the current trace context.
+//! axum integration for [`tracewire`]: a server layer that names spans from the matched route
+//! and an extractor that gives handlers the current trace context.
 //!
-//! This crate is filled by the HTTP plugins work; until then it only re-exports the core crate so
-//! dependants compile.
+//! ```
+//! use axum::{Router, routing::get};
+//!
+//! async fn user(tw: tracewire_axum::CurrentTrace) -> String {
+//!     format!("trace {}", tw.trace_id().map(|t| t.to_string()).unwrap_or_default())
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(user))
+//!     .nest("/api", Router::new().route("/rides/{ride}", get(|| async { "ride" })))
+//!     .fallback(|| async { "not here" })
+//!     // Last, after every route and the fallback: the span name needs the matched route.
+//!     .layer(tracewire_axum::layer());
+//! ```
+//!
+//! `GET /users/7` gets a `SERVER` span named `GET /users/{id}` (with `http.route`), `GET
+//! /api/rides/9` one named `GET /api/rides/{ride}`, and a request that matches no route (the
+//! fallback, or axum's default 404) one named `GET`. The layer is a
+//! [`tracewire_tower::TraceServerLayer`] reading axum's [`MatchedPath`] and [`ConnectInfo`],
+//! so every option of that layer (trust policy, filter, header allowlist, ...) applies.
+//!
+//! # Where to add it
+//!
+//! axum puts [`MatchedPath`] in the request extensions during routing, so the layer must run
+//! after routing: add it with [`Router::layer`](axum::Router::layer) on the outermost router,
+//! after its routes, nested routers and fallback. (`Router::layer` also wraps the fallback;
+//! `route_layer` would leave unmatched requests without a span.) Wrapping the whole router from
+//! outside (e.g. `ServiceBuilder` around `Router`) still traces and propagates, but the span
+//! is named `{METHOD}` since no route is known yet.
+//!
+//! Handlers instrumented with `#[tracing::instrument]` nest under the server span, and
+//! outbound calls made through `tracewire-hyper` continue the trace.
+//!
+//! [`MatchedPath`]: axum::extract::MatchedPath
+//! [`ConnectInfo`]: axum::extract::ConnectInfo
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, MatchedPath};
+use axum_core::extract::FromRequestParts;
+use http::request::Parts;
+use tracewire::{Baggage, Context, SpanId, TraceId};
+use tracewire_tower::{
+    DefaultRequestInfo, DefaultSpanName, RequestInfo, TraceAll, TraceServerLayer, Trust,
+};
 
 pub use tracewire;
+pub use tracewire_tower;
+
+/// The axum server layer: [`TraceServerLayer`] with [`AxumRequestInfo`].
+pub type TraceLayer<N = DefaultSpanName, F = TraceAll, T = Trust> =
+    TraceServerLayer<AxumRequestInfo, N, F, T>;
+
+/// The server layer for axum with the defaults (W3C propagation, route-based names). Add it
+/// with `Router::layer`, after the routes and fallback. Configure it like any
+/// [`TraceServerLayer`]:
+///
+/// ```
+/// use tracewire_axum::tracewire_tower::{SkipPaths, Trust};
+///
+/// let layer = tracewire_axum::layer()
+///     .filter(SkipPaths::new(["/health"]))
+///     .trust(Trust::RestartWithLink)
+///     .trace_response_header();
+/// # let _ = layer;
+/// ```
+pub fn layer() -> TraceLayer {
+    TraceServerLayer::new().request_info(AxumRequestInfo)
+}
+
+/// Reads the route template from axum's `MatchedPath` and the peer address from
+/// `ConnectInfo<SocketAddr>` (falling back to `tracewire-tower`'s own extensions).
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct AxumRequestInfo;
+
+impl RequestInfo for AxumRequestInfo {
+    fn route<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        match parts.extensions.get::<MatchedPath>() {
+            Some(path) => Some(path.as_str()),
+            None => DefaultRequestInfo::default().route(parts),
+        }
+    }
+
+    fn client_address(&self, parts: &Parts) -> Option<IpAddr> {
+        match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(addr)) => Some(addr.ip()),
+            None => DefaultRequestInfo::default().client_address(parts),
+        }
+    }
+}
+
+/// An extractor giving a handler the current trace context: the server span's trace and span
+/// ids and the baggage (what outbound calls will carry). Never rejects; without tracing the ids
+/// are `None`.
+///
+/// ```
+/// use tracewire_axum::CurrentTrace;
+///
+/// async fn handler(trace: CurrentTrace) -> String {
+///     let user = trace.baggage().get("user.id").unwrap_or("anonymous").to_owned();
+///     format!("{user} in trace {:?}", trace.trace_id())
+/// }
+/// # let _: axum::routing::MethodRouter = axum::routing::get(handler);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CurrentTrace {
+    cx: Context,
+}
+
+impl CurrentTrace {
+    /// The context as [`tracewire::current`] returned it in the handler.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.cx.trace_id()
+    }
+
+    /// The current span's id (the server span, unless the handler entered its own).
+    pub fn span_id(&self) -> Option<SpanId> {
+        self.cx.span_id()
+    }
+
+    /// Whether the trace is sampled.
+    pub fn is_sampled(&self) -> bool {
+        self.cx.span_context().is_some_and(|sc| sc.is_sampled())
+    }
+
+    /// The baggage.
+    pub fn baggage(&self) -> &Baggage {
+        self.cx.baggage()
+    }
+
+    /// Consumes the extractor, returning the context.
+    pub fn into_context(self) -> Context {
+        self.cx
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentTrace {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(CurrentTrace {
+            cx: tracewire::current(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
