@@ -377,7 +377,7 @@
       const l = level.get(n.name);
       (columns[l] = columns[l] || []).push(n);
     }
-    const NW = 170, NH = 46, CG = 150, RG = 50, PAD = 30;
+    const NW = 170, NH = 46, CG = 230, RG = 60, PAD = 30;
     const pos = new Map();
     columns.forEach((col, c) => col.forEach((n, r) => pos.set(n.name, { x: PAD + c * (NW + CG), y: PAD + r * (NH + RG) })));
     const width = PAD * 2 + columns.length * NW + (columns.length - 1) * CG;
@@ -391,13 +391,14 @@
       const back = b.x <= a.x;
       const x2 = back ? b.x + NW / 2 : b.x, y2 = back ? b.y + (b.y > a.y ? 0 : NH) : b.y + NH / 2;
       const mx = (x1 + x2) / 2, my = (y1 + y2) / 2 + (back ? 30 : 0);
-      const label = e.calls + " calls · " + (e.calls / windowS).toFixed(2) + "/s · " + e.errors + " err · p50 " + fmtDur(e.latency.p50_ns) + " · p99 " + fmtDur(e.latency.p99_ns);
+      const full = e.calls + " calls · " + (e.calls / windowS).toFixed(2) + "/s · " + e.errors + " errors · p50 " + fmtDur(e.latency.p50_ns) + " · p99 " + fmtDur(e.latency.p99_ns);
+      const label = e.calls + " calls · " + e.errors + " err · p99 " + fmtDur(e.latency.p99_ns);
       const tw = label.length * 5.6 + 8;
       svg.append(s("g", { class: "edge" + (e.errors ? " has-errors" : ""), "data-edge": e.caller + "->" + e.callee, "data-calls": e.calls, "data-errors": e.errors },
         s("path", { d: "M" + x1 + "," + y1 + " C" + (x1 + 60) + "," + y1 + " " + (x2 - 60) + "," + y2 + " " + x2 + "," + y2, "marker-end": "url(#arrow)" }),
         s("rect", { x: mx - tw / 2, y: my - 9, width: tw, height: 16, rx: 3 }),
         s("text", { x: mx, y: my + 3, "text-anchor": "middle" }, label),
-        s("title", {}, e.caller + " → " + e.callee + ": " + label + " · p90 " + fmtDur(e.latency.p90_ns) + " · max " + fmtDur(e.latency.max_ns))));
+        s("title", {}, e.caller + " → " + e.callee + ": " + full + " · p90 " + fmtDur(e.latency.p90_ns) + " · max " + fmtDur(e.latency.max_ns))));
     }
     for (const n of nodes) {
       const p = pos.get(n.name);

@@ -162,7 +162,9 @@ async fn app() -> (Router, TraceStore) {
 
 /// Stops the store's writer thread (a blocking call) off the runtime.
 async fn close(store: TraceStore) {
-    tokio::task::spawn_blocking(move || store.close()).await.unwrap();
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .unwrap();
 }
 
 async fn get(app: &Router, uri: &str) -> (StatusCode, Json) {

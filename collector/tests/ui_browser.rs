@@ -1,0 +1,423 @@
+//! The UI pages in a real headless Chromium, against a collector holding known traces.
+//!
+//! Chromium is found at `/usr/bin/chromium` or as `chromium` / `chromium-browser` on `PATH`.
+//! When it is missing and `TRACEWIRE_INSTALL_CHROMIUM=1` is set (as root, with apt), the test
+//! installs the Debian `chromium` package; otherwise it prints why it is skipped and passes.
+//! Each page is loaded with `--dump-dom` after a virtual-time budget (so the page's script has
+//! fetched and rendered), its DOM is checked, and a screenshot is saved under
+//! `target/ui-screenshots/`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tracewire::export::SpanExporter;
+use tracewire::{
+    KeyValue, Resource, SpanContext, SpanData, SpanId, SpanKind, Status, TraceFlags, TraceId,
+    TraceState,
+};
+use tracewire_collector::analysis::HealthAggregator;
+use tracewire_collector::ui::{HealthObserver, collector_ui};
+use tracewire_collector::{Collector, TraceStore};
+
+const MS: u64 = 1_000_000;
+const TRACE_A: u128 = 0xa1;
+const TRACE_B: u128 = 0xb2;
+
+fn hex_trace(t: u128) -> String {
+    TraceId::from_u128(t).to_string()
+}
+
+fn hex_span(s: u64) -> String {
+    SpanId::from_u64(s).to_string()
+}
+
+struct S {
+    trace: u128,
+    id: u64,
+    parent: u64,
+    service: &'static str,
+    name: &'static str,
+    kind: SpanKind,
+    start_ms: u64,
+    end_ms: u64,
+    error: bool,
+    attrs: &'static [(&'static str, &'static str)],
+}
+
+#[allow(clippy::too_many_arguments)]
+fn s(
+    trace: u128,
+    id: u64,
+    parent: u64,
+    service: &'static str,
+    name: &'static str,
+    kind: SpanKind,
+    start_ms: u64,
+    end_ms: u64,
+) -> S {
+    S {
+        trace,
+        id,
+        parent,
+        service,
+        name,
+        kind,
+        start_ms,
+        end_ms,
+        error: false,
+        attrs: &[],
+    }
+}
+
+/// Trace A (100 ms): the gateway calls dispatch (which calls ranking) and, in parallel, pricing
+/// (which queries postgres and fails). Pricing finishes last, so the critical path is
+/// gateway → pricing client → pricing server → SELECT. Trace B (20 ms) calls pricing only.
+fn fixture() -> Vec<S> {
+    use SpanKind::*;
+    let mut v = vec![
+        s(TRACE_A, 1, 0, "gateway", "GET /ride", Server, 0, 100),
+        s(TRACE_A, 2, 1, "gateway", "dispatch.Find", Client, 5, 60),
+        s(
+            TRACE_A,
+            3,
+            2,
+            "dispatch",
+            "dispatch.Dispatch/Find",
+            Server,
+            7,
+            58,
+        ),
+        s(TRACE_A, 4, 3, "dispatch", "ranking.Rank", Client, 10, 55),
+        s(TRACE_A, 5, 4, "ranking", "POST /rank", Server, 12, 53),
+        s(TRACE_A, 6, 1, "gateway", "pricing.Quote", Client, 5, 90),
+        s(TRACE_A, 7, 6, "pricing", "GET /quote", Server, 8, 88),
+        s(TRACE_A, 8, 7, "pricing", "SELECT fares", Client, 10, 85),
+        s(TRACE_B, 11, 0, "gateway", "GET /ride", Server, 0, 20),
+        s(TRACE_B, 12, 11, "gateway", "pricing.Quote", Client, 2, 18),
+        s(TRACE_B, 13, 12, "pricing", "GET /quote", Server, 3, 17),
+    ];
+    v[6].error = true;
+    v[5].attrs = &[("http.route", "/rank")];
+    v[7].attrs = &[("db.system", "postgresql")];
+    v
+}
+
+fn base_ns() -> u64 {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    now - 30_000 * MS
+}
+
+/// A store holding the fixture, and a health aggregator fed by its ingest observer.
+async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
+    let health = Arc::new(HealthAggregator::default());
+    let store = Collector::builder()
+        .observer(HealthObserver::new(health.clone()))
+        .build_store();
+    let base = base_ns();
+    let mut exporter = store.in_process_exporter();
+    for service in ["gateway", "dispatch", "ranking", "pricing"] {
+        let batch: Vec<SpanData> = fixture()
+            .into_iter()
+            .filter(|x| x.service == service)
+            .map(|x| {
+                let cx = SpanContext::new(
+                    TraceId::from_u128(x.trace),
+                    SpanId::from_u64(x.id),
+                    TraceFlags::SAMPLED,
+                    TraceState::default(),
+                    false,
+                );
+                let mut d = SpanData::new(cx, x.name);
+                d.parent_span_id = if x.parent == 0 {
+                    SpanId::INVALID
+                } else {
+                    SpanId::from_u64(x.parent)
+                };
+                d.kind = x.kind;
+                d.start_time = UNIX_EPOCH + Duration::from_nanos(base + x.start_ms * MS);
+                d.end_time = UNIX_EPOCH + Duration::from_nanos(base + x.end_ms * MS);
+                if x.error {
+                    d.status = Status::error("db timeout");
+                }
+                d.attributes = x.attrs.iter().map(|(k, v)| KeyValue::new(*k, *v)).collect();
+                d
+            })
+            .collect();
+        exporter
+            .export(&batch, &Resource::new(service))
+            .expect("export");
+    }
+    store.flush().await;
+    (store, health)
+}
+
+fn find_chromium() -> Option<PathBuf> {
+    let fixed = Path::new("/usr/bin/chromium");
+    if fixed.exists() {
+        return Some(fixed.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for name in ["chromium", "chromium-browser"] {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn chromium_or_skip() -> Option<PathBuf> {
+    if let Some(p) = find_chromium() {
+        return Some(p);
+    }
+    let wants = std::env::var("TRACEWIRE_INSTALL_CHROMIUM").is_ok_and(|v| v == "1");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if wants && root && Path::new("/usr/bin/apt-get").exists() {
+        eprintln!("ui_browser: installing chromium with apt-get");
+        let ok = Command::new("sh")
+            .args([
+                "-c",
+                "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return find_chromium();
+        }
+    }
+    eprintln!(
+        "ui_browser: SKIPPED: no chromium found (install the Debian `chromium` package, or set \
+         TRACEWIRE_INSTALL_CHROMIUM=1 when running as root with apt)"
+    );
+    None
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("ui-screenshots");
+    std::fs::create_dir_all(&dir).expect("create screenshot dir");
+    dir
+}
+
+struct Browser {
+    exe: PathBuf,
+    shots: PathBuf,
+}
+
+impl Browser {
+    fn run(&self, extra: &[String], url: &str) -> std::process::Output {
+        let profile = std::env::temp_dir().join(format!(
+            "tracewire-ui-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let out = Command::new(&self.exe)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                "--window-size=1400,900",
+                "--virtual-time-budget=5000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("run chromium");
+        let _ = std::fs::remove_dir_all(&profile);
+        out
+    }
+
+    /// The rendered DOM of `url`, with `&gt;`/`&lt;` in attributes unescaped.
+    fn dom(&self, url: &str) -> String {
+        let out = self.run(&["--dump-dom".to_owned()], url);
+        let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            dom.contains("data-state=\"ready\""),
+            "page did not finish rendering: {url}\n{dom}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dom.replace("&gt;", ">")
+            .replace("&lt;", "<")
+            .replace("&amp;", "&")
+    }
+
+    fn screenshot(&self, url: &str, name: &str) {
+        let file = self.shots.join(format!("{name}.png"));
+        let _ = std::fs::remove_file(&file);
+        self.run(&[format!("--screenshot={}", file.display())], url);
+        assert!(file.exists(), "no screenshot written for {url}");
+    }
+}
+
+/// The opening tag of the element whose attributes contain `needle`.
+fn tag_with<'a>(dom: &'a str, needle: &str) -> Option<&'a str> {
+    let at = dom.find(needle)?;
+    let start = dom[..at].rfind('<')?;
+    let after = at + needle.len();
+    let end = after + dom[after..].find('>')?;
+    Some(&dom[start..=end])
+}
+
+fn class_of(tag: &str) -> &str {
+    tag.split("class=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or("")
+}
+
+#[test]
+fn pages_render_in_headless_chromium() {
+    let Some(exe) = chromium_or_skip() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (store, addr): (TraceStore, SocketAddr) = rt.block_on(async {
+        let (store, health) = loaded_store().await;
+        let app = collector_ui(store.clone(), health);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (store, addr)
+    });
+    let b = Browser {
+        exe,
+        shots: screenshot_dir(),
+    };
+    let base = format!("http://{addr}");
+    let a = hex_trace(TRACE_A);
+
+    // Search: errors in pricing find trace A only.
+    let url = format!("{base}/ui/?service=pricing&errors=1");
+    let dom = b.dom(&url);
+    assert!(dom.contains(&format!("data-trace-id=\"{a}\"")), "{dom}");
+    assert!(!dom.contains(&format!("data-trace-id=\"{}\"", hex_trace(TRACE_B))));
+    assert!(dom.contains("gateway: GET /ride"));
+    b.screenshot(&url, "search");
+
+    // Trace: every span drawn, the critical path marked, the failing span's details open.
+    let url = format!("{base}/ui/trace/{a}#span={}", hex_span(7));
+    let dom = b.dom(&url);
+    for (name, critical) in [
+        ("GET /ride", true),
+        ("dispatch.Find", false),
+        ("dispatch.Dispatch/Find", false),
+        ("ranking.Rank", false),
+        ("POST /rank", false),
+        ("pricing.Quote", true),
+        ("GET /quote", true),
+        ("SELECT fares", true),
+    ] {
+        let tag = tag_with(&dom, &format!("data-span-name=\"{name}\" data-service"))
+            .unwrap_or_else(|| panic!("no waterfall row for {name}"));
+        let class = class_of(tag);
+        assert!(class.contains("wf-row"), "{tag}");
+        assert_eq!(
+            class.split(' ').any(|c| c == "critical"),
+            critical,
+            "{name}: {tag}"
+        );
+    }
+    let quote = tag_with(&dom, "data-span-name=\"GET /quote\" data-service").unwrap();
+    assert!(class_of(quote).split(' ').any(|c| c == "error"), "{quote}");
+    assert!(
+        class_of(quote).split(' ').any(|c| c == "selected"),
+        "{quote}"
+    );
+    assert!(dom.contains("error: db timeout"), "span details missing");
+    assert!(dom.contains(&format!(
+        "id=\"detail-name\" data-span-id=\"{}\"",
+        hex_span(7)
+    )));
+    let cp = &dom[dom
+        .find("id=\"critical-path\"")
+        .expect("critical path list")..];
+    assert!(
+        cp.starts_with("id=\"critical-path\"><li data-span-id=\"0000000000000008\""),
+        "{cp}"
+    );
+    b.screenshot(&url, "trace");
+
+    // Service map: the services as nodes, the calls as edges.
+    let url = format!("{base}/ui/map");
+    let dom = b.dom(&url);
+    for node in ["gateway", "dispatch", "ranking", "pricing", "postgresql"] {
+        assert!(
+            dom.contains(&format!("data-node=\"{node}\"")),
+            "node {node}"
+        );
+    }
+    let pg = tag_with(&dom, "data-node=\"postgresql\"").unwrap();
+    assert!(class_of(pg).contains("uninstrumented"), "{pg}");
+    for edge in [
+        "gateway->dispatch",
+        "dispatch->ranking",
+        "gateway->pricing",
+        "pricing->postgresql",
+    ] {
+        let g = tag_with(&dom, &format!("data-edge=\"{edge}\""))
+            .unwrap_or_else(|| panic!("no edge {edge}"));
+        assert!(g.starts_with("<g"), "{g}");
+    }
+    let gp = tag_with(&dom, "data-edge=\"gateway->pricing\" data-calls").unwrap();
+    assert!(gp.contains("data-calls=\"2\" data-errors=\"1\""), "{gp}");
+    assert!(class_of(gp).contains("has-errors"), "{gp}");
+    b.screenshot(&url, "map");
+
+    // Operations: the health table, with exemplar links to the failing and slowest traces.
+    let url = format!("{base}/ui/operations");
+    let dom = b.dom(&url);
+    let row_at = dom
+        .find("data-service=\"pricing\" data-operation=\"GET /quote\"")
+        .expect("GET /quote row");
+    let row = &dom[row_at..row_at + dom[row_at..].find("</tr>").unwrap()];
+    assert!(
+        row.contains(&format!(
+            "href=\"/ui/trace/{a}#span={}\" class=\"exemplar\" data-kind=\"error\"",
+            hex_span(7)
+        )),
+        "{row}"
+    );
+    assert!(
+        row.contains(&format!(
+            "href=\"/ui/trace/{a}#span={}\" class=\"exemplar\" data-kind=\"slowest\"",
+            hex_span(7)
+        )),
+        "{row}"
+    );
+    assert!(dom.contains("data-service=\"ranking\" data-operation=\"POST /rank\""));
+    b.screenshot(&url, "operations");
+
+    rt.block_on(async {
+        tokio::task::spawn_blocking(move || store.close())
+            .await
+            .unwrap()
+    });
+}
