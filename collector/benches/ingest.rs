@@ -43,12 +43,12 @@ fn span_data(i: u64) -> SpanData {
     );
     let route = ROUTES[(i % 5) as usize];
     let mut d = SpanData::new(cx, route);
-    d.parent_span_id = if i % 5 == 0 {
+    d.parent_span_id = if i.is_multiple_of(5) {
         SpanId::INVALID
     } else {
         SpanId::from_u64(i - i % 5 + 1)
     };
-    d.kind = if i % 5 == 0 {
+    d.kind = if i.is_multiple_of(5) {
         SpanKind::Server
     } else {
         SpanKind::Client
@@ -58,18 +58,18 @@ fn span_data(i: u64) -> SpanData {
     d.attributes = vec![
         KeyValue::new(
             "http.request.method",
-            if i % 3 == 0 { "POST" } else { "GET" },
+            if i.is_multiple_of(3) { "POST" } else { "GET" },
         ),
         KeyValue::new("http.route", route),
         KeyValue::new(
             "http.response.status_code",
-            if i % 50 == 0 { 500i64 } else { 200 },
+            if i.is_multiple_of(50) { 500i64 } else { 200 },
         ),
         KeyValue::new("url.path", format!("/rides/{}", i / 5)),
         KeyValue::new("server.address", SERVICES[(i % 4) as usize]),
         KeyValue::new("network.protocol.version", "1.1"),
     ];
-    if i % 50 == 0 {
+    if i.is_multiple_of(50) {
         d.status = Status::error("upstream failed");
     }
     d
