@@ -1,0 +1,86 @@
+//! A one-hop relay for propagation interoperability tests.
+//!
+//! ```text
+//! cargo run --release -p tracewire-examples --bin hop-service -- [PORT]
+//! ```
+//!
+//! Listens on `127.0.0.1:PORT` (argument, else `$PORT`, else 5001) and prints
+//! `listening on http://127.0.0.1:PORT`. `GET /hop?next=<percent-encoded absolute URL>` makes
+//! exactly one traced `GET` to `next` (5 s timeout) and answers 200 if it answered 2xx, else
+//! 502 (400 when `next` is missing or not an absolute `http` URL). `GET /health` answers 200.
+//!
+//! The outgoing call continues the inbound trace: same trace id, the hop's own client span as
+//! the parent the next service sees, the sampled bit kept (0 or 1), `tracestate` members in
+//! order, and the baggage. With no (or an invalid) inbound
+//! context it starts a fresh trace. Propagation: W3C Trace Context and W3C Baggage; sampling:
+//! parent-based with always-on roots. It can be chained to itself.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::get;
+use http_body_util::BodyExt;
+use tracewire::Sampler;
+use tracewire::propagation::Propagators;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn port() -> Result<u16, BoxError> {
+    let arg = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("PORT").ok());
+    Ok(match arg {
+        Some(p) => p.parse().map_err(|_| format!("invalid port {p:?}"))?,
+        None => 5001,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let port = port()?;
+    let _guard = tracewire::builder()
+        .service_name("hop-service")
+        .sampler(Sampler::parent_based(Sampler::AlwaysOn))
+        .fmt(false)
+        .install()?;
+
+    let client = tracewire_hyper::Client::new().propagators(Propagators::w3c());
+    let app = Router::new()
+        .route("/hop", get(hop))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .with_state(client)
+        .layer(tracewire_axum::layer().propagators(Propagators::w3c()));
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// `GET /hop?next=URL`: one traced `GET` to `URL`.
+async fn hop(
+    State(client): State<tracewire_hyper::Client>,
+    Query(query): Query<HashMap<String, String>>,
+) -> StatusCode {
+    let Some(next) = query.get("next").and_then(|n| n.parse::<Uri>().ok()) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    if next.scheme_str() != Some("http") || next.authority().is_none() {
+        return StatusCode::BAD_REQUEST;
+    }
+    let call = async {
+        let res = client.get(next).await?;
+        let ok = res.status().is_success();
+        res.into_body().collect().await?;
+        Ok::<_, BoxError>(ok)
+    };
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(Ok(true)) => StatusCode::OK,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
