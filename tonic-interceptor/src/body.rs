@@ -160,8 +160,13 @@ impl Tracker {
         }
     }
 
-    /// Records a failure that carries no gRPC status (a transport or service error).
+    /// Records a failure that carries no gRPC status (a transport or service error). Once the
+    /// `grpc-timeout` has passed it is DEADLINE_EXCEEDED (a client-side timeout).
     pub(crate) fn finish_error(&mut self, error: &dyn fmt::Display) {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            let message = error.to_string();
+            return self.finish_code(rpc::DEADLINE_EXCEEDED, Some(&message));
+        }
         if std::mem::replace(&mut self.done, true) || self.span.is_disabled() {
             return;
         }
