@@ -10,12 +10,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::analysis::{HealthAggregator, HealthConfig, OperationHealth};
 use crate::assembly::Trace;
 use crate::exporter::InProcessExporter;
 use crate::ingest::Shared;
 use crate::model::{IngestObserver, Span, TraceId};
 use crate::query::{StoreStats, TraceQuery, TraceSummary};
 use crate::store::{Limits, Store};
+use crate::ui::HealthObserver;
 
 /// Why a collector could not start.
 #[derive(Debug)]
@@ -213,7 +215,11 @@ impl CollectorBuilder {
     /// collector.shutdown().await;
     /// # Ok(()) }
     /// ```
-    pub async fn spawn(self) -> Result<CollectorHandle, CollectorError> {
+    pub async fn spawn(mut self) -> Result<CollectorHandle, CollectorError> {
+        // Per-operation health is computed incrementally at ingest, for the UI and the API.
+        let health = Arc::new(HealthAggregator::new(HealthConfig::default()));
+        self.observers
+            .push(Arc::new(HealthObserver::new(health.clone())));
         let max_request = self.max_request_bytes;
         let http_addr = self.otlp_http;
         let grpc_addr = self.otlp_grpc;
@@ -246,7 +252,12 @@ impl CollectorBuilder {
             tasks.push(tokio::spawn(serve_axum(l, router, stop_rx.clone())));
         }
         if let Some(l) = api {
-            let router = crate::api::api_router(store.clone());
+            let router = crate::api::api_router(store.clone())
+                .merge(crate::ui::collector_ui(store.clone(), health.clone()))
+                .route(
+                    "/",
+                    axum::routing::get(|| async { axum::response::Redirect::temporary("/ui/") }),
+                );
             tasks.push(tokio::spawn(serve_axum(l, router, stop_rx.clone())));
         }
         if let Some(l) = grpc {
@@ -265,6 +276,7 @@ impl CollectorBuilder {
         }
         Ok(CollectorHandle {
             store,
+            health,
             otlp_http: addrs.0,
             otlp_grpc: addrs.1,
             api: addrs.2,
@@ -305,6 +317,7 @@ async fn serve_axum(listener: TcpListener, router: axum::Router, mut stop: watch
 /// spawned on.
 pub struct CollectorHandle {
     store: TraceStore,
+    health: Arc<HealthAggregator>,
     otlp_http: Option<SocketAddr>,
     otlp_grpc: Option<SocketAddr>,
     api: Option<SocketAddr>,
@@ -343,6 +356,20 @@ impl CollectorHandle {
     /// The store, for queries and for building more routes over it.
     pub fn store(&self) -> &TraceStore {
         &self.store
+    }
+
+    /// Per-operation health (rate, errors, latency percentiles, exemplar traces) over the
+    /// last `window`, computed incrementally as spans arrive.
+    pub fn operation_health(&self, window: Duration) -> Vec<OperationHealth> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        self.health.snapshot(now, window)
+    }
+
+    /// The per-operation health aggregator fed at ingest.
+    pub fn health(&self) -> &Arc<HealthAggregator> {
+        &self.health
     }
 
     /// An exporter feeding this collector without the network.
