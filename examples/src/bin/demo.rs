@@ -124,7 +124,8 @@ async fn supervise(args: &Args) -> Result<(), BoxError> {
             let addr = supervisor
                 .start(&exe, name, &child_args, &log_dir, Duration::from_secs(30))
                 .await?;
-            eprintln!("  {name:<8} {addr}  faults: {faults}");
+            let pid = supervisor.pids().last().copied().unwrap_or(0);
+            eprintln!("  {name:<8} {addr}  pid {pid}  faults: {faults}");
             addrs.insert(name, addr);
         }
         let gateway = addrs["gateway"];
