@@ -67,9 +67,9 @@ pub fn telemetry(service: &str, otlp_endpoint: &str) -> Result<tracewire::Guard,
     Ok(guard)
 }
 
-/// The server layer every HTTP service uses.
-fn http_layer() -> tracewire_tower::TraceServerLayer {
-    tracewire_tower::TraceServerLayer::new()
+/// The server layer every HTTP service uses: spans named from axum's route templates.
+fn http_layer() -> tracewire_axum::TraceLayer {
+    tracewire_axum::layer()
 }
 
 async fn serve_http(router: Router, listener: TcpListener) -> Result<(), BoxError> {
