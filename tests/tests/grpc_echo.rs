@@ -252,10 +252,10 @@ fn all_four_kinds(transport: Transport) {
         assert_eq!(resp.into_inner().message, "hi");
         let (c, s) = rpc_pair(&recorder, "echo.Echo/UnaryEcho").await;
         assert_eq!(c.data().parent_span_id, root_id);
-        c.assert_attr("rpc.response.status_code", "OK")
+        c.assert_attr("rpc.status_code", "OK")
             .assert_attr("rpc.grpc.messages_sent", 1_i64)
             .assert_attr("rpc.grpc.messages_received", 1_i64);
-        s.assert_attr("rpc.response.status_code", "OK")
+        s.assert_attr("rpc.status_code", "OK")
             .assert_attr("rpc.grpc.messages_received", 1_i64)
             .assert_attr("rpc.grpc.messages_sent", 1_i64)
             .assert_status(tracewire::Status::Unset);
@@ -294,9 +294,9 @@ fn all_four_kinds(transport: Transport) {
         assert_eq!(got, ["n 0", "n 1", "n 2", "n 3"]);
         let (c, s) = rpc_pair(&recorder, "echo.Echo/ServerStreamingEcho").await;
         c.assert_attr("rpc.grpc.messages_received", 4_i64)
-            .assert_attr("rpc.response.status_code", "OK");
+            .assert_attr("rpc.status_code", "OK");
         s.assert_attr("rpc.grpc.messages_sent", 4_i64)
-            .assert_attr("rpc.response.status_code", "OK");
+            .assert_attr("rpc.status_code", "OK");
         let items = recorder.spans_named("handler.stream_item");
         assert_eq!(items.len(), 4);
         for item in &items {
@@ -400,7 +400,7 @@ fn status_table_every_code_both_sides_trailers_only_and_in_trailers() {
                     .iter()
                     .filter(|s| {
                         s.data()
-                            .attribute("rpc.response.status_code")
+                            .attribute("rpc.status_code")
                             .map(|v| v.to_string())
                             == Some(code_name.to_owned())
                     })
@@ -449,10 +449,10 @@ fn cancelled_stream_ends_both_spans() {
         );
         drop(stream);
         let (c, s) = rpc_pair(&recorder, "echo.Echo/ServerStreamingEcho").await;
-        c.assert_attr("rpc.response.status_code", "CANCELLED")
+        c.assert_attr("rpc.status_code", "CANCELLED")
             .assert_attr("error.type", "CANCELLED")
             .assert_attr("rpc.grpc.messages_received", 1_i64);
-        s.assert_attr("rpc.response.status_code", "CANCELLED")
+        s.assert_attr("rpc.status_code", "CANCELLED")
             .assert_attr("rpc.grpc.messages_sent", 1_i64)
             .assert_status(tracewire::Status::Unset);
     });
@@ -480,13 +480,13 @@ fn deadline_exceeded_on_both_sides() {
         );
         let (c, s) = rpc_pair(&recorder, "echo.Echo/UnaryEcho").await;
         // The client's layer sits above the channel's own timer, so its deadline passes first.
-        c.assert_attr("rpc.response.status_code", "DEADLINE_EXCEEDED")
+        c.assert_attr("rpc.status_code", "DEADLINE_EXCEEDED")
             .assert_attr("error.type", "DEADLINE_EXCEEDED");
         // The server measures the same timeout from a little later, so the client's reset can
         // reach it first: then, from the server's side, the caller cancelled (not an error).
         match s
             .data()
-            .attribute("rpc.response.status_code")
+            .attribute("rpc.status_code")
             .and_then(|v| v.as_str())
         {
             Some("DEADLINE_EXCEEDED") => {
@@ -581,6 +581,6 @@ fn health_is_skipped_on_the_server() {
         assert_eq!(spans.len(), 1);
         spans[0]
             .assert_kind(SpanKind::Client)
-            .assert_attr("rpc.response.status_code", "UNIMPLEMENTED");
+            .assert_attr("rpc.status_code", "UNIMPLEMENTED");
     });
 }

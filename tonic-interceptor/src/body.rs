@@ -148,7 +148,7 @@ impl Tracker {
         }
         self.record_messages();
         let name = rpc::code_name(code);
-        self.span.record("rpc.response.status_code", &*name);
+        self.span.record("rpc.status_code", &*name);
         if self.legacy {
             self.span.record("rpc.grpc.status_code", i64::from(code));
         }

@@ -60,7 +60,7 @@
 //! |---|---|
 //! | `rpc.system.name` | `grpc` |
 //! | `rpc.method` | `package.Service/Method` (`_OTHER` when the path is not a gRPC path, with `rpc.method_original`) |
-//! | `rpc.response.status_code` | the code's name: `OK`, `NOT_FOUND`, … |
+//! | `rpc.status_code` | the code's name: `OK`, `NOT_FOUND`, … |
 //! | `server.address`, `server.port` | server: the request's `:authority` (else the local socket address); client: the request URI or [`GrpcClientLayer::server_address`] |
 //! | `network.peer.address`, `network.peer.port` | server: the caller's socket address (feature `connect-info`) |
 //! | `error.type` | the code's name when the span failed; `_OTHER` for a transport or service error without a status |

@@ -65,7 +65,7 @@ impl<'a> RpcPath<'a> {
 #[non_exhaustive]
 pub enum SemconvStability {
     /// The current conventions: `rpc.system.name`, fully-qualified `rpc.method`,
-    /// `rpc.response.status_code` as the code's name.
+    /// `rpc.status_code` as the code's name.
     #[default]
     Stable,
     /// The current conventions plus the older names many backends still read: `rpc.system`,

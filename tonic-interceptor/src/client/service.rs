@@ -138,7 +138,7 @@ fn client_span<B>(req: &http::Request<B>, rpc: Option<RpcPath<'_>>, config: &Cli
         rpc.service = rpc.filter(|_| legacy).map(|r| r.service()),
         server.address = host,
         server.port = port,
-        rpc.response.status_code = Empty,
+        rpc.status_code = Empty,
         rpc.grpc.status_code = Empty,
         rpc.grpc.messages_received = Empty,
         rpc.grpc.messages_sent = Empty,

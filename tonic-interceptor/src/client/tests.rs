@@ -88,7 +88,7 @@ fn client_span_is_a_child_of_the_current_span_and_is_injected() {
         .assert_kind(SpanKind::Client)
         .assert_attr("rpc.system.name", "grpc")
         .assert_attr("rpc.method", "echo.Echo/ClientStream")
-        .assert_attr("rpc.response.status_code", "OK")
+        .assert_attr("rpc.status_code", "OK")
         .assert_attr("server.address", "dispatch")
         .assert_attr("server.port", 50051_i64)
         .assert_attr("rpc.grpc.messages_sent", 2_i64)
@@ -143,7 +143,7 @@ fn status_table_every_non_ok_code_is_an_error() {
             )
             .unwrap();
             let span = recorder.span("echo.Echo/UnaryEcho");
-            span.assert_attr("rpc.response.status_code", names[code as usize])
+            span.assert_attr("rpc.status_code", names[code as usize])
                 .assert_attr("rpc.grpc.status_code", i64::from(code))
                 .assert_attr("rpc.system", "grpc")
                 .assert_attr("rpc.service", "echo.Echo");
@@ -173,7 +173,7 @@ fn http_status_without_grpc_status_is_mapped() {
     .unwrap();
     recorder
         .span("echo.Echo/UnaryEcho")
-        .assert_attr("rpc.response.status_code", "UNAVAILABLE")
+        .assert_attr("rpc.status_code", "UNAVAILABLE")
         .assert_attr("error.type", "UNAVAILABLE");
 }
 
@@ -204,7 +204,7 @@ fn transport_error_and_cancellation() {
         ));
     recorder
         .span("e.E/Dropped")
-        .assert_attr("rpc.response.status_code", "CANCELLED")
+        .assert_attr("rpc.status_code", "CANCELLED")
         .assert_attr("error.type", "CANCELLED")
         .assert_status(Status::error("CANCELLED"));
 }
@@ -284,7 +284,7 @@ fn dropped_response_stream_is_cancelled() {
     });
     recorder
         .span("echo.Echo/ServerStream")
-        .assert_attr("rpc.response.status_code", "CANCELLED")
+        .assert_attr("rpc.status_code", "CANCELLED")
         .assert_attr("rpc.grpc.messages_received", 1_i64)
         .assert_attr("rpc.grpc.messages_sent", 1_i64);
 }

@@ -169,7 +169,7 @@ fn server_span<B>(req: &http::Request<B>, rpc: Option<RpcPath<'_>>, legacy: bool
         server.port = port,
         network.peer.address = peer.map(|p| tracing::field::display(p.ip())),
         network.peer.port = peer.map(|p| p.port()),
-        rpc.response.status_code = Empty,
+        rpc.status_code = Empty,
         rpc.grpc.status_code = Empty,
         rpc.grpc.messages_received = Empty,
         rpc.grpc.messages_sent = Empty,

@@ -110,7 +110,7 @@ fn unary_span_has_name_kind_attributes_and_remote_parent() {
         .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap())
         .assert_attr("rpc.system.name", "grpc")
         .assert_attr("rpc.method", "echo.Echo/UnaryEcho")
-        .assert_attr("rpc.response.status_code", "OK")
+        .assert_attr("rpc.status_code", "OK")
         .assert_attr("server.address", "dispatch.internal")
         .assert_attr("server.port", 50051_i64)
         .assert_attr("rpc.grpc.messages_received", 1_i64)
@@ -141,7 +141,7 @@ fn status_table_trailers_only_every_code() {
         );
         assert_eq!(got, None, "trailers-only responses have no trailers");
         let span = recorder.span("echo.Echo/UnaryEcho");
-        span.assert_attr("rpc.response.status_code", CODES[code as usize])
+        span.assert_attr("rpc.status_code", CODES[code as usize])
             .assert_attr("rpc.grpc.status_code", i64::from(code))
             .assert_attr("rpc.grpc.messages_sent", 0_i64);
         if errors.contains(&code) {
@@ -174,7 +174,7 @@ fn status_from_trailers_at_end_of_stream() {
     assert_eq!(trailers.unwrap()["grpc-status"], "13");
     recorder
         .span("echo.Echo/ServerStream")
-        .assert_attr("rpc.response.status_code", "INTERNAL")
+        .assert_attr("rpc.status_code", "INTERNAL")
         .assert_attr("error.type", "INTERNAL")
         .assert_attr("rpc.grpc.messages_sent", 2_i64)
         .assert_status(Status::error("db gone"));
@@ -195,7 +195,7 @@ fn missing_status_is_unknown_and_body_error_keeps_its_code() {
     );
     recorder
         .span("echo.Echo/NoTrailers")
-        .assert_attr("rpc.response.status_code", "UNKNOWN")
+        .assert_attr("rpc.status_code", "UNKNOWN")
         .assert_status(Status::error("UNKNOWN"));
 
     let svc = GrpcServerLayer::new().layer(handler(|| {
@@ -235,7 +235,7 @@ fn legacy_names_with_dup() {
         .assert_attr("rpc.service", "ride.v1.Dispatch")
         .assert_attr("rpc.method", "ride.v1.Dispatch/Find")
         .assert_attr("rpc.grpc.status_code", 0_i64)
-        .assert_attr("rpc.response.status_code", "OK");
+        .assert_attr("rpc.status_code", "OK");
 }
 
 #[test]
@@ -270,7 +270,7 @@ fn bad_metadata_never_fails_the_rpc() {
         recorder
             .span("echo.Echo/UnaryEcho")
             .assert_root()
-            .assert_attr("rpc.response.status_code", "OK");
+            .assert_attr("rpc.status_code", "OK");
     }
 }
 
@@ -493,7 +493,7 @@ fn dropped_response_body_records_cancelled() {
     });
     recorder
         .span("echo.Echo/ServerStream")
-        .assert_attr("rpc.response.status_code", "CANCELLED")
+        .assert_attr("rpc.status_code", "CANCELLED")
         .assert_attr("rpc.grpc.messages_sent", 1_i64)
         .assert_no_attr("error.type")
         .assert_status(Status::Unset);
@@ -520,11 +520,11 @@ fn dropped_future_records_cancelled_or_deadline_exceeded() {
     });
     recorder
         .span("e.E/Slow")
-        .assert_attr("rpc.response.status_code", "CANCELLED")
+        .assert_attr("rpc.status_code", "CANCELLED")
         .assert_status(Status::Unset);
     recorder
         .span("e.E/Late")
-        .assert_attr("rpc.response.status_code", "DEADLINE_EXCEEDED")
+        .assert_attr("rpc.status_code", "DEADLINE_EXCEEDED")
         .assert_attr("error.type", "DEADLINE_EXCEEDED")
         .assert_status(Status::error("DEADLINE_EXCEEDED"));
 }
@@ -545,7 +545,7 @@ fn service_error_is_recorded() {
     recorder
         .span("e.E/M")
         .assert_attr("error.type", "_OTHER")
-        .assert_no_attr("rpc.response.status_code")
+        .assert_no_attr("rpc.status_code")
         .assert_status(Status::error(err));
 }
 
@@ -561,7 +561,7 @@ fn non_grpc_path() {
         .span("grpc")
         .assert_attr("rpc.method", "_OTHER")
         .assert_attr("rpc.method_original", "/metrics")
-        .assert_attr("rpc.response.status_code", "UNIMPLEMENTED");
+        .assert_attr("rpc.status_code", "UNIMPLEMENTED");
 }
 
 #[test]
