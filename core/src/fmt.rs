@@ -12,10 +12,13 @@ use tracing_subscriber::registry::LookupSpan;
 ///
 /// ```
 /// use tracing_subscriber::fmt::format::Format;
+/// use tracing_subscriber::layer::SubscriberExt;
 ///
-/// let layer = tracing_subscriber::fmt::layer()
-///     .event_format(tracewire::fmt::TraceIdFormat::new(Format::default()));
-/// # let _ = layer;
+/// let subscriber = tracing_subscriber::registry().with(
+///     tracing_subscriber::fmt::layer()
+///         .event_format(tracewire::fmt::TraceIdFormat::new(Format::default())),
+/// );
+/// # let _ = subscriber;
 /// ```
 #[derive(Debug, Clone)]
 pub struct TraceIdFormat<F> {

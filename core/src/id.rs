@@ -208,10 +208,32 @@ pub(crate) fn decode_hex(s: &[u8], out: &mut [u8]) -> Result<(), ParseIdError> {
         });
     }
     for (i, pair) in s.chunks_exact(2).enumerate() {
-        out[i] = (lower_hex_digit(pair[0])? << 4) | lower_hex_digit(pair[1])?;
+        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        if (hi | lo) > 0x0f {
+            // Not lowercase hex: find which rule it breaks, off the fast path.
+            lower_hex_digit(pair[0])?;
+            lower_hex_digit(pair[1])?;
+        }
+        out[i] = (hi << 4) | lo;
     }
     Ok(())
 }
+
+/// The value of each lowercase hex digit; 0xff for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Decodes hex digits of either case, for formats (B3, Jaeger) that allow it.
 pub(crate) fn hex_digit_any_case(c: u8) -> Result<u8, ParseIdError> {

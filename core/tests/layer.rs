@@ -529,3 +529,65 @@ fn guard_from_builder_shuts_down_on_drop() {
     assert_eq!(mem.spans().len(), 2);
     assert_eq!(mem.resource().unwrap().service_name(), "checkout");
 }
+
+// --- log lines carry trace ids -----------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
+    type Writer = Lines;
+    fn make_writer(&'a self) -> Lines {
+        self.clone()
+    }
+}
+
+#[test]
+fn log_lines_carry_trace_and_span_ids_even_unsampled() {
+    let lines = Lines::default();
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(lines.clone())
+        .event_format(tracewire::fmt::TraceIdFormat::new(
+            tracing_subscriber::fmt::format::Format::default().without_time(),
+        ));
+    let layer = TracewireLayer::builder()
+        .sampler(Sampler::AlwaysOff)
+        .build(Pipeline::builder().build());
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer).with(fmt));
+    let mut ids = None;
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = with_parent(Parent::remote(inbound("00")), || tracing::info_span!("req"));
+        let _e = span.enter();
+        ids = span.span_context();
+        tracing::info!("handled");
+    });
+    // Outside any span but inside an ambient context (spans disabled): the request's ids.
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracewire::scope(inbound("01"), || tracing::info!("no span"));
+    });
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let ids = ids.unwrap();
+    let mut it = text.lines();
+    assert_eq!(
+        it.next().unwrap(),
+        format!(
+            " INFO req: layer: handled trace_id={TRACE:032x} span_id={}",
+            ids.span_id()
+        )
+    );
+    assert_eq!(
+        it.next().unwrap(),
+        format!(" INFO layer: no span trace_id={TRACE:032x} span_id={PARENT:016x}")
+    );
+}

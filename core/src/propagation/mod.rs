@@ -85,9 +85,31 @@ pub trait Injector {
     fn set_dynamic(&mut self, key: &str, value: &[u8]);
 }
 
+/// The header names the built-in formats use, as constants: looking one up by `HeaderName`
+/// skips parsing and lowercasing the name on every request.
+fn known_name(key: &str) -> Option<HeaderName> {
+    const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+    const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+    const B3: HeaderName = HeaderName::from_static("b3");
+    const UBER: HeaderName = HeaderName::from_static("uber-trace-id");
+    Some(match key {
+        "traceparent" => TRACEPARENT,
+        "tracestate" => TRACESTATE,
+        "baggage" => BAGGAGE,
+        "b3" => B3,
+        "uber-trace-id" => UBER,
+        _ => return None,
+    })
+}
+
 impl Extractor for HeaderMap {
     fn values(&self, key: &str, f: &mut dyn FnMut(&[u8])) {
-        for v in self.get_all(key) {
+        let values = match known_name(key) {
+            Some(name) => self.get_all(name),
+            None => self.get_all(key),
+        };
+        for v in values {
             f(v.as_bytes());
         }
     }
@@ -99,14 +121,19 @@ impl Extractor for HeaderMap {
     }
 
     fn first(&self, key: &str) -> Option<Vec<u8>> {
-        self.get(key).map(|v| v.as_bytes().to_vec())
+        let value = match known_name(key) {
+            Some(name) => self.get(name),
+            None => self.get(key),
+        };
+        value.map(|v| v.as_bytes().to_vec())
     }
 }
 
 impl Injector for HeaderMap {
     fn set(&mut self, key: &'static str, value: &[u8]) {
         if let Ok(value) = HeaderValue::from_bytes(value) {
-            self.insert(HeaderName::from_static(key), value);
+            let name = known_name(key).unwrap_or_else(|| HeaderName::from_static(key));
+            self.insert(name, value);
         }
     }
 
