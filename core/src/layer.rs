@@ -88,6 +88,8 @@ impl Parent {
 
 thread_local! {
     static PENDING: RefCell<Option<Parent>> = const { RefCell::new(None) };
+    /// The context of the span that took the pending parent, for [`with_parent_and_context`].
+    static CREATED: RefCell<Option<Context>> = const { RefCell::new(None) };
 }
 
 /// Creates the span(s) in `f` with `parent` as the parent of the first span the layer sees.
@@ -128,6 +130,28 @@ pub fn with_parent<R>(parent: Parent, f: impl FnOnce() -> R) -> R {
     let prev = PENDING.with(|p| p.borrow_mut().replace(parent));
     let _clear = Clear(prev);
     f()
+}
+
+/// Like [`with_parent`], and also returns the context (ids and baggage) of the span that took
+/// the parent — `None` if no span did (disabled, or no tracewire layer). Cheaper than asking the
+/// span afterwards with [`SpanExt::context`], which looks it up in the registry.
+///
+/// ```
+/// use tracewire::{Parent, with_parent_and_context};
+/// use tracewire::testing::Recorder;
+///
+/// Recorder::new().in_scope(|| {
+///     let (span, cx) = with_parent_and_context(Parent::root(), || tracing::info_span!("req"));
+///     assert!(cx.unwrap().span_context().unwrap().is_sampled());
+///     drop(span);
+/// });
+/// let (_, cx) = with_parent_and_context(Parent::root(), || tracing::info_span!("no layer"));
+/// assert!(cx.is_none());
+/// ```
+pub fn with_parent_and_context<R>(parent: Parent, f: impl FnOnce() -> R) -> (R, Option<Context>) {
+    CREATED.with(|c| c.borrow_mut().take());
+    let r = with_parent(parent, f);
+    (r, CREATED.with(|c| c.borrow_mut().take()))
 }
 
 fn take_pending() -> Option<Parent> {
@@ -339,17 +363,31 @@ where
 }
 
 impl TracewireLayer {
-    fn choose_parent<S>(&self, attrs: &Attributes<'_>, span: &SpanRef<'_, S>) -> ParentChoice
+    /// The parent of a new span, and whether it is the one given to [`with_parent`].
+    fn choose_parent<S>(
+        &self,
+        attrs: &Attributes<'_>,
+        span: &SpanRef<'_, S>,
+    ) -> (ParentChoice, bool)
     where
         S: for<'a> LookupSpan<'a>,
     {
         if let Some(p) = take_pending() {
-            return ParentChoice::Context {
+            let choice = ParentChoice::Context {
                 cx: p.context,
                 links: p.links,
                 ignore_sampled_flag: p.ignore_sampled_flag,
             };
+            return (choice, true);
         }
+        (self.choose_inherited(attrs, span), false)
+    }
+
+    /// The parent of a new span given no explicit remote parent.
+    fn choose_inherited<S>(&self, attrs: &Attributes<'_>, span: &SpanRef<'_, S>) -> ParentChoice
+    where
+        S: for<'a> LookupSpan<'a>,
+    {
         let parent = span.parent();
         if attrs.is_contextual() {
             // The ambient context wins over a span that was already current when it came into
@@ -396,47 +434,53 @@ where
         };
         let meta = attrs.metadata();
         let span_id = SpanId::random();
-        let (cx, baggage, parent_span_id, parent_is_remote, sampled, links) =
-            match self.choose_parent(attrs, &span) {
-                ParentChoice::Local { cx, baggage } => {
-                    let own = SpanContext::new(
-                        cx.trace_id(),
-                        span_id,
-                        cx.flags(),
-                        cx.trace_state().clone(),
-                        false,
-                    );
-                    (
-                        own,
-                        baggage,
-                        cx.span_id(),
-                        false,
-                        cx.is_sampled(),
-                        Vec::new(),
-                    )
-                }
-                ParentChoice::Context {
-                    cx,
-                    links,
-                    ignore_sampled_flag,
-                } => {
-                    let parent = cx.span_context().filter(|p| p.is_valid());
-                    let (trace_id, random, state) = match parent {
-                        Some(p) => (p.trace_id(), p.flags().is_random(), p.trace_state().clone()),
-                        None => (TraceId::random(), true, Default::default()),
-                    };
-                    let sampled = self.config.sampler.should_sample(&SamplingInput {
-                        trace_id,
-                        parent: if ignore_sampled_flag { None } else { parent },
-                        name: meta.name(),
-                    });
-                    let flags = TraceFlags::NONE.with_random(random).with_sampled(sampled);
-                    let own = SpanContext::new(trace_id, span_id, flags, state, false);
-                    let (parent_id, remote) =
-                        parent.map_or((SpanId::INVALID, false), |p| (p.span_id(), p.is_remote()));
-                    (own, cx.baggage().clone(), parent_id, remote, sampled, links)
-                }
-            };
+        let (choice, pending) = self.choose_parent(attrs, &span);
+        let (cx, baggage, parent_span_id, parent_is_remote, sampled, links) = match choice {
+            ParentChoice::Local { cx, baggage } => {
+                let own = SpanContext::new(
+                    cx.trace_id(),
+                    span_id,
+                    cx.flags(),
+                    cx.trace_state().clone(),
+                    false,
+                );
+                (
+                    own,
+                    baggage,
+                    cx.span_id(),
+                    false,
+                    cx.is_sampled(),
+                    Vec::new(),
+                )
+            }
+            ParentChoice::Context {
+                cx,
+                links,
+                ignore_sampled_flag,
+            } => {
+                let parent = cx.span_context().filter(|p| p.is_valid());
+                let (trace_id, random, state) = match parent {
+                    Some(p) => (p.trace_id(), p.flags().is_random(), p.trace_state().clone()),
+                    None => (TraceId::random(), true, Default::default()),
+                };
+                let sampled = self.config.sampler.should_sample(&SamplingInput {
+                    trace_id,
+                    parent: if ignore_sampled_flag { None } else { parent },
+                    name: meta.name(),
+                });
+                let flags = TraceFlags::NONE.with_random(random).with_sampled(sampled);
+                let own = SpanContext::new(trace_id, span_id, flags, state, false);
+                let (parent_id, remote) =
+                    parent.map_or((SpanId::INVALID, false), |p| (p.span_id(), p.is_remote()));
+                (own, cx.baggage().clone(), parent_id, remote, sampled, links)
+            }
+        };
+        if pending {
+            CREATED.with(|c| {
+                *c.borrow_mut() =
+                    Some(Context::from_span_context(cx.clone()).with_baggage(baggage.clone()));
+            });
+        }
         let recording = sampled.then(|| {
             let mut rec = Recording {
                 name: Cow::Borrowed(meta.name()),

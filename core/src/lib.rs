@@ -70,7 +70,9 @@ pub use crate::error::{
     BaggageError, ConfigError, ExportError, ExtractError, ParseIdError, TraceStateError,
 };
 pub use crate::id::{SpanId, TraceFlags, TraceId};
-pub use crate::layer::{LayerBuilder, Parent, SpanExt, TracewireLayer, with_parent};
+pub use crate::layer::{
+    LayerBuilder, Parent, SpanExt, TracewireLayer, with_parent, with_parent_and_context,
+};
 pub use crate::resource::Resource;
 pub use crate::sampler::{ParentBased, RateLimiter, Sampler, SamplingInput};
 pub use crate::setup::{Builder, Guard, InitError, init};

@@ -4,7 +4,7 @@ use std::task::{Context as TaskContext, Poll};
 use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
-use tracewire::{Context, FutureExt, Parent, SpanExt};
+use tracewire::{Context, FutureExt, Parent};
 
 use super::future::{ServerBodyEnd, ServerResponseFuture, ServerState};
 use super::headers::RECORDABLE_REQUEST_HEADERS;
@@ -121,7 +121,7 @@ where
                 .flatten()
                 .and_then(|v| v.to_str().ok())
         };
-        let span = tracewire::with_parent(parent, || {
+        let (span, own) = tracewire::with_parent_and_context(parent, || {
             tracing::info_span!(
                 target: "tracewire_tower::server",
                 "HTTP request",
@@ -162,7 +162,6 @@ where
             )
         });
 
-        let own = span.context();
         let sampled = own
             .as_ref()
             .and_then(Context::span_context)
