@@ -399,9 +399,7 @@ fn status_table_every_code_both_sides_trailers_only_and_in_trailers() {
                 let of_code: Vec<_> = spans
                     .iter()
                     .filter(|s| {
-                        s.data()
-                            .attribute("rpc.status_code")
-                            .map(|v| v.to_string())
+                        s.data().attribute("rpc.status_code").map(|v| v.to_string())
                             == Some(code_name.to_owned())
                     })
                     .cloned()
