@@ -174,6 +174,8 @@ impl SpanState {
 }
 
 struct Recording {
+    /// The attribute cap, for attributes set after creation through [`SpanExt`].
+    max_attributes: usize,
     name: Cow<'static, str>,
     target: &'static str,
     kind: SpanKind,
@@ -483,6 +485,7 @@ where
         }
         let recording = sampled.then(|| {
             let mut rec = Recording {
+                max_attributes: self.config.max_attributes,
                 name: Cow::Borrowed(meta.name()),
                 target: meta.target(),
                 kind: SpanKind::Internal,
@@ -812,6 +815,14 @@ pub trait SpanExt {
     /// Sets a baggage entry on this span. Spans created under it afterwards inherit it, and
     /// outbound calls made under it carry it.
     fn set_baggage(&self, key: &str, value: &str) -> Result<(), BaggageError>;
+
+    /// Records an attribute whose key is only known at run time (a `tracing` field name must be
+    /// known at compile time), e.g. `http.request.header.x-tenant`. Only sampled spans record
+    /// it; the per-span attribute cap applies. Returns whether it was recorded.
+    fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> bool;
+
+    /// Whether the span is known to the layer and sampled (its attributes are recorded).
+    fn is_sampled(&self) -> bool;
 }
 
 impl SpanExt for tracing::Span {
@@ -834,6 +845,29 @@ impl SpanExt for tracing::Span {
         })
         .flatten()
         .unwrap_or(Ok(()))
+    }
+
+    fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> bool {
+        let (key, value) = (key.into(), value.into());
+        self.with_subscriber(|(id, d)| {
+            with_state(d, id, |s| match s.recording.as_mut() {
+                Some(rec) => {
+                    let before = rec.dropped_attributes;
+                    let max = rec.max_attributes;
+                    push_attribute(rec, max, key, value);
+                    rec.dropped_attributes == before
+                }
+                None => false,
+            })
+        })
+        .flatten()
+        .unwrap_or(false)
+    }
+
+    fn is_sampled(&self) -> bool {
+        self.with_subscriber(|(id, d)| with_state(d, id, |s| s.recording.is_some()))
+            .flatten()
+            .unwrap_or(false)
     }
 }
 

@@ -591,3 +591,29 @@ fn log_lines_carry_trace_and_span_ids_even_unsampled() {
         format!(" INFO layer: no span trace_id={TRACE:032x} span_id={PARENT:016x}")
     );
 }
+
+#[test]
+fn attributes_set_at_run_time_respect_sampling_and_caps() {
+    let r = Recorder::with_layer(TracewireLayer::builder().max_attributes(2));
+    r.in_scope(|| {
+        let s = tracing::info_span!("s", fixed = 1);
+        assert!(s.is_sampled());
+        assert!(s.set_attribute(format!("http.request.header.{}", "x-tenant"), "acme"));
+        assert!(!s.set_attribute("third", 3i64), "over the cap");
+        // Setting an existing key replaces it, within the cap.
+        assert!(s.set_attribute("fixed", 2i64));
+    });
+    let s = r.span("s");
+    s.assert_attr("http.request.header.x-tenant", "acme")
+        .assert_attr("fixed", 2i64)
+        .assert_no_attr("third");
+    assert_eq!(s.data().dropped_attributes, 1);
+
+    let r = Recorder::with_layer(TracewireLayer::builder().sampler(Sampler::AlwaysOff));
+    r.in_scope(|| {
+        let s = tracing::info_span!("unsampled");
+        assert!(!s.is_sampled());
+        assert!(!s.set_attribute("k", "v"));
+    });
+    assert!(!tracing::Span::none().is_sampled());
+}

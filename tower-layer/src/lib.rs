@@ -65,8 +65,8 @@ pub use crate::attrs::{redact_query, url_full};
 pub use crate::body::{BodyEnd, OnBodyEnd, ResponseBody};
 pub use crate::client::{ClientBodyEnd, ClientResponseFuture, TraceClient, TraceClientLayer};
 pub use crate::server::{
-    DefaultRequestInfo, DefaultSpanName, HttpRoute, MakeSpanName, RECORDABLE_REQUEST_HEADERS,
-    RECORDABLE_RESPONSE_HEADERS, RequestFilter, RequestInfo, ServerBodyEnd, ServerResponseFuture,
-    SkipPaths, TraceAll, TraceServer, TraceServerLayer, Trust, TrustPolicy,
+    DefaultRequestInfo, DefaultSpanName, HttpRoute, MakeSpanName, RequestFilter, RequestInfo,
+    ServerBodyEnd, ServerResponseFuture, SkipPaths, TraceAll, TraceServer, TraceServerLayer, Trust,
+    TrustPolicy,
 };
 pub use tracewire;

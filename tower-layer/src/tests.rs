@@ -412,7 +412,13 @@ async fn header_allowlist_never_records_sensitive_headers() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();
     let layer = TraceServerLayer::new()
-        .record_request_headers(["x-request-id", "authorization", "cookie", "accept"])
+        .record_request_headers([
+            "x-request-id",
+            "authorization",
+            "cookie",
+            "accept",
+            "x-tenant",
+        ])
         .record_response_headers(["content-type", "set-cookie"]);
     serve(
         layer,
@@ -424,12 +430,15 @@ async fn header_allowlist_never_records_sensitive_headers() {
                 ("authorization", "Bearer t"),
                 ("cookie", "a=b"),
                 ("content-type", "application/json"),
+                ("x-tenant", "acme"),
+                ("x-tenant", "globex"),
             ],
         ),
     )
     .await;
     let span = recorder.span("GET");
     span.assert_attr("http.request.header.x-request-id", "req-1")
+        .assert_attr("http.request.header.x-tenant", "acme,globex")
         .assert_attr("http.response.header.content-type", "text/plain")
         .assert_no_attr("http.request.header.content-type")
         .assert_no_attr("http.request.header.accept");

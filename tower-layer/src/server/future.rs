@@ -8,22 +8,14 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 use tracewire::{Context, InContext, SpanContext, SpanExt};
 
-use super::headers::{HeaderSet, RECORDABLE_RESPONSE_HEADERS};
+use super::headers::HeaderAllowlist;
 use crate::attrs::server_status_is_error;
 use crate::body::{BodyEnd, OnBodyEnd, ResponseBody};
 
-const RESPONSE_HEADER_FIELDS: [&str; RECORDABLE_RESPONSE_HEADERS.len()] = [
-    "http.response.header.content-type",
-    "http.response.header.content-length",
-    "http.response.header.cache-control",
-    "http.response.header.x-request-id",
-    "http.response.header.location",
-    "http.response.header.retry-after",
-];
-
 pub(crate) struct ServerState {
     pub(crate) end: ServerBodyEnd,
-    pub(crate) response_headers: HeaderSet,
+    /// Set only when headers are allowlisted, so the common case clones nothing.
+    pub(crate) response_headers: Option<HeaderAllowlist>,
     pub(crate) trace_response: Option<HeaderName>,
 }
 
@@ -87,14 +79,8 @@ where
                     span.record("otel.status_code", "error");
                     span.record("error.type", status.as_str());
                 }
-                if !state.response_headers.is_empty() {
-                    for (i, name) in RECORDABLE_RESPONSE_HEADERS.iter().enumerate() {
-                        if state.response_headers.has(i)
-                            && let Some(v) = res.headers().get(*name).and_then(|v| v.to_str().ok())
-                        {
-                            span.record(RESPONSE_HEADER_FIELDS[i], v);
-                        }
-                    }
+                if let Some(list) = &state.response_headers {
+                    list.record(span, res.headers());
                 }
                 if let Some(name) = state.trace_response
                     && let Some(sc) = span.span_context()

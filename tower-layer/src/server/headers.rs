@@ -1,61 +1,69 @@
-//! Which request and response headers the server span can record.
+//! Which request and response headers the server span records.
 //!
-//! `tracing` span fields are declared when the span's call site is compiled, so the span
-//! carries a field for each header of a fixed catalogue, named per the semantic conventions
-//! (`http.request.header.<name>`); the allowlist picks among them. Sensitive headers
-//! (`authorization`, `cookie`, `set-cookie`, ...) are not in the catalogue and are never recorded.
+//! Any header can be allowlisted; each is recorded as `http.request.header.<name>` or
+//! `http.response.header.<name>` (lowercase, per the semantic conventions), repeated values
+//! joined with `,`. The attribute keys are built once, when the layer is configured. Sensitive
+//! headers (`authorization`, `cookie`, `set-cookie`, ...) are never recorded, whatever the
+//! allowlist says. Only sampled spans pay for recording.
 
-/// Request headers that can be recorded as `http.request.header.<name>`.
-pub const RECORDABLE_REQUEST_HEADERS: [&str; 8] = [
-    "accept",
-    "content-type",
-    "content-length",
-    "x-request-id",
-    "x-correlation-id",
-    "x-forwarded-for",
-    "referer",
-    "origin",
-];
+use std::borrow::Cow;
+use std::sync::Arc;
 
-/// Response headers that can be recorded as `http.response.header.<name>`.
-pub const RECORDABLE_RESPONSE_HEADERS: [&str; 6] = [
-    "content-type",
-    "content-length",
-    "cache-control",
-    "x-request-id",
-    "location",
-    "retry-after",
-];
+use http::{HeaderMap, HeaderName};
+use tracewire::SpanExt;
 
-/// A set of catalogue entries, as a bit mask.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct HeaderSet(pub(crate) u16);
+/// Allowlisted headers with their attribute keys.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HeaderAllowlist(Arc<[(HeaderName, Cow<'static, str>)]>);
 
-impl HeaderSet {
-    pub(crate) fn from_names<I, N>(catalogue: &[&str], names: I) -> Self
+impl HeaderAllowlist {
+    /// `prefix` is `http.request.header.` or `http.response.header.`. Invalid and sensitive
+    /// names are left out.
+    pub(crate) fn new<I, N>(prefix: &str, names: I) -> Self
     where
         I: IntoIterator<Item = N>,
         N: AsRef<str>,
     {
-        let mut bits = 0u16;
+        let mut list: Vec<(HeaderName, Cow<'static, str>)> = Vec::new();
         for name in names {
-            let name = name.as_ref();
-            if crate::attrs::is_sensitive_header(name) {
+            let Ok(name) = HeaderName::from_bytes(name.as_ref().trim().as_bytes()) else {
+                continue;
+            };
+            if crate::attrs::is_sensitive_header(name.as_str())
+                || list.iter().any(|(n, _)| *n == name)
+            {
                 continue;
             }
-            if let Some(i) = catalogue.iter().position(|c| c.eq_ignore_ascii_case(name)) {
-                bits |= 1 << i;
-            }
+            let key = Cow::Owned(format!("{prefix}{}", name.as_str()));
+            list.push((name, key));
         }
-        HeaderSet(bits)
+        HeaderAllowlist(list.into())
     }
 
-    pub(crate) fn has(self, i: usize) -> bool {
-        self.0 & (1 << i) != 0
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
-    pub(crate) fn is_empty(self) -> bool {
-        self.0 == 0
+    /// Records the allowlisted headers present in `headers` on `span`.
+    pub(crate) fn record(&self, span: &tracing::Span, headers: &HeaderMap) {
+        for (name, key) in self.0.iter() {
+            let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+            let Some(first) = values.next() else {
+                continue;
+            };
+            let value = match values.next() {
+                None => first.to_owned(),
+                Some(second) => {
+                    let mut joined = format!("{first},{second}");
+                    for v in values {
+                        joined.push(',');
+                        joined.push_str(v);
+                    }
+                    joined
+                }
+            };
+            span.set_attribute(key.clone(), value);
+        }
     }
 }
 
@@ -64,11 +72,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn allowlist_ignores_sensitive_and_unknown() {
-        let set = HeaderSet::from_names(
-            &RECORDABLE_REQUEST_HEADERS,
-            ["X-Request-Id", "authorization", "cookie", "x-unknown"],
+    fn allowlist_ignores_sensitive_invalid_and_duplicate_names() {
+        let list = HeaderAllowlist::new(
+            "http.request.header.",
+            [
+                "X-Request-Id",
+                "authorization",
+                "cookie",
+                "x-tenant",
+                "bad name",
+                "x-request-id",
+            ],
         );
-        assert_eq!(set, HeaderSet(1 << 3));
+        let keys: Vec<&str> = list.0.iter().map(|(_, k)| k.as_ref()).collect();
+        assert_eq!(
+            keys,
+            [
+                "http.request.header.x-request-id",
+                "http.request.header.x-tenant"
+            ]
+        );
     }
 }

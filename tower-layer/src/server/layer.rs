@@ -5,7 +5,7 @@ use http::HeaderName;
 use tower_layer::Layer;
 use tracewire::propagation::Propagators;
 
-use super::headers::{HeaderSet, RECORDABLE_REQUEST_HEADERS, RECORDABLE_RESPONSE_HEADERS};
+use super::headers::HeaderAllowlist;
 use super::{DefaultRequestInfo, DefaultSpanName, TraceAll, TraceServer, Trust};
 
 /// The settings of a server layer that are plain values (hooks are type parameters).
@@ -14,8 +14,8 @@ pub(crate) struct ServerConfig {
     pub(crate) propagators: Propagators,
     pub(crate) default_scheme: &'static str,
     pub(crate) record_query: bool,
-    pub(crate) request_headers: HeaderSet,
-    pub(crate) response_headers: HeaderSet,
+    pub(crate) request_headers: HeaderAllowlist,
+    pub(crate) response_headers: HeaderAllowlist,
     pub(crate) trace_response: Option<HeaderName>,
 }
 
@@ -25,8 +25,8 @@ impl Default for ServerConfig {
             propagators: Propagators::w3c(),
             default_scheme: "http",
             record_query: false,
-            request_headers: HeaderSet::default(),
-            response_headers: HeaderSet::default(),
+            request_headers: HeaderAllowlist::default(),
+            response_headers: HeaderAllowlist::default(),
             trace_response: None,
         }
     }
@@ -111,29 +111,27 @@ impl<I, N, F, T> TraceServerLayer<I, N, F, T> {
         self
     }
 
-    /// Request headers to record as `http.request.header.<name>`, chosen among
-    /// [`RECORDABLE_REQUEST_HEADERS`](super::RECORDABLE_REQUEST_HEADERS). Sensitive and unknown
-    /// names are ignored.
+    /// Request headers to record as `http.request.header.<name>` (any names; repeated values
+    /// joined with `,`). Sensitive headers (`authorization`, `cookie`, ...) and invalid names
+    /// are ignored. Only sampled spans record them.
     pub fn record_request_headers<It, S>(mut self, names: It) -> Self
     where
         It: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.config_mut().request_headers =
-            HeaderSet::from_names(&RECORDABLE_REQUEST_HEADERS, names);
+        self.config_mut().request_headers = HeaderAllowlist::new("http.request.header.", names);
         self
     }
 
-    /// Response headers to record as `http.response.header.<name>`, chosen among
-    /// [`RECORDABLE_RESPONSE_HEADERS`](super::RECORDABLE_RESPONSE_HEADERS). Sensitive and
-    /// unknown names are ignored.
+    /// Response headers to record as `http.response.header.<name>` (any names; repeated values
+    /// joined with `,`). Sensitive headers (`set-cookie`, ...) and invalid names are ignored.
+    /// Only sampled spans record them.
     pub fn record_response_headers<It, S>(mut self, names: It) -> Self
     where
         It: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.config_mut().response_headers =
-            HeaderSet::from_names(&RECORDABLE_RESPONSE_HEADERS, names);
+        self.config_mut().response_headers = HeaderAllowlist::new("http.response.header.", names);
         self
     }
 

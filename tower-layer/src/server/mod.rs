@@ -40,7 +40,6 @@ mod trust;
 pub use self::filter::{RequestFilter, SkipPaths, TraceAll};
 pub(crate) use self::future::short_type_name;
 pub use self::future::{ServerBodyEnd, ServerResponseFuture};
-pub use self::headers::{RECORDABLE_REQUEST_HEADERS, RECORDABLE_RESPONSE_HEADERS};
 pub use self::layer::TraceServerLayer;
 pub use self::request_info::{DefaultRequestInfo, HttpRoute, RequestInfo};
 pub use self::service::TraceServer;

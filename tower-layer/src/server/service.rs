@@ -7,7 +7,6 @@ use tower_service::Service;
 use tracewire::{Context, FutureExt, Parent};
 
 use super::future::{ServerBodyEnd, ServerResponseFuture, ServerState};
-use super::headers::RECORDABLE_REQUEST_HEADERS;
 use super::{
     DefaultRequestInfo, DefaultSpanName, MakeSpanName, RequestFilter, RequestInfo, TraceAll,
     TraceServerLayer, Trust, TrustPolicy,
@@ -113,14 +112,6 @@ where
         let method = method_name(&parts.method);
         let scheme = parts.uri.scheme_str().unwrap_or(config.default_scheme);
         let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
-        let headers = config.request_headers;
-        let header = |i: usize| {
-            headers
-                .has(i)
-                .then(|| parts.headers.get(RECORDABLE_REQUEST_HEADERS[i]))
-                .flatten()
-                .and_then(|v| v.to_str().ok())
-        };
         let (span, own) = tracewire::with_parent_and_context(parent, || {
             tracing::info_span!(
                 target: "tracewire_tower::server",
@@ -145,20 +136,6 @@ where
                 http.route = route,
                 http.response.status_code = tracing::field::Empty,
                 error.type = tracing::field::Empty,
-                "http.request.header.accept" = header(0),
-                "http.request.header.content-type" = header(1),
-                "http.request.header.content-length" = header(2),
-                "http.request.header.x-request-id" = header(3),
-                "http.request.header.x-correlation-id" = header(4),
-                "http.request.header.x-forwarded-for" = header(5),
-                "http.request.header.referer" = header(6),
-                "http.request.header.origin" = header(7),
-                "http.response.header.content-type" = tracing::field::Empty,
-                "http.response.header.content-length" = tracing::field::Empty,
-                "http.response.header.cache-control" = tracing::field::Empty,
-                "http.response.header.x-request-id" = tracing::field::Empty,
-                "http.response.header.location" = tracing::field::Empty,
-                "http.response.header.retry-after" = tracing::field::Empty,
             )
         });
 
@@ -168,6 +145,9 @@ where
             .is_some_and(|sc| sc.is_sampled());
         if sampled {
             // Only exported spans pay for formatting.
+            if !config.request_headers.is_empty() {
+                config.request_headers.record(&span, &parts.headers);
+            }
             span.record("otel.name", &*self.layer.name.span_name(&parts, route));
             if config.record_query
                 && let Some(query) = parts.uri.query()
@@ -192,7 +172,8 @@ where
                     span,
                     ambient: body_scope,
                 },
-                response_headers: config.response_headers,
+                response_headers: (!config.response_headers.is_empty())
+                    .then(|| config.response_headers.clone()),
                 trace_response: config.trace_response.clone(),
             }),
         )
