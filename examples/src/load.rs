@@ -95,11 +95,10 @@ pub async fn run(
 
 fn draw(done: usize, total: usize) {
     const WIDTH: usize = 40;
-    let filled = if total == 0 {
-        WIDTH
-    } else {
-        done * WIDTH / total
-    };
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,

@@ -373,7 +373,7 @@ fn haversine_km(a: Position, lat: f64, lon: f64) -> f64 {
     let (p1, p2) = (a.lat.to_radians(), lat.to_radians());
     let dp = p2 - p1;
     let dl = (lon - a.lon).to_radians();
-    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    let h = (p1.cos() * p2.cos()).mul_add((dl / 2.0).sin().powi(2), (dp / 2.0).sin().powi(2));
     2.0 * 6371.0 * h.sqrt().asin()
 }
 
@@ -384,8 +384,8 @@ fn score(rider: Position, mut cars: Vec<RankCar>) -> Vec<RankCar> {
         c.distance_km = haversine_km(rider, c.lat, c.lon);
     }
     cars.sort_by(|a, b| {
-        let sa = a.distance_km - 0.3 * a.rating;
-        let sb = b.distance_km - 0.3 * b.rating;
+        let sa = 0.3f64.mul_add(-a.rating, a.distance_km);
+        let sb = 0.3f64.mul_add(-b.rating, b.distance_km);
         sa.total_cmp(&sb)
     });
     cars
