@@ -112,6 +112,8 @@ pub struct PipelineStats {
 }
 
 enum Control {
+    /// A full batch is waiting.
+    Wake,
     Flush(Sender<()>),
     Shutdown(Sender<()>),
 }
@@ -128,6 +130,11 @@ struct Counters {
 struct Inner {
     spans: Sender<SpanData>,
     control: Sender<Control>,
+    /// The batch size at which producers wake the worker.
+    max_batch: usize,
+    /// Set by the producer that sends a [`Control::Wake`], cleared by the worker when it drains,
+    /// so a burst sends one wake, not one per span.
+    wake_pending: Arc<AtomicBool>,
     counters: Arc<Counters>,
     last_error: Arc<Mutex<Option<ExportError>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
@@ -239,12 +246,14 @@ impl PipelineBuilder {
         let (tx, rx) = bounded(self.queue_size);
         let (ctl_tx, ctl_rx) = bounded(16);
         let counters = Arc::new(Counters::default());
+        let wake_pending = Arc::new(AtomicBool::new(false));
         let last_error = Arc::new(Mutex::new(None));
         let worker = Worker {
             spans: rx,
             control: ctl_rx,
             counters: counters.clone(),
             last_error: last_error.clone(),
+            wake_pending: wake_pending.clone(),
             exporters: self.exporters,
             resource: self.resource,
             max_batch: self.max_batch,
@@ -264,6 +273,8 @@ impl PipelineBuilder {
             inner: Arc::new(Inner {
                 spans: tx,
                 control: ctl_tx,
+                max_batch: self.max_batch,
+                wake_pending,
                 counters,
                 last_error,
                 worker: Mutex::new(handle),
@@ -281,9 +292,21 @@ impl Pipeline {
 
     /// Queues a finished span without blocking. Returns `false` (and counts a drop) when the
     /// queue is full or the pipeline is shut down.
+    ///
+    /// The worker is not woken for each span — a wake-up costs a context switch, which on a busy
+    /// server costs more than recording the span. It wakes when a full batch is waiting, when
+    /// the batch timeout passes, and on flush or shutdown.
     pub fn submit(&self, span: SpanData) -> bool {
         match self.inner.spans.try_send(span) {
-            Ok(()) => true,
+            Ok(()) => {
+                if self.inner.spans.len() >= self.inner.max_batch
+                    && !self.inner.wake_pending.swap(true, Ordering::AcqRel)
+                {
+                    // A full control queue already holds a message that will drain the spans.
+                    let _ = self.inner.control.try_send(Control::Wake);
+                }
+                true
+            }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 false
@@ -369,6 +392,7 @@ struct Worker {
     control: Receiver<Control>,
     counters: Arc<Counters>,
     last_error: Arc<Mutex<Option<ExportError>>>,
+    wake_pending: Arc<AtomicBool>,
     exporters: Vec<Box<dyn SpanExporter>>,
     resource: Resource,
     max_batch: usize,
@@ -381,24 +405,14 @@ impl Worker {
         let mut deadline = Instant::now() + self.batch_timeout;
         loop {
             let wait = deadline.saturating_duration_since(Instant::now());
+            // Only control messages wake the worker; spans wait in the queue until a batch is
+            // full (a producer sends `Wake`) or the batch timeout passes.
             select! {
-                recv(self.spans) -> span => match span {
-                    Ok(span) => {
-                        self.counters.received.fetch_add(1, Ordering::Relaxed);
-                        batch.push(span);
-                        if batch.len() >= self.max_batch {
-                            self.export(&mut batch);
-                            deadline = Instant::now() + self.batch_timeout;
-                        }
-                    }
-                    // Every handle is gone: export what is left and stop.
-                    Err(_) => {
-                        self.export(&mut batch);
-                        self.shutdown_exporters();
-                        return;
-                    }
-                },
                 recv(self.control) -> msg => match msg {
+                    Ok(Control::Wake) => {
+                        self.wake_pending.store(false, Ordering::Release);
+                        self.drain_full(&mut batch);
+                    }
                     Ok(Control::Flush(ack)) => {
                         self.drain(&mut batch);
                         for i in 0..self.exporters.len() {
@@ -414,6 +428,7 @@ impl Worker {
                         let _ = ack.send(());
                         return;
                     }
+                    // Every handle is gone: export what is left and stop.
                     Err(_) => {
                         self.drain(&mut batch);
                         self.shutdown_exporters();
@@ -421,10 +436,26 @@ impl Worker {
                     }
                 },
                 default(wait) => {
-                    self.export(&mut batch);
+                    self.drain(&mut batch);
                     deadline = Instant::now() + self.batch_timeout;
                 }
             }
+        }
+    }
+
+    /// Exports the full batches waiting in the queue; a remainder stays for the timer.
+    fn drain_full(&mut self, batch: &mut Vec<SpanData>) {
+        loop {
+            while batch.len() < self.max_batch {
+                match self.spans.try_recv() {
+                    Ok(span) => {
+                        self.counters.received.fetch_add(1, Ordering::Relaxed);
+                        batch.push(span);
+                    }
+                    Err(_) => return,
+                }
+            }
+            self.export(batch);
         }
     }
 
@@ -530,6 +561,28 @@ mod tests {
         );
         assert!(!p.submit(span("late")));
         assert_eq!(p.stats().dropped, 1);
+    }
+
+    #[test]
+    fn worker_wakes_for_full_batches_not_for_each_span() {
+        let mem = InMemoryExporter::new();
+        let p = Pipeline::builder()
+            .max_batch(100)
+            .batch_timeout(Duration::from_secs(600))
+            .exporter(mem.clone())
+            .build();
+        for _ in 0..250 {
+            p.submit(span("s"));
+        }
+        // Two full batches go out at once; the remaining 50 wait for the timer or a flush.
+        let start = Instant::now();
+        while mem.batches().len() < 2 && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(mem.batches(), vec![100, 100]);
+        p.flush(Duration::from_secs(5)).unwrap();
+        assert_eq!(mem.batches(), vec![100, 100, 50]);
     }
 
     #[test]
