@@ -2,158 +2,18 @@
 //! collector store fed through the in-process exporter, with the health aggregator registered
 //! as an ingest observer.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use axum::Router;
 use axum::body::Body;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value as Json;
 use tower::ServiceExt;
-use tracewire::export::SpanExporter;
-use tracewire::{
-    KeyValue, Resource, SpanContext, SpanData, SpanId, SpanKind, Status, TraceFlags, TraceId,
-    TraceState,
-};
-use tracewire_collector::analysis::HealthAggregator;
-use tracewire_collector::ui::{HealthObserver, collector_ui};
-use tracewire_collector::{Collector, TraceStore};
+use tracewire_collector::TraceStore;
+use tracewire_collector::ui::collector_ui;
 
-const MS: u64 = 1_000_000;
-const TRACE_A: u128 = 0xa1;
-const TRACE_B: u128 = 0xb2;
+mod analysis_fixture;
 
-fn hex_trace(t: u128) -> String {
-    TraceId::from_u128(t).to_string()
-}
-
-fn hex_span(s: u64) -> String {
-    SpanId::from_u64(s).to_string()
-}
-
-struct S {
-    trace: u128,
-    id: u64,
-    parent: u64,
-    service: &'static str,
-    name: &'static str,
-    kind: SpanKind,
-    start_ms: u64,
-    end_ms: u64,
-    error: bool,
-    attrs: &'static [(&'static str, &'static str)],
-}
-
-#[allow(clippy::too_many_arguments)]
-fn s(
-    trace: u128,
-    id: u64,
-    parent: u64,
-    service: &'static str,
-    name: &'static str,
-    kind: SpanKind,
-    start_ms: u64,
-    end_ms: u64,
-) -> S {
-    S {
-        trace,
-        id,
-        parent,
-        service,
-        name,
-        kind,
-        start_ms,
-        end_ms,
-        error: false,
-        attrs: &[],
-    }
-}
-
-/// Trace A (100 ms): the gateway calls dispatch (which calls ranking) and, in parallel, pricing
-/// (which queries postgres and fails). Pricing finishes last, so the critical path is
-/// gateway → pricing client → pricing server → SELECT. Trace B (20 ms) calls pricing only.
-fn fixture() -> Vec<S> {
-    use SpanKind::*;
-    let mut v = vec![
-        s(TRACE_A, 1, 0, "gateway", "GET /ride", Server, 0, 100),
-        s(TRACE_A, 2, 1, "gateway", "dispatch.Find", Client, 5, 60),
-        s(
-            TRACE_A,
-            3,
-            2,
-            "dispatch",
-            "dispatch.Dispatch/Find",
-            Server,
-            7,
-            58,
-        ),
-        s(TRACE_A, 4, 3, "dispatch", "ranking.Rank", Client, 10, 55),
-        s(TRACE_A, 5, 4, "ranking", "POST /rank", Server, 12, 53),
-        s(TRACE_A, 6, 1, "gateway", "pricing.Quote", Client, 5, 90),
-        s(TRACE_A, 7, 6, "pricing", "GET /quote", Server, 8, 88),
-        s(TRACE_A, 8, 7, "pricing", "SELECT fares", Client, 10, 85),
-        s(TRACE_B, 11, 0, "gateway", "GET /ride", Server, 0, 20),
-        s(TRACE_B, 12, 11, "gateway", "pricing.Quote", Client, 2, 18),
-        s(TRACE_B, 13, 12, "pricing", "GET /quote", Server, 3, 17),
-    ];
-    v[6].error = true;
-    v[5].attrs = &[("http.route", "/rank")];
-    v[7].attrs = &[("db.system", "postgresql")];
-    v
-}
-
-fn base_ns() -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    now - 30_000 * MS
-}
-
-/// A store holding the fixture, and a health aggregator fed by its ingest observer.
-async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
-    let health = Arc::new(HealthAggregator::default());
-    let store = Collector::builder()
-        .observer(HealthObserver::new(health.clone()))
-        .build_store();
-    let base = base_ns();
-    let mut exporter = store.in_process_exporter();
-    for service in ["gateway", "dispatch", "ranking", "pricing"] {
-        let batch: Vec<SpanData> = fixture()
-            .into_iter()
-            .filter(|x| x.service == service)
-            .map(|x| {
-                let cx = SpanContext::new(
-                    TraceId::from_u128(x.trace),
-                    SpanId::from_u64(x.id),
-                    TraceFlags::SAMPLED,
-                    TraceState::default(),
-                    false,
-                );
-                let mut d = SpanData::new(cx, x.name);
-                d.parent_span_id = if x.parent == 0 {
-                    SpanId::INVALID
-                } else {
-                    SpanId::from_u64(x.parent)
-                };
-                d.kind = x.kind;
-                d.start_time = UNIX_EPOCH + Duration::from_nanos(base + x.start_ms * MS);
-                d.end_time = UNIX_EPOCH + Duration::from_nanos(base + x.end_ms * MS);
-                if x.error {
-                    d.status = Status::error("db timeout");
-                }
-                d.attributes = x.attrs.iter().map(|(k, v)| KeyValue::new(*k, *v)).collect();
-                d
-            })
-            .collect();
-        exporter
-            .export(&batch, &Resource::new(service))
-            .expect("export");
-    }
-    store.flush().await;
-    (store, health)
-}
+use analysis_fixture::*;
 
 async fn app() -> (Router, TraceStore) {
     let (store, health) = loaded_store().await;
