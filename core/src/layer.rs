@@ -164,7 +164,8 @@ struct SpanState {
     baggage: Baggage,
     parent_span_id: SpanId,
     parent_is_remote: bool,
-    recording: Option<Recording>,
+    /// Boxed so an unsampled span's state stays small (ids only).
+    recording: Option<Box<Recording>>,
 }
 
 impl SpanState {
@@ -484,7 +485,7 @@ where
             });
         }
         let recording = sampled.then(|| {
-            let mut rec = Recording {
+            let mut rec = Box::new(Recording {
                 max_attributes: self.config.max_attributes,
                 name: Cow::Borrowed(meta.name()),
                 target: meta.target(),
@@ -498,7 +499,7 @@ where
                 status_code: None,
                 status_message: None,
                 error_message: None,
-            };
+            });
             for key in &self.config.baggage_attributes {
                 if let Some(v) = baggage.get(key) {
                     push_attribute(
@@ -611,6 +612,7 @@ where
             return;
         };
         let status = rec.status();
+        let rec = *rec;
         self.config.sink.on_end(SpanData {
             span_context: state.cx,
             parent_span_id: state.parent_span_id,
