@@ -5,6 +5,7 @@
 //! what the traces show.
 
 pub mod args;
+pub mod conformance;
 pub mod faults;
 pub mod load;
 pub mod report;

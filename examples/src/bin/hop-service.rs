@@ -16,50 +16,22 @@
 //! parent-based with always-on roots. It can be chained to itself.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use http_body_util::BodyExt;
-use tracewire::Sampler;
-use tracewire::propagation::Propagators;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn port() -> Result<u16, BoxError> {
-    let arg = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("PORT").ok());
-    Ok(match arg {
-        Some(p) => p.parse().map_err(|_| format!("invalid port {p:?}"))?,
-        None => 5001,
-    })
-}
+use tracewire_examples::conformance::{CALL_TIMEOUT, serve};
+use tracewire_examples::services::BoxError;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let port = port()?;
-    let _guard = tracewire::builder()
-        .service_name("hop-service")
-        .sampler(Sampler::parent_based(Sampler::AlwaysOn))
-        .fmt(false)
-        .install()?;
-
-    let client = tracewire_hyper::Client::new().propagators(Propagators::w3c());
-    let app = Router::new()
-        .route("/hop", get(hop))
-        .route("/health", get(|| async { StatusCode::OK }))
-        .with_state(client)
-        .layer(tracewire_axum::layer().propagators(Propagators::w3c()));
-
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
-    Ok(())
+    serve("hop-service", 5001, || {
+        Router::new().route("/hop", get(hop))
+    })
+    .await
 }
 
 /// `GET /hop?next=URL`: one traced `GET` to `URL`.

@@ -15,51 +15,22 @@
 //! always-on roots. No trace header is written here: the `tracewire-axum` layer extracts the
 //! inbound context and the `tracewire-hyper` client injects the outbound one.
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::routing::{get, post};
+use axum::routing::post;
 use http_body_util::{BodyExt, Full};
-use tracewire::Sampler;
-use tracewire::propagation::Propagators;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn port() -> Result<u16, BoxError> {
-    let arg = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("PORT").ok());
-    Ok(match arg {
-        Some(p) => p.parse().map_err(|_| format!("invalid port {p:?}"))?,
-        None => 5000,
-    })
-}
+use tracewire_examples::conformance::{CALL_TIMEOUT, serve};
+use tracewire_examples::services::BoxError;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let port = port()?;
-    let _guard = tracewire::builder()
-        .service_name("w3c-test-service")
-        .sampler(Sampler::parent_based(Sampler::AlwaysOn))
-        .fmt(false)
-        .install()?;
-
-    let client = tracewire_hyper::Client::new().propagators(Propagators::w3c());
-    let app = Router::new()
-        .route("/test", post(test))
-        .route("/health", get(|| async { StatusCode::OK }))
-        .with_state(client)
-        .layer(tracewire_axum::layer().propagators(Propagators::w3c()));
-
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
-    Ok(())
+    serve("w3c-test-service", 5000, || {
+        Router::new().route("/test", post(test))
+    })
+    .await
 }
 
 /// `POST /test`: one traced `POST` per element, one after another.
