@@ -103,25 +103,7 @@ fn client_span_is_a_child_of_the_current_span_and_is_injected() {
 
 #[test]
 fn status_table_every_non_ok_code_is_an_error() {
-    let names = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
+    let names = CODES;
     for code in 0..=16_i32 {
         for trailers_only in [true, false] {
             let recorder = Recorder::new();

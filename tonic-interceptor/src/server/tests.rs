@@ -12,26 +12,6 @@ use crate::body::RequestBody;
 use crate::test_helpers::*;
 use crate::{RpcPath, SemconvStability, SkipServices, TrustPolicy};
 
-const CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
-
 fn request(path: &str, headers: &[(&str, &str)], body: Script) -> http::Request<Script> {
     let mut req = http::Request::builder()
         .method("POST")
