@@ -99,7 +99,7 @@ fn convert_value(v: &Value) -> NewValue {
         Value::Bool(b) => NewValue::Bool(*b),
         Value::I64(i) => NewValue::Int(*i),
         Value::F64(d) => NewValue::Double(*d),
-        Value::String(s) => NewValue::Str(s.clone()),
+        Value::String(s) => NewValue::Str(s.clone().into_cow()),
         other => NewValue::Str(Cow::Owned(other.to_string())),
     }
 }

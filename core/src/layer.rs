@@ -36,7 +36,7 @@ use crate::error::BaggageError;
 use crate::export::SpanSink;
 use crate::id::{SpanId, TraceFlags, TraceId};
 use crate::sampler::{Sampler, SamplingInput};
-use crate::span::{Event, KeyValue, Link, SpanData, SpanKind, Status, Value};
+use crate::span::{Event, KeyValue, Link, SpanData, SpanKind, Status, Text, Value};
 
 /// The parent a span should take, given to [`with_parent`] by middleware.
 #[derive(Clone, Debug, Default)]
@@ -506,7 +506,7 @@ where
                         &mut rec,
                         self.config.max_attributes,
                         Cow::Owned(key.to_string()),
-                        Value::String(Cow::Owned(v.to_owned())),
+                        Value::String(Text::new(v)),
                     );
                 }
             }
@@ -652,7 +652,7 @@ impl SpanVisitor<'_> {
         match field.name() {
             "otel.name" => {
                 if let Value::String(s) = value {
-                    self.rec.name = s;
+                    self.rec.name = s.into_cow();
                 } else {
                     self.rec.name = Cow::Owned(value.to_string());
                 }
@@ -673,13 +673,13 @@ impl SpanVisitor<'_> {
             }
             "otel.status_message" => {
                 self.rec.status_message = Some(match value {
-                    Value::String(s) => s,
+                    Value::String(s) => s.into_cow(),
                     other => Cow::Owned(other.to_string()),
                 });
             }
             "error" => {
                 self.rec.error_message = Some(match value {
-                    Value::String(s) => s,
+                    Value::String(s) => s.into_cow(),
                     other => Cow::Owned(other.to_string()),
                 });
             }
@@ -706,22 +706,22 @@ impl Visit for SpanVisitor<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.record_value(field, Value::String(Cow::Owned(value.to_owned())));
+        self.record_value(field, Value::String(Text::new(value)));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.record_value(field, Value::String(Cow::Owned(value.to_string())));
+        self.record_value(field, Value::String(Text::from(value.to_string())));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.record_value(field, Value::String(Cow::Owned(format!("{value:?}"))));
+        self.record_value(field, Value::String(Text::from(format!("{value:?}"))));
     }
 }
 
 fn u64_value(v: u64) -> Value {
     match i64::try_from(v) {
         Ok(i) => Value::I64(i),
-        Err(_) => Value::String(Cow::Owned(v.to_string())),
+        Err(_) => Value::String(Text::from(v.to_string())),
     }
 }
 
@@ -735,7 +735,7 @@ impl EventVisitor {
     fn push(&mut self, field: &Field, value: Value) {
         if field.name() == "message" {
             self.message = Some(match value {
-                Value::String(s) => s,
+                Value::String(s) => s.into_cow(),
                 other => Cow::Owned(other.to_string()),
             });
         } else if !field.name().starts_with("log.") {
@@ -762,15 +762,15 @@ impl Visit for EventVisitor {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, Value::String(Cow::Owned(value.to_owned())));
+        self.push(field, Value::String(Text::new(value)));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.push(field, Value::String(Cow::Owned(value.to_string())));
+        self.push(field, Value::String(Text::from(value.to_string())));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.push(field, Value::String(Cow::Owned(format!("{value:?}"))));
+        self.push(field, Value::String(Text::from(format!("{value:?}"))));
     }
 }
 

@@ -76,7 +76,7 @@ pub use crate::layer::{
 pub use crate::resource::Resource;
 pub use crate::sampler::{ParentBased, RateLimiter, Sampler, SamplingInput};
 pub use crate::setup::{Builder, Guard, InitError, init};
-pub use crate::span::{Event, KeyValue, Link, SpanData, SpanKind, Status, Value};
+pub use crate::span::{Event, KeyValue, Link, SpanData, SpanKind, Status, Text, Value};
 
 /// A [`Builder`] for [`init`]'s setup with every knob.
 pub fn builder() -> Builder {

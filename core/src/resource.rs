@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::span::{KeyValue, Value};
+use crate::span::{KeyValue, Text, Value};
 
 /// Attributes of the entity producing spans: `service.name` and friends.
 ///
@@ -26,7 +26,10 @@ impl Resource {
     pub fn new(service_name: impl Into<Cow<'static, str>>) -> Self {
         Resource {
             attributes: vec![
-                KeyValue::new("service.name", Value::String(service_name.into())),
+                KeyValue::new(
+                    "service.name",
+                    Value::String(Text::from(service_name.into())),
+                ),
                 KeyValue::new("telemetry.sdk.name", "tracewire"),
                 KeyValue::new("telemetry.sdk.language", "rust"),
                 KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),

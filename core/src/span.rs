@@ -2,10 +2,152 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::context::SpanContext;
 use crate::id::SpanId;
+
+/// A string attribute value that does not allocate when it is short.
+///
+/// Most attribute values are a few bytes (`GET`, `http`, `/rides/{id}`, `127.0.0.1`); they are
+/// kept inline (up to 30 bytes), so recording them costs no heap allocation — and no
+/// cross-thread free when the export worker drops the span. Static strings are kept by
+/// reference; longer ones are shared (`Arc<str>`), so cloning never copies them.
+///
+/// ```
+/// use tracewire::Text;
+///
+/// let t = Text::new("GET");
+/// assert_eq!(t.as_str(), "GET");
+/// assert_eq!(t, Text::from("GET"));
+/// assert_eq!(Text::new(&"x".repeat(100)).len(), 100);
+/// ```
+#[derive(Clone)]
+pub struct Text(TextRepr);
+
+const INLINE: usize = 30;
+
+#[derive(Clone)]
+enum TextRepr {
+    Static(&'static str),
+    Inline { len: u8, buf: [u8; INLINE] },
+    Shared(Arc<str>),
+}
+
+impl Text {
+    /// A copy of `s`, inline when it is short.
+    pub fn new(s: &str) -> Self {
+        if s.len() <= INLINE {
+            let mut buf = [0u8; INLINE];
+            buf[..s.len()].copy_from_slice(s.as_bytes());
+            Text(TextRepr::Inline {
+                len: s.len() as u8,
+                buf,
+            })
+        } else {
+            Text(TextRepr::Shared(Arc::from(s)))
+        }
+    }
+
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            TextRepr::Static(s) => s,
+            // Only whole `str`s are copied in, so the bytes are valid UTF-8.
+            TextRepr::Inline { len, buf } => {
+                std::str::from_utf8(&buf[..*len as usize]).unwrap_or("")
+            }
+            TextRepr::Shared(s) => s,
+        }
+    }
+
+    /// The string as a `Cow` (borrowed when static, else owned).
+    pub fn into_cow(self) -> Cow<'static, str> {
+        match self.0 {
+            TextRepr::Static(s) => Cow::Borrowed(s),
+            _ => Cow::Owned(self.as_str().to_owned()),
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Hash for Text {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&'static str> for Text {
+    fn from(s: &'static str) -> Self {
+        Text(TextRepr::Static(s))
+    }
+}
+
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        if s.len() <= INLINE {
+            Text::new(&s)
+        } else {
+            Text(TextRepr::Shared(Arc::from(s)))
+        }
+    }
+}
+
+impl From<Cow<'static, str>> for Text {
+    fn from(s: Cow<'static, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => Text::from(s),
+            Cow::Owned(s) => Text::from(s),
+        }
+    }
+}
 
 /// An attribute value.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,14 +160,14 @@ pub enum Value {
     /// A float.
     F64(f64),
     /// A string.
-    String(Cow<'static, str>),
+    String(Text),
 }
 
 impl Value {
     /// The string, if this is a string value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Value::String(s) => Some(s),
+            Value::String(s) => Some(s.as_str()),
             _ => None,
         }
     }
@@ -45,7 +187,7 @@ impl fmt::Display for Value {
             Value::Bool(v) => write!(f, "{v}"),
             Value::I64(v) => write!(f, "{v}"),
             Value::F64(v) => write!(f, "{v}"),
-            Value::String(v) => f.write_str(v),
+            Value::String(v) => f.write_str(v.as_str()),
         }
     }
 }
@@ -70,13 +212,19 @@ impl From<f64> for Value {
 
 impl From<&'static str> for Value {
     fn from(v: &'static str) -> Self {
-        Value::String(Cow::Borrowed(v))
+        Value::String(Text::from(v))
     }
 }
 
 impl From<String> for Value {
     fn from(v: String) -> Self {
-        Value::String(Cow::Owned(v))
+        Value::String(Text::from(v))
+    }
+}
+
+impl From<Text> for Value {
+    fn from(v: Text) -> Self {
+        Value::String(v)
     }
 }
 
