@@ -101,14 +101,12 @@ impl Recorder {
 
     /// Runs `f` with this recorder as the thread's subscriber.
     pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        refresh_interest();
         tracing::dispatcher::with_default(&self.dispatch, f)
     }
 
     /// Makes this recorder the thread's subscriber until the guard drops.
     #[must_use = "the recorder is the default only while the guard lives"]
     pub fn set_default(&self) -> DefaultGuard {
-        refresh_interest();
         tracing::dispatcher::set_default(&self.dispatch)
     }
 
@@ -175,13 +173,6 @@ impl Recorder {
         }
         out
     }
-}
-
-/// `tracing` caches whether each call site is enabled, for all dispatchers at once. A call site
-/// first hit on a thread with no subscriber while another test's recorder is being created can
-/// be cached as disabled; re-evaluating every call site when a recorder is installed undoes that.
-fn refresh_interest() {
-    tracing::callsite::rebuild_interest_cache();
 }
 
 /// Assertions on one recorded span. Each returns `self` so they chain.
