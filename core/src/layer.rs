@@ -507,12 +507,15 @@ where
                         self.config.max_attributes,
                         Cow::Owned(key.to_string()),
                         Value::String(Text::new(v)),
+                        true,
                     );
                 }
             }
+            let replace = !rec.attributes.is_empty();
             attrs.record(&mut SpanVisitor {
                 rec: &mut rec,
                 max: self.config.max_attributes,
+                replace,
             });
             rec
         });
@@ -537,6 +540,7 @@ where
             values.record(&mut SpanVisitor {
                 rec,
                 max: self.config.max_attributes,
+                replace: true,
             });
         }
     }
@@ -632,8 +636,19 @@ where
     }
 }
 
-fn push_attribute(rec: &mut Recording, max: usize, key: Cow<'static, str>, value: Value) {
-    if let Some(kv) = rec.attributes.iter_mut().find(|kv| kv.key == key) {
+/// Adds or replaces an attribute. `replace` scans for an existing key; it can be skipped while
+/// recording a new span's own fields, whose names are unique within their call site.
+fn push_attribute(
+    rec: &mut Recording,
+    max: usize,
+    key: Cow<'static, str>,
+    value: Value,
+    replace: bool,
+) {
+    if let Some(kv) = replace
+        .then(|| rec.attributes.iter_mut().find(|kv| kv.key == key))
+        .flatten()
+    {
         kv.value = value;
     } else if rec.attributes.len() < max {
         rec.attributes.push(KeyValue { key, value });
@@ -645,6 +660,8 @@ fn push_attribute(rec: &mut Recording, max: usize, key: Cow<'static, str>, value
 struct SpanVisitor<'a> {
     rec: &'a mut Recording,
     max: usize,
+    /// Whether a recorded key may already be present (updates, or fields after baggage).
+    replace: bool,
 }
 
 impl SpanVisitor<'_> {
@@ -683,7 +700,7 @@ impl SpanVisitor<'_> {
                     other => Cow::Owned(other.to_string()),
                 });
             }
-            name => push_attribute(self.rec, self.max, Cow::Borrowed(name), value),
+            name => push_attribute(self.rec, self.max, Cow::Borrowed(name), value, self.replace),
         }
     }
 }
@@ -856,7 +873,7 @@ impl SpanExt for tracing::Span {
                 Some(rec) => {
                     let before = rec.dropped_attributes;
                     let max = rec.max_attributes;
-                    push_attribute(rec, max, key, value);
+                    push_attribute(rec, max, key, value, true);
                     rec.dropped_attributes == before
                 }
                 None => false,

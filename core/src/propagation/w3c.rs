@@ -116,14 +116,12 @@ impl Propagator for TraceContextPropagator {
             Some(r) => r?,
         };
         // An invalid tracestate is dropped; the traceparent still stands.
-        let mut values: Vec<&[u8]> = Vec::new();
-        let mut owned: Vec<Vec<u8>> = Vec::new();
-        carrier.values(TRACESTATE, &mut |v| owned.push(v.to_vec()));
-        values.extend(owned.iter().map(Vec::as_slice));
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        carrier.values(TRACESTATE, &mut |v| values.push(v.to_vec()));
         let state = if values.is_empty() {
             TraceState::new()
         } else {
-            TraceState::parse_values(values).unwrap_or_default()
+            TraceState::parse_values(values.iter().map(Vec::as_slice)).unwrap_or_default()
         };
         cx.set_span_context(SpanContext::new(trace_id, span_id, flags, state, true));
         Ok(true)
