@@ -4,9 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use tracewire::export::SpanExporter;
+use tracewire::export::{SpanExporter, unix_nanos};
 use tracewire::{ExportError, KeyValue, Resource, SpanData, Status, Value};
 
 use crate::ingest::{
@@ -88,12 +87,6 @@ impl SpanExporter for InProcessExporter {
     }
 }
 
-fn nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 fn convert_value(v: &Value) -> NewValue {
     match v {
         Value::Bool(b) => NewValue::Bool(*b),
@@ -126,8 +119,8 @@ pub(crate) fn convert_span(s: &SpanData) -> NewSpan {
         parent_span_id: s.parent_span_id,
         name: s.name.clone(),
         kind: s.kind,
-        start_unix_nano: nanos(s.start_time),
-        end_unix_nano: nanos(s.end_time),
+        start_unix_nano: unix_nanos(s.start_time),
+        end_unix_nano: unix_nanos(s.end_time),
         attributes: s.attributes.iter().map(convert_kv).collect(),
         status,
         status_message,
@@ -135,7 +128,7 @@ pub(crate) fn convert_span(s: &SpanData) -> NewSpan {
             .events
             .iter()
             .map(|e| NewEvent {
-                time_unix_nano: nanos(e.time),
+                time_unix_nano: unix_nanos(e.time),
                 name: e.name.clone(),
                 attributes: e.attributes.iter().map(convert_kv).collect(),
             })

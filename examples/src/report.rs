@@ -59,25 +59,7 @@ pub fn service_stats(store: &TraceStore) -> Vec<ServiceStats> {
 
 /// The analysis view of stored spans.
 pub fn analysis_spans(spans: &[Span]) -> Vec<AnalysisSpan> {
-    spans
-        .iter()
-        .map(|s| {
-            let mut a = AnalysisSpan::new(
-                s.trace_id(),
-                s.span_id(),
-                s.service(),
-                s.name(),
-                s.start_unix_nano(),
-                s.end_unix_nano(),
-            )
-            .with_kind(s.kind())
-            .with_error(s.is_error());
-            if let Some(p) = s.parent_span_id() {
-                a = a.with_parent(p);
-            }
-            a
-        })
-        .collect()
+    spans.iter().map(AnalysisSpan::from_span).collect()
 }
 
 /// The slowest trace whose root is in `service`.

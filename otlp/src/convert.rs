@@ -35,8 +35,6 @@
 //! assert_eq!(scope_spans.spans[0].span_id, 2u64.to_be_bytes());
 //! ```
 
-use std::time::SystemTime;
-
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
@@ -218,15 +216,11 @@ fn string_value(s: String) -> AnyValue {
     }
 }
 
-/// Nanoseconds since the Unix epoch; 0 before it, saturating far after it.
-pub fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
+pub use tracewire::export::unix_nanos;
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     use tracewire::{Event, Link, SpanId, TraceFlags, TraceId, TraceState};
 

@@ -28,7 +28,7 @@ use tonic::transport::{Channel, Server};
 use tracewire::export::Pipeline;
 use tracewire::propagation::Propagators;
 use tracewire::{Resource, SpanId, SpanKind, TraceId, TracewireLayer};
-use tracewire_collector::analysis::{ServiceMapBuilder, critical_path};
+use tracewire_collector::analysis::{AnalysisSpan, ServiceMapBuilder, critical_path};
 use tracewire_collector::{Collector, Span, TraceStore};
 use tracewire_tests::echo::echo_client::EchoClient;
 use tracewire_tests::echo::echo_server::{Echo, EchoServer};
@@ -431,25 +431,7 @@ fn full_chain_one_trace_exact_parents_critical_path_and_map() {
     assert!(spans.iter().all(|s| !s.is_error()));
 
     // The collector's analysis of this trace.
-    let analysis: Vec<_> = spans
-        .iter()
-        .map(|s| {
-            let mut a = tracewire_collector::analysis::AnalysisSpan::new(
-                s.trace_id(),
-                s.span_id(),
-                s.service(),
-                s.name(),
-                s.start_unix_nano(),
-                s.end_unix_nano(),
-            )
-            .with_kind(s.kind())
-            .with_error(s.is_error());
-            if let Some(p) = s.parent_span_id() {
-                a = a.with_parent(p);
-            }
-            a
-        })
-        .collect();
+    let analysis: Vec<AnalysisSpan> = spans.iter().map(AnalysisSpan::from_span).collect();
     let path = critical_path(&analysis);
     let on_path: Vec<SpanId> = path.spans.iter().map(|p| p.span_id).collect();
     for s in [gw, gw_grpc, disp, disp_http, rank] {

@@ -30,7 +30,6 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracewire::{SpanData, SpanId, SpanKind, TraceId};
 
@@ -137,15 +136,9 @@ impl AnalysisSpan {
     /// `db.system` or `server.address` attribute, the first that is a string.
     pub fn from_span_data(data: &SpanData, service: &str) -> Self {
         let parent = data.parent_span_id;
-        let peer_service = match data.kind {
-            SpanKind::Client | SpanKind::Producer => {
-                ["peer.service", "db.system", "server.address"]
-                    .iter()
-                    .find_map(|key| data.attribute(key).and_then(|v| v.as_str()))
-                    .map(Arc::from)
-            }
-            _ => None,
-        };
+        let peer_service = peer_of(data.kind, |key| {
+            data.attribute(key).and_then(|v| v.as_str())
+        });
         AnalysisSpan {
             trace_id: data.span_context.trace_id(),
             span_id: data.span_context.span_id(),
@@ -160,17 +153,42 @@ impl AnalysisSpan {
         }
     }
 
+    /// The analysis view of a span held by the collector's store, with the peer taken from the
+    /// same attributes as [`AnalysisSpan::from_span_data`].
+    pub fn from_span(s: &crate::model::Span) -> Self {
+        let peer_service = peer_of(s.kind(), |key| s.attribute(key).and_then(|v| v.as_str()));
+        AnalysisSpan {
+            trace_id: s.trace_id(),
+            span_id: s.span_id(),
+            parent_span_id: s.parent_span_id(),
+            service: Arc::from(s.service()),
+            name: Arc::from(s.name()),
+            kind: s.kind(),
+            start_ns: s.start_unix_nano(),
+            end_ns: s.end_unix_nano(),
+            is_error: s.is_error(),
+            peer_service,
+        }
+    }
+
     /// The duration in nanoseconds (zero if the end is before the start).
     pub fn duration_ns(&self) -> u64 {
         self.end_ns.saturating_sub(self.start_ns)
     }
 }
 
-/// Nanoseconds since the Unix epoch, saturating (times before the epoch read as 0).
-pub(crate) fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+pub(crate) use tracewire::export::unix_nanos;
+
+/// The service a client or producer span calls, from the first of `peer.service`, `db.system`
+/// and `server.address` that is a string.
+fn peer_of<'a>(kind: SpanKind, attr: impl Fn(&str) -> Option<&'a str>) -> Option<Arc<str>> {
+    match kind {
+        SpanKind::Client | SpanKind::Producer => ["peer.service", "db.system", "server.address"]
+            .iter()
+            .find_map(|key| attr(key))
+            .map(Arc::from),
+        _ => None,
+    }
 }
 
 /// Serde helpers: ids as lowercase hex strings, kinds as their lowercase names.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tracewire::{SpanKind, TraceId};
+use tracewire::TraceId;
 
 use super::source::{SearchQuery, TraceListItem, UiEvent, UiLink, UiSource, UiSpan};
 use crate::analysis::{AnalysisSpan, HealthAggregator, Sample};
@@ -20,30 +20,8 @@ fn text_pairs(attrs: &[Attribute]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The analysis view of a stored span.
-fn analysis_span(s: &Span) -> AnalysisSpan {
-    let mut out = AnalysisSpan::new(
-        s.trace_id(),
-        s.span_id(),
-        s.service(),
-        s.name(),
-        s.start_unix_nano(),
-        s.end_unix_nano(),
-    )
-    .with_kind(s.kind())
-    .with_error(s.is_error());
-    out.parent_span_id = s.parent_span_id();
-    if matches!(s.kind(), SpanKind::Client | SpanKind::Producer) {
-        out.peer_service = ["peer.service", "db.system", "server.address"]
-            .iter()
-            .find_map(|k| s.attribute(k).and_then(|v| v.as_str()))
-            .map(Arc::from);
-    }
-    out
-}
-
 fn ui_span(s: &Span) -> UiSpan {
-    let mut out = UiSpan::new(analysis_span(s));
+    let mut out = UiSpan::new(AnalysisSpan::from_span(s));
     out.attributes = text_pairs(s.attributes());
     out.events = s
         .events()
@@ -123,7 +101,7 @@ impl UiSource for TraceStore {
             traces
                 .entry(s.trace_id())
                 .or_default()
-                .push(analysis_span(s));
+                .push(AnalysisSpan::from_span(s));
         });
         for spans in traces.values() {
             visit(spans);

@@ -37,6 +37,13 @@ use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::span::SpanData;
 
+/// Nanoseconds since the Unix epoch, as OTLP and the exporters write timestamps (0 before the
+/// epoch, saturating far in the future).
+pub fn unix_nanos(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 /// Delivers batches of finished spans somewhere. Called only from the pipeline's worker thread,
 /// one call at a time, so implementations may block (with their own timeout).
 pub trait SpanExporter: Send + 'static {

@@ -1,7 +1,6 @@
 use std::io::Write;
-use std::time::UNIX_EPOCH;
 
-use super::SpanExporter;
+use super::{SpanExporter, unix_nanos};
 use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::span::{SpanData, Status, Value};
@@ -59,11 +58,6 @@ fn json_value(v: &Value) -> serde_json::Value {
     }
 }
 
-fn nanos(t: std::time::SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 /// One span as a JSON object (the shape of the JSON-lines output).
 pub(crate) fn span_json(span: &SpanData, resource: &Resource) -> serde_json::Value {
     let attrs: serde_json::Map<String, serde_json::Value> = span
@@ -80,7 +74,7 @@ pub(crate) fn span_json(span: &SpanData, resource: &Resource) -> serde_json::Val
                 .iter()
                 .map(|kv| (kv.key.to_string(), json_value(&kv.value)))
                 .collect();
-            serde_json::json!({ "name": e.name, "time_unix_nano": nanos(e.time), "attributes": a })
+            serde_json::json!({ "name": e.name, "time_unix_nano": unix_nanos(e.time), "attributes": a })
         })
         .collect();
     let (status, message) = match &span.status {
@@ -95,8 +89,8 @@ pub(crate) fn span_json(span: &SpanData, resource: &Resource) -> serde_json::Val
         "parent_span_id": span.parent_span_id.is_valid().then(|| span.parent_span_id.to_string()),
         "name": span.name,
         "kind": span.kind.as_str(),
-        "start_time_unix_nano": nanos(span.start_time),
-        "end_time_unix_nano": nanos(span.end_time),
+        "start_time_unix_nano": unix_nanos(span.start_time),
+        "end_time_unix_nano": unix_nanos(span.end_time),
         "attributes": attrs,
         "events": events,
         "links": span.links.iter().map(|l| serde_json::json!({
