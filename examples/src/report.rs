@@ -134,10 +134,10 @@ pub fn render_waterfall(w: &Waterfall, width: usize) -> String {
         .iter()
         .map(|r| {
             r.depth as usize * 2
-                + r.name.len()
+                + r.name.chars().count()
                 + w.services
                     .get(r.service as usize)
-                    .map_or(0, |s| s.len() + 3)
+                    .map_or(0, |s| s.chars().count() + 3)
         })
         .max()
         .unwrap_or(0)
@@ -145,7 +145,10 @@ pub fn render_waterfall(w: &Waterfall, width: usize) -> String {
     for r in &w.rows {
         let service = w.services.get(r.service as usize).map_or("?", |s| s);
         let mut label = format!("{}{} [{}]", "  ".repeat(r.depth as usize), r.name, service);
-        label.truncate(label_width);
+        if label.chars().count() > label_width {
+            // Span names come from any OTLP client: cut at a character, not a byte.
+            label = label.chars().take(label_width).collect();
+        }
         let start = (r.offset_ns as u128 * width as u128 / total as u128) as usize;
         let len = ((r.duration_ns as u128 * width as u128).div_ceil(total as u128) as usize).max(1);
         let start = start.min(width.saturating_sub(1));
@@ -214,5 +217,23 @@ mod tests {
              \x20   pricing [gateway]  | ===                |   15.0ms\n\
              *   dispatch [gateway] | =================  |   85.0ms\n"
         );
+    }
+
+    #[test]
+    fn long_non_ascii_names_are_cut_at_a_character() {
+        let t = TraceId::from_u128(8);
+        let name = "é".repeat(80);
+        let spans = vec![AnalysisSpan::new(
+            t,
+            SpanId::from_u64(1),
+            "svc",
+            &name,
+            0,
+            1_000_000,
+        )];
+        let text = render_waterfall(&waterfall(&spans), 10);
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.starts_with(&format!("* {}", "é".repeat(58))), "{row}");
+        assert!(row.ends_with("|==========|    1.0ms"), "{row}");
     }
 }

@@ -27,7 +27,8 @@ pub struct ServiceProcess {
     child: Child,
 }
 
-/// The children, killed and reaped when dropped or on [`Supervisor::stop`].
+/// The children. [`Supervisor::stop`] kills and reaps them; dropping the supervisor only kills
+/// them (each child also exits by itself when the supervisor's process ends).
 #[derive(Debug, Default)]
 pub struct Supervisor {
     children: Vec<ServiceProcess>,

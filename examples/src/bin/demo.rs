@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use tracewire_collector::TraceQuery;
 use tracewire_examples::args::Args;
 use tracewire_examples::faults::Faults;
 use tracewire_examples::services::{self, BoxError, ServiceConfig};
@@ -155,7 +156,8 @@ async fn supervise(args: &Args) -> Result<(), BoxError> {
 
     match &collector {
         Some(c) => {
-            wait_for_spans(c, requests).await;
+            let answered = samples.iter().filter(|s| s.status != 0).count();
+            wait_for_spans(c, answered).await;
             let store = c.store();
             let stats = report::service_stats(store);
             print!(
@@ -206,19 +208,31 @@ async fn start_collector(ui: SocketAddr) -> Result<tracewire_collector::Collecto
     }
 }
 
-/// Waits until the gateway's server spans for (nearly) every request have arrived, or a few
-/// seconds pass: services batch their exports.
-async fn wait_for_spans(c: &tracewire_collector::CollectorHandle, requests: usize) {
+/// Waits until every answered request's trace is complete in the collector, or ten seconds
+/// pass. Services export in batches, and a trace counts in the store as soon as any of its spans
+/// arrives; so wait for one gateway root per answered request, then for the span count to hold
+/// still across a poll (every service's last batch in).
+async fn wait_for_spans(c: &tracewire_collector::CollectorHandle, answered: usize) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut last = usize::MAX;
+    let mut last_spans = usize::MAX;
     loop {
         c.flush().await;
-        let traces = c.store().stats().traces;
-        if traces >= requests || (traces == last && traces > 0) || Instant::now() > deadline {
+        let roots = c
+            .store()
+            .search(
+                &TraceQuery::new()
+                    .service("gateway")
+                    .limit(answered.max(1) * 2),
+            )
+            .iter()
+            .filter(|t| t.has_root && &*t.root_service == "gateway")
+            .count();
+        let spans = c.store().stats().spans;
+        if (roots >= answered && spans == last_spans) || Instant::now() > deadline {
             break;
         }
-        last = traces;
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        last_spans = spans;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
