@@ -105,8 +105,12 @@ where
         } else {
             rpc::parse_timeout(req.headers()).and_then(|t| Instant::now().checked_add(t))
         };
-        let req =
-            req.map(|body| tonic::body::Body::new(RequestBody::new(body, &span, Side::Client)));
+        // Counting messages needs the wrapper; without a span it would only cost an allocation.
+        let req = if span.is_disabled() {
+            req.map(tonic::body::Body::new)
+        } else {
+            req.map(|body| tonic::body::Body::new(RequestBody::new(body, &span, Side::Client)))
+        };
         let tracker = Tracker::new(span, None, Side::Client, config.semconv.legacy(), deadline);
         let future = tracker.in_scope(|| self.inner.call(req));
         ResponseFuture::new(future, tracker)

@@ -6,8 +6,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body::Body;
 use tower_service::Service;
+use tracewire::Context;
 use tracewire::diagnostics::report_extract_error;
-use tracewire::{Context, SpanExt};
 use tracing::Span;
 use tracing::field::Empty;
 
@@ -98,19 +98,19 @@ where
             report_extract_error(&err);
         }
         let rpc = RpcPath::parse(req.uri().path());
-        let span = if self.filter.should_trace(rpc.as_ref()) {
-            tracewire::with_parent(config.trust.parent(&inbound), || {
+        let (span, own) = if self.filter.should_trace(rpc.as_ref()) {
+            tracewire::with_parent_and_context(config.trust.parent(&inbound), || {
                 server_span(&req, rpc, config.semconv.legacy())
             })
         } else {
-            Span::none()
+            (Span::none(), None)
         };
         // An enabled span known to the tracewire layer carries the context itself; otherwise the
         // handler runs with the inbound context as its ambient context, so its outbound calls
         // still continue the trace.
-        let ambient = match span.is_disabled() {
-            false if span.span_context().is_some() => None,
-            _ => Some(config.trust.ambient(inbound)),
+        let ambient = match own {
+            Some(_) => None,
+            None => Some(config.trust.ambient(inbound)),
         };
         let deadline = if span.is_disabled() {
             None
