@@ -102,8 +102,12 @@ pub fn is_credential_key(key: &str) -> bool {
         "session",
         "cookie",
     ];
-    let lower = key.to_ascii_lowercase();
-    NEEDLES.iter().any(|n| lower.contains(n))
+    // Case-insensitive substring match without allocating a lowercase copy.
+    let key = key.as_bytes();
+    NEEDLES.iter().any(|n| {
+        key.windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+    })
 }
 
 /// The placeholder recorded instead of a redacted value.
@@ -142,7 +146,8 @@ pub fn redact_query(query: &str) -> Cow<'_, str> {
 
 fn needs_redaction(pair: &str) -> bool {
     let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-    pair.contains('=') && (is_credential_key(key) || is_credential_key(&decode_lossy(key)))
+    pair.contains('=')
+        && (is_credential_key(key) || (key.contains('%') && is_credential_key(&decode_lossy(key))))
 }
 
 fn decode_lossy(s: &str) -> String {
@@ -185,7 +190,10 @@ fn decode_lossy(s: &str) -> String {
 /// );
 /// ```
 pub fn url_full(uri: &Uri) -> String {
-    let mut out = String::with_capacity(uri.to_string().len() + 16);
+    let len = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len() + 18)
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    let mut out = String::with_capacity(len);
     if let Some(scheme) = uri.scheme_str() {
         out.push_str(scheme);
         out.push_str("://");

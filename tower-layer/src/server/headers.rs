@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
-use tracewire::SpanExt;
+use tracewire::{SpanExt, Text};
 
 /// Allowlisted headers with their attribute keys.
 #[derive(Clone, Debug, Default)]
@@ -52,14 +52,15 @@ impl HeaderAllowlist {
                 continue;
             };
             let value = match values.next() {
-                None => first.to_owned(),
+                // Short values are stored inline: no allocation.
+                None => Text::new(first),
                 Some(second) => {
                     let mut joined = format!("{first},{second}");
                     for v in values {
                         joined.push(',');
                         joined.push_str(v);
                     }
-                    joined
+                    Text::from(joined)
                 }
             };
             span.set_attribute(key.clone(), value);
