@@ -46,6 +46,7 @@
 //! The current stable release and the three before it; raising it is not a breaking change.
 
 mod ambient;
+mod baggage;
 mod context;
 mod error;
 mod id;
@@ -54,6 +55,7 @@ mod resource;
 mod sampler;
 mod setup;
 mod span;
+mod tracestate;
 
 pub mod diagnostics;
 pub mod export;
@@ -65,7 +67,8 @@ pub mod testing;
 pub use crate::ambient::{FutureExt, InContext, current, scope};
 #[cfg(feature = "tokio")]
 pub use crate::ambient::{spawn, spawn_blocking};
-pub use crate::context::{Baggage, BaggageEntry, Context, SpanContext, TraceState};
+pub use crate::baggage::{Baggage, BaggageEntry};
+pub use crate::context::{Context, SpanContext};
 pub use crate::error::{
     BaggageError, ConfigError, ExportError, ExtractError, ParseIdError, TraceStateError,
 };
@@ -77,6 +80,7 @@ pub use crate::resource::Resource;
 pub use crate::sampler::{ParentBased, RateLimiter, Sampler, SamplingInput};
 pub use crate::setup::{Builder, Guard, InitError, init};
 pub use crate::span::{Event, KeyValue, Link, SpanData, SpanKind, Status, Text, Value};
+pub use crate::tracestate::TraceState;
 
 /// A [`Builder`] for [`init`]'s setup with every knob.
 pub fn builder() -> Builder {

@@ -1,9 +1,10 @@
 //! W3C Trace Context, levels 1 and 2: `traceparent` and `tracestate`.
 
 use super::{Extractor, Injector, Propagator, trim_ows};
-use crate::context::{Context, SpanContext, TraceState};
+use crate::context::{Context, SpanContext};
 use crate::error::ExtractError;
 use crate::id::{SpanId, TraceFlags, TraceId, lower_hex_digit};
+use crate::tracestate::TraceState;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
