@@ -152,6 +152,9 @@ pub enum BaggageError {
     TooManyMembers,
     /// Adding the entry would exceed the byte limit.
     TooLong,
+    /// The span is not known to the tracewire layer (disabled, filtered out for the layer, or
+    /// no layer installed), so there is nothing to set the entry on.
+    UnknownSpan,
 }
 
 impl fmt::Display for BaggageError {
@@ -160,6 +163,7 @@ impl fmt::Display for BaggageError {
             BaggageError::InvalidKey => "invalid baggage key",
             BaggageError::TooManyMembers => "too many baggage members",
             BaggageError::TooLong => "baggage too long",
+            BaggageError::UnknownSpan => "span not known to the tracewire layer",
         })
     }
 }

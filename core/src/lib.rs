@@ -41,6 +41,28 @@
 //! | `fmt` | yes | [`init`]'s fmt layer with trace ids, `RUST_LOG` filtering |
 //! | `tokio` | yes | [`spawn`] and [`spawn_blocking`] |
 //!
+//! # Where to find what
+//!
+//! | file (under `src/`) | what it holds |
+//! |---|---|
+//! | `id.rs` | [`TraceId`], [`SpanId`], [`TraceFlags`], the per-thread id generator |
+//! | `context.rs`, `tracestate.rs`, `baggage.rs` | [`SpanContext`] and [`Context`]; [`TraceState`]; [`Baggage`] |
+//! | `propagation/` | the [`propagation::Propagator`] trait, carriers, one file per format |
+//! | `ambient.rs` | [`current()`], [`scope`], [`FutureExt`], [`spawn`] |
+//! | `sampler.rs` | [`Sampler`] and `OTEL_TRACES_SAMPLER` |
+//! | `layer/mod.rs` | [`TracewireLayer`]: the `tracing` callbacks |
+//! | `layer/parent.rs` | [`with_parent`], [`Parent`] and the parent rules |
+//! | `layer/state.rs`, `layer/visit.rs` | per-span state and recording; fields to attribute values |
+//! | `layer/span_ext.rs` | [`SpanExt`]: context, baggage and attributes from a plain `tracing::Span` |
+//! | `layer/builder.rs` | [`LayerBuilder`] |
+//! | `span.rs`, `resource.rs` | [`SpanData`], [`Value`] and the other exported parts; [`Resource`] |
+//! | `export/mod.rs` | [`export::SpanExporter`], [`export::SpanSink`], counters |
+//! | `export/pipeline.rs`, `export/worker.rs` | the queue and its handle; the batching thread |
+//! | `export/memory.rs`, `export/stdout.rs` | the built-in exporters |
+//! | `setup.rs`, `fmt.rs` | [`init`], [`Builder`], [`Guard`]; the log-line format |
+//! | `diagnostics.rs`, `error.rs` | counted diagnostics; the error types |
+//! | `testing.rs` | [`testing::Recorder`] and span assertions |
+//!
 //! # Minimum supported Rust version
 //!
 //! The current stable release and the three before it; raising it is not a breaking change.

@@ -47,14 +47,14 @@ impl LayerBuilder {
     }
 
     /// The most attributes a span keeps (default 128); more are counted in
-    /// [`SpanData::dropped_attributes`].
+    /// [`SpanData::dropped_attributes`](crate::SpanData::dropped_attributes).
     pub fn max_attributes(mut self, n: usize) -> Self {
         self.max_attributes = n;
         self
     }
 
     /// The most events a span keeps (default 128); more are counted in
-    /// [`SpanData::dropped_events`].
+    /// [`SpanData::dropped_events`](crate::SpanData::dropped_events).
     pub fn max_events(mut self, n: usize) -> Self {
         self.max_events = n;
         self
@@ -92,6 +92,7 @@ impl LayerBuilder {
                 baggage_attributes: self.baggage_attributes,
                 error_events_set_status: self.error_events_set_status,
             }),
+            with_state: None,
         }
     }
 }

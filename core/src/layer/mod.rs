@@ -40,8 +40,9 @@ pub use self::span_ext::SpanExt;
 pub(crate) use self::span_ext::current_span_context;
 #[cfg(feature = "fmt")]
 pub(crate) use self::span_ext::span_ids;
+use self::span_ext::{WithState, with_state_in};
 use self::state::{Recording, SpanState, push_attribute};
-use self::visit::{EventVisitor, SpanVisitor};
+use self::visit::{EventFields, Fields, SpanFields};
 use crate::context::{Context, SpanContext};
 use crate::export::SpanSink;
 use crate::id::{SpanId, TraceFlags, TraceId};
@@ -63,6 +64,8 @@ struct Config {
 #[derive(Clone)]
 pub struct TracewireLayer {
     config: Arc<Config>,
+    /// Set when the layer is added to a subscriber: how [`SpanExt`] finds a span's state in it.
+    with_state: Option<WithState>,
 }
 
 impl fmt::Debug for TracewireLayer {
@@ -85,8 +88,12 @@ impl TracewireLayer {
 
 impl<S> tracing_subscriber::Layer<S> for TracewireLayer
 where
-    S: Subscriber + for<'a> LookupSpan<'a>,
+    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
 {
+    fn on_layer(&mut self, _subscriber: &mut S) {
+        self.with_state = Some(with_state_in::<S>);
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
         let Some(span) = ctx.span(id) else {
             return;
@@ -168,11 +175,11 @@ where
                 }
             }
             let replace = !rec.attributes.is_empty();
-            attrs.record(&mut SpanVisitor {
+            attrs.record(&mut Fields(&mut SpanFields {
                 rec: &mut rec,
                 max: self.config.max_attributes,
                 replace,
-            });
+            }));
             rec
         });
         span.extensions_mut().insert(SpanState {
@@ -193,11 +200,11 @@ where
             .get_mut::<SpanState>()
             .and_then(|s| s.recording.as_mut())
         {
-            values.record(&mut SpanVisitor {
+            values.record(&mut Fields(&mut SpanFields {
                 rec,
                 max: self.config.max_attributes,
                 replace: true,
-            });
+            }));
         }
     }
 
@@ -236,9 +243,9 @@ where
                 return;
             };
             let meta = event.metadata();
-            let mut visitor = EventVisitor::default();
-            event.record(&mut visitor);
-            let name = visitor.message.take().unwrap_or(Cow::Borrowed(meta.name()));
+            let mut fields = EventFields::default();
+            event.record(&mut Fields(&mut fields));
+            let name = fields.message.take().unwrap_or(Cow::Borrowed(meta.name()));
             if self.config.error_events_set_status
                 && *meta.level() == Level::ERROR
                 && rec.status_code.is_none()
@@ -250,7 +257,7 @@ where
                 rec.dropped_events += 1;
                 return;
             }
-            let mut attributes = visitor.attributes;
+            let mut attributes = fields.attributes;
             attributes.push(KeyValue::new("level", meta.level().as_str()));
             rec.events.push(Event {
                 name,

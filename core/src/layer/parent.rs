@@ -109,7 +109,7 @@ pub fn with_parent<R>(parent: Parent, f: impl FnOnce() -> R) -> R {
 
 /// Like [`with_parent`], and also returns the context (ids and baggage) of the span that took
 /// the parent — `None` if no span did (disabled, or no tracewire layer). Cheaper than asking the
-/// span afterwards with [`SpanExt::context`], which looks it up in the registry.
+/// span afterwards with [`SpanExt::context`](crate::SpanExt::context), which looks it up in the registry.
 ///
 /// ```
 /// use tracewire::{Parent, with_parent_and_context};

@@ -1,11 +1,19 @@
 //! [`SpanExt`]: trace-context access for a plain `tracing::Span`.
+//!
+//! A `tracing::Span` knows only its id and its dispatcher. To reach the layer's state for it,
+//! the dispatcher is asked for the [`TracewireLayer`] (a `downcast_ref`, which every
+//! `tracing-subscriber` layer stack forwards through `downcast_raw`), and the layer holds a
+//! function pointer, set when it was added to its subscriber (`on_layer`), that knows that
+//! subscriber's type and so can look the span up in it. Any [`LookupSpan`] subscriber works: a
+//! `Registry` wrapped by other layers, a filtered layer, a custom registry.
 
 use std::borrow::Cow;
 
 use tracing::span::Id;
-use tracing_subscriber::Registry;
+use tracing::{Dispatch, Subscriber};
 use tracing_subscriber::registry::LookupSpan;
 
+use super::TracewireLayer;
 use super::state::{SpanState, push_attribute};
 use crate::context::{Context, SpanContext};
 use crate::error::BaggageError;
@@ -13,39 +21,107 @@ use crate::error::BaggageError;
 use crate::id::{SpanId, TraceId};
 use crate::span::Value;
 
-// --- reaching span state from a plain `tracing::Span` -------------------------------------------
-
-/// Runs `f` on the state of `id` or its nearest ancestor the layer knows, if the dispatcher is a
-/// `tracing_subscriber::Registry`-based stack.
-fn with_state<R>(
-    dispatch: &tracing::Dispatch,
-    id: &Id,
-    f: impl FnOnce(&mut SpanState) -> R,
-) -> Option<R> {
-    let registry = dispatch.downcast_ref::<Registry>()?;
-    let span = registry.span(id)?;
-    for s in span.scope() {
-        let mut ext = s.extensions_mut();
-        if let Some(state) = ext.get_mut::<SpanState>() {
-            return Some(f(state));
-        }
-    }
-    None
+/// Which span's state a lookup acts on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Lookup {
+    /// Exactly the span asked for; nothing if the layer does not know it.
+    Exact,
+    /// The span or, if the layer does not know it (filtered out for this layer), its nearest
+    /// ancestor the layer knows.
+    NearestKnown,
 }
 
-/// The context of the current `tracing` span (or its nearest known ancestor), read without
-/// cloning the span handle.
+/// Runs the callback on the state of a span, looked up in the subscriber type the layer was
+/// added to. Stored in the layer by `on_layer`.
+pub(super) type WithState = fn(&Dispatch, &Id, Lookup, &mut dyn FnMut(&mut SpanState));
+
+/// The [`WithState`] for subscriber `S`.
+pub(super) fn with_state_in<S>(
+    dispatch: &Dispatch,
+    id: &Id,
+    lookup: Lookup,
+    f: &mut dyn FnMut(&mut SpanState),
+) where
+    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
+{
+    let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id)) else {
+        return;
+    };
+    match lookup {
+        Lookup::Exact => {
+            if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+                f(state);
+            }
+        }
+        Lookup::NearestKnown => {
+            for s in span.scope() {
+                if let Some(state) = s.extensions_mut().get_mut::<SpanState>() {
+                    f(state);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Runs `f` on the layer's state for span `id` of `dispatch`; `None` when the dispatcher has no
+/// tracewire layer or the layer does not know the span.
+fn with_state<R>(
+    dispatch: &Dispatch,
+    id: &Id,
+    lookup: Lookup,
+    f: impl FnOnce(&mut SpanState) -> R,
+) -> Option<R> {
+    let find = dispatch.downcast_ref::<TracewireLayer>()?.with_state?;
+    let mut f = Some(f);
+    let mut out = None;
+    find(dispatch, id, lookup, &mut |state| {
+        if let Some(f) = f.take() {
+            out = Some(f(state));
+        }
+    });
+    out
+}
+
+/// Runs `f` on the state of exactly `span`, if the layer knows it.
+fn with_span_state<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
+    span.with_subscriber(|(id, d)| with_state(d, id, Lookup::Exact, f))
+        .flatten()
+}
+
+/// The context of the current `tracing` span (or its nearest ancestor the layer knows), read
+/// without cloning the span handle.
 pub(crate) fn current_span_context() -> Option<Context> {
     tracing::dispatcher::get_default(|d| {
         let current = d.current_span();
-        with_state(d, current.id()?, |s| s.context())
+        with_state(d, current.id()?, Lookup::NearestKnown, |s| s.context())
     })
 }
 
 /// Trace-context access for any `tracing::Span`.
 ///
-/// Works when the subscriber is a `tracing_subscriber::Registry` stack with the
-/// [`TracewireLayer`]; otherwise (and for disabled spans) the getters return `None`.
+/// Works whatever the subscriber, as long as it implements
+/// [`LookupSpan`](tracing_subscriber::registry::LookupSpan) and has the [`TracewireLayer`]. Each
+/// method acts on exactly the span it is called on: for a span the layer does not know (disabled,
+/// filtered out for the layer, or no layer at all) the getters return `None`, the setters change
+/// nothing and say so — they never fall back to an ancestor.
+///
+/// ```
+/// use tracewire::SpanExt;
+/// use tracewire::testing::Recorder;
+///
+/// let recorder = Recorder::new();
+/// recorder.in_scope(|| {
+///     let span = tracing::info_span!("GET /rides");
+///     assert!(span.set_attribute("http.request.header.x-tenant", "acme"));
+///     assert!(span.span_context().unwrap().is_sampled());
+/// });
+/// recorder.span("GET /rides").assert_attr("http.request.header.x-tenant", "acme");
+///
+/// let untraced = tracing::info_span!("no subscriber");
+/// assert!(untraced.span_context().is_none());
+/// assert!(!untraced.set_attribute("k", "v"));
+/// ```
 pub trait SpanExt {
     /// The span's own context (trace id, span id, flags), as soon as the span exists.
     fn span_context(&self) -> Option<SpanContext>;
@@ -54,7 +130,8 @@ pub trait SpanExt {
     fn context(&self) -> Option<Context>;
 
     /// Sets a baggage entry on this span. Spans created under it afterwards inherit it, and
-    /// outbound calls made under it carry it.
+    /// outbound calls made under it carry it. Fails with [`BaggageError::UnknownSpan`] when the
+    /// layer does not know the span.
     fn set_baggage(&self, key: &str, value: &str) -> Result<(), BaggageError>;
 
     /// Records an attribute whose key is only known at run time (a `tracing` field name must be
@@ -68,47 +145,37 @@ pub trait SpanExt {
 
 impl SpanExt for tracing::Span {
     fn span_context(&self) -> Option<SpanContext> {
-        self.with_subscriber(|(id, d)| with_state(d, id, |s| s.cx.clone()))
-            .flatten()
+        with_span_state(self, |s| s.cx.clone())
     }
 
     fn context(&self) -> Option<Context> {
-        self.with_subscriber(|(id, d)| with_state(d, id, |s| s.context()))
-            .flatten()
+        with_span_state(self, |s| s.context())
     }
 
     fn set_baggage(&self, key: &str, value: &str) -> Result<(), BaggageError> {
-        self.with_subscriber(|(id, d)| {
-            with_state(d, id, |s| {
-                s.baggage = s.baggage.with(key, value)?;
-                Ok(())
-            })
+        with_span_state(self, |s| {
+            s.baggage = s.baggage.with(key, value)?;
+            Ok(())
         })
-        .flatten()
-        .unwrap_or(Ok(()))
+        .unwrap_or(Err(BaggageError::UnknownSpan))
     }
 
     fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> bool {
         let (key, value) = (key.into(), value.into());
-        self.with_subscriber(|(id, d)| {
-            with_state(d, id, |s| match s.recording.as_mut() {
-                Some(rec) => {
-                    let before = rec.dropped_attributes;
-                    let max = rec.max_attributes;
-                    push_attribute(rec, max, key, value, true);
-                    rec.dropped_attributes == before
-                }
-                None => false,
-            })
+        with_span_state(self, |s| match s.recording.as_mut() {
+            Some(rec) => {
+                let before = rec.dropped_attributes;
+                let max = rec.max_attributes;
+                push_attribute(rec, max, key, value, true);
+                rec.dropped_attributes == before
+            }
+            None => false,
         })
-        .flatten()
         .unwrap_or(false)
     }
 
     fn is_sampled(&self) -> bool {
-        self.with_subscriber(|(id, d)| with_state(d, id, |s| s.recording.is_some()))
-            .flatten()
-            .unwrap_or(false)
+        with_span_state(self, |s| s.recording.is_some()).unwrap_or(false)
     }
 }
 
