@@ -119,8 +119,6 @@ pub enum TraceStateError {
     InvalidValue,
     /// A list member has no `=`.
     MissingEquals,
-    /// The same key appears twice.
-    DuplicateKey,
     /// More than 32 list members.
     TooManyMembers,
     /// Longer than 512 bytes.
@@ -133,7 +131,6 @@ impl fmt::Display for TraceStateError {
             TraceStateError::InvalidKey => "invalid tracestate key",
             TraceStateError::InvalidValue => "invalid tracestate value",
             TraceStateError::MissingEquals => "tracestate member without '='",
-            TraceStateError::DuplicateKey => "duplicate tracestate key",
             TraceStateError::TooManyMembers => "more than 32 tracestate members",
             TraceStateError::TooLong => "tracestate longer than 512 bytes",
         })

@@ -78,6 +78,7 @@ mod sampler;
 mod setup;
 mod span;
 mod tracestate;
+mod value;
 
 pub mod diagnostics;
 pub mod export;
@@ -101,8 +102,9 @@ pub use crate::layer::{
 pub use crate::resource::Resource;
 pub use crate::sampler::{ParentBased, RateLimiter, Sampler, SamplingInput};
 pub use crate::setup::{Builder, Guard, InitError, init};
-pub use crate::span::{Event, KeyValue, Link, SpanData, SpanKind, Status, Text, Value};
+pub use crate::span::{Event, Link, SpanData, SpanKind, Status};
 pub use crate::tracestate::TraceState;
+pub use crate::value::{Array, KeyValue, Text, Value};
 
 /// A [`Builder`] for [`init`]'s setup with every knob.
 pub fn builder() -> Builder {

@@ -10,13 +10,22 @@ use crate::propagation::trim_ows;
 ///
 /// Cloning is cheap (a reference count); an empty list holds no allocation.
 ///
+/// Follows the current W3C Trace Context text (Level 2, whose `tracestate` rules the Level 3
+/// editor's draft of 2026-06 keeps): a key is `( lcalpha / DIGIT ) 0*255 ( keychar )` with `@`
+/// among the key characters — the older `tenant@system` split with its 241/14 character limits
+/// is gone. Parsing keeps the first member of a duplicated key and drops the later ones (the
+/// spec lets a vendor discard duplicates it did not generate); a list that breaks the grammar or
+/// has more than 32 members (duplicates included) is rejected whole.
+///
 /// ```
 /// use tracewire::TraceState;
 ///
 /// let state: TraceState = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".parse().unwrap();
 /// let state = state.insert("rojo", "1").unwrap();
 /// assert_eq!(state.header(), "rojo=1,congo=t61rcWkgMzE");
-/// assert!("a=1,a=2".parse::<TraceState>().is_err());
+/// let dup: TraceState = "a=1,b=2,a=3".parse().unwrap();
+/// assert_eq!(dup.header(), "a=1,b=2");
+/// assert!("A=1".parse::<TraceState>().is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct TraceState(Option<Arc<[Member]>>);
@@ -125,12 +134,15 @@ impl TraceState {
         }
     }
 
-    /// Parses one or more header values (repeated headers are one list, joined by `,`).
+    /// Parses one or more header values (repeated headers are one list, joined by `,`). Every
+    /// non-empty member counts against [`TraceState::MAX_MEMBERS`], duplicates included (the
+    /// grammar caps the list as sent); a duplicated key keeps its first value.
     pub(crate) fn parse_values<'a>(
         values: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<TraceState, TraceStateError> {
         let mut members: Vec<(Box<str>, Box<str>)> = Vec::new();
         let mut total = 0usize;
+        let mut seen = 0usize;
         for value in values {
             total += value.len() + 1;
             if total > Self::MAX_INPUT_LEN {
@@ -152,17 +164,17 @@ impl TraceState {
                 if !valid_value(value) {
                     return Err(TraceStateError::InvalidValue);
                 }
-                if members.len() == Self::MAX_MEMBERS {
+                seen += 1;
+                if seen > Self::MAX_MEMBERS {
                     return Err(TraceStateError::TooManyMembers);
                 }
                 // The grammar admits only ASCII, so these conversions cannot fail.
                 let key = std::str::from_utf8(key).map_err(|_| TraceStateError::InvalidKey)?;
                 let value =
                     std::str::from_utf8(value).map_err(|_| TraceStateError::InvalidValue)?;
-                if members.iter().any(|(k, _)| &**k == key) {
-                    return Err(TraceStateError::DuplicateKey);
+                if !members.iter().any(|(k, _)| &**k == key) {
+                    members.push((key.into(), value.into()));
                 }
-                members.push((key.into(), value.into()));
             }
         }
         Ok(TraceState::from_members(truncate_to_len(members)))
@@ -204,28 +216,20 @@ impl fmt::Debug for TraceState {
         write!(f, "{:?}", self.header())
     }
 }
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`.
 fn key_char(c: u8) -> bool {
-    matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/')
+    matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@')
 }
 
-/// `simple-key = lcalpha 0*255(keychar)` or `tenant-id "@" system-id` where
-/// `tenant-id = (lcalpha / DIGIT) 0*240(keychar)` and `system-id = lcalpha 0*13(keychar)`.
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`.
 fn valid_key(key: &[u8]) -> bool {
-    match key.iter().position(|&b| b == b'@') {
-        None => {
-            (1..=256).contains(&key.len())
-                && key[0].is_ascii_lowercase()
-                && key.iter().all(|&c| key_char(c))
+    match key.split_first() {
+        Some((&first, rest)) => {
+            (first.is_ascii_lowercase() || first.is_ascii_digit())
+                && rest.len() <= 255
+                && rest.iter().all(|&c| key_char(c))
         }
-        Some(at) => {
-            let (tenant, system) = (&key[..at], &key[at + 1..]);
-            (1..=241).contains(&tenant.len())
-                && (tenant[0].is_ascii_lowercase() || tenant[0].is_ascii_digit())
-                && tenant.iter().all(|&c| key_char(c))
-                && (1..=14).contains(&system.len())
-                && system[0].is_ascii_lowercase()
-                && system.iter().all(|&c| key_char(c))
-        }
+        None => false,
     }
 }
 
@@ -246,30 +250,38 @@ mod tests {
 
     #[test]
     fn tracestate_keys() {
-        // W3C Trace Context §3.3.1.3.1 key grammar.
+        // W3C Trace Context §3.3.1.3.1: key = ( lcalpha / DIGIT ) 0*255 ( keychar ).
         for ok in [
             "a",
-            "a0_-*/",
+            "0abc",
+            "a0_-*/@",
             "tenant@vendor",
             "0tenant@v",
+            "tenant@",
+            "tenant@0v",
+            "a@b@c",
+            "foo@@bar",
             &"a".repeat(256),
             &format!("{}@{}", "t".repeat(241), "s".repeat(14)),
+            &format!("{}@v", "t".repeat(242)),
+            &format!("t@{}", "s".repeat(15)),
+            &format!("t{}", "@".repeat(255)),
         ] {
             assert!(valid_key(ok.as_bytes()), "{ok}");
         }
         for bad in [
             "",
             "A",
-            "0abc",
+            "aB",
             "a b",
             "a=b",
-            &"a".repeat(257),
+            "a.b",
+            "_a",
+            "*a",
+            "/a",
             "@vendor",
-            "tenant@",
-            "tenant@0v",
-            &format!("{}@v", "t".repeat(242)),
-            &format!("t@{}", "s".repeat(15)),
-            "a@b@c",
+            &"a".repeat(257),
+            &format!("t{}", "@".repeat(256)),
         ] {
             assert!(!valid_key(bad.as_bytes()), "{bad}");
         }
@@ -300,9 +312,17 @@ mod tests {
             too_many.parse::<TraceState>(),
             Err(TraceStateError::TooManyMembers)
         );
+        // A duplicated key keeps its first value; the duplicates still count as members.
         assert_eq!(
-            "a=1,a=2".parse::<TraceState>(),
-            Err(TraceStateError::DuplicateKey)
+            "a=1,b=2,a=3".parse::<TraceState>().unwrap().header(),
+            "a=1,b=2"
+        );
+        let dup = TraceState::parse_values([&b"a=1"[..], b"a=1"]).unwrap();
+        assert_eq!(dup.header(), "a=1");
+        let with_dup = format!("{joined},k0=again");
+        assert_eq!(
+            with_dup.parse::<TraceState>(),
+            Err(TraceStateError::TooManyMembers)
         );
         assert_eq!(
             "a".parse::<TraceState>(),

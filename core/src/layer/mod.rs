@@ -47,7 +47,8 @@ use crate::context::{Context, SpanContext};
 use crate::export::SpanSink;
 use crate::id::{SpanId, TraceFlags, TraceId};
 use crate::sampler::{Sampler, SamplingInput};
-use crate::span::{Event, KeyValue, Link, SpanData, SpanKind, Text, Value};
+use crate::span::{Event, Link, SpanData, SpanKind};
+use crate::value::{KeyValue, Text, Value};
 
 /// Settings shared by the layer.
 struct Config {

@@ -19,7 +19,7 @@ use crate::context::{Context, SpanContext};
 use crate::error::BaggageError;
 #[cfg(feature = "fmt")]
 use crate::id::{SpanId, TraceId};
-use crate::span::Value;
+use crate::value::Value;
 
 /// Which span's state a lookup acts on.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

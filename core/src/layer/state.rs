@@ -7,7 +7,8 @@ use std::time::SystemTime;
 use crate::baggage::Baggage;
 use crate::context::{Context, SpanContext};
 use crate::id::SpanId;
-use crate::span::{Event, KeyValue, Link, SpanKind, Status, Value};
+use crate::span::{Event, Link, SpanKind, Status};
+use crate::value::{KeyValue, Value};
 
 /// The per-span state the layer keeps in the registry's extensions.
 pub(super) struct SpanState {

@@ -7,7 +7,8 @@ use std::fmt;
 use tracing::field::{Field, Visit};
 
 use super::state::{Recording, StatusCode, push_attribute};
-use crate::span::{KeyValue, SpanKind, Text, Value};
+use crate::span::SpanKind;
+use crate::value::{KeyValue, Text, Value};
 
 /// Where the fields of one span or event go, each as an attribute [`Value`].
 pub(super) trait FieldSink {
