@@ -224,6 +224,8 @@ pub enum ExportError {
     Timeout,
     /// The exporter was already shut down.
     Shutdown,
+    /// The exporter panicked; the message is the panic's.
+    Panicked(String),
     /// Some spans were rejected by the destination.
     Rejected {
         /// How many spans were rejected.
@@ -239,6 +241,7 @@ impl fmt::Display for ExportError {
             ExportError::Transport(msg) => write!(f, "export failed: {msg}"),
             ExportError::Timeout => f.write_str("export timed out"),
             ExportError::Shutdown => f.write_str("exporter is shut down"),
+            ExportError::Panicked(msg) => write!(f, "exporter panicked: {msg}"),
             ExportError::Rejected { spans, message } => {
                 write!(f, "{spans} spans rejected: {message}")
             }

@@ -31,6 +31,8 @@ pub enum InitError {
     Config(ConfigError),
     /// A global `tracing` subscriber is already installed.
     AlreadyInstalled(String),
+    /// The export pipeline could not start (its worker thread was refused).
+    Pipeline(PipelineError),
 }
 
 impl fmt::Display for InitError {
@@ -40,6 +42,7 @@ impl fmt::Display for InitError {
             InitError::AlreadyInstalled(e) => {
                 write!(f, "a global tracing subscriber is already installed: {e}")
             }
+            InitError::Pipeline(e) => write!(f, "{e}"),
         }
     }
 }
@@ -49,6 +52,7 @@ impl std::error::Error for InitError {
         match self {
             InitError::Config(e) => Some(e),
             InitError::AlreadyInstalled(_) => None,
+            InitError::Pipeline(e) => Some(e),
         }
     }
 }
@@ -56,6 +60,12 @@ impl std::error::Error for InitError {
 impl From<ConfigError> for InitError {
     fn from(e: ConfigError) -> Self {
         InitError::Config(e)
+    }
+}
+
+impl From<PipelineError> for InitError {
+    fn from(e: PipelineError) -> Self {
+        InitError::Pipeline(e)
     }
 }
 
@@ -203,7 +213,7 @@ impl Builder {
         for e in exporters {
             pipeline = pipeline.exporter(e);
         }
-        let pipeline = pipeline.build();
+        let pipeline = pipeline.try_build()?;
         let layer = self.layer.sampler(sampler).build(pipeline.clone());
         Ok((
             layer,
@@ -312,5 +322,38 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.pipeline.shutdown(self.timeout);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipeline_that_cannot_start_fails_the_setup() {
+        let err = Builder::new()
+            .no_env_exporter()
+            .sampler(Sampler::AlwaysOn)
+            .pipeline(PipelineBuilder::default().unspawnable())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, InitError::Pipeline(PipelineError::Spawn(_))),
+            "{err:?}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn a_huge_shutdown_timeout_is_waited_out_not_a_panic() {
+        let (_layer, guard) = Builder::new()
+            .no_env_exporter()
+            .sampler(Sampler::AlwaysOn)
+            .pipeline(PipelineBuilder::default())
+            .shutdown_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        guard.flush(Duration::MAX).unwrap();
+        drop(guard);
     }
 }

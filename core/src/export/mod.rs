@@ -43,6 +43,10 @@ pub fn unix_nanos(t: std::time::SystemTime) -> u64 {
 
 /// Delivers batches of finished spans somewhere. Called only from the pipeline's worker thread,
 /// one call at a time, so implementations may block (with their own timeout).
+///
+/// A call that panics is caught: it counts as a failed call ([`PipelineStats::panics`]), is
+/// reported once per [`diagnostics::LOG_INTERVAL`](crate::diagnostics::LOG_INTERVAL), and the
+/// exporter is called again for the next batch.
 pub trait SpanExporter: Send + 'static {
     /// Delivers one batch.
     fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError>;
@@ -55,6 +59,11 @@ pub trait SpanExporter: Send + 'static {
     /// Releases resources; no `export` follows.
     fn shutdown(&mut self) -> Result<(), ExportError> {
         Ok(())
+    }
+
+    /// A name for diagnostics (default: the type's name).
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
     }
 }
 
@@ -70,6 +79,10 @@ impl SpanExporter for Box<dyn SpanExporter> {
     fn shutdown(&mut self) -> Result<(), ExportError> {
         (**self).shutdown()
     }
+
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
 }
 
 /// Where the `tracing` layer sends each finished, sampled span.
@@ -78,7 +91,7 @@ pub trait SpanSink: Send + Sync + 'static {
     fn on_end(&self, span: SpanData);
 }
 
-/// Why a flush or shutdown did not complete.
+/// Why a pipeline could not start, or a flush or shutdown did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PipelineError {
@@ -86,14 +99,22 @@ pub enum PipelineError {
     Timeout,
     /// The pipeline was already shut down.
     AlreadyShutdown,
+    /// The operating system refused to start the worker thread
+    /// ([`PipelineBuilder::try_build`]).
+    Spawn(std::io::ErrorKind),
 }
 
 impl fmt::Display for PipelineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PipelineError::Timeout => "export pipeline did not finish before the deadline",
-            PipelineError::AlreadyShutdown => "export pipeline is already shut down",
-        })
+        match self {
+            PipelineError::Timeout => {
+                f.write_str("export pipeline did not finish before the deadline")
+            }
+            PipelineError::AlreadyShutdown => f.write_str("export pipeline is already shut down"),
+            PipelineError::Spawn(kind) => {
+                write!(f, "could not start the export worker thread: {kind}")
+            }
+        }
     }
 }
 
@@ -111,6 +132,8 @@ pub struct PipelineStats {
     pub dropped: u64,
     /// Spans in batches that at least one exporter failed to deliver.
     pub failed: u64,
-    /// Failed exporter calls.
+    /// Failed exporter calls (panics included).
     pub export_errors: u64,
+    /// Exporter calls that panicked (caught; the worker carries on).
+    pub panics: u64,
 }

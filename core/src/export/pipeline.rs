@@ -4,11 +4,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
-use super::worker::{Control, Counters, Worker};
+use super::worker::{Control, Counters, Worker, deadline_after};
 use super::{PipelineError, PipelineStats, SpanExporter, SpanSink};
 use crate::error::ExportError;
 use crate::resource::Resource;
@@ -50,6 +50,8 @@ pub struct PipelineBuilder {
     batch_timeout: Duration,
     resource: Resource,
     exporters: Vec<Box<dyn SpanExporter>>,
+    /// The worker thread's stack size, when not the platform default.
+    worker_stack_size: Option<usize>,
 }
 
 impl fmt::Debug for PipelineBuilder {
@@ -72,6 +74,7 @@ impl Default for PipelineBuilder {
             batch_timeout: Duration::from_secs(1),
             resource: Resource::default(),
             exporters: Vec::new(),
+            worker_stack_size: None,
         }
     }
 }
@@ -129,7 +132,20 @@ impl PipelineBuilder {
     }
 
     /// Starts the worker thread.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system cannot start a thread, as `std::thread::spawn` does; use
+    /// [`try_build`](PipelineBuilder::try_build) to handle that case.
     pub fn build(self) -> Pipeline {
+        match self.try_build() {
+            Ok(pipeline) => pipeline,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts the worker thread, or says why the operating system would not.
+    pub fn try_build(self) -> Result<Pipeline, PipelineError> {
         let (tx, rx) = bounded(self.queue_size);
         let (ctl_tx, ctl_rx) = bounded(16);
         let counters = Arc::new(Counters::default());
@@ -146,17 +162,15 @@ impl PipelineBuilder {
             max_batch: self.max_batch,
             batch_timeout: self.batch_timeout,
         };
-        let handle = std::thread::Builder::new()
-            .name("tracewire-export".into())
-            .spawn(move || {
-                // Exporters' own work (HTTP clients, h2, tonic) must never produce spans that
-                // come back into this pipeline: the worker thread sees no subscriber at all.
-                // Exporters that start a runtime use a current-thread one on this thread.
-                let _guard = tracing::dispatcher::set_default(&tracing::Dispatch::none());
-                worker.run()
-            })
-            .ok();
-        Pipeline {
+        let mut thread = std::thread::Builder::new().name("tracewire-export".into());
+        if let Some(size) = self.worker_stack_size {
+            thread = thread.stack_size(size);
+        }
+        // The worker runs every exporter call with no subscriber (see `worker`).
+        let handle = thread
+            .spawn(move || worker.run())
+            .map_err(|e| PipelineError::Spawn(e.kind()))?;
+        Ok(Pipeline {
             inner: Arc::new(Inner {
                 spans: tx,
                 control: ctl_tx,
@@ -164,10 +178,17 @@ impl PipelineBuilder {
                 wake_pending,
                 counters,
                 last_error,
-                worker: Mutex::new(handle),
+                worker: Mutex::new(Some(handle)),
                 shut_down: AtomicBool::new(false),
             }),
-        }
+        })
+    }
+
+    /// A worker stack so large the operating system refuses it, to test spawn failures.
+    #[cfg(test)]
+    pub(crate) fn unspawnable(mut self) -> Self {
+        self.worker_stack_size = Some(1 << 50);
+        self
     }
 }
 
@@ -210,6 +231,7 @@ impl Pipeline {
             dropped: c.dropped.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
         }
     }
 
@@ -227,15 +249,31 @@ impl Pipeline {
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(PipelineError::AlreadyShutdown);
         }
+        self.ask_worker(Control::Flush, timeout)
+    }
+
+    /// Sends the worker a control message carrying an acknowledgement channel and waits for the
+    /// answer, both within `timeout` (any length: one too long for an `Instant` waits as long
+    /// as it takes).
+    fn ask_worker(
+        &self,
+        message: fn(Sender<()>) -> Control,
+        timeout: Duration,
+    ) -> Result<(), PipelineError> {
         let (ack_tx, ack_rx) = bounded(1);
-        let deadline = Instant::now() + timeout;
-        self.inner
-            .control
-            .send_deadline(Control::Flush(ack_tx), deadline)
-            .map_err(|_| PipelineError::Timeout)?;
-        ack_rx
-            .recv_deadline(deadline)
-            .map_err(|_| PipelineError::Timeout)
+        let control = &self.inner.control;
+        let sent_and_answered = match deadline_after(timeout) {
+            Some(deadline) => {
+                control.send_deadline(message(ack_tx), deadline).is_ok()
+                    && ack_rx.recv_deadline(deadline).is_ok()
+            }
+            None => control.send(message(ack_tx)).is_ok() && ack_rx.recv().is_ok(),
+        };
+        if sent_and_answered {
+            Ok(())
+        } else {
+            Err(PipelineError::Timeout)
+        }
     }
 
     /// Exports what is queued, shuts the exporters down and stops the worker, waiting at most
@@ -245,15 +283,7 @@ impl Pipeline {
         if self.inner.shut_down.swap(true, Ordering::AcqRel) {
             return Err(PipelineError::AlreadyShutdown);
         }
-        let (ack_tx, ack_rx) = bounded(1);
-        let deadline = Instant::now() + timeout;
-        self.inner
-            .control
-            .send_deadline(Control::Shutdown(ack_tx), deadline)
-            .map_err(|_| PipelineError::Timeout)?;
-        ack_rx
-            .recv_deadline(deadline)
-            .map_err(|_| PipelineError::Timeout)?;
+        self.ask_worker(Control::Shutdown, timeout)?;
         // The worker has answered and is returning; joining cannot wait on an exporter.
         let handle = self
             .inner
@@ -278,6 +308,7 @@ impl SpanSink for Pipeline {
 mod tests {
     use std::sync::atomic::AtomicU64;
     use std::sync::mpsc;
+    use std::time::Instant;
 
     use super::*;
     use crate::SpanContext;
@@ -431,5 +462,97 @@ mod tests {
             Err(PipelineError::Timeout)
         );
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    /// Panics on every call, as an exporter with a bug would.
+    struct Panicking(Arc<AtomicU64>);
+
+    impl SpanExporter for Panicking {
+        fn export(&mut self, _: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            panic!("exporter bug");
+        }
+
+        fn force_flush(&mut self) -> Result<(), ExportError> {
+            panic!("flush bug");
+        }
+
+        fn shutdown(&mut self) -> Result<(), ExportError> {
+            panic!("{}", String::from("shutdown bug"));
+        }
+    }
+
+    #[test]
+    fn a_panicking_exporter_neither_stops_the_worker_nor_the_other_exporters() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let mem = InMemoryExporter::new();
+        let panics_before = crate::diagnostics::exporter_panics();
+        let p = Pipeline::builder()
+            .exporter(Panicking(calls.clone()))
+            .exporter(mem.clone())
+            .build();
+        p.submit(span("a"));
+        p.submit(span("b"));
+        p.flush(Duration::from_secs(5)).unwrap();
+        assert_eq!(mem.spans().len(), 2);
+        // One panic in export, one in force_flush.
+        let s = p.stats();
+        assert_eq!(
+            (s.exported, s.failed, s.export_errors, s.panics),
+            (0, 2, 2, 2)
+        );
+        assert_eq!(
+            p.last_error(),
+            Some(ExportError::Panicked("flush bug".into()))
+        );
+        // The same exporter gets the next batch.
+        p.submit(span("c"));
+        p.flush(Duration::from_secs(5)).unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        assert_eq!(mem.spans().len(), 3);
+        p.shutdown(Duration::from_secs(5)).unwrap();
+        assert_eq!(p.stats().panics, 5);
+        assert_eq!(
+            p.last_error(),
+            Some(ExportError::Panicked("shutdown bug".into()))
+        );
+        assert!(crate::diagnostics::exporter_panics() >= panics_before + 5);
+    }
+
+    #[test]
+    fn huge_timeouts_wait_instead_of_panicking() {
+        let mem = InMemoryExporter::new();
+        // A batch timeout no `Instant` can hold: the worker keeps running, spans wait for a
+        // full batch or a flush.
+        let p = Pipeline::builder()
+            .batch_timeout(Duration::MAX)
+            .exporter(mem.clone())
+            .build();
+        p.submit(span("s"));
+        p.flush(Duration::MAX).unwrap();
+        assert_eq!(mem.spans().len(), 1);
+        p.shutdown(Duration::MAX).unwrap();
+        let p = Pipeline::builder()
+            .batch_timeout(Duration::from_millis(u64::MAX))
+            .build();
+        p.flush(Duration::from_secs(u64::MAX)).unwrap();
+        p.shutdown(Duration::from_secs(u64::MAX)).unwrap();
+    }
+
+    #[test]
+    fn a_worker_that_cannot_start_is_an_error() {
+        let err = Pipeline::builder().unspawnable().try_build().unwrap_err();
+        assert!(matches!(err, PipelineError::Spawn(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("could not start the export worker thread: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "could not start the export worker thread")]
+    fn build_panics_like_thread_spawn_when_the_worker_cannot_start() {
+        let _ = Pipeline::builder().unspawnable().build();
     }
 }
