@@ -55,6 +55,7 @@
 //! | `layer/state.rs`, `layer/visit.rs` | per-span state and recording; fields to attribute values |
 //! | `layer/span_ext.rs` | [`SpanExt`]: context, baggage and attributes from a plain `tracing::Span` |
 //! | `layer/builder.rs` | [`LayerBuilder`] |
+//! | `limits.rs` | [`SpanLimits`] (`OTEL_*_LIMIT`), [`limits::untrusted`] for request data |
 //! | `span.rs`, `resource.rs` | [`SpanData`], [`Value`] and the other exported parts; [`Resource`] |
 //! | `export/mod.rs` | [`export::SpanExporter`], [`export::SpanSink`], counters |
 //! | `export/pipeline.rs`, `export/worker.rs` | the queue and its handle; the batching thread |
@@ -84,6 +85,7 @@ pub mod diagnostics;
 pub mod export;
 #[cfg(feature = "fmt")]
 pub mod fmt;
+pub mod limits;
 pub mod propagation;
 pub mod testing;
 
@@ -99,6 +101,7 @@ pub use crate::id::{SpanId, TraceFlags, TraceId};
 pub use crate::layer::{
     LayerBuilder, Parent, SpanExt, TracewireLayer, with_parent, with_parent_and_context,
 };
+pub use crate::limits::SpanLimits;
 pub use crate::resource::Resource;
 pub use crate::sampler::{ParentBased, RateLimiter, Sampler, SamplingInput};
 pub use crate::setup::{Builder, Guard, InitError, init};

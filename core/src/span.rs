@@ -81,6 +81,7 @@ impl Status {
 
 /// A timestamped event recorded inside a span (a `tracing` event).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Event {
     /// The event's message.
     pub name: Cow<'static, str>,
@@ -88,15 +89,47 @@ pub struct Event {
     pub time: SystemTime,
     /// Its fields.
     pub attributes: Vec<KeyValue>,
+    /// Attributes dropped over the per-event cap.
+    pub dropped_attributes: u32,
+}
+
+impl Event {
+    /// An event with nothing dropped.
+    pub fn new(
+        name: impl Into<Cow<'static, str>>,
+        time: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) -> Self {
+        Event {
+            name: name.into(),
+            time,
+            attributes,
+            dropped_attributes: 0,
+        }
+    }
 }
 
 /// A link to another span, e.g. the inbound context of a request that started a new trace.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Link {
     /// The linked span.
     pub span_context: SpanContext,
     /// Attributes describing the link.
     pub attributes: Vec<KeyValue>,
+    /// Attributes dropped over the per-link cap.
+    pub dropped_attributes: u32,
+}
+
+impl Link {
+    /// A link with nothing dropped.
+    pub fn new(span_context: SpanContext, attributes: Vec<KeyValue>) -> Self {
+        Link {
+            span_context,
+            attributes,
+            dropped_attributes: 0,
+        }
+    }
 }
 
 /// A finished span, handed to exporters.
@@ -129,6 +162,8 @@ pub struct SpanData {
     pub dropped_events: u32,
     /// Links to other spans.
     pub links: Vec<Link>,
+    /// Links dropped over the per-span cap.
+    pub dropped_links: u32,
     /// The outcome.
     pub status: Status,
 }
@@ -152,6 +187,7 @@ impl SpanData {
             events: Vec::new(),
             dropped_events: 0,
             links: Vec::new(),
+            dropped_links: 0,
             status: Status::Unset,
         }
     }

@@ -129,7 +129,7 @@ pub fn to_span(s: &SpanData) -> Span {
                 time_unix_nano: unix_nanos(e.time),
                 name: e.name.to_string(),
                 attributes: e.attributes.iter().map(to_key_value).collect(),
-                dropped_attributes_count: 0,
+                dropped_attributes_count: e.dropped_attributes,
             })
             .collect(),
         dropped_events_count: s.dropped_events,
@@ -141,11 +141,11 @@ pub fn to_span(s: &SpanData) -> Span {
                 span_id: l.span_context.span_id().to_bytes().to_vec(),
                 trace_state: l.span_context.trace_state().header(),
                 attributes: l.attributes.iter().map(to_key_value).collect(),
-                dropped_attributes_count: 0,
+                dropped_attributes_count: l.dropped_attributes,
                 flags: flags(&l.span_context, l.span_context.is_remote()),
             })
             .collect(),
-        dropped_links_count: 0,
+        dropped_links_count: s.dropped_links,
         status: Some(to_status(&s.status)),
     }
 }
@@ -277,22 +277,22 @@ mod tests {
             tracewire::KeyValue::new("ratio", 0.25f64),
         ];
         s.dropped_attributes = 3;
-        s.events = vec![Event {
-            name: "retrying".into(),
-            time: SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 999),
-            attributes: vec![tracewire::KeyValue::new("attempt", 2i64)],
-        }];
+        s.events = vec![Event::new(
+            "retrying",
+            SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 999),
+            vec![tracewire::KeyValue::new("attempt", 2i64)],
+        )];
         s.dropped_events = 1;
-        s.links = vec![Link {
-            span_context: SpanContext::new(
+        s.links = vec![Link::new(
+            SpanContext::new(
                 TraceId::from_u128(7),
                 SpanId::from_u64(8),
                 TraceFlags::new(0),
                 "k=v".parse().unwrap(),
                 true,
             ),
-            attributes: vec![tracewire::KeyValue::new("reason", "public endpoint")],
-        }];
+            vec![tracewire::KeyValue::new("reason", "public endpoint")],
+        )];
         s.status = Status::error("boom");
         s
     }

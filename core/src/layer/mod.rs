@@ -41,21 +41,21 @@ pub(crate) use self::span_ext::current_span_context;
 #[cfg(feature = "fmt")]
 pub(crate) use self::span_ext::span_ids;
 use self::span_ext::{WithState, with_state_in};
-use self::state::{Recording, SpanState, push_attribute};
+use self::state::{Recording, SpanState, limit_links, push_attribute};
 use self::visit::{EventFields, Fields, SpanFields};
 use crate::context::{Context, SpanContext};
 use crate::export::SpanSink;
 use crate::id::{SpanId, TraceFlags, TraceId};
+use crate::limits::SpanLimits;
 use crate::sampler::{Sampler, SamplingInput};
 use crate::span::{Event, Link, SpanData, SpanKind};
-use crate::value::{KeyValue, Text, Value};
+use crate::value::{Text, Value};
 
 /// Settings shared by the layer.
 struct Config {
     sampler: Sampler,
     sink: Arc<dyn SpanSink>,
-    max_attributes: usize,
-    max_events: usize,
+    limits: SpanLimits,
     baggage_attributes: Vec<Box<str>>,
     error_events_set_status: bool,
 }
@@ -73,8 +73,7 @@ impl fmt::Debug for TracewireLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TracewireLayer")
             .field("sampler", &self.config.sampler)
-            .field("max_attributes", &self.config.max_attributes)
-            .field("max_events", &self.config.max_events)
+            .field("limits", &self.config.limits)
             .field("baggage_attributes", &self.config.baggage_attributes)
             .finish_non_exhaustive()
     }
@@ -148,9 +147,10 @@ where
                     Some(Context::from_span_context(cx.clone()).with_baggage(baggage.clone()));
             });
         }
+        let limits = &self.config.limits;
         let recording = sampled.then(|| {
+            let (links, dropped_links) = limit_links(links, limits);
             let mut rec = Box::new(Recording {
-                max_attributes: self.config.max_attributes,
                 name: Cow::Borrowed(meta.name()),
                 target: meta.target(),
                 kind: SpanKind::Internal,
@@ -160,6 +160,7 @@ where
                 events: Vec::new(),
                 dropped_events: 0,
                 links,
+                dropped_links,
                 status_code: None,
                 status_message: None,
                 error_message: None,
@@ -168,9 +169,9 @@ where
                 if let Some(v) = baggage.get(key) {
                     push_attribute(
                         &mut rec,
-                        self.config.max_attributes,
+                        limits,
                         Cow::Owned(key.to_string()),
-                        Value::String(Text::new(v)),
+                        Value::String(Text::new(limits.cut_str(v))),
                         true,
                     );
                 }
@@ -178,7 +179,7 @@ where
             let replace = !rec.attributes.is_empty();
             attrs.record(&mut Fields(&mut SpanFields {
                 rec: &mut rec,
-                max: self.config.max_attributes,
+                limits,
                 replace,
             }));
             rec
@@ -203,7 +204,7 @@ where
         {
             values.record(&mut Fields(&mut SpanFields {
                 rec,
-                max: self.config.max_attributes,
+                limits: &self.config.limits,
                 replace: true,
             }));
         }
@@ -224,10 +225,11 @@ where
             .get_mut::<SpanState>()
             .and_then(|s| s.recording.as_mut())
         {
-            rec.links.push(Link {
-                span_context: other,
-                attributes: Vec::new(),
-            });
+            if rec.links.len() < self.config.limits.link_count {
+                rec.links.push(Link::new(other, Vec::new()));
+            } else {
+                rec.dropped_links = rec.dropped_links.saturating_add(1);
+            }
         }
     }
 
@@ -244,27 +246,31 @@ where
                 return;
             };
             let meta = event.metadata();
-            let mut fields = EventFields::default();
-            event.record(&mut Fields(&mut fields));
-            let name = fields.message.take().unwrap_or(Cow::Borrowed(meta.name()));
-            if self.config.error_events_set_status
+            let limits = &self.config.limits;
+            let sets_status = self.config.error_events_set_status
                 && *meta.level() == Level::ERROR
                 && rec.status_code.is_none()
-                && rec.error_message.is_none()
-            {
+                && rec.error_message.is_none();
+            let full = rec.events.len() >= limits.event_count;
+            if full {
+                rec.dropped_events = rec.dropped_events.saturating_add(1);
+                if !sets_status {
+                    return;
+                }
+            }
+            let mut fields = EventFields::new(limits);
+            event.record(&mut Fields(&mut fields));
+            let name = fields.message.take().unwrap_or(Cow::Borrowed(meta.name()));
+            if sets_status {
                 rec.error_message = Some(name.clone());
             }
-            if rec.events.len() >= self.config.max_events {
-                rec.dropped_events += 1;
+            if full {
                 return;
             }
-            let mut attributes = fields.attributes;
-            attributes.push(KeyValue::new("level", meta.level().as_str()));
-            rec.events.push(Event {
-                name,
-                time: SystemTime::now(),
-                attributes,
-            });
+            fields.push(Cow::Borrowed("level"), Value::from(meta.level().as_str()));
+            let mut recorded = Event::new(name, SystemTime::now(), fields.attributes);
+            recorded.dropped_attributes = fields.dropped;
+            rec.events.push(recorded);
             return;
         }
     }
@@ -295,6 +301,7 @@ where
             events: rec.events,
             dropped_events: rec.dropped_events,
             links: rec.links,
+            dropped_links: rec.dropped_links,
             status,
         });
     }

@@ -41,10 +41,7 @@ impl Parent {
     /// endpoint that restarts the trace).
     #[must_use]
     pub fn with_link(mut self, span_context: SpanContext) -> Self {
-        self.links.push(Link {
-            span_context,
-            attributes: Vec::new(),
-        });
+        self.links.push(Link::new(span_context, Vec::new()));
         self
     }
 

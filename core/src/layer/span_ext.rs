@@ -19,6 +19,7 @@ use crate::context::{Context, SpanContext};
 use crate::error::BaggageError;
 #[cfg(feature = "fmt")]
 use crate::id::{SpanId, TraceId};
+use crate::limits::SpanLimits;
 use crate::value::Value;
 
 /// Which span's state a lookup acts on.
@@ -70,21 +71,26 @@ fn with_state<R>(
     dispatch: &Dispatch,
     id: &Id,
     lookup: Lookup,
-    f: impl FnOnce(&mut SpanState) -> R,
+    f: impl FnOnce(&mut SpanState, &SpanLimits) -> R,
 ) -> Option<R> {
-    let find = dispatch.downcast_ref::<TracewireLayer>()?.with_state?;
+    let layer = dispatch.downcast_ref::<TracewireLayer>()?;
+    let find = layer.with_state?;
+    let limits = &layer.config.limits;
     let mut f = Some(f);
     let mut out = None;
     find(dispatch, id, lookup, &mut |state| {
         if let Some(f) = f.take() {
-            out = Some(f(state));
+            out = Some(f(state, limits));
         }
     });
     out
 }
 
 /// Runs `f` on the state of exactly `span`, if the layer knows it.
-fn with_span_state<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
+fn with_span_state<R>(
+    span: &tracing::Span,
+    f: impl FnOnce(&mut SpanState, &SpanLimits) -> R,
+) -> Option<R> {
     span.with_subscriber(|(id, d)| with_state(d, id, Lookup::Exact, f))
         .flatten()
 }
@@ -94,7 +100,7 @@ fn with_span_state<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanState) -> R)
 pub(crate) fn current_span_context() -> Option<Context> {
     tracing::dispatcher::get_default(|d| {
         let current = d.current_span();
-        with_state(d, current.id()?, Lookup::NearestKnown, |s| s.context())
+        with_state(d, current.id()?, Lookup::NearestKnown, |s, _| s.context())
     })
 }
 
@@ -136,7 +142,7 @@ pub trait SpanExt {
 
     /// Records an attribute whose key is only known at run time (a `tracing` field name must be
     /// known at compile time), e.g. `http.request.header.x-tenant`. Only sampled spans record
-    /// it; the per-span attribute cap applies. Returns whether it was recorded.
+    /// it; the span limits apply (count, value length). Returns whether it was recorded.
     fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> bool;
 
     /// Whether the span is known to the layer and sampled (its attributes are recorded).
@@ -145,15 +151,15 @@ pub trait SpanExt {
 
 impl SpanExt for tracing::Span {
     fn span_context(&self) -> Option<SpanContext> {
-        with_span_state(self, |s| s.cx.clone())
+        with_span_state(self, |s, _| s.cx.clone())
     }
 
     fn context(&self) -> Option<Context> {
-        with_span_state(self, |s| s.context())
+        with_span_state(self, |s, _| s.context())
     }
 
     fn set_baggage(&self, key: &str, value: &str) -> Result<(), BaggageError> {
-        with_span_state(self, |s| {
+        with_span_state(self, |s, _| {
             s.baggage = s.baggage.with(key, value)?;
             Ok(())
         })
@@ -162,11 +168,10 @@ impl SpanExt for tracing::Span {
 
     fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> bool {
         let (key, value) = (key.into(), value.into());
-        with_span_state(self, |s| match s.recording.as_mut() {
+        with_span_state(self, |s, limits| match s.recording.as_mut() {
             Some(rec) => {
                 let before = rec.dropped_attributes;
-                let max = rec.max_attributes;
-                push_attribute(rec, max, key, value, true);
+                push_attribute(rec, limits, key, limits.cut_value(value), true);
                 rec.dropped_attributes == before
             }
             None => false,
@@ -175,7 +180,7 @@ impl SpanExt for tracing::Span {
     }
 
     fn is_sampled(&self) -> bool {
-        with_span_state(self, |s| s.recording.is_some()).unwrap_or(false)
+        with_span_state(self, |s, _| s.recording.is_some()).unwrap_or(false)
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use crate::baggage::Baggage;
 use crate::context::{Context, SpanContext};
 use crate::id::SpanId;
+use crate::limits::SpanLimits;
 use crate::span::{Event, Link, SpanKind, Status};
 use crate::value::{KeyValue, Value};
 
@@ -27,8 +28,6 @@ impl SpanState {
 }
 
 pub(super) struct Recording {
-    /// The attribute cap, for attributes set after creation through [`SpanExt`].
-    pub(super) max_attributes: usize,
     pub(super) name: Cow<'static, str>,
     pub(super) target: &'static str,
     pub(super) kind: SpanKind,
@@ -38,6 +37,7 @@ pub(super) struct Recording {
     pub(super) events: Vec<Event>,
     pub(super) dropped_events: u32,
     pub(super) links: Vec<Link>,
+    pub(super) dropped_links: u32,
     pub(super) status_code: Option<StatusCode>,
     pub(super) status_message: Option<Cow<'static, str>>,
     pub(super) error_message: Option<Cow<'static, str>>,
@@ -70,11 +70,12 @@ impl Recording {
     }
 }
 
-/// Adds or replaces an attribute. `replace` scans for an existing key; it can be skipped while
-/// recording a new span's own fields, whose names are unique within their call site.
+/// Adds or replaces an attribute whose value is already cut to the length limit. `replace`
+/// scans for an existing key; it can be skipped while recording a new span's own fields, whose
+/// names are unique within their call site.
 pub(super) fn push_attribute(
     rec: &mut Recording,
-    max: usize,
+    limits: &SpanLimits,
     key: Cow<'static, str>,
     value: Value,
     replace: bool,
@@ -84,9 +85,31 @@ pub(super) fn push_attribute(
         .flatten()
     {
         kv.value = value;
-    } else if rec.attributes.len() < max {
+    } else if rec.attributes.len() < limits.attribute_count {
         rec.attributes.push(KeyValue { key, value });
     } else {
-        rec.dropped_attributes += 1;
+        rec.dropped_attributes = rec.dropped_attributes.saturating_add(1);
     }
+}
+
+/// The links a new span keeps, within the link and per-link attribute limits, and how many
+/// links were dropped.
+pub(super) fn limit_links(mut links: Vec<Link>, limits: &SpanLimits) -> (Vec<Link>, u32) {
+    let dropped = links.len().saturating_sub(limits.link_count);
+    links.truncate(limits.link_count);
+    for link in &mut links {
+        let over = link
+            .attributes
+            .len()
+            .saturating_sub(limits.attribute_per_link);
+        link.attributes.truncate(limits.attribute_per_link);
+        link.dropped_attributes = link
+            .dropped_attributes
+            .saturating_add(u32::try_from(over).unwrap_or(u32::MAX));
+        for kv in &mut link.attributes {
+            let value = std::mem::replace(&mut kv.value, Value::Bool(false));
+            kv.value = limits.cut_value(value);
+        }
+    }
+    (links, u32::try_from(dropped).unwrap_or(u32::MAX))
 }

@@ -7,6 +7,7 @@ use std::fmt;
 use tracing::field::{Field, Visit};
 
 use super::state::{Recording, StatusCode, push_attribute};
+use crate::limits::SpanLimits;
 use crate::span::SpanKind;
 use crate::value::{KeyValue, Text, Value};
 
@@ -65,7 +66,7 @@ fn into_text(value: Value) -> Cow<'static, str> {
 /// A span's fields: `otel.*` and `error` set the name, kind and status; the rest are attributes.
 pub(super) struct SpanFields<'a> {
     pub(super) rec: &'a mut Recording,
-    pub(super) max: usize,
+    pub(super) limits: &'a SpanLimits,
     /// Whether a recorded key may already be present (updates, or fields after baggage).
     pub(super) replace: bool,
 }
@@ -90,25 +91,57 @@ impl FieldSink for SpanFields<'_> {
             }
             "otel.status_message" => self.rec.status_message = Some(into_text(value)),
             "error" => self.rec.error_message = Some(into_text(value)),
-            name => push_attribute(self.rec, self.max, Cow::Borrowed(name), value, self.replace),
+            name => {
+                let value = self.limits.cut_value(value);
+                push_attribute(
+                    self.rec,
+                    self.limits,
+                    Cow::Borrowed(name),
+                    value,
+                    self.replace,
+                );
+            }
         }
     }
 }
 
 /// An event's fields: `message` names the span event, `log.*` (from `tracing-log`) is dropped,
-/// the rest are its attributes.
-#[derive(Default)]
-pub(super) struct EventFields {
+/// the rest are its attributes, within the per-event limits.
+pub(super) struct EventFields<'a> {
     pub(super) message: Option<Cow<'static, str>>,
     pub(super) attributes: Vec<KeyValue>,
+    /// Attributes over the per-event cap.
+    pub(super) dropped: u32,
+    limits: &'a SpanLimits,
 }
 
-impl FieldSink for EventFields {
+impl<'a> EventFields<'a> {
+    pub(super) fn new(limits: &'a SpanLimits) -> Self {
+        EventFields {
+            message: None,
+            attributes: Vec::new(),
+            dropped: 0,
+            limits,
+        }
+    }
+
+    /// Adds an attribute within the limits.
+    pub(super) fn push(&mut self, key: Cow<'static, str>, value: Value) {
+        if self.attributes.len() < self.limits.attribute_per_event {
+            let value = self.limits.cut_value(value);
+            self.attributes.push(KeyValue { key, value });
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+}
+
+impl FieldSink for EventFields<'_> {
     fn field(&mut self, field: &Field, value: Value) {
         if field.name() == "message" {
             self.message = Some(into_text(value));
         } else if !field.name().starts_with("log.") {
-            self.attributes.push(KeyValue::new(field.name(), value));
+            self.push(Cow::Borrowed(field.name()), value);
         }
     }
 }
