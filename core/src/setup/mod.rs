@@ -17,59 +17,18 @@ use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+mod error;
+mod guard;
+
+pub use self::error::InitError;
+pub use self::guard::Guard;
 use crate::error::ConfigError;
-use crate::export::{Pipeline, PipelineBuilder, PipelineError, PipelineStats, SpanExporter};
+use crate::export::{PipelineBuilder, SpanExporter};
 use crate::export::{StdoutExporter, StdoutFormat};
 use crate::layer::{LayerBuilder, TracewireLayer};
 use crate::limits::SpanLimits;
 use crate::resource::Resource;
 use crate::sampler::Sampler;
-
-/// Why [`init`] or [`Builder::install`] failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InitError {
-    /// An `OTEL_*` variable or a builder value is invalid.
-    Config(ConfigError),
-    /// A global `tracing` subscriber is already installed.
-    AlreadyInstalled(String),
-    /// The export pipeline could not start (its worker thread was refused).
-    Pipeline(PipelineError),
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InitError::Config(e) => write!(f, "invalid tracing configuration: {e}"),
-            InitError::AlreadyInstalled(e) => {
-                write!(f, "a global tracing subscriber is already installed: {e}")
-            }
-            InitError::Pipeline(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for InitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InitError::Config(e) => Some(e),
-            InitError::AlreadyInstalled(_) => None,
-            InitError::Pipeline(e) => Some(e),
-        }
-    }
-}
-
-impl From<ConfigError> for InitError {
-    fn from(e: ConfigError) -> Self {
-        InitError::Config(e)
-    }
-}
-
-impl From<PipelineError> for InitError {
-    fn from(e: PipelineError) -> Self {
-        InitError::Pipeline(e)
-    }
-}
 
 /// Installs the global subscriber (registry, `RUST_LOG` filter, fmt layer with trace ids, the
 /// tracewire layer) configured from `OTEL_*` variables, and returns the pipeline's guard.
@@ -309,87 +268,5 @@ fn exporter_from_env() -> Result<Option<Box<dyn SpanExporter>>, ConfigError> {
     Ok(chosen)
 }
 
-/// Owns the export pipeline: flushes and shuts it down when dropped, waiting at most the
-/// shutdown timeout — in any runtime flavour or none, since the worker is its own thread.
-#[must_use = "dropping the guard shuts the export pipeline down"]
-#[derive(Debug)]
-pub struct Guard {
-    pipeline: Pipeline,
-    timeout: Duration,
-}
-
-impl Guard {
-    /// The export pipeline.
-    pub fn pipeline(&self) -> &Pipeline {
-        &self.pipeline
-    }
-
-    /// The pipeline's counters.
-    pub fn stats(&self) -> PipelineStats {
-        self.pipeline.stats()
-    }
-
-    /// Exports everything queued, waiting at most `timeout`.
-    pub fn flush(&self, timeout: Duration) -> Result<(), PipelineError> {
-        self.pipeline.flush(timeout)
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.pipeline.shutdown(self.timeout);
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_pipeline_that_cannot_start_fails_the_setup() {
-        let err = Builder::new()
-            .no_env_exporter()
-            .sampler(Sampler::AlwaysOn)
-            .pipeline(PipelineBuilder::default().unspawnable())
-            .build()
-            .unwrap_err();
-        assert!(
-            matches!(err, InitError::Pipeline(PipelineError::Spawn(_))),
-            "{err:?}"
-        );
-        assert!(std::error::Error::source(&err).is_some());
-    }
-
-    #[test]
-    fn limits_reach_the_layer_under_the_layer_builders_own() {
-        let limits = SpanLimits {
-            attribute_count: 3,
-            link_count: 4,
-            ..SpanLimits::default()
-        };
-        let (layer, _guard) = Builder::new()
-            .no_env_exporter()
-            .sampler(Sampler::AlwaysOn)
-            .pipeline(PipelineBuilder::default())
-            .limits(limits)
-            .layer(LayerBuilder::default().max_links(1))
-            .build()
-            .unwrap();
-        let debug = format!("{layer:?}");
-        assert!(debug.contains("attribute_count: 3"), "{debug}");
-        assert!(debug.contains("link_count: 1"), "{debug}");
-    }
-
-    #[test]
-    fn a_huge_shutdown_timeout_is_waited_out_not_a_panic() {
-        let (_layer, guard) = Builder::new()
-            .no_env_exporter()
-            .sampler(Sampler::AlwaysOn)
-            .pipeline(PipelineBuilder::default())
-            .shutdown_timeout(Duration::MAX)
-            .build()
-            .unwrap();
-        guard.flush(Duration::MAX).unwrap();
-        drop(guard);
-    }
-}
+mod tests;
