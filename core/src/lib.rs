@@ -38,7 +38,7 @@
 //!
 //! | feature | default | adds |
 //! |---|---|---|
-//! | `fmt` | yes | [`init`]'s fmt layer with trace ids, `RUST_LOG` filtering |
+//! | `fmt` | yes | [`init`]'s fmt layer with trace ids; `EnvFilter` syntax for `RUST_LOG` (logs) and `TRACEWIRE_SPANS` (spans) |
 //! | `tokio` | yes | [`spawn`] and [`spawn_blocking`] |
 //!
 //! # Where to find what

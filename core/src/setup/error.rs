@@ -5,7 +5,7 @@ use std::fmt;
 use crate::error::ConfigError;
 use crate::export::PipelineError;
 
-/// Why [`init`] or [`Builder::install`] failed.
+/// Why [`init`](crate::init) or [`Builder::install`](crate::Builder::install) failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InitError {

@@ -3,22 +3,28 @@
 //! ```no_run
 //! fn main() -> Result<(), tracewire::InitError> {
 //!     // Reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG),
-//!     // OTEL_TRACES_EXPORTER (console, none), OTEL_BSP_*, the OTEL_*_LIMIT span limits
-//!     // and RUST_LOG.
+//!     // OTEL_TRACES_EXPORTER (console, none), OTEL_BSP_*, the OTEL_*_LIMIT span limits,
+//!     // RUST_LOG (log lines) and TRACEWIRE_SPANS (spans).
 //!     let _guard = tracewire::init()?;
 //!     tracing::info!("log lines carry trace_id and span_id inside spans");
 //!     Ok(())
 //! } // the guard flushes and shuts the export pipeline down here
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer;
+use tracing_subscriber::Registry;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 mod error;
 mod guard;
+#[cfg(feature = "fmt")]
+mod logs;
 
 pub use self::error::InitError;
 pub use self::guard::Guard;
@@ -30,13 +36,28 @@ use crate::limits::SpanLimits;
 use crate::resource::Resource;
 use crate::sampler::Sampler;
 
-/// Installs the global subscriber (registry, `RUST_LOG` filter, fmt layer with trace ids, the
-/// tracewire layer) configured from `OTEL_*` variables, and returns the pipeline's guard.
+/// Installs the global subscriber (the registry, the tracewire layer under the span filter,
+/// the fmt layer with trace ids under the `RUST_LOG` log filter) configured from `OTEL_*`
+/// variables, and returns the pipeline's guard. `RUST_LOG` chooses the log lines printed,
+/// `TRACEWIRE_SPANS` the spans traced (see [`Builder::span_filter`]).
 pub fn init() -> Result<Guard, InitError> {
     Builder::new().install()
 }
 
 /// Every knob of the setup. Values not set here come from the environment.
+///
+/// Logs and spans are filtered separately, so quieting logs never stops tracing:
+///
+/// - `RUST_LOG` ([`Builder::filter`]; default `info`) chooses which events the fmt layer
+///   prints. It does not choose spans.
+/// - `TRACEWIRE_SPANS` ([`Builder::span_filter`]; default
+///   [`Builder::DEFAULT_SPAN_FILTER`]: every `info`-and-above span and every span of the
+///   tracewire plugins) chooses which spans are traced and which events become span events.
+///
+/// Both take `tracing-subscriber`'s `EnvFilter` syntax (`info,my_crate::db=off`). So
+/// `RUST_LOG=warn` prints warnings only but still exports every `info` span, and
+/// `TRACEWIRE_SPANS=info,noisy_crate=off` stops tracing `noisy_crate` while its log lines
+/// still print. A printed line inside a traced span carries its `trace_id` and `span_id`.
 #[must_use]
 pub struct Builder {
     resource: Option<Resource>,
@@ -49,7 +70,49 @@ pub struct Builder {
     env_exporter: bool,
     fmt: bool,
     filter: Option<String>,
+    span_filter: Option<String>,
+    #[cfg(feature = "fmt")]
+    log_writer: Option<tracing_subscriber::fmt::writer::BoxMakeWriter>,
     shutdown_timeout: Duration,
+    vars: Vars,
+}
+
+/// Where the setup reads `RUST_LOG`, `TRACEWIRE_SPANS` and friends: the process environment,
+/// or (in tests) a fixed map.
+#[derive(Clone, Default)]
+struct Vars(Option<Arc<HashMap<String, String>>>);
+
+impl Vars {
+    fn get(&self, name: &str) -> Option<String> {
+        match &self.0 {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+    }
+}
+
+/// The layers [`Builder::install`] puts on the registry.
+type Layers = Vec<Box<dyn Layer<Registry> + Send + Sync>>;
+
+/// The subscriber [`Builder::install`] installs.
+pub(crate) type Stack = Layered<Layers, Registry>;
+
+#[cfg(feature = "fmt")]
+type SpanFilter = tracing_subscriber::EnvFilter;
+#[cfg(not(feature = "fmt"))]
+type SpanFilter = tracing_subscriber::filter::Targets;
+
+fn parse_filter(var: &'static str, directives: &str) -> Result<SpanFilter, InitError> {
+    #[cfg(feature = "fmt")]
+    let parsed = tracing_subscriber::EnvFilter::builder().parse(directives);
+    #[cfg(not(feature = "fmt"))]
+    let parsed = directives.parse::<tracing_subscriber::filter::Targets>();
+    parsed.map_err(|_| {
+        InitError::Config(ConfigError::InvalidEnv {
+            var,
+            value: directives.to_owned(),
+        })
+    })
 }
 
 impl fmt::Debug for Builder {
@@ -60,6 +123,7 @@ impl fmt::Debug for Builder {
             .field("exporters", &self.exporters.len())
             .field("fmt", &self.fmt)
             .field("filter", &self.filter)
+            .field("span_filter", &self.span_filter)
             .finish_non_exhaustive()
     }
 }
@@ -84,7 +148,11 @@ impl Builder {
             env_exporter: true,
             fmt: true,
             filter: None,
+            span_filter: None,
+            #[cfg(feature = "fmt")]
+            log_writer: None,
             shutdown_timeout: Duration::from_secs(5),
+            vars: Vars::default(),
         }
     }
 
@@ -144,9 +212,18 @@ impl Builder {
         self
     }
 
-    /// The filter directives (over `RUST_LOG`; default `info`).
+    /// The log filter: which events the fmt layer prints (over `RUST_LOG`; default `info`).
+    /// It does not choose spans; see [`span_filter`](Builder::span_filter).
     pub fn filter(mut self, directives: impl Into<String>) -> Self {
         self.filter = Some(directives.into());
+        self
+    }
+
+    /// The span filter: which spans are traced and which events are recorded in them (over
+    /// `TRACEWIRE_SPANS`; default [`Builder::DEFAULT_SPAN_FILTER`]), in `EnvFilter` syntax
+    /// (`Targets` syntax without the `fmt` feature).
+    pub fn span_filter(mut self, directives: impl Into<String>) -> Self {
+        self.span_filter = Some(directives.into());
         self
     }
 
@@ -201,44 +278,78 @@ impl Builder {
 
     /// Installs the global subscriber and returns the guard.
     pub fn install(self) -> Result<Guard, InitError> {
-        let fmt_on = self.fmt;
-        let directives = self
-            .filter
-            .clone()
-            .or_else(|| std::env::var("RUST_LOG").ok())
-            .unwrap_or_else(|| "info".to_owned());
-        let (layer, guard) = self.build()?;
-        let registry = tracing_subscriber::registry().with(layer);
-        #[cfg(feature = "fmt")]
-        {
-            let filter = tracing_subscriber::EnvFilter::try_new(&directives).map_err(|_| {
-                InitError::Config(ConfigError::InvalidEnv {
-                    var: "RUST_LOG",
-                    value: directives.clone(),
-                })
-            })?;
-            use tracing_subscriber::Layer;
-            let fmt_layer = fmt_on.then(|| {
-                tracing_subscriber::fmt::layer()
-                    .event_format(crate::fmt::TraceIdFormat::new(
-                        tracing_subscriber::fmt::format::Format::default(),
-                    ))
-                    .boxed()
-            });
-            registry
-                .with(fmt_layer)
-                .with(filter)
-                .try_init()
-                .map_err(|e| InitError::AlreadyInstalled(e.to_string()))?;
-        }
-        #[cfg(not(feature = "fmt"))]
-        {
-            let _ = (fmt_on, directives);
-            registry
-                .try_init()
-                .map_err(|e| InitError::AlreadyInstalled(e.to_string()))?;
-        }
+        let (subscriber, guard) = self.subscriber()?;
+        subscriber
+            .try_init()
+            .map_err(|e| InitError::AlreadyInstalled(e.to_string()))?;
         Ok(guard)
+    }
+
+    /// The default span filter: every `info`-and-above span, and every span of the tracewire
+    /// plugins whatever its level.
+    pub const DEFAULT_SPAN_FILTER: &'static str = "info,tracewire_tower=trace,\
+        tracewire_tonic=trace,tracewire_axum=trace,tracewire_hyper=trace";
+
+    /// The variable that holds the span filter.
+    pub const SPAN_FILTER_VAR: &'static str = "TRACEWIRE_SPANS";
+
+    /// The subscriber [`install`](Builder::install) installs: the registry, the tracewire
+    /// layer under the span filter and the fmt layer under the log filter.
+    pub(crate) fn subscriber(mut self) -> Result<(Stack, Guard), InitError> {
+        let span_directives = self
+            .span_filter
+            .take()
+            .or_else(|| self.vars.get(Self::SPAN_FILTER_VAR))
+            .unwrap_or_else(|| Self::DEFAULT_SPAN_FILTER.to_owned());
+        let span_filter = parse_filter(Self::SPAN_FILTER_VAR, &span_directives)?;
+        #[cfg(feature = "fmt")]
+        let log_layer = match self.fmt {
+            true => {
+                let log_directives = self
+                    .filter
+                    .take()
+                    .or_else(|| self.vars.get("RUST_LOG"))
+                    .unwrap_or_else(|| "info".to_owned());
+                let filter = logs::LogFilter::new(
+                    parse_filter("RUST_LOG", &log_directives)?,
+                    parse_filter(Self::SPAN_FILTER_VAR, &span_directives)?,
+                );
+                let writer = self.log_writer.take().unwrap_or_else(|| {
+                    tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
+                });
+                Some(logs::layer(filter, writer))
+            }
+            false => None,
+        };
+        let (layer, guard) = self.build()?;
+        let traced = layer.with_filter(span_filter).boxed();
+        #[cfg(feature = "fmt")]
+        let layers: Layers = std::iter::once(traced).chain(log_layer).collect();
+        #[cfg(not(feature = "fmt"))]
+        let layers: Layers = vec![traced];
+        Ok((tracing_subscriber::registry().with(layers), guard))
+    }
+
+    /// Reads variables from `vars` instead of the process environment (tests only: the
+    /// environment is shared by every test in the process).
+    #[cfg(test)]
+    pub(crate) fn vars(mut self, vars: &[(&str, &str)]) -> Self {
+        let map = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.vars = Vars(Some(Arc::new(map)));
+        self
+    }
+
+    /// Writes log lines to `writer` (tests only until the writer is a public knob).
+    #[cfg(all(test, feature = "fmt"))]
+    pub(crate) fn test_log_writer(
+        mut self,
+        writer: tracing_subscriber::fmt::writer::BoxMakeWriter,
+    ) -> Self {
+        self.log_writer = Some(writer);
+        self
     }
 }
 

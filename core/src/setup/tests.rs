@@ -53,3 +53,129 @@ fn a_huge_shutdown_timeout_is_waited_out_not_a_panic() {
     guard.flush(Duration::MAX).unwrap();
     drop(guard);
 }
+
+// --- logs and spans are filtered separately ---------------------------------------------------
+
+#[cfg(feature = "fmt")]
+mod filters {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
+    use super::*;
+    use crate::export::InMemoryExporter;
+
+    /// Log output captured in memory.
+    #[derive(Clone, Default)]
+    pub(super) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        pub(super) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+
+        pub(super) fn writer(&self) -> BoxMakeWriter {
+            let me = self.clone();
+            BoxMakeWriter::new(move || me.clone())
+        }
+    }
+
+    /// Runs `f` under the subscriber `install` would install with `vars` as the environment,
+    /// and returns the exported spans' names and the log output.
+    fn run(vars: &[(&str, &str)], f: impl FnOnce()) -> (Vec<String>, String) {
+        let mem = InMemoryExporter::new();
+        let logs = Captured::default();
+        let (subscriber, guard) = Builder::new()
+            .vars(vars)
+            .sampler(Sampler::AlwaysOn)
+            .exporter(mem.clone())
+            .pipeline(PipelineBuilder::default())
+            .test_log_writer(logs.writer())
+            .subscriber()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, f);
+        guard.flush(Duration::from_secs(5)).unwrap();
+        let names = mem.spans().iter().map(|s| s.name.to_string()).collect();
+        (names, logs.text())
+    }
+
+    #[test]
+    fn rust_log_warn_still_exports_info_spans() {
+        let mut trace_id = None;
+        let (spans, logs) = run(&[("RUST_LOG", "warn")], || {
+            let span = tracing::info_span!("GET /rides");
+            let _e = span.enter();
+            trace_id = crate::SpanExt::span_context(&span).map(|c| c.trace_id());
+            tracing::info!("not printed");
+            tracing::warn!("printed");
+        });
+        assert_eq!(spans, ["GET /rides"]);
+        assert!(!logs.contains("not printed"), "{logs}");
+        let line = logs.lines().find(|l| l.contains("printed")).expect(&logs);
+        assert!(
+            line.contains(&format!("trace_id={}", trace_id.unwrap())),
+            "{line}"
+        );
+        assert_eq!(logs.lines().count(), 1, "{logs}");
+    }
+
+    #[test]
+    fn span_filter_switches_a_target_off_while_its_logs_print() {
+        let (spans, logs) = run(&[("TRACEWIRE_SPANS", "info,noisy=off")], || {
+            tracing::info_span!(target: "noisy", "chatty").in_scope(|| {
+                tracing::info!(target: "noisy", "noisy log line");
+            });
+            tracing::info_span!(target: "app", "kept").in_scope(|| {});
+        });
+        assert_eq!(spans, ["kept"]);
+        let line = logs
+            .lines()
+            .find(|l| l.contains("noisy log line"))
+            .expect(&logs);
+        assert!(!line.contains("trace_id="), "{line}");
+    }
+
+    #[test]
+    fn default_span_filter_takes_info_spans_and_every_plugin_span() {
+        let (spans, logs) = run(&[], || {
+            tracing::debug_span!(target: "app", "debug span").in_scope(|| {});
+            tracing::info_span!(target: "app", "info span").in_scope(|| {});
+            tracing::debug_span!(target: "tracewire_tower::server", "plugin debug span")
+                .in_scope(|| {});
+            tracing::debug!("debug log line");
+        });
+        assert_eq!(spans, ["info span", "plugin debug span"]);
+        assert!(!logs.contains("debug log line"), "{logs}");
+    }
+
+    #[test]
+    fn bad_filters_are_config_errors() {
+        for (var, value) in [("TRACEWIRE_SPANS", "info,[bad"), ("RUST_LOG", "info,[bad")] {
+            let err = Builder::new()
+                .vars(&[(var, value)])
+                .no_env_exporter()
+                .sampler(Sampler::AlwaysOn)
+                .subscriber()
+                .map(|_| ())
+                .unwrap_err();
+            assert_eq!(
+                err,
+                InitError::Config(ConfigError::InvalidEnv {
+                    var,
+                    value: value.to_owned()
+                })
+            );
+        }
+    }
+}
