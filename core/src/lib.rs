@@ -60,7 +60,8 @@
 //! | `export/mod.rs` | [`export::SpanExporter`], [`export::SpanSink`], counters |
 //! | `export/pipeline.rs`, `export/worker.rs` | the queue and its handle; the batching thread |
 //! | `export/memory.rs`, `export/stdout.rs` | the built-in exporters |
-//! | `setup.rs`, `fmt.rs` | [`init`], [`Builder`], [`Guard`]; the log-line format |
+//! | `setup/` | [`init`], [`Builder`], [`Guard`], [`InitError`]; `setup/logs.rs`: log output and the log/span filters |
+//! | `fmt.rs` | the log-line format with trace ids, [`fmt::LogFormat`] |
 //! | `diagnostics.rs`, `error.rs` | counted diagnostics; the error types |
 //! | `testing.rs` | [`testing::Recorder`] and span assertions |
 //!

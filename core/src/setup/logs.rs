@@ -1,5 +1,8 @@
 //! The log output [`init`](crate::init) installs: a fmt layer whose events are chosen by the
-//! log filter (`RUST_LOG`), never by the span filter, and whose lines carry trace ids.
+//! log filter (`RUST_LOG`), never by the span filter, and whose lines carry trace ids; text or
+//! JSON, to stdout, stderr or any `MakeWriter`, coloured only on a terminal.
+
+use std::io::IsTerminal;
 
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
@@ -11,7 +14,38 @@ use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::fmt::TraceIdFormat;
+use crate::fmt::{LogFormat, TraceIdFormat};
+
+/// Where log lines go.
+pub(super) enum LogWriter {
+    Stdout,
+    Stderr,
+    Custom(BoxMakeWriter),
+}
+
+/// The log output's settings.
+pub(super) struct LogOptions {
+    pub(super) writer: LogWriter,
+    pub(super) format: LogFormat,
+    /// Colours forced on or off; `None`: on a terminal, unless `NO_COLOR` is set.
+    pub(super) ansi: Option<bool>,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            writer: LogWriter::Stdout,
+            format: LogFormat::Text,
+            ansi: None,
+        }
+    }
+}
+
+/// Whether to write ANSI colours: as forced, else only to a terminal and only when `NO_COLOR`
+/// is unset or empty (<https://no-color.org>).
+pub(super) fn use_ansi(forced: Option<bool>, terminal: bool, no_color: Option<&str>) -> bool {
+    forced.unwrap_or_else(|| terminal && no_color.is_none_or(str::is_empty))
+}
 
 /// The fmt layer's filter: events as the log filter says; spans if either the log filter or
 /// the span filter enables them, so a log line sees the traced spans around it (for its span
@@ -83,16 +117,46 @@ where
     }
 }
 
-/// The fmt layer writing to `writer`, filtered by `filter`.
+/// The fmt layer as `options` say, filtered by `filter`. `no_color` is `NO_COLOR`'s value.
 pub(super) fn layer(
     filter: LogFilter,
-    writer: BoxMakeWriter,
+    options: LogOptions,
+    no_color: Option<&str>,
 ) -> Box<dyn Layer<Registry> + Send + Sync> {
-    tracing_subscriber::fmt::layer()
-        .with_writer(writer)
-        .event_format(TraceIdFormat::new(
-            tracing_subscriber::fmt::format::Format::default(),
-        ))
-        .with_filter(filter)
-        .boxed()
+    use tracing_subscriber::fmt::format::Format;
+
+    let (writer, terminal) = match options.writer {
+        LogWriter::Stdout => (
+            BoxMakeWriter::new(std::io::stdout),
+            std::io::stdout().is_terminal(),
+        ),
+        LogWriter::Stderr => (
+            BoxMakeWriter::new(std::io::stderr),
+            std::io::stderr().is_terminal(),
+        ),
+        // Nothing says a custom writer is a terminal.
+        LogWriter::Custom(w) => (w, false),
+    };
+    match options.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(writer)
+            .with_ansi(false)
+            .event_format(TraceIdFormat::json(
+                Format::default().json().flatten_event(true),
+            ))
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => {
+            let ansi = use_ansi(options.ansi, terminal, no_color);
+            tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_ansi(ansi)
+                // `TraceIdFormat` formats the inner line into a buffer of its own, so the inner
+                // format carries the colour choice itself.
+                .event_format(TraceIdFormat::new(Format::default().with_ansi(ansi)))
+                .with_filter(filter)
+                .boxed()
+        }
+    }
 }

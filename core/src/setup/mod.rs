@@ -72,7 +72,7 @@ pub struct Builder {
     filter: Option<String>,
     span_filter: Option<String>,
     #[cfg(feature = "fmt")]
-    log_writer: Option<tracing_subscriber::fmt::writer::BoxMakeWriter>,
+    logs: logs::LogOptions,
     shutdown_timeout: Duration,
     vars: Vars,
 }
@@ -150,7 +150,7 @@ impl Builder {
             filter: None,
             span_filter: None,
             #[cfg(feature = "fmt")]
-            log_writer: None,
+            logs: logs::LogOptions::default(),
             shutdown_timeout: Duration::from_secs(5),
             vars: Vars::default(),
         }
@@ -209,6 +209,47 @@ impl Builder {
     /// Whether to install the fmt layer that prints log lines (default `true`).
     pub fn fmt(mut self, yes: bool) -> Self {
         self.fmt = yes;
+        self
+    }
+
+    /// Writes log lines to standard error instead of standard output.
+    #[cfg(feature = "fmt")]
+    pub fn log_to_stderr(mut self) -> Self {
+        self.logs.writer = logs::LogWriter::Stderr;
+        self
+    }
+
+    /// Writes log lines to `writer`: a file, a `tracing-appender` writer, a test buffer, any
+    /// [`MakeWriter`](tracing_subscriber::fmt::MakeWriter). Colours are off unless
+    /// [`log_ansi`](Builder::log_ansi) turns them on.
+    ///
+    /// ```no_run
+    /// let _guard = tracewire::builder().log_writer(std::io::stderr).install()?;
+    /// # Ok::<(), tracewire::InitError>(())
+    /// ```
+    #[cfg(feature = "fmt")]
+    pub fn log_writer<W>(mut self, writer: W) -> Self
+    where
+        W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+    {
+        self.logs.writer =
+            logs::LogWriter::Custom(tracing_subscriber::fmt::writer::BoxMakeWriter::new(writer));
+        self
+    }
+
+    /// Text lines (the default) or JSON lines, each with `trace_id` and `span_id` inside a
+    /// span.
+    #[cfg(feature = "fmt")]
+    pub fn log_format(mut self, format: crate::fmt::LogFormat) -> Self {
+        self.logs.format = format;
+        self
+    }
+
+    /// Forces ANSI colours in text log lines on or off. By default they are on only when the
+    /// output is standard output or error and a terminal, and `NO_COLOR` is unset or empty.
+    #[cfg(feature = "fmt")]
+    pub fn log_ansi(mut self, yes: bool) -> Self {
+        self.logs.ansi = Some(yes);
         self
     }
 
@@ -314,10 +355,9 @@ impl Builder {
                     parse_filter("RUST_LOG", &log_directives)?,
                     parse_filter(Self::SPAN_FILTER_VAR, &span_directives)?,
                 );
-                let writer = self.log_writer.take().unwrap_or_else(|| {
-                    tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
-                });
-                Some(logs::layer(filter, writer))
+                let options = std::mem::take(&mut self.logs);
+                let no_color = self.vars.get("NO_COLOR");
+                Some(logs::layer(filter, options, no_color.as_deref()))
             }
             false => None,
         };
@@ -339,16 +379,6 @@ impl Builder {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         self.vars = Vars(Some(Arc::new(map)));
-        self
-    }
-
-    /// Writes log lines to `writer` (tests only until the writer is a public knob).
-    #[cfg(all(test, feature = "fmt"))]
-    pub(crate) fn test_log_writer(
-        mut self,
-        writer: tracing_subscriber::fmt::writer::BoxMakeWriter,
-    ) -> Self {
-        self.log_writer = Some(writer);
         self
     }
 }

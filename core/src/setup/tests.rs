@@ -101,7 +101,7 @@ mod filters {
             .sampler(Sampler::AlwaysOn)
             .exporter(mem.clone())
             .pipeline(PipelineBuilder::default())
-            .test_log_writer(logs.writer())
+            .log_writer(logs.writer())
             .subscriber()
             .unwrap();
         tracing::subscriber::with_default(subscriber, f);
@@ -178,4 +178,116 @@ mod filters {
             );
         }
     }
+
+    fn capture(builder: Builder, f: impl FnOnce()) -> String {
+        let logs = Captured::default();
+        let (subscriber, _guard) = builder
+            .vars(&[])
+            .sampler(Sampler::AlwaysOn)
+            .no_env_exporter()
+            .pipeline(PipelineBuilder::default())
+            .log_writer(logs.writer())
+            .subscriber()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, f);
+        logs.text()
+    }
+
+    fn request() -> (crate::TraceId, crate::SpanId) {
+        let span = tracing::info_span!("GET /rides", http.request.method = "GET");
+        let _e = span.enter();
+        tracing::info!(fare = 12, "quoted");
+        let cx = crate::SpanExt::span_context(&span).unwrap();
+        (cx.trace_id(), cx.span_id())
+    }
+
+    #[test]
+    fn text_lines_to_a_custom_writer_have_exact_fields_and_no_colours() {
+        let mut ids = None;
+        let logs = capture(Builder::new(), || {
+            ids = Some(request());
+            tracing::warn!("outside");
+        });
+        let (trace_id, span_id) = ids.unwrap();
+        assert!(!logs.contains('\x1b'), "{logs:?}");
+        let lines: Vec<&str> = logs.lines().collect();
+        assert_eq!(lines.len(), 2, "{logs}");
+        // Everything after the timestamp.
+        let rest = |line: &str| line.split_once(' ').unwrap().1.trim_start().to_owned();
+        assert_eq!(
+            rest(lines[0]),
+            format!(
+                "INFO GET /rides{{http.request.method=\"GET\"}}: tracewire::setup::tests::filters: \
+                 quoted fare=12 trace_id={trace_id} span_id={span_id}"
+            )
+        );
+        assert_eq!(
+            rest(lines[1]),
+            "WARN tracewire::setup::tests::filters: outside"
+        );
+    }
+
+    #[test]
+    fn colours_only_when_asked_for_a_custom_writer() {
+        let logs = capture(Builder::new().log_ansi(true), || tracing::info!("hi"));
+        assert!(logs.contains("\x1b["), "{logs:?}");
+    }
+
+    #[test]
+    fn json_lines_carry_the_ids_as_members() {
+        let mut ids = None;
+        let logs = capture(
+            Builder::new().log_format(crate::fmt::LogFormat::Json),
+            || {
+                ids = Some(request());
+                tracing::warn!(reason = "none", "outside");
+            },
+        );
+        let (trace_id, span_id) = ids.unwrap();
+        assert!(!logs.contains('\x1b'), "{logs:?}");
+        let lines: Vec<serde_json::Value> = logs
+            .lines()
+            .map(|l| serde_json::from_str(l).expect(l))
+            .collect();
+        assert_eq!(lines.len(), 2, "{logs}");
+        let mut first = lines[0].clone();
+        assert!(first["timestamp"].is_string());
+        first.as_object_mut().unwrap().remove("timestamp");
+        assert_eq!(
+            first,
+            serde_json::json!({
+                "level": "INFO",
+                "message": "quoted",
+                "fare": 12,
+                "target": "tracewire::setup::tests::filters",
+                "span": {"http.request.method": "GET", "name": "GET /rides"},
+                "spans": [{"http.request.method": "GET", "name": "GET /rides"}],
+                "trace_id": trace_id.to_string(),
+                "span_id": span_id.to_string(),
+            })
+        );
+        let mut second = lines[1].clone();
+        second.as_object_mut().unwrap().remove("timestamp");
+        assert_eq!(
+            second,
+            serde_json::json!({
+                "level": "WARN",
+                "message": "outside",
+                "reason": "none",
+                "target": "tracewire::setup::tests::filters",
+            })
+        );
+    }
+}
+
+#[cfg(feature = "fmt")]
+#[test]
+fn colours_follow_the_terminal_and_no_color() {
+    use super::logs::use_ansi;
+    assert!(use_ansi(None, true, None));
+    assert!(use_ansi(None, true, Some("")));
+    assert!(!use_ansi(None, true, Some("1")));
+    assert!(!use_ansi(None, false, None));
+    assert!(use_ansi(Some(true), false, Some("1")));
+    assert!(!use_ansi(Some(false), true, None));
 }
