@@ -58,6 +58,8 @@ struct Config {
     limits: SpanLimits,
     baggage_attributes: Vec<Box<str>>,
     error_events_set_status: bool,
+    /// Whether the sink exports anything; if not, sampled spans are not recorded.
+    record: bool,
 }
 
 /// The tracewire `tracing` layer. Build one with [`TracewireLayer::builder`], or let
@@ -148,7 +150,7 @@ where
             });
         }
         let limits = &self.config.limits;
-        let recording = sampled.then(|| {
+        let recording = (sampled && self.config.record).then(|| {
             let (links, dropped_links) = limit_links(links, limits);
             let mut rec = Box::new(Recording {
                 name: Cow::Borrowed(meta.name()),
@@ -283,6 +285,9 @@ where
             return;
         };
         let Some(mut rec) = state.recording else {
+            if !self.config.record && state.cx.is_sampled() {
+                self.config.sink.on_discard();
+            }
             return;
         };
         let status = rec.status();

@@ -145,7 +145,8 @@ pub trait SpanExt {
     /// it; the span limits apply (count, value length). Returns whether it was recorded.
     fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> bool;
 
-    /// Whether the span is known to the layer and sampled (its attributes are recorded).
+    /// Whether the span's attributes are recorded: the layer knows it, it is sampled, and
+    /// something exports spans (with no exporter, sampled spans keep ids only).
     fn is_sampled(&self) -> bool;
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::NoExporter;
 use crate::export::{Pipeline, PipelineError, PipelineStats};
 
 /// Owns the export pipeline: flushes and shuts it down when dropped, waiting at most the
@@ -11,9 +12,30 @@ use crate::export::{Pipeline, PipelineError, PipelineStats};
 pub struct Guard {
     pub(super) pipeline: Pipeline,
     pub(super) timeout: Duration,
+    /// Set when the pipeline has no exporter, and why.
+    pub(super) no_exporter: Option<NoExporter>,
 }
 
 impl Guard {
+    /// Says once, at start-up, that spans are not exported when nothing exports them.
+    pub(super) fn announce(&self) {
+        match self.no_exporter {
+            Some(NoExporter::NotConfigured) => tracing::warn!(
+                target: "tracewire",
+                "no span exporter is configured: spans get ids and propagate, but are neither \
+                 recorded nor exported (counted in Guard::stats().discarded); set \
+                 OTEL_TRACES_EXPORTER=console to print them, or export over OTLP with \
+                 tracewire_otlp::init()"
+            ),
+            Some(NoExporter::Off) => tracing::info!(
+                target: "tracewire",
+                "span export is off: spans get ids and propagate, but are neither recorded nor \
+                 exported"
+            ),
+            None => {}
+        }
+    }
+
     /// The export pipeline.
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline

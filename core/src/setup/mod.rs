@@ -175,6 +175,12 @@ impl Builder {
     }
 
     /// Adds an exporter. Once any is added, `OTEL_TRACES_EXPORTER` is not consulted.
+    ///
+    /// Otherwise `OTEL_TRACES_EXPORTER` may name `console` (or `stdout`), `console_json`
+    /// (`stdout_json`), `none`, or a comma-separated list of them; `otlp` is an error that
+    /// names the call that sets it up (`tracewire_otlp::init()`). With no exporter at all,
+    /// spans still get ids and propagate but are not recorded; [`install`](Builder::install)
+    /// says so once at start-up and [`Guard::stats`] counts them as `discarded`.
     pub fn exporter<E: SpanExporter>(mut self, exporter: E) -> Self {
         self.exporters.push(Box::new(exporter));
         self
@@ -292,12 +298,11 @@ impl Builder {
             .unwrap_or_else(PipelineBuilder::from_env)
             .resource(resource);
         let mut exporters = self.exporters;
-        if exporters.is_empty()
-            && self.env_exporter
-            && let Some(e) = exporter_from_env()?
-        {
-            exporters.push(e);
+        let mut why = NoExporter::Off;
+        if exporters.is_empty() && self.env_exporter {
+            (exporters, why) = exporters_from_env(&self.vars)?;
         }
+        let no_exporter = exporters.is_empty().then_some(why);
         for e in exporters {
             pipeline = pipeline.exporter(e);
         }
@@ -313,6 +318,7 @@ impl Builder {
             Guard {
                 pipeline,
                 timeout: self.shutdown_timeout,
+                no_exporter,
             },
         ))
     }
@@ -323,6 +329,7 @@ impl Builder {
         subscriber
             .try_init()
             .map_err(|e| InitError::AlreadyInstalled(e.to_string()))?;
+        guard.announce();
         Ok(guard)
     }
 
@@ -383,21 +390,32 @@ impl Builder {
     }
 }
 
-fn exporter_from_env() -> Result<Option<Box<dyn SpanExporter>>, ConfigError> {
-    let Ok(value) = std::env::var("OTEL_TRACES_EXPORTER") else {
-        return Ok(None);
+/// The exporters `OTEL_TRACES_EXPORTER` names: `console`/`stdout` (pretty), `console_json`/
+/// `stdout_json`, `none`, or a comma-separated list. `otlp` is set up by
+/// `tracewire_otlp::init()`, so naming it here is an error that says so.
+fn exporters_from_env(
+    vars: &Vars,
+) -> Result<(Vec<Box<dyn SpanExporter>>, NoExporter), ConfigError> {
+    let Some(value) = vars.get("OTEL_TRACES_EXPORTER") else {
+        return Ok((Vec::new(), NoExporter::NotConfigured));
     };
-    let mut chosen: Option<Box<dyn SpanExporter>> = None;
+    let mut chosen: Vec<Box<dyn SpanExporter>> = Vec::new();
+    let mut none = false;
     for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        match name {
-            "none" => return Ok(None),
+        match name.to_ascii_lowercase().as_str() {
+            "none" => none = true,
             "console" | "stdout" => {
-                chosen = Some(Box::new(StdoutExporter::new(StdoutFormat::Pretty)));
+                chosen.push(Box::new(StdoutExporter::new(StdoutFormat::Pretty)));
             }
             "console_json" | "stdout_json" => {
-                chosen = Some(Box::new(StdoutExporter::new(StdoutFormat::JsonLines)));
+                chosen.push(Box::new(StdoutExporter::new(StdoutFormat::JsonLines)));
             }
-            // OTLP lives in the tracewire-otlp crate, which installs its exporter explicitly.
+            "otlp" => {
+                return Err(ConfigError::ExporterInOtherCrate {
+                    exporter: name.to_owned(),
+                    call: "tracewire_otlp::init()",
+                });
+            }
             _ => {
                 return Err(ConfigError::InvalidEnv {
                     var: "OTEL_TRACES_EXPORTER",
@@ -406,7 +424,24 @@ fn exporter_from_env() -> Result<Option<Box<dyn SpanExporter>>, ConfigError> {
             }
         }
     }
-    Ok(chosen)
+    if none {
+        chosen.clear();
+    }
+    let why = if none {
+        NoExporter::Off
+    } else {
+        NoExporter::NotConfigured
+    };
+    Ok((chosen, why))
+}
+
+/// Why a pipeline has no exporter, for the start-up notice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NoExporter {
+    /// Nothing was configured.
+    NotConfigured,
+    /// Export was switched off (`OTEL_TRACES_EXPORTER=none`, [`Builder::no_env_exporter`]).
+    Off,
 }
 
 #[cfg(test)]

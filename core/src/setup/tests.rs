@@ -280,6 +280,63 @@ mod filters {
     }
 }
 
+#[test]
+fn otel_traces_exporter_otlp_names_the_call_to_use_instead() {
+    for value in ["otlp", "console, otlp", "OTLP"] {
+        let err = Builder::new()
+            .vars(&[("OTEL_TRACES_EXPORTER", value)])
+            .sampler(Sampler::AlwaysOn)
+            .build()
+            .map(|_| ())
+            .unwrap_err();
+        let exporter = value.rsplit(',').next().unwrap().trim();
+        assert_eq!(
+            err,
+            InitError::Config(ConfigError::ExporterInOtherCrate {
+                exporter: exporter.to_owned(),
+                call: "tracewire_otlp::init()",
+            })
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "invalid tracing configuration: OTEL_TRACES_EXPORTER names \"{exporter}\", which \
+                 tracewire::init() cannot set up: call tracewire_otlp::init() instead"
+            )
+        );
+    }
+    let err = Builder::new()
+        .vars(&[("OTEL_TRACES_EXPORTER", "zipkin")])
+        .build()
+        .map(|_| ())
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InitError::Config(ConfigError::InvalidEnv {
+            var: "OTEL_TRACES_EXPORTER",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn otel_traces_exporter_lists_build_every_exporter() {
+    let (layer, guard) = Builder::new()
+        .vars(&[("OTEL_TRACES_EXPORTER", "console,console_json")])
+        .sampler(Sampler::AlwaysOn)
+        .build()
+        .unwrap();
+    assert!(guard.no_exporter.is_none());
+    drop((layer, guard));
+    let (_, guard) = Builder::new()
+        .vars(&[("OTEL_TRACES_EXPORTER", "console,none")])
+        .build()
+        .unwrap();
+    assert_eq!(guard.no_exporter, Some(NoExporter::Off));
+    let (_, guard) = Builder::new().vars(&[]).build().unwrap();
+    assert_eq!(guard.no_exporter, Some(NoExporter::NotConfigured));
+}
+
 #[cfg(feature = "fmt")]
 #[test]
 fn colours_follow_the_terminal_and_no_color() {
@@ -290,4 +347,70 @@ fn colours_follow_the_terminal_and_no_color() {
     assert!(!use_ansi(None, false, None));
     assert!(use_ansi(Some(true), false, Some("1")));
     assert!(!use_ansi(Some(false), true, None));
+}
+
+#[cfg(feature = "fmt")]
+mod no_exporter {
+    use std::time::Duration;
+
+    use super::filters::Captured;
+    use super::*;
+    use crate::SpanExt;
+
+    fn run(vars: &[(&str, &str)]) -> (crate::export::PipelineStats, String) {
+        let logs = Captured::default();
+        let (subscriber, guard) = Builder::new()
+            .vars(vars)
+            .sampler(Sampler::AlwaysOn)
+            .pipeline(PipelineBuilder::default())
+            .log_writer(logs.writer())
+            .subscriber()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            guard.announce();
+            let span = tracing::info_span!("request", k = "v");
+            // Ids and the sampled flag still propagate; nothing is recorded.
+            assert!(span.span_context().unwrap().is_sampled());
+            assert!(!span.is_sampled());
+            assert!(!span.set_attribute("late", 1i64));
+            span.in_scope(|| tracing::info!("inside"));
+        });
+        guard.flush(Duration::from_secs(5)).unwrap();
+        (guard.stats(), logs.text())
+    }
+
+    #[test]
+    fn spans_are_counted_as_discarded_and_start_up_says_why() {
+        let (stats, logs) = run(&[]);
+        assert_eq!(
+            (stats.queued, stats.exported, stats.discarded),
+            (0, 0, 1),
+            "{stats:?}"
+        );
+        let warnings: Vec<&str> = logs.lines().filter(|l| l.contains("WARN")).collect();
+        assert_eq!(warnings.len(), 1, "{logs}");
+        assert!(
+            warnings[0].ends_with(
+                "tracewire: no span exporter is configured: spans get ids and propagate, but \
+                 are neither recorded nor exported (counted in Guard::stats().discarded); set \
+                 OTEL_TRACES_EXPORTER=console to print them, or export over OTLP with \
+                 tracewire_otlp::init()"
+            ),
+            "{}",
+            warnings[0]
+        );
+    }
+
+    #[test]
+    fn export_switched_off_is_said_once_at_info() {
+        let (stats, logs) = run(&[("OTEL_TRACES_EXPORTER", "none")]);
+        assert_eq!((stats.exported, stats.discarded), (0, 1));
+        assert!(!logs.contains("WARN"), "{logs}");
+        let notices: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("span export is off"))
+            .collect();
+        assert_eq!(notices.len(), 1, "{logs}");
+        assert!(notices[0].contains(" INFO "), "{}", notices[0]);
+    }
 }
