@@ -13,7 +13,7 @@
 //!   settings; [`spawn`] and [`spawn_blocking`] keep it across tasks.
 //! - **Out-of-band data**: finished spans ([`SpanData`]) go through the non-blocking [`export`]
 //!   pipeline to exporters, off the request path.
-//! - **Setup**: [`init`] in one call, a [`Builder`] with every knob, and a [`testing::Recorder`]
+//! - **Setup**: [`init`] in one call, a [`Builder`] with every knob, and a `testing::Recorder`
 //!   for tests.
 //!
 //! # Quick start
@@ -40,6 +40,7 @@
 //! |---|---|---|
 //! | `fmt` | yes | [`init`]'s fmt layer with trace ids; `EnvFilter` syntax for `RUST_LOG` (logs) and `TRACEWIRE_SPANS` (spans) |
 //! | `tokio` | yes | [`spawn`] and [`spawn_blocking`] |
+//! | `testing` | no | `testing`: a scoped recorder of finished spans and tree assertions, for `[dev-dependencies]` |
 //!
 //! # Where to find what
 //!
@@ -63,7 +64,7 @@
 //! | `setup/` | [`init`], [`Builder`], [`Guard`], [`InitError`]; `setup/logs.rs`: log output and the log/span filters |
 //! | `fmt.rs` | the log-line format with trace ids, [`fmt::LogFormat`] |
 //! | `diagnostics.rs`, `error.rs` | counted diagnostics; the error types |
-//! | `testing.rs` | [`testing::Recorder`] and span assertions |
+//! | `testing.rs` | `testing::Recorder` and span assertions (feature `testing`) |
 //!
 //! # Minimum supported Rust version
 //!
@@ -88,6 +89,7 @@ pub mod export;
 pub mod fmt;
 pub mod limits;
 pub mod propagation;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use crate::ambient::{FutureExt, InContext, current, scope};
