@@ -46,7 +46,7 @@
 //!
 //! | file (under `src/`) | what it holds |
 //! |---|---|
-//! | `id.rs` | [`TraceId`], [`SpanId`], [`TraceFlags`], the per-thread id generator |
+//! | `id.rs`, `rng.rs` | [`TraceId`], [`SpanId`], [`TraceFlags`]; the per-thread id generator (reseeded after `fork`) |
 //! | `context.rs`, `tracestate.rs`, `baggage.rs` | [`SpanContext`] and [`Context`]; [`TraceState`]; [`Baggage`] |
 //! | `propagation/` | the [`propagation::Propagator`] trait, carriers, one file per format |
 //! | `ambient.rs` | [`current()`], [`scope`], [`FutureExt`], [`spawn`] |
@@ -77,6 +77,7 @@ mod error;
 mod id;
 mod layer;
 mod resource;
+mod rng;
 mod sampler;
 mod setup;
 mod span;

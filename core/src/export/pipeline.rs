@@ -148,6 +148,8 @@ impl PipelineBuilder {
 
     /// Starts the worker thread, or says why the operating system would not.
     pub fn try_build(self) -> Result<Pipeline, PipelineError> {
+        // A forked child setting itself up again gets ids of its own from here on.
+        crate::rng::check_fork();
         let exporting = !self.exporters.is_empty();
         let (tx, rx) = bounded(self.queue_size);
         let (ctl_tx, ctl_rx) = bounded(16);

@@ -162,6 +162,7 @@ impl LayerBuilder {
     }
 
     pub(crate) fn build_with_sink(self, sink: Arc<dyn SpanSink>) -> TracewireLayer {
+        crate::rng::check_fork();
         let record = sink.is_exporting();
         TracewireLayer {
             config: Arc::new(Config {
