@@ -98,8 +98,9 @@ fn step(s: &mut [u64; 4]) -> u64 {
     result
 }
 
-/// The next 64 random bits from the calling thread's generator.
-pub(crate) fn next_u64() -> u64 {
+/// Runs `f` on the calling thread's generator, reseeded first if needed.
+#[inline]
+fn with_generator<R>(f: impl FnOnce(&mut [u64; 4]) -> R) -> R {
     RNG.with(|cell| {
         let mut g = cell.get();
         if g.until_check == 0 {
@@ -112,14 +113,20 @@ pub(crate) fn next_u64() -> u64 {
             g.state = seed();
             g.generation = generation;
         }
-        let result = step(&mut g.state);
+        let result = f(&mut g.state);
         cell.set(g);
         result
     })
 }
 
+/// The next 64 random bits from the calling thread's generator.
+pub(crate) fn next_u64() -> u64 {
+    with_generator(step)
+}
+
+/// The next 128 random bits from the calling thread's generator.
 pub(crate) fn next_u128() -> u128 {
-    (u128::from(next_u64()) << 64) | u128::from(next_u64())
+    with_generator(|s| (u128::from(step(s)) << 64) | u128::from(step(s)))
 }
 
 #[cfg(test)]

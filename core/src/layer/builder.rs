@@ -173,7 +173,7 @@ impl LayerBuilder {
                 error_events_set_status: self.error_events_set_status,
                 record,
             }),
-            with_state: None,
+            lookup: None,
         }
     }
 }
