@@ -242,7 +242,7 @@ async fn oversized_bodies_are_413_compressed_or_not() {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         let head = format!(
-            "POST /v1/traces HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: {PB}\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "POST /v1/traces HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: {PB}\r\nTransfer-Encoding: chunked\r\n\r\n"
         );
         s.write_all(head.as_bytes()).unwrap();
         let _ = s.write_all(&chunked);
