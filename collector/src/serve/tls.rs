@@ -258,6 +258,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pem_files_load_and_a_client_ca_requires_client_certificates() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("tracewire-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        let tls = ServerTls::from_pem_files(&cert_path, &key_path).unwrap();
+        assert!(!tls.requires_client_cert());
+        let tls = tls.client_ca_file(&cert_path).unwrap();
+        assert!(tls.requires_client_cert());
+        let acceptor = tls.acceptor(&[b"h2"]);
+        assert_eq!(acceptor.config().alpn_protocols, [b"h2".to_vec()]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn bad_inputs_name_what_is_wrong() {
         let e = ServerTls::from_pem(b"", b"").unwrap_err();
         assert_eq!(
