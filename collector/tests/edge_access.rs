@@ -20,26 +20,16 @@ fn body() -> Vec<u8> {
     request("access", vec![span(5, 1, 0, "root")]).encode_to_vec()
 }
 
-/// One request with exactly these headers (no `Host` unless given).
+/// One request with these headers (`Host` among them).
 async fn send(
     addr: SocketAddr,
-    method: &str,
+    method: &'static str,
     path: &str,
-    headers: &[(&str, &str)],
+    headers: &[(&'static str, &str)],
     body: &[u8],
 ) -> HttpResponse {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    s.write_all(req.as_bytes()).await.unwrap();
-    s.write_all(body).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    parse_response(&raw)
+    let headers = headers.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+    http_async(addr, method, path.to_owned(), headers, body.to_vec()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

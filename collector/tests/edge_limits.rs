@@ -104,18 +104,6 @@ async fn post(addr: SocketAddr, body: Vec<u8>) -> HttpResponse {
     .await
 }
 
-fn rpc_status(body: &[u8]) -> (i32, String) {
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-    }
-    let s = RpcStatus::decode(body).unwrap();
-    (s.code, s.message)
-}
-
 /// Waits until `f` holds.
 async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();

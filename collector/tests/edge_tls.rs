@@ -91,6 +91,24 @@ async fn https(
     Ok((status, resp.into_body().collect().await?.to_bytes()))
 }
 
+/// `GET /api/services` over TLS, expected to fail: the error with its sources.
+async fn api_refusal(h: &CollectorHandle, config: Arc<rustls::ClientConfig>) -> String {
+    let e = https(
+        h.api_addr().unwrap(),
+        config,
+        "GET",
+        "/api/services",
+        vec![],
+    )
+    .await
+    .unwrap_err();
+    chain(&*e)
+}
+
+fn assert_contains(haystack: &str, needle: &str) {
+    assert!(haystack.contains(needle), "`{needle}` not in: {haystack}");
+}
+
 /// A gRPC client whose connections are TLS with `config`.
 async fn grpcs(
     addr: SocketAddr,
@@ -110,6 +128,16 @@ async fn grpcs(
 
 fn body() -> Vec<u8> {
     request("tls", vec![span(11, 1, 0, "root")]).encode_to_vec()
+}
+
+/// `POST /v1/traces` over TLS, trusting `ca_pem`, presenting `client`.
+async fn post_traces(
+    addr: SocketAddr,
+    ca_pem: &str,
+    client: Option<&CertAndKey>,
+) -> Result<(u16, Bytes), BoxError> {
+    let config = client_config(ca_pem, client, HTTP1);
+    https(addr, config, "POST", "/v1/traces", body()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,19 +206,10 @@ async fn a_client_with_the_wrong_ca_or_facing_an_expired_certificate_fails() {
     let ca = TestCa::new("right CA");
     let other = TestCa::new("other CA");
     let h = start_tls(server_tls(&ca.server(&["localhost"]))).await;
-    let e = https(
-        h.api_addr().unwrap(),
-        client_config(&other.cert_pem, None, HTTP1),
-        "GET",
-        "/api/services",
-        vec![],
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        chain(&*e).contains("invalid peer certificate: UnknownIssuer"),
-        "{}",
-        chain(&*e)
+    let unknown = "invalid peer certificate: UnknownIssuer";
+    assert_contains(
+        &api_refusal(&h, client_config(&other.cert_pem, None, HTTP1)).await,
+        unknown,
     );
     let e = grpcs(
         h.otlp_grpc_addr().unwrap(),
@@ -198,27 +217,13 @@ async fn a_client_with_the_wrong_ca_or_facing_an_expired_certificate_fails() {
     )
     .await
     .unwrap_err();
-    assert!(
-        chain(&*e).contains("invalid peer certificate: UnknownIssuer"),
-        "{}",
-        chain(&*e)
-    );
+    assert_contains(&chain(&*e), unknown);
     h.shutdown().await;
 
     let h = start_tls(server_tls(&ca.expired_server(&["localhost"]))).await;
-    let e = https(
-        h.api_addr().unwrap(),
-        client_config(&ca.cert_pem, None, HTTP1),
-        "GET",
-        "/api/services",
-        vec![],
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        chain(&*e).contains("invalid peer certificate: certificate expired"),
-        "{}",
-        chain(&*e)
+    assert_contains(
+        &api_refusal(&h, client_config(&ca.cert_pem, None, HTTP1)).await,
+        "invalid peer certificate: certificate expired",
     );
     h.shutdown().await;
 }
@@ -235,15 +240,7 @@ async fn mutual_tls_refuses_clients_without_a_good_certificate() {
     let (http, grpc) = (h.otlp_http_addr().unwrap(), h.otlp_grpc_addr().unwrap());
 
     // No certificate.
-    let e = https(
-        http,
-        client_config(&ca.cert_pem, None, HTTP1),
-        "POST",
-        "/v1/traces",
-        body(),
-    )
-    .await
-    .unwrap_err();
+    let e = post_traces(http, &ca.cert_pem, None).await.unwrap_err();
     assert_refused(&chain(&*e), "received fatal alert: CertificateRequired");
     let refused = match grpcs(grpc, client_config(&ca.cert_pem, None, H2)).await {
         Err(e) => chain(&*e),
@@ -258,30 +255,16 @@ async fn mutual_tls_refuses_clients_without_a_good_certificate() {
     assert_refused(&refused, "received fatal alert: CertificateRequired");
     // A certificate from another CA.
     let stranger = other.client("stranger");
-    let e = https(
-        http,
-        client_config(&ca.cert_pem, Some(&stranger), HTTP1),
-        "POST",
-        "/v1/traces",
-        body(),
-    )
-    .await
-    .unwrap_err();
+    let e = post_traces(http, &ca.cert_pem, Some(&stranger))
+        .await
+        .unwrap_err();
     assert_refused(&chain(&*e), "received fatal alert: UnknownCA");
     h.flush().await;
     assert!(h.services().is_empty());
 
     // A good certificate.
     let good = ca.client("exporter");
-    let (status, _) = https(
-        http,
-        client_config(&ca.cert_pem, Some(&good), HTTP1),
-        "POST",
-        "/v1/traces",
-        body(),
-    )
-    .await
-    .unwrap();
+    let (status, _) = post_traces(http, &ca.cert_pem, Some(&good)).await.unwrap();
     assert_eq!(status, 200);
     let mut c = grpcs(grpc, client_config(&ca.cert_pem, Some(&good), H2))
         .await

@@ -25,18 +25,6 @@ async fn post(
     .await
 }
 
-fn rpc_status(body: &[u8]) -> (i32, String) {
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-    }
-    let s = RpcStatus::decode(body).unwrap();
-    (s.code, s.message)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protobuf_json_and_gzip_are_stored() {
     let h = start().await;

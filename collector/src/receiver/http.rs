@@ -91,6 +91,18 @@ fn status_response(format: Format, status: StatusCode, code: i32, message: Strin
         .into_response()
 }
 
+fn with_header(mut r: Response, name: header::HeaderName, value: &'static str) -> Response {
+    r.headers_mut()
+        .insert(name, HeaderValue::from_static(value));
+    r
+}
+
+/// 429 with `Retry-After: 1`: the collector is busy, the request may be sent again.
+fn retry_later(format: Format, code: i32, message: String) -> Response {
+    let r = status_response(format, StatusCode::TOO_MANY_REQUESTS, code, message);
+    with_header(r, header::RETRY_AFTER, "1")
+}
+
 fn plain(status: StatusCode, message: String) -> Response {
     (
         status,
@@ -150,26 +162,16 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
         Ok(b) => b,
         Err(BodyError::TooLarge) => return too_large(),
         Err(BodyError::Edge(e @ RequestBodyError::OverBudget { .. })) => {
-            let mut r = status_response(
-                format,
-                StatusCode::TOO_MANY_REQUESTS,
-                RESOURCE_EXHAUSTED,
-                e.to_string(),
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return r;
+            return retry_later(format, RESOURCE_EXHAUSTED, e.to_string());
         }
         Err(BodyError::Edge(e @ RequestBodyError::TimedOut(_))) => {
-            let mut r = status_response(
+            let r = status_response(
                 format,
                 StatusCode::REQUEST_TIMEOUT,
                 DEADLINE_EXCEEDED,
                 e.to_string(),
             );
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return r;
+            return with_header(r, header::CONNECTION, "close");
         }
         Err(BodyError::Read(e)) => {
             return status_response(
@@ -230,15 +232,11 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
         match st.shared.submit(converted.batches) {
             Ok(_) => {}
             Err(SubmitError::Full) => {
-                let mut r = status_response(
+                return retry_later(
                     format,
-                    StatusCode::TOO_MANY_REQUESTS,
                     code::UNAVAILABLE,
                     "collector ingest queue is full; retry later".to_owned(),
                 );
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return r;
             }
             Err(SubmitError::Closed) => {
                 return status_response(
