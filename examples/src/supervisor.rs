@@ -306,20 +306,26 @@ mod tests {
         d
     }
 
-    #[tokio::test]
-    async fn a_service_that_ignores_the_stop_is_killed_at_the_deadline() {
-        let d = dir("kill");
-        // Announces itself, answers nothing, and does not stop when stdin closes.
-        let exe = script(
-            &d,
-            "stubborn",
-            "echo \"LISTENING 127.0.0.1:9\"\necho \"$STUB_VAR\" >&2\nexec sleep 30",
-        );
+    /// A supervisor running one stand-in service whose script is `body`, and its directory.
+    async fn supervise_stub(test: &str, body: &str) -> (Supervisor, PathBuf) {
+        let d = dir(test);
+        let exe = script(&d, test, body);
         let mut sup = Supervisor::new();
-        let started = sup
-            .start(spec(&exe, &d), Duration::from_secs(5))
+        sup.start(spec(&exe, &d), Duration::from_secs(5))
             .await
             .unwrap();
+        (sup, d)
+    }
+
+    #[tokio::test]
+    async fn a_service_that_ignores_the_stop_is_killed_at_the_deadline() {
+        // Announces itself, answers nothing, and does not stop when stdin closes.
+        let (mut sup, d) = supervise_stub(
+            "stubborn",
+            "echo \"LISTENING 127.0.0.1:9\"\necho \"$STUB_VAR\" >&2\nexec sleep 30",
+        )
+        .await;
+        let started = &sup.children[0];
         assert_eq!(started.addr, SocketAddr::from(([127, 0, 0, 1], 9)));
         let pid = started.pid;
 
@@ -347,10 +353,8 @@ mod tests {
 
     #[tokio::test]
     async fn reports_are_read_from_stdout_and_exit_statuses_kept() {
-        let d = dir("report");
         // Answers one flush, and on end of input reports again and exits 3.
-        let exe = script(
-            &d,
+        let (mut sup, d) = supervise_stub(
             "reporting",
             "echo \"LISTENING 127.0.0.1:10\"\n\
              read cmd\n\
@@ -358,11 +362,8 @@ mod tests {
              while read cmd; do :; done\n\
              echo \"STATS exported=6 failed=1 dropped=0 pending=0 error=export failed: boom\"\n\
              exit 3",
-        );
-        let mut sup = Supervisor::new();
-        sup.start(spec(&exe, &d), Duration::from_secs(5))
-            .await
-            .unwrap();
+        )
+        .await;
         let flushed = sup.flush(Duration::from_secs(5)).await;
         assert_eq!(flushed[0].1.as_ref().map(|r| r.exported), Some(4));
         let exited = sup.stop(Duration::from_secs(5)).await;

@@ -100,6 +100,22 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Runs `demo --exit --otlp-endpoint endpoint args..`, which must succeed, and returns its
+/// stdout.
+fn run_exporting_to(endpoint: &str, args: &[&str], env: &[(&str, &str)], logs: &Path) -> String {
+    let mut all = vec!["--exit", "--otlp-endpoint", endpoint];
+    all.extend(args);
+    let out = run_demo(&all, env, logs);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    stdout
+}
+
+fn read_log(logs: &Path, service: &str) -> String {
+    let path = logs.join(format!("{service}.log"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
 /// A receiver standing in for an external OTLP endpoint: OTLP/HTTP and OTLP/gRPC on free ports.
 fn receiver() -> CollectorHandle {
     Collector::builder()
@@ -166,19 +182,16 @@ fn assert_complete(
 /// The trace ids on the lines of `service`'s log file, which must exist, be non-empty and hold
 /// no ANSI escape.
 fn logged_trace_ids(logs: &Path, service: &str) -> HashSet<String> {
-    let path = logs.join(format!("{service}.log"));
-    let log = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    assert!(!log.is_empty(), "{} is empty", path.display());
-    assert!(!log.contains("\x1b["), "ANSI escapes in {}", path.display());
+    let log = read_log(logs, service);
+    assert!(!log.is_empty(), "{service}.log is empty");
+    assert!(!log.contains("\x1b["), "ANSI escapes in {service}.log");
     log.lines()
         .filter_map(|l| l.split(" trace_id=").nth(1))
         .map(|rest| {
             let id = rest.split_whitespace().next().unwrap_or("");
             assert!(
                 id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-                "bad trace id {id:?} in {}",
-                path.display()
+                "bad trace id {id:?} in {service}.log"
             );
             id.to_owned()
         })
@@ -273,11 +286,9 @@ fn an_external_receiver_gets_every_span_faults_off() {
     let logs = LogDir::new("external-http");
     // A bare base URL gets the traces path, as OTEL_EXPORTER_OTLP_ENDPOINT does.
     let endpoint = format!("http://{}", c.otlp_http_addr().unwrap());
-    let mut args = vec!["--requests", "12", "--exit", "--otlp-endpoint", &endpoint];
+    let mut args = vec!["--requests", "12"];
     args.extend(NO_FAULTS);
-    let out = run_demo(&args, &[], &logs);
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let stdout = run_exporting_to(&endpoint, &args, &[], &logs);
     assert!(
         stdout.contains(&format!(
             "12 requests sent; 132 spans exported to {endpoint}/v1/traces (http/protobuf)"
@@ -300,9 +311,6 @@ fn an_external_receiver_gets_every_span_over_grpc_with_faults() {
     let args = [
         "--requests",
         "12",
-        "--exit",
-        "--otlp-endpoint",
-        &endpoint,
         "--pricing-faults",
         "fail=1",
         "--dispatch-faults",
@@ -310,9 +318,8 @@ fn an_external_receiver_gets_every_span_over_grpc_with_faults() {
         "--ranking-faults",
         "slow=0.5:40ms",
     ];
-    let out = run_demo(&args, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], &logs);
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let env = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+    let stdout = run_exporting_to(&endpoint, &args, &env, &logs);
     assert!(stdout.contains("(grpc)"), "{stdout}");
     let edges: Vec<&str> = RIDE_EDGES
         .into_iter()
@@ -325,11 +332,10 @@ fn an_external_receiver_gets_every_span_over_grpc_with_faults() {
         assert!(pricing.is_some_and(|s| s.is_error), "{spans:#?}");
     }
     for service in SERVICES {
+        let log = read_log(&logs, service);
         assert!(
-            std::fs::read_to_string(logs.join(format!("{service}.log")))
-                .unwrap()
-                .contains("exporting spans over OTLP protocol=grpc"),
-            "{service}"
+            log.contains("exporting spans over OTLP protocol=grpc"),
+            "{log}"
         );
     }
     c.shutdown_blocking();
@@ -340,18 +346,16 @@ fn an_external_receiver_gets_every_span_over_http_json_gzip() {
     let c = receiver();
     let logs = LogDir::new("external-json");
     let endpoint = format!("http://{}/v1/traces", c.otlp_http_addr().unwrap());
-    let mut args = vec!["--requests", "6", "--exit", "--otlp-endpoint", &endpoint];
+    let mut args = vec!["--requests", "6"];
     args.extend(NO_FAULTS);
     let env = [
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
     ];
-    let out = run_demo(&args, &env, &logs);
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let stdout = run_exporting_to(&endpoint, &args, &env, &logs);
     assert!(stdout.contains("(http/json)"), "{stdout}");
     assert_complete(&stored_traces(&c), 6, &RIDE_EDGES, false);
-    let log = std::fs::read_to_string(logs.join("gateway.log")).unwrap();
+    let log = read_log(&logs, "gateway");
     assert!(
         log.contains(&format!(
             "exporting spans over OTLP protocol=http/json endpoint={endpoint}"
@@ -391,7 +395,7 @@ fn spans_that_do_not_arrive_fail_the_run_and_are_logged() {
             error.contains(&format!("{service}: ")),
             "{service} missing: {error}"
         );
-        let log = std::fs::read_to_string(logs.join(format!("{service}.log"))).unwrap();
+        let log = read_log(&logs, service);
         let line = log
             .lines()
             .find(|l| l.contains("spans were not exported"))
@@ -499,7 +503,7 @@ fn a_service_exports_everything_when_its_supervisor_goes_away_or_on_sigterm() {
     assert!(status.success());
     let rest = terminated.wait();
     assert_eq!(rest.trim(), "STATS exported=2 failed=0 dropped=0 pending=0");
-    let log = std::fs::read_to_string(logs.join("pricing.log")).unwrap();
+    let log = read_log(&logs, "pricing");
     assert!(
         log.contains("stopping: no new connections, finishing requests in flight reason=SIGTERM"),
         "{log}"
@@ -525,10 +529,7 @@ fn a_request_still_running_after_the_drain_deadline_does_not_keep_a_service_aliv
     let mut stuck = service.ask_price();
     // The request is in the handler once its latency is logged.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !std::fs::read_to_string(logs.join("pricing.log"))
-        .unwrap()
-        .contains("injected latency")
-    {
+    while !read_log(&logs, "pricing").contains("injected latency") {
         assert!(Instant::now() < deadline, "the request never arrived");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -543,7 +544,7 @@ fn a_request_still_running_after_the_drain_deadline_does_not_keep_a_service_aliv
     );
     // The abandoned request's span still ends and is exported.
     assert_eq!(rest.trim(), "STATS exported=1 failed=0 dropped=0 pending=0");
-    let log = std::fs::read_to_string(logs.join("pricing.log")).unwrap();
+    let log = read_log(&logs, "pricing");
     assert!(
         log.contains("requests still in flight 3s after the stop; abandoning them"),
         "{log}"
