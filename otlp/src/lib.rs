@@ -61,17 +61,24 @@
 //! value. Fields at their default value are written out rather than omitted, which receivers
 //! accept.
 
+mod builder;
 mod config;
+mod env;
+mod error;
 mod exporter;
 mod retry;
 mod stats;
+mod tls;
 mod transport;
 
 pub mod convert;
+pub mod diagnostics;
 
 pub use opentelemetry_proto as proto;
 pub use tracewire;
 
-pub use crate::config::{Compression, OtlpConfigError, Protocol, RetryPolicy};
-pub use crate::exporter::{OtlpExporter, OtlpExporterBuilder};
+pub use crate::builder::OtlpExporterBuilder;
+pub use crate::config::{Compression, MAX_TIMEOUT, Protocol, RetryPolicy};
+pub use crate::error::{OtlpConfigError, OtlpExportError, TlsError};
+pub use crate::exporter::OtlpExporter;
 pub use crate::stats::{OtlpStats, OtlpStatsSnapshot};

@@ -124,6 +124,8 @@ pub(crate) enum Reply {
     Http(u16, Vec<(&'static str, String)>, Vec<u8>),
     /// A gRPC answer.
     Grpc(Result<ExportTraceServiceResponse, (tonic::Code, &'static str)>),
+    /// A gRPC error carrying `google.rpc.RetryInfo` with this delay (seconds, nanos).
+    GrpcRetryInfo(tonic::Code, i64, i32),
     /// Never answer.
     Hang,
 }
@@ -318,7 +320,7 @@ async fn handle_http(
             unreachable!()
         }
         Some(Reply::Http(status, headers, body)) => (status, headers, body),
-        Some(Reply::Grpc(_)) | None => (200, Vec::new(), Vec::new()),
+        Some(Reply::Grpc(_) | Reply::GrpcRetryInfo(..)) | None => (200, Vec::new(), Vec::new()),
     };
     let mut resp = http::Response::builder().status(status).header(
         "content-type",
@@ -358,9 +360,46 @@ impl TraceService for GrpcService {
             }
             Some(Reply::Grpc(Ok(resp))) => Ok(tonic::Response::new(resp)),
             Some(Reply::Grpc(Err((code, msg)))) => Err(tonic::Status::new(code, msg)),
+            Some(Reply::GrpcRetryInfo(code, seconds, nanos)) => Err(tonic::Status::with_details(
+                code,
+                "retry later",
+                retry_info(code, seconds, nanos).into(),
+            )),
             Some(Reply::Http(..)) | None => {
                 Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
             }
         }
     }
+}
+
+/// An encoded `google.rpc.Status` whose details hold one `google.rpc.RetryInfo`.
+fn retry_info(code: tonic::Code, seconds: i64, nanos: i32) -> Vec<u8> {
+    fn varint(v: u64, out: &mut Vec<u8>) {
+        prost::encoding::encode_varint(v, out);
+    }
+    fn field(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {
+        varint(u64::from(tag << 3 | 2), out);
+        varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+    // google.protobuf.Duration { seconds = 1, nanos = 2 }
+    let mut duration = Vec::new();
+    varint(1 << 3, &mut duration);
+    varint(seconds as u64, &mut duration);
+    varint(2 << 3, &mut duration);
+    varint(nanos as i64 as u64, &mut duration);
+    // google.rpc.RetryInfo { retry_delay = 1 }
+    let mut info = Vec::new();
+    field(1, &duration, &mut info);
+    // google.protobuf.Any { type_url = 1, value = 2 }
+    let mut any = Vec::new();
+    field(1, b"type.googleapis.com/google.rpc.RetryInfo", &mut any);
+    field(2, &info, &mut any);
+    // google.rpc.Status { code = 1, message = 2, details = 3 }
+    let mut status = Vec::new();
+    varint(1 << 3, &mut status);
+    varint(code as i32 as u64, &mut status);
+    field(2, b"retry later", &mut status);
+    field(3, &any, &mut status);
+    status
 }
