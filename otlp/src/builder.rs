@@ -319,7 +319,7 @@ impl OtlpExporterBuilder {
         }
         self.tls.check()?;
         #[cfg(feature = "tls")]
-        let tls = if secure {
+        let (tls, client_auth) = if secure {
             crate::tls::client_config(&self.tls)?
         } else {
             crate::tls::plain_config()?
@@ -334,6 +334,8 @@ impl OtlpExporterBuilder {
             retry: self.retry,
             #[cfg(feature = "tls")]
             tls,
+            #[cfg(feature = "tls")]
+            client_auth,
         };
         Ok(OtlpExporter::new(settings))
     }

@@ -8,9 +8,8 @@
 //! if there was none then (the usual order: build the exporter, then install the subscriber),
 //! to the global subscriber, reached from a short-lived thread with no scoped default.
 
-#[cfg(test)]
 use tracing::Dispatch;
-use tracing::dispatcher::{self, WeakDispatch};
+use tracing::dispatcher;
 use tracing::subscriber::NoSubscriber;
 
 use crate::error::OtlpExportError;
@@ -40,14 +39,13 @@ pub(crate) struct Diagnostics {
     endpoint: String,
     logged: u16,
     failed_batches: u64,
-    dispatch: Option<WeakDispatch>,
+    dispatch: Option<Dispatch>,
 }
 
 impl Diagnostics {
     /// Remembers the current default subscriber, if there is a real one.
     pub(crate) fn new(endpoint: String) -> Self {
-        let dispatch =
-            dispatcher::get_default(|d| (!d.is::<NoSubscriber>()).then(|| d.downgrade()));
+        let dispatch = dispatcher::get_default(|d| (!d.is::<NoSubscriber>()).then(|| d.clone()));
         Diagnostics {
             endpoint,
             logged: 0,
@@ -97,8 +95,8 @@ impl Diagnostics {
     }
 
     fn emit(&self, log: impl FnOnce() + Send + 'static) {
-        match self.dispatch.as_ref().and_then(WeakDispatch::upgrade) {
-            Some(d) => dispatcher::with_default(&d, log),
+        match &self.dispatch {
+            Some(d) => dispatcher::with_default(d, log),
             None => {
                 // A thread without a scoped default sees the global subscriber, if any. If the
                 // thread cannot be started the line is lost; the failure is still counted.
@@ -115,7 +113,7 @@ impl Diagnostics {
             endpoint: endpoint.to_owned(),
             logged: 0,
             failed_batches: 0,
-            dispatch: Some(d.downgrade()),
+            dispatch: Some(d.clone()),
         }
     }
 }

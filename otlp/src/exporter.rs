@@ -28,6 +28,9 @@ pub(crate) struct Settings {
     pub(crate) retry: RetryPolicy,
     #[cfg(feature = "tls")]
     pub(crate) tls: std::sync::Arc<rustls::ClientConfig>,
+    /// Whether the server asked for a client certificate we do not have.
+    #[cfg(feature = "tls")]
+    pub(crate) client_auth: std::sync::Arc<crate::tls::ClientAuth>,
 }
 
 /// The runtime and client, created on first use on the exporting thread.
@@ -268,6 +271,8 @@ async fn deliver(
         stats.request(payload.len());
         let err = match tokio::time::timeout(attempt_timeout, client.send(payload)).await {
             Ok(Ok(accepted)) => {
+                #[cfg(feature = "tls")]
+                settings.client_auth.accepted();
                 let rejected = accepted.rejected.min(spans);
                 stats.delivered(spans - rejected, rejected);
                 if rejected > 0 {

@@ -75,18 +75,66 @@ impl TlsSettings {
 }
 
 #[cfg(feature = "tls")]
-pub(crate) use self::imp::{client_config, from_error, plain_config};
+pub(crate) use self::imp::{ClientAuth, client_config, from_error, plain_config};
 
 #[cfg(feature = "tls")]
 mod imp {
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, OnceLock};
 
+    use rustls::client::ResolvesClientCert;
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use rustls::{AlertDescription, CertificateError, ClientConfig, RootCertStore};
+    use rustls::sign::CertifiedKey;
+    use rustls::{CertificateError, ClientConfig, RootCertStore, SignatureScheme};
 
     use super::{PemSource, TlsSettings};
     use crate::error::{OtlpConfigError, TlsError};
+
+    /// The client identity, which also notices when a server asks for one that is not
+    /// configured. With TLS 1.3 a server checks the client certificate after the client has
+    /// finished its handshake, so a refusal arrives as an alert on the first read — or, when
+    /// the server closes first, as a bare connection reset, which h2 reports without its
+    /// cause. Knowing that the server asked turns that reset into
+    /// [`TlsError::ClientCertificateRequired`].
+    #[derive(Debug)]
+    pub(crate) struct ClientAuth {
+        identity: Option<Arc<CertifiedKey>>,
+        asked_without: AtomicBool,
+    }
+
+    impl ClientAuth {
+        /// A server asked for a client certificate, none is configured, and no request has
+        /// succeeded since.
+        pub(crate) fn asked_without_identity(&self) -> bool {
+            self.asked_without.load(Ordering::Relaxed)
+        }
+
+        /// A request succeeded: whatever the server asked, it accepts this client.
+        pub(crate) fn accepted(&self) {
+            self.asked_without.store(false, Ordering::Relaxed);
+        }
+
+        fn none() -> Arc<ClientAuth> {
+            Arc::new(ClientAuth {
+                identity: None,
+                asked_without: AtomicBool::new(false),
+            })
+        }
+    }
+
+    impl ResolvesClientCert for ClientAuth {
+        fn resolve(&self, _: &[&[u8]], _: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+            if self.identity.is_none() {
+                self.asked_without.store(true, Ordering::Relaxed);
+            }
+            self.identity.clone()
+        }
+
+        fn has_certs(&self) -> bool {
+            self.identity.is_some()
+        }
+    }
 
     fn provider() -> Arc<rustls::crypto::CryptoProvider> {
         Arc::new(rustls::crypto::ring::default_provider())
@@ -137,7 +185,7 @@ mod imp {
     /// The client configuration for a secure endpoint.
     pub(crate) fn client_config(
         settings: &TlsSettings,
-    ) -> Result<Arc<ClientConfig>, OtlpConfigError> {
+    ) -> Result<(Arc<ClientConfig>, Arc<ClientAuth>), OtlpConfigError> {
         settings.check()?;
         let roots = match &settings.ca {
             Some(src) => {
@@ -153,15 +201,7 @@ mod imp {
             }
             None => default_roots(),
         };
-        let builder = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| OtlpConfigError::Certificate {
-                role: "ca certificate",
-                origin: String::new(),
-                reason: e.to_string(),
-            })?
-            .with_root_certificates(roots);
-        let config = match (&settings.client_certificate, &settings.client_key) {
+        let auth = match (&settings.client_certificate, &settings.client_key) {
             (Some(cert), Some(key)) => {
                 let chain = certificates(cert, "client certificate")?;
                 let bad_key = |reason: String| OtlpConfigError::Certificate {
@@ -172,28 +212,40 @@ mod imp {
                 let key_pem = key.read("client key")?;
                 let key_der =
                     PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| bad_key(e.to_string()))?;
-                builder
-                    .with_client_auth_cert(chain, key_der)
-                    .map_err(|e| bad_key(e.to_string()))?
+                let certified = CertifiedKey::from_der(chain, key_der, &provider())
+                    .map_err(|e| bad_key(e.to_string()))?;
+                Arc::new(ClientAuth {
+                    identity: Some(Arc::new(certified)),
+                    asked_without: AtomicBool::new(false),
+                })
             }
-            _ => builder.with_no_client_auth(),
+            _ => ClientAuth::none(),
         };
-        Ok(Arc::new(config))
+        let config = builder()?
+            .with_root_certificates(roots)
+            .with_client_cert_resolver(auth.clone());
+        Ok((Arc::new(config), auth))
     }
 
-    /// A configuration for `http://` endpoints: the connector type needs one, but it is never
-    /// used, so it trusts nothing (and loads no roots).
-    pub(crate) fn plain_config() -> Result<Arc<ClientConfig>, OtlpConfigError> {
-        let config = ClientConfig::builder_with_provider(provider())
+    fn builder()
+    -> Result<rustls::ConfigBuilder<ClientConfig, rustls::WantsVerifier>, OtlpConfigError> {
+        ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| OtlpConfigError::Certificate {
                 role: "ca certificate",
                 origin: String::new(),
                 reason: e.to_string(),
-            })?
+            })
+    }
+
+    /// A configuration for `http://` endpoints: the connector type needs one, but it is never
+    /// used, so it trusts nothing (and loads no roots).
+    pub(crate) fn plain_config() -> Result<(Arc<ClientConfig>, Arc<ClientAuth>), OtlpConfigError> {
+        let auth = ClientAuth::none();
+        let config = builder()?
             .with_root_certificates(RootCertStore::empty())
-            .with_no_client_auth();
-        Ok(Arc::new(config))
+            .with_client_cert_resolver(auth.clone());
+        Ok((Arc::new(config), auth))
     }
 
     /// The TLS failure in `err`'s source chain, if there is one. `host` names the endpoint for
@@ -204,17 +256,53 @@ mod imp {
     ) -> Option<TlsError> {
         let mut cur = Some(err);
         while let Some(e) = cur {
-            let found = e.downcast_ref::<rustls::Error>().or_else(|| {
-                e.downcast_ref::<std::io::Error>()
-                    .and_then(|io| io.get_ref())
-                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            });
-            if let Some(tls) = found {
+            if let Some(tls) = e.downcast_ref::<rustls::Error>() {
                 return Some(classify(tls, host));
             }
-            cur = e.source();
+            if let Some(tls) = alert_text(e) {
+                return Some(tls);
+            }
+            // An `io::Error`'s `source()` skips the error it wraps (it returns that error's
+            // source), and TLS errors arrive wrapped, sometimes twice: look inside instead.
+            cur = match e
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => e.source(),
+            };
         }
         None
+    }
+
+    /// An alert received after the handshake (TLS 1.3 servers check the client certificate
+    /// then) reaches a gRPC client through h2, which keeps only the text of I/O errors: read
+    /// it back from the text rustls wrote (`received fatal alert: CertificateRequired`).
+    fn alert_text(e: &(dyn std::error::Error + 'static)) -> Option<TlsError> {
+        let io = e.downcast_ref::<std::io::Error>()?;
+        if io.kind() != std::io::ErrorKind::InvalidData {
+            return None;
+        }
+        let text = io.get_ref()?.to_string();
+        let name = text.strip_prefix("received fatal alert: ")?;
+        Some(alert(name))
+    }
+
+    /// The client-certificate alerts by their rustls names.
+    fn alert(name: &str) -> TlsError {
+        match name {
+            "CertificateRequired" => TlsError::ClientCertificateRequired,
+            "BadCertificate"
+            | "UnknownCA"
+            | "CertificateUnknown"
+            | "CertificateExpired"
+            | "CertificateRevoked"
+            | "UnsupportedCertificate"
+            | "AccessDenied" => {
+                TlsError::ClientCertificateRejected(format!("the server sent {name}"))
+            }
+            other => TlsError::Handshake(format!("received fatal alert: {other}")),
+        }
     }
 
     pub(super) fn classify(e: &rustls::Error, host: &str) -> TlsError {
@@ -234,18 +322,7 @@ mod imp {
                 CertificateError::Revoked => TlsError::Revoked,
                 other => TlsError::BadCertificate(other.to_string()),
             },
-            rustls::Error::AlertReceived(AlertDescription::CertificateRequired) => {
-                TlsError::ClientCertificateRequired
-            }
-            rustls::Error::AlertReceived(
-                a @ (AlertDescription::BadCertificate
-                | AlertDescription::UnknownCA
-                | AlertDescription::CertificateUnknown
-                | AlertDescription::CertificateExpired
-                | AlertDescription::CertificateRevoked
-                | AlertDescription::UnsupportedCertificate
-                | AlertDescription::AccessDenied),
-            ) => TlsError::ClientCertificateRejected(format!("the server sent {a:?}")),
+            rustls::Error::AlertReceived(a) => alert(&format!("{a:?}")),
             other => TlsError::Handshake(other.to_string()),
         }
     }
@@ -346,9 +423,22 @@ mod tests {
             c(Error::AlertReceived(AlertDescription::CertificateRequired)),
             crate::TlsError::ClientCertificateRequired
         );
-        // Found inside an io::Error, as hyper reports it.
-        let io = std::io::Error::other(Error::InvalidCertificate(CertificateError::Expired));
+        // Found inside io::Errors, as hyper-rustls reports it.
+        let io = std::io::Error::other(std::io::Error::other(Error::InvalidCertificate(
+            CertificateError::Expired,
+        )));
         assert_eq!(from_error(&io, "c"), Some(crate::TlsError::Expired));
         assert_eq!(from_error(&std::io::Error::other("reset"), "c"), None);
+        // Only the text survives h2.
+        let flat = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: UnknownCA",
+        );
+        assert_eq!(
+            from_error(&flat, "c"),
+            Some(crate::TlsError::ClientCertificateRejected(
+                "the server sent UnknownCA".into()
+            ))
+        );
     }
 }

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use std::error::Error as _;
+
 use tonic::Code;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Channel;
@@ -17,8 +19,7 @@ pub(crate) struct GrpcClient {
     client: TraceServiceClient<Channel>,
     metadata: tonic::metadata::MetadataMap,
     timeout: Duration,
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    host: String,
+    settings: Settings,
 }
 
 fn connector(settings: &Settings) -> Connector {
@@ -47,7 +48,7 @@ impl GrpcClient {
             client,
             metadata: tonic::metadata::MetadataMap::from_headers(settings.headers.clone()),
             timeout: settings.timeout,
-            host: settings.endpoint.host().unwrap_or_default().to_owned(),
+            settings: settings.clone(),
         })
     }
 
@@ -63,9 +64,13 @@ impl GrpcClient {
             Ok(resp) => return Ok(Accepted::from_response(resp.get_ref())),
             Err(status) => status,
         };
-        // A failure below gRPC (connection, TLS) arrives as a status with the cause attached.
-        #[cfg(feature = "tls")]
-        if let Some(tls) = crate::tls::from_error(&status, &self.host) {
+        // A failure below gRPC (connection, TLS) arrives as a status with the cause attached;
+        // `UNAVAILABLE` is tonic's code for a connection that could not be made, the others
+        // for one that broke.
+        let established = status.code() != Code::Unavailable;
+        if status.source().is_some()
+            && let Some(tls) = super::tls_failure(&status, &self.settings, established)
+        {
             return Err(AttemptError::fatal(OtlpExportError::Tls(tls)));
         }
         let retryable = matches!(

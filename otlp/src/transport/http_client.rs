@@ -22,8 +22,7 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 pub(crate) struct HttpClient {
     client: HyperClient<Connector, Full<Bytes>>,
-    uri: http::Uri,
-    host: String,
+    settings: Settings,
     headers: HeaderMap,
     json: bool,
 }
@@ -60,8 +59,7 @@ impl HttpClient {
         }
         Ok(HttpClient {
             client,
-            uri: settings.endpoint.clone(),
-            host: settings.endpoint.host().unwrap_or_default().to_owned(),
+            settings: settings.clone(),
             headers,
             json,
         })
@@ -70,13 +68,12 @@ impl HttpClient {
     pub(super) async fn send(&self, body: Bytes) -> Result<Accepted, AttemptError> {
         let mut req = http::Request::new(Full::new(body));
         *req.method_mut() = http::Method::POST;
-        *req.uri_mut() = self.uri.clone();
+        *req.uri_mut() = self.settings.endpoint.clone();
         *req.headers_mut() = self.headers.clone();
-        let resp = self
-            .client
-            .request(req)
-            .await
-            .map_err(|e| AttemptError::unreachable(&e, &self.host))?;
+        let resp = self.client.request(req).await.map_err(|e| {
+            let established = !e.is_connect();
+            AttemptError::unreachable(&e, &self.settings, established)
+        })?;
         let status = resp.status();
         let retry_after = resp
             .headers()

@@ -121,17 +121,42 @@ impl AttemptError {
         }
     }
 
-    /// A failure to reach the endpoint: a TLS failure (never retried: a certificate problem
-    /// does not fix itself within a retry budget), or a connection failure (retried).
+    /// A failure to reach the endpoint or to hear its answer: a TLS failure (never retried: a
+    /// certificate problem does not fix itself within a retry budget), or a connection failure
+    /// (retried). `established` says the connection (and its handshake) had been made.
     #[cfg_attr(not(any(feature = "_http", feature = "grpc")), allow(dead_code))]
-    pub(crate) fn unreachable(err: &(dyn std::error::Error + 'static), host: &str) -> Self {
-        #[cfg(feature = "tls")]
-        if let Some(tls) = crate::tls::from_error(err, host) {
-            return AttemptError::fatal(OtlpExportError::Tls(tls));
+    pub(crate) fn unreachable(
+        err: &(dyn std::error::Error + 'static),
+        settings: &Settings,
+        established: bool,
+    ) -> Self {
+        match tls_failure(err, settings, established) {
+            Some(tls) => AttemptError::fatal(OtlpExportError::Tls(tls)),
+            None => AttemptError::retryable(OtlpExportError::Connect(error_chain(err))),
         }
-        let _ = host;
-        AttemptError::retryable(OtlpExportError::Connect(error_chain(err)))
     }
+}
+
+/// The TLS failure behind `err`, if there is one (see [`crate::tls::ClientAuth`] for the
+/// connection that fails after the server asked for a missing client certificate).
+#[cfg_attr(not(any(feature = "_http", feature = "grpc")), allow(dead_code))]
+pub(crate) fn tls_failure(
+    err: &(dyn std::error::Error + 'static),
+    settings: &Settings,
+    established: bool,
+) -> Option<crate::error::TlsError> {
+    #[cfg(feature = "tls")]
+    {
+        let host = settings.endpoint.host().unwrap_or_default();
+        if let Some(tls) = crate::tls::from_error(err, host) {
+            return Some(tls);
+        }
+        if settings.secure && established && settings.client_auth.asked_without_identity() {
+            return Some(crate::error::TlsError::ClientCertificateRequired);
+        }
+    }
+    let _ = (err, settings, established);
+    None
 }
 
 /// The client for one destination.

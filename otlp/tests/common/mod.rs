@@ -1,10 +1,12 @@
-//! In-test OTLP receivers (HTTP via hyper, gRPC via tonic) with scripted answers, and sample
-//! spans.
+//! In-test OTLP receivers (HTTP via hyper, gRPC via tonic, in plain text or over rustls) with
+//! scripted answers, and sample spans. Test certificates are in [`certs`].
 
 #![allow(
     dead_code,
     reason = "each test file uses a different part of the helpers"
 )]
+
+pub(crate) mod certs;
 
 use std::collections::VecDeque;
 use std::io::Read as _;
@@ -223,6 +225,15 @@ impl Receiver {
 
     /// An OTLP/HTTP receiver answering `script` in order, then 200 with an empty response.
     pub(crate) fn http(script: Vec<Reply>) -> Receiver {
+        Receiver::start_http(script, None)
+    }
+
+    /// The same over TLS with `config`.
+    pub(crate) fn https(script: Vec<Reply>, config: Arc<rustls::ServerConfig>) -> Receiver {
+        Receiver::start_http(script, Some(config))
+    }
+
+    fn start_http(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let rt = server_runtime();
         let state = Arc::new(State {
             seen: Mutex::default(),
@@ -233,17 +244,24 @@ impl Receiver {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let st = state.clone();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         rt.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let st = st.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| handle_http(st.clone(), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let conn = http1::Builder::new();
+                    let _ = match acceptor {
+                        None => conn.serve_connection(TokioIo::new(stream), svc).await,
+                        Some(a) => match a.accept(stream).await {
+                            Ok(tls) => conn.serve_connection(TokioIo::new(tls), svc).await,
+                            Err(_) => return,
+                        },
+                    };
                 });
             }
         });
@@ -256,6 +274,15 @@ impl Receiver {
 
     /// An OTLP/gRPC receiver answering `script` in order, then OK with an empty response.
     pub(crate) fn grpc(script: Vec<Reply>) -> Receiver {
+        Receiver::start_grpc(script, None)
+    }
+
+    /// The same over TLS with `config` (which must offer ALPN `h2`).
+    pub(crate) fn grpcs(script: Vec<Reply>, config: Arc<rustls::ServerConfig>) -> Receiver {
+        Receiver::start_grpc(script, Some(config))
+    }
+
+    fn start_grpc(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let rt = server_runtime();
         let state = Arc::new(State {
             seen: Mutex::default(),
@@ -267,17 +294,97 @@ impl Receiver {
         let addr = listener.local_addr().unwrap();
         let svc = TraceServiceServer::new(GrpcService(state.clone()))
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-        rt.spawn(async move {
-            let _ = tonic::transport::Server::builder()
-                .add_service(svc)
-                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-                .await;
-        });
+        let server = tonic::transport::Server::builder().add_service(svc);
+        match tls {
+            None => {
+                rt.spawn(async move {
+                    let _ = server
+                        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+                        .await;
+                });
+            }
+            Some(config) => {
+                // Handshakes happen here; tonic serves the connections that complete one.
+                let (tx, rx) = tokio::sync::mpsc::channel::<Result<TlsIo, std::io::Error>>(16);
+                let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                rt.spawn(async move {
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            if let Ok(tls) = acceptor.accept(stream).await {
+                                let _ = tx.send(Ok(TlsIo(tls))).await;
+                            }
+                        });
+                    }
+                });
+                rt.spawn(async move {
+                    let _ = server
+                        .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(rx))
+                        .await;
+                });
+            }
+        }
         Receiver {
             addr,
             state,
             rt: Some(rt),
         }
+    }
+
+    /// The HTTPS endpoint URL, by name (`localhost`), so the certificate's name matches.
+    pub(crate) fn https_url(&self) -> String {
+        format!("https://localhost:{}/v1/traces", self.addr.port())
+    }
+
+    /// The gRPC-over-TLS endpoint URL, by name.
+    pub(crate) fn grpcs_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+}
+
+/// A server-side TLS connection tonic can serve.
+pub(crate) struct TlsIo(tokio_rustls::server::TlsStream<tokio::net::TcpStream>);
+
+impl tonic::transport::server::Connected for TlsIo {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl tokio::io::AsyncRead for TlsIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 
