@@ -67,6 +67,7 @@ mod env;
 mod error;
 mod exporter;
 mod retry;
+mod setup;
 mod stats;
 mod tls;
 mod transport;
@@ -81,4 +82,7 @@ pub use crate::builder::OtlpExporterBuilder;
 pub use crate::config::{Compression, MAX_TIMEOUT, Protocol, RetryPolicy};
 pub use crate::error::{OtlpConfigError, OtlpExportError, TlsError};
 pub use crate::exporter::OtlpExporter;
+pub use crate::setup::{
+    Config, ExporterKind, Guard, InitError, MAX_QUEUE_SIZE, OtlpTarget, Setup, init, setup,
+};
 pub use crate::stats::{OtlpStats, OtlpStatsSnapshot};
