@@ -27,6 +27,7 @@ pub(crate) struct Settings {
     pub(crate) compression: Compression,
     pub(crate) retry: RetryPolicy,
     #[cfg(feature = "tls")]
+    #[cfg_attr(not(any(feature = "_http", feature = "grpc")), allow(dead_code))]
     pub(crate) tls: std::sync::Arc<rustls::ClientConfig>,
     /// Whether the server asked for a client certificate we do not have.
     #[cfg(feature = "tls")]

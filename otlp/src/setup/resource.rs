@@ -21,10 +21,23 @@ pub(crate) struct ResourceParts<'a> {
     pub(crate) host_name: Option<String>,
 }
 
-/// The host's name, if the system gives a non-empty one.
+/// The host's name, if the system gives a non-empty one: the kernel's on Linux, the
+/// `COMPUTERNAME` variable on Windows, the `hostname` command elsewhere. (No dependency: the
+/// standard library has no call for it.)
 pub(crate) fn host_name() -> Option<String> {
-    let name = gethostname::gethostname().to_string_lossy().into_owned();
-    (!name.is_empty()).then_some(name)
+    let name = if cfg!(target_os = "linux") {
+        std::fs::read_to_string("/proc/sys/kernel/hostname").ok()
+    } else if cfg!(windows) {
+        std::env::var("COMPUTERNAME").ok()
+    } else {
+        std::process::Command::new("hostname")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+    }?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// Builds the resource. Precedence, highest first:
@@ -73,6 +86,13 @@ mod tests {
             .iter()
             .map(|kv| (kv.key.to_string(), format!("{:?}", kv.value)))
             .collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn host_name_is_the_kernels() {
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(host_name().as_deref(), Some(kernel.trim()));
     }
 
     #[test]

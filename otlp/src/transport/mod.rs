@@ -19,6 +19,7 @@ use crate::error::OtlpExportError;
 use crate::exporter::Settings;
 
 /// The `User-Agent` sent with every request.
+#[cfg_attr(not(any(feature = "_http", feature = "grpc")), allow(dead_code))]
 pub(crate) const USER_AGENT_VALUE: &str = concat!("tracewire-otlp/", env!("CARGO_PKG_VERSION"));
 
 /// A request body ready to send, encoded once per batch.
@@ -124,7 +125,7 @@ impl AttemptError {
     /// A failure to reach the endpoint or to hear its answer: a TLS failure (never retried: a
     /// certificate problem does not fix itself within a retry budget), or a connection failure
     /// (retried). `established` says the connection (and its handshake) had been made.
-    #[cfg_attr(not(any(feature = "_http", feature = "grpc")), allow(dead_code))]
+    #[cfg(feature = "_http")]
     pub(crate) fn unreachable(
         err: &(dyn std::error::Error + 'static),
         settings: &Settings,
@@ -159,8 +160,9 @@ pub(crate) fn tls_failure(
     None
 }
 
-/// The client for one destination.
-#[expect(
+/// The client for one destination (no variant at all when no protocol is compiled in: the
+/// builder refuses to build such an exporter).
+#[allow(
     clippy::large_enum_variant,
     reason = "one per exporter, created once and never moved on a hot path"
 )]
@@ -169,9 +171,6 @@ pub(crate) enum Client {
     Http(http_client::HttpClient),
     #[cfg(feature = "grpc")]
     Grpc(grpc_client::GrpcClient),
-    /// No protocol is compiled in; the builder refuses to build such an exporter.
-    #[cfg_attr(any(feature = "_http", feature = "grpc"), allow(dead_code))]
-    None,
 }
 
 impl Client {
@@ -195,6 +194,7 @@ impl Client {
             (Client::Http(c), Payload::Http(body)) => c.send(body.clone()).await,
             #[cfg(feature = "grpc")]
             (Client::Grpc(c), Payload::Grpc(msg)) => c.send(msg.clone()).await,
+            #[allow(unreachable_patterns, reason = "depends on the enabled protocols")]
             _ => Err(AttemptError::fatal(OtlpExportError::Encode(
                 "payload does not match the protocol".to_owned(),
             ))),
@@ -236,6 +236,7 @@ fn tls_builder(
 }
 
 /// An error and its sources, joined with `: ` (hyper's top-level messages are vague).
+#[cfg(any(feature = "_http", feature = "grpc"))]
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
