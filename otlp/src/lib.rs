@@ -1,4 +1,4 @@
-//! OTLP export for [`tracewire`]: the one-call set-up of a deployed service ([`init`]), and the
+//! OTLP export for [`tracewire`]: the one-call set-up of a deployed service ([`init()`]), and the
 //! span exporter behind it — OTLP/HTTP with protobuf (the default) or JSON bodies and OTLP/gRPC,
 //! in plain text or over TLS, built on the official [`opentelemetry-proto`](opentelemetry_proto)
 //! messages.
@@ -16,7 +16,7 @@
 //! } // the guard flushes the export pipeline
 //! ```
 //!
-//! [`init`] / [`init!`] install the `tracewire` subscriber (logs with trace ids, the span
+//! [`init()`] / [`init!`] install the `tracewire` subscriber (logs with trace ids, the span
 //! layer) with the exporters `OTEL_TRACES_EXPORTER` names (`otlp` by default, `console`,
 //! `console_json`, `none`, or a comma list), and read every standard variable:
 //!

@@ -1,4 +1,4 @@
-//! The general `OTEL_*` variables [`init`](crate::init) reads (the exporter's own are in
+//! The general `OTEL_*` variables [`init()`](crate::init) reads (the exporter's own are in
 //! [`crate::env`]), through the same lookup function.
 
 use std::time::Duration;

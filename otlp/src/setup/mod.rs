@@ -1,4 +1,4 @@
-//! The one-call set-up of a deployed service: [`init`] / [`init!`](crate::init!) and the
+//! The one-call set-up of a deployed service: [`init()`] / [`init!`](crate::init!) and the
 //! [`Setup`] builder, configured by the standard `OTEL_*` environment.
 
 mod env;
@@ -27,7 +27,7 @@ const DEFAULT_DELAY: Duration = Duration::from_secs(1);
 /// `OTEL_BSP_EXPORT_TIMEOUT`'s default.
 const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Why [`init`] or [`Setup::install`] failed.
+/// Why [`init()`] or [`Setup::install`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InitError {
@@ -132,7 +132,7 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// What [`init`] returns: the pipeline's guard (flushing on drop) and the resolved settings.
+/// What [`init()`] returns: the pipeline's guard (flushing on drop) and the resolved settings.
 #[must_use = "dropping the guard shuts the export pipeline down"]
 #[derive(Debug)]
 pub struct Guard {
@@ -183,7 +183,7 @@ type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 type OtlpHook = Box<dyn FnOnce(OtlpExporterBuilder) -> OtlpExporterBuilder>;
 type CoreHook = Box<dyn FnOnce(tracewire::Builder) -> tracewire::Builder>;
 
-/// The one-call set-up with knobs: [`init`] is `setup().install()`.
+/// The one-call set-up with knobs: [`init()`] is `setup().install()`.
 ///
 /// The environment decides what a deployment decides (exporters, endpoint, TLS, sampler,
 /// propagators, queue sizes, `service.name`); the code gives defaults and adds what only it
@@ -258,7 +258,7 @@ pub fn init() -> Result<Guard, InitError> {
     setup().install()
 }
 
-/// [`init`] with `service.version` set to the calling crate's version (`CARGO_PKG_VERSION`,
+/// [`init()`] with `service.version` set to the calling crate's version (`CARGO_PKG_VERSION`,
 /// read where the macro is called), unless `OTEL_RESOURCE_ATTRIBUTES` sets it.
 ///
 /// ```no_run
@@ -332,8 +332,8 @@ impl Setup {
         self
     }
 
-    /// Sets `host.name` instead of asking the system (`None`: no `host.name`).
-    #[doc(hidden)]
+    /// Sets `host.name` instead of asking the system (`None`: no `host.name`), e.g. a node name
+    /// where container host names are random.
     pub fn host_name(mut self, name: Option<String>) -> Self {
         self.host_name = Some(name);
         self

@@ -1,4 +1,4 @@
-//! The resource [`init`](crate::init) attaches to every span: detected attributes, the
+//! The resource [`init()`](crate::init) attaches to every span: detected attributes, the
 //! environment, and the code, merged in the specification's order.
 
 use std::borrow::Cow;
