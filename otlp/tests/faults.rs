@@ -423,14 +423,7 @@ fn grpc_retry_info_is_honoured_and_capped() {
 #[test]
 fn huge_timeouts_saturate() {
     for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson, Protocol::Grpc] {
-        let rx = match protocol {
-            Protocol::Grpc => Receiver::grpc(vec![]),
-            _ => Receiver::http(vec![]),
-        };
-        let url = match protocol {
-            Protocol::Grpc => rx.grpc_url(),
-            _ => rx.http_url(),
-        };
+        let (_rx, url) = common::receiver_for(protocol, vec![]);
         let mut e = OtlpExporter::builder()
             .protocol(protocol)
             .endpoint(url.clone())

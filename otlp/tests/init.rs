@@ -56,17 +56,9 @@ fn installed_setup_exports_a_span_over_tls() {
     let span = &rs.scope_spans[0].spans[0];
     assert_eq!(span.name, "GET /rides");
     assert_eq!(span.kind, 2);
-    let service = rs
-        .resource
-        .as_ref()
-        .unwrap()
-        .attributes
-        .iter()
-        .find(|kv| kv.key == "service.name")
-        .unwrap();
     assert_eq!(
-        format!("{:?}", service.value.as_ref().unwrap().value),
-        "Some(StringValue(\"ride-api\"))"
+        common::resource_attributes(&seen[0].request)["service.name"],
+        "ride-api"
     );
     assert_eq!(guard.stats().exported, 1);
 

@@ -441,25 +441,7 @@ fn env_only_export_over_mtls_with_an_api_key() {
         "the environment's headers replace the code's"
     );
     let rs = &req.request.resource_spans[0];
-    let resource: HashMap<String, String> = rs
-        .resource
-        .as_ref()
-        .unwrap()
-        .attributes
-        .iter()
-        .map(|kv| {
-            let v = match kv.value.as_ref().and_then(|v| v.value.clone()) {
-                Some(tracewire_otlp::proto::tonic::common::v1::any_value::Value::StringValue(
-                    s,
-                )) => s,
-                Some(tracewire_otlp::proto::tonic::common::v1::any_value::Value::IntValue(i)) => {
-                    i.to_string()
-                }
-                other => format!("{other:?}"),
-            };
-            (kv.key.clone(), v)
-        })
-        .collect();
+    let resource = common::resource_attributes(&req.request);
     assert_eq!(resource["service.name"], "checkout");
     assert_eq!(resource["service.version"], "4.5.6");
     assert_eq!(resource["deployment.environment.name"], "prod");

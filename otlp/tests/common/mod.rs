@@ -113,6 +113,44 @@ pub(crate) fn spans(n: usize) -> Vec<SpanData> {
         .collect()
 }
 
+/// A plain-text receiver speaking `protocol`, answering `script`, and its endpoint URL.
+pub(crate) fn receiver_for(
+    protocol: tracewire_otlp::Protocol,
+    script: Vec<Reply>,
+) -> (Receiver, String) {
+    if protocol == tracewire_otlp::Protocol::Grpc {
+        let rx = Receiver::grpc(script);
+        let url = rx.grpc_url();
+        (rx, url)
+    } else {
+        let rx = Receiver::http(script);
+        let url = rx.http_url();
+        (rx, url)
+    }
+}
+
+/// The resource attributes of the first `ResourceSpans`, values as text.
+pub(crate) fn resource_attributes(
+    req: &ExportTraceServiceRequest,
+) -> std::collections::HashMap<String, String> {
+    use tracewire_otlp::proto::tonic::common::v1::any_value::Value;
+    req.resource_spans[0]
+        .resource
+        .as_ref()
+        .map(|r| r.attributes.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|kv| {
+            let v = match kv.value.as_ref().and_then(|v| v.value.clone()) {
+                Some(Value::StringValue(s)) => s,
+                Some(Value::IntValue(i)) => i.to_string(),
+                other => format!("{other:?}"),
+            };
+            (kv.key.clone(), v)
+        })
+        .collect()
+}
+
 /// A port nothing listens on (bound, then released).
 pub(crate) fn dead_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
