@@ -58,50 +58,23 @@ fn a_huge_shutdown_timeout_is_waited_out_not_a_panic() {
 
 #[cfg(feature = "fmt")]
 mod filters {
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
-
-    use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
     use super::*;
     use crate::export::InMemoryExporter;
-
-    /// Log output captured in memory.
-    #[derive(Clone, Default)]
-    pub(super) struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        pub(super) fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-
-        pub(super) fn writer(&self) -> BoxMakeWriter {
-            let me = self.clone();
-            BoxMakeWriter::new(move || me.clone())
-        }
-    }
+    use crate::testing::LogCapture;
 
     /// Runs `f` under the subscriber `install` would install with `vars` as the environment,
     /// and returns the exported spans' names and the log output.
     fn run(vars: &[(&str, &str)], f: impl FnOnce()) -> (Vec<String>, String) {
         let mem = InMemoryExporter::new();
-        let logs = Captured::default();
+        let logs = LogCapture::new();
         let (subscriber, guard) = Builder::new()
             .vars(vars)
             .sampler(Sampler::AlwaysOn)
             .exporter(mem.clone())
             .pipeline(PipelineBuilder::default())
-            .log_writer(logs.writer())
+            .log_writer(logs.clone())
             .subscriber()
             .unwrap();
         tracing::subscriber::with_default(subscriber, f);
@@ -180,13 +153,13 @@ mod filters {
     }
 
     fn capture(builder: Builder, f: impl FnOnce()) -> String {
-        let logs = Captured::default();
+        let logs = LogCapture::new();
         let (subscriber, _guard) = builder
             .vars(&[])
             .sampler(Sampler::AlwaysOn)
             .no_env_exporter()
             .pipeline(PipelineBuilder::default())
-            .log_writer(logs.writer())
+            .log_writer(logs.clone())
             .subscriber()
             .unwrap();
         tracing::subscriber::with_default(subscriber, f);
@@ -353,17 +326,17 @@ fn colours_follow_the_terminal_and_no_color() {
 mod no_exporter {
     use std::time::Duration;
 
-    use super::filters::Captured;
     use super::*;
     use crate::SpanExt;
+    use crate::testing::LogCapture;
 
     fn run(vars: &[(&str, &str)]) -> (crate::export::PipelineStats, String) {
-        let logs = Captured::default();
+        let logs = LogCapture::new();
         let (subscriber, guard) = Builder::new()
             .vars(vars)
             .sampler(Sampler::AlwaysOn)
             .pipeline(PipelineBuilder::default())
-            .log_writer(logs.writer())
+            .log_writer(logs.clone())
             .subscriber()
             .unwrap();
         tracing::subscriber::with_default(subscriber, || {
