@@ -1,0 +1,252 @@
+//! Instructions per operation, counted with `valgrind --tool=callgrind`: repeatable whatever else
+//! the machine is running, unlike wall-clock numbers. Not part of CI (it needs valgrind).
+//!
+//! `cargo bench -p tracewire --bench instructions` runs every case twice under callgrind (with
+//! `N` and `2N` iterations) and prints the difference divided by `N`: the instructions of one
+//! iteration, setup and process start-up cancelled out. Every thread counts, so the `pipeline`
+//! cases include the export worker's share. Name cases to run only those:
+//! `cargo bench -p tracewire --bench instructions -- child fields3`.
+//!
+//! `-- --cpu` measures instead the time each case's loop spent on a CPU, from the scheduler's
+//! own accounting (`/proc/thread-self/schedstat`), which excludes the time spent waiting for one:
+//! the median of seven runs of 100,000 iterations, in nanoseconds per iteration. The pipeline
+//! case then counts only the calling thread.
+//!
+//! Run as `instructions CASE ITERATIONS` (what the driver does under valgrind), it runs one case.
+
+use std::hint::black_box;
+use std::process::Command;
+use std::time::Duration;
+
+use http::header::HeaderName;
+use http::{HeaderMap, HeaderValue};
+use tracewire::export::{Pipeline, SpanExporter, SpanSink};
+use tracewire::propagation::Propagators;
+use tracewire::{ExportError, Resource, Sampler, SpanData, TracewireLayer};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const ITERATIONS: u64 = 2000;
+
+/// Drops finished spans: the layer's own cost, not an exporter's.
+struct Discard;
+
+impl SpanSink for Discard {
+    fn on_end(&self, span: SpanData) {
+        black_box(span);
+    }
+}
+
+/// An exporter that looks at every span and keeps nothing.
+struct Null;
+
+impl SpanExporter for Null {
+    fn export(&mut self, batch: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// A layer that does nothing: what the registry costs under any layer (see `noop` below).
+struct Noop;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Noop {}
+
+fn layered(sampler: Sampler) -> Dispatch {
+    Dispatch::new(
+        tracing_subscriber::registry()
+            .with(TracewireLayer::builder().sampler(sampler).build(Discard)),
+    )
+}
+
+fn dispatch(name: &str) -> Option<(Dispatch, Option<Pipeline>)> {
+    Some(match name {
+        "bare" => (Dispatch::new(tracing_subscriber::registry()), None),
+        // A registry with no layer never frees a closed span's slot (only a layered stack's
+        // close does), so it is not the floor a layer can reach: the registry under a layer
+        // that does nothing is.
+        "noop" => (
+            Dispatch::new(tracing_subscriber::registry().with(Noop)),
+            None,
+        ),
+        "sampled" => (layered(Sampler::AlwaysOn), None),
+        "unsampled" => (layered(Sampler::AlwaysOff), None),
+        "pipeline" => {
+            let p = Pipeline::builder()
+                .max_batch(512)
+                .batch_timeout(Duration::from_secs(3600))
+                .exporter(Null)
+                .build();
+            let d = Dispatch::new(
+                tracing_subscriber::registry().with(
+                    TracewireLayer::builder()
+                        .sampler(Sampler::AlwaysOn)
+                        .build(p.clone()),
+                ),
+            );
+            (d, Some(p))
+        }
+        _ => return None,
+    })
+}
+
+fn child() {
+    let span = tracing::info_span!("child");
+    let _entered = span.enter();
+}
+
+fn fields3() {
+    let span = tracing::info_span!(
+        "child",
+        http.request.method = "GET",
+        http.response.status_code = 200,
+        url.path = black_box("/rides/42"),
+    );
+    let _entered = span.enter();
+}
+
+/// Nanoseconds this thread has spent on a CPU (Linux).
+fn on_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `f` `n` times; the time on a CPU it took.
+fn timed(n: u64, mut f: impl FnMut()) -> u64 {
+    let start = on_cpu_ns();
+    for _ in 0..n {
+        f();
+    }
+    on_cpu_ns().saturating_sub(start)
+}
+
+/// Runs `case` `n` times; the time its loop spent on a CPU, in nanoseconds.
+fn run(case: &str, n: u64) -> Result<u64, String> {
+    let (kind, sub) = case.split_once('/').unwrap_or((case, ""));
+    let spent;
+    match kind {
+        "child" | "fields3" | "root" => {
+            let (d, pipeline) = dispatch(sub).ok_or_else(|| format!("unknown subscriber {sub}"))?;
+            spent = tracing::dispatcher::with_default(&d, || {
+                let cycle: fn() = if kind == "fields3" { fields3 } else { child };
+                if kind == "root" {
+                    timed(n, cycle)
+                } else {
+                    let parent = tracing::info_span!("parent");
+                    let _p = parent.enter();
+                    timed(n, cycle)
+                }
+            });
+            if let Some(p) = pipeline {
+                p.shutdown(Duration::from_secs(60))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        "headermap_insert_get" => {
+            let name = HeaderName::from_static("traceparent");
+            let value = HeaderValue::from_static(TRACEPARENT);
+            let mut out = HeaderMap::new();
+            spent = timed(n, || {
+                out.insert(name.clone(), black_box(value.clone()));
+                black_box(out.get("traceparent").map(HeaderValue::len));
+            });
+        }
+        "extract_inject" => {
+            let mut inbound = HeaderMap::new();
+            inbound.insert("traceparent", HeaderValue::from_static(TRACEPARENT));
+            inbound.insert("content-type", HeaderValue::from_static("application/json"));
+            inbound.insert("user-agent", HeaderValue::from_static("bench/1.0"));
+            let w3c = Propagators::w3c();
+            let mut out = HeaderMap::new();
+            spent = timed(n, || {
+                let cx = w3c.extract(black_box(&inbound)).unwrap_or_default();
+                w3c.inject(&cx, &mut out);
+            });
+        }
+        _ => return Err(format!("unknown case {case}")),
+    }
+    Ok(spent)
+}
+
+const CASES: &[&str] = &[
+    "child/bare",
+    "child/noop",
+    "child/unsampled",
+    "child/sampled",
+    "fields3/bare",
+    "fields3/noop",
+    "fields3/unsampled",
+    "fields3/sampled",
+    "fields3/pipeline",
+    "root/bare",
+    "root/noop",
+    "root/unsampled",
+    "root/sampled",
+    "headermap_insert_get",
+    "extract_inject",
+];
+
+/// Total instructions of `exe CASE n` under callgrind.
+fn instructions(exe: &str, case: &str, n: u64) -> Result<u64, String> {
+    let out = Command::new("valgrind")
+        .args([
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            exe,
+            case,
+            &n.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run valgrind ({e}); install it to count instructions"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!("{case}: valgrind failed:\n{stderr}"));
+    }
+    stderr
+        .lines()
+        .find_map(|l| l.split("Collected :").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("{case}: no instruction count in valgrind's output:\n{stderr}"))
+}
+
+fn main() -> Result<(), String> {
+    let cpu = std::env::args().any(|a| a == "--cpu");
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if let [case, n] = args.as_slice()
+        && let Ok(n) = n.parse()
+    {
+        return run(case, n).map(drop);
+    }
+    let exe = std::env::args().next().ok_or("no program name")?;
+    let chosen: Vec<&str> = CASES
+        .iter()
+        .copied()
+        .filter(|c| args.is_empty() || args.iter().any(|a| c.contains(a.as_str())))
+        .collect();
+    if cpu {
+        const N: u64 = 100_000;
+        println!("{:<24} {:>14}", "case", "ns on a CPU");
+        for case in chosen {
+            let mut runs = (0..7)
+                .map(|_| run(case, N))
+                .collect::<Result<Vec<_>, _>>()?;
+            runs.sort_unstable();
+            println!("{case:<24} {:>14.1}", runs[3] as f64 / N as f64);
+        }
+        return Ok(());
+    }
+    println!("{:<24} {:>14}", "case", "instructions");
+    for case in chosen {
+        let once = instructions(&exe, case, ITERATIONS)?;
+        let twice = instructions(&exe, case, 2 * ITERATIONS)?;
+        let per = twice.saturating_sub(once) as f64 / ITERATIONS as f64;
+        println!("{case:<24} {per:>14.0}");
+    }
+    Ok(())
+}
