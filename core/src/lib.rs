@@ -54,6 +54,7 @@
 //! | `layer/mod.rs` | [`TracewireLayer`]: the `tracing` callbacks |
 //! | `layer/parent.rs` | [`with_parent`], [`Parent`] and the parent rules |
 //! | `layer/state.rs`, `layer/visit.rs` | per-span state and recording; fields to attribute values |
+//! | `layer/table.rs` | the layer's table of live spans' state, by span id |
 //! | `layer/span_ext.rs` | [`SpanExt`]: context, baggage and attributes from a plain `tracing::Span` |
 //! | `layer/builder.rs` | [`LayerBuilder`] |
 //! | `limits.rs` | [`SpanLimits`] (`OTEL_*_LIMIT`), [`limits::untrusted`] for request data |

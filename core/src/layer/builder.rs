@@ -165,6 +165,7 @@ impl LayerBuilder {
         crate::rng::check_fork();
         let record = sink.is_exporting();
         TracewireLayer {
+            spans: Arc::new(super::SpanTable::new()),
             config: Arc::new(Config {
                 sampler: self.sampler,
                 sink,

@@ -21,6 +21,7 @@ mod builder;
 mod parent;
 mod span_ext;
 mod state;
+mod table;
 mod visit;
 
 use std::borrow::Cow;
@@ -39,9 +40,8 @@ pub use self::parent::{Parent, with_parent, with_parent_and_context};
 pub use self::span_ext::SpanExt;
 use self::span_ext::SpanLookup;
 pub(crate) use self::span_ext::current_span_context;
-#[cfg(feature = "fmt")]
-pub(crate) use self::span_ext::span_ids;
 use self::state::{Recording, SpanState, limit_links, push_attribute};
+pub(crate) use self::table::SpanTable;
 use self::visit::{EventFields, Fields, SpanFields};
 use crate::context::{Context, SpanContext};
 use crate::export::SpanSink;
@@ -67,7 +67,10 @@ struct Config {
 #[derive(Clone)]
 pub struct TracewireLayer {
     config: Arc<Config>,
-    /// Set when the layer is added to a subscriber: how [`SpanExt`] finds a span's state in it.
+    /// The state of every live span this layer knows, by id.
+    spans: Arc<SpanTable>,
+    /// Set when the layer is added to a subscriber: how [`SpanExt`] walks a span's ancestors in
+    /// it.
     lookup: Option<SpanLookup>,
 }
 
@@ -86,6 +89,12 @@ impl TracewireLayer {
     pub fn builder() -> LayerBuilder {
         LayerBuilder::default()
     }
+
+    /// The table of this layer's live spans.
+    #[cfg(feature = "fmt")]
+    pub(crate) fn spans(&self) -> &Arc<SpanTable> {
+        &self.spans
+    }
 }
 
 impl<S> tracing_subscriber::Layer<S> for TracewireLayer
@@ -93,16 +102,19 @@ where
     S: Subscriber + for<'a> LookupSpan<'a> + 'static,
 {
     fn on_layer(&mut self, _subscriber: &mut S) {
+        // Span ids are only unique within one subscriber: a clone of a layer that is already in
+        // use gets a table of its own.
+        if !self.spans.claim() {
+            self.spans = Arc::new(SpanTable::new());
+            self.spans.claim();
+        }
         self.lookup = Some(SpanLookup::of::<S>());
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
         let meta = attrs.metadata();
         let span_id = SpanId::random();
-        let (choice, pending) = self.choose_parent(attrs, &span);
+        let (choice, pending) = self.choose_parent(attrs, id, &ctx);
         let (cx, baggage, parent_span_id, parent_is_remote, sampled, links) = match choice {
             ParentChoice::Local { cx, baggage } => {
                 let own = SpanContext::new(
@@ -186,102 +198,94 @@ where
             }));
             rec
         });
-        span.extensions_mut().insert(SpanState {
-            cx,
-            baggage,
-            parent_span_id,
-            parent_is_remote,
-            recording,
+        #[cfg(feature = "fmt")]
+        if crate::fmt::ids_in_extensions() {
+            crate::fmt::store_ids(&ctx, id, &cx);
+        }
+        self.spans.insert(
+            id,
+            SpanState {
+                cx,
+                baggage,
+                parent_span_id,
+                parent_is_remote,
+                recording,
+            },
+        );
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: LayerContext<'_, S>) {
+        // The recording is taken out while the values are visited: their `Debug` may log.
+        let Some(mut rec) = self.spans.with(id, |s| s.recording.take()).flatten() else {
+            return;
+        };
+        values.record(&mut Fields(&mut SpanFields {
+            rec: &mut rec,
+            limits: &self.config.limits,
+            replace: true,
+        }));
+        self.spans.with(id, |s| s.recording = Some(rec));
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, _ctx: LayerContext<'_, S>) {
+        let Some(other) = self.spans.with(follows, |s| s.cx.clone()) else {
+            return;
+        };
+        let link_count = self.config.limits.link_count;
+        self.spans.with(id, |s| {
+            if let Some(rec) = s.recording.as_mut() {
+                if rec.links.len() < link_count {
+                    rec.links.push(Link::new(other, Vec::new()));
+                } else {
+                    rec.dropped_links = rec.dropped_links.saturating_add(1);
+                }
+            }
         });
     }
 
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let mut ext = span.extensions_mut();
-        if let Some(rec) = ext
-            .get_mut::<SpanState>()
-            .and_then(|s| s.recording.as_mut())
-        {
-            values.record(&mut Fields(&mut SpanFields {
-                rec,
-                limits: &self.config.limits,
-                replace: true,
-            }));
-        }
-    }
-
-    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
-        let Some(other) = ctx
-            .span(follows)
-            .and_then(|s| s.extensions().get::<SpanState>().map(|st| st.cx.clone()))
-        else {
-            return;
-        };
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let mut ext = span.extensions_mut();
-        if let Some(rec) = ext
-            .get_mut::<SpanState>()
-            .and_then(|s| s.recording.as_mut())
-        {
-            if rec.links.len() < self.config.limits.link_count {
-                rec.links.push(Link::new(other, Vec::new()));
-            } else {
-                rec.dropped_links = rec.dropped_links.saturating_add(1);
-            }
-        }
-    }
-
     fn on_event(&self, event: &TracingEvent<'_>, ctx: LayerContext<'_, S>) {
-        let Some(span) = ctx.event_span(event) else {
+        let meta = event.metadata();
+        let limits = &self.config.limits;
+        let error = self.config.error_events_set_status && *meta.level() == Level::ERROR;
+        let Some((id, look)) = self.event_span(event, &ctx, |rec| {
+            let sets_status = error && rec.status_code.is_none() && rec.error_message.is_none();
+            let full = rec.events.len() >= limits.event_count;
+            if full && !sets_status {
+                rec.dropped_events = rec.dropped_events.saturating_add(1);
+                return false;
+            }
+            true
+        }) else {
             return;
         };
-        for s in span.scope() {
-            let mut ext = s.extensions_mut();
-            let Some(state) = ext.get_mut::<SpanState>() else {
-                continue;
-            };
-            let Some(rec) = state.recording.as_mut() else {
+        if !look {
+            return;
+        }
+        // The fields are visited with no lock held: their `Debug` may log.
+        let mut fields = EventFields::new(limits);
+        event.record(&mut Fields(&mut fields));
+        let name = fields.message.take().unwrap_or(Cow::Borrowed(meta.name()));
+        fields.push(Cow::Borrowed("level"), Value::from(meta.level().as_str()));
+        let time = SystemTime::now();
+        self.spans.with(&id, |s| {
+            let Some(rec) = s.recording.as_mut() else {
                 return;
             };
-            let meta = event.metadata();
-            let limits = &self.config.limits;
-            let sets_status = self.config.error_events_set_status
-                && *meta.level() == Level::ERROR
-                && rec.status_code.is_none()
-                && rec.error_message.is_none();
-            let full = rec.events.len() >= limits.event_count;
-            if full {
-                rec.dropped_events = rec.dropped_events.saturating_add(1);
-                if !sets_status {
-                    return;
-                }
-            }
-            let mut fields = EventFields::new(limits);
-            event.record(&mut Fields(&mut fields));
-            let name = fields.message.take().unwrap_or(Cow::Borrowed(meta.name()));
-            if sets_status {
+            if error && rec.status_code.is_none() && rec.error_message.is_none() {
                 rec.error_message = Some(name.clone());
             }
-            if full {
+            if rec.events.len() >= limits.event_count {
+                rec.dropped_events = rec.dropped_events.saturating_add(1);
                 return;
             }
-            fields.push(Cow::Borrowed("level"), Value::from(meta.level().as_str()));
-            let mut recorded = Event::new(name, SystemTime::now(), fields.attributes);
+            let mut recorded = Event::new(name, time, fields.attributes);
             recorded.dropped_attributes = fields.dropped;
             rec.events.push(recorded);
-            return;
-        }
+        });
     }
 
-    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
-        let Some(span) = ctx.span(&id) else {
-            return;
-        };
-        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
+    fn on_close(&self, id: Id, _ctx: LayerContext<'_, S>) {
+        let Some(state) = self.spans.remove(&id) else {
             return;
         };
         let Some(mut rec) = state.recording else {

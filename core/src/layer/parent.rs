@@ -3,11 +3,13 @@
 
 use std::cell::RefCell;
 
-use tracing::span::Attributes;
-use tracing_subscriber::registry::{LookupSpan, SpanRef};
+use tracing::Subscriber;
+use tracing::span::{Attributes, Id};
+use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
 
 use super::TracewireLayer;
-use super::state::SpanState;
+use super::state::{Recording, SpanState};
 use crate::ambient::with_ambient;
 use crate::baggage::Baggage;
 use crate::context::{Context, SpanContext};
@@ -142,28 +144,17 @@ pub(super) enum ParentChoice {
     },
 }
 
-#[inline]
-fn nearest_state<S>(span: Option<SpanRef<'_, S>>) -> Option<(SpanContext, Baggage)>
-where
-    S: for<'a> LookupSpan<'a>,
-{
-    for s in span?.scope() {
-        if let Some(state) = s.extensions().get::<SpanState>() {
-            return Some((state.cx.clone(), state.baggage.clone()));
-        }
-    }
-    None
-}
-
 impl TracewireLayer {
     /// The parent of a new span, and whether it is the one given to [`with_parent`].
+    #[inline]
     pub(super) fn choose_parent<S>(
         &self,
         attrs: &Attributes<'_>,
-        span: &SpanRef<'_, S>,
+        id: &Id,
+        ctx: &LayerContext<'_, S>,
     ) -> (ParentChoice, bool)
     where
-        S: for<'a> LookupSpan<'a>,
+        S: Subscriber + for<'a> LookupSpan<'a>,
     {
         if let Some(p) = take_pending() {
             let choice = ParentChoice::Context {
@@ -173,22 +164,32 @@ impl TracewireLayer {
             };
             return (choice, true);
         }
-        (self.choose_inherited(attrs, span), false)
+        (self.choose_inherited(attrs, id, ctx), false)
     }
 
     /// The parent of a new span given no explicit remote parent.
-    fn choose_inherited<S>(&self, attrs: &Attributes<'_>, span: &SpanRef<'_, S>) -> ParentChoice
+    #[inline]
+    fn choose_inherited<S>(
+        &self,
+        attrs: &Attributes<'_>,
+        id: &Id,
+        ctx: &LayerContext<'_, S>,
+    ) -> ParentChoice
     where
-        S: for<'a> LookupSpan<'a>,
+        S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let parent = span.parent();
+        // The registry's parent: the explicit one, or the span current on this thread.
+        let parent = if attrs.is_root() {
+            None
+        } else if attrs.is_contextual() {
+            ctx.current_span().id().cloned()
+        } else {
+            attrs.parent().cloned()
+        };
         if attrs.is_contextual() {
             // The ambient context wins over a span that was already current when it came into
             // scope; a span entered inside the scope wins over it.
-            let ambient = with_ambient(|a| {
-                a.filter(|a| a.under.as_ref() == parent.as_ref().map(|p| p.id()).as_ref())
-                    .map(|a| a.cx.clone())
-            });
+            let ambient = with_ambient(|a| a.filter(|a| a.under == parent).map(|a| a.cx.clone()));
             if let Some(cx) = ambient {
                 return ParentChoice::Context {
                     cx,
@@ -197,8 +198,19 @@ impl TracewireLayer {
                 };
             }
         }
-        if let Some((cx, baggage)) = nearest_state(parent) {
-            return ParentChoice::Local { cx, baggage };
+        if let Some(parent) = &parent {
+            let local = |s: &mut SpanState| (s.cx.clone(), s.baggage.clone());
+            // Usually the layer knows the parent; if not (filtered out for this layer), the
+            // nearest ancestor it knows.
+            let found = self.spans.with(parent, local).or_else(|| {
+                ctx.span(id)?
+                    .scope()
+                    .skip(1)
+                    .find_map(|s| self.spans.with(&s.id(), local))
+            });
+            if let Some((cx, baggage)) = found {
+                return ParentChoice::Local { cx, baggage };
+            }
         }
         if attrs.is_contextual()
             && let Some(cx) = with_ambient(|a| a.map(|a| a.cx.clone()))
@@ -214,5 +226,42 @@ impl TracewireLayer {
             links: Vec::new(),
             ignore_sampled_flag: false,
         }
+    }
+
+    /// The span an event belongs to: the nearest span in its scope the layer knows. `None` if
+    /// there is none or it is not recorded; otherwise its id and what `look` says of its
+    /// recording (run under the table's lock).
+    #[inline]
+    pub(super) fn event_span<S>(
+        &self,
+        event: &tracing::Event<'_>,
+        ctx: &LayerContext<'_, S>,
+        mut look: impl FnMut(&mut Recording) -> bool,
+    ) -> Option<(Id, bool)>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let direct = if event.is_root() {
+            return None;
+        } else if event.is_contextual() {
+            ctx.current_span().id()?.clone()
+        } else {
+            event.parent()?.clone()
+        };
+        let mut look_at = |id: &Id| {
+            self.spans
+                .with(id, |s| s.recording.as_deref_mut().map(&mut look))
+        };
+        if let Some(found) = look_at(&direct) {
+            return found.map(|look| (direct, look));
+        }
+        // The direct span is not the layer's (filtered out for it): the nearest enabled one.
+        for s in ctx.event_span(event)?.scope() {
+            let id = s.id();
+            if let Some(found) = look_at(&id) {
+                return found.map(|look| (id, look));
+            }
+        }
+        None
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! A `tracing::Span` knows only its id and its dispatcher. To reach the layer's state for it,
 //! the dispatcher is asked for the [`TracewireLayer`] (a `downcast_ref`, which every
-//! `tracing-subscriber` layer stack forwards through `downcast_raw`), and the layer holds
-//! function pointers, set when it was added to its subscriber (`on_layer`), that know that
-//! subscriber's type and so can look the span up in it. Any [`LookupSpan`] subscriber works: a
+//! `tracing-subscriber` layer stack forwards through `downcast_raw`), whose table holds the
+//! state by span id. For a span the layer does not know, [`current()`](crate::current) looks at
+//! its ancestors through a function pointer set when the layer was added to its subscriber
+//! (`on_layer`), which knows that subscriber's type. Any [`LookupSpan`] subscriber works: a
 //! `Registry` wrapped by other layers, a filtered layer, a custom registry.
 
 use std::borrow::Cow;
@@ -17,55 +18,60 @@ use super::TracewireLayer;
 use super::state::{SpanState, push_attribute};
 use crate::context::{Context, SpanContext};
 use crate::error::BaggageError;
-#[cfg(feature = "fmt")]
-use crate::id::{SpanId, TraceId};
 use crate::limits::SpanLimits;
 use crate::value::Value;
 
-/// Runs a callback on the state of exactly one span, if the layer knows it.
-type WithState = fn(&Dispatch, &Id, &mut dyn FnMut(&mut SpanState));
+/// Calls `f` with the id of each ancestor of a span, nearest first, until it returns `true`.
+type Ancestors = fn(&Dispatch, &Id, &mut dyn FnMut(&Id) -> bool);
 
-/// How a plain `tracing::Span` reaches the layer's state: functions monomorphised for the
+/// How the layer walks a span's ancestors in its subscriber: a function monomorphised for the
 /// subscriber type the layer was added to, stored in the layer by `on_layer`.
 #[derive(Clone, Copy)]
 pub(super) struct SpanLookup {
-    with_state: WithState,
-    /// The context of a span or, if the layer does not know it (filtered out for this layer),
-    /// of its nearest ancestor the layer knows.
-    context_near: fn(&Dispatch, &Id) -> Option<Context>,
+    ancestors: Ancestors,
 }
 
 impl SpanLookup {
-    /// The lookups for subscriber `S`.
+    /// The lookup for subscriber `S`.
     pub(super) fn of<S>() -> Self
     where
         S: Subscriber + for<'a> LookupSpan<'a> + 'static,
     {
         SpanLookup {
-            with_state: with_state_in::<S>,
-            context_near: context_near_in::<S>,
+            ancestors: ancestors_in::<S>,
         }
     }
 }
 
-fn with_state_in<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut SpanState))
+fn ancestors_in<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&Id) -> bool)
 where
     S: Subscriber + for<'a> LookupSpan<'a> + 'static,
 {
-    if let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id))
-        && let Some(state) = span.extensions_mut().get_mut::<SpanState>()
-    {
-        f(state);
+    let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id)) else {
+        return;
+    };
+    for s in span.scope().skip(1) {
+        if f(&s.id()) {
+            return;
+        }
     }
 }
 
-fn context_near_in<S>(dispatch: &Dispatch, id: &Id) -> Option<Context>
-where
-    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
-{
-    let span = dispatch.downcast_ref::<S>()?.span(id)?;
-    span.scope()
-        .find_map(|s| s.extensions().get::<SpanState>().map(SpanState::context))
+impl TracewireLayer {
+    /// The context of span `id` or, if the layer does not know it (filtered out for this
+    /// layer), of its nearest ancestor the layer knows.
+    fn context_near(&self, dispatch: &Dispatch, id: &Id) -> Option<Context> {
+        if let Some(cx) = self.spans.with(id, |s| s.context()) {
+            return Some(cx);
+        }
+        let lookup = self.lookup?;
+        let mut found = None;
+        (lookup.ancestors)(dispatch, id, &mut |a| {
+            found = self.spans.with(a, |s| s.context());
+            found.is_some()
+        });
+        found
+    }
 }
 
 /// Runs `f` on the layer's state for exactly span `id` of `dispatch`; `None` when the
@@ -76,16 +82,8 @@ fn with_state<R>(
     f: impl FnOnce(&mut SpanState, &SpanLimits) -> R,
 ) -> Option<R> {
     let layer = dispatch.downcast_ref::<TracewireLayer>()?;
-    let lookup = layer.lookup?;
     let limits = &layer.config.limits;
-    let mut f = Some(f);
-    let mut out = None;
-    (lookup.with_state)(dispatch, id, &mut |state| {
-        if let Some(f) = f.take() {
-            out = Some(f(state, limits));
-        }
-    });
-    out
+    layer.spans.with(id, |s| f(s, limits))
 }
 
 /// Runs `f` on the state of exactly `span`, if the layer knows it.
@@ -102,8 +100,7 @@ fn with_span_state<R>(
 pub(crate) fn current_span_context() -> Option<Context> {
     tracing::dispatcher::get_default(|d| {
         let id = d.current_span().id()?.clone();
-        let lookup = d.downcast_ref::<TracewireLayer>()?.lookup?;
-        (lookup.context_near)(d, &id)
+        d.downcast_ref::<TracewireLayer>()?.context_near(d, &id)
     })
 }
 
@@ -186,13 +183,4 @@ impl SpanExt for tracing::Span {
     fn is_sampled(&self) -> bool {
         with_span_state(self, |s, _| s.recording.is_some()).unwrap_or(false)
     }
-}
-
-/// The ids of a span from its extensions, for the fmt layer.
-#[cfg(feature = "fmt")]
-pub(crate) fn span_ids(
-    ext: &tracing_subscriber::registry::Extensions<'_>,
-) -> Option<(TraceId, SpanId)> {
-    ext.get::<SpanState>()
-        .map(|s| (s.cx.trace_id(), s.cx.span_id()))
 }

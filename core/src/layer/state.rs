@@ -1,4 +1,4 @@
-//! The per-span state the layer keeps in the registry's extensions, and what a sampled span
+//! The per-span state the layer keeps in its [table](super::table), and what a sampled span
 //! records.
 
 use std::borrow::Cow;
@@ -11,7 +11,7 @@ use crate::limits::SpanLimits;
 use crate::span::{Event, Link, SpanKind, Status};
 use crate::value::{KeyValue, Value};
 
-/// The per-span state the layer keeps in the registry's extensions.
+/// The per-span state the layer keeps in its table.
 pub(super) struct SpanState {
     pub(super) cx: SpanContext,
     pub(super) baggage: Baggage,

@@ -15,6 +15,7 @@ use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::fmt::{LogFormat, TraceIdFormat};
+use crate::layer::TracewireLayer;
 
 /// Where log lines go.
 pub(super) enum LogWriter {
@@ -117,11 +118,13 @@ where
     }
 }
 
-/// The fmt layer as `options` say, filtered by `filter`. `no_color` is `NO_COLOR`'s value.
+/// The fmt layer as `options` say, filtered by `filter`, reading span ids from `traced`.
+/// `no_color` is `NO_COLOR`'s value.
 pub(super) fn layer(
     filter: LogFilter,
     options: LogOptions,
     no_color: Option<&str>,
+    traced: &TracewireLayer,
 ) -> Box<dyn Layer<Registry> + Send + Sync> {
     use tracing_subscriber::fmt::format::Format;
 
@@ -142,9 +145,10 @@ pub(super) fn layer(
             .json()
             .with_writer(writer)
             .with_ansi(false)
-            .event_format(TraceIdFormat::json(
-                Format::default().json().flatten_event(true),
-            ))
+            .event_format(
+                TraceIdFormat::json(Format::default().json().flatten_event(true))
+                    .with_layer(traced),
+            )
             .with_filter(filter)
             .boxed(),
         LogFormat::Text => {
@@ -154,7 +158,9 @@ pub(super) fn layer(
                 .with_ansi(ansi)
                 // `TraceIdFormat` formats the inner line into a buffer of its own, so the inner
                 // format carries the colour choice itself.
-                .event_format(TraceIdFormat::new(Format::default().with_ansi(ansi)))
+                .event_format(
+                    TraceIdFormat::new(Format::default().with_ansi(ansi)).with_layer(traced),
+                )
                 .with_filter(filter)
                 .boxed()
         }

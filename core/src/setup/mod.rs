@@ -351,7 +351,7 @@ impl Builder {
             .unwrap_or_else(|| Self::DEFAULT_SPAN_FILTER.to_owned());
         let span_filter = parse_filter(Self::SPAN_FILTER_VAR, &span_directives)?;
         #[cfg(feature = "fmt")]
-        let log_layer = match self.fmt {
+        let log_filter = match self.fmt {
             true => {
                 let log_directives = self
                     .filter
@@ -364,11 +364,16 @@ impl Builder {
                 );
                 let options = std::mem::take(&mut self.logs);
                 let no_color = self.vars.get("NO_COLOR");
-                Some(logs::layer(filter, options, no_color.as_deref()))
+                Some((filter, options, no_color))
             }
             false => None,
         };
         let (layer, guard) = self.build()?;
+        // The log lines read span ids from this layer's table.
+        #[cfg(feature = "fmt")]
+        let log_layer = log_filter.map(|(filter, options, no_color)| {
+            logs::layer(filter, options, no_color.as_deref(), &layer)
+        });
         let traced = layer.with_filter(span_filter).boxed();
         #[cfg(feature = "fmt")]
         let layers: Layers = std::iter::once(traced).chain(log_layer).collect();
