@@ -123,15 +123,45 @@ fn timed(n: u64, mut f: impl FnMut()) -> u64 {
     on_cpu_ns().saturating_sub(start)
 }
 
+/// A span shaped like an HTTP server span: thirteen attributes, the name, kind and status set by
+/// `otel.*` fields, and the status code recorded after creation.
+fn http() {
+    let span = tracing::info_span!(
+        "HTTP request",
+        otel.name = tracing::field::Empty,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = "GET",
+        url.path = black_box("/rides/42"),
+        url.scheme = "http",
+        server.address = black_box("localhost"),
+        server.port = 8080,
+        client.address = tracing::field::display(black_box(std::net::Ipv4Addr::LOCALHOST)),
+        network.protocol.version = "1.1",
+        user_agent.original = black_box("curl/8.5.0"),
+        http.route = "/rides/{id}",
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+    );
+    span.record("otel.name", black_box("GET /rides/{id}"));
+    let entered = span.enter();
+    span.record("http.response.status_code", 200);
+    drop(entered);
+}
+
 /// Runs `case` `n` times; the time its loop spent on a CPU, in nanoseconds.
 fn run(case: &str, n: u64) -> Result<u64, String> {
     let (kind, sub) = case.split_once('/').unwrap_or((case, ""));
     let spent;
     match kind {
-        "child" | "fields3" | "root" => {
+        "child" | "fields3" | "root" | "http" => {
             let (d, pipeline) = dispatch(sub).ok_or_else(|| format!("unknown subscriber {sub}"))?;
             spent = tracing::dispatcher::with_default(&d, || {
-                let cycle: fn() = if kind == "fields3" { fields3 } else { child };
+                let cycle: fn() = match kind {
+                    "fields3" => fields3,
+                    "http" => http,
+                    _ => child,
+                };
                 if kind == "root" {
                     timed(n, cycle)
                 } else {
@@ -144,6 +174,16 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
                 p.shutdown(Duration::from_secs(60))
                     .map_err(|e| e.to_string())?;
             }
+        }
+        "clock_system" => {
+            spent = timed(n, || {
+                black_box(std::time::SystemTime::now());
+            });
+        }
+        "clock_instant" => {
+            spent = timed(n, || {
+                black_box(std::time::Instant::now());
+            });
         }
         "headermap_insert_get" => {
             let name = HeaderName::from_static("traceparent");
@@ -181,12 +221,17 @@ const CASES: &[&str] = &[
     "fields3/unsampled",
     "fields3/sampled",
     "fields3/pipeline",
+    "http/noop",
+    "http/unsampled",
+    "http/sampled",
     "root/bare",
     "root/noop",
     "root/unsampled",
     "root/sampled",
     "headermap_insert_get",
     "extract_inject",
+    "clock_system",
+    "clock_instant",
 ];
 
 /// Total instructions of `exe CASE n` under callgrind.
