@@ -1,8 +1,11 @@
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::*;
-use crate::ingest::NewSource;
-use crate::model::SpanKind;
+use crate::ingest::{NewBatch, NewSource, NewSpan, NewValue};
+use crate::model::{IngestObserver, IngestedSpan, SpanId, SpanKind, StatusCode};
+use crate::query::{TraceQuery, TraceSummary};
 
 fn source(service: &'static str) -> Arc<NewSource> {
     Arc::new(NewSource {

@@ -1,0 +1,66 @@
+//! Index helpers: posting-list maintenance, the per-key attribute index and the zone map.
+
+use super::posting::Posting;
+use super::span::{TAG_BOOL, TAG_INT, TAG_STR};
+use crate::fxhash::FxHashMap;
+
+pub(super) const BLOCK_SHIFT: u32 = 10;
+
+/// Zone map entry for 1024 consecutive sequence numbers. Only widened, never narrowed by
+/// eviction, so it is always a safe over-approximation.
+#[derive(Clone, Copy)]
+pub(super) struct Block {
+    pub(super) min_start: u64,
+    pub(super) max_start: u64,
+    pub(super) max_duration: u64,
+    pub(super) errors: u32,
+}
+
+impl Block {
+    pub(super) const EMPTY: Block = Block {
+        min_start: u64::MAX,
+        max_start: 0,
+        max_duration: 0,
+        errors: 0,
+    };
+}
+
+#[derive(Default)]
+pub(super) struct KeyIndex {
+    pub(super) values: FxHashMap<(u8, u64), Posting>,
+    /// Set once the key has had too many distinct values; searches on it scan instead.
+    pub(super) disabled: bool,
+}
+
+pub(super) fn indexable(tag: u8) -> bool {
+    matches!(tag, TAG_STR | TAG_BOOL | TAG_INT)
+}
+
+pub(super) fn push_posting<K: std::hash::Hash + Eq>(
+    map: &mut FxHashMap<K, Posting>,
+    key: K,
+    seq: u64,
+    heap: &mut isize,
+) {
+    match map.get_mut(&key) {
+        Some(p) => *heap += p.push(seq),
+        None => {
+            map.insert(key, Posting::new(seq));
+        }
+    }
+}
+
+pub(super) fn pop_posting<K: std::hash::Hash + Eq>(
+    map: &mut FxHashMap<K, Posting>,
+    key: K,
+    seq: u64,
+    heap: &mut isize,
+) {
+    if let Some(p) = map.get_mut(&key) {
+        let (empty, d) = p.pop_front(seq);
+        *heap += d;
+        if empty {
+            map.remove(&key);
+        }
+    }
+}
