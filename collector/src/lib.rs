@@ -61,7 +61,7 @@
 mod assembly;
 mod collector;
 mod exporter;
-mod fxhash;
+mod hash;
 mod ingest;
 mod json;
 mod otlp;

@@ -2,7 +2,10 @@
 
 use super::posting::Posting;
 use super::span::{TAG_BOOL, TAG_INT, TAG_STR};
-use crate::fxhash::FxHashMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+
+use crate::hash::SeededMap;
 
 pub(super) const BLOCK_SHIFT: u32 = 10;
 
@@ -27,7 +30,7 @@ impl Block {
 
 #[derive(Default)]
 pub(super) struct KeyIndex {
-    pub(super) values: FxHashMap<(u8, u64), Posting>,
+    pub(super) values: SeededMap<(u8, u64), Posting>,
     /// Set once the key has had too many distinct values; searches on it scan instead.
     pub(super) disabled: bool,
 }
@@ -36,8 +39,8 @@ pub(super) fn indexable(tag: u8) -> bool {
     matches!(tag, TAG_STR | TAG_BOOL | TAG_INT)
 }
 
-pub(super) fn push_posting<K: std::hash::Hash + Eq>(
-    map: &mut FxHashMap<K, Posting>,
+pub(super) fn push_posting<K: Hash + Eq, S: BuildHasher>(
+    map: &mut HashMap<K, Posting, S>,
     key: K,
     seq: u64,
     heap: &mut isize,
@@ -50,8 +53,8 @@ pub(super) fn push_posting<K: std::hash::Hash + Eq>(
     }
 }
 
-pub(super) fn pop_posting<K: std::hash::Hash + Eq>(
-    map: &mut FxHashMap<K, Posting>,
+pub(super) fn pop_posting<K: Hash + Eq, S: BuildHasher>(
+    map: &mut HashMap<K, Posting, S>,
     key: K,
     seq: u64,
     heap: &mut isize,

@@ -44,7 +44,7 @@ pub(crate) use self::limits::Limits;
 use self::posting::Posting;
 use self::source::Source;
 use self::span::StoredSpan;
-use crate::fxhash::FxHashMap;
+use crate::hash::{SeededMap, SymMap};
 use crate::model::TraceId;
 use crate::query::StoreStats;
 
@@ -54,18 +54,18 @@ pub(crate) struct Store {
     epoch: Instant,
     strings: Interner,
     sources: Vec<Option<Source>>,
-    source_ids: FxHashMap<Box<str>, u32>,
+    source_ids: SeededMap<Box<str>, u32>,
     free_sources: Vec<u32>,
     source_bytes: usize,
     spans: VecDeque<StoredSpan>,
     /// Sequence number of `spans[0]`.
     head: u64,
     span_heap: usize,
-    traces: FxHashMap<TraceId, Posting>,
-    by_service: FxHashMap<Sym, Posting>,
-    by_operation: FxHashMap<(Sym, Sym), Posting>,
+    traces: SeededMap<TraceId, Posting>,
+    by_service: SymMap<Sym, Posting>,
+    by_operation: SymMap<(Sym, Sym), Posting>,
     errors: Option<Posting>,
-    by_attr: FxHashMap<Sym, KeyIndex>,
+    by_attr: SymMap<Sym, KeyIndex>,
     attr_maps_bytes: usize,
     posting_heap: usize,
     blocks: VecDeque<Block>,
@@ -91,17 +91,17 @@ impl Store {
             epoch: Instant::now(),
             strings: Interner::default(),
             sources: Vec::new(),
-            source_ids: FxHashMap::default(),
+            source_ids: SeededMap::default(),
             free_sources: Vec::new(),
             source_bytes: 0,
             spans: VecDeque::new(),
             head: 0,
             span_heap: 0,
-            traces: FxHashMap::default(),
-            by_service: FxHashMap::default(),
-            by_operation: FxHashMap::default(),
+            traces: SeededMap::default(),
+            by_service: SymMap::default(),
+            by_operation: SymMap::default(),
             errors: None,
-            by_attr: FxHashMap::default(),
+            by_attr: SymMap::default(),
             attr_maps_bytes: 0,
             posting_heap: 0,
             blocks: VecDeque::new(),

@@ -11,7 +11,7 @@ use super::source::resolved_attr;
 use super::span::{
     Extra, PackedAttr, StoredSpan, TAG_BOOL, TAG_DOUBLE, TAG_INT, TAG_JSON, TAG_STR,
 };
-use crate::fxhash::FxHashMap;
+use crate::hash::SeededMap;
 use crate::ingest::{NewBatch, NewSpan, NewValue};
 use crate::model::{IngestObserver, IngestedSpan, SpanEvent, SpanLink, kind_from_u8, kind_to_u8};
 
@@ -197,7 +197,7 @@ impl Store {
                 for p in ki.values.values() {
                     heap -= p.heap_bytes() as isize;
                 }
-                ki.values = FxHashMap::default();
+                ki.values = SeededMap::default();
                 ki.disabled = true;
             }
             let after = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
