@@ -173,6 +173,18 @@ pub struct StoreStats {
     pub rejected: u64,
     /// Spans waiting in the ingest queue.
     pub queued: usize,
+    /// Heap bytes the queued spans hold.
+    pub queued_bytes: usize,
+    /// The ingest queue's byte budget.
+    pub max_queue_bytes: usize,
     /// Distinct interned strings.
     pub strings: usize,
+    /// Distinct resources stored (each kept once however many spans and scopes share it).
+    pub resources: usize,
+    /// Batches whose insertion panicked: each is counted and the store is reset, so ingest goes
+    /// on (a panic is a bug; please report it).
+    pub writer_panics: u64,
+    /// Calls to an [`IngestObserver`](crate::IngestObserver) that panicked (caught and counted;
+    /// the span is stored regardless).
+    pub observer_panics: u64,
 }

@@ -9,6 +9,7 @@ use super::intern::{Sym, map_bytes};
 use super::limits::adjust;
 use super::posting::Posting;
 use super::span::{StoredSpan, TAG_JSON, TAG_STR};
+use crate::model::TraceId;
 
 impl Store {
     /// Evicts spans past the retention window.
@@ -27,16 +28,34 @@ impl Store {
         }
     }
 
-    /// Makes room for one more span: under the span budget, and under the byte budget with a
-    /// typical span's worth of headroom.
-    pub(super) fn make_room(&mut self) {
+    /// Makes room for one more span that will allocate at most `cost` bytes: under the span
+    /// budget, and under the byte budget counting the span and any growth of the ring and the
+    /// trace map its insertion triggers, before anything is allocated.
+    pub(super) fn make_room(&mut self, cost: usize) {
         while self.spans.len() >= self.limits.max_spans.max(1) {
             self.evict_front();
         }
-        let headroom = size_of::<StoredSpan>() * 2 + 256;
-        while !self.spans.is_empty() && self.bytes() + headroom > self.limits.max_bytes {
+        while !self.spans.is_empty()
+            && self.bytes() + cost + self.growth_bytes() > self.limits.max_bytes
+        {
             self.evict_front();
         }
+    }
+
+    /// Bytes the ring and the trace map add if one more span makes them grow (both double).
+    fn growth_bytes(&self) -> usize {
+        let ring = if self.spans.len() == self.spans.capacity() {
+            self.spans.capacity().max(4) * size_of::<StoredSpan>()
+        } else {
+            0
+        };
+        let cap = self.traces.capacity();
+        let traces = if self.traces.len() == cap {
+            map_bytes::<TraceId, Posting>((cap * 2).max(4)) - map_bytes::<TraceId, Posting>(cap)
+        } else {
+            0
+        };
+        ring + traces
     }
 
     pub(super) fn enforce_bytes(&mut self) {

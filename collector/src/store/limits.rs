@@ -17,6 +17,9 @@ pub(crate) struct Limits {
     pub(crate) max_events: usize,
     pub(crate) max_links: usize,
     pub(crate) max_values_per_key: usize,
+    /// The ingest queue's byte budget; `None` derives it from `max_bytes` (see
+    /// [`Limits::queue_bytes`]).
+    pub(crate) max_queue_bytes: Option<usize>,
 }
 
 impl Default for Limits {
@@ -30,6 +33,7 @@ impl Default for Limits {
             max_events: 128,
             max_links: 128,
             max_values_per_key: 4096,
+            max_queue_bytes: None,
         }
     }
 }

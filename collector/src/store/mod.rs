@@ -36,15 +36,20 @@ mod write;
 
 use std::collections::VecDeque;
 use std::mem::size_of;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use self::index::{Block, KeyIndex};
 use self::intern::{Interner, Sym, map_bytes};
 pub(crate) use self::limits::Limits;
 use self::posting::Posting;
-use self::source::Source;
+use self::source::{ResourceEntry, ResourceKey, Source};
 use self::span::StoredSpan;
+#[cfg(test)]
+pub(crate) use self::write::tests_support::PANIC_SERVICE;
 use crate::hash::{SeededMap, SymMap};
+use crate::ingest::QueueGauge;
 use crate::model::TraceId;
 use crate::query::StoreStats;
 
@@ -53,9 +58,13 @@ pub(crate) struct Store {
     limits: Limits,
     epoch: Instant,
     strings: Interner,
+    resources: Vec<Option<ResourceEntry>>,
+    resource_ids: SeededMap<ResourceKey, u32>,
+    free_resources: Vec<u32>,
     sources: Vec<Option<Source>>,
-    source_ids: SeededMap<Box<str>, u32>,
+    source_ids: SymMap<(u32, Sym, Sym), u32>,
     free_sources: Vec<u32>,
+    /// Heap bytes of the stored resources.
     source_bytes: usize,
     spans: VecDeque<StoredSpan>,
     /// Sequence number of `spans[0]`.
@@ -73,6 +82,12 @@ pub(crate) struct Store {
     blocks_head: u64,
     stored_total: u64,
     evicted: u64,
+    /// Inserts that panicked (the store was reset each time).
+    writer_panics: u64,
+    /// Observer calls that panicked.
+    observer_panics: u64,
+    /// The ingest queue feeding this store, for its stats.
+    queue: Option<Arc<QueueGauge>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -90,8 +105,11 @@ impl Store {
             limits,
             epoch: Instant::now(),
             strings: Interner::default(),
+            resources: Vec::new(),
+            resource_ids: SeededMap::default(),
+            free_resources: Vec::new(),
             sources: Vec::new(),
-            source_ids: SeededMap::default(),
+            source_ids: SymMap::default(),
             free_sources: Vec::new(),
             source_bytes: 0,
             spans: VecDeque::new(),
@@ -108,7 +126,31 @@ impl Store {
             blocks_head: 0,
             stored_total: 0,
             evicted: 0,
+            writer_panics: 0,
+            observer_panics: 0,
+            queue: None,
         }
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Reports the queue feeding this store in [`Store::stats`].
+    pub(crate) fn attach_queue(&mut self, gauge: Arc<QueueGauge>) {
+        self.queue = Some(gauge);
+    }
+
+    /// Replaces the store with an empty one after an insert panicked part-way (its indexes may
+    /// disagree with its spans); the counters and the queue link carry over.
+    pub(crate) fn reset_after_panic(&mut self) {
+        let mut fresh = Store::new(self.limits.clone());
+        fresh.stored_total = self.stored_total;
+        fresh.evicted = self.evicted + self.spans.len() as u64;
+        fresh.writer_panics = self.writer_panics + 1;
+        fresh.observer_panics = self.observer_panics;
+        fresh.queue = self.queue.take();
+        *self = fresh;
     }
 
     /// Every byte the store accounts for.
@@ -117,8 +159,12 @@ impl Store {
             + self.span_heap
             + self.strings.heap_bytes()
             + self.source_bytes
+            + self.resources.capacity() * size_of::<Option<ResourceEntry>>()
+            + map_bytes::<ResourceKey, u32>(self.resource_ids.capacity())
+            + self.free_resources.capacity() * size_of::<u32>()
             + self.sources.capacity() * size_of::<Option<Source>>()
-            + map_bytes::<Box<str>, u32>(self.source_ids.capacity())
+            + map_bytes::<(u32, Sym, Sym), u32>(self.source_ids.capacity())
+            + self.free_sources.capacity() * size_of::<u32>()
             + map_bytes::<TraceId, Posting>(self.traces.capacity())
             + map_bytes::<Sym, Posting>(self.by_service.capacity())
             + map_bytes::<(Sym, Sym), Posting>(self.by_operation.capacity())
@@ -138,8 +184,19 @@ impl Store {
             stored_total: self.stored_total,
             evicted: self.evicted,
             rejected: 0,
-            queued: 0,
+            queued: self
+                .queue
+                .as_ref()
+                .map_or(0, |q| q.spans.load(Ordering::Relaxed)),
+            queued_bytes: self
+                .queue
+                .as_ref()
+                .map_or(0, |q| q.bytes.load(Ordering::Relaxed)),
+            max_queue_bytes: self.limits.queue_bytes(),
             strings: self.strings.len(),
+            resources: self.resource_ids.len(),
+            writer_panics: self.writer_panics,
+            observer_panics: self.observer_panics,
         }
     }
 

@@ -28,9 +28,19 @@ impl Store {
     }
 
     fn resolve(&self, s: &StoredSpan) -> Span {
-        let (resource, scope) = match &self.sources[s.source as usize] {
-            Some(src) => (src.resource.clone(), src.scope.clone()),
-            None => (Arc::from(Vec::new()), Scope::default()),
+        let (resource, resource_dropped, scope) = match self.sources[s.source as usize]
+            .as_ref()
+            .and_then(|src| Some((src, self.resources[src.resource as usize].as_ref()?)))
+        {
+            Some((src, r)) => (
+                r.attrs.0.clone(),
+                r.dropped_attributes,
+                Scope {
+                    name: self.strings.resolve(src.scope_name).clone(),
+                    version: self.strings.resolve(src.scope_version).clone(),
+                },
+            ),
+            None => (Arc::from(Vec::new()), 0, Scope::default()),
         };
         let extra = s.extra.as_deref();
         Span {
@@ -46,6 +56,7 @@ impl Store {
             status_message: extra.and_then(|e| e.status_message.as_deref().map(Arc::from)),
             attributes: s.attrs.iter().map(|a| self.resolve_attr(a)).collect(),
             resource,
+            resource_dropped_attributes: resource_dropped,
             scope,
             events: extra.map(|e| e.events.to_vec()).unwrap_or_default(),
             links: extra.map(|e| e.links.to_vec()).unwrap_or_default(),

@@ -3,17 +3,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::ingest::{NewBatch, NewSource, NewSpan, NewValue};
+use crate::ingest::{NewBatch, NewResource, NewSource, NewSpan, NewValue};
 use crate::model::{IngestObserver, IngestedSpan, SpanId, SpanKind, StatusCode};
 use crate::query::{TraceQuery, TraceSummary};
 
 fn source(service: &'static str) -> Arc<NewSource> {
     Arc::new(NewSource {
-        service: Cow::Borrowed(service),
-        resource: vec![(
-            Cow::Borrowed("service.name"),
-            NewValue::Str(Cow::Borrowed(service)),
-        )],
+        resource: Arc::new(NewResource {
+            service: Cow::Borrowed(service),
+            attributes: vec![(
+                Cow::Borrowed("service.name"),
+                NewValue::Str(Cow::Borrowed(service)),
+            )],
+            dropped_attributes: 0,
+        }),
         scope_name: Cow::Borrowed("test"),
         scope_version: Cow::Borrowed("1"),
     })
@@ -284,6 +287,29 @@ fn caps_per_span() {
     assert_eq!(got.attributes().len(), 2);
     assert_eq!(got.dropped_attributes(), 6);
     assert_eq!(got.name(), "a-lo");
+}
+
+#[test]
+fn dropped_counts_saturate_instead_of_overflowing() {
+    let mut l = limits(1000, usize::MAX);
+    l.max_attributes = 2;
+    l.max_events = 0;
+    let mut s = Store::new(l);
+    let mut sp = span(1, 1, 0, "op", 1, 1);
+    sp.dropped_attributes = u32::MAX;
+    sp.dropped_events = u32::MAX - 1;
+    sp.events.push(crate::ingest::NewEvent {
+        time_unix_nano: 1,
+        name: Cow::Borrowed("e"),
+        attributes: Vec::new(),
+    });
+    sp.events.push(sp.events[0].clone());
+    s.insert(batch("svc", vec![sp]), &[]);
+    let got = &s.trace(TraceId::from_u128(1))[0];
+    assert_eq!(got.attributes().len(), 2);
+    assert_eq!(got.dropped_attributes(), u32::MAX);
+    assert_eq!(got.dropped_events(), u32::MAX);
+    assert!(got.events().is_empty());
 }
 
 #[test]

@@ -1,62 +1,85 @@
 //! The write path: packing decoded spans and adding them to the ring and its indexes.
 
+use std::mem::size_of;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use super::Store;
 use super::index::{BLOCK_SHIFT, Block, indexable, push_posting};
-use super::intern::{Sym, map_bytes};
-use super::limits::{adjust, truncate};
+use super::intern::{Sym, arc_str_bytes, map_bytes};
+use super::limits::{adjust, alloc_bytes, truncate};
 use super::posting::Posting;
-use super::source::resolved_attr;
+use super::source::{ResourceCache, resolved_attr};
 use super::span::{
     Extra, PackedAttr, StoredSpan, TAG_BOOL, TAG_DOUBLE, TAG_INT, TAG_JSON, TAG_STR,
 };
 use crate::hash::SeededMap;
-use crate::ingest::{NewBatch, NewSpan, NewValue};
-use crate::model::{IngestObserver, IngestedSpan, SpanEvent, SpanLink, kind_from_u8, kind_to_u8};
+use crate::ingest::{NewBatch, NewSpan, NewValue, Str};
+use crate::model::{
+    Attribute, IngestObserver, IngestedSpan, SpanEvent, SpanLink, kind_from_u8, kind_to_u8,
+};
 
 impl Store {
     /// Stores `batches`, evicting the oldest spans to stay within the budgets, and tells the
-    /// observers about each stored span.
+    /// observers about each stored span. An observer that panics is caught and counted, so one
+    /// faulty observer neither loses spans nor stops the others.
     pub(crate) fn insert(&mut self, batches: Vec<NewBatch>, observers: &[Arc<dyn IngestObserver>]) {
+        #[cfg(test)]
+        if batches
+            .iter()
+            .any(|b| b.source.resource.service == tests_support::PANIC_SERVICE)
+        {
+            panic!("store insert panicked (test)");
+        }
         let arrived = self.now_ticks();
+        let mut cache = ResourceCache::default();
         for batch in batches {
             if batch.spans.is_empty() {
                 continue;
             }
-            let source = self.source_for(&batch.source);
-            let service = self
-                .strings
-                .intern(truncate(&batch.source.service, self.limits.max_value_len));
+            let source = self.source_for(&batch.source, &mut cache);
+            let service = self.strings.intern(truncate(
+                &batch.source.resource.service,
+                self.limits.max_value_len,
+            ));
             for span in batch.spans {
-                self.make_room();
+                self.make_room(self.span_cost(&span));
                 self.strings.retain(service);
                 self.retain_source(source);
                 let stored = self.pack(span, source, service, arrived);
                 let seq = self.push(stored);
                 if !observers.is_empty() {
-                    let s = &self.spans[(seq - self.head) as usize];
-                    let ingested = IngestedSpan {
-                        trace_id: s.trace_id,
-                        span_id: s.span_id,
-                        parent_span_id: s.parent_span_id,
-                        service: self.strings.resolve(s.service),
-                        name: self.strings.resolve(s.name),
-                        kind: kind_from_u8(s.kind),
-                        start_unix_nano: s.start,
-                        end_unix_nano: s.end,
-                        error: s.is_error(),
-                    };
-                    for o in observers {
-                        o.on_span(&ingested);
-                    }
+                    self.observe(seq, observers);
                 }
             }
             // The batch's own references were taken per span.
             self.release_sym(service);
             self.release_source(source);
         }
+        self.end_resource_cache(&mut cache);
         self.enforce_bytes();
+    }
+
+    fn observe(&mut self, seq: u64, observers: &[Arc<dyn IngestObserver>]) {
+        let s = &self.spans[(seq - self.head) as usize];
+        let ingested = IngestedSpan {
+            trace_id: s.trace_id,
+            span_id: s.span_id,
+            parent_span_id: s.parent_span_id,
+            service: self.strings.resolve(s.service),
+            name: self.strings.resolve(s.name),
+            kind: kind_from_u8(s.kind),
+            start_unix_nano: s.start,
+            end_unix_nano: s.end,
+            error: s.is_error(),
+        };
+        let mut panics = 0;
+        for o in observers {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| o.on_span(&ingested))).is_err() {
+                panics += 1;
+            }
+        }
+        self.observer_panics += panics;
     }
 
     fn intern_value(&mut self, v: &NewValue) -> (u8, u64) {
@@ -70,19 +93,65 @@ impl Store {
         }
     }
 
+    /// The most heap bytes storing `span` can add: its packed attributes and rare parts, every
+    /// string as if it were new, and posting-list growth for each index entry.
+    fn span_cost(&self, span: &NewSpan) -> usize {
+        let l = &self.limits;
+        let text = |s: &str| arc_str_bytes(s.len().min(l.max_value_len));
+        let value = |v: &NewValue| match v {
+            NewValue::Str(s) => text(s),
+            NewValue::Json(s) => text(s),
+            _ => 0,
+        };
+        let resolved = |attrs: &[(Str, NewValue)]| {
+            let kept = &attrs[..attrs.len().min(l.max_attributes)];
+            alloc_bytes(kept.len() * size_of::<Attribute>())
+                + kept.iter().map(|(k, v)| text(k) + value(v)).sum::<usize>()
+        };
+        let kept = &span.attributes[..span.attributes.len().min(l.max_attributes)];
+        let mut n = text(&span.name)
+            + alloc_bytes(kept.len() * size_of::<PackedAttr>())
+            + kept.iter().map(|(k, v)| text(k) + value(v)).sum::<usize>()
+            // Trace, service, operation, error and one entry per attribute; a new trace takes
+            // a map slot.
+            + (4 + kept.len()) * POSTING_GROWTH;
+        let events = &span.events[..span.events.len().min(l.max_events)];
+        let links = &span.links[..span.links.len().min(l.max_links)];
+        n += alloc_bytes(size_of::<Extra>())
+            + span
+                .status_message
+                .as_deref()
+                .map_or(0, |m| alloc_bytes(m.len().min(l.max_value_len)))
+            + span
+                .trace_state
+                .as_deref()
+                .map_or(0, |t| alloc_bytes(t.len().min(l.max_value_len)))
+            + alloc_bytes(events.len() * size_of::<SpanEvent>())
+            + events
+                .iter()
+                .map(|e| text(&e.name) + resolved(&e.attributes))
+                .sum::<usize>()
+            + alloc_bytes(links.len() * size_of::<SpanLink>())
+            + links
+                .iter()
+                .map(|lk| resolved(&lk.attributes))
+                .sum::<usize>();
+        n
+    }
+
     fn pack(&mut self, span: NewSpan, source: u32, service: Sym, arrived: u32) -> StoredSpan {
         let max = self.limits.max_value_len;
         let name = self.strings.intern(truncate(&span.name, max));
         let kept = span.attributes.len().min(self.limits.max_attributes);
-        let over_attrs = (span.attributes.len() - kept) as u32;
+        let over_attrs = saturating_u32(span.attributes.len() - kept);
         let mut attrs = Vec::with_capacity(kept);
         for (k, v) in span.attributes.iter().take(kept) {
             let key = self.strings.intern(truncate(k, max));
             let (tag, bits) = self.intern_value(v);
             attrs.push(PackedAttr { bits, key, tag });
         }
-        let over_events = span.events.len().saturating_sub(self.limits.max_events) as u32;
-        let over_links = span.links.len().saturating_sub(self.limits.max_links) as u32;
+        let over_events = saturating_u32(span.events.len().saturating_sub(self.limits.max_events));
+        let over_links = saturating_u32(span.links.len().saturating_sub(self.limits.max_links));
         let has_extra = span
             .status_message
             .as_deref()
@@ -90,7 +159,8 @@ impl Store {
             || span.trace_state.as_deref().is_some_and(|t| !t.is_empty())
             || !span.events.is_empty()
             || !span.links.is_empty()
-            || span.dropped_attributes + over_attrs > 0
+            || span.dropped_attributes > 0
+            || over_attrs > 0
             || span.dropped_events > 0
             || span.dropped_links > 0;
         let extra = has_extra.then(|| {
@@ -221,4 +291,20 @@ impl Store {
         self.stored_total += 1;
         seq
     }
+}
+
+/// Posting-list growth allowed per index entry of a new span (a list doubling from its usual
+/// small size; longer lists grow rarely and are accounted right after).
+const POSTING_GROWTH: usize = 16;
+
+/// A count as the `u32` OTLP uses, saturating rather than wrapping.
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// What tests use to reach the writer's failure paths.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// A batch from this service makes [`Store::insert`](super::Store::insert) panic.
+    pub(crate) const PANIC_SERVICE: &str = "tracewire.test.panic";
 }
