@@ -66,6 +66,7 @@ mod ingest;
 mod json;
 mod otlp;
 mod query;
+mod reads;
 mod receiver;
 mod store;
 
@@ -87,3 +88,4 @@ pub use crate::model::{
     StatusCode,
 };
 pub use crate::query::{StoreStats, TraceQuery, TraceSummary};
+pub use crate::reads::{PageNode, TracePage};

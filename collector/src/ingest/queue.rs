@@ -24,6 +24,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::batch::{NewBatch, batches_bytes};
 use crate::model::IngestObserver;
+use crate::query::QueryPool;
 use crate::store::{Limits, Store};
 
 enum Msg {
@@ -67,6 +68,8 @@ pub(crate) struct Shared {
     gauge: Arc<QueueGauge>,
     max_queued: usize,
     pub(crate) counters: Counters,
+    /// Where the API's queries run.
+    pub(crate) queries: Arc<QueryPool>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -93,12 +96,14 @@ impl Shared {
             ..QueueGauge::default()
         });
         store.attach_queue(gauge.clone());
+        let queries = QueryPool::new(store.limits().queries);
         let shared = Arc::new(Shared {
             store: RwLock::new(store),
             tx,
             gauge,
             max_queued: max_queued.max(1),
             counters: Counters::default(),
+            queries,
             writer: Mutex::new(None),
         });
         let writer_shared = shared.clone();

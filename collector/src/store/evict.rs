@@ -72,7 +72,6 @@ impl Store {
         self.spans.shrink_to_fit();
         self.traces.shrink_to_fit();
         self.by_service.shrink_to_fit();
-        self.by_operation.shrink_to_fit();
         self.by_attr.shrink_to_fit();
         self.blocks.shrink_to_fit();
         self.source_ids.shrink_to_fit();
@@ -93,13 +92,14 @@ impl Store {
         self.span_heap -= span.heap_bytes();
         let mut heap: isize = 0;
         pop_posting(&mut self.traces, span.trace_id, seq, &mut heap);
-        pop_posting(&mut self.by_service, span.service, seq, &mut heap);
-        pop_posting(
-            &mut self.by_operation,
-            (span.service, span.name),
-            seq,
-            &mut heap,
-        );
+        if let Some(si) = self.by_service.get_mut(&span.service) {
+            let (empty, h, maps) = si.pop_front(span.name, seq);
+            heap += h;
+            adjust(&mut self.op_maps_bytes, maps);
+            if empty {
+                self.by_service.remove(&span.service);
+            }
+        }
         if span.is_error()
             && let Some(p) = &mut self.errors
         {

@@ -5,7 +5,8 @@ use super::span::{TAG_BOOL, TAG_INT, TAG_STR};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 
-use crate::hash::SeededMap;
+use super::intern::{Sym, map_bytes};
+use crate::hash::{SeededMap, SymMap};
 
 pub(super) const BLOCK_SHIFT: u32 = 10;
 
@@ -65,5 +66,49 @@ pub(super) fn pop_posting<K: Hash + Eq, S: BuildHasher>(
         if empty {
             map.remove(&key);
         }
+    }
+}
+
+/// One service's spans, and its spans per operation: listing a service's operations costs the
+/// number of its operations, not of every operation stored.
+pub(super) struct ServiceIndex {
+    pub(super) spans: Posting,
+    pub(super) ops: SymMap<Sym, Posting>,
+}
+
+impl ServiceIndex {
+    /// Adds span `seq` of operation `op`; returns the change in posting heap and in map bytes.
+    pub(super) fn push(&mut self, op: Sym, seq: u64) -> (isize, isize) {
+        let mut heap = self.spans.push(seq);
+        let before = map_bytes::<Sym, Posting>(self.ops.capacity());
+        push_posting(&mut self.ops, op, seq, &mut heap);
+        let after = map_bytes::<Sym, Posting>(self.ops.capacity());
+        (heap, after as isize - before as isize)
+    }
+
+    /// Removes span `seq` of operation `op` from the front; returns whether the service has
+    /// no span left, and the changes in posting heap and in map bytes.
+    pub(super) fn pop_front(&mut self, op: Sym, seq: u64) -> (bool, isize, isize) {
+        let (empty, mut heap) = self.spans.pop_front(seq);
+        let before = map_bytes::<Sym, Posting>(self.ops.capacity());
+        pop_posting(&mut self.ops, op, seq, &mut heap);
+        if empty {
+            return (true, heap, -(before as isize));
+        }
+        let after = map_bytes::<Sym, Posting>(self.ops.capacity());
+        (false, heap, after as isize - before as isize)
+    }
+
+    pub(super) fn new(op: Sym, seq: u64) -> (ServiceIndex, usize) {
+        let mut ops = SymMap::default();
+        ops.insert(op, Posting::new(seq));
+        let bytes = map_bytes::<Sym, Posting>(ops.capacity());
+        (
+            ServiceIndex {
+                spans: Posting::new(seq),
+                ops,
+            },
+            bytes,
+        )
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::intern::arc_str_bytes;
 use crate::model::{AttrValue, Attribute};
+use crate::query::PoolLimits;
 
 /// The store's budgets and per-span caps.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub(crate) struct Limits {
     /// The ingest queue's byte budget; `None` derives it from `max_bytes` (see
     /// [`Limits::queue_bytes`]).
     pub(crate) max_queue_bytes: Option<usize>,
+    /// The threads, queue and time budget of queries.
+    pub(crate) queries: PoolLimits,
 }
 
 impl Default for Limits {
@@ -34,6 +37,7 @@ impl Default for Limits {
             max_links: 128,
             max_values_per_key: 4096,
             max_queue_bytes: None,
+            queries: PoolLimits::default(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! 16 bytes each. Budgets: a span count, a byte count (every allocation the store makes is
 //! accounted, capacities included), and a retention window.
 //!
-//! Indexes: trace id → spans; service → spans; (service, operation) → spans; error spans;
+//! Indexes: trace id → spans; service → spans, and per service operation → spans; error spans;
 //! attribute key=value → spans (per key, until the key has too many distinct values to be worth
 //! it, after which searches on it scan); and a zone map over blocks of 1024 spans (start-time
 //! range, longest duration, error count) so scans skip blocks that cannot match.
@@ -22,6 +22,7 @@
 //! | `evict.rs` | eviction by span count, bytes and retention |
 //! | `read.rs` | resolving spans for readers: traces, services, operations |
 //! | `search.rs` | trace search |
+//! | `traces.rs` | cheap reads of big traces: skeletons, one span, analysis views, samples |
 
 mod evict;
 mod index;
@@ -32,6 +33,7 @@ mod read;
 mod search;
 mod source;
 mod span;
+mod traces;
 mod write;
 
 use std::collections::VecDeque;
@@ -40,7 +42,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use self::index::{Block, KeyIndex};
+use self::index::{Block, KeyIndex, ServiceIndex};
 use self::intern::{Interner, Sym, map_bytes};
 pub(crate) use self::limits::Limits;
 use self::posting::Posting;
@@ -71,8 +73,9 @@ pub(crate) struct Store {
     head: u64,
     span_heap: usize,
     traces: SeededMap<TraceId, Posting>,
-    by_service: SymMap<Sym, Posting>,
-    by_operation: SymMap<(Sym, Sym), Posting>,
+    by_service: SymMap<Sym, ServiceIndex>,
+    /// Map bytes of every service's operation map.
+    op_maps_bytes: usize,
     errors: Option<Posting>,
     by_attr: SymMap<Sym, KeyIndex>,
     attr_maps_bytes: usize,
@@ -117,7 +120,7 @@ impl Store {
             span_heap: 0,
             traces: SeededMap::default(),
             by_service: SymMap::default(),
-            by_operation: SymMap::default(),
+            op_maps_bytes: 0,
             errors: None,
             by_attr: SymMap::default(),
             attr_maps_bytes: 0,
@@ -166,8 +169,8 @@ impl Store {
             + map_bytes::<(u32, Sym, Sym), u32>(self.source_ids.capacity())
             + self.free_sources.capacity() * size_of::<u32>()
             + map_bytes::<TraceId, Posting>(self.traces.capacity())
-            + map_bytes::<Sym, Posting>(self.by_service.capacity())
-            + map_bytes::<(Sym, Sym), Posting>(self.by_operation.capacity())
+            + map_bytes::<Sym, ServiceIndex>(self.by_service.capacity())
+            + self.op_maps_bytes
             + map_bytes::<Sym, KeyIndex>(self.by_attr.capacity())
             + self.attr_maps_bytes
             + self.posting_heap

@@ -27,7 +27,7 @@ impl Store {
         }
     }
 
-    fn resolve(&self, s: &StoredSpan) -> Span {
+    pub(super) fn resolve(&self, s: &StoredSpan) -> Span {
         let (resource, resource_dropped, scope) = match self.sources[s.source as usize]
             .as_ref()
             .and_then(|src| Some((src, self.resources[src.resource as usize].as_ref()?)))
@@ -95,11 +95,13 @@ impl Store {
         let Some(svc) = self.strings.lookup(service) else {
             return Vec::new();
         };
-        let mut v: Vec<String> = self
-            .by_operation
+        let Some(si) = self.by_service.get(&svc) else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = si
+            .ops
             .keys()
-            .filter(|(s, _)| *s == svc)
-            .map(|&(_, op)| self.strings.resolve(op).to_string())
+            .map(|&op| self.strings.resolve(op).to_string())
             .collect();
         v.sort();
         v

@@ -10,7 +10,7 @@ use super::intern::Sym;
 use super::posting::Posting;
 use super::span::{StoredSpan, TAG_BOOL, TAG_DOUBLE, TAG_INT, TAG_STR};
 use crate::model::TraceId;
-use crate::query::{TraceQuery, TraceSummary};
+use crate::query::{TraceQuery, TraceSummary, expired};
 
 impl Store {
     /// Traces with a span matching `q`, newest match first.
@@ -21,7 +21,12 @@ impl Store {
         };
         let mut seen = HashSet::new();
         let mut found = Vec::new();
+        let mut steps = 0u32;
         let mut consider = |seq: u64| -> bool {
+            steps = steps.wrapping_add(1);
+            if steps.is_multiple_of(4096) && expired() {
+                return false;
+            }
             if let Some(s) = self.span_at(seq)
                 && m.matches(s)
                 && seen.insert(s.trace_id)
@@ -35,8 +40,10 @@ impl Store {
         let mut candidates: Vec<&Posting> = Vec::new();
         if let Some(svc) = m.service {
             match m.operation {
-                Some(op) => candidates.extend(self.by_operation.get(&(svc, op))),
-                None => candidates.extend(self.by_service.get(&svc)),
+                Some(op) => {
+                    candidates.extend(self.by_service.get(&svc).and_then(|si| si.ops.get(&op)))
+                }
+                None => candidates.extend(self.by_service.get(&svc).map(|si| &si.spans)),
             }
         }
         if m.error_only {
@@ -97,7 +104,10 @@ impl Store {
         let mut root: Option<&StoredSpan> = None;
         let mut earliest: Option<&StoredSpan> = None;
         let mut services: Vec<(Sym, usize)> = Vec::new();
-        for seq in p.iter_oldest(self.head) {
+        for (i, seq) in p.iter_oldest(self.head).enumerate() {
+            if i % 4096 == 4095 && expired() {
+                return None;
+            }
             let Some(s) = self.span_at(seq) else { continue };
             count += 1;
             errors += usize::from(s.is_error());
@@ -143,8 +153,12 @@ impl Store {
             Some(s) => Some(self.strings.lookup(s)?),
             None => None,
         };
-        let mut tags = Vec::with_capacity(q.tags.len());
-        for (k, v) in &q.tags {
+        // The same condition twice is one condition.
+        let mut pairs: Vec<&(String, String)> = q.tags.iter().collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut tags = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
             let key = self.strings.lookup(k)?;
             let mut values = Vec::with_capacity(4);
             if let Some(sym) = self.strings.lookup(v) {

@@ -253,7 +253,8 @@ fn byte_budget_is_never_exceeded_and_accounting_returns_to_zero() {
     assert_eq!(s.posting_heap, 0);
     assert_eq!(s.source_bytes, 0);
     assert_eq!(s.strings.len(), 0);
-    assert!(s.traces.is_empty() && s.by_service.is_empty() && s.by_operation.is_empty());
+    assert!(s.traces.is_empty() && s.by_service.is_empty());
+    assert_eq!(s.op_maps_bytes, 0);
     assert!(s.by_attr.is_empty());
     s.shrink();
     assert!(s.bytes() <= empty + 4096, "{} vs {empty}", s.bytes());

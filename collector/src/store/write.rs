@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use super::Store;
-use super::index::{BLOCK_SHIFT, Block, indexable, push_posting};
+use super::index::{BLOCK_SHIFT, Block, ServiceIndex, indexable, push_posting};
 use super::intern::{Sym, arc_str_bytes, map_bytes};
 use super::limits::{adjust, alloc_bytes, truncate};
 use super::posting::Posting;
@@ -233,13 +233,18 @@ impl Store {
         // Indexes.
         let mut heap: isize = 0;
         push_posting(&mut self.traces, span.trace_id, seq, &mut heap);
-        push_posting(&mut self.by_service, span.service, seq, &mut heap);
-        push_posting(
-            &mut self.by_operation,
-            (span.service, span.name),
-            seq,
-            &mut heap,
-        );
+        match self.by_service.get_mut(&span.service) {
+            Some(si) => {
+                let (h, maps) = si.push(span.name, seq);
+                heap += h;
+                adjust(&mut self.op_maps_bytes, maps);
+            }
+            None => {
+                let (si, maps) = ServiceIndex::new(span.name, seq);
+                self.by_service.insert(span.service, si);
+                self.op_maps_bytes += maps;
+            }
+        }
         if span.is_error() {
             match &mut self.errors {
                 Some(p) => heap += p.push(seq),

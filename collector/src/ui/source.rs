@@ -233,10 +233,25 @@ impl SearchQuery {
 
 /// Where the UI's pages and analysis endpoints read traces from.
 ///
-/// The collector's store implements it; [`MemorySource`] is a simple in-memory one.
+/// The collector's store implements it; [`MemorySource`] is a simple in-memory one. The UI
+/// calls it on its query threads, never on the runtime serving requests.
 pub trait UiSource: Send + Sync + 'static {
     /// Every span of a trace (empty when unknown).
     fn trace(&self, trace_id: TraceId) -> Vec<UiSpan>;
+
+    /// The analysis view of every span of a trace, for its waterfall (empty when unknown).
+    /// The default takes it from [`UiSource::trace`]; a source holding big traces should
+    /// produce it without building the attributes.
+    fn analysis_spans(&self, trace_id: TraceId) -> Vec<AnalysisSpan> {
+        self.trace(trace_id).into_iter().map(|s| s.span).collect()
+    }
+
+    /// One span of a trace. The default looks it up in [`UiSource::trace`].
+    fn span(&self, trace_id: TraceId, span_id: SpanId) -> Option<UiSpan> {
+        self.trace(trace_id)
+            .into_iter()
+            .find(|s| s.span.span_id == span_id)
+    }
 
     /// Traces with a span matching `query`, newest first, at most `query.limit`.
     fn search(&self, query: &SearchQuery) -> Vec<TraceListItem>;
@@ -244,8 +259,10 @@ pub trait UiSource: Send + Sync + 'static {
     /// Known services with their operations, sorted.
     fn services(&self) -> Vec<(String, Vec<String>)>;
 
-    /// Calls `visit` once per stored trace with its spans (for the service map).
-    fn for_each_trace(&self, visit: &mut dyn FnMut(&[AnalysisSpan]));
+    /// Calls `visit` once per trace with its spans, for the service map, and returns whether
+    /// every stored trace was visited. A source may visit only a bounded sample (the
+    /// collector's store visits its newest traces, up to 100,000 spans).
+    fn for_each_trace(&self, visit: &mut dyn FnMut(&[AnalysisSpan])) -> bool;
 }
 
 /// An in-memory [`UiSource`] for tests, demos and small embedded uses: traces in a map,
@@ -429,7 +446,7 @@ impl UiSource for MemorySource {
         out
     }
 
-    fn for_each_trace(&self, visit: &mut dyn FnMut(&[AnalysisSpan])) {
+    fn for_each_trace(&self, visit: &mut dyn FnMut(&[AnalysisSpan])) -> bool {
         let traces = self.inner.read();
         let mut buf = Vec::new();
         for spans in traces.by_id.values() {
@@ -437,6 +454,7 @@ impl UiSource for MemorySource {
             buf.extend(spans.iter().map(|s| s.span.clone()));
             visit(&buf);
         }
+        true
     }
 }
 

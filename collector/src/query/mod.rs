@@ -1,7 +1,11 @@
 //! Search parameters ([`TraceQuery`]), results ([`TraceSummary`]) and store counters
-//! ([`StoreStats`]).
+//! ([`StoreStats`]); the pool queries run on (`pool.rs`).
+
+mod pool;
 
 use std::sync::Arc;
+
+pub(crate) use self::pool::{PoolLimits, QueryError, QueryPool, expired};
 
 use crate::model::TraceId;
 
@@ -63,6 +67,10 @@ impl Default for TraceQuery {
 impl TraceQuery {
     /// The largest `limit` honoured.
     pub const MAX_LIMIT: usize = 1000;
+
+    /// The most distinct `tags` the JSON API and the UI accept in one search (a repeated
+    /// condition counts once; the store also ignores repeats).
+    pub const MAX_TAGS: usize = 16;
 
     /// A query matching every trace (newest 20).
     pub fn new() -> Self {

@@ -1,0 +1,148 @@
+//! The JSON API (see `API.md` for every route with examples): handlers here, query-string
+//! parsing in `params.rs`, the JSON shapes in `shapes.rs`.
+//!
+//! [`api_router`] returns a plain `axum::Router` with its state applied, so more routes (a UI,
+//! analysis endpoints) can be `.merge()`d into it. Every handler runs its store read on the
+//! collector's query threads, never on the runtime that serves the receivers, within a time
+//! budget (5 s): past it, or with every query thread and queue slot taken, the answer is 503
+//! with a message.
+
+mod params;
+mod shapes;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::{Value as J, json};
+
+pub(crate) use self::params::too_many_tags;
+use self::params::{Page, parse_page, parse_query};
+use self::shapes::{page_json, stats_json, summary_json};
+use crate::collector::TraceStore;
+use crate::model::TraceId;
+use crate::query::QueryError;
+
+/// The most services (and operations of one service) one answer lists, sorted; longer lists
+/// are cut and marked `"truncated": true`.
+pub(crate) const MAX_LISTED: usize = 10_000;
+
+/// The JSON API over `store`:
+///
+/// - `GET /api/services`
+/// - `GET /api/services/{service}/operations`
+/// - `GET /api/traces?service=&operation=&minDuration=&maxDuration=&error=&tags=&start=&end=&limit=`
+/// - `GET /api/traces/{trace_id}?offset=&limit=`
+/// - `GET /api/stats`
+///
+/// ```
+/// use tracewire_collector::{Collector, api_router};
+///
+/// let store = Collector::builder().build_store();
+/// let app: axum::Router = api_router(store.clone()).merge(axum::Router::new());
+/// # drop(app);
+/// store.close();
+/// ```
+pub fn api_router(store: TraceStore) -> Router {
+    Router::new()
+        .route("/api/services", get(services))
+        .route("/api/services/{service}/operations", get(operations))
+        .route("/api/traces", get(search))
+        .route("/api/traces/{trace_id}", get(trace))
+        .route("/api/stats", get(stats))
+        .with_state(store)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// 503 for a query the pool could not answer; `Retry-After: 1` when it was only busy.
+pub(crate) fn unavailable(e: QueryError) -> Response {
+    let busy = matches!(e, QueryError::Busy { .. });
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    if busy {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
+}
+
+/// Runs `query` on the store's query threads and answers what it returns.
+async fn answer(
+    store: &TraceStore,
+    query: impl FnOnce(&TraceStore) -> Response + Send + 'static,
+) -> Response {
+    let s = store.clone();
+    store
+        .shared
+        .queries
+        .run(move || query(&s))
+        .await
+        .unwrap_or_else(unavailable)
+}
+
+/// `{"data": list}`, cut at [`MAX_LISTED`] with `"truncated": true`.
+fn listed(mut list: Vec<String>) -> Response {
+    if list.len() > MAX_LISTED {
+        list.truncate(MAX_LISTED);
+        return Json(json!({ "data": list, "truncated": true })).into_response();
+    }
+    Json(json!({ "data": list })).into_response()
+}
+
+async fn services(State(store): State<TraceStore>) -> Response {
+    answer(&store, |s| listed(s.services())).await
+}
+
+async fn operations(State(store): State<TraceStore>, Path(service): Path<String>) -> Response {
+    answer(&store, move |s| listed(s.operations(&service))).await
+}
+
+async fn stats(State(store): State<TraceStore>) -> Response {
+    answer(&store, |s| {
+        Json(json!({ "data": stats_json(&s.stats()) })).into_response()
+    })
+    .await
+}
+
+async fn search(State(store): State<TraceStore>, RawQuery(raw): RawQuery) -> Response {
+    let q = match parse_query(raw.as_deref().unwrap_or("")) {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    answer(&store, move |s| {
+        let data: Vec<J> = s.search(&q).iter().map(summary_json).collect();
+        Json(json!({ "data": data })).into_response()
+    })
+    .await
+}
+
+async fn trace(
+    State(store): State<TraceStore>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let trace_id: TraceId = match id.to_ascii_lowercase().parse() {
+        Ok(t) => t,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid trace id `{id}`: {e}"),
+            );
+        }
+    };
+    let Page { offset, limit } = match parse_page(raw.as_deref().unwrap_or("")) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    answer(&store, move |s| {
+        match s.trace_page(trace_id, offset, limit) {
+            Some(p) => Json(json!({ "data": page_json(&p, limit) })).into_response(),
+            None => error(StatusCode::NOT_FOUND, format!("trace {trace_id} not found")),
+        }
+    })
+    .await
+}
