@@ -283,3 +283,51 @@ fn pages_render_in_headless_chromium() {
             .unwrap()
     });
 }
+
+#[test]
+fn a_trace_bigger_than_a_page_loads_the_page_of_the_selected_span() {
+    let Some(exe) = chromium_or_skip() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // 5,000 spans: three pages of 2,000 rows; span 4,501 is on the third.
+    let (store, addr): (TraceStore, SocketAddr) = rt.block_on(async {
+        let store = big_trace_store(5000).await;
+        let health =
+            std::sync::Arc::new(tracewire_collector::analysis::HealthAggregator::default());
+        let app = collector_ui(store.clone(), health);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (store, addr)
+    });
+    let b = Browser {
+        exe,
+        shots: screenshot_dir(),
+    };
+    let url = format!(
+        "http://{addr}/ui/trace/{}#span={}",
+        hex_trace(BIG_TRACE),
+        hex_span(4501)
+    );
+    let dom = b.dom(&url);
+    assert!(dom.contains("id=\"trace-spans\">5000<"), "span count");
+    assert!(dom.contains(&format!(
+        "id=\"detail-name\" data-span-id=\"{}\"",
+        hex_span(4501)
+    )));
+    let row = tag_with(&dom, "data-span-name=\"item 4500\" data-service")
+        .expect("the selected span's row is drawn");
+    assert!(class_of(row).split(' ').any(|c| c == "selected"), "{row}");
+    assert!(row.contains("data-row=\"4500\""), "{row}");
+    b.screenshot(&url, "trace-paged");
+    rt.block_on(async {
+        tokio::task::spawn_blocking(move || store.close())
+            .await
+            .unwrap()
+    });
+}

@@ -151,3 +151,49 @@ pub(crate) async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
     store.flush().await;
     (store, health)
 }
+
+/// The trace id of [`big_trace_store`]'s trace.
+pub(crate) const BIG_TRACE: u128 = 0xb16;
+
+/// A store holding one trace of `n` spans: a root with `n - 1` children, child `i` (span id
+/// `i + 1`) named `item {i}`, starting `i` µs after the root.
+pub(crate) async fn big_trace_store(n: u64) -> TraceStore {
+    let store = Collector::builder().build_store();
+    let base = base_ns();
+    let mut exporter = store.in_process_exporter();
+    let batch: Vec<SpanData> = (0..n)
+        .map(|i| {
+            let cx = SpanContext::new(
+                TraceId::from_u128(BIG_TRACE),
+                SpanId::from_u64(i + 1),
+                TraceFlags::SAMPLED,
+                TraceState::default(),
+                false,
+            );
+            let mut d = SpanData::new(
+                cx,
+                if i == 0 {
+                    "root".to_owned()
+                } else {
+                    format!("item {i}")
+                },
+            );
+            d.parent_span_id = if i == 0 {
+                SpanId::INVALID
+            } else {
+                SpanId::from_u64(1)
+            };
+            d.start_time = UNIX_EPOCH + Duration::from_nanos(base + i * 1000);
+            d.end_time = UNIX_EPOCH
+                + Duration::from_nanos(base + i * 1000 + if i == 0 { n * 1000 + 10 } else { 500 });
+            d
+        })
+        .collect();
+    for chunk in batch.chunks(512) {
+        exporter
+            .export(chunk, &Resource::new("big"))
+            .expect("export");
+    }
+    store.flush().await;
+    store
+}
