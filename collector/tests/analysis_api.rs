@@ -130,6 +130,7 @@ async fn dependencies_endpoint_draws_the_service_map() {
     let (status, m) = get(&app, "/api/analysis/dependencies").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(m["traces"], 2);
+    assert_eq!(m["sampled"], false);
     assert_eq!(m["window_ns"], 100 * MS);
     assert_eq!(
         strs(&m["nodes"], |n| format!(

@@ -146,3 +146,64 @@ async fn trace(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::ingest::Shared;
+    use crate::query::PoolLimits;
+    use crate::store::{Limits, Store};
+
+    async fn body(r: Response) -> J {
+        let bytes = r.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_query_past_its_budget_is_503_with_a_message() {
+        let limits = Limits {
+            queries: PoolLimits {
+                budget: Duration::ZERO,
+                ..PoolLimits::default()
+            },
+            ..Limits::default()
+        };
+        let store = TraceStore {
+            shared: Shared::start(Store::new(limits), 1000, Vec::new()),
+        };
+        let res = api_router(store.clone())
+            .oneshot(Request::get("/api/services").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER), None);
+        assert_eq!(
+            body(res).await,
+            json!({"error": "query exceeded its time budget of 0ns; narrow it (service, time range, limit) and retry"})
+        );
+        tokio::task::spawn_blocking(move || store.close())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_busy_pool_is_503_with_retry_after() {
+        let res = unavailable(QueryError::Busy {
+            threads: 2,
+            queue: 32,
+        });
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            body(res).await,
+            json!({"error": "too many queries in progress (2 running, 32 waiting); retry later"})
+        );
+    }
+}

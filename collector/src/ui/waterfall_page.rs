@@ -17,6 +17,9 @@ pub(super) const DEFAULT_ROWS: usize = 2000;
 pub(super) const MAX_ROWS: usize = 10_000;
 /// Critical-path contributors listed (the longest first).
 pub(super) const TOP_CONTRIBUTORS: usize = 20;
+/// Critical-path segments listed per span (a parent waiting on many children in turn has one
+/// segment between each two of them).
+pub(super) const SEGMENTS_PER_SPAN: usize = 100;
 
 /// Which rows to answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,8 +67,10 @@ pub(super) struct PathPage<'a> {
     span_count: usize,
     /// The contributors with the longest critical time, in path order.
     spans: Vec<&'a PathSpan>,
-    /// The segments of this page's rows, in time order.
+    /// The segments of this page's rows, in time order, at most [`SEGMENTS_PER_SPAN`] per span.
     segments: Vec<&'a PathSegment>,
+    /// Whether some span of this page had more segments than listed.
+    segments_truncated: bool,
 }
 
 #[derive(Serialize)]
@@ -102,6 +107,19 @@ pub(super) fn page<'a>(w: &'a Waterfall, p: RowPage) -> Option<WaterfallPage<'a>
     top.sort_unstable();
     let spans: Vec<&PathSpan> = top.iter().map(|&i| &cp.spans[i]).collect();
     let end = offset + rows.len();
+    let mut per_span: HashMap<SpanId, usize> = HashMap::new();
+    let mut segments_truncated = false;
+    let segments = cp
+        .segments
+        .iter()
+        .filter(|s| in_page.contains(&s.span_id))
+        .filter(|s| {
+            let n = per_span.entry(s.span_id).or_default();
+            *n += 1;
+            segments_truncated |= *n > SEGMENTS_PER_SPAN;
+            *n <= SEGMENTS_PER_SPAN
+        })
+        .collect();
     Some(WaterfallPage {
         trace_id: w.trace_id,
         start_ns: w.start_ns,
@@ -119,11 +137,8 @@ pub(super) fn page<'a>(w: &'a Waterfall, p: RowPage) -> Option<WaterfallPage<'a>
             unattributed_ns: cp.unattributed_ns,
             span_count: cp.spans.len(),
             spans,
-            segments: cp
-                .segments
-                .iter()
-                .filter(|s| in_page.contains(&s.span_id))
-                .collect(),
+            segments,
+            segments_truncated,
         },
     })
 }
