@@ -11,7 +11,7 @@
 //! | `GET /ui/assets/app.js`, `app.css` | the page script and style (no CDN, no build step) |
 //! | `GET /api/analysis/search` | search (`service`, `operation`, `min_ms`, `max_ms`, `errors=1`, `tags=k=v k2=v2` (at most 16 distinct), `limit`) |
 //! | `GET /api/analysis/services` | services and their operations (at most 10,000 of each, then `truncated`) |
-//! | `GET /api/analysis/traces/{trace_id}?offset=&limit=&span_id=` | a page of the [`Waterfall`] (2,000 rows unless `limit`, at most 10,000; `span_id` picks the page holding that span) with the page's critical-path segments and the top 20 contributors |
+//! | `GET /api/analysis/traces/{trace_id}?offset=&limit=&span_id=` | a page of the [`Waterfall`](crate::analysis::Waterfall) (2,000 rows unless `limit`, at most 10,000; `span_id` picks the page holding that span) with the page's critical-path segments and the top 20 contributors |
 //! | `GET /api/analysis/traces/{trace_id}/spans/{span_id}` | one span's attributes, events, links, status |
 //! | `GET /api/analysis/dependencies` | [`ServiceMap`](crate::analysis::ServiceMap) over the newest traces (up to 100,000 spans; `sampled` says whether older ones were left out), with `traces` and `window_ns` (earliest start to latest end) for rates |
 //! | `GET /api/analysis/operations?window_s=900` | [`OperationHealth`] of every operation over the window |
