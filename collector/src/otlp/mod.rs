@@ -3,7 +3,7 @@
 //! error body.
 //!
 //! Receivers decode with [`decode_protobuf`] (or [`crate::json::decode_request`]), which refuse
-//! a request past [`DecodeLimits`] before decoding it, then [`convert`] it and submit the
+//! a request past [`DecodeLimits`] before decoding it, then [`convert()`] it and submit the
 //! batches to the ingest queue, which accounts for their bytes.
 
 mod convert;
