@@ -50,8 +50,8 @@
 //! # Standalone
 //!
 //! The `tracewire-collector` binary takes `--otlp-http`, `--otlp-grpc`, `--api`,
-//! `--max-spans`, `--max-bytes` and `--retention`; run it with `--help`. Every listener binds
-//! `127.0.0.1` unless told otherwise.
+//! `--max-spans`, `--max-bytes` and `--retention`, and the connection, TLS and token settings
+//! below; run it with `--help`. Every listener binds `127.0.0.1` unless told otherwise.
 //!
 //! # Extending
 //!
@@ -59,6 +59,7 @@
 //! aggregates; [`api_router`] returns an `axum::Router` to `.merge()` more routes into, and
 //! [`TraceStore`] is the read side they need.
 //!
+#![doc = include_str!("../EDGE.md")]
 #![doc = include_str!("../API.md")]
 
 mod assembly;
@@ -71,6 +72,7 @@ mod otlp;
 mod query;
 mod reads;
 mod receiver;
+mod serve;
 mod store;
 
 pub mod analysis;
@@ -92,3 +94,4 @@ pub use crate::model::{
 };
 pub use crate::query::{StoreStats, TraceQuery, TraceSummary};
 pub use crate::reads::{PageNode, TracePage};
+pub use crate::serve::{ServerTls, TlsError, TlsInput};

@@ -174,7 +174,7 @@ impl Conn {
     /// Posts an OTLP protobuf body to `/v1/traces`; returns the status.
     pub fn post(&mut self, body: &[u8]) -> u16 {
         let head = format!(
-            "POST /v1/traces HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+            "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         self.send(head.as_bytes(), body)
@@ -182,7 +182,7 @@ impl Conn {
 
     /// Gets `path`; returns the status and the body's length.
     pub fn get(&mut self, path: &str) -> (u16, usize) {
-        let head = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
+        let head = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         let status = self.send(head.as_bytes(), &[]);
         (status, self.body_len)
     }

@@ -108,14 +108,9 @@ pub(crate) fn base_ns() -> u64 {
     now - 30_000 * MS
 }
 
-/// A store holding the fixture, and a health aggregator fed by its ingest observer.
-pub(crate) async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
-    let health = Arc::new(HealthAggregator::default());
-    let store = Collector::builder()
-        .observer(HealthObserver::new(health.clone()))
-        .build_store();
+/// Exports the fixture, one batch per service, through `exporter`.
+pub(crate) fn export_fixture(exporter: &mut impl SpanExporter) {
     let base = base_ns();
-    let mut exporter = store.in_process_exporter();
     for service in ["gateway", "dispatch", "ranking", "pricing"] {
         let batch: Vec<SpanData> = fixture()
             .into_iter()
@@ -148,6 +143,15 @@ pub(crate) async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
             .export(&batch, &Resource::new(service))
             .expect("export");
     }
+}
+
+/// A store holding the fixture, and a health aggregator fed by its ingest observer.
+pub(crate) async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
+    let health = Arc::new(HealthAggregator::default());
+    let store = Collector::builder()
+        .observer(HealthObserver::new(health.clone()))
+        .build_store();
+    export_fixture(&mut store.in_process_exporter());
     store.flush().await;
     (store, health)
 }
@@ -155,12 +159,10 @@ pub(crate) async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
 /// The trace id of [`big_trace_store`]'s trace.
 pub(crate) const BIG_TRACE: u128 = 0xb16;
 
-/// A store holding one trace of `n` spans: a root with `n - 1` children, child `i` (span id
-/// `i + 1`) named `item {i}`, starting `i` µs after the root.
-pub(crate) async fn big_trace_store(n: u64) -> TraceStore {
-    let store = Collector::builder().build_store();
+/// Exports one trace of `n` spans through `exporter`: a root with `n - 1` children, child `i`
+/// (span id `i + 1`) named `item {i}`, starting `i` µs after the root.
+pub(crate) fn export_big_trace(exporter: &mut impl SpanExporter, n: u64) {
     let base = base_ns();
-    let mut exporter = store.in_process_exporter();
     let batch: Vec<SpanData> = (0..n)
         .map(|i| {
             let cx = SpanContext::new(
@@ -170,22 +172,20 @@ pub(crate) async fn big_trace_store(n: u64) -> TraceStore {
                 TraceState::default(),
                 false,
             );
-            let mut d = SpanData::new(
-                cx,
-                if i == 0 {
-                    "root".to_owned()
-                } else {
-                    format!("item {i}")
-                },
-            );
+            let name = if i == 0 {
+                "root".to_owned()
+            } else {
+                format!("item {i}")
+            };
+            let mut d = SpanData::new(cx, name);
             d.parent_span_id = if i == 0 {
                 SpanId::INVALID
             } else {
                 SpanId::from_u64(1)
             };
+            let len = if i == 0 { n * 1000 + 10 } else { 500 };
             d.start_time = UNIX_EPOCH + Duration::from_nanos(base + i * 1000);
-            d.end_time = UNIX_EPOCH
-                + Duration::from_nanos(base + i * 1000 + if i == 0 { n * 1000 + 10 } else { 500 });
+            d.end_time = UNIX_EPOCH + Duration::from_nanos(base + i * 1000 + len);
             d
         })
         .collect();
@@ -194,6 +194,12 @@ pub(crate) async fn big_trace_store(n: u64) -> TraceStore {
             .export(chunk, &Resource::new("big"))
             .expect("export");
     }
+}
+
+/// A store holding [`export_big_trace`]'s trace of `n` spans.
+pub(crate) async fn big_trace_store(n: u64) -> TraceStore {
+    let store = Collector::builder().build_store();
+    export_big_trace(&mut store.in_process_exporter(), n);
     store.flush().await;
     store
 }
