@@ -28,13 +28,7 @@ async fn close(store: TraceStore) {
 }
 
 async fn get(app: &Router, uri: &str) -> (StatusCode, Json) {
-    let res = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let (status, bytes) = get_bytes(app, uri).await;
     (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
 }
 

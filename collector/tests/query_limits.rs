@@ -6,20 +6,17 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Body;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use http::StatusCode;
 use serde_json::{Value as Json, json};
-use tower::ServiceExt;
 use tracewire::export::SpanExporter;
-use tracewire::{Resource, SpanContext, SpanData, SpanId, TraceFlags, TraceId, TraceState};
+use tracewire::{Resource, SpanData};
 use tracewire_collector::analysis::HealthAggregator;
 use tracewire_collector::ui::collector_ui;
 use tracewire_collector::{Collector, TraceStore, api_router};
 
 mod analysis_fixture;
 
-use analysis_fixture::{BIG_TRACE, big_trace_store, hex_span, hex_trace};
+use analysis_fixture::{BIG_TRACE, big_trace_store, data, get_bytes, hex_span, hex_trace};
 
 fn app(store: &TraceStore) -> Router {
     api_router(store.clone()).merge(collector_ui(
@@ -29,13 +26,7 @@ fn app(store: &TraceStore) -> Router {
 }
 
 async fn get(app: &Router, uri: &str) -> (StatusCode, usize, Json) {
-    let res = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let (status, bytes) = get_bytes(app, uri).await;
     let body = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
     (status, bytes.len(), body)
 }
@@ -47,19 +38,7 @@ async fn close(store: TraceStore) {
 }
 
 fn span(trace: u128, id: u64, parent: u64, name: String) -> SpanData {
-    let cx = SpanContext::new(
-        TraceId::from_u128(trace),
-        SpanId::from_u64(id),
-        TraceFlags::SAMPLED,
-        TraceState::default(),
-        false,
-    );
-    let mut d = SpanData::new(cx, name);
-    d.parent_span_id = if parent == 0 {
-        SpanId::INVALID
-    } else {
-        SpanId::from_u64(parent)
-    };
+    let mut d = data(trace, id, parent, name);
     d.start_time = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     d.end_time = d.start_time + Duration::from_millis(1);
     d

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tracewire_collector::{Collector, CollectorHandle};
+use tracewire_collector::{Collector, CollectorHandle, InProcessExporter};
 
 mod analysis_fixture;
 
@@ -162,28 +162,36 @@ fn class_of(tag: &str) -> &str {
         .unwrap_or("")
 }
 
-#[test]
-fn pages_render_in_headless_chromium() {
-    let Some(exe) = chromium_or_skip() else {
-        return;
-    };
+/// A whole collector on a runtime of its own, holding what `load` exports, so the pages load
+/// under the API listener's security headers.
+fn serve(
+    load: impl FnOnce(&mut InProcessExporter),
+) -> (tokio::runtime::Runtime, CollectorHandle, SocketAddr) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    // A whole collector, so the pages load under the API listener's security headers.
-    let (collector, addr): (CollectorHandle, SocketAddr) = rt.block_on(async {
+    let (collector, addr) = rt.block_on(async {
         let collector = Collector::builder()
             .ephemeral_ports()
             .spawn()
             .await
             .unwrap();
-        export_fixture(&mut collector.in_process_exporter());
+        load(&mut collector.in_process_exporter());
         collector.flush().await;
         let addr = collector.api_addr().unwrap();
         (collector, addr)
     });
+    (rt, collector, addr)
+}
+
+#[test]
+fn pages_render_in_headless_chromium() {
+    let Some(exe) = chromium_or_skip() else {
+        return;
+    };
+    let (rt, collector, addr) = serve(export_fixture);
     let b = Browser {
         exe,
         shots: screenshot_dir(),
@@ -300,23 +308,8 @@ fn a_trace_bigger_than_a_page_loads_the_page_of_the_selected_span() {
     let Some(exe) = chromium_or_skip() else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     // 5,000 spans: three pages of 2,000 rows; span 4,501 is on the third.
-    let (collector, addr): (CollectorHandle, SocketAddr) = rt.block_on(async {
-        let collector = Collector::builder()
-            .ephemeral_ports()
-            .spawn()
-            .await
-            .unwrap();
-        export_big_trace(&mut collector.in_process_exporter(), 5000);
-        collector.flush().await;
-        let addr = collector.api_addr().unwrap();
-        (collector, addr)
-    });
+    let (rt, collector, addr) = serve(|e| export_big_trace(e, 5000));
     let b = Browser {
         exe,
         shots: screenshot_dir(),

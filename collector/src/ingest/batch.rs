@@ -110,6 +110,38 @@ fn attrs_bytes(attrs: &Vec<(Str, NewValue)>) -> usize {
 }
 
 impl NewSpan {
+    /// A server span of trace `trace` with id `id`, child of `parent` (0 = root), from
+    /// `start` for `dur` nanoseconds, with nothing else set.
+    #[cfg(test)]
+    pub(crate) fn test(
+        trace: u128,
+        id: u64,
+        parent: u64,
+        name: &'static str,
+        start: u64,
+        dur: u64,
+    ) -> Self {
+        NewSpan {
+            trace_id: TraceId::from_u128(trace),
+            span_id: SpanId::from_u64(id),
+            parent_span_id: SpanId::from_u64(parent),
+            name: Cow::Borrowed(name),
+            kind: SpanKind::Server,
+            start_unix_nano: start,
+            end_unix_nano: start + dur,
+            attributes: Vec::new(),
+            status: StatusCode::Unset,
+            status_message: None,
+            events: Vec::new(),
+            links: Vec::new(),
+            trace_state: None,
+            flags: 1,
+            dropped_attributes: 0,
+            dropped_events: 0,
+            dropped_links: 0,
+        }
+    }
+
     /// Heap bytes owned by the span (its struct is counted by its vector).
     pub(crate) fn heap_bytes(&self) -> usize {
         str_bytes(&self.name)

@@ -275,7 +275,7 @@ mod tests {
 
     use super::*;
     use crate::ingest::{NewResource, NewSource, NewSpan};
-    use crate::model::{IngestedSpan, SpanId, SpanKind, StatusCode, TraceId};
+    use crate::model::{IngestedSpan, SpanId};
     use crate::store::PANIC_SERVICE;
 
     fn batch(service: &'static str, first: u64, n: u64) -> Vec<NewBatch> {
@@ -289,25 +289,7 @@ mod tests {
             scope_version: Cow::Borrowed(""),
         });
         let spans = (first..first + n)
-            .map(|i| NewSpan {
-                trace_id: TraceId::from_u128(u128::from(i) + 1),
-                span_id: SpanId::from_u64(i + 1),
-                parent_span_id: SpanId::INVALID,
-                name: Cow::Borrowed("op"),
-                kind: SpanKind::Server,
-                start_unix_nano: i,
-                end_unix_nano: i + 1,
-                attributes: Vec::new(),
-                status: StatusCode::Unset,
-                status_message: None,
-                events: Vec::new(),
-                links: Vec::new(),
-                trace_state: None,
-                flags: 0,
-                dropped_attributes: 0,
-                dropped_events: 0,
-                dropped_links: 0,
-            })
+            .map(|i| NewSpan::test(u128::from(i) + 1, i + 1, 0, "op", i, 1))
             .collect();
         vec![NewBatch { source, spans }]
     }

@@ -64,13 +64,4 @@ pub(super) fn adjust(total: &mut usize, delta: isize) {
 }
 
 /// Truncates `s` to at most `max` bytes on a character boundary.
-pub(super) fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+pub(super) use tracewire::limits::truncate_bytes as truncate;

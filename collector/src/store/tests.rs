@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::ingest::{NewBatch, NewResource, NewSource, NewSpan, NewValue};
-use crate::model::{IngestObserver, IngestedSpan, SpanId, SpanKind, StatusCode};
+use crate::model::{IngestObserver, IngestedSpan, SpanKind, StatusCode};
 use crate::query::{TraceQuery, TraceSummary};
 
 fn source(service: &'static str) -> Arc<NewSource> {
@@ -23,38 +23,22 @@ fn source(service: &'static str) -> Arc<NewSource> {
 }
 
 fn span(trace: u128, id: u64, parent: u64, name: &'static str, start: u64, dur: u64) -> NewSpan {
-    NewSpan {
-        trace_id: TraceId::from_u128(trace),
-        span_id: SpanId::from_u64(id),
-        parent_span_id: SpanId::from_u64(parent),
-        name: Cow::Borrowed(name),
-        kind: SpanKind::Server,
-        start_unix_nano: start,
-        end_unix_nano: start + dur,
-        attributes: vec![
-            (
-                Cow::Borrowed("http.route"),
-                NewValue::Str(Cow::Borrowed("/rides")),
-            ),
-            (
-                Cow::Borrowed("http.response.status_code"),
-                NewValue::Int(200),
-            ),
-            (
-                Cow::Owned("unique".into()),
-                NewValue::Str(Cow::Owned(format!("v{id}"))),
-            ),
-        ],
-        status: StatusCode::Unset,
-        status_message: None,
-        events: Vec::new(),
-        links: Vec::new(),
-        trace_state: None,
-        flags: 1,
-        dropped_attributes: 0,
-        dropped_events: 0,
-        dropped_links: 0,
-    }
+    let mut s = NewSpan::test(trace, id, parent, name, start, dur);
+    s.attributes = vec![
+        (
+            Cow::Borrowed("http.route"),
+            NewValue::Str(Cow::Borrowed("/rides")),
+        ),
+        (
+            Cow::Borrowed("http.response.status_code"),
+            NewValue::Int(200),
+        ),
+        (
+            Cow::Owned("unique".into()),
+            NewValue::Str(Cow::Owned(format!("v{id}"))),
+        ),
+    ];
+    s
 }
 
 fn batch(service: &'static str, spans: Vec<NewSpan>) -> Vec<NewBatch> {

@@ -181,12 +181,7 @@ impl Store {
                     .map(|e| SpanEvent {
                         time_unix_nano: e.time_unix_nano,
                         name: Arc::from(truncate(&e.name, max)),
-                        attributes: e
-                            .attributes
-                            .iter()
-                            .take(max_attrs)
-                            .map(|(k, v)| resolved_attr(k, v, max))
-                            .collect(),
+                        attributes: resolved_attrs(&e.attributes, max_attrs, max),
                     })
                     .collect(),
                 links: span
@@ -196,12 +191,7 @@ impl Store {
                     .map(|l| SpanLink {
                         trace_id: l.trace_id,
                         span_id: l.span_id,
-                        attributes: l
-                            .attributes
-                            .iter()
-                            .take(max_attrs)
-                            .map(|(k, v)| resolved_attr(k, v, max))
-                            .collect(),
+                        attributes: resolved_attrs(&l.attributes, max_attrs, max),
                     })
                     .collect(),
                 dropped_attributes: span.dropped_attributes.saturating_add(over_attrs),
@@ -301,6 +291,15 @@ impl Store {
 /// Posting-list growth allowed per index entry of a new span (a list doubling from its usual
 /// small size; longer lists grow rarely and are accounted right after).
 const POSTING_GROWTH: usize = 16;
+
+/// The first `max_attrs` of `attrs`, resolved with values cut at `max` bytes.
+fn resolved_attrs(attrs: &[(Str, NewValue)], max_attrs: usize, max: usize) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .take(max_attrs)
+        .map(|(k, v)| resolved_attr(k, v, max))
+        .collect()
+}
 
 /// A count as the `u32` OTLP uses, saturating rather than wrapping.
 fn saturating_u32(n: usize) -> u32 {

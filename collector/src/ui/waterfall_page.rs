@@ -148,13 +148,7 @@ mod tests {
     use super::*;
     use crate::analysis::test_support::span;
     use crate::analysis::waterfall;
-
-    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::ui::tests::q;
 
     #[test]
     fn pages_carry_their_rows_and_segments_and_the_top_contributors() {
