@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracewire::export::SpanExporter;
 
 use crate::analysis::{HealthAggregator, HealthConfig, OperationHealth};
 use crate::assembly::Trace;
@@ -16,6 +17,7 @@ use crate::exporter::InProcessExporter;
 use crate::ingest::Shared;
 use crate::model::{IngestObserver, Span, TraceId};
 use crate::query::{StoreStats, TraceQuery, TraceSummary};
+use crate::sampling::{Clock, SamplingConfig, SamplingStage, SystemClock};
 use crate::store::{Limits, Store};
 use crate::ui::HealthObserver;
 
@@ -34,6 +36,8 @@ pub enum CollectorError {
     },
     /// The collector's own runtime could not be started ([`CollectorBuilder::start`]).
     Runtime(std::io::Error),
+    /// Forwarding of kept traces was configured but could not start.
+    Forward(String),
 }
 
 impl fmt::Display for CollectorError {
@@ -43,6 +47,7 @@ impl fmt::Display for CollectorError {
                 write!(f, "could not bind the {what} listener to {addr}: {source}")
             }
             CollectorError::Runtime(e) => write!(f, "could not start the collector runtime: {e}"),
+            CollectorError::Forward(e) => write!(f, "could not start forwarding: {e}"),
         }
     }
 }
@@ -52,6 +57,7 @@ impl std::error::Error for CollectorError {
         match self {
             CollectorError::Bind { source, .. } => Some(source),
             CollectorError::Runtime(e) => Some(e),
+            CollectorError::Forward(_) => None,
         }
     }
 }
@@ -82,6 +88,10 @@ pub struct CollectorBuilder {
     max_request_bytes: usize,
     queue_spans: usize,
     observers: Vec<Arc<dyn IngestObserver>>,
+    sampling: Option<SamplingConfig>,
+    sampling_clock: Option<Arc<dyn Clock>>,
+    sampling_health: Option<Arc<HealthAggregator>>,
+    forward_exporter: Option<Box<dyn SpanExporter>>,
 }
 
 impl fmt::Debug for CollectorBuilder {
@@ -94,6 +104,8 @@ impl fmt::Debug for CollectorBuilder {
             .field("max_request_bytes", &self.max_request_bytes)
             .field("queue_spans", &self.queue_spans)
             .field("observers", &self.observers.len())
+            .field("sampling", &self.sampling)
+            .field("forward_exporter", &self.forward_exporter.is_some())
             .finish()
     }
 }
@@ -108,6 +120,10 @@ impl Default for CollectorBuilder {
             max_request_bytes: 4 << 20,
             queue_spans: 1 << 18,
             observers: Vec::new(),
+            sampling: None,
+            sampling_clock: None,
+            sampling_health: None,
+            forward_exporter: None,
         }
     }
 }
@@ -190,12 +206,45 @@ impl CollectorBuilder {
         self
     }
 
+    /// Puts a tail-sampling stage in front of the store (off by default: every span is
+    /// stored). See [`sampling`](crate::sampling) for what it does and how to configure it.
+    pub fn sampling(mut self, config: impl Into<Option<SamplingConfig>>) -> Self {
+        self.sampling = config.into();
+        self
+    }
+
+    /// The clock the sampling stage reads (default [`SystemClock`]); a
+    /// [`ManualClock`](crate::sampling::ManualClock) lets tests decide traces without waiting.
+    pub fn sampling_clock(mut self, clock: impl Clock) -> Self {
+        self.sampling_clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Forwards kept traces with `exporter` instead of the OTLP exporter the sampling
+    /// configuration's `forward` settings describe (its retry buffer settings still apply).
+    /// Needs [`sampling`](Self::sampling).
+    pub fn forward_exporter(mut self, exporter: impl SpanExporter) -> Self {
+        self.forward_exporter = Some(Box::new(exporter));
+        self
+    }
+
     /// Starts the store's writer thread without any listener: a store fed only by
     /// [`TraceStore::in_process_exporter`] and read through the [`TraceStore`]. Needs no
     /// runtime. Stop it with [`TraceStore::close`].
     pub fn build_store(self) -> TraceStore {
+        let stage = self.sampling.map(|config| {
+            let clock = self
+                .sampling_clock
+                .unwrap_or_else(|| Arc::new(SystemClock::new()));
+            SamplingStage::new(config, clock, self.sampling_health, self.forward_exporter)
+        });
         TraceStore {
-            shared: Shared::start(Store::new(self.limits), self.queue_spans, self.observers),
+            shared: Shared::start(
+                Store::new(self.limits),
+                self.queue_spans,
+                self.observers,
+                stage,
+            ),
         }
     }
 
@@ -216,15 +265,25 @@ impl CollectorBuilder {
     /// # Ok(()) }
     /// ```
     pub async fn spawn(mut self) -> Result<CollectorHandle, CollectorError> {
-        // Per-operation health is computed incrementally at ingest, for the UI and the API.
+        // Per-operation health is computed incrementally at ingest, for the UI and the API:
+        // by the sampling stage from every span received when there is one, else as spans are
+        // stored.
         let health = Arc::new(HealthAggregator::new(HealthConfig::default()));
-        self.observers
-            .push(Arc::new(HealthObserver::new(health.clone())));
+        if self.sampling.is_some() {
+            self.sampling_health = Some(health.clone());
+        } else {
+            self.observers
+                .push(Arc::new(HealthObserver::new(health.clone())));
+        }
         let max_request = self.max_request_bytes;
         let http_addr = self.otlp_http;
         let grpc_addr = self.otlp_grpc;
         let api_addr = self.api;
         let store = self.build_store();
+        if let Some(e) = store.sampling_stats().and_then(|s| s.forward_error) {
+            store.close();
+            return Err(CollectorError::Forward(e));
+        }
         let bind = |what: &'static str, addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await

@@ -72,6 +72,7 @@ mod store;
 pub mod analysis;
 pub mod api;
 pub mod model;
+pub mod sampling;
 pub mod ui;
 
 pub use tracewire;
