@@ -61,22 +61,22 @@ pub(crate) fn batch() -> Vec<SpanData> {
         KeyValue::new("load", 0.75f64),
     ];
     server.dropped_attributes = 2;
-    server.events = vec![Event {
-        name: "upstream failed".into(),
-        time: SystemTime::UNIX_EPOCH + Duration::new(1_760_000_000, 100_000_000),
-        attributes: vec![KeyValue::new("error.type", "timeout")],
-    }];
+    server.events = vec![Event::new(
+        "upstream failed",
+        SystemTime::UNIX_EPOCH + Duration::new(1_760_000_000, 100_000_000),
+        vec![KeyValue::new("error.type", "timeout")],
+    )];
     server.dropped_events = 4;
-    server.links = vec![Link {
-        span_context: SpanContext::new(
+    server.links = vec![Link::new(
+        SpanContext::new(
             TraceId::from_u128(0xabcdef),
             SpanId::from_u64(0x42),
             TraceFlags::SAMPLED,
             "vendor=x".parse().unwrap(),
             true,
         ),
-        attributes: vec![KeyValue::new("link.reason", "untrusted inbound")],
-    }];
+        vec![KeyValue::new("link.reason", "untrusted inbound")],
+    )];
     server.status = Status::error("upstream unavailable");
 
     let child_cx = SpanContext::new(
