@@ -4,9 +4,9 @@
 //!
 //! What survives: ids, parent, kind, name, times, status and message, attributes (arrays, maps
 //! and bytes as their JSON text), events, links (ids and attributes), `tracestate`, the W3C
-//! flags and whether the parent is remote, dropped attribute and event counts; the resource's
-//! attributes. What does not: the instrumentation scope (the OTLP exporter writes its own) and
-//! the dropped-links count, which [`SpanData`] has no field for.
+//! flags and whether the parent is remote, dropped attribute, event and link counts; the
+//! resource's attributes. What does not: the instrumentation scope (the OTLP exporter writes its
+//! own).
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -93,27 +93,24 @@ pub(crate) fn span_data(s: &NewSpan) -> SpanData {
     d.events = s
         .events
         .iter()
-        .map(|e| Event {
-            name: e.name.clone(),
-            time: time(e.time_unix_nano),
-            attributes: kvs(&e.attributes),
-        })
+        .map(|e| Event::new(e.name.clone(), time(e.time_unix_nano), kvs(&e.attributes)))
         .collect();
     d.dropped_events = s.dropped_events;
     d.links = s
         .links
         .iter()
-        .map(|l| Link {
-            span_context: SpanContext::new(
+        .map(|l| {
+            let cx = SpanContext::new(
                 l.trace_id,
                 l.span_id,
                 TraceFlags::default(),
                 TraceState::default(),
                 false,
-            ),
-            attributes: kvs(&l.attributes),
+            );
+            Link::new(cx, kvs(&l.attributes))
         })
         .collect();
+    d.dropped_links = s.dropped_links;
     d.status = match s.status {
         StatusCode::Error => Status::error(s.status_message.clone().unwrap_or_default()),
         StatusCode::Ok => Status::Ok,
@@ -157,6 +154,7 @@ mod tests {
         }];
         s.dropped_attributes = 4;
         s.dropped_events = 1;
+        s.dropped_links = 2;
         let d = span_data(&s);
         assert_eq!(d.span_context.trace_id(), TraceId::from_u128(5));
         assert_eq!(d.span_context.span_id(), SpanId::from_u64(2));
@@ -171,7 +169,10 @@ mod tests {
         assert_eq!(d.attribute("j").and_then(Value::as_str), Some("[1,2]"));
         assert_eq!(d.events[0].name, "retry");
         assert_eq!(d.links[0].span_context.span_id(), SpanId::from_u64(8));
-        assert_eq!((d.dropped_attributes, d.dropped_events), (4, 1));
+        assert_eq!(
+            (d.dropped_attributes, d.dropped_events, d.dropped_links),
+            (4, 1, 2)
+        );
     }
 
     #[test]
