@@ -28,7 +28,7 @@ use crate::sampling;
 /// - `GET /api/stats`
 /// - `POST /api/traces/{trace_id}/keep`, `GET /api/sampling/stats`,
 ///   `GET /api/sampling/operations`, `GET /api/sampling/traces/{trace_id}` (tail sampling, see
-///   [`sampling`](crate::sampling))
+///   the [`sampling`](mod@crate::sampling) module)
 ///
 /// ```
 /// use tracewire_collector::{Collector, api_router};

@@ -194,7 +194,7 @@ impl SamplingConfig {
 #[must_use]
 #[derive(Clone, Debug)]
 pub struct SamplingConfigBuilder {
-    config: SamplingConfig,
+    pub(super) config: SamplingConfig,
 }
 
 impl SamplingConfigBuilder {

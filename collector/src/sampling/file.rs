@@ -215,6 +215,120 @@ impl File {
     }
 }
 
+impl SamplingConfigBuilder {
+    /// Sets one setting by its name in the configuration file and its value as text, parsed as
+    /// the file's would be — for command-line flags and environment variables:
+    ///
+    /// | name | value |
+    /// |---|---|
+    /// | `buffer.max_bytes` | size: `256MiB`, `1GB`, `4096` |
+    /// | `buffer.window`, `completion.idle_gap`, `completion.max_wait`, `decision_cache.ttl`, `policies.latency.threshold` | duration: `500ms`, `2s`, `5m` |
+    /// | `completion.max_spans_per_trace`, `decision_cache.max_traces` | integer |
+    /// | `policies.probabilistic.rate`, `policies.dynamic.target_per_sec`, `limit.max_traces_per_sec` | number |
+    /// | `policies.errors` | `true` or `false` |
+    /// | `forward.endpoint` | URL (starts forwarding) |
+    /// | `forward.protocol` | `grpc`, `http/protobuf`, `http/json` (after `forward.endpoint`) |
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tracewire_collector::sampling::SamplingConfig;
+    ///
+    /// let config = SamplingConfig::builder()
+    ///     .set("completion.idle_gap", "750ms")?
+    ///     .set("forward.endpoint", "http://upstream:4318/v1/traces")?
+    ///     .build()?;
+    /// assert_eq!(config.idle_gap(), Duration::from_millis(750));
+    /// # Ok::<(), tracewire_collector::sampling::SamplingConfigError>(())
+    /// ```
+    pub fn set(self, name: &str, value: &str) -> Result<Self, SamplingConfigError> {
+        let field: &'static str = match SETTINGS.iter().find(|f| **f == name) {
+            Some(f) => f,
+            None => {
+                return Err(invalid(
+                    "setting",
+                    format!("`{name}` is not a setting that can be given alone"),
+                ));
+            }
+        };
+        let dur = || {
+            crate::api::parse_duration(value)
+                .map_err(|e| invalid(field, format!("is invalid: {e}")))
+        };
+        let num = || {
+            value
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| invalid(field, format!("must be a number, got `{value}`")))
+        };
+        let int = || {
+            value
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| invalid(field, format!("must be an integer, got `{value}`")))
+        };
+        Ok(match field {
+            "buffer.max_bytes" => {
+                self.buffer_max_bytes(parse_size(value).ok_or_else(|| {
+                    invalid(field, format!("`{value}` is not a size like 256MiB"))
+                })?)
+            }
+            "buffer.window" => self.buffer_window(dur()?),
+            "completion.idle_gap" => self.idle_gap(dur()?),
+            "completion.max_wait" => self.max_wait(dur()?),
+            "completion.max_spans_per_trace" => self.max_spans_per_trace(int()?),
+            "decision_cache.ttl" => self.decision_ttl(dur()?),
+            "decision_cache.max_traces" => self.decision_cache_traces(int()?),
+            "policies.errors" => self.keep_errors(
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(field, format!("must be true or false, got `{value}`")))?,
+            ),
+            "policies.latency.threshold" => self.latency_threshold(dur()?),
+            "policies.probabilistic.rate" => self.probabilistic(num()?),
+            "policies.dynamic.target_per_sec" => self.dynamic(num()?),
+            "limit.max_traces_per_sec" => self.limit_per_sec(num()?),
+            "forward.endpoint" => {
+                let f = match self.config.forward.clone() {
+                    Some(f) => f.with_endpoint(value.trim()),
+                    None => ForwardConfig::new(value.trim()),
+                };
+                self.forward(f)
+            }
+            _ => {
+                let Some(f) = self.config.forward.clone() else {
+                    return Err(invalid(field, "needs forward.endpoint first"));
+                };
+                let p = tracewire_otlp::Protocol::parse(value).ok_or_else(|| {
+                    invalid(
+                        field,
+                        format!("`{value}` is not grpc, http/protobuf or http/json"),
+                    )
+                })?;
+                self.forward(f.protocol(p))
+            }
+        })
+    }
+}
+
+/// The settings [`SamplingConfigBuilder::set`] takes.
+const SETTINGS: [&str; 14] = [
+    "buffer.max_bytes",
+    "buffer.window",
+    "completion.idle_gap",
+    "completion.max_wait",
+    "completion.max_spans_per_trace",
+    "decision_cache.ttl",
+    "decision_cache.max_traces",
+    "policies.errors",
+    "policies.latency.threshold",
+    "policies.probabilistic.rate",
+    "policies.dynamic.target_per_sec",
+    "limit.max_traces_per_sec",
+    "forward.endpoint",
+    "forward.protocol",
+];
+
 fn apply_adaptive(b: SamplingConfigBuilder, l: &LatencySection) -> SamplingConfigBuilder {
     if l.adaptive == Some(false) {
         return b.no_adaptive_latency();
@@ -423,6 +537,60 @@ retry_max = "20s"
         let e = SamplingConfig::from_file("/nonexistent/sampling.toml").unwrap_err();
         assert!(
             matches!(&e, SamplingConfigError::Io { path, .. } if path == "/nonexistent/sampling.toml")
+        );
+    }
+
+    #[test]
+    fn single_settings_parse_like_the_file() {
+        let c = SamplingConfig::builder()
+            .set("buffer.max_bytes", "8MiB")
+            .unwrap()
+            .set("completion.idle_gap", "250ms")
+            .unwrap()
+            .set("policies.probabilistic.rate", "0.5")
+            .unwrap()
+            .set("policies.errors", "false")
+            .unwrap()
+            .set("forward.endpoint", "http://a:4317")
+            .unwrap()
+            .set("forward.protocol", "grpc")
+            .unwrap()
+            .set("forward.endpoint", "http://b:4317")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(c.buffer_max_bytes, 8 << 20);
+        assert_eq!(c.idle_gap, Duration::from_millis(250));
+        assert_eq!(c.probabilistic, 0.5);
+        assert!(!c.keep_errors);
+        let f = c.forward.unwrap();
+        assert_eq!(f.endpoint(), "http://b:4317");
+        assert_eq!(
+            f.build_exporter().unwrap().protocol(),
+            tracewire_otlp::Protocol::Grpc
+        );
+        let err = |k: &str, v: &str| {
+            SamplingConfig::builder()
+                .set(k, v)
+                .map(drop)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("buffer.colour", "red"),
+            "setting `buffer.colour` is not a setting that can be given alone"
+        );
+        assert_eq!(
+            err("completion.idle_gap", "2"),
+            "completion.idle_gap is invalid: duration `2` needs a unit (ns, us, ms, s, m or h)"
+        );
+        assert_eq!(
+            err("policies.probabilistic.rate", "half"),
+            "policies.probabilistic.rate must be a number, got `half`"
+        );
+        assert_eq!(
+            err("forward.protocol", "grpc"),
+            "forward.protocol needs forward.endpoint first"
         );
     }
 

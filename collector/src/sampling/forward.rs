@@ -89,6 +89,12 @@ impl ForwardConfig {
         }
     }
 
+    /// Another endpoint, the other settings kept.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = endpoint.into();
+        self
+    }
+
     /// The wire protocol.
     pub fn protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = protocol;
