@@ -221,9 +221,14 @@ impl SamplingStage {
                 }
             },
         };
-        if self.buffer.entry(slot).is_some_and(|e| e.dropped.is_some()) {
+        if let Some(e) = self.buffer.entry(slot)
+            && e.dropped.is_some()
+        {
+            // Held for a retroactive keep, up to the size limit of a trace.
             self.counters.late_dropped_spans += 1;
-            self.buffer.push(slot, source, &span, now);
+            if e.spans < self.max_spans {
+                self.buffer.push(slot, source, &span, now);
+            }
             return;
         }
         let error = is_error(&span);

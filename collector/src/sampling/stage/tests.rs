@@ -269,6 +269,15 @@ fn a_trace_reaching_the_span_limit_is_decided_at_once() {
     assert_eq!(ids(&kept), [1, 2, 3, 4]);
     assert_eq!(st.shared().stats().triggered(Trigger::TraceSize), 1);
     assert_eq!(st.shared().stats().late_kept_spans, 1);
+    // A dropped trace holds no more than the limit either, late spans included.
+    let mut st = stage_with(SamplingConfig::builder().max_spans_per_trace(3));
+    st.offer(
+        batch(&src, (1..=10).map(|i| span(2, i, 99, 0, 1)).collect()),
+        0,
+    );
+    let s = st.shared().stats();
+    assert_eq!((s.buffered_spans, s.late_dropped_spans), (3, 7));
+    assert_eq!(s.decided(Reason::SampledOut), 1);
 }
 
 #[test]
