@@ -2,12 +2,14 @@
 //! until its trace is kept (the spans move on to the store) or the trace is evicted — by the
 //! time window or the byte budget, oldest trace first.
 //!
-//! Spans are held encoded (`encode`), appended to one byte vector per trace, and decoded only
-//! when their trace is kept. Bytes are accounted the way the store accounts them
+//! An undecided trace holds its spans as received, so a kept trace moves on to the store without
+//! a copy. Once a trace is dropped its spans are encoded (`encode`) into one byte vector — a
+//! few bytes of header plus the span's own text — where it waits out the window for a
+//! retroactive keep, which decodes it. Bytes are accounted the way the store accounts them
 //! ([`alloc_bytes`]: every allocation rounded to the allocator's 16-byte granule, capacities
-//! rather than lengths, hash tables by [`map_bytes`]): each trace's bytes, its list of sources
-//! and its root's name; the entries, the index and the eviction queue; and each distinct
-//! resource/scope once, however many buffered traces share it.
+//! rather than lengths, hash tables by [`map_bytes`]): each trace's spans (as received, or
+//! encoded), its list of sources and its root's name; the entries, the index and the eviction
+//! queue; and each distinct resource/scope once, however many buffered traces share it.
 //!
 //! The index is keyed by trace ids, which senders choose, so it hashes with std's randomly seeded
 //! SipHash ([`RandomState`]): a sender cannot make its ids collide.
@@ -39,7 +41,11 @@ pub(crate) struct RootInfo {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) trace_id: TraceId,
-    /// The spans, encoded (see `encode`).
+    /// The spans as received, with their source's index, while the trace is undecided.
+    received: Vec<(usize, NewSpan)>,
+    /// What `received`'s spans own.
+    received_heap: usize,
+    /// The spans of a dropped trace, encoded (see `encode`).
     data: Vec<u8>,
     /// The distinct resources/scopes the spans came with; spans refer to them by index.
     sources: Vec<Arc<NewSource>>,
@@ -62,7 +68,9 @@ pub(crate) struct Entry {
 impl Entry {
     /// Heap bytes the entry owns.
     fn heap(&self) -> usize {
-        alloc_bytes(self.data.capacity())
+        alloc_bytes(self.received.capacity() * size_of::<(usize, NewSpan)>())
+            + self.received_heap
+            + alloc_bytes(self.data.capacity())
             + alloc_bytes(self.sources.capacity() * size_of::<Arc<NewSource>>())
             + self.root.as_ref().map_or(0, |r| alloc_bytes(r.name.len()))
     }
@@ -73,11 +81,17 @@ impl Entry {
         self.sources.get(r.source).map(|s| &*s.service)
     }
 
-    /// The spans, decoded, with their sources, in arrival order.
+    /// The spans with their sources: the encoded ones (decoded) in arrival order, then the
+    /// ones held as received.
     pub(crate) fn into_spans(self) -> Vec<(Arc<NewSource>, NewSpan)> {
         let mut out = Vec::with_capacity(self.spans);
         let mut r = Reader::new(&self.data);
         while let Some((i, span)) = r.next_span(self.trace_id) {
+            if let Some(src) = self.sources.get(i) {
+                out.push((src.clone(), span));
+            }
+        }
+        for (i, span) in self.received {
             if let Some(src) = self.sources.get(i) {
                 out.push((src.clone(), span));
             }
@@ -118,6 +132,8 @@ pub(crate) struct Buffer {
     source_bytes: usize,
     entries_heap: usize,
     spans: usize,
+    /// Where a dropped trace's spans are encoded before they get an allocation of their own.
+    scratch: Vec<u8>,
 }
 
 fn str_heap(s: &Str) -> usize {
@@ -215,6 +231,7 @@ impl Buffer {
             + map_bytes::<usize, SourceRef>(self.sources.capacity())
             + self.source_bytes
             + self.entries_heap
+            + alloc_bytes(self.scratch.capacity())
     }
 
     /// Traces buffered (undecided and dropped).
@@ -251,6 +268,8 @@ impl Buffer {
     pub(crate) fn insert(&mut self, trace_id: TraceId, now: Nanos) -> Slot {
         let entry = Entry {
             trace_id,
+            received: Vec::new(),
+            received_heap: 0,
             data: Vec::new(),
             sources: Vec::new(),
             spans: 0,
@@ -288,9 +307,10 @@ impl Buffer {
         slot
     }
 
-    /// Adds a span, arriving at `now`, to a live trace; the first root span (no parent) is
-    /// remembered as the trace's root.
-    pub(crate) fn push(&mut self, slot: Slot, source: &Arc<NewSource>, span: &NewSpan, now: Nanos) {
+    /// Adds a span, arriving at `now`, to a live trace — as received while the trace is
+    /// undecided, encoded once it is dropped; the first root span (no parent) is remembered as
+    /// the trace's root.
+    pub(crate) fn push(&mut self, slot: Slot, source: &Arc<NewSource>, span: NewSpan, now: Nanos) {
         let Some(e) = self
             .cells
             .get_mut(slot.idx as usize)
@@ -336,15 +356,20 @@ impl Buffer {
                 e.sources.len() - 1
             }
         };
-        encode(&mut e.data, index, span);
         if e.root.is_none() && !span.parent_span_id.is_valid() {
             e.root = Some(RootInfo {
                 source: index,
                 name: Box::from(&*span.name),
                 duration: span.end_unix_nano.saturating_sub(span.start_unix_nano),
-                http_status: http_status(span),
+                http_status: http_status(&span),
             });
             e.root_at = Some(now);
+        }
+        if e.dropped.is_some() {
+            encode(&mut e.data, index, &span);
+        } else {
+            e.received_heap += span_heap(&span);
+            e.received.push((index, span));
         }
         e.spans += 1;
         e.last = e.last.max(now);
@@ -352,7 +377,7 @@ impl Buffer {
         self.spans += 1;
     }
 
-    /// Gives back the spare capacity of a trace that will not grow much more (a dropped one).
+    /// Encodes the spans of a trace just dropped, and gives back the spare capacity.
     pub(crate) fn compact(&mut self, slot: Slot) {
         let Some(e) = self
             .cells
@@ -363,6 +388,18 @@ impl Buffer {
             return;
         };
         let before = e.heap();
+        // Encoded into the scratch vector first, so the trace's own allocation is exact.
+        self.scratch.clear();
+        for (i, span) in &e.received {
+            encode(&mut self.scratch, *i, span);
+        }
+        e.data.reserve_exact(self.scratch.len());
+        e.data.extend_from_slice(&self.scratch);
+        if self.scratch.capacity() > 1 << 20 {
+            self.scratch = Vec::new();
+        }
+        e.received = Vec::new();
+        e.received_heap = 0;
         e.data.shrink_to_fit();
         e.sources.shrink_to_fit();
         self.entries_heap = self.entries_heap - before + e.heap();
@@ -422,6 +459,7 @@ impl Buffer {
         }
         self.index.shrink_to_fit();
         self.cells.shrink_to_fit();
+        self.scratch = Vec::new();
         self.free.shrink_to_fit();
         self.order.shrink_to_fit();
         self.sources.shrink_to_fit();
@@ -497,8 +535,9 @@ mod tests {
             Cow::Borrowed("http.response.status_code"),
             NewValue::Int(200),
         ));
-        b.push(slot, &src, &span(7, 2, 1, 1, 9), 5);
-        b.push(slot, &src, &root, 6);
+        let heap = span_heap(&root);
+        b.push(slot, &src, span(7, 2, 1, 1, 9), 5);
+        b.push(slot, &src, root, 6);
         let e = b.entry(slot).unwrap();
         assert_eq!((e.first, e.last, e.spans, e.root_at), (0, 6, 2, Some(6)));
         let r = e.root.as_ref().unwrap();
@@ -515,19 +554,32 @@ mod tests {
             + map_bytes::<usize, SourceRef>(b.sources.capacity())
             + source_bytes(&src)
             + 2 * alloc_bytes(source_key(&src).len())
-            + alloc_bytes(e.data.capacity())
+            + alloc_bytes(e.received.capacity() * size_of::<(usize, NewSpan)>())
+            + heap
             + alloc_bytes(e.sources.capacity() * size_of::<Arc<NewSource>>())
             + alloc_bytes("GET /orders/{id}".len());
         assert_eq!(b.bytes(), expected);
-        // Compacting leaves exactly the encoded bytes.
+        assert_eq!(e.data.capacity(), 0);
+        // Once dropped, the spans are encoded: exactly their bytes, and late ones are appended.
+        b.entry_mut(slot).unwrap().dropped = Some(Decision {
+            reason: crate::sampling::Reason::SampledOut,
+            trigger: crate::sampling::Trigger::IdleGap,
+            rate: 0.0,
+            at: 6,
+        });
         b.compact(slot);
         let e = b.entry(slot).unwrap();
         assert_eq!(e.data.capacity(), e.data.len());
+        assert_eq!((e.received.capacity(), e.received_heap), (0, 0));
+        let encoded = e.data.len();
+        b.push(slot, &src, span(7, 3, 1, 1, 9), 7);
+        assert!(b.entry(slot).unwrap().data.len() > encoded);
 
         let taken = b.take(slot).unwrap();
         let spans = taken.into_spans();
         let ids: Vec<u64> = spans.iter().map(|(_, s)| s.span_id.to_u64()).collect();
-        assert_eq!(ids, [2, 1]);
+        assert_eq!(ids, [2, 1, 3]);
+        assert_eq!(spans[1].1.name, "GET /orders/{id}");
         assert!(Arc::ptr_eq(&spans[0].0, &src));
         assert_eq!(
             (b.spans(), b.traces(), b.source_bytes, b.entries_heap),
@@ -548,10 +600,10 @@ mod tests {
         let s1 = b.insert(TraceId::from_u128(1), 0);
         let s2 = b.insert(TraceId::from_u128(2), 0);
         for i in 0..3 {
-            b.push(s1, &x, &span(1, i + 1, 0, 0, 1), 0);
+            b.push(s1, &x, span(1, i + 1, 0, 0, 1), 0);
         }
-        b.push(s1, &y, &span(1, 9, 1, 0, 1), 0);
-        b.push(s2, &x2, &span(2, 1, 0, 0, 1), 0);
+        b.push(s1, &y, span(1, 9, 1, 0, 1), 0);
+        b.push(s2, &x2, span(2, 1, 0, 0, 1), 0);
         assert_eq!(b.source_bytes, cost(&x) + cost(&y));
         assert!(Arc::ptr_eq(&b.entry(s2).unwrap().sources[0], &x));
         b.take(s1);
@@ -570,8 +622,8 @@ mod tests {
         let src = source("api");
         let a = b.insert(TraceId::from_u128(1), 0);
         let c = b.insert(TraceId::from_u128(2), 1);
-        b.push(a, &src, &span(1, 1, 0, 0, 1), 0);
-        b.push(c, &src, &span(2, 1, 0, 0, 1), 1);
+        b.push(a, &src, span(1, 1, 0, 0, 1), 0);
+        b.push(c, &src, span(2, 1, 0, 0, 1), 1);
         assert_eq!(b.oldest().unwrap().0, a);
         b.take(a);
         assert_eq!(b.oldest().unwrap().0, c);

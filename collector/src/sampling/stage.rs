@@ -227,14 +227,13 @@ impl SamplingStage {
             // Held for a retroactive keep, up to the size limit of a trace.
             self.counters.late_dropped_spans += 1;
             if e.spans < self.max_spans {
-                self.buffer.push(slot, source, &span, now);
+                self.buffer.push(slot, source, span, now);
             }
             return;
         }
         let error = is_error(&span);
         let forced = self.force.as_deref().is_some_and(|k| is_forced(&span, k));
-        self.buffer.push(slot, source, &span, now);
-        drop(span);
+        self.buffer.push(slot, source, span, now);
         let Some(e) = self.buffer.entry_mut(slot) else {
             return;
         };

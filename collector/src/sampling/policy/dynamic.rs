@@ -1,14 +1,16 @@
 //! The dynamic per-key sampler: a target of kept traces per second shared among keys so that
 //! rare keys are kept at a higher rate than frequent ones.
 //!
-//! Every `adjust_every` (on the stage's clock) the sampler smooths each key's trace count with
-//! an exponential moving average (weight ½ on the newest interval) and shares the interval's
-//! goal — `target_per_sec × interval` traces — by max-min fairness: keys whose count fits under
-//! an equal share are kept whole (rate 1), and the rest split what remains equally. A key's
-//! sample rate is `count / share` (at least 1); its traces are kept with probability `1 / rate`.
-//! A key seen for the first time is kept at rate 1 until the next adjustment. Keys idle for
-//! a whole interval decay and are forgotten once their average falls below one trace; at most
-//! `max_keys` keys are tracked, further keys share one overflow key.
+//! Every `adjust_every` (on the stage's clock) the sampler smooths each key's trace count, scaled
+//! to one interval, with an exponential moving average (weight ½ per interval elapsed) and
+//! shares the interval's goal — `target_per_sec × interval` traces — by max-min fairness: keys
+//! whose count fits under an equal share are kept whole (rate 1), and the rest split what
+//! remains equally. A key's sample rate is `count / share` (at least 1); its traces are kept with
+//! probability `1 / rate`. A key seen for the first time is kept at rate 1 until the next
+//! adjustment; so that a start (or a burst) does not keep everything for a whole interval, the
+//! sampler adjusts early once twice the goal has arrived and a tenth of the interval has passed.
+//! Keys idle for a whole interval decay and are forgotten once their average falls below one
+//! trace; at most `max_keys` keys are tracked, further keys share one overflow key.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -29,7 +31,10 @@ pub(crate) struct DynamicSampler {
     cfg: Dynamic,
     interval_ns: u64,
     keys: HashMap<Box<str>, KeyState, RandomState>,
-    next_adjust: Option<Nanos>,
+    /// Start of the current interval.
+    since: Option<Nanos>,
+    /// Traces counted in it.
+    total: u64,
 }
 
 impl DynamicSampler {
@@ -40,21 +45,25 @@ impl DynamicSampler {
                 .max(1),
             cfg,
             keys: HashMap::default(),
-            next_adjust: None,
+            since: None,
+            total: 0,
         }
     }
 
     /// Counts a trace of `key` and returns the probability of keeping it.
     pub(crate) fn probability(&mut self, key: &str, now: Nanos) -> f64 {
-        match self.next_adjust {
-            None => self.next_adjust = Some(now.saturating_add(self.interval_ns)),
-            Some(at) if now >= at => {
-                self.adjust();
-                // Skip intervals in which nothing arrived rather than adjusting once per each.
-                self.next_adjust = Some(now.saturating_add(self.interval_ns));
-            }
-            Some(_) => {}
+        let since = *self.since.get_or_insert(now);
+        let elapsed = now.saturating_sub(since);
+        let goal = self.goal();
+        let early = self.total as f64 >= 2.0 * goal && elapsed >= self.interval_ns / 10;
+        if elapsed > 0 && (elapsed >= self.interval_ns || early) {
+            // Counts over a longer stretch (idle intervals) or a shorter one (early) are scaled
+            // to one interval.
+            self.adjust(elapsed as f64 / self.interval_ns as f64);
+            self.since = Some(now);
+            self.total = 0;
         }
+        self.total += 1;
         // The overflow key takes the last of the `max_keys` places.
         let key = if self.keys.contains_key(key) || self.keys.len() + 1 < self.cfg.max_keys.max(2) {
             key
@@ -85,18 +94,27 @@ impl DynamicSampler {
         self.keys.len()
     }
 
-    fn adjust(&mut self) {
+    /// Traces to keep per interval.
+    fn goal(&self) -> f64 {
+        self.cfg.target_per_sec * self.interval_ns as f64 / 1e9
+    }
+
+    /// Folds in the counts of the `intervals` (a fraction or a multiple of one) just ended.
+    fn adjust(&mut self, intervals: f64) {
+        // Half the weight per interval goes to the newest: an average over a tenth of an
+        // interval moves a little, one over ten intervals replaces the history.
+        let keep = 0.5f64.powf(intervals);
         for s in self.keys.values_mut() {
-            let c = s.count as f64;
+            let c = s.count as f64 / intervals;
             s.ema = if s.ema.is_nan() {
                 c
             } else {
-                0.5f64.mul_add(s.ema, 0.5 * c)
+                keep.mul_add(s.ema, (1.0 - keep) * c)
             };
             s.count = 0;
         }
         self.keys.retain(|_, s| s.ema >= 0.5);
-        let goal = self.cfg.target_per_sec * self.interval_ns as f64 / 1e9;
+        let goal = self.goal();
         let mut emas: Vec<f64> = self.keys.values().map(|s| s.ema).collect();
         emas.sort_by(f64::total_cmp);
         let share = fair_share(&emas, goal);
@@ -168,6 +186,23 @@ mod tests {
         );
         // Expected kept per interval at these rates: 4 + 1000 × 6/1000 = 10 = the goal.
         assert_eq!(s.probability("busy", 10 * SEC), 6.0 / 1000.0);
+    }
+
+    #[test]
+    fn a_start_under_heavy_traffic_adjusts_early_and_scales_counts() {
+        // Target 1/s, 10 s intervals: a goal of 10 traces per interval.
+        let mut s = sampler(1.0, 100);
+        // 1,000 traces in the first second: twice the goal arrived, but not yet a tenth of the
+        // interval.
+        for _ in 0..1000 {
+            assert_eq!(s.probability("busy", 0), 1.0);
+        }
+        // At 1 s the sampler adjusts: 1,000 per second is 10,000 per interval, rate 1,000.
+        let p = s.probability("busy", SEC);
+        assert!((p - 1.0 / 1000.0).abs() < 1e-12, "{p}");
+        // A long idle stretch counts as such: 1 trace over 100 s is 0.1 per interval.
+        s.probability("busy", 101 * SEC);
+        assert_eq!(s.rate("busy"), 1.0);
     }
 
     #[test]
