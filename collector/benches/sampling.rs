@@ -3,16 +3,16 @@
 //!
 //! Run: `cargo bench -p tracewire-collector --bench sampling -- --warm-up-time 1 --measurement-time 5`
 //!
-//! Throughput is timed by criterion, each iteration with fresh trace ids (built outside the
-//! timing): 51,200 spans exported through `InProcessExporter` until stored (off), or until
+//! Throughput is measured by criterion, each iteration with fresh trace ids (built outside the
+//! measurement): 51,200 spans exported through `InProcessExporter` until stored (off), or until
 //! buffered, decided and the kept ones stored (on; the stage's clock is a `ManualClock` moved on
-//! by 3 s per iteration so every trace is decided inside it). Decision latency and memory are
-//! printed, not timed.
+//! by 3 s per iteration so every trace is decided inside it) — once as wall-clock time, once as
+//! the process's CPU time. Decision latency and memory are printed, not timed.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use criterion::{BatchSize, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use tracewire::export::SpanExporter;
 use tracewire::{
     KeyValue, Resource, SpanContext, SpanData, SpanId, SpanKind, Status, TraceFlags, TraceId,
@@ -96,83 +96,145 @@ fn store_builder() -> tracewire_collector::CollectorBuilder {
     Collector::builder().max_spans(1_000_000).max_bytes(1 << 30)
 }
 
+/// CPU time this process has used (every thread), from `/proc/self/stat`, in clock ticks of
+/// 10 ms; zero where that file does not exist.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    // After the command name: state (not a number, skipped), then utime and stime are the 12th
+    // and 13th numbers.
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// One way of ingesting: a store, and the clock to move on when it samples.
+struct Setup {
+    name: &'static str,
+    store: TraceStore,
+    clock: Option<ManualClock>,
+}
+
+impl Setup {
+    fn new(name: &'static str, sampling: Option<SamplingConfig>) -> Setup {
+        let clock = sampling.as_ref().map(|_| ManualClock::new());
+        let mut b = store_builder();
+        if let (Some(config), Some(clock)) = (sampling, &clock) {
+            b = b.sampling(config).sampling_clock(clock.clone());
+        }
+        Setup {
+            name,
+            store: b.build_store(),
+            clock,
+        }
+    }
+
+    /// Exports the batches and waits until they are stored, or buffered, decided and the kept
+    /// ones stored.
+    fn ingest(&self, batches: &[Vec<SpanData>], resource: &Resource) {
+        export(&self.store, batches, resource);
+        self.store.flush_blocking();
+        if let Some(clock) = &self.clock {
+            clock.advance(Duration::from_secs(3));
+            self.store.flush_blocking();
+        }
+    }
+
+    fn report(self) {
+        if let Some(s) = self.store.sampling_stats() {
+            println!(
+                "{}: {} traces kept, {} dropped; buffer {} spans in {} bytes = {} bytes per \
+                 buffered span ({} traces evicted); store {} bytes per stored span",
+                self.name,
+                s.kept_traces(),
+                s.dropped_traces(),
+                s.buffered_spans,
+                s.buffer_bytes,
+                s.buffer_bytes / s.buffered_spans.max(1),
+                s.evicted_traces,
+                self.store.stats().bytes / self.store.stats().spans.max(1),
+            );
+        }
+        self.store.close();
+    }
+}
+
+fn setups() -> Vec<Setup> {
+    vec![
+        Setup::new("off", None),
+        // The defaults (errors, adaptive p99 latency, dynamic 10 traces/s), a 64 MiB buffer.
+        Setup::new(
+            "on_defaults",
+            Some(
+                SamplingConfig::builder()
+                    .buffer_max_bytes(64 << 20)
+                    .seed(1)
+                    .build()
+                    .unwrap(),
+            ),
+        ),
+        // Worst case for the stage: every trace kept, so the store does all its work as well.
+        Setup::new(
+            "on_keep_all",
+            Some(
+                SamplingConfig::builder()
+                    .buffer_max_bytes(64 << 20)
+                    .probabilistic(1.0)
+                    .no_dynamic()
+                    .seed(1)
+                    .build()
+                    .unwrap(),
+            ),
+        ),
+    ]
+}
+
+/// Wall-clock time per 51,200 spans (the exporting thread and the ingest worker overlap), and
+/// the CPU time the process spends on them (every thread; steadier than wall time on a shared
+/// machine).
 fn throughput(c: &mut Criterion) {
     let resource = Resource::new("gateway");
-    let mut g = c.benchmark_group("sampling_ingest");
-    g.throughput(Throughput::Elements(N));
-    g.sample_size(10);
     let mut next = 0u64;
     let mut fresh = || {
         next += N;
         batches(next)
     };
-
-    let off = store_builder().build_store();
-    g.bench_function("off", |b| {
-        b.iter_batched(
-            &mut fresh,
-            |batches| {
-                export(&off, &batches, &resource);
-                off.flush_blocking();
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    off.close();
-
-    let mut stage_on = |name: &str, config: SamplingConfig| {
-        let clock = ManualClock::new();
-        let store = store_builder()
-            .sampling(config)
-            .sampling_clock(clock.clone())
-            .build_store();
-        g.bench_function(name, |b| {
-            b.iter_batched(
-                &mut fresh,
-                |batches| {
-                    export(&store, &batches, &resource);
-                    store.flush_blocking();
-                    clock.advance(Duration::from_secs(3));
-                    store.flush_blocking();
-                },
-                BatchSize::PerIteration,
-            )
-        });
-        let s = store.sampling_stats().unwrap();
-        println!(
-            "{name}: {} traces kept, {} dropped; buffer {} spans in {} bytes = {} bytes per \
-             buffered span ({} traces evicted); store {} bytes per stored span",
-            s.kept_traces(),
-            s.dropped_traces(),
-            s.buffered_spans,
-            s.buffer_bytes,
-            s.buffer_bytes / s.buffered_spans.max(1),
-            s.evicted_traces,
-            store.stats().bytes / store.stats().spans.max(1),
-        );
-        store.close();
-    };
-    // The defaults: errors, adaptive p99 latency, dynamic 10 traces/s; a 64 MiB buffer.
-    stage_on(
-        "on_defaults",
-        SamplingConfig::builder()
-            .buffer_max_bytes(64 << 20)
-            .seed(1)
-            .build()
-            .unwrap(),
-    );
-    // Worst case for the stage: every trace kept, so the store does all its work as well.
-    stage_on(
-        "on_keep_all",
-        SamplingConfig::builder()
-            .buffer_max_bytes(64 << 20)
-            .probabilistic(1.0)
-            .no_dynamic()
-            .seed(1)
-            .build()
-            .unwrap(),
-    );
-    g.finish();
+    for (group, cpu) in [("sampling_ingest", false), ("sampling_ingest_cpu", true)] {
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(N));
+        g.sample_size(10);
+        for setup in setups() {
+            g.bench_function(setup.name, |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let batches = fresh();
+                        let (wall, cpu0) = (Instant::now(), cpu_time());
+                        setup.ingest(&batches, &resource);
+                        total += if cpu {
+                            cpu_time().saturating_sub(cpu0)
+                        } else {
+                            wall.elapsed()
+                        };
+                        drop(black_box(batches));
+                    }
+                    total
+                })
+            });
+            if cpu {
+                setup.report();
+            } else {
+                setup.store.close();
+            }
+        }
+        g.finish();
+    }
 }
 
 /// Real clock: traces at a steady rate for a few seconds, then the latency from each root

@@ -400,8 +400,6 @@ impl Buffer {
         }
         e.received = Vec::new();
         e.received_heap = 0;
-        e.data.shrink_to_fit();
-        e.sources.shrink_to_fit();
         self.entries_heap = self.entries_heap - before + e.heap();
     }
 

@@ -174,9 +174,12 @@ impl SamplingStage {
         let mut ops = shared.ops.lock();
         for batch in batches {
             let source = batch.source;
+            ops.seen(
+                &source.service,
+                batch.spans.iter().map(|s| (&*s.name, s.end_unix_nano)),
+            );
             for span in batch.spans {
                 self.counters.received_spans += 1;
-                ops.seen(&source.service, &span.name, span.end_unix_nano);
                 if let Some(h) = &self.health {
                     h.record_sample(Sample {
                         trace_id: span.trace_id,
@@ -508,9 +511,10 @@ impl SamplingStage {
         if !out.is_empty() {
             let mut ops = self.shared.ops.lock();
             for b in &out {
-                for s in &b.spans {
-                    ops.kept(&b.source.service, &s.name, s.end_unix_nano);
-                }
+                ops.kept(
+                    &b.source.service,
+                    b.spans.iter().map(|s| (&*s.name, s.end_unix_nano)),
+                );
                 self.counters.kept_spans += b.spans.len() as u64;
             }
             drop(ops);

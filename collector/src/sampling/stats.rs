@@ -207,58 +207,60 @@ impl OpTable {
         }
     }
 
-    fn ring(&mut self, service: &str, op: &str, create: bool) -> Option<&mut [Bucket]> {
-        let known = self.ops.get(service).is_some_and(|m| m.contains_key(op));
-        if !known {
-            if !create || self.tracked >= self.max_operations {
-                self.over_limit += u64::from(create);
-                return None;
+    /// Counts received spans of `service`, given as (operation, end time in ns).
+    pub(crate) fn seen<'a>(&mut self, service: &str, spans: impl Iterator<Item = (&'a str, u64)>) {
+        let n = self.buckets;
+        let width = self.width_ns;
+        let (tracked, max, over) = (&mut self.tracked, self.max_operations, &mut self.over_limit);
+        let by_op = match self.ops.get_mut(service) {
+            Some(m) => m,
+            None => self.ops.entry(Arc::from(service)).or_default(),
+        };
+        for (op, end_ns) in spans {
+            let ring = match by_op.get_mut(op) {
+                Some(r) => r,
+                None if *tracked < max => {
+                    *tracked += 1;
+                    by_op
+                        .entry(Arc::from(op))
+                        .or_insert_with(|| vec![Bucket::default(); n].into_boxed_slice())
+                }
+                None => {
+                    *over += 1;
+                    continue;
+                }
+            };
+            let epoch = end_ns / width;
+            let b = &mut ring[(epoch % n as u64) as usize];
+            if b.epoch > epoch && b.seen > 0 {
+                continue;
             }
-            self.tracked += 1;
-            let n = self.buckets;
-            let by_op = match self.ops.get_mut(service) {
-                Some(m) => m,
-                None => self.ops.entry(Arc::from(service)).or_default(),
-            };
-            by_op.insert(Arc::from(op), vec![Bucket::default(); n].into_boxed_slice());
+            if b.epoch != epoch {
+                *b = Bucket {
+                    epoch,
+                    seen: 0,
+                    kept: 0,
+                };
+            }
+            b.seen += 1;
         }
-        self.ops
-            .get_mut(service)
-            .and_then(|m| m.get_mut(op))
-            .map(|b| &mut **b)
     }
 
-    /// Counts a received span ending at `end_ns`.
-    pub(crate) fn seen(&mut self, service: &str, op: &str, end_ns: u64) {
-        let epoch = end_ns / self.width_ns;
-        let Some(ring) = self.ring(service, op, true) else {
+    /// Counts kept spans of `service`, given as (operation, end time in ns); spans whose bucket
+    /// has moved on, or of untracked operations, are ignored.
+    pub(crate) fn kept<'a>(&mut self, service: &str, spans: impl Iterator<Item = (&'a str, u64)>) {
+        let Some(by_op) = self.ops.get_mut(service) else {
             return;
         };
-        let n = ring.len() as u64;
-        let b = &mut ring[(epoch % n) as usize];
-        if b.epoch > epoch && b.seen > 0 {
-            return;
-        }
-        if b.epoch != epoch {
-            *b = Bucket {
-                epoch,
-                seen: 0,
-                kept: 0,
+        for (op, end_ns) in spans {
+            let Some(ring) = by_op.get_mut(op) else {
+                continue;
             };
-        }
-        b.seen += 1;
-    }
-
-    /// Counts a kept span ending at `end_ns` (ignored when its bucket has moved on).
-    pub(crate) fn kept(&mut self, service: &str, op: &str, end_ns: u64) {
-        let epoch = end_ns / self.width_ns;
-        let Some(ring) = self.ring(service, op, false) else {
-            return;
-        };
-        let n = ring.len() as u64;
-        let b = &mut ring[(epoch % n) as usize];
-        if b.epoch == epoch {
-            b.kept += 1;
+            let epoch = end_ns / self.width_ns;
+            let b = &mut ring[(epoch % ring.len() as u64) as usize];
+            if b.epoch == epoch {
+                b.kept += 1;
+            }
         }
     }
 
@@ -416,18 +418,17 @@ mod tests {
     fn seen_and_kept_per_operation_in_windows() {
         let mut t = OpTable::new(Duration::from_secs(60), 3, 2);
         let t0 = 1000 * MIN;
-        for _ in 0..10 {
-            t.seen("api", "GET /", t0 + 5);
-        }
-        t.kept("api", "GET /", t0 + 5);
-        t.seen("api", "GET /", t0 + MIN + 5);
-        t.kept("api", "GET /", t0 + MIN + 5);
-        t.seen("db", "SELECT", t0);
+        let span = |op, end| std::iter::once((op, end));
+        t.seen("api", std::iter::repeat_n(("GET /", t0 + 5), 10));
+        t.kept("api", span("GET /", t0 + 5));
+        t.seen("api", span("GET /", t0 + MIN + 5));
+        t.kept("api", span("GET /", t0 + MIN + 5));
+        t.seen("db", span("SELECT", t0));
         // A third operation is over the limit: counted, not tracked.
-        t.seen("db", "INSERT", t0);
+        t.seen("db", span("INSERT", t0));
         assert_eq!(t.over_limit, 1);
         // Kept spans of untracked operations are ignored.
-        t.kept("db", "INSERT", t0);
+        t.kept("db", span("INSERT", t0));
         let two = t.snapshot(t0 + MIN + 10, Duration::from_secs(120));
         let rows: Vec<(&str, &str, u64, u64)> = two
             .iter()
@@ -437,8 +438,8 @@ mod tests {
         let one = t.snapshot(t0 + MIN + 10, Duration::from_secs(60));
         assert_eq!((one[0].seen, one[0].kept), (1, 1));
         // Three minutes on, the ring has moved past minute 0: its bucket is reused.
-        t.seen("api", "GET /", t0 + 3 * MIN);
-        t.kept("api", "GET /", t0 + 5);
+        t.seen("api", span("GET /", t0 + 3 * MIN));
+        t.kept("api", span("GET /", t0 + 5));
         let later = t.snapshot(t0 + 3 * MIN, Duration::from_secs(180));
         assert_eq!((later[0].seen, later[0].kept), (2, 1));
         assert_eq!(t.longest_window(), Duration::from_secs(180));
