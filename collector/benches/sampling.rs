@@ -100,18 +100,14 @@ fn store_builder() -> tracewire_collector::CollectorBuilder {
 /// 10 ms; zero where that file does not exist.
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| {
-            rest.split_whitespace()
-                .filter_map(|f| f.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    // After the command name: state (not a number, skipped), then utime and stime are the 12th
-    // and 13th numbers.
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
-    Duration::from_millis(ticks * 10)
+    // After the command name: state, ppid, pgrp, session, tty, tpgid, flags, four fault
+    // counters, then utime and stime.
+    let field = |i: usize| -> u64 {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(i)?.parse().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((field(11) + field(12)) * 10)
 }
 
 /// One way of ingesting: a store, and the clock to move on when it samples.

@@ -81,6 +81,30 @@ impl Entry {
         self.sources.get(r.source).map(|s| &*s.service)
     }
 
+    /// Moves the spans into `out` by source, after calling `head` on the root (or, without
+    /// one, the earliest span).
+    pub(crate) fn into_batches(mut self, head: impl FnOnce(&mut NewSpan), out: &mut Vec<NewBatch>) {
+        if !self.data.is_empty() {
+            let mut spans = self.into_spans();
+            if let Some(i) = head_of(spans.iter().map(|(_, s)| s)) {
+                head(&mut spans[i].1);
+            }
+            for (source, span) in spans {
+                push_span(out, source, span);
+            }
+            return;
+        }
+        // The usual case, an undecided trace kept: its spans move on as received.
+        if let Some(i) = head_of(self.received.iter().map(|(_, s)| s)) {
+            head(&mut self.received[i].1);
+        }
+        for (i, span) in self.received {
+            if let Some(src) = self.sources.get(i) {
+                push_span(out, src.clone(), span);
+            }
+        }
+    }
+
     /// The spans with their sources: the encoded ones (decoded) in arrival order, then the
     /// ones held as received.
     pub(crate) fn into_spans(self) -> Vec<(Arc<NewSource>, NewSpan)> {
@@ -98,6 +122,19 @@ impl Entry {
         }
         out
     }
+}
+
+/// The root among `spans` (no parent), else the earliest to start.
+fn head_of<'a>(spans: impl Iterator<Item = &'a NewSpan> + Clone) -> Option<usize> {
+    spans
+        .clone()
+        .position(|s| !s.parent_span_id.is_valid())
+        .or_else(|| {
+            spans
+                .enumerate()
+                .min_by_key(|(_, s)| s.start_unix_nano)
+                .map(|(i, _)| i)
+        })
 }
 
 /// Where an entry lives; stale once the entry is removed (the generation moves on).

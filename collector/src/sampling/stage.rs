@@ -19,7 +19,7 @@ use super::config::SamplingConfig;
 use super::decision_cache::{Decision, DecisionCache};
 use super::emit::annotate;
 use super::forward::Forwarder;
-use super::policy::errors::{is_error, is_forced};
+use super::policy::errors::flags;
 use super::policy::{Facts, Policies, Reason, Root, Trigger, Verdict};
 use super::stats::{Counters, KeepOutcome, OpTable, SamplingShared, TraceSampling};
 use crate::analysis::{HealthAggregator, HealthConfig, LatencyHistogram, Sample};
@@ -234,8 +234,7 @@ impl SamplingStage {
             }
             return;
         }
-        let error = is_error(&span);
-        let forced = self.force.as_deref().is_some_and(|k| is_forced(&span, k));
+        let (error, forced) = flags(&span, self.force.as_deref());
         self.buffer.push(slot, source, span, now);
         let Some(e) = self.buffer.entry_mut(slot) else {
             return;
@@ -386,23 +385,7 @@ impl SamplingStage {
 
     /// Passes a kept trace on, its root annotated (or, without a root, its earliest span).
     fn emit_trace(&mut self, entry: Entry, d: &Decision) {
-        let mut spans = entry.into_spans();
-        let head = spans
-            .iter()
-            .position(|(_, s)| !s.parent_span_id.is_valid())
-            .or_else(|| {
-                spans
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, (_, s))| s.start_unix_nano)
-                    .map(|(i, _)| i)
-            });
-        if let Some(i) = head {
-            annotate(&mut spans[i].1, d);
-        }
-        for (source, span) in spans {
-            push_span(&mut self.out, source, span);
-        }
+        entry.into_batches(|head| annotate(head, d), &mut self.out);
     }
 
     // --- requests -----------------------------------------------------------------------

@@ -49,54 +49,67 @@ pub(crate) fn http_status(span: &NewSpan) -> Option<i64> {
 }
 
 /// Whether the span failed (see the module docs).
+#[cfg(test)]
 pub(crate) fn is_error(span: &NewSpan) -> bool {
-    if span.status == StatusCode::Error {
-        return true;
-    }
-    if span.kind != SpanKind::Server {
-        return false;
+    flags(span, None).0
+}
+
+/// Whether the span failed, and whether it carries the force-keep attribute `force` with a
+/// true value (`true`, a non-zero number, or the text `true`, `1`, `yes` or `on`, any case),
+/// in one pass over its attributes.
+pub(crate) fn flags(span: &NewSpan, force: Option<&str>) -> (bool, bool) {
+    let server = span.kind == SpanKind::Server;
+    let mut error = span.status == StatusCode::Error;
+    let mut forced = false;
+    if !server && force.is_none() {
+        return (error, false);
     }
     let mut grpc_name: Option<&str> = None;
     let mut rpc_system: Option<&str> = None;
     for (k, v) in &span.attributes {
+        if force.is_some_and(|f| k == f) {
+            forced = truthy(v);
+        }
+        if !server || error {
+            continue;
+        }
         match &**k {
-            "http.response.status_code" | "http.status_code"
-                if as_int(v).is_some_and(|c| (500..600).contains(&c)) =>
-            {
-                return true;
+            "http.response.status_code" | "http.status_code" => {
+                error = as_int(v).is_some_and(|c| (500..600).contains(&c));
             }
-            "rpc.grpc.status_code"
-                if as_int(v).is_some_and(|c| GRPC_SERVER_ERRORS.contains(&c)) =>
-            {
-                return true;
+            "rpc.grpc.status_code" => {
+                error = as_int(v).is_some_and(|c| GRPC_SERVER_ERRORS.contains(&c));
             }
             "rpc.response.status_code" | "rpc.status_code" => grpc_name = as_str(v),
             "rpc.system.name" | "rpc.system" => rpc_system = as_str(v),
             _ => {}
         }
     }
-    grpc_name.is_some_and(|n| GRPC_SERVER_ERROR_NAMES.contains(&n))
-        && rpc_system.is_none_or(|s| s == "grpc")
+    error |= server
+        && grpc_name.is_some_and(|n| GRPC_SERVER_ERROR_NAMES.contains(&n))
+        && rpc_system.is_none_or(|s| s == "grpc");
+    (error, forced)
 }
 
-/// Whether the span carries the force-keep attribute `key` with a true value: `true`, a
-/// non-zero number, or the text `true`, `1`, `yes` or `on` (any case).
+/// Whether the span carries the force-keep attribute `key` with a true value.
+#[cfg(test)]
 pub(crate) fn is_forced(span: &NewSpan, key: &str) -> bool {
-    span.attributes
-        .iter()
-        .find(|(k, _)| k == key)
-        .is_some_and(|(_, v)| match v {
-            NewValue::Bool(b) => *b,
-            NewValue::Int(i) => *i != 0,
-            NewValue::Double(d) => *d != 0.0,
-            NewValue::Str(s) => {
-                let s = s.trim();
-                ["true", "1", "yes", "on"]
-                    .iter()
-                    .any(|t| s.eq_ignore_ascii_case(t))
-            }
-            NewValue::Json(_) => false,
-        })
+    flags(span, Some(key)).1
+}
+
+fn truthy(v: &NewValue) -> bool {
+    match v {
+        NewValue::Bool(b) => *b,
+        NewValue::Int(i) => *i != 0,
+        NewValue::Double(d) => *d != 0.0,
+        NewValue::Str(s) => {
+            let s = s.trim();
+            ["true", "1", "yes", "on"]
+                .iter()
+                .any(|t| s.eq_ignore_ascii_case(t))
+        }
+        NewValue::Json(_) => false,
+    }
 }
 
 /// The dynamic sampler's status class of a trace: `error`, else the root's HTTP class, else
