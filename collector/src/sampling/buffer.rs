@@ -23,7 +23,8 @@ use super::clock::Nanos;
 use super::decision_cache::Decision;
 use super::encode::{Reader, encode};
 use super::policy::errors::http_status;
-use crate::ingest::{NewBatch, NewSource, NewSpan, NewValue, Str};
+use super::size::{SourceRef, source_bytes, source_key, span_heap};
+use crate::ingest::{NewBatch, NewSource, NewSpan};
 use crate::model::TraceId;
 use crate::store::{alloc_bytes, map_bytes};
 
@@ -171,90 +172,6 @@ pub(crate) struct Buffer {
     spans: usize,
     /// Where a dropped trace's spans are encoded before they get an allocation of their own.
     scratch: Vec<u8>,
-}
-
-fn str_heap(s: &Str) -> usize {
-    match s {
-        Str::Owned(s) => alloc_bytes(s.capacity()),
-        Str::Borrowed(_) => 0,
-    }
-}
-
-fn value_heap(v: &NewValue) -> usize {
-    match v {
-        NewValue::Str(s) => str_heap(s),
-        NewValue::Json(s) => alloc_bytes(s.capacity()),
-        NewValue::Bool(_) | NewValue::Int(_) | NewValue::Double(_) => 0,
-    }
-}
-
-fn attrs_heap(attrs: &Vec<(Str, NewValue)>) -> usize {
-    alloc_bytes(attrs.capacity() * size_of::<(Str, NewValue)>())
-        + attrs
-            .iter()
-            .map(|(k, v)| str_heap(k) + value_heap(v))
-            .sum::<usize>()
-}
-
-/// Heap bytes owned by a decoded span (what the forwarder's queue accounts per span, with the
-/// span itself).
-pub(crate) fn span_heap(s: &NewSpan) -> usize {
-    let opt = |o: &Option<String>| o.as_ref().map_or(0, |s| alloc_bytes(s.capacity()));
-    str_heap(&s.name)
-        + attrs_heap(&s.attributes)
-        + opt(&s.status_message)
-        + opt(&s.trace_state)
-        + alloc_bytes(s.events.capacity() * size_of::<crate::ingest::NewEvent>())
-        + s.events
-            .iter()
-            .map(|e| str_heap(&e.name) + attrs_heap(&e.attributes))
-            .sum::<usize>()
-        + alloc_bytes(s.links.capacity() * size_of::<crate::ingest::NewLink>())
-        + s.links
-            .iter()
-            .map(|l| attrs_heap(&l.attributes))
-            .sum::<usize>()
-}
-
-/// Bytes of a source: its `Arc` allocation and what it owns.
-fn source_bytes(s: &NewSource) -> usize {
-    alloc_bytes(16 + size_of::<NewSource>())
-        + str_heap(&s.service)
-        + str_heap(&s.scope_name)
-        + str_heap(&s.scope_version)
-        + attrs_heap(&s.resource)
-}
-
-/// A source held by the buffer.
-#[derive(Debug)]
-struct SourceRef {
-    /// Traces referring to it.
-    refs: u32,
-    /// Its bytes and its key's.
-    bytes: usize,
-    key: Box<str>,
-}
-
-/// The text that identifies a source's content: equal texts, equal sources.
-fn source_key(s: &NewSource) -> String {
-    use std::fmt::Write as _;
-    let mut key = String::with_capacity(64);
-    for part in [&s.service, &s.scope_name, &s.scope_version] {
-        key.push_str(part);
-        key.push('\0');
-    }
-    for (k, v) in &s.resource {
-        key.push_str(k);
-        let _ = match v {
-            NewValue::Str(t) => write!(key, "=s{t}"),
-            NewValue::Bool(b) => write!(key, "=b{b}"),
-            NewValue::Int(i) => write!(key, "=i{i}"),
-            NewValue::Double(d) => write!(key, "=d{}", d.to_bits()),
-            NewValue::Json(j) => write!(key, "=j{j}"),
-        };
-        key.push('\0');
-    }
-    key
 }
 
 impl Buffer {
@@ -555,6 +472,8 @@ mod tests {
     use std::borrow::Cow;
 
     use super::*;
+    use crate::ingest::NewValue;
+    use crate::sampling::size::SourceRef;
     use crate::sampling::test_support::{source, span};
 
     #[test]

@@ -23,9 +23,9 @@ use tracewire::export::SpanExporter;
 use tracewire::{ExportError, Resource, SpanData};
 use tracewire_otlp::{Compression, OtlpConfigError, OtlpExporter, Protocol};
 
-use super::buffer::span_heap;
 use super::config::SamplingConfigError;
 use super::convert;
+use super::size::span_heap;
 use crate::ingest::{NewBatch, NewSpan};
 
 /// Where and how kept traces are forwarded.

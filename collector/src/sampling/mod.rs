@@ -13,6 +13,7 @@ mod file;
 mod forward;
 mod handle;
 mod policy;
+mod size;
 mod stage;
 mod stats;
 #[cfg(test)]

@@ -1,10 +1,15 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+
 use super::*;
 use crate::ingest::NewValue;
+use crate::model::TraceId;
 use crate::sampling::attributes;
 use crate::sampling::clock::ManualClock;
+use crate::sampling::policy::Reason;
+use crate::sampling::stats::{KeepOutcome, TraceSampling};
 use crate::sampling::test_support::{batch, ids, source, span};
 
 const MS: u64 = 1_000_000;
