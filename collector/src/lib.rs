@@ -51,9 +51,10 @@
 //! # Standalone
 //!
 //! The `tracewire-collector` binary takes `--otlp-http`, `--otlp-grpc`, `--api`,
-//! `--max-spans`, `--max-bytes`, `--retention`, and the tail-sampling flags (`--sampling`,
-//! `--sampling-config FILE`, `--forward-to URL`, ...); run it with `--help`. Every listener binds
-//! `127.0.0.1` unless told otherwise.
+//! `--max-spans`, `--max-bytes` and `--retention`, the connection, TLS and token settings
+//! below, and the tail-sampling flags (`--sampling`, `--sampling-config FILE`,
+//! `--forward-to URL`, ...); run it with `--help`. Every listener binds `127.0.0.1` unless
+//! told otherwise.
 //!
 //! # Extending
 //!
@@ -61,6 +62,7 @@
 //! aggregates; [`api_router`] returns an `axum::Router` to `.merge()` more routes into, and
 //! [`TraceStore`] is the read side they need.
 //!
+#![doc = include_str!("../EDGE.md")]
 #![doc = include_str!("../API.md")]
 
 mod assembly;
@@ -72,6 +74,7 @@ mod json;
 mod otlp;
 mod query;
 mod receiver;
+mod serve;
 mod store;
 
 pub mod analysis;
@@ -93,3 +96,4 @@ pub use crate::model::{
     StatusCode,
 };
 pub use crate::query::{StoreStats, TraceQuery, TraceSummary};
+pub use crate::serve::{ServerTls, TlsError, TlsInput};

@@ -150,6 +150,9 @@ struct ForwardSection {
     max_buffer_bytes: Option<Size>,
     retry_initial: Option<Dur>,
     retry_max: Option<Dur>,
+    ca_file: Option<std::path::PathBuf>,
+    client_cert: Option<std::path::PathBuf>,
+    client_key: Option<std::path::PathBuf>,
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> SamplingConfigError {
@@ -401,6 +404,19 @@ fn forward_config(f: ForwardSection) -> Result<ForwardConfig, SamplingConfigErro
     if let Some(Size(n)) = f.max_buffer_bytes {
         c = c.max_buffer_bytes(n);
     }
+    if let Some(ca) = f.ca_file {
+        c = c.ca_certificate_file(ca);
+    }
+    match (f.client_cert, f.client_key) {
+        (Some(cert), Some(key)) => c = c.client_identity_files(cert, key),
+        (None, None) => {}
+        _ => {
+            return Err(invalid(
+                "forward.client_cert",
+                "and forward.client_key go together",
+            ));
+        }
+    }
     if let Some(Dur(d)) = f.retry_initial {
         c = c.retry_backoff(d, f.retry_max.map_or(Duration::from_secs(30), |m| m.0));
     } else if let Some(Dur(m)) = f.retry_max {
@@ -534,6 +550,22 @@ retry_max = "20s"
         )
         .unwrap_err();
         assert!(e.to_string().contains("`smoke` is not grpc"), "{e}");
+        let e = SamplingConfig::from_toml(
+            "[forward]\nendpoint = \"https://x:4318/v1/traces\"\nclient_cert = \"c.pem\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "forward.client_cert and forward.client_key go together"
+        );
+        let e = SamplingConfig::from_toml(
+            "[forward]\nendpoint = \"https://x:4318/v1/traces\"\nca_file = \"/nonexistent/ca.pem\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, SamplingConfigError::Invalid { field: "forward", reason } if reason.contains("/nonexistent/ca.pem")),
+            "{e}"
+        );
         let e = SamplingConfig::from_file("/nonexistent/sampling.toml").unwrap_err();
         assert!(
             matches!(&e, SamplingConfigError::Io { path, .. } if path == "/nonexistent/sampling.toml")

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -53,6 +54,8 @@ pub struct ForwardConfig {
     max_buffer_bytes: usize,
     retry_initial: Duration,
     retry_max: Duration,
+    ca_file: Option<PathBuf>,
+    client_identity: Option<(PathBuf, PathBuf)>,
 }
 
 impl fmt::Debug for ForwardConfig {
@@ -68,13 +71,15 @@ impl fmt::Debug for ForwardConfig {
             .field("max_buffer_bytes", &self.max_buffer_bytes)
             .field("retry_initial", &self.retry_initial)
             .field("retry_max", &self.retry_max)
+            .field("ca_file", &self.ca_file)
+            .field("client_identity", &self.client_identity)
             .finish()
     }
 }
 
 impl ForwardConfig {
-    /// Forward to `endpoint`, used as given (for OTLP/HTTP, the full URL with `/v1/traces`),
-    /// over OTLP/HTTP protobuf, no compression, 10 s per request, a 64 MiB retry buffer, retries
+    /// Forward to `endpoint`, used as given (for OTLP/HTTP, the full URL with `/v1/traces`;
+    /// `https://` for TLS, trusting the system's roots), over OTLP/HTTP protobuf, no compression, 10 s per request, a 64 MiB retry buffer, retries
     /// after 1 s doubling to 30 s.
     pub fn new(endpoint: impl Into<String>) -> Self {
         ForwardConfig {
@@ -86,7 +91,27 @@ impl ForwardConfig {
             max_buffer_bytes: 64 << 20,
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
+            ca_file: None,
+            client_identity: None,
         }
+    }
+
+    /// For `https://` endpoints: trust only the CA certificate(s) in this PEM file instead of
+    /// the system's roots.
+    pub fn ca_certificate_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// For `https://` endpoints: present this client certificate (chain) and key, PEM files,
+    /// for mutual TLS.
+    pub fn client_identity_files(
+        mut self,
+        certificate: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.client_identity = Some((certificate.into(), key.into()));
+        self
     }
 
     /// Another endpoint, the other settings kept.
@@ -148,13 +173,19 @@ impl ForwardConfig {
 
     /// The OTLP exporter these settings describe.
     pub fn build_exporter(&self) -> Result<OtlpExporter, OtlpConfigError> {
-        OtlpExporter::builder()
+        let mut b = OtlpExporter::builder()
             .protocol(self.protocol)
             .endpoint(self.endpoint.clone())
             .compression(self.compression)
             .timeout(self.timeout)
-            .headers(self.headers.iter().cloned())
-            .build()
+            .headers(self.headers.iter().cloned());
+        if let Some(ca) = &self.ca_file {
+            b = b.ca_certificate_file(ca);
+        }
+        if let Some((cert, key)) = &self.client_identity {
+            b = b.client_identity_files(cert, key);
+        }
+        b.build()
     }
 
     pub(crate) fn validate(&self) -> Result<(), SamplingConfigError> {
