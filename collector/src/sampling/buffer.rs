@@ -151,6 +151,14 @@ struct Cell {
     entry: Option<Entry>,
 }
 
+/// The entry at `slot`, unless it has been removed since.
+fn live(cells: &mut [Cell], slot: Slot) -> Option<&mut Entry> {
+    cells
+        .get_mut(slot.idx as usize)
+        .filter(|c| c.generation == slot.generation)
+        .and_then(|c| c.entry.as_mut())
+}
+
 /// The buffer.
 #[derive(Debug, Default)]
 pub(crate) struct Buffer {
@@ -210,12 +218,7 @@ impl Buffer {
     }
 
     pub(crate) fn entry_mut(&mut self, slot: Slot) -> Option<&mut Entry> {
-        let c = self.cells.get_mut(slot.idx as usize)?;
-        if c.generation == slot.generation {
-            c.entry.as_mut()
-        } else {
-            None
-        }
+        live(&mut self.cells, slot)
     }
 
     /// Starts a trace arriving at `now`.
@@ -265,12 +268,7 @@ impl Buffer {
     /// undecided, encoded once it is dropped; the first root span (no parent) is remembered as
     /// the trace's root.
     pub(crate) fn push(&mut self, slot: Slot, source: &Arc<NewSource>, span: NewSpan, now: Nanos) {
-        let Some(e) = self
-            .cells
-            .get_mut(slot.idx as usize)
-            .filter(|c| c.generation == slot.generation)
-            .and_then(|c| c.entry.as_mut())
-        else {
+        let Some(e) = live(&mut self.cells, slot) else {
             return;
         };
         let before = e.heap();
@@ -333,12 +331,7 @@ impl Buffer {
 
     /// Encodes the spans of a trace just dropped, and gives back the spare capacity.
     pub(crate) fn compact(&mut self, slot: Slot) {
-        let Some(e) = self
-            .cells
-            .get_mut(slot.idx as usize)
-            .filter(|c| c.generation == slot.generation)
-            .and_then(|c| c.entry.as_mut())
-        else {
+        let Some(e) = live(&mut self.cells, slot) else {
             return;
         };
         let before = e.heap();
