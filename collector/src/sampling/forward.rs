@@ -407,6 +407,20 @@ impl Forwarder {
             }
         }
         let done = q.done;
+        if !done {
+            // The thread is late (a busy machine) or stuck in an export call: what is still
+            // queued is given up here, so the counters are final when this returns except for
+            // a batch the thread holds in an export call right now.
+            // (A batch in an export call keeps its bytes in `q.bytes` until the call returns.)
+            while let Some(left) = q.items.pop_front() {
+                self.inner
+                    .counters
+                    .dropped_spans
+                    .fetch_add(left.spans.len() as u64, Ordering::Relaxed);
+                self.inner.forget(&left);
+                q.bytes -= left.bytes;
+            }
+        }
         drop(q);
         if let Some(t) = self.thread.take()
             && done
