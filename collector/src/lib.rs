@@ -16,6 +16,10 @@
 //!   spans merge; spans whose parent is missing are kept as flagged orphans.
 //! - **API**: [`api_router`], documented below with examples; every answer is bounded (traces
 //!   come a page at a time) and queries run on threads of their own with a time budget.
+//! - **Tail sampling** (off by default): [`sampling`] puts a stage between the receivers and the
+//!   store that buffers every span for a few minutes, keeps whole traces by policy (errors, slow
+//!   traces, forced, a dynamic per-key sampler, a probabilistic floor), lets a trace be kept
+//!   after the fact, keeps per-operation health exact, and can forward kept traces upstream.
 //!
 //! # Embedded
 //!
@@ -50,8 +54,10 @@
 //! # Standalone
 //!
 //! The `tracewire-collector` binary takes `--otlp-http`, `--otlp-grpc`, `--api`,
-//! `--max-spans`, `--max-bytes` and `--retention`, and the connection, TLS and token settings
-//! below; run it with `--help`. Every listener binds `127.0.0.1` unless told otherwise.
+//! `--max-spans`, `--max-bytes` and `--retention`, the connection, TLS and token settings
+//! below, and the tail-sampling flags (`--sampling`, `--sampling-config FILE`,
+//! `--forward-to URL`, ...); run it with `--help`. Every listener binds `127.0.0.1` unless
+//! told otherwise.
 //!
 //! # Extending
 //!
@@ -78,6 +84,7 @@ mod store;
 pub mod analysis;
 pub mod api;
 pub mod model;
+pub mod sampling;
 pub mod ui;
 
 pub use tracewire;

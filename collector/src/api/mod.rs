@@ -14,16 +14,17 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value as J, json};
 
-pub(crate) use self::params::too_many_tags;
 use self::params::{Page, parse_page, parse_query};
+pub(crate) use self::params::{parse_duration, too_many_tags};
 use self::shapes::{page_json, stats_json, summary_json};
 use crate::collector::TraceStore;
 use crate::model::TraceId;
 use crate::query::QueryError;
+use crate::sampling;
 
 /// The most services (and operations of one service) one answer lists, sorted; longer lists
 /// are cut and marked `"truncated": true`.
@@ -36,6 +37,9 @@ pub(crate) const MAX_LISTED: usize = 10_000;
 /// - `GET /api/traces?service=&operation=&minDuration=&maxDuration=&error=&tags=&start=&end=&limit=`
 /// - `GET /api/traces/{trace_id}?offset=&limit=`
 /// - `GET /api/stats`
+/// - `POST /api/traces/{trace_id}/keep`, `GET /api/sampling/stats`,
+///   `GET /api/sampling/operations`, `GET /api/sampling/traces/{trace_id}` (tail sampling, see
+///   the [`sampling`](mod@crate::sampling) module)
 ///
 /// ```
 /// use tracewire_collector::{Collector, api_router};
@@ -52,6 +56,13 @@ pub fn api_router(store: TraceStore) -> Router {
         .route("/api/traces", get(search))
         .route("/api/traces/{trace_id}", get(trace))
         .route("/api/stats", get(stats))
+        .route("/api/traces/{trace_id}/keep", post(sampling::keep_route))
+        .route("/api/sampling/stats", get(sampling::stats_route))
+        .route("/api/sampling/operations", get(sampling::operations_route))
+        .route(
+            "/api/sampling/traces/{trace_id}",
+            get(sampling::lookup_route),
+        )
         .with_state(store)
 }
 
@@ -176,7 +187,7 @@ mod tests {
             ..Limits::default()
         };
         let store = TraceStore {
-            shared: Shared::start(Store::new(limits), 1000, Vec::new()),
+            shared: Shared::start(Store::new(limits), 1000, Vec::new(), None),
         };
         let res = api_router(store.clone())
             .oneshot(Request::get("/api/services").body(Body::empty()).unwrap())

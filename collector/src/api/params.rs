@@ -82,7 +82,7 @@ pub(super) fn form_decode(s: &str) -> Result<String, String> {
 }
 
 /// Parses a duration with a unit: `250us`, `1.5ms`, `2s`, `1m`, `100ns` (`µs` also accepted).
-pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

@@ -8,9 +8,10 @@
 //! budget; a batch with more spans than the span bound is taken only into an empty queue (the
 //! byte bound still applies to it).
 //!
-//! One writer thread applies the queue to the store. Each batch is inserted under
-//! `catch_unwind`: a panic there (a bug a hostile batch found) is counted, the store is reset,
-//! since its indexes may be half-updated, and ingest goes on.
+//! One writer thread applies the queue to the store, through the tail-sampling stage when there
+//! is one. Each batch is inserted under `catch_unwind`: a panic there (a bug a hostile batch
+//! found) is counted, the store is reset, since its indexes may be half-updated, and ingest
+//! goes on.
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -25,6 +26,7 @@ use parking_lot::{Mutex, RwLock};
 use super::batch::{NewBatch, batches_bytes};
 use crate::model::IngestObserver;
 use crate::query::QueryPool;
+use crate::sampling::{Command, SamplingShared, SamplingStage};
 use crate::store::{Limits, Store};
 
 enum Msg {
@@ -34,6 +36,7 @@ enum Msg {
         bytes: usize,
     },
     Flush(tokio::sync::oneshot::Sender<()>),
+    Sampling(Command),
     Stop,
 }
 
@@ -71,6 +74,8 @@ pub(crate) struct Shared {
     /// Where the API's queries run.
     pub(crate) queries: Arc<QueryPool>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// What the tail-sampling stage in front of the store publishes, when there is one.
+    pub(crate) sampling: Option<Arc<SamplingShared>>,
 }
 
 impl fmt::Debug for Shared {
@@ -84,11 +89,12 @@ impl fmt::Debug for Shared {
 
 impl Shared {
     /// Starts the writer thread over `store`, with a queue of at most `max_queued` spans and
-    /// [`Limits::queue_bytes`] bytes.
+    /// [`Limits::queue_bytes`] bytes, and `stage` (if any) deciding which spans reach the store.
     pub(crate) fn start(
         mut store: Store,
         max_queued: usize,
         observers: Vec<Arc<dyn IngestObserver>>,
+        stage: Option<SamplingStage>,
     ) -> Arc<Shared> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let gauge = Arc::new(QueueGauge {
@@ -105,11 +111,12 @@ impl Shared {
             counters: Counters::default(),
             queries,
             writer: Mutex::new(None),
+            sampling: stage.as_ref().map(SamplingStage::shared),
         });
         let writer_shared = shared.clone();
         let handle = std::thread::Builder::new()
             .name("tracewire-collector-store".into())
-            .spawn(move || writer(&writer_shared, &rx, &observers))
+            .spawn(move || writer(&writer_shared, &rx, &observers, stage))
             .ok();
         *shared.writer.lock() = handle;
         shared
@@ -173,6 +180,11 @@ impl Shared {
         self.gauge.spans.load(Ordering::Acquire)
     }
 
+    /// Hands a request to the sampling stage on the writer thread.
+    pub(crate) fn sampling_command(&self, cmd: Command) -> bool {
+        self.tx.send(Msg::Sampling(cmd)).is_ok()
+    }
+
     /// Waits until everything queued before the call is stored.
     pub(crate) async fn flush(&self) {
         let (ack, done) = tokio::sync::oneshot::channel();
@@ -210,13 +222,29 @@ fn guarded(store: &mut Store, f: impl FnOnce(&mut Store)) {
     }
 }
 
-fn writer(shared: &Shared, rx: &Receiver<Msg>, observers: &[Arc<dyn IngestObserver>]) {
+fn writer(
+    shared: &Shared,
+    rx: &Receiver<Msg>,
+    observers: &[Arc<dyn IngestObserver>],
+    mut stage: Option<SamplingStage>,
+) {
     let mut pending_acks = Vec::new();
+    let idle = Duration::from_millis(500);
     loop {
-        let first = match rx.recv_timeout(Duration::from_millis(500)) {
+        // Wake for the sampling stage's next deadline, else at least twice a second.
+        let wait = stage
+            .as_ref()
+            .and_then(|s| s.next_wake(s.now()))
+            .map_or(idle, |w| w.min(idle));
+        let first = match rx.recv_timeout(wait) {
             Ok(msg) => msg,
             Err(RecvTimeoutError::Timeout) => {
-                guarded(&mut shared.store.write(), Store::expire);
+                let kept = stage.as_mut().map(|s| s.tick(s.now()));
+                let mut store = shared.store.write();
+                if let Some(kept) = kept {
+                    guarded(&mut store, |s| s.insert(kept, observers));
+                }
+                guarded(&mut store, Store::expire);
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => return,
@@ -233,11 +261,26 @@ fn writer(shared: &Shared, rx: &Receiver<Msg>, observers: &[Arc<dyn IngestObserv
                         spans,
                         bytes,
                     } => {
+                        let batches = match &mut stage {
+                            Some(s) => s.offer(batches, s.now()),
+                            None => batches,
+                        };
                         guarded(&mut store, |s| s.insert(batches, observers));
                         shared.release(spans, bytes);
                     }
                     Msg::Flush(ack) => pending_acks.push(ack),
+                    Msg::Sampling(cmd) => {
+                        if let Some(s) = &mut stage {
+                            let (kept, reply) = s.handle(cmd, s.now());
+                            guarded(&mut store, |s| s.insert(kept, observers));
+                            reply.send();
+                        }
+                    }
                     Msg::Stop => {
+                        if let Some(s) = &mut stage {
+                            let kept = s.shutdown(s.now());
+                            guarded(&mut store, |s| s.insert(kept, observers));
+                        }
                         stop = true;
                         break;
                     }
@@ -246,6 +289,13 @@ fn writer(shared: &Shared, rx: &Receiver<Msg>, observers: &[Arc<dyn IngestObserv
                 if n < MAX_MSGS_PER_LOCK {
                     msg = rx.try_recv().ok();
                 }
+            }
+            // Deadlines that fell due while busy (and everything due before a flush's ack).
+            if let Some(s) = &mut stage
+                && !stop
+            {
+                let kept = s.tick(s.now());
+                guarded(&mut store, |s| s.insert(kept, observers));
             }
             guarded(&mut store, Store::expire);
         }
@@ -299,7 +349,7 @@ mod tests {
             max_queue_bytes: Some(queue_bytes),
             ..Limits::default()
         };
-        Shared::start(Store::new(limits), queue_spans, Vec::new())
+        Shared::start(Store::new(limits), queue_spans, Vec::new(), None)
     }
 
     #[test]
@@ -376,7 +426,7 @@ mod tests {
                 count.fetch_add(1, Ordering::Relaxed);
             }),
         ];
-        let shared = Shared::start(Store::new(Limits::default()), 1000, observers);
+        let shared = Shared::start(Store::new(Limits::default()), 1000, observers, None);
         shared.submit(batch("svc", 0, 3)).unwrap();
         shared.flush_blocking();
         let stats = shared.store.read().stats();

@@ -44,7 +44,7 @@ impl Default for Limits {
 
 /// Bytes of one allocation of `n` bytes, rounded to the allocator's 16-byte granule (zero-sized
 /// allocations do not allocate).
-pub(super) fn alloc_bytes(n: usize) -> usize {
+pub(crate) fn alloc_bytes(n: usize) -> usize {
     if n == 0 { 0 } else { n.next_multiple_of(16) }
 }
 

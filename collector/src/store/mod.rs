@@ -43,8 +43,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use self::index::{Block, KeyIndex, ServiceIndex};
-use self::intern::{Interner, Sym, map_bytes};
-pub(crate) use self::limits::Limits;
+pub(crate) use self::intern::map_bytes;
+use self::intern::{Interner, Sym};
+pub(crate) use self::limits::{Limits, alloc_bytes};
 use self::posting::Posting;
 use self::source::{ResourceEntry, ResourceKey, Source};
 use self::span::StoredSpan;
