@@ -321,23 +321,14 @@ impl Limits {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
-
     use super::*;
-    use crate::ingest::{NewResource, NewSource, NewSpan};
+    use crate::ingest::NewSpan;
     use crate::model::{IngestedSpan, SpanId};
+    use crate::sampling::test_support::source;
     use crate::store::PANIC_SERVICE;
 
     fn batch(service: &'static str, first: u64, n: u64) -> Vec<NewBatch> {
-        let source = Arc::new(NewSource {
-            resource: Arc::new(NewResource {
-                service: Cow::Borrowed(service),
-                attributes: Vec::new(),
-                dropped_attributes: 0,
-            }),
-            scope_name: Cow::Borrowed("test"),
-            scope_version: Cow::Borrowed(""),
-        });
+        let source = source(service);
         let spans = (first..first + n)
             .map(|i| NewSpan::test(u128::from(i) + 1, i + 1, 0, "op", i, 1))
             .collect();
