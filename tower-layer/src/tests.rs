@@ -407,6 +407,125 @@ async fn filtered_requests_have_no_span_but_keep_the_context() {
     assert_eq!(recorder.spans().len(), 1);
 }
 
+/// What the handler sees of the inbound context, for one filter × trust × sampled combination.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    /// A recorded server span, child of the inbound span; the handler runs in it.
+    ChildSpan { baggage: bool },
+    /// An unrecorded span continuing the inbound trace (the caller's flag was honoured).
+    UnsampledChild,
+    /// A recorded new root linked to the inbound span; no inbound baggage.
+    LinkedRoot,
+    /// No span: the handler runs with the inbound context, sampled flag as given.
+    Inbound { sampled: bool },
+    /// No span and nothing of the inbound context.
+    Nothing,
+}
+
+#[tokio::test]
+async fn filter_and_trust_matrix() {
+    use Seen::*;
+    let cases = [
+        // (skipped, trust, sampled inbound, expected)
+        (false, Trust::Continue, true, ChildSpan { baggage: true }),
+        (false, Trust::Continue, false, UnsampledChild),
+        (
+            false,
+            Trust::IgnoreSampledFlag,
+            true,
+            ChildSpan { baggage: true },
+        ),
+        (
+            false,
+            Trust::IgnoreSampledFlag,
+            false,
+            ChildSpan { baggage: true },
+        ),
+        (false, Trust::RestartWithLink, true, LinkedRoot),
+        (false, Trust::RestartWithLink, false, LinkedRoot),
+        (true, Trust::Continue, true, Inbound { sampled: true }),
+        (true, Trust::Continue, false, Inbound { sampled: false }),
+        (
+            true,
+            Trust::IgnoreSampledFlag,
+            true,
+            Inbound { sampled: false },
+        ),
+        (
+            true,
+            Trust::IgnoreSampledFlag,
+            false,
+            Inbound { sampled: false },
+        ),
+        (true, Trust::RestartWithLink, true, Nothing),
+        (true, Trust::RestartWithLink, false, Nothing),
+    ];
+    for (skipped, trust, sampled, expected) in cases {
+        let case = format!("skipped={skipped} {trust:?} sampled={sampled}");
+        let recorder = Recorder::new();
+        let _guard = recorder.set_default();
+        let (seen, svc) = context_probe();
+        let layer = TraceServerLayer::new()
+            .filter(SkipPaths::new(["/health"]))
+            .trust(trust);
+        let path = if skipped { "/health" } else { "/work" };
+        let traceparent = if sampled { SAMPLED } else { UNSAMPLED };
+        serve(
+            layer,
+            svc,
+            get(
+                path,
+                &[("traceparent", traceparent), ("baggage", "user=alice")],
+            ),
+        )
+        .await;
+        let cx = seen.lock().unwrap().take().unwrap();
+        let spans = recorder.spans();
+        let got = match (spans.as_slice(), cx.span_context()) {
+            ([], None) => {
+                assert!(cx.baggage().is_empty(), "{case}: baggage leaked");
+                Nothing
+            }
+            ([], Some(sc)) if sc.span_id().to_string() == PARENT_ID => {
+                assert_eq!(sc.trace_id().to_string(), TRACE_ID, "{case}");
+                assert_eq!(cx.baggage().get("user"), Some("alice"), "{case}");
+                Inbound {
+                    sampled: sc.is_sampled(),
+                }
+            }
+            ([], Some(sc)) => {
+                assert_eq!(sc.trace_id().to_string(), TRACE_ID, "{case}");
+                assert!(!sc.is_sampled(), "{case}");
+                UnsampledChild
+            }
+            ([span], Some(sc)) => {
+                assert_eq!(sc.span_id(), span.span_context.span_id(), "{case}");
+                assert!(sc.is_sampled(), "{case}");
+                if span.parent_span_id.to_string() == PARENT_ID {
+                    assert_eq!(span.span_context.trace_id().to_string(), TRACE_ID, "{case}");
+                    assert!(span.links.is_empty(), "{case}");
+                    ChildSpan {
+                        baggage: cx.baggage().get("user") == Some("alice"),
+                    }
+                } else {
+                    assert!(!span.parent_span_id.is_valid(), "{case}");
+                    assert_ne!(span.span_context.trace_id().to_string(), TRACE_ID, "{case}");
+                    assert_eq!(span.links.len(), 1, "{case}");
+                    assert_eq!(
+                        span.links[0].span_context.span_id().to_string(),
+                        PARENT_ID,
+                        "{case}"
+                    );
+                    assert!(cx.baggage().is_empty(), "{case}: baggage leaked");
+                    LinkedRoot
+                }
+            }
+            other => panic!("{case}: unexpected {other:?}"),
+        };
+        assert_eq!(got, expected, "{case}");
+    }
+}
+
 #[tokio::test]
 async fn header_allowlist_never_records_sensitive_headers() {
     let recorder = Recorder::new();

@@ -2,8 +2,9 @@
 
 use http::request::Parts;
 
-/// Decides which requests get a server span. A request that is not traced still passes its
-/// inbound context through to the handler (outbound calls continue the caller's trace).
+/// Decides which requests get a server span. A request that is not traced still passes on the
+/// inbound context the [`TrustPolicy`](super::TrustPolicy) allows (with the default policy,
+/// outbound calls continue the caller's trace).
 ///
 /// Implemented for [`TraceAll`], [`SkipPaths`] and closures `Fn(&Parts) -> bool`.
 pub trait RequestFilter {

@@ -5,8 +5,9 @@
 //! 1. extracts the inbound context with the configured [`Propagators`] (W3C Trace Context and
 //!    Baggage by default). A malformed, oversized or hostile header starts a fresh trace and is
 //!    reported through [`tracewire::diagnostics`]; the request is never refused;
-//! 2. applies the [`RequestFilter`] (untraced requests still carry their inbound context to
-//!    the handler) and the [`TrustPolicy`];
+//! 2. applies the [`TrustPolicy`], then the [`RequestFilter`]: an untraced request carries on
+//!    only what the policy lets through ([`Trust`] has the table), so a skipped request on a
+//!    public listener leaks no more of the caller's context than a traced one;
 //! 3. starts a `SERVER` span whose parent is fixed at creation, named by the [`MakeSpanName`]
 //!    hook (`{METHOD} {route}` or `{METHOD}`), with the HTTP semantic-convention attributes;
 //! 4. calls the inner service inside the span and with the request's trace context in scope

@@ -4,7 +4,7 @@ use std::task::{Context as TaskContext, Poll};
 use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
-use tracewire::{Context, FutureExt, Parent};
+use tracewire::{Context, FutureExt};
 
 use super::future::{ServerBodyEnd, ServerResponseFuture, ServerState};
 use super::{
@@ -88,25 +88,13 @@ where
             tracewire::diagnostics::report_extract_error(&err);
         }
 
+        // The trust policy decides first: a request the filter skips must not carry more of the
+        // inbound context onwards than a traced one would.
+        let (parent, fallback) = self.layer.trust.trust(&parts).apply(inbound);
         if !self.layer.filter.should_trace(&parts) {
             let future = self.inner.call(Request::from_parts(parts, body));
-            return ServerResponseFuture::new(future.in_context(inbound), None);
+            return ServerResponseFuture::new(future.in_context(fallback), None);
         }
-
-        let (parent, fallback) = match self.layer.trust.trust(&parts) {
-            Trust::Continue => (Parent::remote(inbound.clone()), inbound),
-            Trust::IgnoreSampledFlag => (
-                Parent::remote(inbound.clone()).ignore_sampled_flag(),
-                inbound,
-            ),
-            Trust::RestartWithLink => {
-                let parent = match inbound.span_context().filter(|sc| sc.is_valid()) {
-                    Some(sc) => Parent::root().with_link(sc.clone()),
-                    None => Parent::root(),
-                };
-                (parent, Context::new())
-            }
-        };
 
         let route = self.layer.info.route(&parts);
         let method = method_name(&parts.method);
