@@ -68,7 +68,7 @@ pub fn telemetry(service: &str, otlp_endpoint: &str) -> Result<tracewire::Guard,
 }
 
 /// The server layer every HTTP service uses: spans named from axum's route templates.
-fn http_layer() -> tracewire_axum::TraceLayer {
+fn http_layer() -> tracewire_axum::AxumLayer {
     tracewire_axum::layer()
 }
 
@@ -217,8 +217,9 @@ async fn quote(
 /// Runs the gateway.
 pub async fn gateway(cfg: ServiceConfig) -> Result<(), BoxError> {
     let dispatch_addr = cfg.dispatch.ok_or("gateway needs --dispatch")?;
-    let channel = Channel::from_shared(format!("http://{dispatch_addr}"))?.connect_lazy();
-    let dispatch = DispatchClient::new(tracewire_tonic::GrpcClient::new(channel));
+    let endpoint = Channel::from_shared(format!("http://{dispatch_addr}"))?;
+    // The traced channel records the endpoint as `server.address`/`server.port`.
+    let dispatch = DispatchClient::new(tracewire_tonic::connect_lazy(&endpoint));
     let state = Gateway {
         dispatch,
         pricing: cfg.pricing.ok_or("gateway needs --pricing")?,

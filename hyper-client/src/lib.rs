@@ -27,7 +27,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower_service::Service;
 use tracewire::propagation::Propagators;
-use tracewire_tower::{ClientBodyEnd, TraceClient, TraceClientLayer};
+use tracewire_tower::{HttpClient as TraceClient, HttpClientLayer, HttpResponseBody};
 
 pub use tracewire;
 pub use tracewire_tower;
@@ -36,7 +36,7 @@ pub use tracewire_tower;
 pub type HttpClient<B = Full<Bytes>> = hyper_util::client::legacy::Client<HttpConnector, B>;
 
 /// The body of a traced response: the inner body, ending the client span when it ends.
-pub type ResponseBody<B = hyper::body::Incoming> = tracewire_tower::ResponseBody<B, ClientBodyEnd>;
+pub type ResponseBody<B = hyper::body::Incoming> = HttpResponseBody<B>;
 
 /// The response of a traced call.
 pub type Response<B = hyper::body::Incoming> = http::Response<ResponseBody<B>>;
@@ -78,7 +78,7 @@ impl<S> Client<S> {
     pub fn propagators(self, propagators: Propagators) -> Self {
         use tower_layer::Layer as _;
         Client {
-            inner: TraceClientLayer::new()
+            inner: HttpClientLayer::new()
                 .propagators(propagators)
                 .layer(self.inner.into_inner()),
         }
@@ -101,9 +101,9 @@ impl<S> Client<S> {
     ) -> Result<http::Response<ResponseBody<ResB>>, S::Error>
     where
         S: Service<Request<B>, Response = http::Response<ResB>> + Clone,
-        S::Error: fmt::Display,
+        S::Error: fmt::Display + 'static,
         ResB: http_body::Body,
-        ResB::Error: fmt::Display,
+        ResB::Error: fmt::Display + 'static,
     {
         let mut service = self.inner.clone();
         poll_fn(|cx| service.poll_ready(cx)).await?;
@@ -117,10 +117,10 @@ impl<S> Client<S> {
     ) -> Result<http::Response<ResponseBody<ResB>>, S::Error>
     where
         S: Service<Request<B>, Response = http::Response<ResB>> + Clone,
-        S::Error: fmt::Display,
+        S::Error: fmt::Display + 'static,
         B: Default,
         ResB: http_body::Body,
-        ResB::Error: fmt::Display,
+        ResB::Error: fmt::Display + 'static,
     {
         let mut req = Request::new(B::default());
         *req.uri_mut() = uri;
@@ -139,13 +139,13 @@ impl<S: fmt::Debug> fmt::Debug for Client<S> {
 impl<S, B, ResB> Service<Request<B>> for Client<S>
 where
     S: Service<Request<B>, Response = http::Response<ResB>>,
-    S::Error: fmt::Display,
+    S::Error: fmt::Display + 'static,
     ResB: http_body::Body,
-    ResB::Error: fmt::Display,
+    ResB::Error: fmt::Display + 'static,
 {
     type Response = http::Response<ResponseBody<ResB>>;
     type Error = S::Error;
-    type Future = tracewire_tower::ClientResponseFuture<S::Future>;
+    type Future = tracewire_tower::HttpResponseFuture<S::Future>;
 
     fn poll_ready(
         &mut self,

@@ -119,25 +119,3 @@ where
 pub(crate) fn assert_send_sync<T: Send + Sync>() {}
 
 pub(crate) fn assert_send<T: Send>() {}
-
-/// The gRPC status code names the spans must carry, indexed by code (written out here, not
-/// taken from the crate, so a typo in the crate's table fails the tests).
-pub(crate) const CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];

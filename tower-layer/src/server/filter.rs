@@ -26,9 +26,9 @@ impl RequestFilter for TraceAll {
 /// Skips requests whose path is exactly one of a list (health checks, metrics scrapes).
 ///
 /// ```
-/// use tracewire_tower::{SkipPaths, TraceServerLayer};
+/// use tracewire_tower::{SkipPaths, HttpServerLayer};
 ///
-/// let layer = TraceServerLayer::new().filter(SkipPaths::new(["/health", "/metrics"]));
+/// let layer = HttpServerLayer::new().filter(SkipPaths::new(["/health", "/metrics"]));
 /// # let _ = layer;
 /// ```
 #[derive(Clone, Debug)]
