@@ -205,7 +205,7 @@ async fn quote(
     pos: Position,
 ) -> Result<Price, BoxError> {
     let uri = format!("http://{pricing}/price?lat={}&lon={}", pos.lat, pos.lon).parse()?;
-    let res = http.get::<Full<Bytes>, _>(uri).await?;
+    let res = http.get(uri).await?;
     let status = res.status();
     let body = res.into_body().collect().await?.to_bytes();
     if !status.is_success() {

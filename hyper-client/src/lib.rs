@@ -111,18 +111,14 @@ impl<S> Client<S> {
     }
 
     /// Sends a `GET` with an empty body to `uri`.
-    pub async fn get<B, ResB>(
-        &self,
-        uri: Uri,
-    ) -> Result<http::Response<ResponseBody<ResB>>, S::Error>
+    pub async fn get<ResB>(&self, uri: Uri) -> Result<http::Response<ResponseBody<ResB>>, S::Error>
     where
-        S: Service<Request<B>, Response = http::Response<ResB>> + Clone,
+        S: Service<Request<Full<Bytes>>, Response = http::Response<ResB>> + Clone,
         S::Error: fmt::Display + 'static,
-        B: Default,
         ResB: http_body::Body,
         ResB::Error: fmt::Display + 'static,
     {
-        let mut req = Request::new(B::default());
+        let mut req = Request::new(Full::default());
         *req.uri_mut() = uri;
         self.request(req).await
     }

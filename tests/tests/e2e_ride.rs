@@ -237,7 +237,7 @@ fn gateway(
                     // The pricing body is read inside the join: its client span ends with the
                     // body, so reading it later would (rightly) stretch that span.
                     let price = async {
-                        let res = g.http.get::<Full<Bytes>, _>(uri).await.unwrap();
+                        let res = g.http.get(uri).await.unwrap();
                         res.into_body().collect().await.unwrap().to_bytes()
                     };
                     let (cars, price) = tokio::join!(
