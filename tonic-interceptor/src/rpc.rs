@@ -58,7 +58,7 @@ impl<'a> RpcPath<'a> {
 ///
 /// The layers read `OTEL_SEMCONV_STABILITY_OPT_IN` when they are built: `rpc/dup` in its
 /// comma-separated list selects [`SemconvStability::StableAndLegacy`]; anything else the current
-/// conventions only. The builders' `semconv` method overrides it.
+/// conventions only. [`Grpc::semconv`](crate::Grpc::semconv) overrides it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SemconvStability {
