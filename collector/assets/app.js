@@ -28,7 +28,11 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   function s(tag, attrs, ...children) {
     const el = document.createElementNS(SVG_NS, tag);
-    for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+    for (const [k, v] of Object.entries(attrs || {})) {
+      // A style attribute would break the page's Content-Security-Policy; CSSOM does not.
+      if (k === "style") el.style.cssText = v;
+      else el.setAttribute(k, String(v));
+    }
     for (const c of children.flat()) {
       if (c === undefined || c === null) continue;
       el.append(c instanceof Node ? c : document.createTextNode(String(c)));

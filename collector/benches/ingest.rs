@@ -209,7 +209,7 @@ impl Conn {
 
     fn post(&mut self, body: &[u8]) -> u16 {
         let head = format!(
-            "POST /v1/traces HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+            "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
             body.len()
         );
         self.s.write_all(head.as_bytes()).unwrap();

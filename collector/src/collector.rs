@@ -6,7 +6,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -16,6 +15,7 @@ use crate::exporter::InProcessExporter;
 use crate::ingest::Shared;
 use crate::model::{IngestObserver, Span, TraceId};
 use crate::query::{StoreStats, TraceQuery, TraceSummary};
+use crate::serve::{Budget, EdgeConfig, ListenerKind};
 use crate::store::{Limits, Store};
 use crate::ui::HealthObserver;
 
@@ -34,6 +34,16 @@ pub enum CollectorError {
     },
     /// The collector's own runtime could not be started ([`CollectorBuilder::start`]).
     Runtime(std::io::Error),
+    /// [`CollectorBuilder::max_in_flight_bytes`] is below
+    /// [`CollectorBuilder::max_request_bytes`], so the largest requests could never be taken.
+    InFlightBudgetTooSmall {
+        /// The budget of bytes in flight.
+        max_in_flight_bytes: usize,
+        /// The largest request body.
+        max_request_bytes: usize,
+    },
+    /// The [`CollectorBuilder::auth_token`] is not an RFC 6750 `b64token`.
+    InvalidAuthToken,
 }
 
 impl fmt::Display for CollectorError {
@@ -43,6 +53,18 @@ impl fmt::Display for CollectorError {
                 write!(f, "could not bind the {what} listener to {addr}: {source}")
             }
             CollectorError::Runtime(e) => write!(f, "could not start the collector runtime: {e}"),
+            CollectorError::InFlightBudgetTooSmall {
+                max_in_flight_bytes,
+                max_request_bytes,
+            } => write!(
+                f,
+                "the budget of request bytes in flight ({max_in_flight_bytes}) is smaller than \
+                 the largest request ({max_request_bytes})"
+            ),
+            CollectorError::InvalidAuthToken => f.write_str(
+                "the auth token must be a b64token: letters, digits and -._~+/ with optional \
+                 trailing =",
+            ),
         }
     }
 }
@@ -52,6 +74,7 @@ impl std::error::Error for CollectorError {
         match self {
             CollectorError::Bind { source, .. } => Some(source),
             CollectorError::Runtime(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -79,9 +102,11 @@ pub struct CollectorBuilder {
     otlp_grpc: Option<SocketAddr>,
     api: Option<SocketAddr>,
     limits: Limits,
-    max_request_bytes: usize,
+    pub(crate) max_request_bytes: usize,
     queue_spans: usize,
     observers: Vec<Arc<dyn IngestObserver>>,
+    /// Connection limits, timeouts, TLS and access control (`serve::builder`).
+    pub(crate) edge: EdgeConfig,
 }
 
 impl fmt::Debug for CollectorBuilder {
@@ -94,6 +119,7 @@ impl fmt::Debug for CollectorBuilder {
             .field("max_request_bytes", &self.max_request_bytes)
             .field("queue_spans", &self.queue_spans)
             .field("observers", &self.observers.len())
+            .field("edge", &self.edge)
             .finish()
     }
 }
@@ -108,6 +134,7 @@ impl Default for CollectorBuilder {
             max_request_bytes: 4 << 20,
             queue_spans: 1 << 18,
             observers: Vec::new(),
+            edge: EdgeConfig::default(),
         }
     }
 }
@@ -216,40 +243,25 @@ impl CollectorBuilder {
     /// # Ok(()) }
     /// ```
     pub async fn spawn(mut self) -> Result<CollectorHandle, CollectorError> {
+        let edge = self.edge()?;
+        // Bind everything first, so a failure leaves nothing running.
+        let http = crate::serve::bind(ListenerKind::OtlpHttp, self.otlp_http, &edge).await?;
+        let grpc = crate::serve::bind(ListenerKind::OtlpGrpc, self.otlp_grpc, &edge).await?;
+        let api = crate::serve::bind(ListenerKind::Api, self.api, &edge).await?;
         // Per-operation health is computed incrementally at ingest, for the UI and the API.
         let health = Arc::new(HealthAggregator::new(HealthConfig::default()));
         self.observers
             .push(Arc::new(HealthObserver::new(health.clone())));
         let max_request = self.max_request_bytes;
-        let http_addr = self.otlp_http;
-        let grpc_addr = self.otlp_grpc;
-        let api_addr = self.api;
         let store = self.build_store();
-        let bind = |what: &'static str, addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| CollectorError::Bind { what, addr, source })
-        };
-        // Bind everything first, so a failure leaves nothing running.
-        let http = match http_addr {
-            Some(a) => Some(bind("otlp-http", a).await?),
-            None => None,
-        };
-        let grpc = match grpc_addr {
-            Some(a) => Some(bind("otlp-grpc", a).await?),
-            None => None,
-        };
-        let api = match api_addr {
-            Some(a) => Some(bind("api", a).await?),
-            None => None,
-        };
-        let local = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
+        let local = |l: &Option<crate::serve::Listener>| l.as_ref().and_then(|l| l.local_addr());
         let addrs = (local(&http), local(&grpc), local(&api));
+        let warnings = crate::serve::warnings([&http, &grpc, &api], &edge);
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         if let Some(l) = http {
             let router = crate::receiver::http::router(store.shared.clone(), max_request);
-            tasks.push(tokio::spawn(serve_axum(l, router, stop_rx.clone())));
+            tasks.push(tokio::spawn(l.serve(router, stop_rx.clone())));
         }
         if let Some(l) = api {
             let router = crate::api::api_router(store.clone())
@@ -258,25 +270,18 @@ impl CollectorBuilder {
                     "/",
                     axum::routing::get(|| async { axum::response::Redirect::temporary("/ui/") }),
                 );
-            tasks.push(tokio::spawn(serve_axum(l, router, stop_rx.clone())));
+            tasks.push(tokio::spawn(l.serve(router, stop_rx.clone())));
         }
         if let Some(l) = grpc {
             let svc =
                 crate::receiver::grpc::TraceServiceServer::new(store.shared.clone(), max_request);
-            let mut rx = stop_rx.clone();
-            tasks.push(tokio::spawn(async move {
-                let incoming = tonic::transport::server::TcpIncoming::from(l);
-                let _ = tonic::transport::Server::builder()
-                    .add_service(svc)
-                    .serve_with_incoming_shutdown(incoming, async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
-                    .await;
-            }));
+            tasks.push(tokio::spawn(l.serve(svc, stop_rx.clone())));
         }
         Ok(CollectorHandle {
             store,
             health,
+            budget: edge.budget,
+            warnings,
             otlp_http: addrs.0,
             otlp_grpc: addrs.1,
             api: addrs.2,
@@ -302,14 +307,6 @@ impl CollectorBuilder {
     }
 }
 
-async fn serve_axum(listener: TcpListener, router: axum::Router, mut stop: watch::Receiver<bool>) {
-    let _ = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await;
-}
-
 /// A running collector: its bound addresses, its store, and a clean shutdown.
 ///
 /// Dropping the handle without calling [`CollectorHandle::shutdown`] (or
@@ -318,6 +315,8 @@ async fn serve_axum(listener: TcpListener, router: axum::Router, mut stop: watch
 pub struct CollectorHandle {
     store: TraceStore,
     health: Arc<HealthAggregator>,
+    budget: Budget,
+    warnings: Vec<String>,
     otlp_http: Option<SocketAddr>,
     otlp_grpc: Option<SocketAddr>,
     api: Option<SocketAddr>,
@@ -351,6 +350,18 @@ impl CollectorHandle {
     /// The bound JSON API address.
     pub fn api_addr(&self) -> Option<SocketAddr> {
         self.api
+    }
+
+    /// What start-up found worth a warning: each listener bound beyond loopback, and what that
+    /// exposes given the token and TLS settings. Also logged with `tracing` at `WARN`.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Request-body bytes held now by requests in flight, over every listener (see
+    /// [`CollectorBuilder::max_in_flight_bytes`]).
+    pub fn bytes_in_flight(&self) -> usize {
+        self.budget.used()
     }
 
     /// The store, for queries and for building more routes over it.
@@ -407,8 +418,9 @@ impl CollectorHandle {
         self.store.flush().await
     }
 
-    /// Stops accepting connections, lets in-flight requests finish, stores what was queued and
-    /// stops the writer thread.
+    /// Stops accepting connections, closes idle ones, gives in-flight requests the
+    /// [shutdown timeout](CollectorBuilder::shutdown_timeout) and cuts what remains, stores
+    /// what was queued and stops the writer thread.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         for t in self.tasks.drain(..) {

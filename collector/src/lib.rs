@@ -47,8 +47,8 @@
 //! # Standalone
 //!
 //! The `tracewire-collector` binary takes `--otlp-http`, `--otlp-grpc`, `--api`,
-//! `--max-spans`, `--max-bytes` and `--retention`; run it with `--help`. Every listener binds
-//! `127.0.0.1` unless told otherwise.
+//! `--max-spans`, `--max-bytes` and `--retention`, and the connection, TLS and token settings
+//! below; run it with `--help`. Every listener binds `127.0.0.1` unless told otherwise.
 //!
 //! # Extending
 //!
@@ -56,6 +56,7 @@
 //! aggregates; [`api_router`] returns an `axum::Router` to `.merge()` more routes into, and
 //! [`TraceStore`] is the read side they need.
 //!
+#![doc = include_str!("../EDGE.md")]
 #![doc = include_str!("../API.md")]
 
 mod assembly;
@@ -67,6 +68,7 @@ mod json;
 mod otlp;
 mod query;
 mod receiver;
+mod serve;
 mod store;
 
 pub mod analysis;
@@ -87,3 +89,4 @@ pub use crate::model::{
     StatusCode,
 };
 pub use crate::query::{StoreStats, TraceQuery, TraceSummary};
+pub use crate::serve::{ServerTls, TlsError, TlsInput};

@@ -1,4 +1,5 @@
-//! The UI pages in a real headless Chromium, against a collector holding known traces.
+//! The UI pages in a real headless Chromium, against a collector holding known traces, served
+//! with the collector's Content-Security-Policy.
 //!
 //! Chromium is found at `/usr/bin/chromium` or as `chromium` / `chromium-browser` on `PATH`. The
 //! test is `#[ignore]`d, so a plain `cargo test` reports it as ignored rather than passing it
@@ -14,8 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tracewire_collector::TraceStore;
-use tracewire_collector::ui::collector_ui;
+use tracewire_collector::{Collector, CollectorHandle};
 
 mod analysis_fixture;
 
@@ -100,14 +100,25 @@ impl Browser {
         out
     }
 
-    /// The rendered DOM of `url`, with `&gt;`/`&lt;` in attributes unescaped.
+    /// The rendered DOM of `url`, with `&gt;`/`&lt;` in attributes unescaped. The page must
+    /// break no rule of its Content-Security-Policy (Chromium logs each refusal).
     fn dom(&self, url: &str) -> String {
-        let out = self.run(&["--dump-dom".to_owned()], url);
+        let out = self.run(
+            &[
+                "--dump-dom".to_owned(),
+                "--enable-logging=stderr".to_owned(),
+            ],
+            url,
+        );
         let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+        let log = String::from_utf8_lossy(&out.stderr);
         assert!(
             dom.contains("data-state=\"ready\""),
-            "page did not finish rendering: {url}\n{dom}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            "page did not finish rendering: {url}\n{dom}\n{log}"
+        );
+        assert!(
+            !log.contains("Content Security Policy"),
+            "{url} breaks its Content-Security-Policy:\n{log}"
         );
         dom.replace("&gt;", ">")
             .replace("&lt;", "<")
@@ -147,13 +158,17 @@ fn pages_render_in_headless_chromium() {
         .enable_all()
         .build()
         .unwrap();
-    let (store, addr): (TraceStore, SocketAddr) = rt.block_on(async {
-        let (store, health) = loaded_store().await;
-        let app = collector_ui(store.clone(), health);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (store, addr)
+    // A whole collector, so the pages load under the API listener's security headers.
+    let (collector, addr): (CollectorHandle, SocketAddr) = rt.block_on(async {
+        let collector = Collector::builder()
+            .ephemeral_ports()
+            .spawn()
+            .await
+            .unwrap();
+        export_fixture(&mut collector.in_process_exporter());
+        collector.flush().await;
+        let addr = collector.api_addr().unwrap();
+        (collector, addr)
     });
     let b = Browser {
         exe,
@@ -263,9 +278,5 @@ fn pages_render_in_headless_chromium() {
     assert!(dom.contains("data-service=\"ranking\" data-operation=\"POST /rank\""));
     b.screenshot(&url, "operations");
 
-    rt.block_on(async {
-        tokio::task::spawn_blocking(move || store.close())
-            .await
-            .unwrap()
-    });
+    rt.block_on(collector.shutdown());
 }

@@ -119,8 +119,6 @@ pub enum TraceStateError {
     InvalidValue,
     /// A list member has no `=`.
     MissingEquals,
-    /// The same key appears twice.
-    DuplicateKey,
     /// More than 32 list members.
     TooManyMembers,
     /// Longer than 512 bytes.
@@ -133,7 +131,6 @@ impl fmt::Display for TraceStateError {
             TraceStateError::InvalidKey => "invalid tracestate key",
             TraceStateError::InvalidValue => "invalid tracestate value",
             TraceStateError::MissingEquals => "tracestate member without '='",
-            TraceStateError::DuplicateKey => "duplicate tracestate key",
             TraceStateError::TooManyMembers => "more than 32 tracestate members",
             TraceStateError::TooLong => "tracestate longer than 512 bytes",
         })
@@ -152,6 +149,9 @@ pub enum BaggageError {
     TooManyMembers,
     /// Adding the entry would exceed the byte limit.
     TooLong,
+    /// The span is not known to the tracewire layer (disabled, filtered out for the layer, or
+    /// no layer installed), so there is nothing to set the entry on.
+    UnknownSpan,
 }
 
 impl fmt::Display for BaggageError {
@@ -160,6 +160,7 @@ impl fmt::Display for BaggageError {
             BaggageError::InvalidKey => "invalid baggage key",
             BaggageError::TooManyMembers => "too many baggage members",
             BaggageError::TooLong => "baggage too long",
+            BaggageError::UnknownSpan => "span not known to the tracewire layer",
         })
     }
 }
@@ -223,6 +224,8 @@ pub enum ExportError {
     Timeout,
     /// The exporter was already shut down.
     Shutdown,
+    /// The exporter panicked; the message is the panic's.
+    Panicked(String),
     /// Some spans were rejected by the destination.
     Rejected {
         /// How many spans were rejected.
@@ -238,6 +241,7 @@ impl fmt::Display for ExportError {
             ExportError::Transport(msg) => write!(f, "export failed: {msg}"),
             ExportError::Timeout => f.write_str("export timed out"),
             ExportError::Shutdown => f.write_str("exporter is shut down"),
+            ExportError::Panicked(msg) => write!(f, "exporter panicked: {msg}"),
             ExportError::Rejected { spans, message } => {
                 write!(f, "{spans} spans rejected: {message}")
             }

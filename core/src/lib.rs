@@ -41,11 +41,35 @@
 //! | `fmt` | yes | [`init`]'s fmt layer with trace ids, `RUST_LOG` filtering |
 //! | `tokio` | yes | [`spawn`] and [`spawn_blocking`] |
 //!
+//! # Where to find what
+//!
+//! | file (under `src/`) | what it holds |
+//! |---|---|
+//! | `id.rs` | [`TraceId`], [`SpanId`], [`TraceFlags`], the per-thread id generator |
+//! | `context.rs`, `tracestate.rs`, `baggage.rs` | [`SpanContext`] and [`Context`]; [`TraceState`]; [`Baggage`] |
+//! | `propagation/` | the [`propagation::Propagator`] trait, carriers, one file per format |
+//! | `ambient.rs` | [`current()`], [`scope`], [`FutureExt`], [`spawn`] |
+//! | `sampler.rs` | [`Sampler`] and `OTEL_TRACES_SAMPLER` |
+//! | `layer/mod.rs` | [`TracewireLayer`]: the `tracing` callbacks |
+//! | `layer/parent.rs` | [`with_parent`], [`Parent`] and the parent rules |
+//! | `layer/state.rs`, `layer/visit.rs` | per-span state and recording; fields to attribute values |
+//! | `layer/span_ext.rs` | [`SpanExt`]: context, baggage and attributes from a plain `tracing::Span` |
+//! | `layer/builder.rs` | [`LayerBuilder`] |
+//! | `limits.rs` | [`SpanLimits`] (`OTEL_*_LIMIT`), [`limits::untrusted`] for request data |
+//! | `span.rs`, `resource.rs` | [`SpanData`], [`Value`] and the other exported parts; [`Resource`] |
+//! | `export/mod.rs` | [`export::SpanExporter`], [`export::SpanSink`], counters |
+//! | `export/pipeline.rs`, `export/worker.rs` | the queue and its handle; the batching thread |
+//! | `export/memory.rs`, `export/stdout.rs` | the built-in exporters |
+//! | `setup.rs`, `fmt.rs` | [`init`], [`Builder`], [`Guard`]; the log-line format |
+//! | `diagnostics.rs`, `error.rs` | counted diagnostics; the error types |
+//! | `testing.rs` | [`testing::Recorder`] and span assertions |
+//!
 //! # Minimum supported Rust version
 //!
 //! The current stable release and the three before it; raising it is not a breaking change.
 
 mod ambient;
+mod baggage;
 mod context;
 mod error;
 mod id;
@@ -54,18 +78,22 @@ mod resource;
 mod sampler;
 mod setup;
 mod span;
+mod tracestate;
+mod value;
 
 pub mod diagnostics;
 pub mod export;
 #[cfg(feature = "fmt")]
 pub mod fmt;
+pub mod limits;
 pub mod propagation;
 pub mod testing;
 
 pub use crate::ambient::{FutureExt, InContext, current, scope};
 #[cfg(feature = "tokio")]
 pub use crate::ambient::{spawn, spawn_blocking};
-pub use crate::context::{Baggage, BaggageEntry, Context, SpanContext, TraceState};
+pub use crate::baggage::{Baggage, BaggageEntry};
+pub use crate::context::{Context, SpanContext};
 pub use crate::error::{
     BaggageError, ConfigError, ExportError, ExtractError, ParseIdError, TraceStateError,
 };
@@ -73,10 +101,13 @@ pub use crate::id::{SpanId, TraceFlags, TraceId};
 pub use crate::layer::{
     LayerBuilder, Parent, SpanExt, TracewireLayer, with_parent, with_parent_and_context,
 };
+pub use crate::limits::SpanLimits;
 pub use crate::resource::Resource;
 pub use crate::sampler::{ParentBased, RateLimiter, Sampler, SamplingInput};
 pub use crate::setup::{Builder, Guard, InitError, init};
-pub use crate::span::{Event, KeyValue, Link, SpanData, SpanKind, Status, Text, Value};
+pub use crate::span::{Event, Link, SpanData, SpanKind, Status};
+pub use crate::tracestate::TraceState;
+pub use crate::value::{Array, KeyValue, Text, Value};
 
 /// A [`Builder`] for [`init`]'s setup with every knob.
 pub fn builder() -> Builder {

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::span::{KeyValue, Text, Value};
+use crate::value::{KeyValue, Text, Value};
 
 /// Attributes of the entity producing spans: `service.name` and friends.
 ///

@@ -3,7 +3,8 @@
 //! ```no_run
 //! fn main() -> Result<(), tracewire::InitError> {
 //!     // Reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG),
-//!     // OTEL_TRACES_EXPORTER (console, none), OTEL_BSP_*, and RUST_LOG.
+//!     // OTEL_TRACES_EXPORTER (console, none), OTEL_BSP_*, the OTEL_*_LIMIT span limits
+//!     // and RUST_LOG.
 //!     let _guard = tracewire::init()?;
 //!     tracing::info!("log lines carry trace_id and span_id inside spans");
 //!     Ok(())
@@ -20,6 +21,7 @@ use crate::error::ConfigError;
 use crate::export::{Pipeline, PipelineBuilder, PipelineError, PipelineStats, SpanExporter};
 use crate::export::{StdoutExporter, StdoutFormat};
 use crate::layer::{LayerBuilder, TracewireLayer};
+use crate::limits::SpanLimits;
 use crate::resource::Resource;
 use crate::sampler::Sampler;
 
@@ -31,6 +33,8 @@ pub enum InitError {
     Config(ConfigError),
     /// A global `tracing` subscriber is already installed.
     AlreadyInstalled(String),
+    /// The export pipeline could not start (its worker thread was refused).
+    Pipeline(PipelineError),
 }
 
 impl fmt::Display for InitError {
@@ -40,6 +44,7 @@ impl fmt::Display for InitError {
             InitError::AlreadyInstalled(e) => {
                 write!(f, "a global tracing subscriber is already installed: {e}")
             }
+            InitError::Pipeline(e) => write!(f, "{e}"),
         }
     }
 }
@@ -49,6 +54,7 @@ impl std::error::Error for InitError {
         match self {
             InitError::Config(e) => Some(e),
             InitError::AlreadyInstalled(_) => None,
+            InitError::Pipeline(e) => Some(e),
         }
     }
 }
@@ -56,6 +62,12 @@ impl std::error::Error for InitError {
 impl From<ConfigError> for InitError {
     fn from(e: ConfigError) -> Self {
         InitError::Config(e)
+    }
+}
+
+impl From<PipelineError> for InitError {
+    fn from(e: PipelineError) -> Self {
+        InitError::Pipeline(e)
     }
 }
 
@@ -71,6 +83,7 @@ pub struct Builder {
     resource: Option<Resource>,
     service_name: Option<String>,
     sampler: Option<Sampler>,
+    limits: Option<SpanLimits>,
     layer: LayerBuilder,
     pipeline: Option<PipelineBuilder>,
     exporters: Vec<Box<dyn SpanExporter>>,
@@ -105,6 +118,7 @@ impl Builder {
             resource: None,
             service_name: None,
             sampler: None,
+            limits: None,
             layer: LayerBuilder::default(),
             pipeline: None,
             exporters: Vec::new(),
@@ -143,6 +157,13 @@ impl Builder {
     /// and log lines still carry them).
     pub fn no_env_exporter(mut self) -> Self {
         self.env_exporter = false;
+        self
+    }
+
+    /// The span limits (over the `OTEL_*_LIMIT` variables; see [`limits`](crate::limits)).
+    /// Limits set on the [`layer`](Builder::layer) builder win over these.
+    pub fn limits(mut self, limits: SpanLimits) -> Self {
+        self.limits = Some(limits);
         self
     }
 
@@ -203,8 +224,13 @@ impl Builder {
         for e in exporters {
             pipeline = pipeline.exporter(e);
         }
-        let pipeline = pipeline.build();
-        let layer = self.layer.sampler(sampler).build(pipeline.clone());
+        let pipeline = pipeline.try_build()?;
+        let limits = self.limits.unwrap_or_else(SpanLimits::from_env);
+        let layer = self
+            .layer
+            .base_limits(limits)
+            .sampler(sampler)
+            .build(pipeline.clone());
         Ok((
             layer,
             Guard {
@@ -312,5 +338,58 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.pipeline.shutdown(self.timeout);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipeline_that_cannot_start_fails_the_setup() {
+        let err = Builder::new()
+            .no_env_exporter()
+            .sampler(Sampler::AlwaysOn)
+            .pipeline(PipelineBuilder::default().unspawnable())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, InitError::Pipeline(PipelineError::Spawn(_))),
+            "{err:?}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn limits_reach_the_layer_under_the_layer_builders_own() {
+        let limits = SpanLimits {
+            attribute_count: 3,
+            link_count: 4,
+            ..SpanLimits::default()
+        };
+        let (layer, _guard) = Builder::new()
+            .no_env_exporter()
+            .sampler(Sampler::AlwaysOn)
+            .pipeline(PipelineBuilder::default())
+            .limits(limits)
+            .layer(LayerBuilder::default().max_links(1))
+            .build()
+            .unwrap();
+        let debug = format!("{layer:?}");
+        assert!(debug.contains("attribute_count: 3"), "{debug}");
+        assert!(debug.contains("link_count: 1"), "{debug}");
+    }
+
+    #[test]
+    fn a_huge_shutdown_timeout_is_waited_out_not_a_panic() {
+        let (_layer, guard) = Builder::new()
+            .no_env_exporter()
+            .sampler(Sampler::AlwaysOn)
+            .pipeline(PipelineBuilder::default())
+            .shutdown_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        guard.flush(Duration::MAX).unwrap();
+        drop(guard);
     }
 }

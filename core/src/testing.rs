@@ -33,7 +33,8 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::export::SpanSink;
 use crate::layer::{LayerBuilder, TracewireLayer};
-use crate::span::{SpanData, SpanKind, Status, Value};
+use crate::span::{SpanData, SpanKind, Status};
+use crate::value::Value;
 use crate::{SpanId, TraceId};
 
 #[derive(Default)]

@@ -27,7 +27,7 @@ fn config() -> Config {
 fn tracestate_key() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z][a-z0-9_*/-]{0,15}",
-        "[a-z0-9][a-z0-9_*/-]{0,7}@[a-z][a-z0-9_*/-]{0,5}",
+        "[a-z0-9][a-z0-9_*/@-]{0,7}@[a-z0-9_*/@-]{0,5}",
     ]
 }
 
@@ -411,11 +411,27 @@ proptest! {
         prop_assert_eq!(TraceContextPropagator::new().extract(&h, &mut cx), Ok(true));
         assert_limits(&cx);
         let state = cx.span_context().unwrap().trace_state();
-        let mut keys = std::collections::HashSet::new();
-        let distinct = members.iter().all(|(k, _)| keys.insert(k.clone()));
-        if members.len() > TraceState::MAX_MEMBERS || !distinct {
-            // Over 32 members or a duplicate key: the whole tracestate is dropped.
+        if members.len() > TraceState::MAX_MEMBERS {
+            // Over 32 members (duplicates count): the whole tracestate is dropped.
             prop_assert!(state.is_empty());
+        } else {
+            // Each key once, with its first value, in first-seen order, before truncation.
+            let mut firsts: Vec<(&str, &str)> = Vec::new();
+            for (k, v) in &members {
+                if !firsts.iter().any(|(seen, _)| seen == k) {
+                    firsts.push((k, v));
+                }
+            }
+            let kept: Vec<(&str, &str)> = state.iter().collect();
+            let mut rest = firsts.iter();
+            for member in &kept {
+                prop_assert!(rest.any(|f| f == member), "{member:?} out of order or not first");
+            }
+            if firsts.iter().map(|(k, v)| k.len() + v.len() + 1).sum::<usize>() + firsts.len()
+                <= TraceState::MAX_LEN + 1
+            {
+                prop_assert_eq!(kept, firsts);
+            }
         }
     }
 }

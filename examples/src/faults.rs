@@ -41,12 +41,15 @@ pub fn uniform() -> f64 {
     (tracewire::SpanId::random().to_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// `slow=0.05:300ms,fail=0.02` (either part may be left out).
+/// `slow=0.05:300ms,fail=0.02` (either part may be left out), or `none`.
 impl FromStr for Faults {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut f = Faults::NONE;
+        if s.trim() == "none" {
+            return Ok(f);
+        }
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (k, v) = part
                 .split_once('=')
@@ -77,15 +80,30 @@ fn probability(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("invalid probability {s:?} (0 to 1)"))
 }
 
+/// The form [`FromStr`] reads, naming only the faults that can happen: `none`,
+/// `fail=0.02`, `slow=0.05:300ms,fail=0.02`.
 impl fmt::Display for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "slow={}:{}ms,fail={}",
-            self.slow_probability,
-            self.slow_by.as_millis(),
-            self.fail_probability
-        )
+        let slow = self.slow_probability > 0.0;
+        let fail = self.fail_probability > 0.0;
+        if slow {
+            write!(
+                f,
+                "slow={}:{}ms",
+                self.slow_probability,
+                self.slow_by.as_millis()
+            )?;
+        }
+        match (slow, fail) {
+            (_, true) => write!(
+                f,
+                "{}fail={}",
+                if slow { "," } else { "" },
+                self.fail_probability
+            ),
+            (false, false) => f.write_str("none"),
+            (true, false) => Ok(()),
+        }
     }
 }
 
@@ -105,6 +123,17 @@ mod tests {
         assert!("slow=2:1ms".parse::<Faults>().is_err());
         assert!("boom=1".parse::<Faults>().is_err());
         assert_eq!("".parse::<Faults>().unwrap(), Faults::NONE);
+        assert_eq!("none".parse::<Faults>().unwrap(), Faults::NONE);
+        assert_eq!(Faults::NONE.to_string(), "none");
+        assert_eq!(
+            "fail=0.5".parse::<Faults>().unwrap().to_string(),
+            "fail=0.5"
+        );
+        assert_eq!(
+            "slow=1:20ms".parse::<Faults>().unwrap().to_string(),
+            "slow=1:20ms"
+        );
+        assert!("none,fail=1".parse::<Faults>().is_err());
         let u = uniform();
         assert!((0.0..1.0).contains(&u));
     }

@@ -108,26 +108,3 @@ fn draw(done: usize, total: usize) {
     );
     let _ = err.flush();
 }
-
-/// The `q`-quantile (0–1) of `values`, by nearest rank; 0 for no values.
-pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile(&v, 0.5), Duration::from_millis(50));
-        assert_eq!(percentile(&v, 0.99), Duration::from_millis(99));
-        assert_eq!(percentile(&v, 1.0), Duration::from_millis(100));
-        assert_eq!(percentile(&[], 0.5), Duration::ZERO);
-    }
-}

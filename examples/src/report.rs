@@ -6,10 +6,12 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use tracewire::{SpanKind, TraceId};
-use tracewire_collector::analysis::{AnalysisSpan, Waterfall, waterfall};
-use tracewire_collector::{Span, TraceQuery, TraceStore};
+use tracewire_collector::analysis::{
+    AnalysisSpan, LatencyHistogram, LatencySummary, Waterfall, waterfall,
+};
+use tracewire_collector::{Span, TraceStore};
 
-use crate::load::{Sample, percentile};
+use crate::load::Sample;
 
 /// Latency and errors of one service's server spans.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,42 +19,36 @@ pub struct ServiceStats {
     /// The service.
     pub service: String,
     /// Server spans seen.
-    pub requests: usize,
+    pub requests: u64,
     /// Server spans with an error status.
-    pub errors: usize,
-    /// Median, 90th and 99th percentile and maximum duration.
-    pub p50: Duration,
-    /// 90th percentile.
-    pub p90: Duration,
-    /// 99th percentile.
-    pub p99: Duration,
-    /// Maximum.
-    pub max: Duration,
+    pub errors: u64,
+    /// Their durations' percentiles (from the collector's histogram: never under the true
+    /// value, at most 1/32 over it).
+    pub latency: LatencySummary,
 }
 
 /// Per-service statistics over the stored SERVER spans.
 pub fn service_stats(store: &TraceStore) -> Vec<ServiceStats> {
-    let mut by_service: BTreeMap<String, (Vec<Duration>, usize)> = BTreeMap::new();
+    let mut by_service: BTreeMap<String, (LatencyHistogram, u64)> = BTreeMap::new();
     store.for_each_span(|s| {
-        if s.kind() == SpanKind::Server {
-            let e = by_service.entry(s.service().to_owned()).or_default();
-            e.0.push(Duration::from_nanos(s.duration_nanos()));
-            e.1 += usize::from(s.is_error());
+        if s.kind() != SpanKind::Server {
+            return;
         }
+        // Look up before inserting: a name is allocated once per service, not once per span.
+        let entry = match by_service.get_mut(s.service()) {
+            Some(e) => e,
+            None => by_service.entry(s.service().to_owned()).or_default(),
+        };
+        entry.0.record(s.duration_nanos());
+        entry.1 += u64::from(s.is_error());
     });
     by_service
         .into_iter()
-        .map(|(service, (mut d, errors))| {
-            d.sort();
-            ServiceStats {
-                service,
-                requests: d.len(),
-                errors,
-                p50: percentile(&d, 0.5),
-                p90: percentile(&d, 0.9),
-                p99: percentile(&d, 0.99),
-                max: d.last().copied().unwrap_or_default(),
-            }
+        .map(|(service, (histogram, errors))| ServiceStats {
+            service,
+            requests: histogram.count(),
+            errors,
+            latency: histogram.summary(),
         })
         .collect()
 }
@@ -62,33 +58,49 @@ pub fn analysis_spans(spans: &[Span]) -> Vec<AnalysisSpan> {
     spans.iter().map(AnalysisSpan::from_span).collect()
 }
 
-/// The slowest trace whose root is in `service`.
-pub fn slowest_trace(store: &TraceStore, service: &str) -> Option<TraceId> {
-    store
-        .search(&TraceQuery::new().service(service).limit(10_000))
-        .into_iter()
-        .filter(|t| t.has_root && &*t.root_service == service)
-        .max_by_key(|t| t.duration_nanos)
-        .map(|t| t.trace_id)
+/// Root spans (no parent) of `service` in the store.
+pub fn root_count(store: &TraceStore, service: &str) -> usize {
+    let mut n = 0;
+    store.for_each_span(|s| {
+        n += usize::from(s.parent_span_id().is_none() && s.service() == service);
+    });
+    n
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1}ms", d.as_secs_f64() * 1000.0)
+/// The trace with the longest root span in `service`, over every stored span.
+pub fn slowest_trace(store: &TraceStore, service: &str) -> Option<TraceId> {
+    let mut slowest: Option<(u64, TraceId)> = None;
+    store.for_each_span(|s| {
+        if s.parent_span_id().is_none()
+            && s.service() == service
+            && slowest.is_none_or(|(d, _)| s.duration_nanos() > d)
+        {
+            slowest = Some((s.duration_nanos(), s.trace_id()));
+        }
+    });
+    slowest.map(|(_, t)| t)
+}
+
+fn ms(ns: u64) -> String {
+    format!("{:.1}ms", Duration::from_nanos(ns).as_secs_f64() * 1000.0)
 }
 
 /// The load generator's own view, then the collector's.
 pub fn summary(samples: &[Sample], stats: &[ServiceStats], traces: usize) -> String {
     let mut out = String::new();
-    let mut lat: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
-    lat.sort();
+    let mut latencies: Vec<u64> = samples
+        .iter()
+        .map(|s| u64::try_from(s.latency.as_nanos()).unwrap_or(u64::MAX))
+        .collect();
+    let lat = LatencySummary::exact(&mut latencies);
     let failed = samples.iter().filter(|s| s.status != 200).count();
     let _ = writeln!(
         out,
         "\n{} requests: p50 {}  p99 {}  max {}  non-200: {failed}",
         samples.len(),
-        ms(percentile(&lat, 0.5)),
-        ms(percentile(&lat, 0.99)),
-        ms(lat.last().copied().unwrap_or_default()),
+        ms(lat.p50_ns),
+        ms(lat.p99_ns),
+        ms(lat.max_ns),
     );
     let _ = writeln!(out, "{traces} traces collected\n");
     let _ = writeln!(
@@ -108,10 +120,10 @@ pub fn summary(samples: &[Sample], stats: &[ServiceStats], traces: usize) -> Str
             s.service,
             s.requests,
             rate,
-            ms(s.p50),
-            ms(s.p90),
-            ms(s.p99),
-            ms(s.max)
+            ms(s.latency.p50_ns),
+            ms(s.latency.p90_ns),
+            ms(s.latency.p99_ns),
+            ms(s.latency.max_ns)
         );
     }
     out
@@ -126,7 +138,7 @@ pub fn render_waterfall(w: &Waterfall, width: usize) -> String {
         out,
         "trace {}  {}  ({} spans, * = critical path)",
         w.trace_id,
-        ms(Duration::from_nanos(w.duration_ns)),
+        ms(w.duration_ns),
         w.rows.len()
     );
     let label_width = w
@@ -162,7 +174,7 @@ pub fn render_waterfall(w: &Waterfall, width: usize) -> String {
         let _ = writeln!(
             out,
             "{mark} {label:<label_width$} |{bar}| {:>8}",
-            ms(Duration::from_nanos(r.duration_ns))
+            ms(r.duration_ns)
         );
     }
     out
@@ -179,7 +191,8 @@ pub fn trace_waterfall(store: &TraceStore, trace_id: TraceId) -> Option<Waterfal
 
 #[cfg(test)]
 mod tests {
-    use tracewire::SpanId;
+    use tracewire::export::SpanExporter;
+    use tracewire::{Resource, SpanContext, SpanData, SpanId, Status, TraceFlags};
 
     use super::*;
 
@@ -217,6 +230,124 @@ mod tests {
              \x20   pricing [gateway]  | ===                |   15.0ms\n\
              *   dispatch [gateway] | =================  |   85.0ms\n"
         );
+    }
+
+    #[test]
+    fn summary_uses_nearest_rank_percentiles() {
+        let samples: Vec<Sample> = (1..=100u64)
+            .map(|i| Sample {
+                status: if i % 25 == 0 { 502 } else { 200 },
+                latency: Duration::from_micros(i * 1_500),
+            })
+            .collect();
+        let ms = 1_000_000;
+        let stats = [
+            ServiceStats {
+                service: "gateway".into(),
+                requests: 4,
+                errors: 1,
+                latency: LatencySummary::exact(&mut [40 * ms, 10 * ms, 20 * ms, 30 * ms]),
+            },
+            ServiceStats {
+                service: "idle".into(),
+                requests: 0,
+                errors: 0,
+                latency: LatencySummary::default(),
+            },
+        ];
+        assert_eq!(
+            summary(&samples, &stats, 99),
+            "\n100 requests: p50 75.0ms  p99 148.5ms  max 150.0ms  non-200: 4\n\
+             99 traces collected\n\n\
+             service    requests   errors       p50       p90       p99       max\n\
+             gateway           4    25.0%    20.0ms    40.0ms    40.0ms    40.0ms\n\
+             idle              0     0.0%     0.0ms     0.0ms     0.0ms     0.0ms\n"
+        );
+    }
+
+    /// A finished span of `trace` lasting `ms`.
+    fn span(trace: u128, kind: SpanKind, ms: u64, error: bool) -> SpanData {
+        let cx = SpanContext::new(
+            TraceId::from_u128(trace),
+            SpanId::from_u64(1),
+            TraceFlags::SAMPLED,
+            Default::default(),
+            false,
+        );
+        let mut s = SpanData::new(cx, "op");
+        s.kind = kind;
+        s.end_time = s.start_time + Duration::from_millis(ms);
+        if error {
+            s.status = Status::error("failed");
+        }
+        s
+    }
+
+    /// A store holding `batches`, each exported by the service it names.
+    fn store_with(batches: &[(&'static str, Vec<SpanData>)]) -> TraceStore {
+        let store = tracewire_collector::Collector::builder().build_store();
+        let mut exporter = store.in_process_exporter();
+        for (service, spans) in batches {
+            exporter.export(spans, &Resource::new(*service)).unwrap();
+        }
+        store.flush_blocking();
+        store.close();
+        store
+    }
+
+    #[test]
+    fn service_stats_come_from_the_collectors_histogram() {
+        let store = store_with(&[
+            (
+                "pricing",
+                vec![
+                    span(1, SpanKind::Server, 30, false),
+                    span(2, SpanKind::Server, 10, true),
+                    span(3, SpanKind::Server, 20, false),
+                    // Not a server span: not a request.
+                    span(4, SpanKind::Internal, 500, true),
+                ],
+            ),
+            ("ranking", vec![span(5, SpanKind::Server, 5, false)]),
+        ]);
+        let stats = service_stats(&store);
+        assert_eq!(stats.len(), 2);
+        let (p, r) = (&stats[0], &stats[1]);
+        assert_eq!(
+            (p.service.as_str(), p.requests, p.errors),
+            ("pricing", 3, 1)
+        );
+        // The histogram reports a bucket's upper bound: 20 ms lies in [19.92 ms, 20.45 ms].
+        assert_eq!(p.latency.p50_ns, 20_447_231);
+        assert_eq!(p.latency.p90_ns, 30_000_000);
+        assert_eq!(p.latency.max_ns, 30_000_000);
+        assert_eq!(
+            (r.service.as_str(), r.requests, r.errors),
+            ("ranking", 1, 0)
+        );
+        assert_eq!(r.latency.p50_ns, 5_000_000);
+    }
+
+    #[test]
+    fn the_slowest_trace_is_found_among_every_stored_root() {
+        // More roots than one search answers (TraceQuery::MAX_LIMIT), the slowest stored first.
+        let mut gateway: Vec<SpanData> = (1..=1500)
+            .map(|t| span(t, SpanKind::Server, if t == 1 { 90 } else { 10 }, false))
+            .collect();
+        // Longer, but not roots of gateway's traces.
+        let mut child = span(2000, SpanKind::Client, 500, false);
+        child.parent_span_id = SpanId::from_u64(9);
+        gateway.push(child);
+        let store = store_with(&[
+            ("gateway", gateway),
+            ("pricing", vec![span(3000, SpanKind::Server, 800, false)]),
+        ]);
+        assert_eq!(
+            slowest_trace(&store, "gateway"),
+            Some(TraceId::from_u128(1))
+        );
+        assert_eq!(root_count(&store, "gateway"), 1500);
+        assert_eq!(slowest_trace(&store, "nobody"), None);
     }
 
     #[test]

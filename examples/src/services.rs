@@ -12,7 +12,6 @@
 //! request spans.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -21,24 +20,62 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
 use tonic::transport::{Channel, Server};
 use tracewire::SpanExt;
 use tracing::instrument;
 
+use crate::control::Stopped;
 use crate::faults::Faults;
 use crate::proto::dispatch_client::DispatchClient;
 use crate::proto::dispatch_server::{Dispatch, DispatchServer};
 use crate::proto::{Car, NearbyCarsRequest, NearbyCarsResponse};
+use crate::serve::{bind, serve_http, shutdown_signal, until_stopped};
 
 /// A boxed error for the services' plumbing.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Where a service sends its spans and what it should get wrong.
+/// One of the four services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum ServiceName {
+    /// The edge: `GET /ride`.
+    Gateway,
+    /// Nearby cars, over gRPC.
+    Dispatch,
+    /// Fares.
+    Pricing,
+    /// Sorting cars by distance and rating.
+    Ranking,
+}
+
+impl ServiceName {
+    /// Every service, callees before callers (the order they start in).
+    pub const ALL: [ServiceName; 4] = [
+        ServiceName::Ranking,
+        ServiceName::Pricing,
+        ServiceName::Dispatch,
+        ServiceName::Gateway,
+    ];
+
+    /// The name, which is also the `service.name`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Gateway => "gateway",
+            ServiceName::Dispatch => "dispatch",
+            ServiceName::Pricing => "pricing",
+            ServiceName::Ranking => "ranking",
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What a service should get wrong and where its callees are.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
-    /// The OTLP/HTTP traces endpoint (`http://host:port/v1/traces`).
-    pub otlp_endpoint: String,
     /// Injected faults.
     pub faults: Faults,
     /// The dispatch service's address (gateway only).
@@ -49,39 +86,24 @@ pub struct ServiceConfig {
     pub ranking: Option<SocketAddr>,
 }
 
-/// Installs tracing for a service process: OTLP export to the collector, short batches so the
-/// demo's traces show up promptly, log lines with trace ids on stderr.
-pub fn telemetry(service: &str, otlp_endpoint: &str) -> Result<tracewire::Guard, BoxError> {
-    let exporter = tracewire_otlp::OtlpExporter::builder()
-        .endpoint(otlp_endpoint)
-        .build()?;
-    let guard = tracewire::builder()
-        .service_name(service)
-        .exporter(exporter)
-        .pipeline(
-            tracewire::export::PipelineBuilder::default().batch_timeout(Duration::from_millis(200)),
-        )
-        .layer(tracewire::TracewireLayer::builder().baggage_attributes(["app.rider.tier"]))
-        .filter("info,h2=warn,hyper=warn,tower=warn")
-        .install()?;
-    Ok(guard)
+/// Runs `service` until `stopped`, then lets in-flight requests finish (at most
+/// [`DRAIN`](crate::serve::DRAIN)).
+pub async fn run(
+    service: ServiceName,
+    cfg: ServiceConfig,
+    stopped: Stopped,
+) -> Result<(), BoxError> {
+    match service {
+        ServiceName::Gateway => gateway(cfg, stopped).await,
+        ServiceName::Dispatch => dispatch(cfg, stopped).await,
+        ServiceName::Pricing => pricing(cfg, stopped).await,
+        ServiceName::Ranking => ranking(cfg, stopped).await,
+    }
 }
 
 /// The server layer every HTTP service uses: spans named from axum's route templates.
 fn http_layer() -> tracewire_axum::AxumLayer {
     tracewire_axum::layer()
-}
-
-async fn serve_http(router: Router, listener: TcpListener) -> Result<(), BoxError> {
-    axum::serve(listener, router).await?;
-    Ok(())
-}
-
-/// Binds the service's listener and announces it to the supervisor.
-pub async fn bind() -> Result<TcpListener, BoxError> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    println!("LISTENING {}", listener.local_addr()?);
-    Ok(listener)
 }
 
 /// Waits `by` if the faults say this request is slow; returns whether it should fail.
@@ -91,7 +113,17 @@ async fn apply(faults: &Faults) -> bool {
         tracing::info!(delay_ms = by.as_millis() as u64, "injected latency");
         tokio::time::sleep(by).await;
     }
+    if fail {
+        tracing::warn!("injected failure");
+    }
     fail
+}
+
+/// A 502 for a failed call, logged with the request's trace id.
+fn bad_gateway(what: &str, error: impl std::fmt::Display) -> (StatusCode, String) {
+    let message = format!("{what}: {error}");
+    tracing::warn!(error = %message, "ride request failed");
+    (StatusCode::BAD_GATEWAY, message)
 }
 
 // --- gateway ---------------------------------------------------------------------------------
@@ -163,17 +195,12 @@ async fn ride(
         }),
         quote(&g.http, g.pricing, pos),
     );
-    let cars = cars.map_err(|s| {
-        (
-            StatusCode::BAD_GATEWAY,
-            format!("dispatch: {}", s.message()),
-        )
-    })?;
-    let price = price.map_err(|e| (StatusCode::BAD_GATEWAY, format!("pricing: {e}")))?;
+    let cars = cars.map_err(|s| bad_gateway("dispatch", s.message()))?;
+    let price = price.map_err(|e| bad_gateway("pricing", e))?;
+    let cars = cars.into_inner().cars;
+    tracing::info!(cars = cars.len(), fare = price.fare, "ride offered");
     Ok(Json(RideOffer {
         cars: cars
-            .into_inner()
-            .cars
             .into_iter()
             .map(|c| CarView {
                 id: c.id,
@@ -215,7 +242,7 @@ async fn quote(
 }
 
 /// Runs the gateway.
-pub async fn gateway(cfg: ServiceConfig) -> Result<(), BoxError> {
+pub async fn gateway(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxError> {
     let dispatch_addr = cfg.dispatch.ok_or("gateway needs --dispatch")?;
     let endpoint = Channel::from_shared(format!("http://{dispatch_addr}"))?;
     // The traced channel records the endpoint as `server.address`/`server.port`.
@@ -231,7 +258,7 @@ pub async fn gateway(cfg: ServiceConfig) -> Result<(), BoxError> {
         .route("/health", get(|| async { "ok" }))
         .with_state(state)
         .layer(http_layer());
-    serve_http(router, bind().await?).await
+    serve_http(router, bind().await?, stopped).await
 }
 
 // --- dispatch ----------------------------------------------------------------------------------
@@ -335,6 +362,7 @@ impl Dispatch for DispatchService {
             .to_bytes();
         let ranked: Vec<RankCar> =
             serde_json::from_slice(&bytes).map_err(|e| tonic::Status::internal(e.to_string()))?;
+        tracing::info!(candidates = ranked.len(), "nearby cars ranked");
         Ok(tonic::Response::new(NearbyCarsResponse {
             cars: ranked
                 .into_iter()
@@ -352,19 +380,21 @@ impl Dispatch for DispatchService {
 }
 
 /// Runs dispatch.
-pub async fn dispatch(cfg: ServiceConfig) -> Result<(), BoxError> {
+pub async fn dispatch(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxError> {
     let svc = DispatchService {
         ranking: cfg.ranking.ok_or("dispatch needs --ranking")?,
         http: tracewire_hyper::Client::new(),
         faults: cfg.faults,
     };
     let listener = bind().await?;
-    Server::builder()
+    let server = Server::builder()
         .layer(tracewire_tonic::GrpcServerLayer::new())
         .add_service(DispatchServer::new(svc))
-        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-        .await?;
-    Ok(())
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown_signal(&stopped),
+        );
+    until_stopped(server, stopped).await
 }
 
 // --- ranking -----------------------------------------------------------------------------------
@@ -399,16 +429,22 @@ async fn rank(
     if apply(&faults).await {
         return Err((StatusCode::INTERNAL_SERVER_ERROR, "ranking fault".into()));
     }
-    Ok(Json(score(req.rider, req.cars)))
+    let ranked = score(req.rider, req.cars);
+    tracing::info!(
+        cars = ranked.len(),
+        best = ranked.first().map(|c| c.id.as_str()),
+        "ranked"
+    );
+    Ok(Json(ranked))
 }
 
 /// Runs ranking.
-pub async fn ranking(cfg: ServiceConfig) -> Result<(), BoxError> {
+pub async fn ranking(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxError> {
     let router = Router::new()
         .route("/rank", post(rank))
         .with_state(cfg.faults)
         .layer(http_layer());
-    serve_http(router, bind().await?).await
+    serve_http(router, bind().await?, stopped).await
 }
 
 // --- pricing -----------------------------------------------------------------------------------
@@ -428,17 +464,16 @@ async fn price(
         return Err((StatusCode::INTERNAL_SERVER_ERROR, "pricing fault".into()));
     }
     let surge = surge_multiplier(pos);
-    Ok(Json(Price {
-        fare: ((4.5 + 7.0) * surge * 100.0).round() / 100.0,
-        surge,
-    }))
+    let fare = ((4.5 + 7.0) * surge * 100.0).round() / 100.0;
+    tracing::info!(fare, surge, "priced");
+    Ok(Json(Price { fare, surge }))
 }
 
 /// Runs pricing.
-pub async fn pricing(cfg: ServiceConfig) -> Result<(), BoxError> {
+pub async fn pricing(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxError> {
     let router = Router::new()
         .route("/price", get(price))
         .with_state(cfg.faults)
         .layer(http_layer());
-    serve_http(router, bind().await?).await
+    serve_http(router, bind().await?, stopped).await
 }

@@ -273,18 +273,23 @@ async fn w3c_test_service_tracestate() {
     assert_eq!(traceparent(&r)[1], TID);
     assert_eq!(values(&r.headers, "tracestate"), ["foo=1,bar=2,baz=3"]);
 
-    // Duplicated keys, bad keys, bad values: the tracestate is dropped, the trace goes on.
-    for ts in [
-        "foo=1,foo=2",
-        "FOO=1",
-        "foo=a=b",
-        "foo",
-        "foo=1,,,=2",
-        "a@b@c=1",
-    ] {
+    // Bad keys, bad values: the tracestate is dropped, the trace goes on.
+    for ts in ["FOO=1", "foo=a=b", "foo", "foo=1,,,=2", "@a=1"] {
         let r = w3c_case(&svc, &harness, &[("traceparent", &tp), ("tracestate", ts)]).await;
         assert_eq!(traceparent(&r)[1], TID, "{ts}");
         assert!(values(&r.headers, "tracestate").is_empty(), "{ts}");
+    }
+
+    // The current key grammar ('@' anywhere after the first character) and duplicated keys
+    // (the first value stays) keep the tracestate.
+    for (ts, kept) in [
+        ("foo=1,foo=2", "foo=1"),
+        ("a@b@c=1", "a@b@c=1"),
+        ("foo@=1,bar=2", "foo@=1,bar=2"),
+    ] {
+        let r = w3c_case(&svc, &harness, &[("traceparent", &tp), ("tracestate", ts)]).await;
+        assert_eq!(traceparent(&r)[1], TID, "{ts}");
+        assert_eq!(values(&r.headers, "tracestate"), [kept], "{ts}");
     }
 
     // Multi-tenant keys and empty members are fine.

@@ -1,8 +1,217 @@
-//! The demo as a newcomer runs it: `demo --requests 20 --exit` finishes with exit status 0,
-//! reports the traces it collected with a waterfall, and leaves no service process behind.
+//! The demo run end to end: as a newcomer runs it (embedded collector, `--exit`), pointed at an
+//! external OTLP receiver over each protocol (a collector started here stands in for Jaeger or
+//! an OpenTelemetry Collector), and a service process stopped by its supervisor going away or by
+//! `SIGTERM`. Every request's trace must arrive whole, and every service's log file must carry
+//! the trace ids of its requests.
+//!
+//! Request counts stay small: each run starts five processes.
 
-use std::process::Command;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use tracewire::{SpanId, TraceId};
+use tracewire_collector::{Collector, CollectorHandle};
+
+const SERVICES: [&str; 4] = ["gateway", "dispatch", "pricing", "ranking"];
+const NO_FAULTS: [&str; 8] = [
+    "--gateway-faults",
+    "none",
+    "--dispatch-faults",
+    "none",
+    "--pricing-faults",
+    "none",
+    "--ranking-faults",
+    "none",
+];
+
+/// Parent → child span names (`service name`) of a ride request that nothing went wrong with.
+const RIDE_EDGES: [&str; 10] = [
+    "gateway GET /ride -> gateway rider_tier",
+    "gateway GET /ride -> gateway ride.v1.Dispatch/NearbyCars",
+    "gateway GET /ride -> gateway GET",
+    "gateway ride.v1.Dispatch/NearbyCars -> dispatch ride.v1.Dispatch/NearbyCars",
+    "dispatch ride.v1.Dispatch/NearbyCars -> dispatch find_candidates",
+    "dispatch ride.v1.Dispatch/NearbyCars -> dispatch POST",
+    "dispatch POST -> ranking POST /rank",
+    "ranking POST /rank -> ranking score",
+    "gateway GET -> pricing GET /price",
+    "pricing GET /price -> pricing surge_multiplier",
+];
+
+/// A fresh log directory for one test (of this test process: runs may overlap), removed when
+/// the test passes and kept for a look when it fails.
+struct LogDir(PathBuf);
+
+impl LogDir {
+    fn new(test: &str) -> LogDir {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("demo-logs")
+            .join(format!("{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        LogDir(dir)
+    }
+}
+
+impl std::ops::Deref for LogDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for LogDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A command for `exe` with none of the caller's `OTEL_*` settings.
+fn clean_command(exe: &str) -> Command {
+    let mut cmd = Command::new(exe);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("OTEL_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn run_demo(args: &[&str], env: &[(&str, &str)], logs: &Path) -> Output {
+    let started = Instant::now();
+    let out = clean_command(env!("CARGO_BIN_EXE_demo"))
+        .args(args)
+        .arg("--log-dir")
+        .arg(logs)
+        .envs(env.iter().copied())
+        .output()
+        .expect("demo runs");
+    eprintln!("demo {args:?} {env:?} took {:?}", started.elapsed());
+    out
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs `demo --exit --otlp-endpoint endpoint args..`, which must succeed, and returns its
+/// stdout.
+fn run_exporting_to(endpoint: &str, args: &[&str], env: &[(&str, &str)], logs: &Path) -> String {
+    let mut all = vec!["--exit", "--otlp-endpoint", endpoint];
+    all.extend(args);
+    let out = run_demo(&all, env, logs);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    stdout
+}
+
+fn read_log(logs: &Path, service: &str) -> String {
+    let path = logs.join(format!("{service}.log"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// A receiver standing in for an external OTLP endpoint: OTLP/HTTP and OTLP/gRPC on free ports.
+fn receiver() -> CollectorHandle {
+    Collector::builder()
+        .ephemeral_ports()
+        .api_addr(None)
+        .start()
+        .expect("collector starts")
+}
+
+#[derive(Debug)]
+struct StoredSpan {
+    span_id: SpanId,
+    parent: Option<SpanId>,
+    label: String,
+    is_error: bool,
+}
+
+/// Every stored span, by trace.
+fn stored_traces(c: &CollectorHandle) -> HashMap<TraceId, Vec<StoredSpan>> {
+    c.store().flush_blocking();
+    let mut traces: HashMap<TraceId, Vec<StoredSpan>> = HashMap::new();
+    c.store().for_each_span(|s| {
+        traces.entry(s.trace_id()).or_default().push(StoredSpan {
+            span_id: s.span_id(),
+            parent: s.parent_span_id(),
+            label: format!("{} {}", s.service(), s.name()),
+            is_error: s.is_error(),
+        });
+    });
+    traces
+}
+
+/// One trace per request, each with one root (the gateway's), no span whose parent is missing,
+/// and exactly the parent → child edges `edges`.
+fn assert_complete(
+    traces: &HashMap<TraceId, Vec<StoredSpan>>,
+    requests: usize,
+    edges: &[&str],
+    root_is_error: bool,
+) {
+    assert_eq!(traces.len(), requests, "traces stored");
+    let mut expected: Vec<&str> = edges.to_vec();
+    expected.sort_unstable();
+    for (trace_id, spans) in traces {
+        let by_id: HashMap<SpanId, &StoredSpan> = spans.iter().map(|s| (s.span_id, s)).collect();
+        let roots: Vec<&StoredSpan> = spans.iter().filter(|s| s.parent.is_none()).collect();
+        assert_eq!(roots.len(), 1, "roots of {trace_id}: {spans:#?}");
+        assert_eq!(roots[0].label, "gateway GET /ride", "{trace_id}");
+        assert_eq!(roots[0].is_error, root_is_error, "{trace_id}");
+        let mut found = Vec::new();
+        for s in spans {
+            let Some(parent) = s.parent else { continue };
+            let p = by_id
+                .get(&parent)
+                .unwrap_or_else(|| panic!("orphan in {trace_id}: {s:?}"));
+            found.push(format!("{} -> {}", p.label, s.label));
+        }
+        found.sort_unstable();
+        assert_eq!(found, expected, "spans of {trace_id}");
+        assert_eq!(spans.len(), edges.len() + 1, "span count of {trace_id}");
+    }
+}
+
+/// The trace ids on the lines of `service`'s log file, which must exist, be non-empty and hold
+/// no ANSI escape.
+fn logged_trace_ids(logs: &Path, service: &str) -> HashSet<String> {
+    let log = read_log(logs, service);
+    assert!(!log.is_empty(), "{service}.log is empty");
+    assert!(!log.contains("\x1b["), "ANSI escapes in {service}.log");
+    log.lines()
+        .filter_map(|l| l.split(" trace_id=").nth(1))
+        .map(|rest| {
+            let id = rest.split_whitespace().next().unwrap_or("");
+            assert!(
+                id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                "bad trace id {id:?} in {service}.log"
+            );
+            id.to_owned()
+        })
+        .collect()
+}
+
+/// Every service logged lines for stored traces only, and the gateway one for every trace.
+fn assert_logs_match(logs: &Path, traces: &HashMap<TraceId, Vec<StoredSpan>>) {
+    let stored: HashSet<String> = traces.keys().map(ToString::to_string).collect();
+    for service in SERVICES {
+        let ids = logged_trace_ids(logs, service);
+        assert!(!ids.is_empty(), "no trace ids in {service}.log");
+        let unknown: Vec<&String> = ids.difference(&stored).collect();
+        assert!(
+            unknown.is_empty(),
+            "{service}.log names unstored traces {unknown:?}"
+        );
+    }
+    assert_eq!(logged_trace_ids(logs, "gateway"), stored);
+}
 
 fn alive(pid: u32) -> bool {
     // A process that exited but was not yet reaped shows as a zombie ("Z"): not alive.
@@ -17,12 +226,14 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn demo_runs_reports_and_leaves_no_orphans() {
-    let out = Command::new(env!("CARGO_BIN_EXE_demo"))
-        .args(["--requests", "20", "--exit", "--ui", "127.0.0.1:0"])
-        .output()
-        .expect("demo runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logs = LogDir::new("embedded");
+    let out = run_demo(
+        &["--requests", "20", "--exit", "--ui", "127.0.0.1:0"],
+        &[],
+        &logs,
+    );
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
 
     assert!(stdout.contains("20 requests:"), "{stdout}");
@@ -31,8 +242,8 @@ fn demo_runs_reports_and_leaves_no_orphans() {
         .find_map(|l| l.strip_suffix(" traces collected"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no trace count in:\n{stdout}"));
-    assert!(traces >= 20, "only {traces} traces collected:\n{stdout}");
-    for service in ["gateway", "dispatch", "pricing", "ranking"] {
+    assert_eq!(traces, 20, "{stdout}");
+    for service in SERVICES {
         assert!(
             stdout.lines().any(|l| l.starts_with(service)),
             "no stats line for {service}:\n{stdout}"
@@ -40,7 +251,23 @@ fn demo_runs_reports_and_leaves_no_orphans() {
     }
     assert!(stdout.contains("* = critical path"), "{stdout}");
     assert!(stdout.contains("ride.v1.Dispatch/NearbyCars"), "{stdout}");
-    assert!(stdout.contains("web UI: http://127.0.0.1:"), "{stdout}");
+    // With --exit the UI is gone when the demo ends, so its address is not offered.
+    assert!(!stdout.contains("web UI"), "{stdout}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    // The slowest trace, shown in the waterfall, went through every service; each service's
+    // log has a line with its id.
+    let slowest = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("trace "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no waterfall in:\n{stdout}"));
+    for service in SERVICES {
+        assert!(
+            logged_trace_ids(&logs, service).contains(slowest),
+            "{service}.log has no line for {slowest}"
+        );
+    }
 
     let pids: Vec<u32> = stderr
         .lines()
@@ -48,10 +275,289 @@ fn demo_runs_reports_and_leaves_no_orphans() {
         .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
         .collect();
     assert_eq!(pids.len(), 4, "{stderr}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while pids.iter().any(|&p| alive(p)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The demo waited for its services to exit before it did.
     let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
     assert!(left.is_empty(), "service processes left running: {left:?}");
+}
+
+#[test]
+fn an_external_receiver_gets_every_span_faults_off() {
+    let c = receiver();
+    let logs = LogDir::new("external-http");
+    // A bare base URL gets the traces path, as OTEL_EXPORTER_OTLP_ENDPOINT does.
+    let endpoint = format!("http://{}", c.otlp_http_addr().unwrap());
+    let mut args = vec!["--requests", "12"];
+    args.extend(NO_FAULTS);
+    let stdout = run_exporting_to(&endpoint, &args, &[], &logs);
+    assert!(
+        stdout.contains(&format!(
+            "12 requests sent; 132 spans exported to {endpoint}/v1/traces (http/protobuf)"
+        )),
+        "{stdout}"
+    );
+    let traces = stored_traces(&c);
+    assert_complete(&traces, 12, &RIDE_EDGES, false);
+    assert_logs_match(&logs, &traces);
+    c.shutdown_blocking();
+}
+
+#[test]
+fn an_external_receiver_gets_every_span_over_grpc_with_faults() {
+    let c = receiver();
+    let logs = LogDir::new("external-grpc");
+    let endpoint = format!("http://{}", c.otlp_grpc_addr().unwrap());
+    // Every pricing call fails (the gateway answers 502), and half the calls to dispatch and
+    // ranking are slow: the slowest traces end last, right before the services stop.
+    let args = [
+        "--requests",
+        "12",
+        "--pricing-faults",
+        "fail=1",
+        "--dispatch-faults",
+        "slow=0.5:20ms",
+        "--ranking-faults",
+        "slow=0.5:40ms",
+    ];
+    let env = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+    let stdout = run_exporting_to(&endpoint, &args, &env, &logs);
+    assert!(stdout.contains("(grpc)"), "{stdout}");
+    let edges: Vec<&str> = RIDE_EDGES
+        .into_iter()
+        .filter(|e| !e.ends_with("surge_multiplier"))
+        .collect();
+    let traces = stored_traces(&c);
+    assert_complete(&traces, 12, &edges, true);
+    for spans in traces.values() {
+        let pricing = spans.iter().find(|s| s.label == "pricing GET /price");
+        assert!(pricing.is_some_and(|s| s.is_error), "{spans:#?}");
+    }
+    for service in SERVICES {
+        let log = read_log(&logs, service);
+        assert!(
+            log.contains("exporting spans over OTLP protocol=grpc"),
+            "{log}"
+        );
+    }
+    c.shutdown_blocking();
+}
+
+#[test]
+fn an_external_receiver_gets_every_span_over_http_json_gzip() {
+    let c = receiver();
+    let logs = LogDir::new("external-json");
+    let endpoint = format!("http://{}/v1/traces", c.otlp_http_addr().unwrap());
+    let mut args = vec!["--requests", "6"];
+    args.extend(NO_FAULTS);
+    let env = [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+    ];
+    let stdout = run_exporting_to(&endpoint, &args, &env, &logs);
+    assert!(stdout.contains("(http/json)"), "{stdout}");
+    assert_complete(&stored_traces(&c), 6, &RIDE_EDGES, false);
+    let log = read_log(&logs, "gateway");
+    assert!(
+        log.contains(&format!(
+            "exporting spans over OTLP protocol=http/json endpoint={endpoint}"
+        )),
+        "{log}"
+    );
+    c.shutdown_blocking();
+}
+
+#[test]
+fn spans_that_do_not_arrive_fail_the_run_and_are_logged() {
+    // A server that answers every request with 404 (the collector's API port has no OTLP
+    // route): not retryable, so each export fails at once.
+    let c = Collector::builder()
+        .ephemeral_ports()
+        .otlp_http_addr(None)
+        .otlp_grpc_addr(None)
+        .start()
+        .expect("collector starts");
+    let logs = LogDir::new("external-failing");
+    let endpoint = format!("http://{}/v1/traces", c.api_addr().unwrap());
+    let mut args = vec!["--requests", "3", "--exit", "--otlp-endpoint", &endpoint];
+    args.extend(NO_FAULTS);
+    let out = run_demo(&args, &[], &logs);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in:\n{stderr}"));
+    assert!(
+        error.starts_with(&format!("error: not every span reached {endpoint}; ")),
+        "{error}"
+    );
+    for service in SERVICES {
+        assert!(
+            error.contains(&format!("{service}: ")),
+            "{service} missing: {error}"
+        );
+        let log = read_log(&logs, service);
+        let line = log
+            .lines()
+            .find(|l| l.contains("spans were not exported"))
+            .unwrap_or_else(|| panic!("{service}.log does not report the failure:\n{log}"));
+        assert!(line.contains("404"), "{line}");
+    }
+    c.shutdown_blocking();
+}
+
+/// A service process started the way the supervisor starts it, exporting to `c`.
+struct ServiceUnderTest {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServiceUnderTest {
+    fn start(c: &CollectorHandle, logs: &Path, faults: &str) -> ServiceUnderTest {
+        std::fs::create_dir_all(logs).unwrap();
+        let log = std::fs::File::create(logs.join("pricing.log")).unwrap();
+        let mut child = clean_command(env!("CARGO_BIN_EXE_demo"))
+            .args(["--service", "pricing", "--faults", faults])
+            .env(
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                format!("http://{}/v1/traces", c.otlp_http_addr().unwrap()),
+            )
+            // A long batch delay: nothing is exported unless the stop flushes it.
+            .env("OTEL_BSP_SCHEDULE_DELAY", "60000")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("service starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .strip_prefix("LISTENING ")
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        ServiceUnderTest { child, addr }
+    }
+
+    /// Sends `GET /price` and returns the connection.
+    fn ask_price(&self) -> TcpStream {
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        write!(
+            stream,
+            "GET /price?lat=0.01&lon=0.02 HTTP/1.1\r\nhost: pricing\r\nconnection: close\r\n\r\n"
+        )
+        .unwrap();
+        stream
+    }
+
+    fn price(&self) {
+        let mut answer = String::new();
+        self.ask_price().read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    /// Waits (at most 15 s) for the process to exit and returns its remaining stdout.
+    fn wait(mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the service did not stop");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut rest = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut rest)
+            .unwrap();
+        rest
+    }
+}
+
+#[test]
+fn a_service_exports_everything_when_its_supervisor_goes_away_or_on_sigterm() {
+    let c = receiver();
+    let logs = LogDir::new("service-stop");
+
+    // The supervisor's end of stdin closing is what the kernel does when it dies.
+    let mut orphan = ServiceUnderTest::start(&c, &logs, "none");
+    orphan.price();
+    orphan.price();
+    drop(orphan.child.stdin.take());
+    let rest = orphan.wait();
+    assert_eq!(
+        rest.trim(),
+        "STATS exported=4 failed=0 dropped=0 pending=0",
+        "{rest}"
+    );
+
+    let terminated = ServiceUnderTest::start(&c, &logs, "none");
+    terminated.price();
+    let status = Command::new("kill")
+        .args(["-TERM", &terminated.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let rest = terminated.wait();
+    assert_eq!(rest.trim(), "STATS exported=2 failed=0 dropped=0 pending=0");
+    let log = read_log(&logs, "pricing");
+    assert!(
+        log.contains("stopping: no new connections, finishing requests in flight reason=SIGTERM"),
+        "{log}"
+    );
+
+    let traces = stored_traces(&c);
+    assert_eq!(traces.len(), 3);
+    for spans in traces.values() {
+        let labels: Vec<&str> = spans.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels.len(), 2, "{labels:?}");
+        assert!(labels.contains(&"pricing GET /price"), "{labels:?}");
+        assert!(labels.contains(&"pricing surge_multiplier"), "{labels:?}");
+    }
+    c.shutdown_blocking();
+}
+
+#[test]
+fn a_request_still_running_after_the_drain_deadline_does_not_keep_a_service_alive() {
+    let c = receiver();
+    let logs = LogDir::new("service-drain");
+    // Every request waits a minute.
+    let mut service = ServiceUnderTest::start(&c, &logs, "slow=1:60000ms");
+    let mut stuck = service.ask_price();
+    // The request is in the handler once its latency is logged.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !read_log(&logs, "pricing").contains("injected latency") {
+        assert!(Instant::now() < deadline, "the request never arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stopping = Instant::now();
+    drop(service.child.stdin.take());
+    let rest = service.wait();
+    let took = stopping.elapsed();
+    // The drain deadline is 3 s; the whole stop stays well inside the supervisor's 12 s.
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    // The abandoned request's span still ends and is exported.
+    assert_eq!(rest.trim(), "STATS exported=1 failed=0 dropped=0 pending=0");
+    let log = read_log(&logs, "pricing");
+    assert!(
+        log.contains("requests still in flight 3s after the stop; abandoning them"),
+        "{log}"
+    );
+    let mut answer = String::new();
+    let _ = stuck.read_to_string(&mut answer);
+    assert_eq!(answer, "", "the abandoned request got an answer");
+    let traces = stored_traces(&c);
+    let labels: Vec<&str> = traces
+        .values()
+        .flatten()
+        .map(|s| s.label.as_str())
+        .collect();
+    assert_eq!(labels, ["pricing GET /price"]);
+    c.shutdown_blocking();
 }

@@ -16,6 +16,19 @@
 //! request headers (replacing trace headers the caller set), records the HTTP client
 //! attributes, and ends when the response body ends. 4xx, 5xx and transport errors mark the
 //! span failed.
+//!
+//! `https://` URLs work out of the box (the `https` feature): rustls with the ring provider,
+//! HTTP/2 or HTTP/1.1 by ALPN, the system's trusted roots (Mozilla's, compiled in, when the
+//! system has none). [`Client::builder`] trusts a custom CA instead, or takes a whole rustls
+//! configuration.
+//!
+//! # Features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `https` | yes | `https://` URLs (rustls, ring, system or custom roots) |
+
+mod connector;
 
 use std::fmt;
 use std::future::poll_fn;
@@ -23,17 +36,17 @@ use std::future::poll_fn;
 use bytes::Bytes;
 use http::{Request, Uri};
 use http_body_util::Full;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tower_service::Service;
 use tracewire::propagation::Propagators;
 use tracewire_tower::{HttpClient as TraceClient, HttpClientLayer, HttpResponseBody};
 
+pub use crate::connector::{ClientBuildError, ClientBuilder, Connector};
 pub use tracewire;
 pub use tracewire_tower;
 
-/// hyper-util's pooled HTTP/1 and HTTP/2 client over plain TCP.
-pub type HttpClient<B = Full<Bytes>> = hyper_util::client::legacy::Client<HttpConnector, B>;
+/// hyper-util's pooled HTTP/1 and HTTP/2 client over the [`Connector`] (TCP, and TLS for
+/// `https://` with the `https` feature).
+pub type HttpClient<B = Full<Bytes>> = hyper_util::client::legacy::Client<Connector, B>;
 
 /// The body of a traced response: the inner body, ending the client span when it ends.
 pub type ResponseBody<B = hyper::body::Incoming> = HttpResponseBody<B>;
@@ -50,11 +63,14 @@ pub struct Client<S = HttpClient> {
 
 impl Client {
     /// A traced hyper-util client on the Tokio runtime, sending `Full<Bytes>` bodies and
-    /// injecting W3C Trace Context and Baggage.
+    /// injecting W3C Trace Context and Baggage; `https://` trusts the system's roots.
     pub fn new() -> Self {
-        Client::from_service(
-            hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http(),
-        )
+        Client::from_service(connector::default_http_client())
+    }
+
+    /// A builder for a client with chosen TLS roots.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
     }
 }
 

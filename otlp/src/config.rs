@@ -1,5 +1,4 @@
-//! Configuration values: protocol, compression, retry policy, the configuration error, and the
-//! `OTEL_EXPORTER_OTLP_*` environment rules.
+//! Configuration values: protocol, compression, retry policy, and the ceiling on timeouts.
 
 use std::fmt;
 use std::time::Duration;
@@ -48,7 +47,31 @@ impl Protocol {
     pub(crate) fn is_http(self) -> bool {
         !matches!(self, Protocol::Grpc)
     }
+
+    /// The cargo feature of `tracewire-otlp` that adds this protocol.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Protocol::HttpProtobuf => "http-proto",
+            Protocol::HttpJson => "http-json",
+            Protocol::Grpc => "grpc",
+        }
+    }
+
+    /// Whether this build can speak the protocol.
+    pub fn is_enabled(self) -> bool {
+        match self {
+            Protocol::HttpProtobuf => cfg!(feature = "http-proto"),
+            Protocol::HttpJson => cfg!(feature = "http-json"),
+            Protocol::Grpc => cfg!(feature = "grpc"),
+        }
+    }
 }
+
+/// The longest timeout or time budget the exporter uses: 2³¹ − 1 milliseconds (about 24.8
+/// days), the "very long time" the OpenTelemetry configuration specification suggests for "no
+/// limit". Longer values (from code or from the environment) are cut to it, so no deadline
+/// computed from them can overflow.
+pub const MAX_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
 
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -83,11 +106,12 @@ impl Compression {
 /// A request is retried when the answer says the failure is transient: HTTP 429, 502, 503 and
 /// 504; gRPC `UNAVAILABLE`, `RESOURCE_EXHAUSTED`, `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`,
 /// `OUT_OF_RANGE` and `DATA_LOSS`; a connection failure; an attempt that timed out. The wait
-/// before attempt *n + 1* is the server's `Retry-After` if it sent one, else
-/// `initial_backoff × 2ⁿ⁻¹` capped at `max_backoff`, with jitter (a random value between half and
-/// all of it). Retrying stops after `max_attempts` attempts, or when the next wait would end
-/// more than `max_elapsed` after the first attempt started: a batch holds the export worker for
-/// at most `max_elapsed` plus one request timeout.
+/// before attempt *n + 1* is the server's `Retry-After` (HTTP) or `RetryInfo` (gRPC) if it sent
+/// one, else `initial_backoff × 2ⁿ⁻¹` capped at `max_backoff`, with jitter (a random value between
+/// half and all of it). Retrying stops after `max_attempts` attempts, or when the next wait would
+/// end more than `max_elapsed` after the first attempt started; each attempt's timeout is cut to
+/// what is left of `max_elapsed`. So a batch holds the export worker for at most `max_elapsed`,
+/// whatever a server asks for: a `Retry-After` beyond the budget ends the retrying at once.
 ///
 /// ```
 /// use std::time::Duration;
@@ -140,7 +164,7 @@ impl RetryPolicy {
     /// The wait before the first retry, before jitter.
     #[must_use]
     pub fn initial_backoff(mut self, d: Duration) -> Self {
-        self.initial_backoff = d;
+        self.initial_backoff = d.min(MAX_TIMEOUT);
         self
     }
 
@@ -148,15 +172,16 @@ impl RetryPolicy {
     /// only by [`max_elapsed`](Self::max_elapsed)).
     #[must_use]
     pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max_backoff = d;
+        self.max_backoff = d.min(MAX_TIMEOUT);
         self
     }
 
-    /// The retry budget: no retry is started whose wait would end later than this after the
-    /// batch's first attempt.
+    /// The time budget per batch, retries and waits included (longer values are cut to
+    /// [`MAX_TIMEOUT`]; zero means no budget: only the first attempt is made, with the request
+    /// timeout).
     #[must_use]
     pub fn max_elapsed(mut self, d: Duration) -> Self {
-        self.max_elapsed = d;
+        self.max_elapsed = d.min(MAX_TIMEOUT);
         self
     }
 
@@ -189,300 +214,9 @@ impl RetryPolicy {
     }
 }
 
-/// Why an exporter could not be configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum OtlpConfigError {
-    /// An `OTEL_EXPORTER_OTLP_*` variable holds a value that cannot be used.
-    InvalidEnv {
-        /// The variable.
-        var: &'static str,
-        /// The value.
-        value: String,
-    },
-    /// The endpoint is not a usable URL.
-    InvalidEndpoint {
-        /// The endpoint as given.
-        endpoint: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// A header name or value is not valid in HTTP (or gRPC metadata).
-    InvalidHeader {
-        /// The header name as given.
-        name: String,
-    },
-    /// The timeout is zero.
-    ZeroTimeout,
-}
-
-impl fmt::Display for OtlpConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OtlpConfigError::InvalidEnv { var, value } => {
-                write!(f, "invalid value {value:?} for {var}")
-            }
-            OtlpConfigError::InvalidEndpoint { endpoint, reason } => {
-                write!(f, "invalid otlp endpoint {endpoint:?}: {reason}")
-            }
-            OtlpConfigError::InvalidHeader { name } => write!(f, "invalid otlp header {name:?}"),
-            OtlpConfigError::ZeroTimeout => f.write_str("otlp timeout must be greater than zero"),
-        }
-    }
-}
-
-impl std::error::Error for OtlpConfigError {}
-
-/// Where the endpoint came from, which decides whether `/v1/traces` is appended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum EndpointSetting {
-    /// Use the protocol's default.
-    Default,
-    /// A full URL used as given (code, or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
-    Exact(String),
-    /// A base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`): HTTP protocols append `v1/traces`.
-    Base(String),
-}
-
-impl EndpointSetting {
-    pub(crate) fn resolve(&self, protocol: Protocol) -> String {
-        match self {
-            EndpointSetting::Default => protocol.default_endpoint().to_owned(),
-            EndpointSetting::Exact(e) => e.clone(),
-            EndpointSetting::Base(base) if protocol.is_http() => {
-                if base.ends_with('/') {
-                    format!("{base}v1/traces")
-                } else {
-                    format!("{base}/v1/traces")
-                }
-            }
-            EndpointSetting::Base(base) => base.clone(),
-        }
-    }
-}
-
-/// The settings the environment asked for; `None` where it said nothing.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct EnvSettings {
-    pub(crate) endpoint: Option<EndpointSetting>,
-    pub(crate) protocol: Option<Protocol>,
-    pub(crate) headers: Option<Vec<(String, String)>>,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) compression: Option<Compression>,
-}
-
-const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
-const PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
-const TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
-const HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
-const TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
-const TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
-const TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
-const COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
-const TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
-
-impl EnvSettings {
-    /// Reads the variables through `lookup`. For each setting the signal-specific
-    /// `OTEL_EXPORTER_OTLP_TRACES_*` variable wins over the generic one; empty values count as
-    /// unset; invalid values are errors.
-    pub(crate) fn read(
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<EnvSettings, OtlpConfigError> {
-        let get = |var: &'static str| -> Option<(&'static str, String)> {
-            lookup(var)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .map(|v| (var, v))
-        };
-        let pick = |specific, generic| get(specific).or_else(|| get(generic));
-        let invalid = |var: &'static str, value: String| OtlpConfigError::InvalidEnv { var, value };
-
-        let endpoint = match get(TRACES_ENDPOINT) {
-            Some((_, v)) => Some(EndpointSetting::Exact(v)),
-            None => get(ENDPOINT).map(|(_, v)| EndpointSetting::Base(v)),
-        };
-        let protocol = match pick(TRACES_PROTOCOL, PROTOCOL) {
-            Some((var, v)) => Some(Protocol::parse(&v).ok_or_else(|| invalid(var, v))?),
-            None => None,
-        };
-        let headers = match pick(TRACES_HEADERS, HEADERS) {
-            Some((var, v)) => Some(parse_headers(&v).ok_or_else(|| invalid(var, v))?),
-            None => None,
-        };
-        let timeout = match pick(TRACES_TIMEOUT, TIMEOUT) {
-            Some((var, v)) => match v.parse::<u64>() {
-                Ok(ms) if ms > 0 => Some(Duration::from_millis(ms)),
-                _ => return Err(invalid(var, v)),
-            },
-            None => None,
-        };
-        let compression = match pick(TRACES_COMPRESSION, COMPRESSION) {
-            Some((var, v)) => Some(Compression::parse(&v).ok_or_else(|| invalid(var, v))?),
-            None => None,
-        };
-        Ok(EnvSettings {
-            endpoint,
-            protocol,
-            headers,
-            timeout,
-            compression,
-        })
-    }
-}
-
-/// Parses the `OTEL_EXPORTER_OTLP_HEADERS` format: `key=value` pairs separated by commas, keys and
-/// values trimmed, values percent-decoded. `None` when a pair has no `=` or an empty key, or a
-/// value is not valid UTF-8 after decoding. Empty pairs (`a=1,,b=2`) are skipped.
-pub(crate) fn parse_headers(s: &str) -> Option<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for pair in s.split(',') {
-        if pair.trim().is_empty() {
-            continue;
-        }
-        let (k, v) = pair.split_once('=')?;
-        let k = k.trim();
-        if k.is_empty() {
-            return None;
-        }
-        let v = percent_encoding::percent_decode_str(v.trim())
-            .decode_utf8()
-            .ok()?;
-        out.push((k.to_owned(), v.into_owned()));
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-
-    fn read(vars: &[(&str, &str)]) -> Result<EnvSettings, OtlpConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        EnvSettings::read(&move |k: &str| map.get(k).cloned())
-    }
-
-    #[test]
-    fn nothing_set_means_nothing_changes() {
-        assert_eq!(read(&[]).unwrap(), EnvSettings::default());
-        // Empty values count as unset.
-        assert_eq!(
-            read(&[(PROTOCOL, ""), (TIMEOUT, "  ")]).unwrap(),
-            EnvSettings::default()
-        );
-    }
-
-    #[test]
-    fn signal_specific_wins() {
-        let s = read(&[
-            (ENDPOINT, "http://generic:4318"),
-            (TRACES_ENDPOINT, "http://traces:9999/custom"),
-            (PROTOCOL, "grpc"),
-            (TRACES_PROTOCOL, "http/json"),
-            (HEADERS, "a=1"),
-            (TRACES_HEADERS, "b=2"),
-            (TIMEOUT, "1000"),
-            (TRACES_TIMEOUT, "2500"),
-            (COMPRESSION, "none"),
-            (TRACES_COMPRESSION, "gzip"),
-        ])
-        .unwrap();
-        assert_eq!(
-            s.endpoint,
-            Some(EndpointSetting::Exact("http://traces:9999/custom".into()))
-        );
-        assert_eq!(s.protocol, Some(Protocol::HttpJson));
-        assert_eq!(s.headers, Some(vec![("b".into(), "2".into())]));
-        assert_eq!(s.timeout, Some(Duration::from_millis(2500)));
-        assert_eq!(s.compression, Some(Compression::Gzip));
-    }
-
-    #[test]
-    fn generic_values_apply_alone() {
-        let s = read(&[
-            (ENDPOINT, "http://generic:4318/"),
-            (PROTOCOL, "grpc"),
-            (HEADERS, "api-key=abc%20def , tenant = acme,,"),
-            (TIMEOUT, "750"),
-            (COMPRESSION, "gzip"),
-        ])
-        .unwrap();
-        assert_eq!(
-            s.endpoint,
-            Some(EndpointSetting::Base("http://generic:4318/".into()))
-        );
-        assert_eq!(s.protocol, Some(Protocol::Grpc));
-        assert_eq!(
-            s.headers,
-            Some(vec![
-                ("api-key".into(), "abc def".into()),
-                ("tenant".into(), "acme".into())
-            ])
-        );
-        assert_eq!(s.timeout, Some(Duration::from_millis(750)));
-        assert_eq!(s.compression, Some(Compression::Gzip));
-    }
-
-    #[test]
-    fn invalid_values_are_errors() {
-        for (var, value) in [
-            (PROTOCOL, "http"),
-            (TRACES_PROTOCOL, "GRPC"),
-            (HEADERS, "novalue"),
-            (TRACES_HEADERS, "=x"),
-            (HEADERS, "k=%FF"),
-            (TIMEOUT, "10s"),
-            (TRACES_TIMEOUT, "0"),
-            (COMPRESSION, "zstd"),
-        ] {
-            assert_eq!(
-                read(&[(var, value)]),
-                Err(OtlpConfigError::InvalidEnv {
-                    var,
-                    value: value.to_owned()
-                }),
-                "{var}={value}"
-            );
-        }
-    }
-
-    #[test]
-    fn endpoint_resolution() {
-        let base = |s: &str| EndpointSetting::Base(s.to_owned());
-        assert_eq!(
-            base("http://c:4318").resolve(Protocol::HttpProtobuf),
-            "http://c:4318/v1/traces"
-        );
-        assert_eq!(
-            base("http://c:4318/").resolve(Protocol::HttpJson),
-            "http://c:4318/v1/traces"
-        );
-        assert_eq!(
-            base("http://c:4318/prefix").resolve(Protocol::HttpProtobuf),
-            "http://c:4318/prefix/v1/traces"
-        );
-        assert_eq!(
-            base("http://c:4317").resolve(Protocol::Grpc),
-            "http://c:4317"
-        );
-        assert_eq!(
-            EndpointSetting::Exact("http://c/x".into()).resolve(Protocol::HttpProtobuf),
-            "http://c/x"
-        );
-        assert_eq!(
-            EndpointSetting::Default.resolve(Protocol::HttpProtobuf),
-            "http://localhost:4318/v1/traces"
-        );
-        assert_eq!(
-            EndpointSetting::Default.resolve(Protocol::Grpc),
-            "http://localhost:4317"
-        );
-    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
@@ -497,18 +231,14 @@ mod tests {
     }
 
     #[test]
-    fn errors_print_lowercase() {
-        let e = OtlpConfigError::InvalidEnv {
-            var: TIMEOUT,
-            value: "x".into(),
-        };
-        assert_eq!(
-            e.to_string(),
-            "invalid value \"x\" for OTEL_EXPORTER_OTLP_TIMEOUT"
-        );
-        assert_eq!(
-            OtlpConfigError::ZeroTimeout.to_string(),
-            "otlp timeout must be greater than zero"
-        );
+    fn protocol_names_and_features() {
+        for p in [Protocol::HttpProtobuf, Protocol::HttpJson, Protocol::Grpc] {
+            assert_eq!(Protocol::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Protocol::parse("GRPC"), None);
+        assert_eq!(Protocol::HttpProtobuf.feature(), "http-proto");
+        assert_eq!(Protocol::HttpJson.feature(), "http-json");
+        assert_eq!(Protocol::Grpc.feature(), "grpc");
+        assert_eq!(Protocol::Grpc.is_enabled(), cfg!(feature = "grpc"),);
     }
 }

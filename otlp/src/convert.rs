@@ -36,12 +36,14 @@
 //! ```
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, SpanFlags, Status as ProtoStatus, span, status,
 };
-use tracewire::{Resource, SpanContext, SpanData, SpanKind, Status, Value};
+use tracewire::{Array, Resource, SpanContext, SpanData, SpanKind, Status, Value};
 
 /// The instrumentation scope name every exported span carries.
 pub const SCOPE_NAME: &str = "tracewire";
@@ -127,7 +129,7 @@ pub fn to_span(s: &SpanData) -> Span {
                 time_unix_nano: unix_nanos(e.time),
                 name: e.name.to_string(),
                 attributes: e.attributes.iter().map(to_key_value).collect(),
-                dropped_attributes_count: 0,
+                dropped_attributes_count: e.dropped_attributes,
             })
             .collect(),
         dropped_events_count: s.dropped_events,
@@ -139,11 +141,11 @@ pub fn to_span(s: &SpanData) -> Span {
                 span_id: l.span_context.span_id().to_bytes().to_vec(),
                 trace_state: l.span_context.trace_state().header(),
                 attributes: l.attributes.iter().map(to_key_value).collect(),
-                dropped_attributes_count: 0,
+                dropped_attributes_count: l.dropped_attributes,
                 flags: flags(&l.span_context, l.span_context.is_remote()),
             })
             .collect(),
-        dropped_links_count: 0,
+        dropped_links_count: s.dropped_links,
         status: Some(to_status(&s.status)),
     }
 }
@@ -205,9 +207,35 @@ pub fn to_any_value(v: &Value) -> AnyValue {
             Value::I64(i) => any_value::Value::IntValue(*i),
             Value::F64(f) => any_value::Value::DoubleValue(*f),
             Value::String(s) => any_value::Value::StringValue(s.to_string()),
+            Value::Array(a) => any_value::Value::ArrayValue(to_array_value(a)),
             other => any_value::Value::StringValue(other.to_string()),
         }),
     }
+}
+
+/// Converts an array attribute value, element by element.
+fn to_array_value(a: &Array) -> ArrayValue {
+    let any = |v| AnyValue { value: Some(v) };
+    let values = match a {
+        Array::Bool(v) => v
+            .iter()
+            .map(|b| any(any_value::Value::BoolValue(*b)))
+            .collect(),
+        Array::I64(v) => v
+            .iter()
+            .map(|i| any(any_value::Value::IntValue(*i)))
+            .collect(),
+        Array::F64(v) => v
+            .iter()
+            .map(|f| any(any_value::Value::DoubleValue(*f)))
+            .collect(),
+        Array::String(v) => v
+            .iter()
+            .map(|s| any(any_value::Value::StringValue(s.to_string())))
+            .collect(),
+        other => vec![any(any_value::Value::StringValue(other.to_string()))],
+    };
+    ArrayValue { values }
 }
 
 fn string_value(s: String) -> AnyValue {
@@ -249,22 +277,22 @@ mod tests {
             tracewire::KeyValue::new("ratio", 0.25f64),
         ];
         s.dropped_attributes = 3;
-        s.events = vec![Event {
-            name: "retrying".into(),
-            time: SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 999),
-            attributes: vec![tracewire::KeyValue::new("attempt", 2i64)],
-        }];
+        s.events = vec![Event::new(
+            "retrying",
+            SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 999),
+            vec![tracewire::KeyValue::new("attempt", 2i64)],
+        )];
         s.dropped_events = 1;
-        s.links = vec![Link {
-            span_context: SpanContext::new(
+        s.links = vec![Link::new(
+            SpanContext::new(
                 TraceId::from_u128(7),
                 SpanId::from_u64(8),
                 TraceFlags::new(0),
                 "k=v".parse().unwrap(),
                 true,
             ),
-            attributes: vec![tracewire::KeyValue::new("reason", "public endpoint")],
-        }];
+            vec![tracewire::KeyValue::new("reason", "public endpoint")],
+        )];
         s.status = Status::error("boom");
         s
     }
@@ -348,6 +376,34 @@ mod tests {
                 message: "boom".into(),
                 code: 2
             })
+        );
+    }
+
+    #[test]
+    fn array_attributes_are_otlp_arrays() {
+        let str_any = |s: &str| AnyValue {
+            value: Some(any_value::Value::StringValue(s.into())),
+        };
+        assert_eq!(
+            to_any_value(&Value::from(vec!["text/html", "*/*"])).value,
+            Some(any_value::Value::ArrayValue(ArrayValue {
+                values: vec![str_any("text/html"), str_any("*/*")],
+            }))
+        );
+        let Some(any_value::Value::ArrayValue(ints)) =
+            to_any_value(&Value::from(vec![1i64, 2])).value
+        else {
+            panic!("not an array");
+        };
+        assert_eq!(
+            ints.values
+                .iter()
+                .map(|v| v.value.clone())
+                .collect::<Vec<_>>(),
+            [
+                Some(any_value::Value::IntValue(1)),
+                Some(any_value::Value::IntValue(2))
+            ]
         );
     }
 

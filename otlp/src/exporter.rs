@@ -1,258 +1,37 @@
-//! [`OtlpExporter`] and its builder.
+//! [`OtlpExporter`]: the [`SpanExporter`] that delivers batches, retrying within a budget.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName};
 use tracewire::export::SpanExporter;
 use tracewire::{ExportError, Resource, SpanData};
 
-use crate::config::{
-    Compression, EndpointSetting, EnvSettings, OtlpConfigError, Protocol, RetryPolicy,
-};
+use crate::builder::OtlpExporterBuilder;
+use crate::config::{Compression, Protocol, RetryPolicy};
+use crate::diagnostics::Diagnostics;
+use crate::error::{OtlpConfigError, OtlpExportError};
 use crate::stats::OtlpStats;
 use crate::transport::{AttemptError, Client, Payload};
-
-/// The OTLP default: 10 seconds per request.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Validated settings.
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) protocol: Protocol,
     pub(crate) endpoint: http::Uri,
+    /// TLS (an `https` endpoint).
+    pub(crate) secure: bool,
     pub(crate) headers: HeaderMap,
     pub(crate) timeout: Duration,
     pub(crate) compression: Compression,
     pub(crate) retry: RetryPolicy,
-}
-
-/// Configures an [`OtlpExporter`].
-///
-/// Settings apply in call order, so `builder().from_env().endpoint(..)` lets code override the
-/// environment and `builder().endpoint(..).from_env()` lets the environment override code.
-///
-/// ```
-/// use std::time::Duration;
-/// use tracewire_otlp::{Compression, OtlpExporter, Protocol, RetryPolicy};
-///
-/// let exporter = OtlpExporter::builder()
-///     .protocol(Protocol::Grpc)
-///     .endpoint("http://collector:4317")
-///     .header("x-tenant", "acme")
-///     .timeout(Duration::from_secs(5))
-///     .compression(Compression::Gzip)
-///     .retry(RetryPolicy::default().max_attempts(3))
-///     .build()
-///     .unwrap();
-/// assert_eq!(exporter.endpoint(), "http://collector:4317/");
-/// ```
-#[must_use]
-#[derive(Clone)]
-pub struct OtlpExporterBuilder {
-    protocol: Protocol,
-    endpoint: EndpointSetting,
-    headers: Vec<(String, String)>,
-    timeout: Duration,
-    compression: Compression,
-    retry: RetryPolicy,
-    env_error: Option<OtlpConfigError>,
-}
-
-impl fmt::Debug for OtlpExporterBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Header values often hold credentials: print the names only.
-        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("OtlpExporterBuilder")
-            .field("protocol", &self.protocol)
-            .field("endpoint", &self.endpoint)
-            .field("headers", &names)
-            .field("timeout", &self.timeout)
-            .field("compression", &self.compression)
-            .field("retry", &self.retry)
-            .field("env_error", &self.env_error)
-            .finish()
-    }
-}
-
-impl Default for OtlpExporterBuilder {
-    fn default() -> Self {
-        OtlpExporterBuilder {
-            protocol: Protocol::default(),
-            endpoint: EndpointSetting::Default,
-            headers: Vec::new(),
-            timeout: DEFAULT_TIMEOUT,
-            compression: Compression::None,
-            retry: RetryPolicy::default(),
-            env_error: None,
-        }
-    }
-}
-
-impl OtlpExporterBuilder {
-    /// The wire protocol (default [`Protocol::HttpProtobuf`]).
-    pub fn protocol(mut self, protocol: Protocol) -> Self {
-        self.protocol = protocol;
-        self
-    }
-
-    /// The full URL requests go to, used as given: for HTTP it includes the path
-    /// (`http://collector:4318/v1/traces`). Default: the protocol's
-    /// [`default_endpoint`](Protocol::default_endpoint). Only `http://` URLs are supported.
-    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = EndpointSetting::Exact(endpoint.into());
-        self
-    }
-
-    /// Adds a header (gRPC: a metadata entry) sent with every request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Replaces the headers sent with every request.
-    pub fn headers<K, V>(mut self, headers: impl IntoIterator<Item = (K, V)>) -> Self
-    where
-        K: Into<String>,
-        V: Into<String>,
-    {
-        self.headers = headers
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        self
-    }
-
-    /// How long one request may take, connecting included (default 10 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Payload compression (default none).
-    pub fn compression(mut self, compression: Compression) -> Self {
-        self.compression = compression;
-        self
-    }
-
-    /// The retry policy (default [`RetryPolicy::default`]).
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Applies the `OTEL_EXPORTER_OTLP_*` variables of the process environment that are set.
-    ///
-    /// | setting | signal-specific (wins) | generic |
-    /// |---|---|---|
-    /// | endpoint | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, used as given | `OTEL_EXPORTER_OTLP_ENDPOINT`, a base URL: HTTP protocols append `/v1/traces` |
-    /// | protocol | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | `OTEL_EXPORTER_OTLP_PROTOCOL`: `grpc`, `http/protobuf`, `http/json` |
-    /// | headers | `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | `OTEL_EXPORTER_OTLP_HEADERS`: `k=v,k2=v2`, values percent-decoded |
-    /// | timeout | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` | `OTEL_EXPORTER_OTLP_TIMEOUT`: milliseconds |
-    /// | compression | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION` | `OTEL_EXPORTER_OTLP_COMPRESSION`: `gzip`, `none` |
-    ///
-    /// Empty variables count as unset. An invalid value is not ignored: [`build`](Self::build)
-    /// returns [`OtlpConfigError::InvalidEnv`] naming it.
-    pub fn from_env(self) -> Self {
-        self.from_env_lookup(|var| std::env::var(var).ok())
-    }
-
-    /// Like [`from_env`](Self::from_env), reading variables through `lookup` instead of the
-    /// process environment (for tests and for configuration kept elsewhere).
-    ///
-    /// ```
-    /// use tracewire_otlp::{OtlpExporter, Protocol};
-    ///
-    /// let exporter = OtlpExporter::builder()
-    ///     .from_env_lookup(|var| match var {
-    ///         "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://collector:4318".to_owned()),
-    ///         _ => None,
-    ///     })
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(exporter.endpoint(), "http://collector:4318/v1/traces");
-    /// assert_eq!(exporter.protocol(), Protocol::HttpProtobuf);
-    /// ```
-    pub fn from_env_lookup(mut self, lookup: impl Fn(&str) -> Option<String>) -> Self {
-        match EnvSettings::read(&lookup) {
-            Ok(env) => {
-                if let Some(e) = env.endpoint {
-                    self.endpoint = e;
-                }
-                if let Some(p) = env.protocol {
-                    self.protocol = p;
-                }
-                if let Some(h) = env.headers {
-                    self.headers = h;
-                }
-                if let Some(t) = env.timeout {
-                    self.timeout = t;
-                }
-                if let Some(c) = env.compression {
-                    self.compression = c;
-                }
-            }
-            Err(e) => {
-                self.env_error.get_or_insert(e);
-            }
-        }
-        self
-    }
-
-    /// Validates the settings. Nothing is started here: the exporter creates its runtime and
-    /// connection on first use, on the thread that calls [`SpanExporter::export`].
-    pub fn build(self) -> Result<OtlpExporter, OtlpConfigError> {
-        if let Some(e) = self.env_error {
-            return Err(e);
-        }
-        if self.timeout.is_zero() {
-            return Err(OtlpConfigError::ZeroTimeout);
-        }
-        let endpoint = parse_endpoint(&self.endpoint.resolve(self.protocol))?;
-        let mut headers = HeaderMap::with_capacity(self.headers.len());
-        for (name, value) in &self.headers {
-            let invalid = || OtlpConfigError::InvalidHeader { name: name.clone() };
-            let n = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| invalid())?;
-            // gRPC reserves `-bin` names for binary values, which these text values are not.
-            if self.protocol == Protocol::Grpc && n.as_str().ends_with("-bin") {
-                return Err(invalid());
-            }
-            let v = HeaderValue::from_str(value).map_err(|_| invalid())?;
-            headers.append(n, v);
-        }
-        let settings = Settings {
-            protocol: self.protocol,
-            endpoint,
-            headers,
-            timeout: self.timeout,
-            compression: self.compression,
-            retry: self.retry,
-        };
-        Ok(OtlpExporter {
-            settings,
-            stats: OtlpStats::default(),
-            active: None,
-            shut_down: false,
-        })
-    }
-}
-
-fn parse_endpoint(s: &str) -> Result<http::Uri, OtlpConfigError> {
-    let invalid = |reason| OtlpConfigError::InvalidEndpoint {
-        endpoint: s.to_owned(),
-        reason,
-    };
-    let uri: http::Uri = s.parse().map_err(|_| invalid("not a url"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => return Err(invalid("https is not supported by this build (no tls)")),
-        _ => return Err(invalid("the scheme must be http")),
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(invalid("no host"));
-    }
-    Ok(uri)
+    #[cfg(feature = "tls")]
+    #[cfg_attr(not(any(feature = "_http", feature = "grpc")), allow(dead_code))]
+    pub(crate) tls: std::sync::Arc<rustls::ClientConfig>,
+    /// Whether the server asked for a client certificate we do not have.
+    #[cfg(feature = "tls")]
+    pub(crate) client_auth: std::sync::Arc<crate::tls::ClientAuth>,
 }
 
 /// The runtime and client, created on first use on the exporting thread.
@@ -262,16 +41,18 @@ struct Active {
 }
 
 /// A [`SpanExporter`] that sends batches to an OTLP receiver (an OpenTelemetry Collector,
-/// Jaeger, Grafana Tempo, `tracewire-collector`) over OTLP/HTTP (protobuf or JSON) or OTLP/gRPC.
+/// Jaeger, Grafana Tempo, `tracewire-collector`) over OTLP/HTTP (protobuf or JSON) or OTLP/gRPC,
+/// in plain text or over TLS.
 ///
 /// Made for the [`tracewire::export::Pipeline`] worker thread: each `export` blocks that thread
 /// on a small current-thread Tokio runtime the exporter owns (created on first use), for at most
-/// the retry budget plus one request timeout. The application's threads never wait on it; while
-/// it retries, the pipeline's bounded queue fills and drops (and counts) new spans.
+/// the retry budget ([`RetryPolicy::max_elapsed`]). The application's threads never wait on it;
+/// while it retries, the pipeline's bounded queue fills and drops (and counts) new spans.
 ///
 /// The exporter's own HTTP and gRPC machinery never produces spans: `export` runs with no
 /// `tracing` subscriber (on top of the pipeline worker having none), and the runtime's blocking
-/// threads (used for DNS) start with none either.
+/// threads (used for DNS) start with none either. Its own log lines (the first failure of each
+/// kind, recovery) go to the `tracewire_otlp` target.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -284,11 +65,15 @@ struct Active {
 /// // ... run the application ...
 /// pipeline.shutdown(Duration::from_secs(5))?;
 /// println!("sent {} spans, {} retries", stats.snapshot().exported_spans, stats.snapshot().retries);
+/// if let Some(e) = stats.last_error() {
+///     println!("last failure: {e}");
+/// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct OtlpExporter {
     settings: Settings,
     stats: OtlpStats,
+    diagnostics: Diagnostics,
     active: Option<Active>,
     shut_down: bool,
 }
@@ -304,6 +89,7 @@ impl fmt::Debug for OtlpExporter {
         f.debug_struct("OtlpExporter")
             .field("protocol", &self.settings.protocol)
             .field("endpoint", &self.settings.endpoint)
+            .field("secure", &self.settings.secure)
             .field("headers", &names)
             .field("timeout", &self.settings.timeout)
             .field("compression", &self.settings.compression)
@@ -315,6 +101,16 @@ impl fmt::Debug for OtlpExporter {
 }
 
 impl OtlpExporter {
+    pub(crate) fn new(settings: Settings) -> OtlpExporter {
+        OtlpExporter {
+            diagnostics: Diagnostics::new(settings.endpoint.to_string()),
+            settings,
+            stats: OtlpStats::default(),
+            active: None,
+            shut_down: false,
+        }
+    }
+
     /// A builder with the defaults: HTTP/protobuf to `http://localhost:4318/v1/traces`, 10 s
     /// timeout, no compression, [`RetryPolicy::default`].
     pub fn builder() -> OtlpExporterBuilder {
@@ -342,6 +138,11 @@ impl OtlpExporter {
         self.settings.endpoint.to_string()
     }
 
+    /// Whether requests go over TLS.
+    pub fn is_secure(&self) -> bool {
+        self.settings.secure
+    }
+
     /// The request timeout.
     pub fn timeout(&self) -> Duration {
         self.settings.timeout
@@ -352,26 +153,65 @@ impl OtlpExporter {
         self.settings.compression
     }
 
+    /// Delivers one batch, like [`SpanExporter::export`], with the failure typed. Must be
+    /// called from a plain thread (not inside an async runtime), as the pipeline's worker is.
+    pub fn export_batch(
+        &mut self,
+        batch: &[SpanData],
+        resource: &Resource,
+    ) -> Result<(), OtlpExportError> {
+        if self.shut_down {
+            return Err(OtlpExportError::Shutdown);
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Blocking inside someone's runtime would panic or stall it.
+            return Err(OtlpExportError::Runtime(
+                "the otlp exporter must run on a plain thread, not inside an async runtime"
+                    .to_owned(),
+            ));
+        }
+        // No spans or events from hyper, h2 or tonic may reach a subscriber: they would be
+        // exported in turn.
+        let result = tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+            self.export_quietly(batch, resource)
+        });
+        match &result {
+            Ok(()) => self.diagnostics.delivered(),
+            Err(e) => self.diagnostics.failed(e),
+        }
+        result
+    }
+
     fn export_quietly(
         &mut self,
         batch: &[SpanData],
         resource: &Resource,
-    ) -> Result<(), ExportError> {
+    ) -> Result<(), OtlpExportError> {
+        let spans = batch.len() as u64;
         let request = crate::convert::to_request(batch, resource);
-        let payload = Payload::encode(request, self.settings.protocol, self.settings.compression)?;
+        let payload = Payload::encode(request, self.settings.protocol, self.settings.compression)
+            .inspect_err(|e| self.failed(e, spans))?;
         if self.active.is_none() {
-            self.active = Some(start(&self.settings)?);
+            self.active = Some(start(&self.settings).inspect_err(|e| self.failed(e, spans))?);
         }
         let Some(Active { rt, client }) = self.active.as_mut() else {
-            return Err(ExportError::Shutdown);
+            return Err(OtlpExportError::Shutdown);
         };
         rt.block_on(deliver(
             client,
             &payload,
             &self.settings,
             &self.stats,
-            batch.len() as u64,
+            spans,
         ))
+    }
+
+    fn failed(&self, e: &OtlpExportError, spans: u64) {
+        self.stats.set_last_error(e);
+        self.stats.failed(spans);
     }
 }
 
@@ -381,7 +221,7 @@ thread_local! {
 
 /// Creates the runtime (current-thread; its blocking pool, used for DNS, gets threads with no
 /// `tracing` subscriber) and the client inside it.
-fn start(settings: &Settings) -> Result<Active, ExportError> {
+fn start(settings: &Settings) -> Result<Active, OtlpExportError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .max_blocking_threads(2)
@@ -396,7 +236,7 @@ fn start(settings: &Settings) -> Result<Active, ExportError> {
             QUIET.with(|q| q.borrow_mut().take());
         })
         .build()
-        .map_err(|e| ExportError::Transport(format!("cannot start the export runtime: {e}")))?;
+        .map_err(|e| OtlpExportError::Runtime(e.to_string()))?;
     let client = {
         let _enter = rt.enter();
         Client::new(settings)?
@@ -404,15 +244,16 @@ fn start(settings: &Settings) -> Result<Active, ExportError> {
     Ok(Active { rt, client })
 }
 
-/// Sends one payload, retrying per the policy.
+/// Sends one payload, retrying per the policy, within its time budget.
 async fn deliver(
     client: &mut Client,
     payload: &Payload,
     settings: &Settings,
     stats: &OtlpStats,
     spans: u64,
-) -> Result<(), ExportError> {
+) -> Result<(), OtlpExportError> {
     let policy = &settings.retry;
+    let budget = policy.get_max_elapsed();
     let start = Instant::now();
     let mut attempt = 0u32;
     loop {
@@ -420,13 +261,23 @@ async fn deliver(
         if attempt > 1 {
             stats.retry();
         }
+        // Each attempt gets the request timeout, cut to what is left of the budget (a zero
+        // budget means none: the one attempt gets the full timeout).
+        let left = budget.saturating_sub(start.elapsed());
+        let attempt_timeout = if budget.is_zero() {
+            settings.timeout
+        } else {
+            settings.timeout.min(left)
+        };
         stats.request(payload.len());
-        let err = match tokio::time::timeout(settings.timeout, client.send(payload)).await {
+        let err = match tokio::time::timeout(attempt_timeout, client.send(payload)).await {
             Ok(Ok(accepted)) => {
+                #[cfg(feature = "tls")]
+                settings.client_auth.accepted();
                 let rejected = accepted.rejected.min(spans);
                 stats.delivered(spans - rejected, rejected);
                 if rejected > 0 {
-                    return Err(ExportError::Rejected {
+                    return Err(OtlpExportError::Rejected {
                         spans: rejected,
                         message: accepted.message,
                     });
@@ -434,24 +285,26 @@ async fn deliver(
                 return Ok(());
             }
             Ok(Err(e)) => {
-                if e.error == ExportError::Timeout {
+                if e.error == OtlpExportError::Timeout {
                     stats.timeout();
                 }
                 e
             }
             Err(_elapsed) => {
                 stats.timeout();
-                AttemptError::retryable(ExportError::Timeout)
+                AttemptError::retryable(OtlpExportError::Timeout)
             }
         };
+        stats.set_last_error(&err.error);
         if !err.retryable || attempt >= policy.get_max_attempts() {
             stats.failed(spans);
             return Err(err.error);
         }
+        // The server's wait (uncapped, possibly absurd) or the backoff; never past the budget.
         let wait = err
             .retry_after
             .unwrap_or_else(|| crate::retry::jitter(policy.backoff(attempt)));
-        if start.elapsed() + wait > policy.get_max_elapsed() {
+        if start.elapsed().saturating_add(wait) >= budget {
             stats.failed(spans);
             return Err(err.error);
         }
@@ -461,24 +314,8 @@ async fn deliver(
 
 impl SpanExporter for OtlpExporter {
     fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError> {
-        if self.shut_down {
-            return Err(ExportError::Shutdown);
-        }
-        if batch.is_empty() {
-            return Ok(());
-        }
-        if tokio::runtime::Handle::try_current().is_ok() {
-            // Blocking inside someone's runtime would panic or stall it.
-            return Err(ExportError::Transport(
-                "the otlp exporter must run on a plain thread, not inside an async runtime"
-                    .to_owned(),
-            ));
-        }
-        // No spans or events from hyper, h2 or tonic may reach a subscriber: they would be
-        // exported in turn.
-        tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
-            self.export_quietly(batch, resource)
-        })
+        self.export_batch(batch, resource)
+            .map_err(ExportError::from)
     }
 
     fn shutdown(&mut self) -> Result<(), ExportError> {
@@ -570,12 +407,8 @@ mod tests {
         );
         for (endpoint, reason) in [
             ("not a url", "not a url"),
-            (
-                "https://secure:4318/v1/traces",
-                "https is not supported by this build (no tls)",
-            ),
-            ("ftp://x/", "the scheme must be http"),
-            ("localhost:4318", "the scheme must be http"),
+            ("ftp://x/", "the scheme must be http or https"),
+            ("localhost:4318", "the scheme must be http or https"),
         ] {
             assert_eq!(
                 OtlpExporter::builder()
@@ -645,6 +478,9 @@ mod tests {
             .unwrap();
         let r = rt.block_on(async { e.export(std::slice::from_ref(&span), &Resource::new("t")) });
         assert!(matches!(r, Err(ExportError::Transport(_))), "{r:?}");
+        let r =
+            rt.block_on(async { e.export_batch(std::slice::from_ref(&span), &Resource::new("t")) });
+        assert!(matches!(r, Err(OtlpExportError::Runtime(_))), "{r:?}");
         e.shutdown().unwrap();
         assert_eq!(
             e.export(&[span], &Resource::new("t")),

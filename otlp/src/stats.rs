@@ -1,8 +1,10 @@
 //! The exporter's counters.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::error::OtlpExportError;
 
 #[derive(Default)]
 struct Counters {
@@ -14,6 +16,8 @@ struct Counters {
     failed_batches: AtomicU64,
     failed_spans: AtomicU64,
     bytes_sent: AtomicU64,
+    tls_errors: AtomicU64,
+    last_error: Mutex<Option<OtlpExportError>>,
 }
 
 /// A cloneable handle on an [`OtlpExporter`](crate::OtlpExporter)'s counters, readable from any
@@ -57,6 +61,9 @@ pub struct OtlpStatsSnapshot {
     pub failed_spans: u64,
     /// Request payload bytes sent, after compression (gRPC: the encoded message, before gzip).
     pub bytes_sent: u64,
+    /// Attempts that failed in the TLS handshake (unknown CA, expired or mismatched server
+    /// certificate, client certificate required or refused).
+    pub tls_errors: u64,
 }
 
 impl OtlpStats {
@@ -73,7 +80,35 @@ impl OtlpStats {
             failed_batches: get(&c.failed_batches),
             failed_spans: get(&c.failed_spans),
             bytes_sent: get(&c.bytes_sent),
+            tls_errors: get(&c.tls_errors),
         }
+    }
+
+    /// The most recent failure, typed (the pipeline sees it as a [`tracewire::ExportError`]).
+    ///
+    /// ```
+    /// use tracewire_otlp::OtlpExporter;
+    ///
+    /// let exporter = OtlpExporter::builder().build().unwrap();
+    /// assert_eq!(exporter.stats_handle().last_error(), None);
+    /// ```
+    pub fn last_error(&self) -> Option<OtlpExportError> {
+        self.counters
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_last_error(&self, e: &OtlpExportError) {
+        if matches!(e, OtlpExportError::Tls(_)) {
+            self.counters.tls_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        *self
+            .counters
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(e.clone());
     }
 
     pub(crate) fn request(&self, bytes: u64) {

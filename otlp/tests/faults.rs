@@ -347,3 +347,103 @@ fn endpoint_down_under_the_pipeline() {
     );
     pipeline.shutdown(NOT_HUNG).unwrap();
 }
+
+/// Regression: these `Retry-After` values made the export thread panic (`Instant` and
+/// `SystemTime` overflow). A number beyond the budget ends the retrying at once; a date that
+/// cannot be a real one is ignored, so the normal backoff applies.
+#[test]
+fn hostile_retry_after_never_panics() {
+    for (value, retried) in [
+        ("18446744073709551615", false),
+        ("99999999999999999999999999999", false),
+        ("Sun, 06 Nov 400000000000 08:49:37 GMT", true),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", false),
+    ] {
+        let rx = Receiver::http(vec![Reply::Http(
+            503,
+            vec![("retry-after", value.to_owned())],
+            vec![],
+        )]);
+        let mut e = exporter(Protocol::HttpProtobuf, rx.http_url(), fast_retries(3));
+        let start = Instant::now();
+        let result = e.export(&batch(), &resource());
+        assert!(start.elapsed() < NOT_HUNG);
+        let s = e.stats_handle().snapshot();
+        if retried {
+            assert_eq!(result, Ok(()), "{value}");
+            assert_eq!(
+                (s.requests, s.retries, s.exported_spans),
+                (2, 1, 2),
+                "{value}"
+            );
+        } else {
+            assert_eq!(
+                result,
+                Err(ExportError::Transport("http status 503".into())),
+                "{value}"
+            );
+            assert_eq!(
+                (s.requests, s.retries, s.failed_batches),
+                (1, 0, 1),
+                "{value}"
+            );
+        }
+    }
+}
+
+/// gRPC's `RetryInfo` is honoured like `Retry-After`, and capped by the budget the same way.
+#[test]
+fn grpc_retry_info_is_honoured_and_capped() {
+    let rx = Receiver::grpc(vec![Reply::GrpcRetryInfo(tonic::Code::Unavailable, 1, 0)]);
+    let mut e = exporter(Protocol::Grpc, rx.grpc_url(), fast_retries(3));
+    e.export(&batch(), &resource()).unwrap();
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 2);
+    let gap = seen[1].at - seen[0].at;
+    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+
+    let rx = Receiver::grpc(vec![Reply::GrpcRetryInfo(
+        tonic::Code::ResourceExhausted,
+        i64::MAX,
+        999_999_999,
+    )]);
+    let mut e = exporter(Protocol::Grpc, rx.grpc_url(), fast_retries(3));
+    let start = Instant::now();
+    let err = e.export(&batch(), &resource()).unwrap_err();
+    assert!(start.elapsed() < NOT_HUNG);
+    assert!(
+        matches!(&err, ExportError::Transport(m) if m.starts_with("grpc status 8")),
+        "{err:?}"
+    );
+    assert_eq!(e.stats_handle().snapshot().requests, 1);
+}
+
+/// Timeouts of any size saturate instead of overflowing a deadline, on every protocol; the
+/// environment's `0` means "no limit".
+#[test]
+fn huge_timeouts_saturate() {
+    for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson, Protocol::Grpc] {
+        let (_rx, url) = common::receiver_for(protocol, vec![]);
+        let mut e = OtlpExporter::builder()
+            .protocol(protocol)
+            .endpoint(url.clone())
+            .timeout(Duration::MAX)
+            .retry(RetryPolicy::default().max_elapsed(Duration::MAX))
+            .build()
+            .unwrap();
+        assert_eq!(e.timeout(), tracewire_otlp::MAX_TIMEOUT);
+        e.export(&batch(), &resource()).unwrap();
+        for value in ["18446744073709551615", "99999999999999999999999", "0"] {
+            let mut e = OtlpExporter::builder()
+                .protocol(protocol)
+                .endpoint(url.clone())
+                .from_env_lookup(|var| {
+                    (var == "OTEL_EXPORTER_OTLP_TIMEOUT").then(|| value.to_owned())
+                })
+                .build()
+                .unwrap();
+            assert_eq!(e.timeout(), tracewire_otlp::MAX_TIMEOUT, "{value}");
+            e.export(&batch(), &resource()).unwrap();
+        }
+    }
+}

@@ -272,14 +272,7 @@ fn configured_from_env_variables() {
 #[test]
 fn through_the_pipeline() {
     for protocol in [Protocol::HttpProtobuf, Protocol::Grpc] {
-        let rx = match protocol {
-            Protocol::Grpc => Receiver::grpc(vec![]),
-            _ => Receiver::http(vec![]),
-        };
-        let url = match protocol {
-            Protocol::Grpc => rx.grpc_url(),
-            _ => rx.http_url(),
-        };
+        let (rx, url) = common::receiver_for(protocol, vec![]);
         let exporter = OtlpExporter::builder()
             .protocol(protocol)
             .endpoint(url)

@@ -1,44 +1,26 @@
 //! The standalone collector: `tracewire-collector --help`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tracewire_collector::Collector;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use tracewire_collector::{Collector, CollectorBuilder, ServerTls};
 
-const HELP: &str = "\
-tracewire-collector: receive OTLP traces, keep them in a bounded store, serve a JSON API
+/// The environment variable that may hold the bearer token.
+const TOKEN_ENV: &str = "TRACEWIRE_COLLECTOR_TOKEN";
 
-USAGE:
-    tracewire-collector [OPTIONS]
-
-OPTIONS:
-    --otlp-http <ADDR|off>   OTLP/HTTP listener            [default: 127.0.0.1:4318]
-    --otlp-grpc <ADDR|off>   OTLP/gRPC listener            [default: 127.0.0.1:4317]
-    --api <ADDR|off>         JSON API listener             [default: 127.0.0.1:16686]
-    --max-spans <N>          most spans kept               [default: 1000000]
-    --max-bytes <SIZE>       store byte budget, e.g. 512MiB, 2GiB, 100000000
-                                                           [default: 512MiB]
-    --retention <DURATION>   how long spans are kept, e.g. 30m, 1h, 0 = until evicted
-                                                           [default: 1h]
-    --max-request-bytes <SIZE>  largest OTLP request body  [default: 4MiB]
-    -h, --help               print this help
-";
-
-struct Args {
-    builder: tracewire_collector::CollectorBuilder,
-}
-
-fn parse_addr(flag: &str, v: &str) -> Result<Option<SocketAddr>, String> {
+fn parse_addr(v: &str) -> Result<Option<SocketAddr>, String> {
     if v == "off" {
         return Ok(None);
     }
     v.parse()
         .map(Some)
-        .map_err(|_| format!("{flag}: `{v}` is not an address like 127.0.0.1:4318 (or `off`)"))
+        .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:4318 (or `off`)"))
 }
 
-fn parse_size(flag: &str, v: &str) -> Result<usize, String> {
+fn parse_size(v: &str) -> Result<usize, String> {
     let (num, mult) = [
         ("GiB", 1usize << 30),
         ("MiB", 1 << 20),
@@ -54,75 +36,186 @@ fn parse_size(flag: &str, v: &str) -> Result<usize, String> {
         .parse::<usize>()
         .ok()
         .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("{flag}: `{v}` is not a size like 512MiB or 1000000"))
+        .ok_or_else(|| format!("`{v}` is not a size like 512MiB or 1000000"))
 }
 
-fn parse_retention(v: &str) -> Result<Duration, String> {
-    let err = || format!("--retention: `{v}` is not a duration like 30m, 1h, 90s or 0");
-    if v == "0" {
-        return Ok(Duration::ZERO);
-    }
+/// `250ms`, `10s`, `30m`, `1h`, `1d`.
+fn parse_duration(v: &str) -> Result<Duration, String> {
+    let err = || format!("`{v}` is not a duration like 250ms, 10s, 30m or 1h");
     let split = v.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
     let (n, unit) = v.split_at(split);
     let n: u64 = n.parse().map_err(|_| err())?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let per_unit = match unit {
+        "ms" => Duration::from_millis(1),
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        "d" => Duration::from_secs(86_400),
         _ => return Err(err()),
     };
-    Ok(Duration::from_secs(secs))
+    per_unit
+        .checked_mul(u32::try_from(n).map_err(|_| err())?)
+        .ok_or_else(err)
 }
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut b = Collector::builder();
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
-        }
-        let (flag, inline) = match flag.split_once('=') {
-            Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
-            None => (flag, None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        b = match flag.as_str() {
-            "--otlp-http" => b.otlp_http_addr(parse_addr(&flag, &value()?)?),
-            "--otlp-grpc" => b.otlp_grpc_addr(parse_addr(&flag, &value()?)?),
-            "--api" => b.api_addr(parse_addr(&flag, &value()?)?),
-            "--max-spans" => {
-                let v = value()?;
-                b.max_spans(
-                    v.parse()
-                        .map_err(|_| format!("--max-spans: `{v}` is not a number"))?,
-                )
-            }
-            "--max-bytes" => b.max_bytes(parse_size(&flag, &value()?)?),
-            "--max-request-bytes" => b.max_request_bytes(parse_size(&flag, &value()?)?),
-            "--retention" => b.retention(parse_retention(&value()?)?),
-            other => return Err(format!("unknown option `{other}` (see --help)")),
-        };
+/// A duration, or `0` for "until evicted".
+fn parse_retention(v: &str) -> Result<Duration, String> {
+    if v == "0" {
+        return Ok(Duration::ZERO);
     }
-    Ok(Some(Args { builder: b }))
+    parse_duration(v)
+}
+
+fn value(name: &'static str, value_name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name).long(name).value_name(value_name).help(help)
+}
+
+fn command() -> Command {
+    Command::new("tracewire-collector")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("Receive OTLP traces, keep them in a bounded store, serve a JSON API and a web UI")
+        .after_help(
+            "Sizes: 4MiB, 512MiB, 2GiB, 1MB or a number of bytes. Durations: 250ms, 10s, 30m, 1h, 1d.\n\
+             Every listener binds 127.0.0.1 unless told otherwise; a listener bound elsewhere\n\
+             answers any Host name, and start-up warns about it.",
+        )
+        .next_help_heading("Listeners")
+        .args([
+            value("otlp-http", "ADDR|off", "OTLP/HTTP listener (POST /v1/traces)")
+                .default_value("127.0.0.1:4318")
+                .value_parser(parse_addr),
+            value("otlp-grpc", "ADDR|off", "OTLP/gRPC listener")
+                .default_value("127.0.0.1:4317")
+                .value_parser(parse_addr),
+            value("api", "ADDR|off", "JSON API and web UI listener")
+                .default_value("127.0.0.1:16686")
+                .value_parser(parse_addr),
+        ])
+        .next_help_heading("Store")
+        .args([
+            value("max-spans", "N", "Most spans kept")
+                .default_value("1000000")
+                .value_parser(clap::value_parser!(usize)),
+            value("max-bytes", "SIZE", "Store byte budget, e.g. 512MiB, 2GiB, 100000000")
+                .default_value("512MiB")
+                .value_parser(parse_size),
+            value("retention", "DURATION", "How long spans are kept, e.g. 30m, 1h; 0 = until evicted")
+                .default_value("1h")
+                .value_parser(parse_retention),
+            value("max-request-bytes", "SIZE", "Largest OTLP request body, compressed or not")
+                .default_value("4MiB")
+                .value_parser(parse_size),
+        ])
+        .next_help_heading("Connections (every listener)")
+        .args([
+            value("header-read-timeout", "DURATION",
+                "Time to send a request head (from its first byte) or finish a TLS handshake")
+                .default_value("10s")
+                .value_parser(parse_duration),
+            value("body-read-timeout", "DURATION",
+                "Time to send a whole request body, from its head (then 408 / DEADLINE_EXCEEDED)")
+                .default_value("30s")
+                .value_parser(parse_duration),
+            value("keep-alive-timeout", "DURATION",
+                "Time a connection may stay open with no request in flight")
+                .default_value("60s")
+                .value_parser(parse_duration),
+            value("stall-timeout", "DURATION",
+                "Time a connection with a request in flight may move no byte")
+                .default_value("30s")
+                .value_parser(parse_duration),
+            value("shutdown-timeout", "DURATION",
+                "On shutdown, time in-flight requests get before their connections are cut")
+                .default_value("5s")
+                .value_parser(parse_duration),
+            value("max-connections", "N",
+                "Connections served at once per listener; at the cap the longest idle one is closed")
+                .default_value("256")
+                .value_parser(clap::value_parser!(usize)),
+            value("max-in-flight-bytes", "SIZE",
+                "Request bytes held at once over all listeners (beyond: 429 / RESOURCE_EXHAUSTED)")
+                .default_value("64MiB")
+                .value_parser(parse_size),
+        ])
+        .next_help_heading("Security")
+        .args([
+            value("tls-cert", "PEM", "Serve every listener over TLS with this certificate chain")
+                .value_parser(clap::value_parser!(PathBuf))
+                .requires("tls-key"),
+            value("tls-key", "PEM", "The private key of --tls-cert")
+                .value_parser(clap::value_parser!(PathBuf))
+                .requires("tls-cert"),
+            value("tls-client-ca", "PEM",
+                "Require client certificates signed by these CAs (mutual TLS)")
+                .value_parser(clap::value_parser!(PathBuf))
+                .requires("tls-cert"),
+            value("auth-token", "TOKEN",
+                "Require `Authorization: Bearer TOKEN` on every listener (browsers: open /ui/?token=TOKEN once)")
+                .env(TOKEN_ENV)
+                .hide_env_values(true),
+            value("allow-host", "NAME",
+                "A further Host name answered on loopback binds (besides localhost, 127.0.0.1, [::1])")
+                .action(ArgAction::Append),
+        ])
+}
+
+/// Builds the collector the flags describe.
+fn builder(m: &ArgMatches) -> Result<CollectorBuilder, String> {
+    let addr = |name: &str| m.get_one::<Option<SocketAddr>>(name).copied().flatten();
+    let size = |name: &str| m.get_one::<usize>(name).copied().unwrap_or_default();
+    let duration = |name: &str| m.get_one::<Duration>(name).copied().unwrap_or_default();
+    let mut b = Collector::builder()
+        .otlp_http_addr(addr("otlp-http"))
+        .otlp_grpc_addr(addr("otlp-grpc"))
+        .api_addr(addr("api"))
+        .max_spans(size("max-spans"))
+        .max_bytes(size("max-bytes"))
+        .retention(duration("retention"))
+        .max_request_bytes(size("max-request-bytes"))
+        .header_read_timeout(duration("header-read-timeout"))
+        .body_read_timeout(duration("body-read-timeout"))
+        .keep_alive_timeout(duration("keep-alive-timeout"))
+        .stall_timeout(duration("stall-timeout"))
+        .shutdown_timeout(duration("shutdown-timeout"))
+        .max_connections(size("max-connections"))
+        .max_in_flight_bytes(size("max-in-flight-bytes"));
+    if let (Some(cert), Some(key)) = (
+        m.get_one::<PathBuf>("tls-cert"),
+        m.get_one::<PathBuf>("tls-key"),
+    ) {
+        let mut tls = ServerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?;
+        if let Some(ca) = m.get_one::<PathBuf>("tls-client-ca") {
+            tls = tls.client_ca_file(ca).map_err(|e| e.to_string())?;
+        }
+        b = b.tls(tls);
+    }
+    if let Some(token) = m.get_one::<String>("auth-token") {
+        b = b.auth_token(token.clone());
+    }
+    for host in m.get_many::<String>("allow-host").into_iter().flatten() {
+        b = b.allow_host(host.clone());
+    }
+    Ok(b)
 }
 
 fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            print!("{HELP}");
-            return ExitCode::SUCCESS;
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            // --help and --version land here too, with exit code 0.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
+    };
+    let builder = match builder(&matches) {
+        Ok(b) => b,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    let tls = matches.contains_id("tls-cert");
+    let token = matches.contains_id("auth-token");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -134,24 +227,35 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let handle = match args.builder.spawn().await {
+        let handle = match builder.spawn().await {
             Ok(h) => h,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        let show = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+        for warning in handle.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        let scheme = if tls { "https" } else { "http" };
+        let show = |scheme: &str, a: Option<SocketAddr>| {
+            a.map_or_else(|| "off".to_owned(), |a| format!("{scheme}://{a}"))
+        };
         println!("tracewire-collector listening");
         println!(
             "  OTLP/HTTP  {}  (POST /v1/traces)",
-            show(handle.otlp_http_addr())
+            show(scheme, handle.otlp_http_addr())
         );
-        println!("  OTLP/gRPC  {}", show(handle.otlp_grpc_addr()));
+        println!("  OTLP/gRPC  {}", show(scheme, handle.otlp_grpc_addr()));
         println!(
-            "  API        {}  (GET /api/services, /api/traces)",
-            show(handle.api_addr())
+            "  API + UI   {}  (/ui/, /api/services, /api/traces)",
+            show(scheme, handle.api_addr())
         );
+        if token {
+            println!(
+                "  every listener requires the token; a browser signs in once at /ui/?token=TOKEN"
+            );
+        }
         let _ = tokio::signal::ctrl_c().await;
         println!("shutting down");
         handle.shutdown().await;
@@ -163,39 +267,107 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Result<ArgMatches, clap::Error> {
+        command().try_get_matches_from(
+            std::iter::once("tracewire-collector").chain(args.iter().copied()),
+        )
+    }
+
+    #[test]
+    fn the_command_is_well_formed() {
+        command().debug_assert();
+    }
+
     #[test]
     fn sizes_and_durations() {
-        assert_eq!(parse_size("--max-bytes", "512MiB"), Ok(512 << 20));
-        assert_eq!(parse_size("--max-bytes", "1000"), Ok(1000));
-        assert!(parse_size("--max-bytes", "lots").is_err());
-        assert_eq!(parse_retention("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err());
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
         assert_eq!(parse_retention("0"), Ok(Duration::ZERO));
-        assert!(parse_retention("5").is_err());
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("99999999999999999999s").is_err());
+        assert!(parse_duration("4294967296d").is_err());
     }
 
     #[test]
     fn flags() {
-        let args = |v: &[&str]| parse(v.iter().map(|s| (*s).to_owned()));
-        assert!(args(&["--help"]).unwrap().is_none());
+        let m = parse(&[
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--api=off",
+            "--max-spans",
+            "10",
+        ])
+        .unwrap();
+        assert_eq!(
+            m.get_one::<Option<SocketAddr>>("otlp-http"),
+            Some(&Some("127.0.0.1:0".parse().unwrap()))
+        );
+        assert_eq!(m.get_one::<Option<SocketAddr>>("api"), Some(&None));
+        assert!(builder(&m).is_ok());
+        let m = parse(&[
+            "--header-read-timeout",
+            "250ms",
+            "--allow-host",
+            "a",
+            "--allow-host",
+            "b",
+        ])
+        .unwrap();
+        assert_eq!(
+            m.get_one::<Duration>("header-read-timeout"),
+            Some(&Duration::from_millis(250))
+        );
+        assert_eq!(m.get_many::<String>("allow-host").unwrap().count(), 2);
+        assert_eq!(
+            m.get_one::<Duration>("keep-alive-timeout"),
+            Some(&Duration::from_secs(60))
+        );
+        assert_eq!(m.get_one::<usize>("max-in-flight-bytes"), Some(&(64 << 20)));
+        assert_eq!(
+            parse(&["--bogus"]).unwrap_err().kind(),
+            clap::error::ErrorKind::UnknownArgument
+        );
+        assert!(parse(&["--otlp-grpc", "nowhere"]).is_err());
+        assert_eq!(
+            parse(&["--tls-cert", "c.pem"]).unwrap_err().kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        let m = parse(&[
+            "--tls-cert",
+            "/nonexistent/c.pem",
+            "--tls-key",
+            "/nonexistent/k.pem",
+        ])
+        .unwrap();
+        let e = builder(&m).err().unwrap();
         assert!(
-            args(&[
-                "--otlp-http",
-                "127.0.0.1:0",
-                "--api=off",
-                "--max-spans",
-                "10"
-            ])
-            .unwrap()
-            .is_some()
+            e.starts_with("could not read the certificate chain from /nonexistent/c.pem"),
+            "{e}"
         );
         assert_eq!(
-            args(&["--bogus"]).err(),
-            Some("unknown option `--bogus` (see --help)".to_owned())
+            parse(&["--help"]).unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayHelp
         );
-        assert_eq!(
-            args(&["--max-spans"]).err(),
-            Some("--max-spans needs a value".to_owned())
-        );
-        assert!(args(&["--otlp-grpc", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn help_shows_every_default_and_hides_the_token() {
+        let help = command().render_long_help().to_string();
+        for default in [
+            "[default: 127.0.0.1:4318]",
+            "[default: 10s]",
+            "[default: 30s]",
+            "[default: 60s]",
+            "[default: 5s]",
+            "[default: 256]",
+            "[default: 64MiB]",
+            "[env: TRACEWIRE_COLLECTOR_TOKEN]",
+        ] {
+            assert!(help.contains(default), "{default} missing in\n{help}");
+        }
     }
 }

@@ -3,7 +3,9 @@
 //! The service is written out by hand rather than taken from the generated
 //! `TraceServiceServer` so that an undecodable request is answered with `INVALID_ARGUMENT`, as
 //! OTLP asks, instead of the `INTERNAL` that the stock codec reports. A full ingest queue is
-//! `UNAVAILABLE` (retryable); rejected spans are reported in `partial_success`.
+//! `UNAVAILABLE` (retryable); rejected spans are reported in `partial_success`. The edge's
+//! request-body errors arrive as statuses (`RESOURCE_EXHAUSTED` over the budget of bytes in
+//! flight, `DEADLINE_EXCEEDED` for a body too slow) and are answered as such.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -79,7 +81,11 @@ fn export(
     Ok(Response::new(response))
 }
 
-impl tower_service::Service<http::Request<tonic::body::Body>> for TraceServiceServer {
+impl<B> tower_service::Service<http::Request<B>> for TraceServiceServer
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
     type Response = http::Response<tonic::body::Body>;
     type Error = Infallible;
     type Future = std::pin::Pin<
@@ -90,7 +96,7 @@ impl tower_service::Service<http::Request<tonic::body::Body>> for TraceServiceSe
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let shared = self.shared.clone();
         let max = self.max_message;
         if req.uri().path() != EXPORT_PATH {

@@ -8,6 +8,8 @@
 //! | body (compressed or decompressed) over the cap | 413 | `google.rpc.Status`, code 3 |
 //! | content type or encoding not supported | 415 | plain text |
 //! | ingest queue full | 429 + `Retry-After: 1` | `google.rpc.Status`, code 14 (UNAVAILABLE) |
+//! | the collector's budget of request bytes in flight is used up | 429 + `Retry-After: 1` | `google.rpc.Status`, code 8 (RESOURCE_EXHAUSTED) |
+//! | body not received within the body read timeout | 408 + `Connection: close` | `google.rpc.Status`, code 4 (DEADLINE_EXCEEDED) |
 //! | collector shutting down | 503 | `google.rpc.Status`, code 14 |
 //!
 //! Success and `google.rpc.Status` bodies use the request's content type.
@@ -28,6 +30,11 @@ use prost::Message;
 
 use crate::ingest::{Shared, SubmitError};
 use crate::otlp::{RpcStatus, code, convert};
+use crate::serve::RequestBodyError;
+
+/// `google.rpc.Code` values answered by the edge's limits.
+const RESOURCE_EXHAUSTED: i32 = 8;
+const DEADLINE_EXCEEDED: i32 = 4;
 
 #[derive(Clone)]
 struct HttpState {
@@ -82,6 +89,18 @@ fn status_response(format: Format, status: StatusCode, code: i32, message: Strin
         body,
     )
         .into_response()
+}
+
+fn with_header(mut r: Response, name: header::HeaderName, value: &'static str) -> Response {
+    r.headers_mut()
+        .insert(name, HeaderValue::from_static(value));
+    r
+}
+
+/// 429 with `Retry-After: 1`: the collector is busy, the request may be sent again.
+fn retry_later(format: Format, code: i32, message: String) -> Response {
+    let r = status_response(format, StatusCode::TOO_MANY_REQUESTS, code, message);
+    with_header(r, header::RETRY_AFTER, "1")
 }
 
 fn plain(status: StatusCode, message: String) -> Response {
@@ -142,6 +161,18 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
     let bytes = match read_body(body, st.max_body).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => return too_large(),
+        Err(BodyError::Edge(e @ RequestBodyError::OverBudget { .. })) => {
+            return retry_later(format, RESOURCE_EXHAUSTED, e.to_string());
+        }
+        Err(BodyError::Edge(e @ RequestBodyError::TimedOut(_))) => {
+            let r = status_response(
+                format,
+                StatusCode::REQUEST_TIMEOUT,
+                DEADLINE_EXCEEDED,
+                e.to_string(),
+            );
+            return with_header(r, header::CONNECTION, "close");
+        }
         Err(BodyError::Read(e)) => {
             return status_response(
                 format,
@@ -201,15 +232,11 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
         match st.shared.submit(converted.batches) {
             Ok(_) => {}
             Err(SubmitError::Full) => {
-                let mut r = status_response(
+                return retry_later(
                     format,
-                    StatusCode::TOO_MANY_REQUESTS,
                     code::UNAVAILABLE,
                     "collector ingest queue is full; retry later".to_owned(),
                 );
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return r;
             }
             Err(SubmitError::Closed) => {
                 return status_response(
@@ -245,6 +272,7 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
 
 enum BodyError {
     TooLarge,
+    Edge(RequestBodyError),
     Read(String),
 }
 
@@ -253,11 +281,15 @@ async fn read_body(body: Body, max: usize) -> Result<Bytes, BodyError> {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
         Err(e) => {
-            // axum wraps the limit error from a lower layer too; look through the chain.
+            // axum wraps the errors of lower layers (the limit, the edge's budget and
+            // deadline); look through the chain.
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
             while let Some(s) = source {
                 if s.is::<LengthLimitError>() {
                     return Err(BodyError::TooLarge);
+                }
+                if let Some(edge) = s.downcast_ref::<RequestBodyError>() {
+                    return Err(BodyError::Edge(*edge));
                 }
                 source = s.source();
             }

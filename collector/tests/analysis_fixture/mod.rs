@@ -108,14 +108,9 @@ pub(crate) fn base_ns() -> u64 {
     now - 30_000 * MS
 }
 
-/// A store holding the fixture, and a health aggregator fed by its ingest observer.
-pub(crate) async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
-    let health = Arc::new(HealthAggregator::default());
-    let store = Collector::builder()
-        .observer(HealthObserver::new(health.clone()))
-        .build_store();
+/// Exports the fixture, one batch per service, through `exporter`.
+pub(crate) fn export_fixture(exporter: &mut impl SpanExporter) {
     let base = base_ns();
-    let mut exporter = store.in_process_exporter();
     for service in ["gateway", "dispatch", "ranking", "pricing"] {
         let batch: Vec<SpanData> = fixture()
             .into_iter()
@@ -148,6 +143,15 @@ pub(crate) async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
             .export(&batch, &Resource::new(service))
             .expect("export");
     }
+}
+
+/// A store holding the fixture, and a health aggregator fed by its ingest observer.
+pub(crate) async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
+    let health = Arc::new(HealthAggregator::default());
+    let store = Collector::builder()
+        .observer(HealthObserver::new(health.clone()))
+        .build_store();
+    export_fixture(&mut store.in_process_exporter());
     store.flush().await;
     (store, health)
 }

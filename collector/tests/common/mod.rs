@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -37,7 +39,8 @@ impl HttpResponse {
     }
 }
 
-/// One HTTP/1.1 request over a fresh connection (blocking).
+/// One HTTP/1.1 request over a fresh connection (blocking); `Host` is the address unless
+/// `headers` name one.
 pub fn http(
     addr: SocketAddr,
     method: &str,
@@ -47,11 +50,16 @@ pub fn http(
 ) -> HttpResponse {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
     let mut has_len = false;
+    let mut has_host = false;
     for (k, v) in headers {
         has_len |= k.eq_ignore_ascii_case("content-length");
+        has_host |= k.eq_ignore_ascii_case("host");
         req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !has_host {
+        req.push_str(&format!("Host: {addr}\r\n"));
     }
     if !has_len {
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
@@ -189,6 +197,19 @@ pub fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
             ..Default::default()
         }],
     }
+}
+
+/// A `google.rpc.Status` body: its code and message.
+pub fn rpc_status(body: &[u8]) -> (i32, String) {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+    }
+    let s = <RpcStatus as prost::Message>::decode(body).unwrap();
+    (s.code, s.message)
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {

@@ -21,17 +21,14 @@
 //! ```
 
 mod memory;
+mod pipeline;
 mod stdout;
+mod worker;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select};
 
 pub use self::memory::InMemoryExporter;
+pub use self::pipeline::{Pipeline, PipelineBuilder};
 pub use self::stdout::{StdoutExporter, StdoutFormat};
 use crate::error::ExportError;
 use crate::resource::Resource;
@@ -46,6 +43,10 @@ pub fn unix_nanos(t: std::time::SystemTime) -> u64 {
 
 /// Delivers batches of finished spans somewhere. Called only from the pipeline's worker thread,
 /// one call at a time, so implementations may block (with their own timeout).
+///
+/// A call that panics is caught: it counts as a failed call ([`PipelineStats::panics`]), is
+/// reported once per [`diagnostics::LOG_INTERVAL`](crate::diagnostics::LOG_INTERVAL), and the
+/// exporter is called again for the next batch.
 pub trait SpanExporter: Send + 'static {
     /// Delivers one batch.
     fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError>;
@@ -58,6 +59,11 @@ pub trait SpanExporter: Send + 'static {
     /// Releases resources; no `export` follows.
     fn shutdown(&mut self) -> Result<(), ExportError> {
         Ok(())
+    }
+
+    /// A name for diagnostics (default: the type's name).
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
     }
 }
 
@@ -73,6 +79,10 @@ impl SpanExporter for Box<dyn SpanExporter> {
     fn shutdown(&mut self) -> Result<(), ExportError> {
         (**self).shutdown()
     }
+
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
 }
 
 /// Where the `tracing` layer sends each finished, sampled span.
@@ -81,7 +91,7 @@ pub trait SpanSink: Send + Sync + 'static {
     fn on_end(&self, span: SpanData);
 }
 
-/// Why a flush or shutdown did not complete.
+/// Why a pipeline could not start, or a flush or shutdown did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PipelineError {
@@ -89,14 +99,22 @@ pub enum PipelineError {
     Timeout,
     /// The pipeline was already shut down.
     AlreadyShutdown,
+    /// The operating system refused to start the worker thread
+    /// ([`PipelineBuilder::try_build`]).
+    Spawn(std::io::ErrorKind),
 }
 
 impl fmt::Display for PipelineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PipelineError::Timeout => "export pipeline did not finish before the deadline",
-            PipelineError::AlreadyShutdown => "export pipeline is already shut down",
-        })
+        match self {
+            PipelineError::Timeout => {
+                f.write_str("export pipeline did not finish before the deadline")
+            }
+            PipelineError::AlreadyShutdown => f.write_str("export pipeline is already shut down"),
+            PipelineError::Spawn(kind) => {
+                write!(f, "could not start the export worker thread: {kind}")
+            }
+        }
     }
 }
 
@@ -114,558 +132,8 @@ pub struct PipelineStats {
     pub dropped: u64,
     /// Spans in batches that at least one exporter failed to deliver.
     pub failed: u64,
-    /// Failed exporter calls.
+    /// Failed exporter calls (panics included).
     pub export_errors: u64,
-}
-
-enum Control {
-    /// A full batch is waiting.
-    Wake,
-    Flush(Sender<()>),
-    Shutdown(Sender<()>),
-}
-
-#[derive(Default)]
-struct Counters {
-    received: AtomicU64,
-    exported: AtomicU64,
-    dropped: AtomicU64,
-    failed: AtomicU64,
-    export_errors: AtomicU64,
-}
-
-struct Inner {
-    spans: Sender<SpanData>,
-    control: Sender<Control>,
-    /// The batch size at which producers wake the worker.
-    max_batch: usize,
-    /// Set by the producer that sends a [`Control::Wake`], cleared by the worker when it drains,
-    /// so a burst sends one wake, not one per span.
-    wake_pending: Arc<AtomicBool>,
-    counters: Arc<Counters>,
-    last_error: Arc<Mutex<Option<ExportError>>>,
-    worker: Mutex<Option<JoinHandle<()>>>,
-    shut_down: AtomicBool,
-}
-
-/// A handle to the export pipeline. Cheap to clone; all clones share one queue and worker.
-#[derive(Clone)]
-pub struct Pipeline {
-    inner: Arc<Inner>,
-}
-
-impl fmt::Debug for Pipeline {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pipeline")
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Configures a [`Pipeline`].
-#[must_use]
-pub struct PipelineBuilder {
-    queue_size: usize,
-    max_batch: usize,
-    batch_timeout: Duration,
-    resource: Resource,
-    exporters: Vec<Box<dyn SpanExporter>>,
-}
-
-impl fmt::Debug for PipelineBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PipelineBuilder")
-            .field("queue_size", &self.queue_size)
-            .field("max_batch", &self.max_batch)
-            .field("batch_timeout", &self.batch_timeout)
-            .field("resource", &self.resource)
-            .field("exporters", &self.exporters.len())
-            .finish()
-    }
-}
-
-impl Default for PipelineBuilder {
-    fn default() -> Self {
-        PipelineBuilder {
-            queue_size: 2048,
-            max_batch: 512,
-            batch_timeout: Duration::from_secs(1),
-            resource: Resource::default(),
-            exporters: Vec::new(),
-        }
-    }
-}
-
-impl PipelineBuilder {
-    /// Reads `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` and
-    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds) over the defaults (2048, 512, 1000 ms).
-    pub fn from_env() -> Self {
-        let num = |var| {
-            std::env::var(var)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        let mut b = PipelineBuilder::default();
-        if let Some(n) = num("OTEL_BSP_MAX_QUEUE_SIZE").filter(|&n| n > 0) {
-            b.queue_size = n as usize;
-        }
-        if let Some(n) = num("OTEL_BSP_MAX_EXPORT_BATCH_SIZE").filter(|&n| n > 0) {
-            b.max_batch = n as usize;
-        }
-        if let Some(n) = num("OTEL_BSP_SCHEDULE_DELAY") {
-            b.batch_timeout = Duration::from_millis(n);
-        }
-        b
-    }
-
-    /// The most spans waiting for export; more are dropped and counted (default 2048).
-    pub fn queue_size(mut self, n: usize) -> Self {
-        self.queue_size = n.max(1);
-        self
-    }
-
-    /// The most spans in one exporter call (default 512).
-    pub fn max_batch(mut self, n: usize) -> Self {
-        self.max_batch = n.max(1);
-        self
-    }
-
-    /// How long a partial batch waits before it is exported (default 1 s).
-    pub fn batch_timeout(mut self, d: Duration) -> Self {
-        self.batch_timeout = d;
-        self
-    }
-
-    /// The resource handed to exporters with every batch.
-    pub fn resource(mut self, resource: Resource) -> Self {
-        self.resource = resource;
-        self
-    }
-
-    /// Adds an exporter; every batch goes to every exporter, in order.
-    pub fn exporter<E: SpanExporter>(mut self, exporter: E) -> Self {
-        self.exporters.push(Box::new(exporter));
-        self
-    }
-
-    /// Starts the worker thread.
-    pub fn build(self) -> Pipeline {
-        let (tx, rx) = bounded(self.queue_size);
-        let (ctl_tx, ctl_rx) = bounded(16);
-        let counters = Arc::new(Counters::default());
-        let wake_pending = Arc::new(AtomicBool::new(false));
-        let last_error = Arc::new(Mutex::new(None));
-        let worker = Worker {
-            spans: rx,
-            control: ctl_rx,
-            counters: counters.clone(),
-            last_error: last_error.clone(),
-            wake_pending: wake_pending.clone(),
-            exporters: self.exporters,
-            resource: self.resource,
-            max_batch: self.max_batch,
-            batch_timeout: self.batch_timeout,
-        };
-        let handle = std::thread::Builder::new()
-            .name("tracewire-export".into())
-            .spawn(move || {
-                // Exporters' own work (HTTP clients, h2, tonic) must never produce spans that
-                // come back into this pipeline: the worker thread sees no subscriber at all.
-                // Exporters that start a runtime use a current-thread one on this thread.
-                let _guard = tracing::dispatcher::set_default(&tracing::Dispatch::none());
-                worker.run()
-            })
-            .ok();
-        Pipeline {
-            inner: Arc::new(Inner {
-                spans: tx,
-                control: ctl_tx,
-                max_batch: self.max_batch,
-                wake_pending,
-                counters,
-                last_error,
-                worker: Mutex::new(handle),
-                shut_down: AtomicBool::new(false),
-            }),
-        }
-    }
-}
-
-impl Pipeline {
-    /// A builder with the default limits.
-    pub fn builder() -> PipelineBuilder {
-        PipelineBuilder::default()
-    }
-
-    /// Queues a finished span without blocking. Returns `false` (and counts a drop) when the
-    /// queue is full or the pipeline is shut down.
-    ///
-    /// The worker is not woken for each span — a wake-up costs a context switch, which on a busy
-    /// server costs more than recording the span. It wakes when a full batch is waiting, when
-    /// the batch timeout passes, and on flush or shutdown.
-    pub fn submit(&self, span: SpanData) -> bool {
-        match self.inner.spans.try_send(span) {
-            Ok(()) => {
-                if self.inner.spans.len() >= self.inner.max_batch
-                    && !self.inner.wake_pending.swap(true, Ordering::AcqRel)
-                {
-                    // A full control queue already holds a message that will drain the spans.
-                    let _ = self.inner.control.try_send(Control::Wake);
-                }
-                true
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                false
-            }
-        }
-    }
-
-    /// The counters now.
-    pub fn stats(&self) -> PipelineStats {
-        let c = &self.inner.counters;
-        PipelineStats {
-            queued: c.received.load(Ordering::Relaxed) + self.inner.spans.len() as u64,
-            exported: c.exported.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            failed: c.failed.load(Ordering::Relaxed),
-            export_errors: c.export_errors.load(Ordering::Relaxed),
-        }
-    }
-
-    /// The most recent exporter error, if any.
-    pub fn last_error(&self) -> Option<ExportError> {
-        self.inner
-            .last_error
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Exports everything queued so far and flushes the exporters, waiting at most `timeout`.
-    pub fn flush(&self, timeout: Duration) -> Result<(), PipelineError> {
-        if self.inner.shut_down.load(Ordering::Acquire) {
-            return Err(PipelineError::AlreadyShutdown);
-        }
-        let (ack_tx, ack_rx) = bounded(1);
-        let deadline = Instant::now() + timeout;
-        self.inner
-            .control
-            .send_deadline(Control::Flush(ack_tx), deadline)
-            .map_err(|_| PipelineError::Timeout)?;
-        ack_rx
-            .recv_deadline(deadline)
-            .map_err(|_| PipelineError::Timeout)
-    }
-
-    /// Exports what is queued, shuts the exporters down and stops the worker, waiting at most
-    /// `timeout`. Later spans are dropped and counted. A second call returns
-    /// [`PipelineError::AlreadyShutdown`].
-    pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
-        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
-            return Err(PipelineError::AlreadyShutdown);
-        }
-        let (ack_tx, ack_rx) = bounded(1);
-        let deadline = Instant::now() + timeout;
-        self.inner
-            .control
-            .send_deadline(Control::Shutdown(ack_tx), deadline)
-            .map_err(|_| PipelineError::Timeout)?;
-        ack_rx
-            .recv_deadline(deadline)
-            .map_err(|_| PipelineError::Timeout)?;
-        // The worker has answered and is returning; joining cannot wait on an exporter.
-        let handle = self
-            .inner
-            .worker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(h) = handle {
-            let _ = h.join();
-        }
-        Ok(())
-    }
-}
-
-impl SpanSink for Pipeline {
-    fn on_end(&self, span: SpanData) {
-        self.submit(span);
-    }
-}
-
-struct Worker {
-    spans: Receiver<SpanData>,
-    control: Receiver<Control>,
-    counters: Arc<Counters>,
-    last_error: Arc<Mutex<Option<ExportError>>>,
-    wake_pending: Arc<AtomicBool>,
-    exporters: Vec<Box<dyn SpanExporter>>,
-    resource: Resource,
-    max_batch: usize,
-    batch_timeout: Duration,
-}
-
-impl Worker {
-    fn run(mut self) {
-        let mut batch = Vec::with_capacity(self.max_batch);
-        let mut deadline = Instant::now() + self.batch_timeout;
-        loop {
-            let wait = deadline.saturating_duration_since(Instant::now());
-            // Only control messages wake the worker; spans wait in the queue until a batch is
-            // full (a producer sends `Wake`) or the batch timeout passes.
-            select! {
-                recv(self.control) -> msg => match msg {
-                    Ok(Control::Wake) => {
-                        self.wake_pending.store(false, Ordering::Release);
-                        self.drain_full(&mut batch);
-                    }
-                    Ok(Control::Flush(ack)) => {
-                        self.drain(&mut batch);
-                        for i in 0..self.exporters.len() {
-                            if let Err(err) = self.exporters[i].force_flush() {
-                                self.record_error(err);
-                            }
-                        }
-                        let _ = ack.send(());
-                    }
-                    Ok(Control::Shutdown(ack)) => {
-                        self.drain(&mut batch);
-                        self.shutdown_exporters();
-                        let _ = ack.send(());
-                        return;
-                    }
-                    // Every handle is gone: export what is left and stop.
-                    Err(_) => {
-                        self.drain(&mut batch);
-                        self.shutdown_exporters();
-                        return;
-                    }
-                },
-                default(wait) => {
-                    self.drain(&mut batch);
-                    deadline = Instant::now() + self.batch_timeout;
-                }
-            }
-        }
-    }
-
-    /// Exports the full batches waiting in the queue; a remainder stays for the timer.
-    fn drain_full(&mut self, batch: &mut Vec<SpanData>) {
-        loop {
-            while batch.len() < self.max_batch {
-                match self.spans.try_recv() {
-                    Ok(span) => {
-                        self.counters.received.fetch_add(1, Ordering::Relaxed);
-                        batch.push(span);
-                    }
-                    Err(_) => return,
-                }
-            }
-            self.export(batch);
-        }
-    }
-
-    /// Exports everything currently queued, in batches.
-    fn drain(&mut self, batch: &mut Vec<SpanData>) {
-        while let Ok(span) = self.spans.try_recv() {
-            self.counters.received.fetch_add(1, Ordering::Relaxed);
-            batch.push(span);
-            if batch.len() >= self.max_batch {
-                self.export(batch);
-            }
-        }
-        self.export(batch);
-    }
-
-    fn export(&mut self, batch: &mut Vec<SpanData>) {
-        if batch.is_empty() {
-            return;
-        }
-        let n = batch.len() as u64;
-        let mut ok = true;
-        for i in 0..self.exporters.len() {
-            if let Err(err) = self.exporters[i].export(batch, &self.resource) {
-                ok = false;
-                self.record_error(err);
-            }
-        }
-        if ok {
-            self.counters.exported.fetch_add(n, Ordering::Relaxed);
-        } else {
-            self.counters.failed.fetch_add(n, Ordering::Relaxed);
-        }
-        batch.clear();
-    }
-
-    fn record_error(&self, err: ExportError) {
-        self.counters.export_errors.fetch_add(1, Ordering::Relaxed);
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
-    }
-
-    fn shutdown_exporters(&mut self) {
-        for i in 0..self.exporters.len() {
-            if let Err(err) = self.exporters[i].shutdown() {
-                self.record_error(err);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::mpsc;
-
-    use super::*;
-    use crate::SpanContext;
-
-    fn span(name: &'static str) -> SpanData {
-        SpanData::new(SpanContext::default(), name)
-    }
-
-    /// An exporter that blocks until told to go on, to stand for a stalled backend.
-    struct Stalled {
-        release: mpsc::Receiver<()>,
-        seen: Arc<AtomicU64>,
-    }
-
-    impl SpanExporter for Stalled {
-        fn export(&mut self, batch: &[SpanData], _: &Resource) -> Result<(), ExportError> {
-            let _ = self.release.recv_timeout(Duration::from_secs(10));
-            self.seen.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            Ok(())
-        }
-    }
-
-    struct Failing;
-
-    impl SpanExporter for Failing {
-        fn export(&mut self, _: &[SpanData], _: &Resource) -> Result<(), ExportError> {
-            Err(ExportError::Transport("connection refused".into()))
-        }
-    }
-
-    #[test]
-    fn batches_by_size_and_flush() {
-        let mem = InMemoryExporter::new();
-        let p = Pipeline::builder()
-            .max_batch(3)
-            .batch_timeout(Duration::from_secs(60))
-            .exporter(mem.clone())
-            .build();
-        for _ in 0..7 {
-            assert!(p.submit(span("s")));
-        }
-        p.flush(Duration::from_secs(5)).unwrap();
-        assert_eq!(mem.spans().len(), 7);
-        assert_eq!(mem.batches(), vec![3, 3, 1]);
-        let s = p.stats();
-        assert_eq!((s.queued, s.exported, s.dropped, s.failed), (7, 7, 0, 0));
-        p.shutdown(Duration::from_secs(5)).unwrap();
-        assert_eq!(
-            p.shutdown(Duration::from_secs(5)),
-            Err(PipelineError::AlreadyShutdown)
-        );
-        assert!(!p.submit(span("late")));
-        assert_eq!(p.stats().dropped, 1);
-    }
-
-    #[test]
-    fn worker_wakes_for_full_batches_not_for_each_span() {
-        let mem = InMemoryExporter::new();
-        let p = Pipeline::builder()
-            .max_batch(100)
-            .batch_timeout(Duration::from_secs(600))
-            .exporter(mem.clone())
-            .build();
-        for _ in 0..250 {
-            p.submit(span("s"));
-        }
-        // Two full batches go out at once; the remaining 50 wait for the timer or a flush.
-        let start = Instant::now();
-        while mem.batches().len() < 2 && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(mem.batches(), vec![100, 100]);
-        p.flush(Duration::from_secs(5)).unwrap();
-        assert_eq!(mem.batches(), vec![100, 100, 50]);
-    }
-
-    #[test]
-    fn partial_batch_goes_out_after_timeout() {
-        let mem = InMemoryExporter::new();
-        let p = Pipeline::builder()
-            .batch_timeout(Duration::from_millis(20))
-            .exporter(mem.clone())
-            .build();
-        p.submit(span("s"));
-        let start = Instant::now();
-        while mem.spans().is_empty() && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert_eq!(mem.spans().len(), 1);
-    }
-
-    #[test]
-    fn stalled_exporter_never_blocks_the_caller() {
-        let (release, rx) = mpsc::channel();
-        let seen = Arc::new(AtomicU64::new(0));
-        let p = Pipeline::builder()
-            .queue_size(4)
-            .max_batch(1)
-            .exporter(Stalled {
-                release: rx,
-                seen: seen.clone(),
-            })
-            .build();
-        let mut accepted = 0;
-        for _ in 0..100 {
-            accepted += u64::from(p.submit(span("s")));
-        }
-        // One span is held by the stalled exporter, four wait in the queue, the rest dropped.
-        assert!(accepted <= 5, "accepted {accepted}");
-        assert_eq!(p.stats().dropped, 100 - accepted);
-        assert_eq!(
-            p.flush(Duration::from_millis(50)),
-            Err(PipelineError::Timeout)
-        );
-        for _ in 0..10 {
-            let _ = release.send(());
-        }
-        p.shutdown(Duration::from_secs(10)).unwrap();
-        assert_eq!(seen.load(Ordering::Relaxed), accepted);
-    }
-
-    #[test]
-    fn exporter_errors_are_counted() {
-        let p = Pipeline::builder().exporter(Failing).build();
-        p.submit(span("a"));
-        p.submit(span("b"));
-        p.flush(Duration::from_secs(5)).unwrap();
-        let s = p.stats();
-        assert_eq!((s.failed, s.exported, s.export_errors), (2, 0, 1));
-        assert_eq!(
-            p.last_error(),
-            Some(ExportError::Transport("connection refused".into()))
-        );
-    }
-
-    #[test]
-    fn shutdown_deadline_returns_with_a_hung_exporter() {
-        let (_release, rx) = mpsc::channel();
-        let p = Pipeline::builder()
-            .exporter(Stalled {
-                release: rx,
-                seen: Arc::new(AtomicU64::new(0)),
-            })
-            .build();
-        p.submit(span("s"));
-        let start = Instant::now();
-        assert_eq!(
-            p.shutdown(Duration::from_millis(100)),
-            Err(PipelineError::Timeout)
-        );
-        assert!(start.elapsed() < Duration::from_secs(5));
-    }
+    /// Exporter calls that panicked (caught; the worker carries on).
+    pub panics: u64,
 }

@@ -3,7 +3,8 @@ use std::io::Write;
 use super::{SpanExporter, unix_nanos};
 use crate::error::ExportError;
 use crate::resource::Resource;
-use crate::span::{SpanData, Status, Value};
+use crate::span::{SpanData, Status};
+use crate::value::{Array, Value};
 
 /// How [`StdoutExporter`] prints spans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,14 +48,20 @@ impl StdoutExporter {
     }
 }
 
+fn json_f64(f: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
+}
+
 fn json_value(v: &Value) -> serde_json::Value {
     match v {
         Value::Bool(b) => (*b).into(),
         Value::I64(i) => (*i).into(),
-        Value::F64(f) => {
-            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
-        }
+        Value::F64(f) => json_f64(*f),
         Value::String(s) => s.as_ref().into(),
+        Value::Array(Array::Bool(v)) => v.as_slice().into(),
+        Value::Array(Array::I64(v)) => v.as_slice().into(),
+        Value::Array(Array::F64(v)) => v.iter().map(|f| json_f64(*f)).collect(),
+        Value::Array(Array::String(v)) => v.iter().map(|s| s.as_str()).collect(),
     }
 }
 
@@ -159,7 +166,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::span::KeyValue;
+    use crate::value::KeyValue;
     use crate::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
     #[derive(Clone, Default)]
@@ -191,6 +198,16 @@ mod tests {
         );
         span.attributes
             .push(KeyValue::new("http.response.status_code", 200i64));
+        span.attributes.push(KeyValue::new(
+            "http.request.header.accept",
+            vec!["text/html", "*/*"],
+        ));
+        span.attributes
+            .push(KeyValue::new("retries", Value::from(vec![1i64, 2])));
+        span.attributes
+            .push(KeyValue::new("ratios", Value::from(vec![0.5, f64::NAN])));
+        span.attributes
+            .push(KeyValue::new("flags", Value::from(vec![true, false])));
         e.export(&[span.clone(), span], &Resource::new("svc"))
             .unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
@@ -201,6 +218,40 @@ mod tests {
         assert_eq!(v["name"], "GET /users");
         assert_eq!(v["service.name"], "svc");
         assert_eq!(v["attributes"]["http.response.status_code"], 200);
+        assert_eq!(
+            v["attributes"]["http.request.header.accept"],
+            serde_json::json!(["text/html", "*/*"])
+        );
+        assert_eq!(v["attributes"]["retries"], serde_json::json!([1, 2]));
+        assert_eq!(v["attributes"]["ratios"], serde_json::json!([0.5, null]));
+        assert_eq!(v["attributes"]["flags"], serde_json::json!([true, false]));
         assert_eq!(v["parent_span_id"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn pretty_prints_arrays_as_json() {
+        let buf = Buf::default();
+        let mut e = StdoutExporter::with_writer(StdoutFormat::Pretty, buf.clone());
+        let mut span = SpanData::new(
+            SpanContext::new(
+                TraceId::from_u128(1),
+                SpanId::from_u64(2),
+                TraceFlags::SAMPLED,
+                TraceState::new(),
+                false,
+            ),
+            "GET /",
+        );
+        span.attributes.push(KeyValue::new(
+            "http.request.header.accept",
+            vec!["text/html", "say \"hi\""],
+        ));
+        e.export(&[span], &Resource::new("svc")).unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[1],
+            r#"    http.request.header.accept = ["text/html","say \"hi\""]"#
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! B3 propagation (Zipkin): single `b3` header and the `X-B3-*` multi-header form.
 
 use super::{Extractor, Injector, Propagator, trim_ows};
-use crate::context::{Context, SpanContext, TraceState};
+use crate::context::{Context, SpanContext};
 use crate::error::{ExtractError, ParseIdError};
 use crate::id::{SpanId, TraceFlags, TraceId, hex_digit_any_case};
+use crate::tracestate::TraceState;
 
 const B3: &str = "b3";
 const TRACE_ID: &str = "x-b3-traceid";

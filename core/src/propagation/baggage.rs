@@ -1,7 +1,8 @@
 //! W3C Baggage: the `baggage` header.
 
 use super::{Extractor, Injector, Propagator, merge_baggage};
-use crate::context::{Baggage, Context};
+use crate::baggage::Baggage;
+use crate::context::Context;
 use crate::error::ExtractError;
 
 const BAGGAGE: &str = "baggage";

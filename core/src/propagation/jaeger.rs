@@ -2,9 +2,11 @@
 
 use super::b3::parse_hex_u128;
 use super::{Extractor, Injector, Propagator, merge_baggage, trim_ows};
-use crate::context::{Baggage, Context, SpanContext, TraceState};
+use crate::baggage::Baggage;
+use crate::context::{Context, SpanContext};
 use crate::error::{ExtractError, ParseIdError};
 use crate::id::{SpanId, TraceFlags, TraceId};
+use crate::tracestate::TraceState;
 
 const HEADER: &str = "uber-trace-id";
 const BAGGAGE_PREFIX: &str = "uberctx-";

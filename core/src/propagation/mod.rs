@@ -52,7 +52,8 @@ pub use self::b3::{B3Encoding, B3Propagator};
 pub use self::baggage::BaggagePropagator;
 pub use self::jaeger::JaegerPropagator;
 pub use self::w3c::TraceContextPropagator;
-use crate::context::{Baggage, Context};
+use crate::baggage::Baggage;
+use crate::context::Context;
 use crate::error::{ConfigError, ExtractError};
 
 /// The read side of a carrier.

@@ -1,9 +1,10 @@
 //! W3C Trace Context, levels 1 and 2: `traceparent` and `tracestate`.
 
 use super::{Extractor, Injector, Propagator, trim_ows};
-use crate::context::{Context, SpanContext, TraceState};
+use crate::context::{Context, SpanContext};
 use crate::error::ExtractError;
 use crate::id::{SpanId, TraceFlags, TraceId, lower_hex_digit};
+use crate::tracestate::TraceState;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
@@ -18,7 +19,8 @@ const MAX_TRACEPARENT_LEN: usize = 512;
 /// a higher version is parsed by its version-00 prefix and must continue with `-` if longer
 /// (forward compatibility); version `ff`, uppercase hex, all-zero ids, wrong field lengths and
 /// several `traceparent` values that disagree are rejected. Repeated `tracestate` headers are
-/// combined; an invalid `tracestate` is dropped while `traceparent` is kept. The level-2 random
+/// combined; an invalid `tracestate` is dropped while `traceparent` is kept, and a duplicated
+/// key keeps its first value ([`TraceState`] says which text it follows). The level-2 random
 /// flag is kept.
 #[derive(Clone, Copy, Debug, Default)]
 #[non_exhaustive]
@@ -311,9 +313,12 @@ mod tests {
             "foo=1,bar=2"
         );
         // An invalid tracestate is dropped but the traceparent is kept.
-        let (r, cx) = extract(&[("traceparent", VALID), ("tracestate", "foo=1,foo=2")]);
+        let (r, cx) = extract(&[("traceparent", VALID), ("tracestate", "foo=1,Bar=2")]);
         assert_eq!(r, Ok(true));
         assert!(cx.span_context().unwrap().trace_state().is_empty());
+        // A duplicated key is not invalid: the first value stays.
+        let (_, cx) = extract(&[("traceparent", VALID), ("tracestate", "foo=1,foo=2")]);
+        assert_eq!(cx.span_context().unwrap().trace_state().header(), "foo=1");
         // tracestate without traceparent is ignored.
         let (r, cx) = extract(&[("tracestate", "foo=1")]);
         assert_eq!(r, Ok(false));

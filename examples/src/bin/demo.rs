@@ -2,241 +2,391 @@
 //! separate processes, sends a stream of ride requests, and shows what the traces explain.
 //!
 //! ```text
-//! cargo run --release -p tracewire-examples --bin demo -- [flags]
-//!
-//!   --requests N           ride requests to send (default 200)
-//!   --concurrency N        requests in flight (default 8)
-//!   --exit                 exit after the report instead of keeping the UI up
-//!   --ui ADDR              where the collector's UI and API listen (default 127.0.0.1:16686;
-//!                          a busy port falls back to any free one)
-//!   --otlp-endpoint URL    export to this OTLP/HTTP traces endpoint (Jaeger, Tempo, an
-//!                          OpenTelemetry Collector) instead of the embedded collector
-//!   --gateway-faults F     injected faults per service, as slow=P:MSms,fail=P
-//!   --dispatch-faults F    (defaults: ranking slow=0.05:300ms, pricing fail=0.02,
-//!   --pricing-faults F      dispatch slow=0.03:80ms, gateway none)
-//!   --ranking-faults F
+//! cargo run --release -p tracewire-examples --bin demo -- --help
 //! ```
+//!
+//! The same binary is each service process: the supervisor starts it again with `--service NAME`
+//! (see `tracewire_examples::control` for how the two talk).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use tracewire_collector::TraceQuery;
-use tracewire_examples::args::Args;
+use clap::Parser;
+use tracewire_collector::CollectorHandle;
+use tracewire_examples::control;
+use tracewire_examples::destination::{self, ExportProblem};
 use tracewire_examples::faults::Faults;
-use tracewire_examples::services::{self, BoxError, ServiceConfig};
-use tracewire_examples::supervisor::{Supervisor, exit_with_parent};
-use tracewire_examples::{load, report};
+use tracewire_examples::services::{self, BoxError, ServiceConfig, ServiceName};
+use tracewire_examples::supervisor::{ServiceSpec, Supervisor};
+use tracewire_examples::{cli, load, report, telemetry};
 
-const SERVICES: [&str; 4] = ["ranking", "pricing", "dispatch", "gateway"];
+/// How long a service may take to export what it holds.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a service may take to stop (drain, then export) before it exits anyway.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
+/// How long the supervisor waits for its services to stop before it kills them.
+const STOP_TIMEOUT: Duration = Duration::from_secs(12);
+/// How long a service may take to start.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn default_faults(service: &str) -> &'static str {
-    match service {
-        "ranking" => "slow=0.05:300ms",
-        "pricing" => "fail=0.02",
-        "dispatch" => "slow=0.03:80ms",
-        _ => "",
+/// The tracewire ride-hailing demo.
+///
+/// Starts an embedded trace collector with its web UI and four services (gateway, dispatch,
+/// pricing, ranking) as separate processes exporting over OTLP, sends ride requests, and prints
+/// per-service latency and errors and the waterfall of the slowest trace with its critical path.
+/// Faults are injected so there is something to find. OTEL_EXPORTER_OTLP_PROTOCOL (grpc,
+/// http/protobuf, http/json), _HEADERS, _COMPRESSION and _TIMEOUT are honoured.
+#[derive(Debug, Parser)]
+#[command(name = "demo")]
+struct Cli {
+    /// Ride requests to send.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    requests: usize,
+
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    concurrency: usize,
+
+    /// Exit after the report instead of serving the web UI until Ctrl-C.
+    #[arg(long)]
+    exit: bool,
+
+    /// Where the web UI listens (a busy port falls back to a free one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:16686")]
+    ui: SocketAddr,
+
+    /// Send the spans to this OTLP endpoint (Jaeger, Grafana Tempo, an OpenTelemetry Collector)
+    /// instead of the embedded collector; an HTTP URL without a path gets /v1/traces.
+    #[arg(long, value_name = "URL", conflicts_with = "service")]
+    otlp_endpoint: Option<String>,
+
+    /// Faults injected into gateway: slow=P:MSms,fail=P, either part, or none.
+    #[arg(long, value_name = "FAULTS", default_value = "none")]
+    gateway_faults: Faults,
+
+    /// Faults injected into dispatch.
+    #[arg(long, value_name = "FAULTS", default_value = "slow=0.03:80ms")]
+    dispatch_faults: Faults,
+
+    /// Faults injected into pricing.
+    #[arg(long, value_name = "FAULTS", default_value = "fail=0.02")]
+    pricing_faults: Faults,
+
+    /// Faults injected into ranking.
+    #[arg(long, value_name = "FAULTS", default_value = "slow=0.05:300ms")]
+    ranking_faults: Faults,
+
+    /// Where the services' log files go [default: target/demo-logs, in $CARGO_TARGET_DIR if set].
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+
+    /// Run one service (how the demo starts its service processes).
+    #[arg(long, value_name = "NAME", hide = true)]
+    service: Option<ServiceName>,
+
+    /// The service's faults.
+    #[arg(long, value_name = "FAULTS", hide = true, requires = "service")]
+    faults: Option<Faults>,
+
+    /// The dispatch service's address.
+    #[arg(long, value_name = "ADDR", hide = true, requires = "service")]
+    dispatch: Option<SocketAddr>,
+
+    /// The pricing service's address.
+    #[arg(long, value_name = "ADDR", hide = true, requires = "service")]
+    pricing: Option<SocketAddr>,
+
+    /// The ranking service's address.
+    #[arg(long, value_name = "ADDR", hide = true, requires = "service")]
+    ranking: Option<SocketAddr>,
+}
+
+impl Cli {
+    fn faults(&self, service: ServiceName) -> Faults {
+        match service {
+            ServiceName::Gateway => self.gateway_faults,
+            ServiceName::Dispatch => self.dispatch_faults,
+            ServiceName::Pricing => self.pricing_faults,
+            ServiceName::Ranking => self.ranking_faults,
+        }
     }
 }
 
-fn main() -> Result<(), BoxError> {
-    let args = Args::parse(std::env::args().skip(1), &["exit"])?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn main() -> ExitCode {
+    let cli: Cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?;
-    match args.get("service").map(str::to_owned) {
-        Some(service) => run_service(&rt, &service, &args),
-        None => rt.block_on(supervise(&args)),
-    }
-}
-
-/// A child process: one service.
-fn run_service(rt: &tokio::runtime::Runtime, service: &str, args: &Args) -> Result<(), BoxError> {
-    exit_with_parent();
-    let addr = |name: &str| -> Result<Option<SocketAddr>, BoxError> {
-        Ok(args.get(name).map(str::parse).transpose()?)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return cli::finish(Err(e.into())),
     };
-    let cfg = ServiceConfig {
-        otlp_endpoint: args
-            .get("otlp-endpoint")
-            .ok_or("--otlp-endpoint is required")?
-            .to_owned(),
-        faults: args.get("faults").unwrap_or("").parse::<Faults>()?,
-        dispatch: addr("dispatch")?,
-        pricing: addr("pricing")?,
-        ranking: addr("ranking")?,
-    };
-    let _guard = services::telemetry(service, &cfg.otlp_endpoint)?;
-    rt.block_on(async move {
-        match service {
-            "gateway" => services::gateway(cfg).await,
-            "dispatch" => services::dispatch(cfg).await,
-            "pricing" => services::pricing(cfg).await,
-            "ranking" => services::ranking(cfg).await,
-            other => Err(format!("unknown service {other:?}").into()),
-        }
+    cli::finish(match cli.service {
+        Some(service) => run_service(rt, service, &cli),
+        None => rt.block_on(supervise(&cli)),
     })
 }
 
-/// The supervisor: collector, services, traffic, report.
-async fn supervise(args: &Args) -> Result<(), BoxError> {
-    let requests: usize = args.parse_or("requests", 200)?;
-    let concurrency: usize = args.parse_or("concurrency", 8)?;
-    let external = args.get("otlp-endpoint").map(str::to_owned);
-    let ui_addr: SocketAddr = args.parse_or("ui", "127.0.0.1:16686".parse()?)?;
-
-    let collector = match &external {
-        Some(_) => None,
-        None => Some(start_collector(ui_addr).await?),
+/// A child process: one service, until the supervisor (or a signal) stops it.
+fn run_service(
+    rt: tokio::runtime::Runtime,
+    service: ServiceName,
+    cli: &Cli,
+) -> Result<(), BoxError> {
+    let telemetry = telemetry::install(service.as_str())?;
+    let (stop, stopped) = control::stop_signal(Some(GIVE_UP_AFTER));
+    control::serve_supervisor(telemetry.pipeline().clone(), stop.clone(), FLUSH_TIMEOUT);
+    let cfg = ServiceConfig {
+        faults: cli.faults.unwrap_or(Faults::NONE),
+        dispatch: cli.dispatch,
+        pricing: cli.pricing,
+        ranking: cli.ranking,
     };
-    let otlp_endpoint = match (&external, &collector) {
-        (Some(url), _) => url.clone(),
-        (None, Some(c)) => format!(
-            "http://{}/v1/traces",
-            c.otlp_http_addr()
-                .ok_or("collector has no OTLP/HTTP listener")?
-        ),
+    let served = rt.block_on(async {
+        control::stop_on_signals(&stop);
+        services::run(service, cfg, stopped).await
+    });
+    match &served {
+        Ok(()) => tracing::info!("server stopped; exporting the spans left"),
+        Err(e) => tracing::error!(error = %e, "service failed"),
+    }
+    // Requests abandoned after the drain deadline end their spans as their tasks are dropped.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    control::announce(&telemetry.shutdown(FLUSH_TIMEOUT));
+    served
+}
+
+/// The supervisor: collector, services, traffic, report.
+async fn supervise(cli: &Cli) -> Result<(), BoxError> {
+    let protocol = destination::protocol_from_env()?;
+    let collector = match &cli.otlp_endpoint {
+        Some(_) => None,
+        None => Some(destination::start_collector(protocol, (!cli.exit).then_some(cli.ui)).await?),
+    };
+    let endpoint = match (&cli.otlp_endpoint, &collector) {
+        (Some(url), _) => destination::external_endpoint(url, protocol),
+        (None, Some(c)) => destination::collector_endpoint(c, protocol)
+            .ok_or("the collector has no OTLP listener")?,
         (None, None) => unreachable!("either an external endpoint or the embedded collector"),
     };
+    destination::check(&endpoint)?;
+    let log_dir = cli.log_dir.clone().unwrap_or_else(default_log_dir);
 
-    let exe = std::env::current_exe()?;
-    let log_dir = log_dir();
     let mut supervisor = Supervisor::new();
-    let result = async {
-        let mut addrs = std::collections::HashMap::new();
-        for name in SERVICES {
-            let faults = args
-                .get(&format!("{name}-faults"))
-                .unwrap_or(default_faults(name))
-                .parse::<Faults>()?;
-            let mut child_args = vec![
-                "--otlp-endpoint".to_owned(),
-                otlp_endpoint.clone(),
-                "--faults".to_owned(),
-                faults.to_string(),
-            ];
-            for dep in ["dispatch", "pricing", "ranking"] {
-                if let Some(a) = addrs.get(dep) {
-                    child_args.push(format!("--{dep}"));
-                    child_args.push(format!("{a}"));
-                }
-            }
-            let addr = supervisor
-                .start(&exe, name, &child_args, &log_dir, Duration::from_secs(30))
-                .await?;
-            let pid = supervisor.pids().last().copied().unwrap_or(0);
-            eprintln!("  {name:<8} {addr}  pid {pid}  faults: {faults}");
-            addrs.insert(name, addr);
-        }
-        let gateway = addrs["gateway"];
-        eprintln!("\nsending {requests} ride requests ({concurrency} at a time)");
-        let samples = load::run(
-            requests,
-            concurrency,
-            move |i| {
-                // Riders spread around a city centre at (0, 0).
-                let lat = ((i * 37) % 200) as f64 / 1000.0 - 0.1;
-                let lon = ((i * 53) % 200) as f64 / 1000.0 - 0.1;
-                format!("http://{gateway}/ride?lat={lat:.3}&lon={lon:.3}")
-            },
-            true,
-        )
-        .await;
-        Ok::<_, BoxError>(samples)
-    }
-    .await;
-    let samples = match result {
-        Ok(s) => s,
+    let started = start_services(&mut supervisor, cli, &endpoint, protocol, &log_dir).await;
+    let gateway = match started {
+        Ok(gateway) => gateway,
         Err(e) => {
-            supervisor.stop().await;
+            supervisor.stop(STOP_TIMEOUT).await;
             return Err(e);
         }
     };
-
-    match &collector {
-        Some(c) => {
-            let answered = samples.iter().filter(|s| s.status != 0).count();
-            wait_for_spans(c, answered).await;
-            let store = c.store();
-            let stats = report::service_stats(store);
-            print!(
-                "{}",
-                report::summary(&samples, &stats, store.stats().traces)
-            );
-            if let Some(slow) = report::slowest_trace(store, "gateway")
-                && let Some(w) = report::trace_waterfall(store, slow)
-            {
-                println!(
-                    "\nthe slowest ride request:\n{}",
-                    report::render_waterfall(&w, 48)
-                );
-            }
-            if let Some(ui) = c.api_addr() {
-                println!("web UI: http://{ui}/");
-            }
+    let (requests, concurrency) = (cli.requests, cli.concurrency);
+    eprintln!("\nsending {requests} ride requests ({concurrency} at a time)");
+    let traffic = load::run(
+        requests,
+        concurrency,
+        move |i| {
+            // Riders spread around a city centre at (0, 0).
+            let lat = ((i * 37) % 200) as f64 / 1000.0 - 0.1;
+            let lon = ((i * 53) % 200) as f64 / 1000.0 - 0.1;
+            format!("http://{gateway}/ride?lat={lat:.3}&lon={lon:.3}")
+        },
+        true,
+    );
+    let samples = tokio::select! {
+        samples = traffic => samples,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("\ninterrupted: stopping the services");
+            supervisor.stop(STOP_TIMEOUT).await;
+            return Err("interrupted".into());
         }
-        None => println!(
-            "{} requests sent; traces exported to {otlp_endpoint}",
-            samples.len()
-        ),
-    }
-    println!("service logs: {}", log_dir.display());
+    };
 
-    if !args.flag("exit") && collector.is_some() {
+    match collector {
+        None => {
+            finish_external(
+                &mut supervisor,
+                samples.len(),
+                &endpoint,
+                protocol,
+                &log_dir,
+            )
+            .await
+        }
+        Some(c) => finish_embedded(&mut supervisor, c, &samples, cli.exit, &log_dir).await,
+    }
+}
+
+/// After the traffic, with an external endpoint: stopping the services is what sends their
+/// last spans; say how many arrived, and fail if any did not.
+async fn finish_external(
+    supervisor: &mut Supervisor,
+    requests: usize,
+    endpoint: &str,
+    protocol: tracewire_otlp::Protocol,
+    log_dir: &Path,
+) -> Result<(), BoxError> {
+    let exited = supervisor.stop(STOP_TIMEOUT).await;
+    let exported: u64 = exited
+        .iter()
+        .filter_map(|s| s.report.as_ref())
+        .map(|r| r.exported)
+        .sum();
+    println!("{requests} requests sent; {exported} spans exported to {endpoint} ({protocol})");
+    println!("service logs: {}", log_dir.display());
+    let problems =
+        destination::export_problems(exited.iter().map(|s| (s.name.as_str(), s.report())));
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(ExportFailed {
+            endpoint: endpoint.to_owned(),
+            problems,
+        }
+        .into()),
+    }
+}
+
+/// After the traffic, with the embedded collector: have every span exported, report, keep the
+/// UI up unless told to exit, then stop.
+async fn finish_embedded(
+    supervisor: &mut Supervisor,
+    collector: CollectorHandle,
+    samples: &[load::Sample],
+    exit: bool,
+    log_dir: &Path,
+) -> Result<(), BoxError> {
+    // The services answer once their export is done, or not at all: allow for their deadline.
+    let flushed = supervisor
+        .flush(FLUSH_TIMEOUT + Duration::from_secs(1))
+        .await;
+    warn(destination::export_problems(flushed.iter().map(
+        |(name, r)| {
+            let report = r
+                .as_ref()
+                .ok_or_else(|| "did not answer the flush request".to_owned());
+            (name.as_str(), report)
+        },
+    )));
+    let answered = samples.iter().filter(|s| s.status != 0).count();
+    wait_for_traces(&collector, answered).await;
+    print_report(&collector, samples);
+    println!("service logs: {}", log_dir.display());
+    if !exit {
+        if let Some(ui) = collector.api_addr() {
+            println!("web UI: http://{ui}/");
+        }
         println!("press Ctrl-C to stop");
         let _ = tokio::signal::ctrl_c().await;
     }
-    supervisor.stop().await;
-    if let Some(c) = collector {
-        c.shutdown().await;
-    }
+    let exited = supervisor.stop(STOP_TIMEOUT).await;
+    warn(destination::export_problems(
+        exited.iter().map(|s| (s.name.as_str(), s.report())),
+    ));
+    collector.shutdown().await;
     Ok(())
 }
 
-async fn start_collector(ui: SocketAddr) -> Result<tracewire_collector::CollectorHandle, BoxError> {
-    let any = |port| SocketAddr::from(([127, 0, 0, 1], port));
-    let builder = || {
-        tracewire_collector::Collector::builder()
-            .otlp_http_addr(any(0))
-            .otlp_grpc_addr(None)
-    };
-    match builder().api_addr(ui).spawn().await {
-        Ok(c) => Ok(c),
-        // The preferred UI port is taken: any free port will do.
-        Err(_) => Ok(builder().api_addr(any(0)).spawn().await?),
+/// Starts the four services, callees first, and returns the gateway's address.
+async fn start_services(
+    supervisor: &mut Supervisor,
+    cli: &Cli,
+    endpoint: &str,
+    protocol: tracewire_otlp::Protocol,
+    log_dir: &Path,
+) -> Result<SocketAddr, BoxError> {
+    let exe = std::env::current_exe()?;
+    let env = destination::service_env(endpoint, protocol);
+    let mut started = Vec::new();
+    for service in ServiceName::ALL {
+        let faults = cli.faults(service);
+        let mut args = vec!["--faults".to_owned(), faults.to_string()];
+        for (callee, addr) in &started {
+            args.push(format!("--{callee}"));
+            args.push(format!("{addr}"));
+        }
+        let spec = ServiceSpec {
+            exe: &exe,
+            name: service.as_str(),
+            args,
+            env: env.clone(),
+            log_dir,
+        };
+        let process = supervisor.start(spec, START_TIMEOUT).await?;
+        eprintln!(
+            "  {service:<8} {}  pid {}  faults: {faults}",
+            process.addr, process.pid
+        );
+        started.push((service, process.addr));
     }
+    started
+        .iter()
+        .find(|(s, _)| *s == ServiceName::Gateway)
+        .map(|&(_, addr)| addr)
+        .ok_or_else(|| "no gateway".into())
 }
 
-/// Waits until every answered request's trace is complete in the collector, or ten seconds
-/// pass. Services export in batches, and a trace counts in the store as soon as any of its spans
-/// arrives; so wait for one gateway root per answered request, then for the span count to hold
-/// still across a poll (every service's last batch in).
-async fn wait_for_spans(c: &tracewire_collector::CollectorHandle, answered: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut last_spans = usize::MAX;
+/// Waits (at most five seconds) until the collector holds a gateway root span for every answered
+/// request. The services have exported everything they held; a span that ended a moment after
+/// its response arrived comes with their next batch.
+async fn wait_for_traces(c: &CollectorHandle, answered: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         c.flush().await;
-        let roots = c
-            .store()
-            .search(
-                &TraceQuery::new()
-                    .service("gateway")
-                    .limit(answered.max(1) * 2),
-            )
-            .iter()
-            .filter(|t| t.has_root && &*t.root_service == "gateway")
-            .count();
-        let spans = c.store().stats().spans;
-        if (roots >= answered && spans == last_spans) || Instant::now() > deadline {
+        let roots = report::root_count(c.store(), ServiceName::Gateway.as_str());
+        if roots >= answered || Instant::now() > deadline {
             break;
         }
-        last_spans = spans;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-fn log_dir() -> PathBuf {
+fn print_report(c: &CollectorHandle, samples: &[load::Sample]) {
+    let store = c.store();
+    let stats = report::service_stats(store);
+    print!("{}", report::summary(samples, &stats, store.stats().traces));
+    if let Some(slow) = report::slowest_trace(store, ServiceName::Gateway.as_str())
+        && let Some(w) = report::trace_waterfall(store, slow)
+    {
+        println!(
+            "\nthe slowest ride request:\n{}",
+            report::render_waterfall(&w, 48)
+        );
+    }
+}
+
+fn warn(problems: Vec<ExportProblem>) {
+    for p in problems {
+        eprintln!("warning: {p}");
+    }
+}
+
+/// Spans that did not reach an external endpoint.
+#[derive(Debug)]
+struct ExportFailed {
+    endpoint: String,
+    problems: Vec<ExportProblem>,
+}
+
+impl std::fmt::Display for ExportFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not every span reached {}", self.endpoint)?;
+        for p in &self.problems {
+            write!(f, "; {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ExportFailed {}
+
+fn default_log_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("target"))

@@ -1,7 +1,7 @@
 //! A one-hop relay for propagation interoperability tests.
 //!
 //! ```text
-//! cargo run --release -p tracewire-examples --bin hop-service -- [PORT]
+//! cargo run --release -p tracewire-examples --bin hop-service -- [PORT]   (or --help)
 //! ```
 //!
 //! Listens on `127.0.0.1:PORT` (argument, else `$PORT`, else 5001) and prints
@@ -16,6 +16,7 @@
 //! parent-based with always-on roots. It can be chained to itself.
 
 use std::collections::HashMap;
+use std::process::ExitCode;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -23,15 +24,17 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use http_body_util::BodyExt;
 
-use tracewire_examples::conformance::{CALL_TIMEOUT, serve};
+use tracewire_examples::conformance::{self, CALL_TIMEOUT};
 use tracewire_examples::services::BoxError;
 
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    serve("hop-service", 5001, || {
-        Router::new().route("/hop", get(hop))
-    })
-    .await
+fn main() -> ExitCode {
+    conformance::main(
+        "hop-service",
+        "A one-hop relay for propagation interoperability tests: \
+         GET /hop?next=URL makes one traced GET to URL",
+        5001,
+        || Router::new().route("/hop", get(hop)),
+    )
 }
 
 /// `GET /hop?next=URL`: one traced `GET` to `URL`.

@@ -1,7 +1,7 @@
 //! The service the W3C Trace Context test harness drives (w3c/trace-context, `test/`).
 //!
 //! ```text
-//! cargo run --release -p tracewire-examples --bin w3c-test-service -- [PORT]
+//! cargo run --release -p tracewire-examples --bin w3c-test-service -- [PORT]   (or --help)
 //! ```
 //!
 //! Listens on `127.0.0.1:PORT` (argument, else `$PORT`, else 5000) and prints
@@ -15,6 +15,8 @@
 //! always-on roots. No trace header is written here: the `tracewire-axum` layer extracts the
 //! inbound context and the `tracewire-hyper` client injects the outbound one.
 
+use std::process::ExitCode;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -22,15 +24,16 @@ use axum::http::{StatusCode, header};
 use axum::routing::post;
 use http_body_util::{BodyExt, Full};
 
-use tracewire_examples::conformance::{CALL_TIMEOUT, serve};
+use tracewire_examples::conformance::{self, CALL_TIMEOUT};
 use tracewire_examples::services::BoxError;
 
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    serve("w3c-test-service", 5000, || {
-        Router::new().route("/test", post(test))
-    })
-    .await
+fn main() -> ExitCode {
+    conformance::main(
+        "w3c-test-service",
+        "The service the W3C Trace Context test harness drives (POST /test)",
+        5000,
+        || Router::new().route("/test", post(test)),
+    )
 }
 
 /// `POST /test`: one traced `POST` per element, one after another.

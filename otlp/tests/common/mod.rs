@@ -1,10 +1,12 @@
-//! In-test OTLP receivers (HTTP via hyper, gRPC via tonic) with scripted answers, and sample
-//! spans.
+//! In-test OTLP receivers (HTTP via hyper, gRPC via tonic, in plain text or over rustls) with
+//! scripted answers, and sample spans. Test certificates are in [`certs`].
 
 #![allow(
     dead_code,
     reason = "each test file uses a different part of the helpers"
 )]
+
+pub(crate) mod certs;
 
 use std::collections::VecDeque;
 use std::io::Read as _;
@@ -61,22 +63,22 @@ pub(crate) fn batch() -> Vec<SpanData> {
         KeyValue::new("load", 0.75f64),
     ];
     server.dropped_attributes = 2;
-    server.events = vec![Event {
-        name: "upstream failed".into(),
-        time: SystemTime::UNIX_EPOCH + Duration::new(1_760_000_000, 100_000_000),
-        attributes: vec![KeyValue::new("error.type", "timeout")],
-    }];
+    server.events = vec![Event::new(
+        "upstream failed",
+        SystemTime::UNIX_EPOCH + Duration::new(1_760_000_000, 100_000_000),
+        vec![KeyValue::new("error.type", "timeout")],
+    )];
     server.dropped_events = 4;
-    server.links = vec![Link {
-        span_context: SpanContext::new(
+    server.links = vec![Link::new(
+        SpanContext::new(
             TraceId::from_u128(0xabcdef),
             SpanId::from_u64(0x42),
             TraceFlags::SAMPLED,
             "vendor=x".parse().unwrap(),
             true,
         ),
-        attributes: vec![KeyValue::new("link.reason", "untrusted inbound")],
-    }];
+        vec![KeyValue::new("link.reason", "untrusted inbound")],
+    )];
     server.status = Status::error("upstream unavailable");
 
     let child_cx = SpanContext::new(
@@ -111,6 +113,44 @@ pub(crate) fn spans(n: usize) -> Vec<SpanData> {
         .collect()
 }
 
+/// A plain-text receiver speaking `protocol`, answering `script`, and its endpoint URL.
+pub(crate) fn receiver_for(
+    protocol: tracewire_otlp::Protocol,
+    script: Vec<Reply>,
+) -> (Receiver, String) {
+    if protocol == tracewire_otlp::Protocol::Grpc {
+        let rx = Receiver::grpc(script);
+        let url = rx.grpc_url();
+        (rx, url)
+    } else {
+        let rx = Receiver::http(script);
+        let url = rx.http_url();
+        (rx, url)
+    }
+}
+
+/// The resource attributes of the first `ResourceSpans`, values as text.
+pub(crate) fn resource_attributes(
+    req: &ExportTraceServiceRequest,
+) -> std::collections::HashMap<String, String> {
+    use tracewire_otlp::proto::tonic::common::v1::any_value::Value;
+    req.resource_spans[0]
+        .resource
+        .as_ref()
+        .map(|r| r.attributes.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|kv| {
+            let v = match kv.value.as_ref().and_then(|v| v.value.clone()) {
+                Some(Value::StringValue(s)) => s,
+                Some(Value::IntValue(i)) => i.to_string(),
+                other => format!("{other:?}"),
+            };
+            (kv.key.clone(), v)
+        })
+        .collect()
+}
+
 /// A port nothing listens on (bound, then released).
 pub(crate) fn dead_addr() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -124,6 +164,8 @@ pub(crate) enum Reply {
     Http(u16, Vec<(&'static str, String)>, Vec<u8>),
     /// A gRPC answer.
     Grpc(Result<ExportTraceServiceResponse, (tonic::Code, &'static str)>),
+    /// A gRPC error carrying `google.rpc.RetryInfo` with this delay (seconds, nanos).
+    GrpcRetryInfo(tonic::Code, i64, i32),
     /// Never answer.
     Hang,
 }
@@ -221,6 +263,15 @@ impl Receiver {
 
     /// An OTLP/HTTP receiver answering `script` in order, then 200 with an empty response.
     pub(crate) fn http(script: Vec<Reply>) -> Receiver {
+        Receiver::start_http(script, None)
+    }
+
+    /// The same over TLS with `config`.
+    pub(crate) fn https(script: Vec<Reply>, config: Arc<rustls::ServerConfig>) -> Receiver {
+        Receiver::start_http(script, Some(config))
+    }
+
+    fn start_http(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let rt = server_runtime();
         let state = Arc::new(State {
             seen: Mutex::default(),
@@ -231,17 +282,24 @@ impl Receiver {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let st = state.clone();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         rt.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let st = st.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| handle_http(st.clone(), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let conn = http1::Builder::new();
+                    let _ = match acceptor {
+                        None => conn.serve_connection(TokioIo::new(stream), svc).await,
+                        Some(a) => match a.accept(stream).await {
+                            Ok(tls) => conn.serve_connection(TokioIo::new(tls), svc).await,
+                            Err(_) => return,
+                        },
+                    };
                 });
             }
         });
@@ -254,6 +312,15 @@ impl Receiver {
 
     /// An OTLP/gRPC receiver answering `script` in order, then OK with an empty response.
     pub(crate) fn grpc(script: Vec<Reply>) -> Receiver {
+        Receiver::start_grpc(script, None)
+    }
+
+    /// The same over TLS with `config` (which must offer ALPN `h2`).
+    pub(crate) fn grpcs(script: Vec<Reply>, config: Arc<rustls::ServerConfig>) -> Receiver {
+        Receiver::start_grpc(script, Some(config))
+    }
+
+    fn start_grpc(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let rt = server_runtime();
         let state = Arc::new(State {
             seen: Mutex::default(),
@@ -265,17 +332,97 @@ impl Receiver {
         let addr = listener.local_addr().unwrap();
         let svc = TraceServiceServer::new(GrpcService(state.clone()))
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-        rt.spawn(async move {
-            let _ = tonic::transport::Server::builder()
-                .add_service(svc)
-                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-                .await;
-        });
+        let server = tonic::transport::Server::builder().add_service(svc);
+        match tls {
+            None => {
+                rt.spawn(async move {
+                    let _ = server
+                        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+                        .await;
+                });
+            }
+            Some(config) => {
+                // Handshakes happen here; tonic serves the connections that complete one.
+                let (tx, rx) = tokio::sync::mpsc::channel::<Result<TlsIo, std::io::Error>>(16);
+                let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                rt.spawn(async move {
+                    loop {
+                        let Ok((stream, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                        tokio::spawn(async move {
+                            if let Ok(tls) = acceptor.accept(stream).await {
+                                let _ = tx.send(Ok(TlsIo(tls))).await;
+                            }
+                        });
+                    }
+                });
+                rt.spawn(async move {
+                    let _ = server
+                        .serve_with_incoming(tokio_stream::wrappers::ReceiverStream::new(rx))
+                        .await;
+                });
+            }
+        }
         Receiver {
             addr,
             state,
             rt: Some(rt),
         }
+    }
+
+    /// The HTTPS endpoint URL, by name (`localhost`), so the certificate's name matches.
+    pub(crate) fn https_url(&self) -> String {
+        format!("https://localhost:{}/v1/traces", self.addr.port())
+    }
+
+    /// The gRPC-over-TLS endpoint URL, by name.
+    pub(crate) fn grpcs_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+}
+
+/// A server-side TLS connection tonic can serve.
+pub(crate) struct TlsIo(tokio_rustls::server::TlsStream<tokio::net::TcpStream>);
+
+impl tonic::transport::server::Connected for TlsIo {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl tokio::io::AsyncRead for TlsIo {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsIo {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 
@@ -318,7 +465,7 @@ async fn handle_http(
             unreachable!()
         }
         Some(Reply::Http(status, headers, body)) => (status, headers, body),
-        Some(Reply::Grpc(_)) | None => (200, Vec::new(), Vec::new()),
+        Some(Reply::Grpc(_) | Reply::GrpcRetryInfo(..)) | None => (200, Vec::new(), Vec::new()),
     };
     let mut resp = http::Response::builder().status(status).header(
         "content-type",
@@ -358,9 +505,46 @@ impl TraceService for GrpcService {
             }
             Some(Reply::Grpc(Ok(resp))) => Ok(tonic::Response::new(resp)),
             Some(Reply::Grpc(Err((code, msg)))) => Err(tonic::Status::new(code, msg)),
+            Some(Reply::GrpcRetryInfo(code, seconds, nanos)) => Err(tonic::Status::with_details(
+                code,
+                "retry later",
+                retry_info(code, seconds, nanos).into(),
+            )),
             Some(Reply::Http(..)) | None => {
                 Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
             }
         }
     }
+}
+
+/// An encoded `google.rpc.Status` whose details hold one `google.rpc.RetryInfo`.
+fn retry_info(code: tonic::Code, seconds: i64, nanos: i32) -> Vec<u8> {
+    fn varint(v: u64, out: &mut Vec<u8>) {
+        prost::encoding::encode_varint(v, out);
+    }
+    fn field(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {
+        varint(u64::from(tag << 3 | 2), out);
+        varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+    // google.protobuf.Duration { seconds = 1, nanos = 2 }
+    let mut duration = Vec::new();
+    varint(1 << 3, &mut duration);
+    varint(seconds as u64, &mut duration);
+    varint(2 << 3, &mut duration);
+    varint(nanos as i64 as u64, &mut duration);
+    // google.rpc.RetryInfo { retry_delay = 1 }
+    let mut info = Vec::new();
+    field(1, &duration, &mut info);
+    // google.protobuf.Any { type_url = 1, value = 2 }
+    let mut any = Vec::new();
+    field(1, b"type.googleapis.com/google.rpc.RetryInfo", &mut any);
+    field(2, &info, &mut any);
+    // google.rpc.Status { code = 1, message = 2, details = 3 }
+    let mut status = Vec::new();
+    varint(1 << 3, &mut status);
+    varint(code as i32 as u64, &mut status);
+    field(2, b"retry later", &mut status);
+    field(3, &any, &mut status);
+    status
 }

@@ -1,0 +1,308 @@
+//! A listener's accept loop: the connection cap, TLS handshakes, and the shutdown deadline.
+//!
+//! At most `max_connections` connections are served at once. When one more arrives, the
+//! connection idle the longest is closed to make room (an idle socket costs its owner nothing
+//! to reopen, while a new client would otherwise wait); when none is idle, the newcomer waits
+//! until a connection ends, and the kernel's backlog holds the rest. File descriptors in use
+//! stay at most `max_connections + 1` per listener.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{Id, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+use super::body::RequestBody;
+use super::conn::{ConnShared, Io, ListenerShared, Tracked, drive};
+use super::service::{EdgeCtx, EdgeService};
+use super::{Edge, HostPolicy, Timeouts};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The largest HTTP/1.1 read buffer, so the most a connection's request head can hold.
+const MAX_H1_BUFFER: usize = 64 << 10;
+/// How long to wait after an accept error that is not about one connection (out of file
+/// descriptors, say) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Which listener: what it speaks, and which checks apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListenerKind {
+    /// OTLP/HTTP: HTTP/1.1 and HTTP/2.
+    OtlpHttp,
+    /// OTLP/gRPC: HTTP/2 only; `Host` is not checked (no browser speaks it).
+    OtlpGrpc,
+    /// The JSON API and the UI: HTTP/1.1 and HTTP/2, the UI's security headers, and the
+    /// token's sign-in cookie.
+    Api,
+}
+
+impl ListenerKind {
+    /// The name used in errors and warnings.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ListenerKind::OtlpHttp => "otlp-http",
+            ListenerKind::OtlpGrpc => "otlp-grpc",
+            ListenerKind::Api => "api",
+        }
+    }
+
+    fn alpn(self) -> &'static [&'static [u8]] {
+        match self {
+            ListenerKind::OtlpGrpc => &[b"h2"],
+            _ => &[b"h2", b"http/1.1"],
+        }
+    }
+}
+
+/// A bound listener, ready to serve.
+pub(crate) struct Listener {
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+    ctx: Arc<EdgeCtx>,
+    max_connections: usize,
+    builder: auto::Builder<TokioExecutor>,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("kind", &self.ctx.kind)
+            .field("addr", &self.local_addr())
+            .field("tls", &self.tls.is_some())
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolves once `shutdown` is true (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
+}
+
+impl Listener {
+    pub(crate) fn new(kind: ListenerKind, tcp: TcpListener, edge: &Edge) -> Self {
+        let cfg = &edge.cfg;
+        let loopback = tcp.local_addr().is_ok_and(|a| a.ip().is_loopback());
+        let hosts = (loopback && kind != ListenerKind::OtlpGrpc)
+            .then(|| HostPolicy::new(&cfg.allowed_hosts));
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        if kind == ListenerKind::OtlpGrpc {
+            builder = builder.http2_only();
+        }
+        // The connection's own clock (see `conn`) times heads, idleness and stalls; hyper's
+        // header timer would also count the keep-alive wait, so it is off.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(None)
+            .max_buf_size(MAX_H1_BUFFER);
+        builder.http2().timer(TokioTimer::new());
+        Listener {
+            tls: cfg.tls.as_ref().map(|t| t.acceptor(kind.alpn())),
+            ctx: Arc::new(EdgeCtx {
+                kind,
+                timeouts: cfg.timeouts,
+                budget: edge.budget.clone(),
+                auth: edge.auth.clone(),
+                hosts,
+                tls: cfg.tls.is_some(),
+            }),
+            max_connections: cfg.max_connections.max(1),
+            tcp,
+            builder,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> ListenerKind {
+        self.ctx.kind
+    }
+
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        self.tcp.local_addr().ok()
+    }
+
+    /// Serves `inner` until `shutdown` turns true, then gives in-flight requests the shutdown
+    /// deadline and cuts what remains.
+    pub(crate) async fn serve<S, B>(self, inner: S, mut shutdown: watch::Receiver<bool>)
+    where
+        S: tower::Service<Request<RequestBody>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let Listener {
+            tcp,
+            tls,
+            ctx,
+            max_connections,
+            builder,
+        } = self;
+        let builder = Arc::new(builder);
+        let shared = Arc::new(ListenerShared::new());
+        let mut conns = JoinSet::new();
+        let mut live: HashMap<Id, Arc<ConnShared>> = HashMap::new();
+        let http2_only = ctx.kind == ListenerKind::OtlpGrpc;
+        'accept: loop {
+            let stream = tokio::select! {
+                biased;
+                _ = stopped(&mut shutdown) => break,
+                Some(done) = conns.join_next_with_id() => {
+                    forget(&mut live, done);
+                    continue;
+                }
+                r = tcp.accept() => match r {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        if !is_per_connection(&e) {
+                            tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        }
+                        continue;
+                    }
+                },
+            };
+            if conns.len() >= max_connections {
+                shared.pressure.store(true, Ordering::Release);
+                loop {
+                    evict_longest_idle(&live);
+                    tokio::select! {
+                        biased;
+                        _ = stopped(&mut shutdown) => break 'accept,
+                        Some(done) = conns.join_next_with_id() => {
+                            forget(&mut live, done);
+                            if conns.len() < max_connections {
+                                break;
+                            }
+                        }
+                        _ = shared.went_idle.notified() => {}
+                    }
+                }
+                shared.pressure.store(false, Ordering::Release);
+            }
+            let conn = Arc::new(ConnShared::new(shared.clone(), http2_only));
+            let service = EdgeService {
+                inner: inner.clone(),
+                ctx: ctx.clone(),
+                conn: conn.clone(),
+            };
+            let task = serve_connection(
+                stream,
+                tls.clone(),
+                builder.clone(),
+                service,
+                conn.clone(),
+                ctx.timeouts,
+                shutdown.clone(),
+            );
+            let handle = conns.spawn(task);
+            live.insert(handle.id(), conn);
+        }
+        drop(tcp);
+        // Every connection saw the signal: idle ones are closed, busy ones finish. Cut what is
+        // left at the deadline.
+        let deadline = tokio::time::sleep(ctx.timeouts.shutdown);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => {
+                    conns.shutdown().await;
+                    break;
+                }
+                done = conns.join_next() => if done.is_none() {
+                    break;
+                },
+            }
+        }
+    }
+}
+
+fn forget(live: &mut HashMap<Id, Arc<ConnShared>>, done: Result<(Id, ()), tokio::task::JoinError>) {
+    let id = match done {
+        Ok((id, ())) => id,
+        Err(e) => e.id(),
+    };
+    live.remove(&id);
+}
+
+/// Asks the connection idle the longest to close, unless one asked before is still closing.
+fn evict_longest_idle(live: &HashMap<Id, Arc<ConnShared>>) {
+    if live.values().any(|c| c.closing_idle()) {
+        return;
+    }
+    if let Some(c) = live
+        .values()
+        .filter_map(|c| Some((c.idle_since()?, c)))
+        .min_by_key(|(since, _)| *since)
+        .map(|(_, c)| c)
+    {
+        c.evict();
+    }
+}
+
+/// Errors about the one connection being accepted (the next accept may well succeed).
+fn is_per_connection(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | WouldBlock
+    )
+}
+
+async fn serve_connection<S, B>(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    service: EdgeService<S>,
+    conn: Arc<ConnShared>,
+    timeouts: Timeouts,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: tower::Service<Request<RequestBody>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let _ = stream.set_nodelay(true);
+    let io = match tls {
+        None => Io::Plain(stream),
+        Some(acceptor) => {
+            // A handshake counts against the header read timeout; a listener that needs the
+            // slot or shuts down ends it.
+            let handshake = tokio::time::timeout(timeouts.header_read, acceptor.accept(stream));
+            let evicted = async {
+                while !conn.evicted() {
+                    conn.woken().await;
+                }
+            };
+            tokio::select! {
+                r = handshake => match r {
+                    Ok(Ok(tls)) => Io::Tls(Box::new(tls)),
+                    _ => return,
+                },
+                _ = evicted => return,
+                _ = stopped(&mut shutdown) => return,
+            }
+        }
+    };
+    let io = TokioIo::new(Tracked::new(io, conn.clone()));
+    let served = builder.serve_connection(io, service);
+    tokio::pin!(served);
+    drive(served, &conn, &timeouts, &mut shutdown).await;
+}

@@ -1,0 +1,544 @@
+//! One connection's clock. The socket wrapper ([`Tracked`]) notes when bytes move and when a
+//! new HTTP/1.1 request head starts; the request guard ([`InFlight`]) notes when requests start
+//! and end; [`drive`] serves the connection and closes it when one of these rules says so:
+//!
+//! | state | closed after | how |
+//! |---|---|---|
+//! | HTTP/1.1, part of a request head received | `header_read` from its first byte | at once |
+//! | no request in flight | `keep_alive` since the last one ended (or since accept) | HTTP/1.1 at once, HTTP/2 with GOAWAY |
+//! | a request in flight, no byte moved either way | `stall` | at once |
+//! | evicted (the listener is full) or shutting down | — | idle: as above; busy: after the current requests |
+//!
+//! A connection closed with GOAWAY that does not finish within `header_read` is cut.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use super::Timeouts;
+
+/// Not known yet (fewer than three bytes read).
+const PROTO_UNKNOWN: u8 = 0;
+const PROTO_H1: u8 = 1;
+const PROTO_H2: u8 = 2;
+
+/// The start of the HTTP/2 connection preface; no HTTP/1.1 method starts with it.
+const H2_PREFIX: &[u8] = b"PRI";
+
+/// What a listener shares with its connections.
+#[derive(Debug)]
+pub(crate) struct ListenerShared {
+    /// Times are nanoseconds since this instant.
+    base: Instant,
+    /// Set while the accept loop waits for a free connection slot.
+    pub(crate) pressure: AtomicBool,
+    /// Notified when a connection goes idle under pressure: a candidate to close.
+    pub(crate) went_idle: Notify,
+}
+
+impl ListenerShared {
+    pub(crate) fn new() -> Self {
+        ListenerShared {
+            base: Instant::now(),
+            pressure: AtomicBool::new(false),
+            went_idle: Notify::new(),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.nanos(Instant::now())
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn instant(&self, nanos: u64) -> Instant {
+        self.base + std::time::Duration::from_nanos(nanos)
+    }
+}
+
+/// The state of one connection, updated by its socket, its requests and its listener.
+#[derive(Debug)]
+pub(crate) struct ConnShared {
+    listener: Arc<ListenerShared>,
+    /// Requests whose response has not ended.
+    in_flight: AtomicUsize,
+    /// When the last request ended, or the connection was accepted.
+    idle_since: AtomicU64,
+    /// When the first byte of an HTTP/1.1 request head arrived while idle; 0 when none.
+    head_started: AtomicU64,
+    /// When a byte last moved either way.
+    last_io: AtomicU64,
+    proto: AtomicU8,
+    /// Asked to close by the listener (it needs the slot).
+    evict: AtomicBool,
+    wake: Notify,
+}
+
+impl ConnShared {
+    pub(crate) fn new(listener: Arc<ListenerShared>, http2_only: bool) -> Self {
+        let now = listener.now();
+        ConnShared {
+            listener,
+            in_flight: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(now),
+            head_started: AtomicU64::new(0),
+            last_io: AtomicU64::new(now),
+            proto: AtomicU8::new(if http2_only { PROTO_H2 } else { PROTO_UNKNOWN }),
+            evict: AtomicBool::new(false),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Idle (no request in flight) and not asked to close yet: since when, for eviction.
+    pub(crate) fn idle_since(&self) -> Option<u64> {
+        (self.in_flight.load(Ordering::Acquire) == 0 && !self.evict.load(Ordering::Acquire))
+            .then(|| self.idle_since.load(Ordering::Acquire))
+    }
+
+    /// Asked to close and still idle: its slot is about to be freed.
+    pub(crate) fn closing_idle(&self) -> bool {
+        self.evict.load(Ordering::Acquire) && self.in_flight.load(Ordering::Acquire) == 0
+    }
+
+    /// Asks the connection to close: at once when idle, after its requests otherwise.
+    pub(crate) fn evict(&self) {
+        self.evict.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn evicted(&self) -> bool {
+        self.evict.load(Ordering::Acquire)
+    }
+
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await
+    }
+
+    fn is_h2(&self) -> bool {
+        self.proto.load(Ordering::Acquire) == PROTO_H2
+    }
+
+    fn on_read(&self, now: u64) {
+        self.last_io.store(now, Ordering::Release);
+        if self.in_flight.load(Ordering::Acquire) == 0
+            && !self.is_h2()
+            && self.head_started.load(Ordering::Acquire) == 0
+        {
+            // `now` is never 0 after accept; `max(1)` keeps 0 meaning "none".
+            self.head_started.store(now.max(1), Ordering::Release);
+            self.wake.notify_one();
+        }
+    }
+}
+
+/// Counts one request as in flight until its response ends (or is dropped).
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<ConnShared>);
+
+impl InFlight {
+    pub(crate) fn new(conn: &Arc<ConnShared>) -> Self {
+        conn.in_flight.fetch_add(1, Ordering::AcqRel);
+        conn.head_started.store(0, Ordering::Release);
+        InFlight(conn.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let c = &self.0;
+        c.idle_since.store(c.listener.now(), Ordering::Release);
+        if c.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            c.head_started.store(0, Ordering::Release);
+            c.wake.notify_one();
+            if c.listener.pressure.load(Ordering::Acquire) {
+                c.listener.went_idle.notify_one();
+            }
+        }
+    }
+}
+
+/// A plain or TLS socket.
+#[derive(Debug)]
+pub(crate) enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// A socket that reports to its [`ConnShared`].
+#[derive(Debug)]
+pub(crate) struct Tracked {
+    io: Io,
+    conn: Arc<ConnShared>,
+    /// Bytes of [`H2_PREFIX`] matched so far; `None` once the protocol is known.
+    sniff: Option<usize>,
+}
+
+impl Tracked {
+    pub(crate) fn new(io: Io, conn: Arc<ConnShared>) -> Self {
+        let sniff = (!conn.is_h2()).then_some(0);
+        Tracked { io, conn, sniff }
+    }
+
+    fn wrote(&self, n: usize) {
+        if n > 0 {
+            self.conn
+                .last_io
+                .store(self.conn.listener.now(), Ordering::Release);
+        }
+    }
+}
+
+/// Decides the protocol from the first bytes read: the HTTP/2 preface or anything else.
+/// `matched` counts the bytes of [`H2_PREFIX`] seen so far and becomes `None` once decided.
+fn sniff(matched: &mut Option<usize>, proto: &AtomicU8, bytes: &[u8]) {
+    let Some(mut n) = *matched else {
+        return;
+    };
+    for &b in bytes {
+        if b != H2_PREFIX[n] {
+            proto.store(PROTO_H1, Ordering::Release);
+            *matched = None;
+            return;
+        }
+        n += 1;
+        if n == H2_PREFIX.len() {
+            proto.store(PROTO_H2, Ordering::Release);
+            *matched = None;
+            return;
+        }
+    }
+    *matched = Some(n);
+}
+
+macro_rules! io {
+    ($self:ident, $io:ident => $e:expr) => {
+        match &mut $self.io {
+            Io::Plain($io) => {
+                let $io = Pin::new($io);
+                $e
+            }
+            Io::Tls($io) => {
+                let $io = Pin::new(&mut **$io);
+                $e
+            }
+        }
+    };
+}
+
+impl AsyncRead for Tracked {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(io!(this, io => io.poll_read(cx, buf)))?;
+        let new = &buf.filled()[before..];
+        if !new.is_empty() {
+            sniff(&mut this.sniff, &this.conn.proto, new);
+            this.conn.on_read(this.conn.listener.now());
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Tracked {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let n = ready!(io!(this, io => io.poll_write(cx, buf)))?;
+        this.wrote(n);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let n = ready!(io!(this, io => io.poll_write_vectored(cx, bufs)))?;
+        this.wrote(n);
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.io {
+            Io::Plain(io) => io.is_write_vectored(),
+            Io::Tls(io) => io.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        io!(this, io => io.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        io!(this, io => io.poll_shutdown(cx))
+    }
+}
+
+/// A served connection that can be asked to finish gracefully.
+pub(crate) trait Graceful: Future {
+    fn graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, E, B> Graceful for hyper_util::server::conn::auto::Connection<'_, I, S, E>
+where
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>,
+    S::Future: 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    E: hyper_util::server::conn::auto::HttpServerConnExec<S::Future, B>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        hyper_util::server::conn::auto::Connection::graceful_shutdown(self)
+    }
+}
+
+/// What the clock says to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Nothing until this instant (or a wake-up).
+    WaitUntil(Instant),
+    /// Ask the connection to finish (GOAWAY / no keep-alive), then keep serving.
+    Finish,
+    /// Close now.
+    Cut,
+}
+
+/// The connection's own view of its closing.
+#[derive(Debug, Default)]
+struct Closing {
+    /// `graceful_shutdown` was called.
+    asked: bool,
+    /// An idle connection asked to finish is cut at this instant.
+    cut_at: Option<Instant>,
+}
+
+fn decide(c: &ConnShared, t: &Timeouts, stop: bool, closing: &mut Closing, now: Instant) -> Next {
+    let l = &c.listener;
+    let idle = c.in_flight.load(Ordering::Acquire) == 0;
+    let h2 = c.is_h2();
+    if (stop || c.evicted()) && !closing.asked {
+        return if idle && !h2 { Next::Cut } else { Next::Finish };
+    }
+    if !idle {
+        // Busy: only a stall ends it early (a finishing connection ends with its requests).
+        let at = l.instant(c.last_io.load(Ordering::Acquire)) + t.stall;
+        return if now >= at {
+            Next::Cut
+        } else {
+            Next::WaitUntil(at)
+        };
+    }
+    if closing.asked {
+        if !h2 {
+            return Next::Cut;
+        }
+        let at = *closing.cut_at.get_or_insert(now + t.header_read);
+        return if now >= at {
+            Next::Cut
+        } else {
+            Next::WaitUntil(at)
+        };
+    }
+    let head = c.head_started.load(Ordering::Acquire);
+    if head != 0 && !h2 {
+        let at = l.instant(head) + t.header_read;
+        return if now >= at {
+            Next::Cut
+        } else {
+            Next::WaitUntil(at)
+        };
+    }
+    let at = l.instant(c.idle_since.load(Ordering::Acquire)) + t.keep_alive;
+    match (now >= at, h2) {
+        (false, _) => Next::WaitUntil(at),
+        (true, true) => Next::Finish,
+        (true, false) => Next::Cut,
+    }
+}
+
+/// Serves `conn` until it ends or the clock closes it.
+pub(crate) async fn drive<C: Graceful>(
+    conn: Pin<&mut C>,
+    shared: &ConnShared,
+    timeouts: &Timeouts,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let mut conn = conn;
+    let mut closing = Closing::default();
+    let mut stop = *shutdown.borrow();
+    let sleep = tokio::time::sleep(timeouts.keep_alive);
+    tokio::pin!(sleep);
+    loop {
+        match decide(shared, timeouts, stop, &mut closing, Instant::now()) {
+            Next::Cut => return,
+            Next::Finish => {
+                conn.as_mut().graceful_shutdown();
+                closing.asked = true;
+                continue;
+            }
+            Next::WaitUntil(at) => sleep.as_mut().reset(at),
+        }
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            _ = shared.woken() => {}
+            _ = sleep.as_mut() => {}
+            r = shutdown.changed(), if !stop => stop = r.is_err() || *shutdown.borrow(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn timeouts() -> Timeouts {
+        Timeouts {
+            header_read: Duration::from_secs(1),
+            body_read: Duration::from_secs(2),
+            keep_alive: Duration::from_secs(10),
+            stall: Duration::from_secs(5),
+            shutdown: Duration::from_secs(3),
+        }
+    }
+
+    fn conn(h2: bool) -> Arc<ConnShared> {
+        Arc::new(ConnShared::new(Arc::new(ListenerShared::new()), h2))
+    }
+
+    fn at(c: &ConnShared, secs: u64) -> Instant {
+        c.listener.base + Duration::from_secs(secs)
+    }
+
+    #[tokio::test]
+    async fn idle_then_head_then_busy_then_idle_again() {
+        let t = timeouts();
+        let c = conn(false);
+        let mut cl = Closing::default();
+        let accept = c.idle_since.load(Ordering::Acquire);
+        let base = c.listener.instant(accept);
+        // Idle since accept: the keep-alive deadline.
+        assert_eq!(
+            decide(&c, &t, false, &mut cl, base),
+            Next::WaitUntil(base + t.keep_alive)
+        );
+        assert_eq!(
+            decide(&c, &t, false, &mut cl, base + t.keep_alive),
+            Next::Cut
+        );
+        // A head starts at 2 s: the header deadline replaces it.
+        c.on_read(c.listener.nanos(at(&c, 2)));
+        assert_eq!(
+            decide(&c, &t, false, &mut cl, at(&c, 2)),
+            Next::WaitUntil(at(&c, 3))
+        );
+        assert_eq!(decide(&c, &t, false, &mut cl, at(&c, 3)), Next::Cut);
+        // The request starts: only a stall counts, from the last byte moved.
+        let req = InFlight::new(&c);
+        assert_eq!(
+            decide(&c, &t, false, &mut cl, at(&c, 3)),
+            Next::WaitUntil(at(&c, 7))
+        );
+        // Bytes read while busy start no head.
+        c.on_read(c.listener.nanos(at(&c, 4)));
+        assert_eq!(c.head_started.load(Ordering::Acquire), 0);
+        assert_eq!(
+            decide(&c, &t, false, &mut cl, at(&c, 4)),
+            Next::WaitUntil(at(&c, 9))
+        );
+        assert_eq!(decide(&c, &t, false, &mut cl, at(&c, 9)), Next::Cut);
+        drop(req);
+        let idle = c.listener.instant(c.idle_since.load(Ordering::Acquire));
+        assert_eq!(
+            decide(&c, &t, false, &mut cl, idle),
+            Next::WaitUntil(idle + t.keep_alive)
+        );
+    }
+
+    #[tokio::test]
+    async fn stopping_cuts_idle_http1_and_finishes_http2_or_busy() {
+        let t = timeouts();
+        let now = Instant::now();
+        let h1 = conn(false);
+        assert_eq!(
+            decide(&h1, &t, true, &mut Closing::default(), now),
+            Next::Cut
+        );
+        let busy = conn(false);
+        let _req = InFlight::new(&busy);
+        let mut cl = Closing::default();
+        assert_eq!(decide(&busy, &t, true, &mut cl, now), Next::Finish);
+        cl.asked = true;
+        assert!(matches!(
+            decide(&busy, &t, true, &mut cl, now),
+            Next::WaitUntil(_)
+        ));
+
+        let h2 = conn(true);
+        h2.evict();
+        let mut cl = Closing::default();
+        assert_eq!(decide(&h2, &t, false, &mut cl, now), Next::Finish);
+        cl.asked = true;
+        // An idle HTTP/2 connection gets `header_read` to finish its GOAWAY, then is cut.
+        assert_eq!(
+            decide(&h2, &t, false, &mut cl, now),
+            Next::WaitUntil(now + t.header_read)
+        );
+        assert_eq!(
+            decide(&h2, &t, false, &mut cl, now + t.header_read),
+            Next::Cut
+        );
+        // HTTP/2 bytes while idle start no header clock.
+        h2.on_read(h2.listener.now());
+        assert_eq!(h2.head_started.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn the_preface_marks_http2() {
+        for (bytes, proto) in [
+            (&b"PRI * HTTP/2.0"[..], PROTO_H2),
+            (b"POST /v1/traces", PROTO_H1),
+            (b"PUT /", PROTO_H1),
+            (b"GET /", PROTO_H1),
+        ] {
+            // Byte by byte and all at once.
+            for chunk in [1, bytes.len()] {
+                let p = AtomicU8::new(PROTO_UNKNOWN);
+                let mut matched = Some(0);
+                for part in bytes.chunks(chunk) {
+                    sniff(&mut matched, &p, part);
+                }
+                assert_eq!(p.load(Ordering::Acquire), proto, "{bytes:?}");
+                assert_eq!(matched, None);
+            }
+        }
+        let p = AtomicU8::new(PROTO_UNKNOWN);
+        let mut matched = Some(0);
+        sniff(&mut matched, &p, b"PR");
+        assert_eq!(
+            (p.load(Ordering::Acquire), matched),
+            (PROTO_UNKNOWN, Some(2))
+        );
+    }
+}

@@ -1,0 +1,558 @@
+//! The [`Pipeline`] handle and its [`PipelineBuilder`]: the bounded queue producers submit to.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError, bounded};
+
+use super::worker::{Control, Counters, Worker, deadline_after};
+use super::{PipelineError, PipelineStats, SpanExporter, SpanSink};
+use crate::error::ExportError;
+use crate::resource::Resource;
+use crate::span::SpanData;
+
+struct Inner {
+    spans: Sender<SpanData>,
+    control: Sender<Control>,
+    /// The batch size at which producers wake the worker.
+    max_batch: usize,
+    /// Set by the producer that sends a [`Control::Wake`], cleared by the worker when it drains,
+    /// so a burst sends one wake, not one per span.
+    wake_pending: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+    last_error: Arc<Mutex<Option<ExportError>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+    shut_down: AtomicBool,
+}
+
+/// A handle to the export pipeline. Cheap to clone; all clones share one queue and worker.
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Pipeline`].
+#[must_use]
+pub struct PipelineBuilder {
+    queue_size: usize,
+    max_batch: usize,
+    batch_timeout: Duration,
+    resource: Resource,
+    exporters: Vec<Box<dyn SpanExporter>>,
+    /// The worker thread's stack size, when not the platform default.
+    worker_stack_size: Option<usize>,
+}
+
+impl fmt::Debug for PipelineBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PipelineBuilder")
+            .field("queue_size", &self.queue_size)
+            .field("max_batch", &self.max_batch)
+            .field("batch_timeout", &self.batch_timeout)
+            .field("resource", &self.resource)
+            .field("exporters", &self.exporters.len())
+            .finish()
+    }
+}
+
+impl Default for PipelineBuilder {
+    fn default() -> Self {
+        PipelineBuilder {
+            queue_size: 2048,
+            max_batch: 512,
+            batch_timeout: Duration::from_secs(1),
+            resource: Resource::default(),
+            exporters: Vec::new(),
+            worker_stack_size: None,
+        }
+    }
+}
+
+impl PipelineBuilder {
+    /// Reads `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` and
+    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds) over the defaults (2048, 512, 1000 ms).
+    pub fn from_env() -> Self {
+        let num = |var| {
+            std::env::var(var)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let mut b = PipelineBuilder::default();
+        if let Some(n) = num("OTEL_BSP_MAX_QUEUE_SIZE").filter(|&n| n > 0) {
+            b.queue_size = n as usize;
+        }
+        if let Some(n) = num("OTEL_BSP_MAX_EXPORT_BATCH_SIZE").filter(|&n| n > 0) {
+            b.max_batch = n as usize;
+        }
+        if let Some(n) = num("OTEL_BSP_SCHEDULE_DELAY") {
+            b.batch_timeout = Duration::from_millis(n);
+        }
+        b
+    }
+
+    /// The most spans waiting for export; more are dropped and counted (default 2048).
+    pub fn queue_size(mut self, n: usize) -> Self {
+        self.queue_size = n.max(1);
+        self
+    }
+
+    /// The most spans in one exporter call (default 512).
+    pub fn max_batch(mut self, n: usize) -> Self {
+        self.max_batch = n.max(1);
+        self
+    }
+
+    /// How long a partial batch waits before it is exported (default 1 s).
+    pub fn batch_timeout(mut self, d: Duration) -> Self {
+        self.batch_timeout = d;
+        self
+    }
+
+    /// The resource handed to exporters with every batch.
+    pub fn resource(mut self, resource: Resource) -> Self {
+        self.resource = resource;
+        self
+    }
+
+    /// Adds an exporter; every batch goes to every exporter, in order.
+    pub fn exporter<E: SpanExporter>(mut self, exporter: E) -> Self {
+        self.exporters.push(Box::new(exporter));
+        self
+    }
+
+    /// Starts the worker thread.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system cannot start a thread, as `std::thread::spawn` does; use
+    /// [`try_build`](PipelineBuilder::try_build) to handle that case.
+    pub fn build(self) -> Pipeline {
+        match self.try_build() {
+            Ok(pipeline) => pipeline,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Starts the worker thread, or says why the operating system would not.
+    pub fn try_build(self) -> Result<Pipeline, PipelineError> {
+        let (tx, rx) = bounded(self.queue_size);
+        let (ctl_tx, ctl_rx) = bounded(16);
+        let counters = Arc::new(Counters::default());
+        let wake_pending = Arc::new(AtomicBool::new(false));
+        let last_error = Arc::new(Mutex::new(None));
+        let worker = Worker {
+            spans: rx,
+            control: ctl_rx,
+            counters: counters.clone(),
+            last_error: last_error.clone(),
+            wake_pending: wake_pending.clone(),
+            exporters: self.exporters,
+            resource: self.resource,
+            max_batch: self.max_batch,
+            batch_timeout: self.batch_timeout,
+        };
+        let mut thread = std::thread::Builder::new().name("tracewire-export".into());
+        if let Some(size) = self.worker_stack_size {
+            thread = thread.stack_size(size);
+        }
+        // The worker runs every exporter call with no subscriber (see `worker`).
+        let handle = thread
+            .spawn(move || worker.run())
+            .map_err(|e| PipelineError::Spawn(e.kind()))?;
+        Ok(Pipeline {
+            inner: Arc::new(Inner {
+                spans: tx,
+                control: ctl_tx,
+                max_batch: self.max_batch,
+                wake_pending,
+                counters,
+                last_error,
+                worker: Mutex::new(Some(handle)),
+                shut_down: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// A worker stack so large the operating system refuses it, to test spawn failures.
+    #[cfg(test)]
+    pub(crate) fn unspawnable(mut self) -> Self {
+        self.worker_stack_size = Some(1 << 50);
+        self
+    }
+}
+
+impl Pipeline {
+    /// A builder with the default limits.
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// Queues a finished span without blocking. Returns `false` (and counts a drop) when the
+    /// queue is full or the pipeline is shut down.
+    ///
+    /// The worker is not woken for each span — a wake-up costs a context switch, which on a busy
+    /// server costs more than recording the span. It wakes when a full batch is waiting, when
+    /// the batch timeout passes, and on flush or shutdown.
+    pub fn submit(&self, span: SpanData) -> bool {
+        match self.inner.spans.try_send(span) {
+            Ok(()) => {
+                if self.inner.spans.len() >= self.inner.max_batch
+                    && !self.inner.wake_pending.swap(true, Ordering::AcqRel)
+                {
+                    // A full control queue already holds a message that will drain the spans.
+                    let _ = self.inner.control.try_send(Control::Wake);
+                }
+                true
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> PipelineStats {
+        let c = &self.inner.counters;
+        PipelineStats {
+            queued: c.received.load(Ordering::Relaxed) + self.inner.spans.len() as u64,
+            exported: c.exported.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
+            export_errors: c.export_errors.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The most recent exporter error, if any.
+    pub fn last_error(&self) -> Option<ExportError> {
+        self.inner
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Exports everything queued so far and flushes the exporters, waiting at most `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<(), PipelineError> {
+        if self.inner.shut_down.load(Ordering::Acquire) {
+            return Err(PipelineError::AlreadyShutdown);
+        }
+        self.ask_worker(Control::Flush, timeout)
+    }
+
+    /// Sends the worker a control message carrying an acknowledgement channel and waits for the
+    /// answer, both within `timeout` (any length: one too long for an `Instant` waits as long
+    /// as it takes).
+    fn ask_worker(
+        &self,
+        message: fn(Sender<()>) -> Control,
+        timeout: Duration,
+    ) -> Result<(), PipelineError> {
+        let (ack_tx, ack_rx) = bounded(1);
+        let control = &self.inner.control;
+        let sent_and_answered = match deadline_after(timeout) {
+            Some(deadline) => {
+                control.send_deadline(message(ack_tx), deadline).is_ok()
+                    && ack_rx.recv_deadline(deadline).is_ok()
+            }
+            None => control.send(message(ack_tx)).is_ok() && ack_rx.recv().is_ok(),
+        };
+        if sent_and_answered {
+            Ok(())
+        } else {
+            Err(PipelineError::Timeout)
+        }
+    }
+
+    /// Exports what is queued, shuts the exporters down and stops the worker, waiting at most
+    /// `timeout`. Later spans are dropped and counted. A second call returns
+    /// [`PipelineError::AlreadyShutdown`].
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), PipelineError> {
+        if self.inner.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(PipelineError::AlreadyShutdown);
+        }
+        self.ask_worker(Control::Shutdown, timeout)?;
+        // The worker has answered and is returning; joining cannot wait on an exporter.
+        let handle = self
+            .inner
+            .worker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        Ok(())
+    }
+}
+
+impl SpanSink for Pipeline {
+    fn on_end(&self, span: SpanData) {
+        self.submit(span);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::SpanContext;
+    use crate::export::InMemoryExporter;
+
+    fn span(name: &'static str) -> SpanData {
+        SpanData::new(SpanContext::default(), name)
+    }
+
+    /// An exporter that blocks until told to go on, to stand for a stalled backend.
+    struct Stalled {
+        release: mpsc::Receiver<()>,
+        seen: Arc<AtomicU64>,
+    }
+
+    impl SpanExporter for Stalled {
+        fn export(&mut self, batch: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+            let _ = self.release.recv_timeout(Duration::from_secs(10));
+            self.seen.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    struct Failing;
+
+    impl SpanExporter for Failing {
+        fn export(&mut self, _: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+            Err(ExportError::Transport("connection refused".into()))
+        }
+    }
+
+    #[test]
+    fn batches_by_size_and_flush() {
+        let mem = InMemoryExporter::new();
+        let p = Pipeline::builder()
+            .max_batch(3)
+            .batch_timeout(Duration::from_secs(60))
+            .exporter(mem.clone())
+            .build();
+        for _ in 0..7 {
+            assert!(p.submit(span("s")));
+        }
+        p.flush(Duration::from_secs(5)).unwrap();
+        assert_eq!(mem.spans().len(), 7);
+        assert_eq!(mem.batches(), vec![3, 3, 1]);
+        let s = p.stats();
+        assert_eq!((s.queued, s.exported, s.dropped, s.failed), (7, 7, 0, 0));
+        p.shutdown(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            p.shutdown(Duration::from_secs(5)),
+            Err(PipelineError::AlreadyShutdown)
+        );
+        assert!(!p.submit(span("late")));
+        assert_eq!(p.stats().dropped, 1);
+    }
+
+    #[test]
+    fn worker_wakes_for_full_batches_not_for_each_span() {
+        let mem = InMemoryExporter::new();
+        let p = Pipeline::builder()
+            .max_batch(100)
+            .batch_timeout(Duration::from_secs(600))
+            .exporter(mem.clone())
+            .build();
+        for _ in 0..250 {
+            p.submit(span("s"));
+        }
+        // Two full batches go out at once; the remaining 50 wait for the timer or a flush.
+        let start = Instant::now();
+        while mem.batches().len() < 2 && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(mem.batches(), vec![100, 100]);
+        p.flush(Duration::from_secs(5)).unwrap();
+        assert_eq!(mem.batches(), vec![100, 100, 50]);
+    }
+
+    #[test]
+    fn partial_batch_goes_out_after_timeout() {
+        let mem = InMemoryExporter::new();
+        let p = Pipeline::builder()
+            .batch_timeout(Duration::from_millis(20))
+            .exporter(mem.clone())
+            .build();
+        p.submit(span("s"));
+        let start = Instant::now();
+        while mem.spans().is_empty() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(mem.spans().len(), 1);
+    }
+
+    #[test]
+    fn stalled_exporter_never_blocks_the_caller() {
+        let (release, rx) = mpsc::channel();
+        let seen = Arc::new(AtomicU64::new(0));
+        let p = Pipeline::builder()
+            .queue_size(4)
+            .max_batch(1)
+            .exporter(Stalled {
+                release: rx,
+                seen: seen.clone(),
+            })
+            .build();
+        let mut accepted = 0;
+        for _ in 0..100 {
+            accepted += u64::from(p.submit(span("s")));
+        }
+        // One span is held by the stalled exporter, four wait in the queue, the rest dropped.
+        assert!(accepted <= 5, "accepted {accepted}");
+        assert_eq!(p.stats().dropped, 100 - accepted);
+        assert_eq!(
+            p.flush(Duration::from_millis(50)),
+            Err(PipelineError::Timeout)
+        );
+        for _ in 0..10 {
+            let _ = release.send(());
+        }
+        p.shutdown(Duration::from_secs(10)).unwrap();
+        assert_eq!(seen.load(Ordering::Relaxed), accepted);
+    }
+
+    #[test]
+    fn exporter_errors_are_counted() {
+        let p = Pipeline::builder().exporter(Failing).build();
+        p.submit(span("a"));
+        p.submit(span("b"));
+        p.flush(Duration::from_secs(5)).unwrap();
+        let s = p.stats();
+        assert_eq!((s.failed, s.exported, s.export_errors), (2, 0, 1));
+        assert_eq!(
+            p.last_error(),
+            Some(ExportError::Transport("connection refused".into()))
+        );
+    }
+
+    #[test]
+    fn shutdown_deadline_returns_with_a_hung_exporter() {
+        let (_release, rx) = mpsc::channel();
+        let p = Pipeline::builder()
+            .exporter(Stalled {
+                release: rx,
+                seen: Arc::new(AtomicU64::new(0)),
+            })
+            .build();
+        p.submit(span("s"));
+        let start = Instant::now();
+        assert_eq!(
+            p.shutdown(Duration::from_millis(100)),
+            Err(PipelineError::Timeout)
+        );
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    /// Panics on every call, as an exporter with a bug would.
+    struct Panicking(Arc<AtomicU64>);
+
+    impl SpanExporter for Panicking {
+        fn export(&mut self, _: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            panic!("exporter bug");
+        }
+
+        fn force_flush(&mut self) -> Result<(), ExportError> {
+            panic!("flush bug");
+        }
+
+        fn shutdown(&mut self) -> Result<(), ExportError> {
+            panic!("{}", String::from("shutdown bug"));
+        }
+    }
+
+    #[test]
+    fn a_panicking_exporter_neither_stops_the_worker_nor_the_other_exporters() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let mem = InMemoryExporter::new();
+        let panics_before = crate::diagnostics::exporter_panics();
+        let p = Pipeline::builder()
+            .exporter(Panicking(calls.clone()))
+            .exporter(mem.clone())
+            .build();
+        p.submit(span("a"));
+        p.submit(span("b"));
+        p.flush(Duration::from_secs(5)).unwrap();
+        assert_eq!(mem.spans().len(), 2);
+        // One panic in export, one in force_flush.
+        let s = p.stats();
+        assert_eq!(
+            (s.exported, s.failed, s.export_errors, s.panics),
+            (0, 2, 2, 2)
+        );
+        assert_eq!(
+            p.last_error(),
+            Some(ExportError::Panicked("flush bug".into()))
+        );
+        // The same exporter gets the next batch.
+        p.submit(span("c"));
+        p.flush(Duration::from_secs(5)).unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+        assert_eq!(mem.spans().len(), 3);
+        p.shutdown(Duration::from_secs(5)).unwrap();
+        assert_eq!(p.stats().panics, 5);
+        assert_eq!(
+            p.last_error(),
+            Some(ExportError::Panicked("shutdown bug".into()))
+        );
+        assert!(crate::diagnostics::exporter_panics() >= panics_before + 5);
+    }
+
+    #[test]
+    fn huge_timeouts_wait_instead_of_panicking() {
+        let mem = InMemoryExporter::new();
+        // A batch timeout no `Instant` can hold: the worker keeps running, spans wait for a
+        // full batch or a flush.
+        let p = Pipeline::builder()
+            .batch_timeout(Duration::MAX)
+            .exporter(mem.clone())
+            .build();
+        p.submit(span("s"));
+        p.flush(Duration::MAX).unwrap();
+        assert_eq!(mem.spans().len(), 1);
+        p.shutdown(Duration::MAX).unwrap();
+        let p = Pipeline::builder()
+            .batch_timeout(Duration::from_millis(u64::MAX))
+            .build();
+        p.flush(Duration::from_secs(u64::MAX)).unwrap();
+        p.shutdown(Duration::from_secs(u64::MAX)).unwrap();
+    }
+
+    #[test]
+    fn a_worker_that_cannot_start_is_an_error() {
+        let err = Pipeline::builder().unspawnable().try_build().unwrap_err();
+        assert!(matches!(err, PipelineError::Spawn(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("could not start the export worker thread: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "could not start the export worker thread")]
+    fn build_panics_like_thread_spawn_when_the_worker_cannot_start() {
+        let _ = Pipeline::builder().unspawnable().build();
+    }
+}

@@ -1,0 +1,223 @@
+//! The worker thread: drains the queue into batches and hands each batch to every exporter.
+//!
+//! Exporters run with no `tracing` subscriber (their own HTTP clients, h2 or tonic must never
+//! produce spans that come back into this pipeline), and inside `catch_unwind`: an exporter that
+//! panics fails that call — counted, reported through [`diagnostics`](crate::diagnostics) — and is
+//! called again for the next batch; the other exporters and the worker carry on.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, select};
+
+use super::SpanExporter;
+use crate::error::ExportError;
+use crate::resource::Resource;
+use crate::span::SpanData;
+
+pub(super) enum Control {
+    /// A full batch is waiting.
+    Wake,
+    Flush(Sender<()>),
+    Shutdown(Sender<()>),
+}
+
+#[derive(Default)]
+pub(super) struct Counters {
+    pub(super) received: AtomicU64,
+    pub(super) exported: AtomicU64,
+    pub(super) dropped: AtomicU64,
+    pub(super) failed: AtomicU64,
+    pub(super) export_errors: AtomicU64,
+    pub(super) panics: AtomicU64,
+}
+
+pub(super) struct Worker {
+    pub(super) spans: Receiver<SpanData>,
+    pub(super) control: Receiver<Control>,
+    pub(super) counters: Arc<Counters>,
+    pub(super) last_error: Arc<Mutex<Option<ExportError>>>,
+    pub(super) wake_pending: Arc<AtomicBool>,
+    pub(super) exporters: Vec<Box<dyn SpanExporter>>,
+    pub(super) resource: Resource,
+    pub(super) max_batch: usize,
+    pub(super) batch_timeout: Duration,
+}
+
+/// `now + d`, or `None` when that is beyond what an `Instant` can hold (a timeout so long it
+/// never comes).
+pub(super) fn deadline_after(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
+}
+
+/// Which exporter call failed, for the diagnostics.
+#[derive(Clone, Copy)]
+enum Call {
+    Export,
+    Flush,
+    Shutdown,
+}
+
+impl Call {
+    fn name(self) -> &'static str {
+        match self {
+            Call::Export => "export",
+            Call::Flush => "force_flush",
+            Call::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl Worker {
+    pub(super) fn run(mut self) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        let mut deadline = deadline_after(self.batch_timeout);
+        loop {
+            // `Duration::MAX` (no timer) is fine: the channel caps it itself.
+            let wait = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            // Only control messages wake the worker; spans wait in the queue until a batch is
+            // full (a producer sends `Wake`) or the batch timeout passes.
+            select! {
+                recv(self.control) -> msg => match msg {
+                    Ok(Control::Wake) => {
+                        self.wake_pending.store(false, Ordering::Release);
+                        self.drain_full(&mut batch);
+                    }
+                    Ok(Control::Flush(ack)) => {
+                        self.drain(&mut batch);
+                        for i in 0..self.exporters.len() {
+                            let _ = self.call(i, Call::Flush, &[], |e, _, _| e.force_flush());
+                        }
+                        let _ = ack.send(());
+                    }
+                    Ok(Control::Shutdown(ack)) => {
+                        self.drain(&mut batch);
+                        self.shutdown_exporters();
+                        let _ = ack.send(());
+                        return;
+                    }
+                    // Every handle is gone: export what is left and stop.
+                    Err(_) => {
+                        self.drain(&mut batch);
+                        self.shutdown_exporters();
+                        return;
+                    }
+                },
+                default(wait) => {
+                    self.drain(&mut batch);
+                    deadline = deadline_after(self.batch_timeout);
+                }
+            }
+        }
+    }
+
+    /// Exports the full batches waiting in the queue; a remainder stays for the timer.
+    fn drain_full(&mut self, batch: &mut Vec<SpanData>) {
+        loop {
+            while batch.len() < self.max_batch {
+                match self.spans.try_recv() {
+                    Ok(span) => {
+                        self.counters.received.fetch_add(1, Ordering::Relaxed);
+                        batch.push(span);
+                    }
+                    Err(_) => return,
+                }
+            }
+            self.export(batch);
+        }
+    }
+
+    /// Exports everything currently queued, in batches.
+    fn drain(&mut self, batch: &mut Vec<SpanData>) {
+        while let Ok(span) = self.spans.try_recv() {
+            self.counters.received.fetch_add(1, Ordering::Relaxed);
+            batch.push(span);
+            if batch.len() >= self.max_batch {
+                self.export(batch);
+            }
+        }
+        self.export(batch);
+    }
+
+    fn export(&mut self, batch: &mut Vec<SpanData>) {
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len() as u64;
+        let mut ok = true;
+        for i in 0..self.exporters.len() {
+            ok &= self.call(i, Call::Export, batch, |e, spans, resource| {
+                e.export(spans, resource)
+            });
+        }
+        if ok {
+            self.counters.exported.fetch_add(n, Ordering::Relaxed);
+        } else {
+            self.counters.failed.fetch_add(n, Ordering::Relaxed);
+        }
+        batch.clear();
+    }
+
+    /// Calls exporter `i` with no subscriber and the unwind caught; records a failure or a
+    /// panic. Returns whether the call succeeded.
+    fn call(
+        &mut self,
+        i: usize,
+        call: Call,
+        batch: &[SpanData],
+        f: impl FnOnce(&mut dyn SpanExporter, &[SpanData], &Resource) -> Result<(), ExportError>,
+    ) -> bool {
+        let exporter = &mut *self.exporters[i];
+        let resource = &self.resource;
+        let outcome = tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+            catch_unwind(AssertUnwindSafe(|| f(exporter, batch, resource)))
+        });
+        match outcome {
+            Ok(Ok(())) => true,
+            Ok(Err(err)) => {
+                self.record_error(err);
+                false
+            }
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                self.counters.panics.fetch_add(1, Ordering::Relaxed);
+                crate::diagnostics::report_exporter_panic(
+                    self.exporters[i].name(),
+                    call.name(),
+                    &message,
+                );
+                self.record_error(ExportError::Panicked(message));
+                false
+            }
+        }
+    }
+
+    fn record_error(&self, err: ExportError) {
+        self.counters.export_errors.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
+    }
+
+    fn shutdown_exporters(&mut self) {
+        for i in 0..self.exporters.len() {
+            let _ = self.call(i, Call::Shutdown, &[], |e, _, _| e.shutdown());
+        }
+        // Dropping an exporter runs its code too (runtimes, connections): same rules.
+        let exporters = std::mem::take(&mut self.exporters);
+        tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(exporters)));
+        });
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".to_owned())
+}

@@ -1,0 +1,308 @@
+//! The `tracing_subscriber::Layer` that turns `tracing` spans into trace spans.
+//!
+//! Every span the layer sees gets a [`SpanContext`] when it is created, so its ids can be read at
+//! once ([`SpanExt::span_context`]) — for log lines, response headers and outbound calls. Its
+//! parent is decided then and never changes:
+//!
+//! 1. a parent given with [`with_parent`] (what server middleware uses for the inbound context);
+//! 2. otherwise the nearest enclosing span the layer knows (explicit `parent:` or contextual);
+//! 3. otherwise the ambient context ([`scope`](crate::scope), [`FutureExt::in_context`]), when
+//!    no span was entered since it came into scope — so a context survives disabled spans;
+//! 4. otherwise a new trace.
+//!
+//! The sampler runs for local roots (cases 1, 3 and 4); children of a local span inherit its
+//! decision. Sampled spans record fields as attributes (`otel.name`, `otel.kind`,
+//! `otel.status_code`, `otel.status_message` and `error` are understood), events as span events,
+//! and are handed to the sink when they close. Unsampled spans carry ids only.
+//!
+//! [`FutureExt::in_context`]: crate::FutureExt::in_context
+
+mod builder;
+mod parent;
+mod span_ext;
+mod state;
+mod visit;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event as TracingEvent, Level, Subscriber};
+use tracing_subscriber::layer::Context as LayerContext;
+use tracing_subscriber::registry::LookupSpan;
+
+pub use self::builder::LayerBuilder;
+use self::parent::{CREATED, ParentChoice};
+pub use self::parent::{Parent, with_parent, with_parent_and_context};
+pub use self::span_ext::SpanExt;
+pub(crate) use self::span_ext::current_span_context;
+#[cfg(feature = "fmt")]
+pub(crate) use self::span_ext::span_ids;
+use self::span_ext::{WithState, with_state_in};
+use self::state::{Recording, SpanState, limit_links, push_attribute};
+use self::visit::{EventFields, Fields, SpanFields};
+use crate::context::{Context, SpanContext};
+use crate::export::SpanSink;
+use crate::id::{SpanId, TraceFlags, TraceId};
+use crate::limits::SpanLimits;
+use crate::sampler::{Sampler, SamplingInput};
+use crate::span::{Event, Link, SpanData, SpanKind};
+use crate::value::{Text, Value};
+
+/// Settings shared by the layer.
+struct Config {
+    sampler: Sampler,
+    sink: Arc<dyn SpanSink>,
+    limits: SpanLimits,
+    baggage_attributes: Vec<Box<str>>,
+    error_events_set_status: bool,
+}
+
+/// The tracewire `tracing` layer. Build one with [`TracewireLayer::builder`], or let
+/// [`init`](crate::init) install it.
+#[derive(Clone)]
+pub struct TracewireLayer {
+    config: Arc<Config>,
+    /// Set when the layer is added to a subscriber: how [`SpanExt`] finds a span's state in it.
+    with_state: Option<WithState>,
+}
+
+impl fmt::Debug for TracewireLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracewireLayer")
+            .field("sampler", &self.config.sampler)
+            .field("limits", &self.config.limits)
+            .field("baggage_attributes", &self.config.baggage_attributes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TracewireLayer {
+    /// A builder with the defaults.
+    pub fn builder() -> LayerBuilder {
+        LayerBuilder::default()
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for TracewireLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
+{
+    fn on_layer(&mut self, _subscriber: &mut S) {
+        self.with_state = Some(with_state_in::<S>);
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let meta = attrs.metadata();
+        let span_id = SpanId::random();
+        let (choice, pending) = self.choose_parent(attrs, &span);
+        let (cx, baggage, parent_span_id, parent_is_remote, sampled, links) = match choice {
+            ParentChoice::Local { cx, baggage } => {
+                let own = SpanContext::new(
+                    cx.trace_id(),
+                    span_id,
+                    cx.flags(),
+                    cx.trace_state().clone(),
+                    false,
+                );
+                (
+                    own,
+                    baggage,
+                    cx.span_id(),
+                    false,
+                    cx.is_sampled(),
+                    Vec::new(),
+                )
+            }
+            ParentChoice::Context {
+                cx,
+                links,
+                ignore_sampled_flag,
+            } => {
+                let parent = cx.span_context().filter(|p| p.is_valid());
+                let (trace_id, random, state) = match parent {
+                    Some(p) => (p.trace_id(), p.flags().is_random(), p.trace_state().clone()),
+                    None => (TraceId::random(), true, Default::default()),
+                };
+                let sampled = self.config.sampler.should_sample(&SamplingInput {
+                    trace_id,
+                    parent: if ignore_sampled_flag { None } else { parent },
+                    name: meta.name(),
+                });
+                let flags = TraceFlags::NONE.with_random(random).with_sampled(sampled);
+                let own = SpanContext::new(trace_id, span_id, flags, state, false);
+                let (parent_id, remote) =
+                    parent.map_or((SpanId::INVALID, false), |p| (p.span_id(), p.is_remote()));
+                (own, cx.baggage().clone(), parent_id, remote, sampled, links)
+            }
+        };
+        if pending {
+            CREATED.with(|c| {
+                *c.borrow_mut() =
+                    Some(Context::from_span_context(cx.clone()).with_baggage(baggage.clone()));
+            });
+        }
+        let limits = &self.config.limits;
+        let recording = sampled.then(|| {
+            let (links, dropped_links) = limit_links(links, limits);
+            let mut rec = Box::new(Recording {
+                name: Cow::Borrowed(meta.name()),
+                target: meta.target(),
+                kind: SpanKind::Internal,
+                start: SystemTime::now(),
+                attributes: Vec::new(),
+                dropped_attributes: 0,
+                events: Vec::new(),
+                dropped_events: 0,
+                links,
+                dropped_links,
+                status_code: None,
+                status_message: None,
+                error_message: None,
+            });
+            for key in &self.config.baggage_attributes {
+                if let Some(v) = baggage.get(key) {
+                    push_attribute(
+                        &mut rec,
+                        limits,
+                        Cow::Owned(key.to_string()),
+                        Value::String(Text::new(limits.cut_str(v))),
+                        true,
+                    );
+                }
+            }
+            let replace = !rec.attributes.is_empty();
+            attrs.record(&mut Fields(&mut SpanFields {
+                rec: &mut rec,
+                limits,
+                replace,
+            }));
+            rec
+        });
+        span.extensions_mut().insert(SpanState {
+            cx,
+            baggage,
+            parent_span_id,
+            parent_is_remote,
+            recording,
+        });
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut ext = span.extensions_mut();
+        if let Some(rec) = ext
+            .get_mut::<SpanState>()
+            .and_then(|s| s.recording.as_mut())
+        {
+            values.record(&mut Fields(&mut SpanFields {
+                rec,
+                limits: &self.config.limits,
+                replace: true,
+            }));
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: LayerContext<'_, S>) {
+        let Some(other) = ctx
+            .span(follows)
+            .and_then(|s| s.extensions().get::<SpanState>().map(|st| st.cx.clone()))
+        else {
+            return;
+        };
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut ext = span.extensions_mut();
+        if let Some(rec) = ext
+            .get_mut::<SpanState>()
+            .and_then(|s| s.recording.as_mut())
+        {
+            if rec.links.len() < self.config.limits.link_count {
+                rec.links.push(Link::new(other, Vec::new()));
+            } else {
+                rec.dropped_links = rec.dropped_links.saturating_add(1);
+            }
+        }
+    }
+
+    fn on_event(&self, event: &TracingEvent<'_>, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        for s in span.scope() {
+            let mut ext = s.extensions_mut();
+            let Some(state) = ext.get_mut::<SpanState>() else {
+                continue;
+            };
+            let Some(rec) = state.recording.as_mut() else {
+                return;
+            };
+            let meta = event.metadata();
+            let limits = &self.config.limits;
+            let sets_status = self.config.error_events_set_status
+                && *meta.level() == Level::ERROR
+                && rec.status_code.is_none()
+                && rec.error_message.is_none();
+            let full = rec.events.len() >= limits.event_count;
+            if full {
+                rec.dropped_events = rec.dropped_events.saturating_add(1);
+                if !sets_status {
+                    return;
+                }
+            }
+            let mut fields = EventFields::new(limits);
+            event.record(&mut Fields(&mut fields));
+            let name = fields.message.take().unwrap_or(Cow::Borrowed(meta.name()));
+            if sets_status {
+                rec.error_message = Some(name.clone());
+            }
+            if full {
+                return;
+            }
+            fields.push(Cow::Borrowed("level"), Value::from(meta.level().as_str()));
+            let mut recorded = Event::new(name, SystemTime::now(), fields.attributes);
+            recorded.dropped_attributes = fields.dropped;
+            rec.events.push(recorded);
+            return;
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: LayerContext<'_, S>) {
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let Some(state) = span.extensions_mut().remove::<SpanState>() else {
+            return;
+        };
+        let Some(mut rec) = state.recording else {
+            return;
+        };
+        let status = rec.status();
+        let rec = *rec;
+        self.config.sink.on_end(SpanData {
+            span_context: state.cx,
+            parent_span_id: state.parent_span_id,
+            parent_is_remote: state.parent_is_remote,
+            kind: rec.kind,
+            name: rec.name,
+            target: Cow::Borrowed(rec.target),
+            start_time: rec.start,
+            end_time: SystemTime::now(),
+            attributes: rec.attributes,
+            dropped_attributes: rec.dropped_attributes,
+            events: rec.events,
+            dropped_events: rec.dropped_events,
+            links: rec.links,
+            dropped_links: rec.dropped_links,
+            status,
+        });
+    }
+}

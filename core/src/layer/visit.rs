@@ -1,0 +1,147 @@
+//! Turning `tracing` field values into attribute [`Value`]s: one [`Visit`] implementation,
+//! [`Fields`], feeding either a span's recording ([`SpanFields`]) or an event ([`EventFields`]).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use tracing::field::{Field, Visit};
+
+use super::state::{Recording, StatusCode, push_attribute};
+use crate::limits::SpanLimits;
+use crate::span::SpanKind;
+use crate::value::{KeyValue, Text, Value};
+
+/// Where the fields of one span or event go, each as an attribute [`Value`].
+pub(super) trait FieldSink {
+    fn field(&mut self, field: &Field, value: Value);
+}
+
+/// Visits the fields of a span or event and hands each value to a [`FieldSink`].
+pub(super) struct Fields<'a, T>(pub(super) &'a mut T);
+
+impl<T: FieldSink> Visit for Fields<'_, T> {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.field(field, Value::Bool(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.field(field, Value::I64(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        let value = match i64::try_from(value) {
+            Ok(i) => Value::I64(i),
+            Err(_) => Value::String(Text::from(value.to_string())),
+        };
+        self.0.field(field, value);
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.field(field, Value::F64(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.field(field, Value::String(Text::new(value)));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.0
+            .field(field, Value::String(Text::from(value.to_string())));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .field(field, Value::String(Text::from(format!("{value:?}"))));
+    }
+}
+
+/// A value as text: strings as they are (static ones not copied), others formatted.
+fn into_text(value: Value) -> Cow<'static, str> {
+    match value {
+        Value::String(s) => s.into_cow(),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// A span's fields: `otel.*` and `error` set the name, kind and status; the rest are attributes.
+pub(super) struct SpanFields<'a> {
+    pub(super) rec: &'a mut Recording,
+    pub(super) limits: &'a SpanLimits,
+    /// Whether a recorded key may already be present (updates, or fields after baggage).
+    pub(super) replace: bool,
+}
+
+impl FieldSink for SpanFields<'_> {
+    fn field(&mut self, field: &Field, value: Value) {
+        match field.name() {
+            "otel.name" => self.rec.name = into_text(value),
+            "otel.kind" => {
+                if let Some(kind) = value.as_str().and_then(SpanKind::parse) {
+                    self.rec.kind = kind;
+                }
+            }
+            "otel.status_code" => {
+                self.rec.status_code = match value.as_str().map(str::to_ascii_lowercase).as_deref()
+                {
+                    Some("ok") => Some(StatusCode::Ok),
+                    Some("error") => Some(StatusCode::Error),
+                    Some("unset") => Some(StatusCode::Unset),
+                    _ => self.rec.status_code,
+                };
+            }
+            "otel.status_message" => self.rec.status_message = Some(into_text(value)),
+            "error" => self.rec.error_message = Some(into_text(value)),
+            name => {
+                let value = self.limits.cut_value(value);
+                push_attribute(
+                    self.rec,
+                    self.limits,
+                    Cow::Borrowed(name),
+                    value,
+                    self.replace,
+                );
+            }
+        }
+    }
+}
+
+/// An event's fields: `message` names the span event, `log.*` (from `tracing-log`) is dropped,
+/// the rest are its attributes, within the per-event limits.
+pub(super) struct EventFields<'a> {
+    pub(super) message: Option<Cow<'static, str>>,
+    pub(super) attributes: Vec<KeyValue>,
+    /// Attributes over the per-event cap.
+    pub(super) dropped: u32,
+    limits: &'a SpanLimits,
+}
+
+impl<'a> EventFields<'a> {
+    pub(super) fn new(limits: &'a SpanLimits) -> Self {
+        EventFields {
+            message: None,
+            attributes: Vec::new(),
+            dropped: 0,
+            limits,
+        }
+    }
+
+    /// Adds an attribute within the limits.
+    pub(super) fn push(&mut self, key: Cow<'static, str>, value: Value) {
+        if self.attributes.len() < self.limits.attribute_per_event {
+            let value = self.limits.cut_value(value);
+            self.attributes.push(KeyValue { key, value });
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+}
+
+impl FieldSink for EventFields<'_> {
+    fn field(&mut self, field: &Field, value: Value) {
+        if field.name() == "message" {
+            self.message = Some(into_text(value));
+        } else if !field.name().starts_with("log.") {
+            self.push(Cow::Borrowed(field.name()), value);
+        }
+    }
+}
