@@ -72,7 +72,7 @@
 //! | `rpc.response.status_code` | the code's name: `OK`, `NOT_FOUND`, … ([`code_name`]) |
 //! | `server.address`, `server.port` | server: the request's `:authority`; client: the request URI, else the endpoint ([`connect`], [`Grpc::server_address`]); IPv6 without brackets |
 //! | `network.peer.address`, `network.peer.port` | server: the caller's socket address (feature `connect-info`) |
-//! | `rpc.request.metadata.<key>`, `rpc.response.metadata.<key>` | allowlisted metadata (`record_request_headers`, `record_response_headers`) |
+//! | `rpc.request.metadata.<key>`, `rpc.response.metadata.<key>` | allowlisted metadata (`record_request_headers`, `record_response_headers`), string arrays |
 //! | `error.type` | the code's name when the span failed; for a failure without a gRPC status, the error's kind (`ErrorRef::error_type`) |
 //!
 //! With `OTEL_SEMCONV_STABILITY_OPT_IN=rpc/dup` (or [`SemconvStability::StableAndLegacy`]) the

@@ -454,8 +454,8 @@ fn span_name_hook_metadata_allowlist_and_traceresponse() {
         parts.headers
     });
     let span = recorder.span("echo.Echo/UnaryEcho via POST");
-    span.assert_attr("rpc.request.metadata.x-tenant", "acme")
-        .assert_attr("rpc.response.metadata.x-served-by", "dispatch-1")
+    span.assert_attr("rpc.request.metadata.x-tenant", vec!["acme"])
+        .assert_attr("rpc.response.metadata.x-served-by", vec!["dispatch-1"])
         .assert_no_attr("rpc.request.metadata.authorization");
     assert_eq!(
         headers["traceresponse"],

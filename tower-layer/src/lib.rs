@@ -56,7 +56,7 @@
 //! | `client.address`, `client.port`, `network.peer.address`, `network.peer.port` (the peer socket, when the framework knows it: [`RequestInfo`]) | ✓ | |
 //! | `network.protocol.version` (request version on the server, response version on the client) | ✓ | ✓ |
 //! | `user_agent.original` | ✓ | |
-//! | `http.request.header.<name>`, `http.response.header.<name>` (allowlisted) | ✓ | |
+//! | `http.request.header.<name>`, `http.response.header.<name>` (allowlisted; string arrays, one element per header line) | ✓ | |
 //! | `error.type` | ✓ | ✓ |
 //!
 //! `error.type` is the status code for a failed status (5xx on the server, 4xx and 5xx on the

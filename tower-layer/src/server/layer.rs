@@ -148,8 +148,9 @@ impl<P, N, F, T> ServerLayer<P, N, F, T> {
 }
 
 impl<P: ServerProtocol, N, F, T> ServerLayer<P, N, F, T> {
-    /// Request headers (gRPC: metadata) to record, under the protocol's prefix
-    /// (`http.request.header.<name>`, `rpc.request.metadata.<key>`). Sensitive headers
+    /// Request headers (gRPC: metadata) to record as string arrays (one element per header
+    /// line), under the protocol's prefix (`http.request.header.<name>`,
+    /// `rpc.request.metadata.<key>`). Sensitive headers
     /// (`authorization`, `cookie`, ...) and invalid names are ignored. Only sampled spans
     /// record them.
     pub fn record_request_headers(self, names: impl IntoIterator<Item: AsRef<str>>) -> Self {
@@ -157,8 +158,9 @@ impl<P: ServerProtocol, N, F, T> ServerLayer<P, N, F, T> {
         self.with_config(|config| config.request_headers = list)
     }
 
-    /// Response headers (gRPC: response metadata) to record, under the protocol's prefix
-    /// (`http.response.header.<name>`, `rpc.response.metadata.<key>`). Sensitive headers
+    /// Response headers (gRPC: response metadata) to record as string arrays, under the
+    /// protocol's prefix (`http.response.header.<name>`, `rpc.response.metadata.<key>`).
+    /// Sensitive headers
     /// (`set-cookie`, ...) and invalid names are ignored. Only sampled spans record them.
     pub fn record_response_headers(self, names: impl IntoIterator<Item: AsRef<str>>) -> Self {
         let list = HeaderAllowlist::new(P::RESPONSE_HEADER_PREFIX, names);
