@@ -37,6 +37,14 @@
 //! Handlers instrumented with `#[tracing::instrument]` nest under the server span, and
 //! outbound calls made through `tracewire-hyper` continue the trace.
 //!
+//! # Where to find what
+//!
+//! This crate is the axum-specific part only: `lib.rs` holds [`layer`], [`AxumLayer`],
+//! [`AxumRequestInfo`] (route template and peer) and the [`CurrentTrace`] extractor; `tests.rs`
+//! drives a `Router` in process. The layer itself — trust policy, filter, span names, header
+//! allowlists, the span's attributes and its end with the body — is tracewire-tower's (see its
+//! "where to find what").
+//!
 //! [`MatchedPath`]: axum::extract::MatchedPath
 //! [`ConnectInfo`]: axum::extract::ConnectInfo
 
