@@ -67,6 +67,21 @@ where
     drain(resp.into_body()).await
 }
 
+/// One unary call through `svc`, on a fresh recorder.
+fn unary<S>(svc: S) -> Recorder
+where
+    S: Service<
+            http::Request<Script>,
+            Response = http::Response<GrpcResponseBody<Script>>,
+            Error = tonic::Status,
+        >,
+{
+    let recorder = Recorder::new();
+    let req = request("/echo.Echo/UnaryEcho", Script::unary_ok());
+    run(&recorder, call(svc, req)).unwrap();
+    recorder
+}
+
 fn traceparent_of(headers: &HeaderMap) -> String {
     headers["traceparent"].to_str().unwrap().to_owned()
 }
@@ -160,18 +175,12 @@ fn status_table_every_non_ok_code_is_an_error() {
 
 #[test]
 fn http_status_without_grpc_status_is_mapped() {
-    let recorder = Recorder::new();
     let svc = GrpcClientLayer::new().layer(channel(Arc::default(), || {
         let mut r = ok_response(Script::empty());
         *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
         r
     }));
-    run(
-        &recorder,
-        call(svc, request("/echo.Echo/UnaryEcho", Script::unary_ok())),
-    )
-    .unwrap();
-    recorder
+    unary(svc)
         .span("echo.Echo/UnaryEcho")
         .assert_attr("rpc.response.status_code", "UNAVAILABLE")
         .assert_attr("error.type", "UNAVAILABLE");
@@ -265,22 +274,10 @@ fn filtered_or_disabled_client_span_still_injects_the_current_context() {
 fn dropped_response_stream_is_cancelled() {
     let recorder = Recorder::new();
     let svc = GrpcClientLayer::new().layer(channel(Arc::default(), || {
-        ok_response(Script::new([
-            Step::Data(message(b"1")),
-            Step::Data(message(b"2")),
-            Step::Trailers(trailers(0, None)),
-        ]))
+        ok_response(Script::two_messages())
     }));
-    run(&recorder, async {
-        use http_body_util::BodyExt;
-        let resp = svc
-            .oneshot(request("/echo.Echo/ServerStream", Script::unary_ok()))
-            .await
-            .unwrap();
-        let mut body = resp.into_body();
-        body.frame().await.unwrap().unwrap();
-        drop(body);
-    });
+    let req = request("/echo.Echo/ServerStream", Script::unary_ok());
+    run(&recorder, cancel_after_one_frame(svc, req, || {}));
     recorder
         .span("echo.Echo/ServerStream")
         .assert_attr("rpc.response.status_code", "CANCELLED");
@@ -350,15 +347,9 @@ fn server_address_from_the_uri_replaces_caller_trace_metadata() {
 #[test]
 fn server_address_from_the_endpoint() {
     let uri: http::Uri = "https://dispatch.internal".parse().unwrap();
-    let recorder = Recorder::new();
     let svc = GrpcClientLayer::for_protocol(Grpc::new().server_uri(&uri))
         .layer(channel(Arc::default(), || ok_response(Script::unary_ok())));
-    run(
-        &recorder,
-        call(svc, request("/echo.Echo/UnaryEcho", Script::unary_ok())),
-    )
-    .unwrap();
-    recorder
+    unary(svc)
         .span("echo.Echo/UnaryEcho")
         .assert_attr("server.address", "dispatch.internal")
         .assert_attr("server.port", 443_i64);

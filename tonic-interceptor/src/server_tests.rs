@@ -9,9 +9,10 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::test_helpers::*;
 use crate::{
-    Grpc, GrpcResponseBody, GrpcServer, GrpcServerLayer, RpcPath, SemconvStability, SkipServices,
-    TraceRpcs, Trust,
+    Grpc, GrpcResponseBody, GrpcServer, GrpcServerLayer, RequestFilter, RpcPath, SemconvStability,
+    SkipServices, TraceRpcs, Trust, TrustPolicy,
 };
+use tracewire_tower::MakeSpanName;
 
 fn layer(semconv: SemconvStability) -> GrpcServerLayer {
     GrpcServerLayer::new().protocol(Grpc::new().semconv(semconv))
@@ -251,57 +252,56 @@ fn bad_metadata_never_fails_the_rpc() {
     }
 }
 
-/// A handler that records what `tracewire::current()` is while it runs and while its response
-/// stream is polled, and opens a span in each place.
-fn observing_handler(
-    seen: Arc<Mutex<Vec<Context>>>,
-) -> impl tower::Service<
-    http::Request<Script>,
-    Response = http::Response<Script>,
-    Error = Infallible,
-    Future = impl Future<Output = Result<http::Response<Script>, Infallible>>,
-> + Clone {
-    service_fn(move |req: http::Request<Script>| {
+/// What a handler answers when it records what `tracewire::current()` is while it runs and
+/// while its response stream is polled, opening a span in each place. (Run by [`handler`]
+/// inside the handler's future, after the request is read.)
+fn observing(seen: Arc<Mutex<Vec<Context>>>) -> impl Fn() -> http::Response<Script> + Clone {
+    move || {
+        seen.lock().unwrap().push(tracewire::current());
+        let _work = tracing::info_span!("handler.lookup").entered();
         let seen = seen.clone();
-        async move {
-            drain(req.into_body()).await.unwrap();
-            seen.lock().unwrap().push(tracewire::current());
-            let _work = tracing::info_span!("handler.lookup").entered();
-            let seen2 = seen.clone();
-            Ok::<_, Infallible>(ok_response(Script::new([
-                Step::Run(Box::new(move || {
-                    seen2.lock().unwrap().push(tracewire::current());
-                    let _s = tracing::info_span!("handler.stream_item").entered();
-                })),
-                Step::Data(message(b"x")),
-                Step::Trailers(trailers(0, None)),
-            ])))
-        }
-    })
+        ok_response(Script::new([
+            Step::Run(Box::new(move || {
+                seen.lock().unwrap().push(tracewire::current());
+                let _s = tracing::info_span!("handler.stream_item").entered();
+            })),
+            Step::Data(message(b"x")),
+            Step::Trailers(trailers(0, None)),
+        ]))
+    }
+}
+
+/// Serves one RPC to `path`, from a sampled caller, through `layer` around the [`observing`]
+/// handler; returns the contexts the handler saw.
+fn observe<N, F, T>(
+    recorder: &Recorder,
+    layer: GrpcServerLayer<N, F, T>,
+    path: &str,
+) -> Vec<Context>
+where
+    N: MakeSpanName + Clone,
+    F: RequestFilter + Clone,
+    T: TrustPolicy + Clone,
+{
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let svc = layer.layer(handler(observing(seen.clone())));
+    let req = request(path, &[("traceparent", TRACEPARENT)], Script::unary_ok());
+    run(recorder, call(svc, req));
+    let seen = seen.lock().unwrap();
+    seen.clone()
 }
 
 #[test]
 fn handler_work_while_streaming_stays_in_the_trace() {
     let recorder = Recorder::new();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let svc = GrpcServerLayer::new().layer(observing_handler(seen.clone()));
-    run(
-        &recorder,
-        call(
-            svc,
-            request(
-                "/echo.Echo/ServerStream",
-                &[("traceparent", TRACEPARENT)],
-                Script::unary_ok(),
-            ),
-        ),
-    );
+    let seen = observe(&recorder, GrpcServerLayer::new(), "/echo.Echo/ServerStream");
     let server = recorder.span("echo.Echo/ServerStream");
     recorder.span("handler.lookup").assert_child_of(&server);
     recorder
         .span("handler.stream_item")
         .assert_child_of(&server);
-    for cx in seen.lock().unwrap().iter() {
+    assert_eq!(seen.len(), 2);
+    for cx in &seen {
         assert_eq!(cx.span_id(), Some(server.span_id()));
     }
 }
@@ -309,21 +309,8 @@ fn handler_work_while_streaming_stays_in_the_trace() {
 #[test]
 fn filtered_rpc_has_no_span_but_keeps_the_context() {
     let recorder = Recorder::new();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let svc = GrpcServerLayer::new()
-        .filter(SkipServices::health())
-        .layer(observing_handler(seen.clone()));
-    run(
-        &recorder,
-        call(
-            svc,
-            request(
-                "/grpc.health.v1.Health/Check",
-                &[("traceparent", TRACEPARENT)],
-                Script::unary_ok(),
-            ),
-        ),
-    );
+    let layer = GrpcServerLayer::new().filter(SkipServices::health());
+    let seen = observe(&recorder, layer, "/grpc.health.v1.Health/Check");
     assert!(
         recorder
             .spans_named("grpc.health.v1.Health/Check")
@@ -335,9 +322,8 @@ fn filtered_rpc_has_no_span_but_keeps_the_context() {
             .span(name)
             .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap());
     }
-    let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
-    for cx in seen.iter() {
+    for cx in &seen {
         assert_eq!(cx.span_id().unwrap().to_string(), PARENT_SPAN);
     }
 }
@@ -368,26 +354,15 @@ fn disabled_span_still_propagates() {
             meta.target() != "tracewire_tonic"
         })))
     });
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let svc = GrpcServerLayer::new().layer(observing_handler(seen.clone()));
-    run(
-        &recorder,
-        call(
-            svc,
-            request(
-                "/echo.Echo/ServerStream",
-                &[("traceparent", TRACEPARENT)],
-                Script::unary_ok(),
-            ),
-        ),
-    );
+    let seen = observe(&recorder, GrpcServerLayer::new(), "/echo.Echo/ServerStream");
     assert!(recorder.spans_named("echo.Echo/ServerStream").is_empty());
     for name in ["handler.lookup", "handler.stream_item"] {
         recorder
             .span(name)
             .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap());
     }
-    for cx in seen.lock().unwrap().iter() {
+    assert_eq!(seen.len(), 2);
+    for cx in &seen {
         assert_eq!(cx.span_id().unwrap().to_string(), PARENT_SPAN);
     }
 }
@@ -483,24 +458,14 @@ fn span_name_hook_metadata_allowlist_and_traceresponse() {
 #[test]
 fn dropped_response_body_records_cancelled() {
     let recorder = Recorder::new();
-    let svc = GrpcServerLayer::new().layer(handler(|| {
-        ok_response(Script::new([
-            Step::Data(message(b"1")),
-            Step::Data(message(b"2")),
-            Step::Trailers(trailers(0, None)),
-        ]))
-    }));
-    run(&recorder, async {
-        use http_body_util::BodyExt;
-        let resp = svc
-            .oneshot(request("/echo.Echo/ServerStream", &[], Script::unary_ok()))
-            .await
-            .unwrap();
-        let mut body = resp.into_body();
-        body.frame().await.unwrap().unwrap();
-        assert!(recorder.spans().is_empty(), "span still open mid-stream");
-        drop(body);
-    });
+    let svc = GrpcServerLayer::new().layer(handler(|| ok_response(Script::two_messages())));
+    let req = request("/echo.Echo/ServerStream", &[], Script::unary_ok());
+    run(
+        &recorder,
+        cancel_after_one_frame(svc, req, || {
+            assert!(recorder.spans().is_empty(), "span still open mid-stream");
+        }),
+    );
     recorder
         .span("echo.Echo/ServerStream")
         .assert_attr("rpc.response.status_code", "CANCELLED")

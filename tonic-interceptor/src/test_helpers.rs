@@ -67,6 +67,35 @@ impl Script {
     pub(crate) fn empty() -> Self {
         Script::new([])
     }
+
+    /// A server stream: two messages, then OK trailers.
+    pub(crate) fn two_messages() -> Self {
+        Script::new([
+            Step::Data(message(b"1")),
+            Step::Data(message(b"2")),
+            Step::Trailers(trailers(0, None)),
+        ])
+    }
+}
+
+/// Sends `req`, reads the first frame of the response body, then drops the body: a stream the
+/// caller cancels midway. `check` runs while the stream is still open.
+pub(crate) async fn cancel_after_one_frame<S, B>(
+    svc: S,
+    req: http::Request<Script>,
+    check: impl FnOnce(),
+) where
+    S: tower::Service<http::Request<Script>, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: Body + Unpin,
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut body = svc.oneshot(req).await.unwrap().into_body();
+    body.frame().await.unwrap().unwrap();
+    check();
+    drop(body);
 }
 
 impl Body for Script {
