@@ -26,6 +26,8 @@ struct Inner {
     last_error: Arc<Mutex<Option<ExportError>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     shut_down: AtomicBool,
+    /// Whether any exporter was added.
+    exporting: bool,
 }
 
 /// A handle to the export pipeline. Cheap to clone; all clones share one queue and worker.
@@ -146,6 +148,9 @@ impl PipelineBuilder {
 
     /// Starts the worker thread, or says why the operating system would not.
     pub fn try_build(self) -> Result<Pipeline, PipelineError> {
+        // A forked child setting itself up again gets ids of its own from here on.
+        crate::rng::check_fork();
+        let exporting = !self.exporters.is_empty();
         let (tx, rx) = bounded(self.queue_size);
         let (ctl_tx, ctl_rx) = bounded(16);
         let counters = Arc::new(Counters::default());
@@ -180,6 +185,7 @@ impl PipelineBuilder {
                 last_error,
                 worker: Mutex::new(Some(handle)),
                 shut_down: AtomicBool::new(false),
+                exporting,
             }),
         })
     }
@@ -232,6 +238,7 @@ impl Pipeline {
             failed: c.failed.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),
             panics: c.panics.load(Ordering::Relaxed),
+            discarded: c.discarded.load(Ordering::Relaxed),
         }
     }
 
@@ -301,6 +308,17 @@ impl Pipeline {
 impl SpanSink for Pipeline {
     fn on_end(&self, span: SpanData) {
         self.submit(span);
+    }
+
+    fn is_exporting(&self) -> bool {
+        self.inner.exporting
+    }
+
+    fn on_discard(&self) {
+        self.inner
+            .counters
+            .discarded
+            .fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -554,5 +572,22 @@ mod tests {
     #[should_panic(expected = "could not start the export worker thread")]
     fn build_panics_like_thread_spawn_when_the_worker_cannot_start() {
         let _ = Pipeline::builder().unspawnable().build();
+    }
+
+    #[test]
+    fn without_exporters_spans_are_discarded_not_exported() {
+        let p = Pipeline::builder().build();
+        assert!(!p.is_exporting());
+        assert!(
+            Pipeline::builder()
+                .exporter(InMemoryExporter::new())
+                .build()
+                .is_exporting()
+        );
+        p.submit(span("a"));
+        p.on_discard();
+        p.flush(Duration::from_secs(5)).unwrap();
+        let s = p.stats();
+        assert_eq!((s.exported, s.failed, s.discarded), (0, 0, 2));
     }
 }
