@@ -59,7 +59,7 @@ pub trait OnBodyEnd {
 
     /// Runs one poll of the inner body. The default just polls; the layers' hooks enter their
     /// span (and trace context) so work done while producing the body stays in the trace.
-    fn in_scope<R>(&self, poll: impl FnOnce() -> R) -> R {
+    fn in_scope<R>(&mut self, poll: impl FnOnce() -> R) -> R {
         poll()
     }
 }
@@ -178,7 +178,7 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let polled = match this.on_end.as_ref() {
+        let polled = match this.on_end.as_mut() {
             Some(hook) => hook.in_scope(|| this.inner.as_mut().poll_frame(cx)),
             None => return this.inner.poll_frame(cx),
         };

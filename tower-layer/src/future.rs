@@ -22,7 +22,7 @@ pub trait OnResponse {
     type OnBody: OnBodyEnd;
 
     /// Runs one poll of the inner future. The default just polls.
-    fn in_scope<R>(&self, poll: impl FnOnce() -> R) -> R {
+    fn in_scope<R>(&mut self, poll: impl FnOnce() -> R) -> R {
         poll()
     }
 
@@ -98,7 +98,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let inner = this.inner;
-        let Some(hook) = this.hook.as_ref() else {
+        let Some(hook) = this.hook.as_mut() else {
             panic!("ResponseFuture polled after completion");
         };
         let result = ready!(hook.in_scope(|| inner.poll(cx)));

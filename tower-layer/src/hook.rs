@@ -44,10 +44,11 @@ struct SpanScope {
 }
 
 impl SpanScope {
-    fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+    fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
         let _entered = self.span.enter();
-        match &self.cx {
-            Some(cx) => tracewire::scope(cx.clone(), f),
+        match &mut self.cx {
+            // Moved into scope and back for each poll, never cloned.
+            Some(cx) => tracewire::scope_mut(cx, f),
             None => f(),
         }
     }
@@ -88,7 +89,7 @@ impl<O> ResponseHook<O> {
     }
 
     /// Runs `f` inside the request's span and context.
-    pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn in_scope<R>(&mut self, f: impl FnOnce() -> R) -> R {
         self.scope.in_scope(f)
     }
 }
@@ -105,7 +106,7 @@ impl<O> fmt::Debug for ResponseHook<O> {
 impl<O: Outcome> OnResponse for ResponseHook<O> {
     type OnBody = BodyHook<O>;
 
-    fn in_scope<R>(&self, poll: impl FnOnce() -> R) -> R {
+    fn in_scope<R>(&mut self, poll: impl FnOnce() -> R) -> R {
         self.scope.in_scope(poll)
     }
 
@@ -173,7 +174,7 @@ impl<O: Outcome> OnBodyEnd for BodyHook<O> {
         // Dropping the scope drops the span handle: the span ends now.
     }
 
-    fn in_scope<R>(&self, poll: impl FnOnce() -> R) -> R {
+    fn in_scope<R>(&mut self, poll: impl FnOnce() -> R) -> R {
         self.scope.in_scope(poll)
     }
 }

@@ -91,7 +91,7 @@ where
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
-        let hook = self.layer.start(&mut parts);
+        let mut hook = self.layer.start(&mut parts);
         let future = hook.in_scope(|| self.inner.call(Request::from_parts(parts, body)));
         ResponseFuture::new(future, hook)
     }
