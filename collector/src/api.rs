@@ -9,7 +9,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::StatusCode;
 use serde_json::{Value as J, json};
 
@@ -17,6 +17,7 @@ use crate::assembly::Trace;
 use crate::collector::TraceStore;
 use crate::model::{Attribute, Span, TraceId};
 use crate::query::{StoreStats, TraceQuery, TraceSummary};
+use crate::sampling;
 
 /// The JSON API over `store`:
 ///
@@ -25,6 +26,9 @@ use crate::query::{StoreStats, TraceQuery, TraceSummary};
 /// - `GET /api/traces?service=&operation=&minDuration=&maxDuration=&error=&tags=&start=&end=&limit=`
 /// - `GET /api/traces/{trace_id}`
 /// - `GET /api/stats`
+/// - `POST /api/traces/{trace_id}/keep`, `GET /api/sampling/stats`,
+///   `GET /api/sampling/operations`, `GET /api/sampling/traces/{trace_id}` (tail sampling, see
+///   the [`sampling`](mod@crate::sampling) module)
 ///
 /// ```
 /// use tracewire_collector::{Collector, api_router};
@@ -41,6 +45,13 @@ pub fn api_router(store: TraceStore) -> Router {
         .route("/api/traces", get(search))
         .route("/api/traces/{trace_id}", get(trace))
         .route("/api/stats", get(stats))
+        .route("/api/traces/{trace_id}/keep", post(sampling::keep_route))
+        .route("/api/sampling/stats", get(sampling::stats_route))
+        .route("/api/sampling/operations", get(sampling::operations_route))
+        .route(
+            "/api/sampling/traces/{trace_id}",
+            get(sampling::lookup_route),
+        )
         .with_state(store)
 }
 

@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 
 use crate::model::{IngestObserver, SpanId, SpanKind, StatusCode, TraceId};
+use crate::sampling::{Command, SamplingShared, SamplingStage};
 use crate::store::Store;
 
 /// A string that is usually `'static` in process and owned when decoded from the wire.
@@ -85,6 +86,7 @@ pub(crate) struct NewBatch {
 enum Msg {
     Spans(Vec<NewBatch>, usize),
     Flush(tokio::sync::oneshot::Sender<()>),
+    Sampling(Command),
     Stop,
 }
 
@@ -112,6 +114,8 @@ pub(crate) struct Shared {
     max_queued: usize,
     pub(crate) counters: Counters,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// What the tail-sampling stage in front of the store publishes, when there is one.
+    pub(crate) sampling: Option<Arc<SamplingShared>>,
 }
 
 impl fmt::Debug for Shared {
@@ -124,11 +128,13 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// Starts the writer thread over `store`.
+    /// Starts the writer thread over `store`, with `stage` (if any) deciding which spans reach
+    /// it.
     pub(crate) fn start(
         store: Store,
         max_queued: usize,
         observers: Vec<Arc<dyn IngestObserver>>,
+        stage: Option<SamplingStage>,
     ) -> Arc<Shared> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
@@ -138,11 +144,12 @@ impl Shared {
             max_queued: max_queued.max(1),
             counters: Counters::default(),
             writer: Mutex::new(None),
+            sampling: stage.as_ref().map(SamplingStage::shared),
         });
         let writer_shared = shared.clone();
         let handle = std::thread::Builder::new()
             .name("tracewire-collector-store".into())
-            .spawn(move || writer(&writer_shared, &rx, &observers))
+            .spawn(move || writer(&writer_shared, &rx, &observers, stage))
             .ok();
         *shared.writer.lock() = handle;
         shared
@@ -188,6 +195,11 @@ impl Shared {
         self.queued.load(Ordering::Acquire)
     }
 
+    /// Hands a request to the sampling stage on the writer thread.
+    pub(crate) fn sampling_command(&self, cmd: Command) -> bool {
+        self.tx.send(Msg::Sampling(cmd)).is_ok()
+    }
+
     /// Waits until everything queued before the call is stored.
     pub(crate) async fn flush(&self) {
         let (ack, done) = tokio::sync::oneshot::channel();
@@ -217,13 +229,29 @@ impl Shared {
 /// off for long.
 const MAX_MSGS_PER_LOCK: usize = 64;
 
-fn writer(shared: &Shared, rx: &Receiver<Msg>, observers: &[Arc<dyn IngestObserver>]) {
+fn writer(
+    shared: &Shared,
+    rx: &Receiver<Msg>,
+    observers: &[Arc<dyn IngestObserver>],
+    mut stage: Option<SamplingStage>,
+) {
     let mut pending_acks = Vec::new();
+    let idle = Duration::from_millis(500);
     loop {
-        let first = match rx.recv_timeout(Duration::from_millis(500)) {
+        // Wake for the sampling stage's next deadline, else at least twice a second.
+        let wait = stage
+            .as_ref()
+            .and_then(|s| s.next_wake(s.now()))
+            .map_or(idle, |w| w.min(idle));
+        let first = match rx.recv_timeout(wait) {
             Ok(msg) => msg,
             Err(RecvTimeoutError::Timeout) => {
-                shared.store.write().expire();
+                let kept = stage.as_mut().map(|s| s.tick(s.now()));
+                let mut store = shared.store.write();
+                if let Some(kept) = kept {
+                    store.insert(kept, observers);
+                }
+                store.expire();
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => return,
@@ -236,11 +264,25 @@ fn writer(shared: &Shared, rx: &Receiver<Msg>, observers: &[Arc<dyn IngestObserv
             while let Some(m) = msg.take() {
                 match m {
                     Msg::Spans(batches, count) => {
+                        let batches = match &mut stage {
+                            Some(s) => s.offer(batches, s.now()),
+                            None => batches,
+                        };
                         store.insert(batches, observers);
                         shared.queued.fetch_sub(count, Ordering::AcqRel);
                     }
                     Msg::Flush(ack) => pending_acks.push(ack),
+                    Msg::Sampling(cmd) => {
+                        if let Some(s) = &mut stage {
+                            let (kept, reply) = s.handle(cmd, s.now());
+                            store.insert(kept, observers);
+                            reply.send();
+                        }
+                    }
                     Msg::Stop => {
+                        if let Some(s) = &mut stage {
+                            store.insert(s.shutdown(s.now()), observers);
+                        }
                         stop = true;
                         break;
                     }
@@ -249,6 +291,12 @@ fn writer(shared: &Shared, rx: &Receiver<Msg>, observers: &[Arc<dyn IngestObserv
                 if n < MAX_MSGS_PER_LOCK {
                     msg = rx.try_recv().ok();
                 }
+            }
+            // Deadlines that fell due while busy (and everything due before a flush's ack).
+            if let Some(s) = &mut stage
+                && !stop
+            {
+                store.insert(s.tick(s.now()), observers);
             }
             store.expire();
         }

@@ -13,6 +13,10 @@
 //! - **Assembly**: [`Trace::assemble`] builds the tree at read time, so late and out-of-order
 //!   spans merge; spans whose parent is missing are kept as flagged orphans.
 //! - **API**: [`api_router`], documented below with examples.
+//! - **Tail sampling** (off by default): [`sampling`] puts a stage between the receivers and the
+//!   store that buffers every span for a few minutes, keeps whole traces by policy (errors, slow
+//!   traces, forced, a dynamic per-key sampler, a probabilistic floor), lets a trace be kept
+//!   after the fact, keeps per-operation health exact, and can forward kept traces upstream.
 //!
 //! # Embedded
 //!
@@ -47,8 +51,10 @@
 //! # Standalone
 //!
 //! The `tracewire-collector` binary takes `--otlp-http`, `--otlp-grpc`, `--api`,
-//! `--max-spans`, `--max-bytes` and `--retention`, and the connection, TLS and token settings
-//! below; run it with `--help`. Every listener binds `127.0.0.1` unless told otherwise.
+//! `--max-spans`, `--max-bytes` and `--retention`, the connection, TLS and token settings
+//! below, and the tail-sampling flags (`--sampling`, `--sampling-config FILE`,
+//! `--forward-to URL`, ...); run it with `--help`. Every listener binds `127.0.0.1` unless
+//! told otherwise.
 //!
 //! # Extending
 //!
@@ -74,6 +80,7 @@ mod store;
 pub mod analysis;
 pub mod api;
 pub mod model;
+pub mod sampling;
 pub mod ui;
 
 pub use tracewire;

@@ -19,7 +19,8 @@ use std::mem::size_of;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use self::intern::{Interner, Sym, arc_str_bytes, map_bytes};
+pub(crate) use self::intern::map_bytes;
+use self::intern::{Interner, Sym, arc_str_bytes};
 use self::posting::Posting;
 use crate::fxhash::FxHashMap;
 use crate::ingest::{NewBatch, NewSource, NewSpan, NewValue, Str};
@@ -139,7 +140,7 @@ impl StoredSpan {
 
 /// Bytes of one allocation of `n` bytes, rounded to the allocator's 16-byte granule (zero-sized
 /// allocations do not allocate).
-fn alloc_bytes(n: usize) -> usize {
+pub(crate) fn alloc_bytes(n: usize) -> usize {
     if n == 0 { 0 } else { n.next_multiple_of(16) }
 }
 

@@ -28,7 +28,7 @@ mod worker;
 use std::fmt;
 
 pub use self::memory::InMemoryExporter;
-pub use self::pipeline::{Pipeline, PipelineBuilder};
+pub use self::pipeline::{MAX_QUEUE_SIZE, Pipeline, PipelineBuilder};
 pub use self::stdout::{StdoutExporter, StdoutFormat};
 use crate::error::ExportError;
 use crate::resource::Resource;

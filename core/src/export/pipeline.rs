@@ -44,6 +44,12 @@ impl fmt::Debug for Pipeline {
     }
 }
 
+/// The largest export queue or batch a [`PipelineBuilder`] accepts; larger values, from code or
+/// from `OTEL_BSP_*`, are cut to this. The queue is allocated up front (a few hundred bytes a
+/// slot), so an unchecked `OTEL_BSP_MAX_QUEUE_SIZE=1000000000000` would otherwise abort the
+/// process on allocation failure.
+pub const MAX_QUEUE_SIZE: usize = 1 << 18;
+
 /// Configures a [`Pipeline`].
 #[must_use]
 pub struct PipelineBuilder {
@@ -83,7 +89,8 @@ impl Default for PipelineBuilder {
 
 impl PipelineBuilder {
     /// Reads `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` and
-    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds) over the defaults (2048, 512, 1000 ms).
+    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds) over the defaults (2048, 512, 1000 ms); sizes are
+    /// capped at [`MAX_QUEUE_SIZE`].
     pub fn from_env() -> Self {
         let num = |var| {
             std::env::var(var)
@@ -92,10 +99,10 @@ impl PipelineBuilder {
         };
         let mut b = PipelineBuilder::default();
         if let Some(n) = num("OTEL_BSP_MAX_QUEUE_SIZE").filter(|&n| n > 0) {
-            b.queue_size = n as usize;
+            b = b.queue_size(usize::try_from(n).unwrap_or(MAX_QUEUE_SIZE));
         }
         if let Some(n) = num("OTEL_BSP_MAX_EXPORT_BATCH_SIZE").filter(|&n| n > 0) {
-            b.max_batch = n as usize;
+            b = b.max_batch(usize::try_from(n).unwrap_or(MAX_QUEUE_SIZE));
         }
         if let Some(n) = num("OTEL_BSP_SCHEDULE_DELAY") {
             b.batch_timeout = Duration::from_millis(n);
@@ -103,15 +110,16 @@ impl PipelineBuilder {
         b
     }
 
-    /// The most spans waiting for export; more are dropped and counted (default 2048).
+    /// The most spans waiting for export; more are dropped and counted (default 2048, at most
+    /// [`MAX_QUEUE_SIZE`]).
     pub fn queue_size(mut self, n: usize) -> Self {
-        self.queue_size = n.max(1);
+        self.queue_size = n.clamp(1, MAX_QUEUE_SIZE);
         self
     }
 
-    /// The most spans in one exporter call (default 512).
+    /// The most spans in one exporter call (default 512, at most [`MAX_QUEUE_SIZE`]).
     pub fn max_batch(mut self, n: usize) -> Self {
-        self.max_batch = n.max(1);
+        self.max_batch = n.clamp(1, MAX_QUEUE_SIZE);
         self
     }
 
@@ -334,6 +342,27 @@ mod tests {
 
     fn span(name: &'static str) -> SpanData {
         SpanData::new(SpanContext::default(), name)
+    }
+
+    #[test]
+    fn queue_and_batch_sizes_are_capped_so_a_huge_setting_cannot_abort_the_process() {
+        let b = PipelineBuilder::default()
+            .queue_size(usize::MAX)
+            .max_batch(usize::MAX);
+        assert_eq!(
+            (b.queue_size, b.max_batch),
+            (MAX_QUEUE_SIZE, MAX_QUEUE_SIZE)
+        );
+        let b = PipelineBuilder::default().queue_size(0).max_batch(0);
+        assert_eq!((b.queue_size, b.max_batch), (1, 1));
+        // The capped queue really is built (this allocated 549 GB and aborted before the cap).
+        let pipeline = PipelineBuilder::default()
+            .queue_size(1_000_000_000_000)
+            .try_build()
+            .expect("worker starts");
+        pipeline
+            .shutdown(Duration::from_secs(5))
+            .expect("shuts down");
     }
 
     /// An exporter that blocks until told to go on, to stand for a stalled backend.
