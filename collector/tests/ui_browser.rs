@@ -2,10 +2,10 @@
 //! with the collector's Content-Security-Policy.
 //!
 //! Chromium is found at `/usr/bin/chromium` or as `chromium` / `chromium-browser` on `PATH`. The
-//! test is `#[ignore]`d, so a plain `cargo test` reports it as ignored rather than passing it
-//! without a browser; `.ci/run` installs the Debian `chromium` package and runs it with
+//! tests are `#[ignore]`d, so a plain `cargo test` reports them as ignored rather than passing
+//! them without a browser; `.ci/run` installs the Debian `chromium` package and runs them with
 //! `--ignored` (locally: `cargo test -p tracewire-collector --test ui_browser -- --ignored`).
-//! Once asked to run, a missing Chromium fails the test.
+//! Once asked to run, a missing Chromium fails them.
 //! Each page is loaded with `--dump-dom` after a virtual-time budget (so the page's script has
 //! fetched and rendered), its DOM is checked, and a screenshot is saved under
 //! `target/ui-screenshots/`.
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tracewire_collector::{Collector, CollectorHandle};
+use tracewire_collector::{Collector, CollectorHandle, InProcessExporter};
 
 mod analysis_fixture;
 
@@ -149,27 +149,35 @@ fn class_of(tag: &str) -> &str {
         .unwrap_or("")
 }
 
-#[test]
-#[ignore = "needs chromium; runs in .ci/run (TRACEWIRE_CI=1) or with --ignored"]
-fn pages_render_in_headless_chromium() {
-    let exe = chromium();
+/// A whole collector on a runtime of its own, holding what `load` exports, so the pages load
+/// under the API listener's security headers.
+fn serve(
+    load: impl FnOnce(&mut InProcessExporter),
+) -> (tokio::runtime::Runtime, CollectorHandle, SocketAddr) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    // A whole collector, so the pages load under the API listener's security headers.
-    let (collector, addr): (CollectorHandle, SocketAddr) = rt.block_on(async {
+    let (collector, addr) = rt.block_on(async {
         let collector = Collector::builder()
             .ephemeral_ports()
             .spawn()
             .await
             .unwrap();
-        export_fixture(&mut collector.in_process_exporter());
+        load(&mut collector.in_process_exporter());
         collector.flush().await;
         let addr = collector.api_addr().unwrap();
         (collector, addr)
     });
+    (rt, collector, addr)
+}
+
+#[test]
+#[ignore = "needs chromium; runs in .ci/run (TRACEWIRE_CI=1) or with --ignored"]
+fn pages_render_in_headless_chromium() {
+    let exe = chromium();
+    let (rt, collector, addr) = serve(export_fixture);
     let b = Browser {
         exe,
         shots: screenshot_dir(),
@@ -278,5 +286,34 @@ fn pages_render_in_headless_chromium() {
     assert!(dom.contains("data-service=\"ranking\" data-operation=\"POST /rank\""));
     b.screenshot(&url, "operations");
 
+    rt.block_on(collector.shutdown());
+}
+
+#[test]
+#[ignore = "needs chromium; runs in .ci/run (TRACEWIRE_CI=1) or with --ignored"]
+fn a_trace_bigger_than_a_page_loads_the_page_of_the_selected_span() {
+    let exe = chromium();
+    // 5,000 spans: three pages of 2,000 rows; span 4,501 is on the third.
+    let (rt, collector, addr) = serve(|e| export_big_trace(e, 5000));
+    let b = Browser {
+        exe,
+        shots: screenshot_dir(),
+    };
+    let url = format!(
+        "http://{addr}/ui/trace/{}#span={}",
+        hex_trace(BIG_TRACE),
+        hex_span(4501)
+    );
+    let dom = b.dom(&url);
+    assert!(dom.contains("id=\"trace-spans\">5000<"), "span count");
+    assert!(dom.contains(&format!(
+        "id=\"detail-name\" data-span-id=\"{}\"",
+        hex_span(4501)
+    )));
+    let row = tag_with(&dom, "data-span-name=\"item 4500\" data-service")
+        .expect("the selected span's row is drawn");
+    assert!(class_of(row).split(' ').any(|c| c == "selected"), "{row}");
+    assert!(row.contains("data-row=\"4500\""), "{row}");
+    b.screenshot(&url, "trace-paged");
     rt.block_on(collector.shutdown());
 }
