@@ -597,3 +597,20 @@ fn attributes_set_at_run_time_respect_sampling_and_caps() {
     });
     assert!(!tracing::Span::none().is_sampled());
 }
+
+#[test]
+fn status_code_field_ignores_case_and_unknown_values() {
+    let r = Recorder::new();
+    r.in_scope(|| {
+        tracing::info_span!("upper", otel.status_code = "OK").in_scope(|| {});
+        let s = tracing::info_span!("kept", otel.status_code = "Error");
+        s.record("otel.status_code", "bogus");
+        drop(s);
+        tracing::info_span!("unset", otel.status_code = "UnSet").in_scope(|| {
+            tracing::error!("an error event does not override an explicit status");
+        });
+    });
+    r.span("upper").assert_status(Status::Ok);
+    r.span("kept").assert_status(Status::error(""));
+    r.span("unset").assert_status(Status::Unset);
+}

@@ -169,7 +169,12 @@ where
                 target: meta.target(),
                 kind: SpanKind::Internal,
                 start: SystemTime::now(),
-                attributes: Vec::new(),
+                // Sized from the call site: the span's own fields (a few of them `otel.*`,
+                // which are not attributes) and the baggage keys, so recording never grows it.
+                attributes: Vec::with_capacity(
+                    (meta.fields().len() + self.config.baggage_attributes.len())
+                        .min(limits.attribute_count),
+                ),
                 dropped_attributes: 0,
                 events: Vec::new(),
                 dropped_events: 0,

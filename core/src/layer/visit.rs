@@ -71,9 +71,28 @@ pub(super) struct SpanFields<'a> {
     pub(super) replace: bool,
 }
 
+impl SpanFields<'_> {
+    fn attribute(&mut self, name: &'static str, value: Value) {
+        let value = self.limits.cut_value(value);
+        push_attribute(
+            self.rec,
+            self.limits,
+            Cow::Borrowed(name),
+            value,
+            self.replace,
+        );
+    }
+}
+
 impl FieldSink for SpanFields<'_> {
     fn field(&mut self, field: &Field, value: Value) {
-        match field.name() {
+        let name = field.name();
+        // Most fields are attributes: one prefix test sends them there without comparing the
+        // name against each special field in turn.
+        if !name.starts_with("otel.") && name != "error" {
+            return self.attribute(name, value);
+        }
+        match name {
             "otel.name" => self.rec.name = into_text(value),
             "otel.kind" => {
                 if let Some(kind) = value.as_str().and_then(SpanKind::parse) {
@@ -81,26 +100,18 @@ impl FieldSink for SpanFields<'_> {
                 }
             }
             "otel.status_code" => {
-                self.rec.status_code = match value.as_str().map(str::to_ascii_lowercase).as_deref()
-                {
-                    Some("ok") => Some(StatusCode::Ok),
-                    Some("error") => Some(StatusCode::Error),
-                    Some("unset") => Some(StatusCode::Unset),
-                    _ => self.rec.status_code,
-                };
+                let is = |code: &str| value.as_str().is_some_and(|v| v.eq_ignore_ascii_case(code));
+                if is("ok") {
+                    self.rec.status_code = Some(StatusCode::Ok);
+                } else if is("error") {
+                    self.rec.status_code = Some(StatusCode::Error);
+                } else if is("unset") {
+                    self.rec.status_code = Some(StatusCode::Unset);
+                }
             }
             "otel.status_message" => self.rec.status_message = Some(into_text(value)),
             "error" => self.rec.error_message = Some(into_text(value)),
-            name => {
-                let value = self.limits.cut_value(value);
-                push_attribute(
-                    self.rec,
-                    self.limits,
-                    Cow::Borrowed(name),
-                    value,
-                    self.replace,
-                );
-            }
+            name => self.attribute(name, value),
         }
     }
 }
