@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use tracewire::export::{SpanExporter, unix_nanos};
-use tracewire::{ExportError, KeyValue, Resource, SpanData, Status, Value};
+use tracewire::{Array, ExportError, KeyValue, Resource, SpanData, Status, Value};
 
 use crate::ingest::{
     NewBatch, NewEvent, NewLink, NewResource, NewSource, NewSpan, NewValue, Shared, Str,
@@ -97,8 +97,31 @@ fn convert_value(v: &Value) -> NewValue {
         Value::I64(i) => NewValue::Int(*i),
         Value::F64(d) => NewValue::Double(*d),
         Value::String(s) => NewValue::Str(s.clone().into_cow()),
+        Value::Array(a) => NewValue::Json(array_json(a)),
+        // `Value` is non-exhaustive: a future kind is kept as its text.
         other => NewValue::Str(Cow::Owned(other.to_string())),
     }
+}
+
+/// An array as the store keeps arrays: JSON text, written exactly as the OTLP receiver writes an
+/// `ArrayValue` (a float that JSON cannot hold becomes its text, e.g. `"NaN"`), so a span reads
+/// the same whichever way it arrived.
+fn array_json(a: &Array) -> String {
+    use serde_json::Value as J;
+    let items: Vec<J> = match a {
+        Array::Bool(v) => v.iter().map(|b| J::Bool(*b)).collect(),
+        Array::I64(v) => v.iter().map(|i| J::from(*i)).collect(),
+        Array::F64(v) => v
+            .iter()
+            .map(|d| {
+                serde_json::Number::from_f64(*d).map_or_else(|| J::String(d.to_string()), J::Number)
+            })
+            .collect(),
+        Array::String(v) => v.iter().map(|s| J::String(s.as_str().to_owned())).collect(),
+        // `Array` is non-exhaustive: a future kind is kept as its text.
+        other => return other.to_string(),
+    };
+    J::Array(items).to_string()
 }
 
 fn convert_kv(kv: &KeyValue) -> (Str, NewValue) {
@@ -150,6 +173,92 @@ pub(crate) fn convert_span(s: &SpanData) -> NewSpan {
         flags: u32::from(ctx.flags().to_u8()),
         dropped_attributes: s.dropped_attributes,
         dropped_events: s.dropped_events,
-        dropped_links: 0,
+        dropped_links: s.dropped_links,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracewire::{Link, SpanContext, SpanId, Text, TraceFlags, TraceId};
+
+    fn span() -> SpanData {
+        let cx = SpanContext::new(
+            TraceId::from_u128(7),
+            SpanId::from_u64(9),
+            TraceFlags::SAMPLED,
+            Default::default(),
+            false,
+        );
+        let mut s = SpanData::new(cx, "op");
+        s.attributes = vec![
+            KeyValue::new(
+                "http.request.header.accept",
+                Value::Array(Array::String(vec![
+                    Text::new("a/b"),
+                    Text::new("say \"hi\""),
+                ])),
+            ),
+            KeyValue::new("codes", Value::Array(Array::I64(vec![200, -1]))),
+            KeyValue::new(
+                "ratios",
+                Value::Array(Array::F64(vec![0.5, f64::NAN, f64::INFINITY])),
+            ),
+            KeyValue::new("flags", Value::Array(Array::Bool(vec![true, false]))),
+            KeyValue::new("none", Value::Array(Array::String(Vec::new()))),
+        ];
+        s.dropped_attributes = 3;
+        s.dropped_events = 4;
+        s.dropped_links = 5;
+        s.links = vec![Link::new(
+            cx_of(11),
+            vec![KeyValue::new("k", Value::Array(Array::I64(vec![1])))],
+        )];
+        s
+    }
+
+    fn cx_of(n: u64) -> SpanContext {
+        SpanContext::new(
+            TraceId::from_u128(1),
+            SpanId::from_u64(n),
+            TraceFlags::SAMPLED,
+            Default::default(),
+            true,
+        )
+    }
+
+    #[test]
+    fn arrays_are_stored_as_json_like_otlp_arrays() {
+        let converted = convert_span(&span());
+        let values: Vec<(&str, &NewValue)> = converted
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v))
+            .collect();
+        assert_eq!(
+            values,
+            vec![
+                (
+                    "http.request.header.accept",
+                    &NewValue::Json(r#"["a/b","say \"hi\""]"#.into())
+                ),
+                ("codes", &NewValue::Json("[200,-1]".into())),
+                ("ratios", &NewValue::Json(r#"[0.5,"NaN","inf"]"#.into())),
+                ("flags", &NewValue::Json("[true,false]".into())),
+                ("none", &NewValue::Json("[]".into())),
+            ]
+        );
+        assert_eq!(
+            converted.links[0].attributes,
+            vec![(Cow::Borrowed("k"), NewValue::Json("[1]".into()))]
+        );
+    }
+
+    #[test]
+    fn dropped_counts_are_carried() {
+        let converted = convert_span(&span());
+        assert_eq!(converted.dropped_attributes, 3);
+        assert_eq!(converted.dropped_events, 4);
+        assert_eq!(converted.dropped_links, 5);
     }
 }
