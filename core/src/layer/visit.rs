@@ -46,12 +46,66 @@ impl<T: FieldSink> Visit for Fields<'_, T> {
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.0
-            .field(field, Value::String(Text::from(value.to_string())));
+            .field(field, Value::String(formatted(format_args!("{value}"))));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.0
-            .field(field, Value::String(Text::from(format!("{value:?}"))));
+            .field(field, Value::String(formatted(format_args!("{value:?}"))));
+    }
+}
+
+/// How many bytes of formatted text are kept on the stack before they move to the heap: as many
+/// as a [`Text`] holds inline.
+const STACK: usize = 30;
+
+/// Formatted text written to the stack while it is short (an IP address, a number, a short
+/// `Display` value), so recording it allocates nothing; longer text moves to a `String`.
+struct StackText {
+    buf: [u8; STACK],
+    len: usize,
+    long: Option<String>,
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if let Some(long) = &mut self.long {
+            long.push_str(s);
+        } else if let Some(room) = self.buf.get_mut(self.len..self.len + s.len()) {
+            room.copy_from_slice(s.as_bytes());
+            self.len += s.len();
+        } else {
+            let mut long = String::with_capacity(2 * (self.len + s.len()));
+            long.push_str(self.short());
+            long.push_str(s);
+            self.long = Some(long);
+        }
+        Ok(())
+    }
+}
+
+impl StackText {
+    fn short(&self) -> &str {
+        // Only whole `str`s are copied in, so the bytes are valid UTF-8.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// `args` formatted as a [`Text`], with no heap allocation when the text fits inline.
+fn formatted(args: fmt::Arguments<'_>) -> Text {
+    if let Some(s) = args.as_str() {
+        return Text::new(s);
+    }
+    let mut out = StackText {
+        buf: [0; STACK],
+        len: 0,
+        long: None,
+    };
+    // A `Debug` or `Display` implementation that fails leaves what it wrote so far.
+    let _ = fmt::Write::write_fmt(&mut out, args);
+    match out.long {
+        Some(long) => Text::from(long),
+        None => Text::new(out.short()),
     }
 }
 
@@ -154,5 +208,30 @@ impl FieldSink for EventFields<'_> {
         } else if !field.name().starts_with("log.") {
             self.push(Cow::Borrowed(field.name()), value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatted_text_is_exact_below_at_and_above_the_stack_buffer() {
+        let ip = std::net::Ipv4Addr::new(192, 168, 100, 200);
+        assert_eq!(formatted(format_args!("{ip}")).as_str(), "192.168.100.200");
+        let exact = "a".repeat(STACK);
+        assert_eq!(formatted(format_args!("{exact}")).as_str(), exact);
+        let over = "b".repeat(STACK - 3);
+        assert_eq!(
+            formatted(format_args!("{over}{}", "cdef")).as_str(),
+            format!("{over}cdef")
+        );
+        let long = "é".repeat(100);
+        assert_eq!(
+            formatted(format_args!("{long:?}")).as_str(),
+            format!("{long:?}")
+        );
+        assert_eq!(formatted(format_args!("static")).as_str(), "static");
+        assert_eq!(formatted(format_args!("{}", "")).as_str(), "");
     }
 }
