@@ -5,7 +5,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::{DefaultSpanName, RequestInfo, ServerLayer, ServerProtocol};
-use crate::attrs::{method_name, protocol_version, redact_query, server_address};
+use crate::attrs::{PeerIp, method_name, protocol_version, redact_query, server_address};
 use crate::http::{Http, HttpOutcome, Side};
 
 impl<I: RequestInfo> ServerProtocol for Http<I> {
@@ -37,9 +37,9 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
             url.query = Empty,
             server.address = address,
             server.port = port,
-            client.address = peer.map(|p| display(p.ip())),
+            client.address = peer.map(|p| display(PeerIp(p.ip()))),
             client.port = peer.map(|p| p.port()),
-            network.peer.address = peer.map(|p| display(p.ip())),
+            network.peer.address = peer.map(|p| display(PeerIp(p.ip()))),
             network.peer.port = peer.map(|p| p.port()),
             network.protocol.version = protocol_version(parts.version),
             user_agent.original = parts

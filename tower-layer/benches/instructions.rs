@@ -1,0 +1,164 @@
+//! Instructions per request of the HTTP server layer, counted with `valgrind --tool=callgrind`:
+//! repeatable whatever else the machine is running, unlike wall-clock numbers. Not part of CI
+//! (it needs valgrind).
+//!
+//! `cargo bench -p tracewire-tower --bench instructions` runs every case under callgrind with
+//! `N` and `2N` requests and prints the difference divided by `N`: one request's instructions,
+//! setup and start-up cancelled out. Each request is what a server sees from axum: a `GET` with
+//! `Host`, `User-Agent` and `traceparent` headers, the peer's `SocketAddr` and the matched
+//! route in its extensions. It is called and its response body drained inline (the inner
+//! service is immediately ready). Finished spans go to a sink that drops them, so the figures
+//! are the layer's and the span's own cost. Name cases to run only those:
+//! `cargo bench -p tracewire-tower --bench instructions -- unsampled`.
+//!
+//! Run as `instructions CASE REQUESTS` (what the driver does under valgrind), it runs one case.
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::process::Command;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+use tower::{Layer, Service, service_fn};
+use tracewire::export::SpanSink;
+use tracewire::{SpanData, TracewireLayer};
+use tracewire_tower::{HttpRoute, HttpServerLayer};
+use tracing::Dispatch;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+
+const SAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+const REQUESTS: u64 = 2000;
+
+/// Drops finished spans.
+struct Discard;
+
+impl SpanSink for Discard {
+    fn on_end(&self, span: SpanData) {
+        black_box(span);
+    }
+}
+
+fn block<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn request(traceparent: &'static str) -> Request<Full<Bytes>> {
+    let mut req = Request::get("/users/7")
+        .header("host", "api.local:8080")
+        .header("user-agent", "bench/1.0")
+        .header("traceparent", traceparent)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    req.extensions_mut()
+        .insert(SocketAddr::from(([192, 168, 10, 23], 51234)));
+    req.extensions_mut().insert(HttpRoute::new("/users/{id}"));
+    req
+}
+
+fn call<S, B>(svc: &mut S, req: Request<Full<Bytes>>)
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: Body,
+{
+    let res = block(svc.call(req)).unwrap();
+    let mut body = pin!(res.into_body());
+    let mut cx = Context::from_waker(Waker::noop());
+    while let Poll::Ready(Some(frame)) = body.as_mut().poll_frame(&mut cx) {
+        black_box(frame.is_ok());
+    }
+}
+
+fn run(case: &str, n: u64) -> Result<(), String> {
+    let handler = service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    });
+    let layered = tracing_subscriber::registry().with(TracewireLayer::builder().build(Discard));
+    let (dispatch, traceparent, traced) = match case {
+        "bare" => (Dispatch::new(layered), SAMPLED, false),
+        "sampled" => (Dispatch::new(layered), SAMPLED, true),
+        "unsampled" => (Dispatch::new(layered), UNSAMPLED, true),
+        "disabled" => (
+            Dispatch::new(layered.with(EnvFilter::new("info,tracewire_tower=off"))),
+            SAMPLED,
+            true,
+        ),
+        _ => return Err(format!("unknown case {case}")),
+    };
+    tracing::dispatcher::with_default(&dispatch, || {
+        if traced {
+            let mut svc = HttpServerLayer::new().layer(handler);
+            for _ in 0..n {
+                call(&mut svc, request(traceparent));
+            }
+        } else {
+            let mut svc = handler;
+            for _ in 0..n {
+                call(&mut svc, request(traceparent));
+            }
+        }
+    });
+    Ok(())
+}
+
+const CASES: &[&str] = &["bare", "sampled", "unsampled", "disabled"];
+
+/// Total instructions of `exe CASE n` under callgrind.
+fn instructions(exe: &str, case: &str, n: u64) -> Result<u64, String> {
+    let out = Command::new("valgrind")
+        .args([
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            exe,
+            case,
+            &n.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run valgrind ({e}); install it to count instructions"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!("{case}: valgrind failed:\n{stderr}"));
+    }
+    stderr
+        .lines()
+        .find_map(|l| l.split("Collected :").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("{case}: no instruction count in valgrind's output:\n{stderr}"))
+}
+
+fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if let [case, n] = args.as_slice()
+        && let Ok(n) = n.parse()
+    {
+        return run(case, n);
+    }
+    let exe = std::env::args().next().ok_or("no program name")?;
+    println!("{:<12} {:>14}", "case", "instructions");
+    for case in CASES
+        .iter()
+        .filter(|c| args.is_empty() || args.iter().any(|a| c.contains(a.as_str())))
+    {
+        let once = instructions(&exe, case, REQUESTS)?;
+        let twice = instructions(&exe, case, 2 * REQUESTS)?;
+        let per = twice.saturating_sub(once) as f64 / REQUESTS as f64;
+        println!("{case:<12} {per:>14.0}");
+    }
+    Ok(())
+}
