@@ -26,7 +26,7 @@ use parking_lot::{Mutex, RwLock};
 use super::batch::{NewBatch, batches_bytes};
 use crate::model::IngestObserver;
 use crate::query::QueryPool;
-use crate::sampling::{Command, SamplingShared, SamplingStage};
+use crate::sampling::{Command, Reply, SamplingShared, SamplingStage};
 use crate::store::{Limits, Store};
 
 enum Msg {
@@ -214,6 +214,18 @@ impl Shared {
 /// off for long.
 const MAX_MSGS_PER_LOCK: usize = 64;
 
+/// What the writer does under the store's lock, in the order the messages came.
+enum Work {
+    /// Inserts batches the sampling stage let through (or all, without one); `release` gives
+    /// back a queued message's share of the queue's budget once they are stored.
+    Insert {
+        batches: Vec<NewBatch>,
+        release: Option<(usize, usize)>,
+    },
+    /// Answers a sampling command once what it released is stored.
+    Reply(Reply),
+}
+
 /// Runs `f` on the store; a panic is counted and leaves an empty store with the same limits and
 /// counters, since a half-done update may have left its indexes inconsistent.
 fn guarded(store: &mut Store, f: impl FnOnce(&mut Store)) {
@@ -249,55 +261,83 @@ fn writer(
             }
             Err(RecvTimeoutError::Disconnected) => return,
         };
+        // The messages are taken and run through the sampling stage first, without the store's
+        // lock, so queries wait only for the inserts themselves.
         let mut stop = false;
+        let mut work = Vec::new();
+        let mut msg = Some(first);
+        while let Some(m) = msg.take() {
+            match m {
+                Msg::Spans {
+                    batches,
+                    spans,
+                    bytes,
+                } => {
+                    let batches = match &mut stage {
+                        Some(s) => s.offer(batches, s.now()),
+                        None => batches,
+                    };
+                    work.push(Work::Insert {
+                        batches,
+                        release: Some((spans, bytes)),
+                    });
+                }
+                Msg::Flush(ack) => pending_acks.push(ack),
+                Msg::Sampling(cmd) => {
+                    if let Some(s) = &mut stage {
+                        let (kept, reply) = s.handle(cmd, s.now());
+                        work.push(Work::Insert {
+                            batches: kept,
+                            release: None,
+                        });
+                        work.push(Work::Reply(reply));
+                    }
+                }
+                Msg::Stop => {
+                    if let Some(s) = &mut stage {
+                        let kept = s.shutdown(s.now());
+                        work.push(Work::Insert {
+                            batches: kept,
+                            release: None,
+                        });
+                    }
+                    stop = true;
+                    break;
+                }
+            }
+            if work.len() < MAX_MSGS_PER_LOCK {
+                msg = rx.try_recv().ok();
+            }
+        }
+        // Deadlines that fell due while busy (and everything due before a flush's ack).
+        if let Some(s) = &mut stage
+            && !stop
+        {
+            work.push(Work::Insert {
+                batches: s.tick(s.now()),
+                release: None,
+            });
+        }
+        let mut replies = Vec::new();
         {
             let mut store = shared.store.write();
-            let mut msg = Some(first);
-            let mut n = 0;
-            while let Some(m) = msg.take() {
-                match m {
-                    Msg::Spans {
-                        batches,
-                        spans,
-                        bytes,
-                    } => {
-                        let batches = match &mut stage {
-                            Some(s) => s.offer(batches, s.now()),
-                            None => batches,
-                        };
-                        guarded(&mut store, |s| s.insert(batches, observers));
-                        shared.release(spans, bytes);
-                    }
-                    Msg::Flush(ack) => pending_acks.push(ack),
-                    Msg::Sampling(cmd) => {
-                        if let Some(s) = &mut stage {
-                            let (kept, reply) = s.handle(cmd, s.now());
-                            guarded(&mut store, |s| s.insert(kept, observers));
-                            reply.send();
+            for w in work {
+                match w {
+                    Work::Insert { batches, release } => {
+                        if !batches.is_empty() {
+                            guarded(&mut store, |s| s.insert(batches, observers));
+                        }
+                        if let Some((spans, bytes)) = release {
+                            shared.release(spans, bytes);
                         }
                     }
-                    Msg::Stop => {
-                        if let Some(s) = &mut stage {
-                            let kept = s.shutdown(s.now());
-                            guarded(&mut store, |s| s.insert(kept, observers));
-                        }
-                        stop = true;
-                        break;
-                    }
+                    Work::Reply(reply) => replies.push(reply),
                 }
-                n += 1;
-                if n < MAX_MSGS_PER_LOCK {
-                    msg = rx.try_recv().ok();
-                }
-            }
-            // Deadlines that fell due while busy (and everything due before a flush's ack).
-            if let Some(s) = &mut stage
-                && !stop
-            {
-                let kept = s.tick(s.now());
-                guarded(&mut store, |s| s.insert(kept, observers));
             }
             guarded(&mut store, Store::expire);
+        }
+        for reply in replies {
+            reply.send();
         }
         for ack in pending_acks.drain(..) {
             let _ = ack.send(());

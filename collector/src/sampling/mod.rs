@@ -24,7 +24,7 @@ pub use self::clock::{Clock, ManualClock, SystemClock};
 pub use self::config::{KeyPart, SamplingConfig, SamplingConfigBuilder, SamplingConfigError};
 pub use self::forward::{ForwardConfig, ForwardStats};
 pub use self::policy::{Reason, Trigger};
-pub(crate) use self::stage::{Command, SamplingStage};
+pub(crate) use self::stage::{Command, Reply, SamplingStage};
 pub(crate) use self::stats::SamplingShared;
 pub use self::stats::{KeepOutcome, OperationSampling, SamplingStats, TraceSampling};
 

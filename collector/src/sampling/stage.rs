@@ -421,4 +421,4 @@ mod requests;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use self::requests::Command;
+pub(crate) use self::requests::{Command, Reply};
