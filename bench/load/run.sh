@@ -56,7 +56,8 @@ for rep in $(seq 1 "$REPS"); do
         log="$OUT/$stamp.server.log"
         taskset -c "$SERVER_CPU" "$bin" serve --variant "$variant" --port "$PORT" >"$log" 2>&1 &
         server_pid=$!
-        for _ in $(seq 1 100); do
+        # Up to 30 s to start: a loaded machine can take several seconds to bring a stack up.
+        for _ in $(seq 1 300); do
             grep -q '^READY' "$log" && break
             kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
             sleep 0.1
@@ -68,14 +69,17 @@ for rep in $(seq 1 "$REPS"); do
         rss_kb="$(awk '/^VmHWM:/ {print $2}' "/proc/$server_pid/status")"
         # Context switches of every server thread (the runtime and the exporters' threads).
         ctxt="$(cat /proc/"$server_pid"/task/*/status | awk '/ctxt_switches:/ {n += $2} END {print n + 0}')"
+        # CPU time of the whole server process (every thread), user + system, in clock ticks:
+        # the fields after the parenthesised command name, utime and stime.
+        cpu_ticks="$(sed 's/^.*) //' "/proc/$server_pid/stat" | awk '{print $12 + $13}')"
 
         kill -TERM "$server_pid"
         wait "$server_pid" || true
         server_pid=""
         stats="$(sed -n 's/^STATS //p' "$log")"
         [ -n "$stats" ] || stats='{}'
-        printf '{"rep":%d,"variant":"%s","rss_kb":%d,"ctxt_switches":%d,"load":%s,"server":%s}\n' \
-            "$rep" "$variant" "$rss_kb" "$ctxt" "$result" "$stats" >>"$lines"
+        printf '{"rep":%d,"variant":"%s","rss_kb":%d,"ctxt_switches":%d,"cpu_ticks":%d,"tick_hz":%d,"load":%s,"server":%s}\n' \
+            "$rep" "$variant" "$rss_kb" "$ctxt" "$cpu_ticks" "$(getconf CLK_TCK)" "$result" "$stats" >>"$lines"
         echo "rep $rep $variant rss=${rss_kb}kB $result" >&2
     done
 done

@@ -3,7 +3,10 @@
 //!
 //! Each input line is `{"rep":1,"variant":"otel","rss_kb":..,"ctxt_switches":..,"load":{..},
 //! "server":{..}}`: `load` is the generator's output, `server` the service's closing `STATS`
-//! line, `ctxt_switches` the server threads' context switches over the whole run.
+//! line, `ctxt_switches` the server threads' context switches over the whole run, `cpu_ticks` the
+//! CPU time the server process used over the whole run (user + system, in clock ticks of
+//! `tick_hz`). CPU time per request is the figure that holds up on a shared machine: throughput
+//! falls when other processes take the server's core, its CPU per request hardly moves.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +22,10 @@ struct Line {
     rss_kb: u64,
     #[serde(default)]
     ctxt_switches: u64,
+    #[serde(default)]
+    cpu_ticks: u64,
+    #[serde(default)]
+    tick_hz: u64,
     load: Load,
     #[serde(default)]
     server: serde_json::Value,
@@ -42,6 +49,16 @@ const ORDER: [&str; 7] = [
     "tracewire-null",
     "tracewire-tick",
 ];
+
+impl Line {
+    /// Server CPU time per request (warm-up included on both sides), in microseconds.
+    fn cpu_us(&self) -> f64 {
+        if self.tick_hz == 0 {
+            return f64::NAN;
+        }
+        self.cpu_ticks as f64 * 1e6 / self.tick_hz as f64 / self.load.total_requests.max(1) as f64
+    }
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -83,27 +100,36 @@ pub fn render(input: &str) -> Result<String, BoxError> {
             med(ls, &|l| l.load.p50_us as f64),
             med(ls, &|l| l.load.p99_us as f64),
             med(ls, &|l| l.rss_kb as f64),
+            med(ls, &|l| l.cpu_us()),
         )
     });
 
     let mut out = String::new();
     writeln!(
         out,
-        "| variant | reps | requests/s | × floor | p50 | × floor | p99 | × floor | peak RSS | × floor |"
+        "| variant | reps | requests/s | × floor | p50 | × floor | p99 | × floor | peak RSS | × floor | server CPU per request | × floor | added |"
     )?;
-    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
     for (variant, ls) in by.values() {
         let rps = med(ls, &|l| l.load.rps);
         let p50 = med(ls, &|l| l.load.p50_us as f64);
         let p99 = med(ls, &|l| l.load.p99_us as f64);
         let rss = med(ls, &|l| l.rss_kb as f64);
+        let cpu = med(ls, &|l| l.cpu_us());
+        let added = match floor {
+            Some(f) if f.4.is_finite() && cpu.is_finite() => format!("{:+.1} µs", cpu - f.4),
+            _ => "–".to_owned(),
+        };
         let ratio = |x: f64, f: Option<f64>| match f {
             Some(f) if f > 0.0 => format!("{:.2}", x / f),
             _ => "–".to_owned(),
         };
         writeln!(
             out,
-            "| {variant} | {} | {:.0} | {} | {} | {} | {} | {} | {:.1} MiB | {} |",
+            "| {variant} | {} | {:.0} | {} | {} | {} | {} | {} | {:.1} MiB | {} | {:.1} µs | {} | {added} |",
             ls.len(),
             rps,
             ratio(rps, floor.map(|f| f.0)),
@@ -113,6 +139,8 @@ pub fn render(input: &str) -> Result<String, BoxError> {
             ratio(p99, floor.map(|f| f.2)),
             rss / 1024.0,
             ratio(rss, floor.map(|f| f.3)),
+            cpu,
+            ratio(cpu, floor.map(|f| f.4)),
         )?;
     }
 
@@ -121,9 +149,9 @@ pub fn render(input: &str) -> Result<String, BoxError> {
     writeln!(out)?;
     writeln!(
         out,
-        "| rep | variant | requests/s | p50 | p99 | peak RSS | errors | spans exported per request | context switches per request |"
+        "| rep | variant | requests/s | p50 | p99 | peak RSS | errors | spans exported per request | context switches per request | server CPU per request |"
     )?;
-    writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for l in &lines {
         let spans = l
             .server
@@ -135,7 +163,7 @@ pub fn render(input: &str) -> Result<String, BoxError> {
         let total = l.load.total_requests.max(1) as f64;
         writeln!(
             out,
-            "| {} | {} | {:.0} | {} | {} | {:.1} MiB | {} | {} | {:.2} |",
+            "| {} | {} | {:.0} | {} | {} | {:.1} MiB | {} | {} | {:.2} | {:.1} µs |",
             l.rep,
             l.variant,
             l.load.rps,
@@ -145,6 +173,7 @@ pub fn render(input: &str) -> Result<String, BoxError> {
             l.load.errors,
             spans,
             l.ctxt_switches as f64 / total,
+            l.cpu_us(),
         )?;
     }
     Ok(out)

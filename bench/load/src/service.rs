@@ -136,7 +136,7 @@ impl Upstream {
                 call.instrument(span).await
             }
             Upstream::Tracewire(client) => {
-                let res = client.get::<Full<Bytes>, _>(uri).await?;
+                let res = client.get(uri).await?;
                 Ok(res.into_body().collect().await?.to_bytes())
             }
         }
