@@ -1,11 +1,13 @@
 //! In-test OTLP receivers (HTTP via hyper, gRPC via tonic, in plain text or over rustls) with
-//! scripted answers, and sample spans. Test certificates are in [`certs`].
+//! scripted answers, and sample spans. Test certificates are in [`certs`], the workspace's one
+//! set of TLS test helpers (the collector's tests hold the file).
 
 #![allow(
     dead_code,
     reason = "each test file uses a different part of the helpers"
 )]
 
+#[path = "../../../collector/tests/common/tls.rs"]
 pub(crate) mod certs;
 
 use std::collections::VecDeque;
