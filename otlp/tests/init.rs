@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use common::Receiver;
 use common::certs::{PemDir, TestCa, server_config};
@@ -43,14 +42,7 @@ fn installed_setup_exports_a_span_over_tls() {
         let _span = tracing::info_span!("GET /rides", otel.kind = "server").entered();
         tracing::info!("handled");
     }
-    guard.flush(Duration::from_secs(30)).unwrap();
-    let seen = rx.seen();
-    assert_eq!(
-        seen.len(),
-        1,
-        "{:?}",
-        guard.otlp_stats().unwrap().last_error()
-    );
+    let seen = [rx.one_request(&guard)];
     assert_eq!(seen[0].headers["authorization"], "Bearer t0k3n");
     let rs = &seen[0].request.resource_spans[0];
     let span = &rs.scope_spans[0].spans[0];

@@ -424,14 +424,7 @@ fn env_only_export_over_mtls_with_an_api_key() {
     for span in spans(3) {
         guard.pipeline().submit(span);
     }
-    guard.flush(Duration::from_secs(30)).unwrap();
-    let seen = rx.seen();
-    assert_eq!(
-        seen.len(),
-        1,
-        "{:?}",
-        guard.otlp_stats().unwrap().last_error()
-    );
+    let seen = [rx.one_request(&guard)];
     let req = &seen[0];
     assert_eq!(req.path, "/v1/traces");
     assert_eq!(req.headers["x-api-key"], "k3y");
