@@ -15,7 +15,6 @@
 //! Run as `instructions CASE ITERATIONS` (what the driver does under valgrind), it runs one case.
 
 use std::hint::black_box;
-use std::process::Command;
 use std::time::Duration;
 
 use http::header::HeaderName;
@@ -25,6 +24,11 @@ use tracewire::propagation::Propagators;
 use tracewire::{ExportError, Resource, Sampler, SpanData, TracewireLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
+
+use callgrind::instructions;
+
+#[path = "support/callgrind.rs"]
+mod callgrind;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const ITERATIONS: u64 = 2000;
@@ -233,29 +237,6 @@ const CASES: &[&str] = &[
     "clock_system",
     "clock_instant",
 ];
-
-/// Total instructions of `exe CASE n` under callgrind.
-fn instructions(exe: &str, case: &str, n: u64) -> Result<u64, String> {
-    let out = Command::new("valgrind")
-        .args([
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            exe,
-            case,
-            &n.to_string(),
-        ])
-        .output()
-        .map_err(|e| format!("cannot run valgrind ({e}); install it to count instructions"))?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        return Err(format!("{case}: valgrind failed:\n{stderr}"));
-    }
-    stderr
-        .lines()
-        .find_map(|l| l.split("Collected :").nth(1))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| format!("{case}: no instruction count in valgrind's output:\n{stderr}"))
-}
 
 fn main() -> Result<(), String> {
     let cpu = std::env::args().any(|a| a == "--cpu");

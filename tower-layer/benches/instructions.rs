@@ -16,9 +16,6 @@
 use std::convert::Infallible;
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::pin::pin;
-use std::process::Command;
-use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -32,6 +29,13 @@ use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
+use callgrind::instructions;
+use support::{block, drain};
+
+#[path = "../../core/benches/support/callgrind.rs"]
+mod callgrind;
+mod support;
+
 const SAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
 const REQUESTS: u64 = 2000;
@@ -42,16 +46,6 @@ struct Discard;
 impl SpanSink for Discard {
     fn on_end(&self, span: SpanData) {
         black_box(span);
-    }
-}
-
-fn block<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 
@@ -75,11 +69,7 @@ where
     B: Body,
 {
     let res = block(svc.call(req)).unwrap();
-    let mut body = pin!(res.into_body());
-    let mut cx = Context::from_waker(Waker::noop());
-    while let Poll::Ready(Some(frame)) = body.as_mut().poll_frame(&mut cx) {
-        black_box(frame.is_ok());
-    }
+    drain(res.into_body());
 }
 
 fn run(case: &str, n: u64) -> Result<(), String> {
@@ -115,29 +105,6 @@ fn run(case: &str, n: u64) -> Result<(), String> {
 }
 
 const CASES: &[&str] = &["bare", "sampled", "unsampled", "disabled"];
-
-/// Total instructions of `exe CASE n` under callgrind.
-fn instructions(exe: &str, case: &str, n: u64) -> Result<u64, String> {
-    let out = Command::new("valgrind")
-        .args([
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            exe,
-            case,
-            &n.to_string(),
-        ])
-        .output()
-        .map_err(|e| format!("cannot run valgrind ({e}); install it to count instructions"))?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        return Err(format!("{case}: valgrind failed:\n{stderr}"));
-    }
-    stderr
-        .lines()
-        .find_map(|l| l.split("Collected :").nth(1))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| format!("{case}: no instruction count in valgrind's output:\n{stderr}"))
-}
 
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args()

@@ -1,0 +1,27 @@
+//! Counting instructions with `valgrind --tool=callgrind`: shared by the instruction-count
+//! benches of `tracewire` and `tracewire-tower`.
+
+use std::process::Command;
+
+/// Total instructions of `exe CASE n` under callgrind.
+pub(crate) fn instructions(exe: &str, case: &str, n: u64) -> Result<u64, String> {
+    let out = Command::new("valgrind")
+        .args([
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            exe,
+            case,
+            &n.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run valgrind ({e}); install it to count instructions"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!("{case}: valgrind failed:\n{stderr}"));
+    }
+    stderr
+        .lines()
+        .find_map(|l| l.split("Collected :").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("{case}: no instruction count in valgrind's output:\n{stderr}"))
+}
