@@ -118,7 +118,7 @@ pub async fn run(
 }
 
 /// The server layer every HTTP service uses: spans named from axum's route templates.
-fn http_layer(cfg: &ServiceConfig) -> tracewire_axum::TraceLayer {
+fn http_layer(cfg: &ServiceConfig) -> tracewire_axum::AxumLayer {
     tracewire_axum::layer().propagators(cfg.propagators.clone())
 }
 
@@ -255,7 +255,7 @@ async fn quote(
     pos: Position,
 ) -> Result<Price, BoxError> {
     let uri = format!("http://{pricing}/price?lat={}&lon={}", pos.lat, pos.lon).parse()?;
-    let res = http.get::<Full<Bytes>, _>(uri).await?;
+    let res = http.get(uri).await?;
     let status = res.status();
     let body = res.into_body().collect().await?.to_bytes();
     if !status.is_success() {
@@ -267,11 +267,13 @@ async fn quote(
 /// Runs the gateway.
 pub async fn gateway(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxError> {
     let dispatch_addr = cfg.dispatch.ok_or("gateway needs --dispatch")?;
-    let channel = Channel::from_shared(format!("http://{dispatch_addr}"))?.connect_lazy();
+    let endpoint = Channel::from_shared(format!("http://{dispatch_addr}"))?;
+    // The traced channel records the endpoint as `server.address`/`server.port`.
+    let grpc = tracewire_tonic::Grpc::new().server_uri(endpoint.uri());
     let dispatch = DispatchClient::new(
-        tracewire_tonic::GrpcClientLayer::new()
+        tracewire_tonic::GrpcClientLayer::for_protocol(grpc)
             .propagators(cfg.propagators.clone())
-            .layer(channel),
+            .layer(endpoint.connect_lazy()),
     );
     let state = Gateway {
         dispatch,

@@ -79,7 +79,7 @@ impl Entry {
     /// The root's service.
     pub(crate) fn root_service(&self) -> Option<&str> {
         let r = self.root.as_ref()?;
-        self.sources.get(r.source).map(|s| &*s.service)
+        self.sources.get(r.source).map(|s| &*s.resource.service)
     }
 
     /// Moves the spans into `out` by source, after calling `head` on the root (or, without
@@ -592,7 +592,7 @@ mod tests {
             .iter()
             .map(|b| {
                 (
-                    b.source.service.to_string(),
+                    b.source.resource.service.to_string(),
                     b.spans.iter().map(|s| s.span_id.to_u64()).collect(),
                 )
             })

@@ -60,12 +60,10 @@ fn trace_state(header: &str) -> TraceState {
 
 /// The resource of a source.
 pub(crate) fn resource(source: &NewSource) -> Resource {
-    source
-        .resource
-        .iter()
-        .fold(Resource::new(source.service.clone()), |r, (k, v)| {
-            r.with(k.clone(), value(v))
-        })
+    source.resource.attributes.iter().fold(
+        Resource::new(source.resource.service.clone()),
+        |r, (k, v)| r.with(k.clone(), value(v)),
+    )
 }
 
 /// One span.
@@ -125,7 +123,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::ingest::{NewEvent, NewLink};
+    use crate::ingest::{NewEvent, NewLink, NewResource};
     use crate::model::{SpanId, SpanKind, TraceId};
     use crate::sampling::test_support::span;
 
@@ -178,18 +176,21 @@ mod tests {
     #[test]
     fn resource_keeps_the_senders_attributes() {
         let src = NewSource {
-            service: Cow::Borrowed("pricing"),
-            resource: vec![
-                (
-                    Cow::Borrowed("service.name"),
-                    NewValue::Str(Cow::Borrowed("pricing")),
-                ),
-                (
-                    Cow::Borrowed("telemetry.sdk.language"),
-                    NewValue::Str(Cow::Borrowed("python")),
-                ),
-                (Cow::Borrowed("host.cpu.count"), NewValue::Int(8)),
-            ],
+            resource: Arc::new(NewResource {
+                service: Cow::Borrowed("pricing"),
+                dropped_attributes: 0,
+                attributes: vec![
+                    (
+                        Cow::Borrowed("service.name"),
+                        NewValue::Str(Cow::Borrowed("pricing")),
+                    ),
+                    (
+                        Cow::Borrowed("telemetry.sdk.language"),
+                        NewValue::Str(Cow::Borrowed("python")),
+                    ),
+                    (Cow::Borrowed("host.cpu.count"), NewValue::Int(8)),
+                ],
+            }),
             scope_name: Cow::Borrowed("s"),
             scope_version: Cow::Borrowed(""),
         };

@@ -53,10 +53,10 @@ pub(crate) fn span_heap(s: &NewSpan) -> usize {
 /// Bytes of a source: its `Arc` allocation and what it owns.
 pub(crate) fn source_bytes(s: &NewSource) -> usize {
     alloc_bytes(16 + size_of::<NewSource>())
-        + str_heap(&s.service)
+        + str_heap(&s.resource.service)
         + str_heap(&s.scope_name)
         + str_heap(&s.scope_version)
-        + attrs_heap(&s.resource)
+        + attrs_heap(&s.resource.attributes)
 }
 
 /// A source held by the buffer.
@@ -73,11 +73,11 @@ pub(crate) struct SourceRef {
 pub(crate) fn source_key(s: &NewSource) -> String {
     use std::fmt::Write as _;
     let mut key = String::with_capacity(64);
-    for part in [&s.service, &s.scope_name, &s.scope_version] {
+    for part in [&s.resource.service, &s.scope_name, &s.scope_version] {
         key.push_str(part);
         key.push('\0');
     }
-    for (k, v) in &s.resource {
+    for (k, v) in &s.resource.attributes {
         key.push_str(k);
         let _ = match v {
             NewValue::Str(t) => write!(key, "=s{t}"),

@@ -148,7 +148,7 @@ impl SamplingStage {
         for batch in batches {
             let source = batch.source;
             ops.seen(
-                &source.service,
+                &source.resource.service,
                 batch.spans.iter().map(|s| (&*s.name, s.end_unix_nano)),
             );
             for span in batch.spans {
@@ -157,7 +157,7 @@ impl SamplingStage {
                     h.record_sample(Sample {
                         trace_id: span.trace_id,
                         span_id: span.span_id,
-                        service: &source.service,
+                        service: &source.resource.service,
                         operation: &span.name,
                         start_ns: span.start_unix_nano,
                         end_ns: span.end_unix_nano,
@@ -384,7 +384,7 @@ impl SamplingStage {
             let mut ops = self.shared.ops.lock();
             for b in &out {
                 ops.kept(
-                    &b.source.service,
+                    &b.source.resource.service,
                     b.spans.iter().map(|s| (&*s.name, s.end_unix_nano)),
                 );
                 self.counters.kept_spans += b.spans.len() as u64;

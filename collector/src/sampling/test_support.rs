@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::ingest::{NewBatch, NewSource, NewSpan};
+use crate::ingest::{NewBatch, NewResource, NewSource, NewSpan};
 use crate::model::{SpanId, SpanKind, StatusCode, TraceId};
 
 /// A span of trace `trace` with id `id` (parent 0 = root), from `start` to `end` ns.
@@ -32,8 +32,11 @@ pub(crate) fn span(trace: u128, id: u64, parent: u64, start: u64, end: u64) -> N
 /// A source for `service`.
 pub(crate) fn source(service: &'static str) -> Arc<NewSource> {
     Arc::new(NewSource {
-        service: Cow::Borrowed(service),
-        resource: Vec::new(),
+        resource: Arc::new(NewResource {
+            service: Cow::Borrowed(service),
+            attributes: Vec::new(),
+            dropped_attributes: 0,
+        }),
         scope_name: Cow::Borrowed("test"),
         scope_version: Cow::Borrowed(""),
     })

@@ -1,0 +1,54 @@
+use tracewire::propagation::Propagators;
+
+/// A `tonic::service::Interceptor` that only injects the current trace context into outgoing
+/// metadata: no span, no status.
+///
+/// For users who want propagation alone, with `Client::with_interceptor`. Being a named type,
+/// the full client type can be written out and stored:
+/// `EchoClient<InterceptedService<Channel, PropagationInterceptor>>`.
+///
+/// An interceptor sees only the request's metadata and extensions, never the response, so it
+/// cannot record a status or a duration; use [`GrpcClientLayer`](crate::GrpcClientLayer) for a
+/// CLIENT span. Like the layer, it replaces any trace metadata the caller set.
+///
+/// ```
+/// use tonic::service::Interceptor;
+/// use tracewire_tonic::PropagationInterceptor;
+///
+/// let mut interceptor = PropagationInterceptor::new();
+/// let request = interceptor.call(tonic::Request::new(())).unwrap();
+/// // No span or scope is active here, so there is nothing to inject.
+/// assert!(request.metadata().get("traceparent").is_none());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct PropagationInterceptor {
+    propagators: Propagators,
+}
+
+impl PropagationInterceptor {
+    /// Injects with W3C Trace Context + Baggage.
+    pub fn new() -> Self {
+        PropagationInterceptor::default()
+    }
+
+    /// Injects with `propagators` instead.
+    #[must_use]
+    pub fn with_propagators(mut self, propagators: Propagators) -> Self {
+        self.propagators = propagators;
+        self
+    }
+}
+
+impl tonic::service::Interceptor for PropagationInterceptor {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        tracewire_tower::inject_replacing(
+            &self.propagators,
+            &tracewire::current(),
+            request.metadata_mut().as_mut(),
+        );
+        Ok(request)
+    }
+}
