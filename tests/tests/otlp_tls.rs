@@ -7,7 +7,9 @@
 //! an API-key header: a custom CA is trusted, the token is checked (no token: refused), a wrong
 //! CA or an expired server certificate is the exporter's typed TLS error and a counted failure
 //! while the collector stores nothing, and mutual TLS required by the collector refuses an
-//! exporter without a client certificate and accepts one with it.
+//! exporter without a client certificate and accepts one with it. The README's path for a new
+//! user (an axum app with `tracewire_axum::layer()`, exporting over https with a private CA and an
+//! API key, set up from `OTEL_*` only) is driven whole.
 
 #[path = "../../collector/tests/common/tls.rs"]
 mod tls;
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use tls::{CertAndKey, TestCa};
 use tracewire::{SpanExt, SpanId, TraceId};
-use tracewire_collector::{Collector, CollectorHandle, ServerTls};
+use tracewire_collector::{AttrValue, Collector, CollectorHandle, ServerTls, TraceQuery};
 use tracewire_otlp::{OtlpExportError, OtlpStatsSnapshot, Protocol, TlsError};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -312,8 +314,10 @@ impl Outcome {
     /// The message of the failure, whatever it says (the tests match the rest exactly).
     fn error_message(&self) -> String {
         match &self.error {
-            Some(OtlpExportError::HttpStatus { message, .. })
-            | Some(OtlpExportError::GrpcStatus { message, .. }) => message.clone(),
+            Some(
+                OtlpExportError::HttpStatus { message, .. }
+                | OtlpExportError::GrpcStatus { message, .. },
+            ) => message.clone(),
             other => panic!("not a status failure: {other:?}"),
         }
     }
@@ -370,4 +374,77 @@ fn mutual_tls_required_by_the_collector_refuses_no_client_certificate_and_accept
         assert_stored(&c, &out, protocol);
         c.shutdown_blocking();
     }
+}
+
+#[test]
+fn the_readmes_axum_service_exports_its_routes_over_https_with_a_private_ca_and_an_api_key() {
+    use tower::ServiceExt as _;
+
+    let pem = PemDir::new("readme");
+    let ca = TestCa::new("dev CA");
+    let ca_file = pem.write("ca.pem", &ca.cert_pem);
+    // The README's endpoint names `localhost`, as its certificate does.
+    let c = collector(server_tls(&ca.server(&["localhost", "127.0.0.1"]), None));
+    let port = c.otlp_http_addr().unwrap().port();
+    let env: HashMap<String, String> = [
+        ("OTEL_SERVICE_NAME", "hello"),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            &format!("https://localhost:{port}"),
+        ),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca_file),
+        ("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let (layer, guard) = tracewire_otlp::setup()
+        .env_lookup(move |var| env.get(var).cloned())
+        .build()
+        .expect("the variables are valid");
+    let app = axum::Router::new()
+        .route(
+            "/hello/{name}",
+            axum::routing::get(
+                |axum::extract::Path(name): axum::extract::Path<String>| async move {
+                    format!("hello {name}\n")
+                },
+            ),
+        )
+        .layer(tracewire_axum::layer().propagators(guard.propagators().clone()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(layer);
+    let status = tracing::subscriber::with_default(subscriber, || {
+        let request = http::Request::get("/hello/ada")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        rt.block_on(app.oneshot(request)).unwrap().status()
+    });
+    assert_eq!(status, 200);
+    guard.flush(Duration::from_secs(20)).expect("exported");
+    let otlp = guard.otlp_stats().unwrap().snapshot();
+    assert_eq!(
+        (otlp.requests, otlp.exported_spans, otlp.tls_errors),
+        (1, 1, 0)
+    );
+
+    c.store().flush_blocking();
+    assert_eq!(c.store().stats().spans, 1);
+    let traces = c.store().search(&TraceQuery::new().service("hello"));
+    let [trace] = &traces[..] else {
+        panic!("{traces:?}")
+    };
+    let spans = c.store().spans(trace.trace_id);
+    let span = &spans[0];
+    assert_eq!(
+        (span.service(), span.name()),
+        ("hello", "GET /hello/{name}")
+    );
+    assert_eq!(
+        span.attribute("http.route"),
+        Some(&AttrValue::String("/hello/{name}".into()))
+    );
+    c.shutdown_blocking();
 }
