@@ -133,6 +133,19 @@ struct Outcome {
     error: Option<OtlpExportError>,
 }
 
+impl Outcome {
+    /// The message of the failure, whatever it says (the tests match the rest exactly).
+    fn error_message(&self) -> String {
+        match &self.error {
+            Some(
+                OtlpExportError::HttpStatus { message, .. }
+                | OtlpExportError::GrpcStatus { message, .. },
+            ) => message.clone(),
+            other => panic!("not a status failure: {other:?}"),
+        }
+    }
+}
+
 /// Sets tracing up from `vars` alone (nothing else is read), records a trace of two spans under
 /// a scoped subscriber, and flushes the pipeline.
 fn export_one_trace(vars: Vec<(String, String)>) -> Outcome {
@@ -310,19 +323,6 @@ fn the_token_is_checked_over_tls() {
     }
 }
 
-impl Outcome {
-    /// The message of the failure, whatever it says (the tests match the rest exactly).
-    fn error_message(&self) -> String {
-        match &self.error {
-            Some(
-                OtlpExportError::HttpStatus { message, .. }
-                | OtlpExportError::GrpcStatus { message, .. },
-            ) => message.clone(),
-            other => panic!("not a status failure: {other:?}"),
-        }
-    }
-}
-
 #[test]
 fn a_wrong_ca_or_an_expired_certificate_is_a_typed_tls_error_and_nothing_is_stored() {
     let pem = PemDir::new("refused");
@@ -341,11 +341,20 @@ fn a_wrong_ca_or_an_expired_certificate_is_a_typed_tls_error_and_nothing_is_stor
             protocol,
             &OtlpExportError::Tls(TlsError::UnknownIssuer),
         );
+        // What the log line says.
+        assert_eq!(
+            out.error.unwrap().to_string(),
+            "tls: server certificate is not signed by a trusted certificate authority"
+        );
         c.shutdown_blocking();
 
         let c = collector(server_tls(&expired, None));
         let out = export_one_trace(vars(&c, protocol, &ca_file, &auth));
         assert_refused(&c, &out, protocol, &OtlpExportError::Tls(TlsError::Expired));
+        assert_eq!(
+            out.error.unwrap().to_string(),
+            "tls: server certificate has expired"
+        );
         c.shutdown_blocking();
     }
 }
