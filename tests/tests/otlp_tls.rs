@@ -15,10 +15,9 @@
 mod tls;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tls::{CertAndKey, TestCa};
+use tls::{CertAndKey, PemDir, TestCa};
 use tracewire::{SpanExt, SpanId, TraceId};
 use tracewire_collector::{AttrValue, Collector, CollectorHandle, ServerTls, TraceQuery};
 use tracewire_otlp::{OtlpExportError, OtlpStatsSnapshot, Protocol, TlsError};
@@ -31,41 +30,9 @@ const TOKEN: &str = "tw-test-token.0123456789";
 /// percent-encoded).
 const AUTH_HEADER: &str = "authorization=Bearer%20tw-test-token.0123456789";
 
-/// A directory of PEM files for one test, removed when the test passes.
-struct PemDir(PathBuf);
-
-impl PemDir {
-    fn new(test: &str) -> PemDir {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("otlp-tls")
-            .join(format!("{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        PemDir(dir)
-    }
-
-    /// Writes `pem` to `name` and returns the path, as the variables want it.
-    fn write(&self, name: &str, pem: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, pem).unwrap();
-        path.display().to_string()
-    }
-
-    /// Writes a certificate and its key; returns their paths.
-    fn write_pair(&self, name: &str, pair: &CertAndKey) -> (String, String) {
-        (
-            self.write(&format!("{name}.pem"), &pair.cert_pem),
-            self.write(&format!("{name}-key.pem"), &pair.key_pem),
-        )
-    }
-}
-
-impl Drop for PemDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+/// Writes `pem` to `name` in `dir` and returns the path, as the variables want it.
+fn write_pem(dir: &PemDir, name: &str, pem: &str) -> String {
+    dir.write(name, pem).display().to_string()
 }
 
 /// A collector on free loopback ports serving `tls` on every listener and requiring [`TOKEN`].
@@ -280,9 +247,9 @@ fn assert_refused(
 
 #[test]
 fn exports_over_https_and_grpcs_with_a_custom_ca_and_the_collectors_token() {
-    let pem = PemDir::new("success");
+    let pem = PemDir::new("otlp-tls-success");
     let ca = TestCa::new("tracewire test CA");
-    let ca_file = pem.write("ca.pem", &ca.cert_pem);
+    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
     let server = ca.server(&["127.0.0.1", "localhost"]);
     for protocol in PROTOCOLS {
         let c = collector(server_tls(&server, None));
@@ -295,9 +262,9 @@ fn exports_over_https_and_grpcs_with_a_custom_ca_and_the_collectors_token() {
 
 #[test]
 fn the_token_is_checked_over_tls() {
-    let pem = PemDir::new("token");
+    let pem = PemDir::new("otlp-tls-token");
     let ca = TestCa::new("tracewire test CA");
-    let ca_file = pem.write("ca.pem", &ca.cert_pem);
+    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
     let server = ca.server(&["127.0.0.1"]);
     for protocol in PROTOCOLS {
         let c = collector(server_tls(&server, None));
@@ -325,10 +292,10 @@ fn the_token_is_checked_over_tls() {
 
 #[test]
 fn a_wrong_ca_or_an_expired_certificate_is_a_typed_tls_error_and_nothing_is_stored() {
-    let pem = PemDir::new("refused");
+    let pem = PemDir::new("otlp-tls-refused");
     let ca = TestCa::new("tracewire test CA");
-    let other_ca_file = pem.write("other-ca.pem", &TestCa::new("someone else").cert_pem);
-    let ca_file = pem.write("ca.pem", &ca.cert_pem);
+    let other_ca_file = write_pem(&pem, "other-ca.pem", &TestCa::new("someone else").cert_pem);
+    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
     let valid = ca.server(&["127.0.0.1"]);
     let expired = ca.expired_server(&["127.0.0.1"]);
     let auth = [("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER)];
@@ -361,11 +328,13 @@ fn a_wrong_ca_or_an_expired_certificate_is_a_typed_tls_error_and_nothing_is_stor
 
 #[test]
 fn mutual_tls_required_by_the_collector_refuses_no_client_certificate_and_accepts_one() {
-    let pem = PemDir::new("mtls");
+    let pem = PemDir::new("otlp-tls-mtls");
     let ca = TestCa::new("tracewire test CA");
     let clients = TestCa::new("tracewire client CA");
-    let ca_file = pem.write("ca.pem", &ca.cert_pem);
-    let (cert, key) = pem.write_pair("exporter", &clients.client("exporter"));
+    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
+    let client = clients.client("exporter");
+    let cert = write_pem(&pem, "exporter.pem", &client.cert_pem);
+    let key = write_pem(&pem, "exporter-key.pem", &client.key_pem);
     let server = ca.server(&["127.0.0.1"]);
     for protocol in PROTOCOLS {
         let c = collector(server_tls(&server, Some(&clients)));
@@ -389,9 +358,9 @@ fn mutual_tls_required_by_the_collector_refuses_no_client_certificate_and_accept
 fn the_readmes_axum_service_exports_its_routes_over_https_with_a_private_ca_and_an_api_key() {
     use tower::ServiceExt as _;
 
-    let pem = PemDir::new("readme");
+    let pem = PemDir::new("otlp-tls-readme");
     let ca = TestCa::new("dev CA");
-    let ca_file = pem.write("ca.pem", &ca.cert_pem);
+    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
     // The README's endpoint names `localhost`, as its certificate does.
     let c = collector(server_tls(&ca.server(&["localhost", "127.0.0.1"]), None));
     let port = c.otlp_http_addr().unwrap().port();
