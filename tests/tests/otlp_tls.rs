@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tls::{CertAndKey, PemDir, TestCa};
-use tracewire::{SpanExt, SpanId, TraceId};
+use tracewire::{SpanExt, SpanId, TraceId, TracewireLayer};
 use tracewire_collector::{AttrValue, Collector, CollectorHandle, ServerTls, TraceQuery};
 use tracewire_otlp::{OtlpExportError, OtlpStatsSnapshot, Protocol, TlsError};
 use tracing_subscriber::layer::SubscriberExt;
@@ -33,6 +33,23 @@ const AUTH_HEADER: &str = "authorization=Bearer%20tw-test-token.0123456789";
 /// Writes `pem` to `name` in `dir` and returns the path, as the variables want it.
 fn write_pem(dir: &PemDir, name: &str, pem: &str) -> String {
     dir.write(name, pem).display().to_string()
+}
+
+/// A test's CA, its certificate's file (`OTEL_EXPORTER_OTLP_CERTIFICATE`) and the directory
+/// for more PEM files (removed when dropped: keep it bound for the whole test).
+struct Pki {
+    dir: PemDir,
+    ca: TestCa,
+    ca_file: String,
+}
+
+impl Pki {
+    fn new(test: &str) -> Pki {
+        let dir = PemDir::new(&format!("otlp-tls-{test}"));
+        let ca = TestCa::new("tracewire test CA");
+        let ca_file = write_pem(&dir, "ca.pem", &ca.cert_pem);
+        Pki { dir, ca, ca_file }
+    }
 }
 
 /// A collector on free loopback ports serving `tls` on every listener and requiring [`TOKEN`].
@@ -113,9 +130,9 @@ impl Outcome {
     }
 }
 
-/// Sets tracing up from `vars` alone (nothing else is read), records a trace of two spans under
-/// a scoped subscriber, and flushes the pipeline.
-fn export_one_trace(vars: Vec<(String, String)>) -> Outcome {
+/// The layer and guard `tracewire_otlp::setup()` makes from `vars` alone (nothing else is read),
+/// over TLS.
+fn setup_from(vars: Vec<(String, String)>) -> (TracewireLayer, tracewire_otlp::Guard) {
     let env: HashMap<String, String> = vars.into_iter().collect();
     let (layer, guard) = tracewire_otlp::setup()
         .env_lookup(move |var| env.get(var).cloned())
@@ -128,6 +145,13 @@ fn export_one_trace(vars: Vec<(String, String)>) -> Outcome {
         .clone()
         .expect("OTLP is the default exporter");
     assert!(target.secure, "{target:?}");
+    (layer, guard)
+}
+
+/// Sets tracing up from `vars` alone, records a trace of two spans under a scoped subscriber,
+/// and flushes the pipeline.
+fn export_one_trace(vars: Vec<(String, String)>) -> Outcome {
+    let (layer, guard) = setup_from(vars);
     let subscriber = tracing_subscriber::registry().with(layer);
     let (root, child) = tracing::subscriber::with_default(subscriber, || {
         let root = tracing::info_span!("checkout");
@@ -156,6 +180,19 @@ fn export_one_trace(vars: Vec<(String, String)>) -> Outcome {
     }
 }
 
+/// The exporter's counters: requests, retries, exported spans, failed batches, failed spans,
+/// TLS errors.
+fn counters(o: &OtlpStatsSnapshot) -> [u64; 6] {
+    [
+        o.requests,
+        o.retries,
+        o.exported_spans,
+        o.failed_batches,
+        o.failed_spans,
+        o.tls_errors,
+    ]
+}
+
 /// The trace arrived whole, in one request: the two spans of service `tls-e2e` with the ids the
 /// layer gave them and the child under the root, nothing else stored.
 fn assert_stored(c: &CollectorHandle, out: &Outcome, protocol: Protocol) {
@@ -165,17 +202,9 @@ fn assert_stored(c: &CollectorHandle, out: &Outcome, protocol: Protocol) {
         "{protocol}: {:?}",
         out.error
     );
-    let o = &out.otlp;
     assert_eq!(
-        (
-            o.requests,
-            o.retries,
-            o.exported_spans,
-            o.failed_batches,
-            o.failed_spans,
-            o.tls_errors
-        ),
-        (1, 0, 2, 0, 0, 0),
+        counters(&out.otlp),
+        [1, 0, 2, 0, 0, 0],
         "{protocol}: {:?}",
         out.error
     );
@@ -227,19 +256,7 @@ fn assert_refused(
     // Neither a handshake failure nor an authentication refusal is retried: one request, one
     // failed batch of both spans, and a TLS error counted only for the handshake.
     let tls = u64::from(matches!(expected, OtlpExportError::Tls(_)));
-    let o = &out.otlp;
-    assert_eq!(
-        (
-            o.requests,
-            o.retries,
-            o.exported_spans,
-            o.failed_batches,
-            o.failed_spans,
-            o.tls_errors
-        ),
-        (1, 0, 0, 1, 2, tls),
-        "{protocol}"
-    );
+    assert_eq!(counters(&out.otlp), [1, 0, 0, 1, 2, tls], "{protocol}");
     c.store().flush_blocking();
     assert_eq!(c.store().stats().spans, 0, "{protocol}");
     assert_eq!(c.store().stats().stored_total, 0, "{protocol}");
@@ -247,14 +264,12 @@ fn assert_refused(
 
 #[test]
 fn exports_over_https_and_grpcs_with_a_custom_ca_and_the_collectors_token() {
-    let pem = PemDir::new("otlp-tls-success");
-    let ca = TestCa::new("tracewire test CA");
-    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
-    let server = ca.server(&["127.0.0.1", "localhost"]);
+    let pki = Pki::new("success");
+    let server = pki.ca.server(&["127.0.0.1", "localhost"]);
     for protocol in PROTOCOLS {
         let c = collector(server_tls(&server, None));
         let auth = [("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER)];
-        let out = export_one_trace(vars(&c, protocol, &ca_file, &auth));
+        let out = export_one_trace(vars(&c, protocol, &pki.ca_file, &auth));
         assert_stored(&c, &out, protocol);
         c.shutdown_blocking();
     }
@@ -262,10 +277,8 @@ fn exports_over_https_and_grpcs_with_a_custom_ca_and_the_collectors_token() {
 
 #[test]
 fn the_token_is_checked_over_tls() {
-    let pem = PemDir::new("otlp-tls-token");
-    let ca = TestCa::new("tracewire test CA");
-    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
-    let server = ca.server(&["127.0.0.1"]);
+    let pki = Pki::new("token");
+    let server = pki.ca.server(&["127.0.0.1"]);
     for protocol in PROTOCOLS {
         let c = collector(server_tls(&server, None));
         let wrong = [(
@@ -273,7 +286,7 @@ fn the_token_is_checked_over_tls() {
             "authorization=Bearer%20not-the-token",
         )];
         for more in [&[][..], &wrong[..]] {
-            let out = export_one_trace(vars(&c, protocol, &ca_file, more));
+            let out = export_one_trace(vars(&c, protocol, &pki.ca_file, more));
             let expected = match protocol {
                 Protocol::Grpc => OtlpExportError::GrpcStatus {
                     code: 16,
@@ -292,12 +305,14 @@ fn the_token_is_checked_over_tls() {
 
 #[test]
 fn a_wrong_ca_or_an_expired_certificate_is_a_typed_tls_error_and_nothing_is_stored() {
-    let pem = PemDir::new("otlp-tls-refused");
-    let ca = TestCa::new("tracewire test CA");
-    let other_ca_file = write_pem(&pem, "other-ca.pem", &TestCa::new("someone else").cert_pem);
-    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
-    let valid = ca.server(&["127.0.0.1"]);
-    let expired = ca.expired_server(&["127.0.0.1"]);
+    let pki = Pki::new("refused");
+    let other_ca_file = write_pem(
+        &pki.dir,
+        "other-ca.pem",
+        &TestCa::new("someone else").cert_pem,
+    );
+    let valid = pki.ca.server(&["127.0.0.1"]);
+    let expired = pki.ca.expired_server(&["127.0.0.1"]);
     let auth = [("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER)];
     for protocol in PROTOCOLS {
         let c = collector(server_tls(&valid, None));
@@ -316,7 +331,7 @@ fn a_wrong_ca_or_an_expired_certificate_is_a_typed_tls_error_and_nothing_is_stor
         c.shutdown_blocking();
 
         let c = collector(server_tls(&expired, None));
-        let out = export_one_trace(vars(&c, protocol, &ca_file, &auth));
+        let out = export_one_trace(vars(&c, protocol, &pki.ca_file, &auth));
         assert_refused(&c, &out, protocol, &OtlpExportError::Tls(TlsError::Expired));
         assert_eq!(
             out.error.unwrap().to_string(),
@@ -328,18 +343,16 @@ fn a_wrong_ca_or_an_expired_certificate_is_a_typed_tls_error_and_nothing_is_stor
 
 #[test]
 fn mutual_tls_required_by_the_collector_refuses_no_client_certificate_and_accepts_one() {
-    let pem = PemDir::new("otlp-tls-mtls");
-    let ca = TestCa::new("tracewire test CA");
+    let pki = Pki::new("mtls");
     let clients = TestCa::new("tracewire client CA");
-    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
     let client = clients.client("exporter");
-    let cert = write_pem(&pem, "exporter.pem", &client.cert_pem);
-    let key = write_pem(&pem, "exporter-key.pem", &client.key_pem);
-    let server = ca.server(&["127.0.0.1"]);
+    let cert = write_pem(&pki.dir, "exporter.pem", &client.cert_pem);
+    let key = write_pem(&pki.dir, "exporter-key.pem", &client.key_pem);
+    let server = pki.ca.server(&["127.0.0.1"]);
     for protocol in PROTOCOLS {
         let c = collector(server_tls(&server, Some(&clients)));
         let auth = [("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER)];
-        let out = export_one_trace(vars(&c, protocol, &ca_file, &auth));
+        let out = export_one_trace(vars(&c, protocol, &pki.ca_file, &auth));
         let required = OtlpExportError::Tls(TlsError::ClientCertificateRequired);
         assert_refused(&c, &out, protocol, &required);
 
@@ -348,7 +361,7 @@ fn mutual_tls_required_by_the_collector_refuses_no_client_certificate_and_accept
             ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", cert.as_str()),
             ("OTEL_EXPORTER_OTLP_CLIENT_KEY", key.as_str()),
         ];
-        let out = export_one_trace(vars(&c, protocol, &ca_file, &with_cert));
+        let out = export_one_trace(vars(&c, protocol, &pki.ca_file, &with_cert));
         assert_stored(&c, &out, protocol);
         c.shutdown_blocking();
     }
@@ -358,28 +371,24 @@ fn mutual_tls_required_by_the_collector_refuses_no_client_certificate_and_accept
 fn the_readmes_axum_service_exports_its_routes_over_https_with_a_private_ca_and_an_api_key() {
     use tower::ServiceExt as _;
 
-    let pem = PemDir::new("otlp-tls-readme");
-    let ca = TestCa::new("dev CA");
-    let ca_file = write_pem(&pem, "ca.pem", &ca.cert_pem);
+    let pki = Pki::new("readme");
     // The README's endpoint names `localhost`, as its certificate does.
-    let c = collector(server_tls(&ca.server(&["localhost", "127.0.0.1"]), None));
+    let c = collector(server_tls(
+        &pki.ca.server(&["localhost", "127.0.0.1"]),
+        None,
+    ));
     let port = c.otlp_http_addr().unwrap().port();
-    let env: HashMap<String, String> = [
-        ("OTEL_SERVICE_NAME", "hello"),
-        (
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            &format!("https://localhost:{port}"),
-        ),
-        ("OTEL_EXPORTER_OTLP_CERTIFICATE", &ca_file),
-        ("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let (layer, guard) = tracewire_otlp::setup()
-        .env_lookup(move |var| env.get(var).cloned())
-        .build()
-        .expect("the variables are valid");
+    let endpoint = format!("https://localhost:{port}");
+    let (layer, guard) = setup_from(
+        [
+            ("OTEL_SERVICE_NAME", "hello"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", &pki.ca_file),
+            ("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .into(),
+    );
     let app = axum::Router::new()
         .route(
             "/hello/{name}",
