@@ -10,10 +10,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     //   OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.example.com   (http/protobuf by default)
     //   OTEL_EXPORTER_OTLP_HEADERS=x-api-key=...
     //   OTEL_EXPORTER_OTLP_CERTIFICATE=/etc/otel/ca.pem        (a private CA, optional)
-    let guard = tracewire_otlp::init!()?; // service.version = this crate's version
+    let _guard = tracewire_otlp::init!()?; // service.version = this crate's version
     let app = Router::new()
         .route("/hello/{name}", get(hello))
-        .layer(tracewire_axum::layer().propagators(guard.propagators().clone()));
+        .layer(tracewire_axum::layer()); // built after init: OTEL_PROPAGATORS' formats
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

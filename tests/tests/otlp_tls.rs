@@ -398,7 +398,7 @@ fn the_readmes_axum_service_exports_its_routes_over_https_with_a_private_ca_and_
                 },
             ),
         )
-        .layer(tracewire_axum::layer().propagators(guard.propagators().clone()));
+        .layer(tracewire_axum::layer());
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
