@@ -165,23 +165,52 @@
 
   async function tracePage() {
     const traceId = document.body.dataset.traceId;
+    const base = "/api/analysis/traces/" + traceId;
     let w;
     try {
-      w = await getJson("/api/analysis/traces/" + traceId);
+      w = await getJson(base);
     } catch (e) {
       return fail(e);
     }
-    const rows = w.rows;
+    // The server answers a page of rows at a time; rows not fetched yet are holes, fetched
+    // when they scroll into view (or when a span in them is selected).
+    const pageSize = w.limit;
+    const rows = new Array(w.row_count);
     const total = Math.max(w.duration_ns, 1);
     const cp = w.critical_path;
 
     // Critical-path segments per span id, as [start, end] offsets from the trace start.
     const segs = new Map();
-    for (const sg of cp.segments) {
-      if (!segs.has(sg.span_id)) segs.set(sg.span_id, []);
-      segs.get(sg.span_id).push([sg.start_ns - w.start_ns, sg.end_ns - w.start_ns]);
+    const byId = new Map();
+    const fetched = new Set();
+    function addPage(p) {
+      p.rows.forEach((r, k) => {
+        rows[p.offset + k] = r;
+        byId.set(r.span_id, p.offset + k);
+      });
+      for (const sg of p.critical_path.segments) {
+        if (!segs.has(sg.span_id)) segs.set(sg.span_id, []);
+        segs.get(sg.span_id).push([sg.start_ns - w.start_ns, sg.end_ns - w.start_ns]);
+      }
+      fetched.add(p.offset / pageSize);
     }
-    const byId = new Map(rows.map((r, i) => [r.span_id, i]));
+    addPage(w);
+    // Page number → its request in flight (kept a little while after a failure, so scrolling
+    // over a page the server refused does not retry it on every frame).
+    const inFlight = new Map();
+    function fetchPage(query, n) {
+      if (n !== undefined && fetched.has(n)) return Promise.resolve();
+      if (n !== undefined && inFlight.has(n)) return inFlight.get(n);
+      const req = getJson(base + "?limit=" + pageSize + "&" + query).then((p) => {
+        addPage(p);
+        draw(true);
+      });
+      if (n !== undefined) {
+        inFlight.set(n, req);
+        req.then(() => inFlight.delete(n), () => setTimeout(() => inFlight.delete(n), 2000));
+      }
+      return req;
+    }
 
     // Header: summary, service legend, critical-path contributors.
     const legend = h("div", { class: "legend", id: "services" },
@@ -196,7 +225,7 @@
       h("div", {}, h("h1", { id: "trace-title" }, rows.length ? w.services[rows[0].service] + ": " + rows[0].name : "Trace"),
         h("div", { class: "mono muted" }, w.trace_id)),
       h("div", {}, h("div", { class: "muted" }, "Duration"), h("strong", { id: "trace-duration" }, fmtDur(w.duration_ns))),
-      h("div", {}, h("div", { class: "muted" }, "Spans"), h("strong", { id: "trace-spans" }, rows.length)),
+      h("div", {}, h("div", { class: "muted" }, "Spans"), h("strong", { id: "trace-spans" }, w.row_count)),
       h("div", {}, h("div", { class: "muted" }, "Errors"), h("strong", { id: "trace-errors", class: w.error_count ? "err-badge" : "" }, w.error_count)),
       h("div", {}, h("div", { class: "muted" }, "Started"), h("strong", {}, fmtTime(w.start_ns))),
       legend);
@@ -224,6 +253,10 @@
 
     function rowEl(i) {
       const r = rows[i];
+      if (!r) {
+        fetchPage("offset=" + Math.floor(i / pageSize) * pageSize, Math.floor(i / pageSize)).catch(() => {});
+        return h("div", { class: "wf-row", "data-row": i }, h("div", { class: "wf-label muted" }, "…"));
+      }
       const svc = w.services[r.service];
       const left = (100 * r.offset_ns) / total, width = (100 * r.duration_ns) / total;
       const cls = ["wf-row", r.critical_ns > 0 ? "critical" : "", r.is_error ? "error" : "", selected === i ? "selected" : ""].join(" ");
@@ -283,6 +316,13 @@
     });
 
     async function select(spanId) {
+      if (!byId.has(spanId)) {
+        try {
+          await fetchPage("span_id=" + spanId);
+        } catch (e) {
+          return;
+        }
+      }
       const i = byId.get(spanId);
       if (i === undefined) return;
       selected = i;

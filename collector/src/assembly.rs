@@ -43,106 +43,162 @@ pub struct Trace {
     pub top_level: Vec<usize>,
 }
 
+/// One span as arranging sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Key {
+    pub(crate) span_id: SpanId,
+    /// Invalid for a root.
+    pub(crate) parent_span_id: SpanId,
+    pub(crate) start: u64,
+}
+
+/// A trace's spans arranged: everything is an index into the input slice.
+#[derive(Debug, Default)]
+pub(crate) struct Arranged {
+    /// Kept spans (the first copy of each id) in depth-first order.
+    pub(crate) order: Vec<usize>,
+    /// Parent of each input span (`None` for roots, orphans and dropped duplicates).
+    pub(crate) parent: Vec<Option<usize>>,
+    /// Children of each input span, by start time.
+    pub(crate) children: Vec<Vec<usize>>,
+    pub(crate) depth: Vec<usize>,
+    /// Top-level spans: roots by start time, then orphans by start time.
+    pub(crate) top: Vec<usize>,
+}
+
+impl Arranged {
+    /// Whether input span `i` names a parent that is not stored.
+    pub(crate) fn orphan(&self, keys: &[Key], i: usize) -> bool {
+        self.parent[i].is_none() && keys[i].parent_span_id.is_valid()
+    }
+}
+
+/// Arranges one trace's spans (see the module docs): keeps the first copy of each span id,
+/// breaks parent cycles, orders depth-first.
+pub(crate) fn arrange(keys: &[Key]) -> Arranged {
+    let n = keys.len();
+    // Keep the first copy of each span id.
+    let mut by_id: HashMap<SpanId, usize> = HashMap::with_capacity(n);
+    let mut kept = vec![false; n];
+    for (i, k) in keys.iter().enumerate() {
+        if let std::collections::hash_map::Entry::Vacant(e) = by_id.entry(k.span_id) {
+            e.insert(i);
+            kept[i] = true;
+        }
+    }
+    // Parent links, with cycles broken.
+    let mut parent: Vec<Option<usize>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            if !kept[i] || !k.parent_span_id.is_valid() {
+                return None;
+            }
+            by_id.get(&k.parent_span_id).copied().filter(|&p| p != i)
+        })
+        .collect();
+    let mut state = vec![0u8; n]; // 0 unvisited, 1 on the current path, 2 done
+    for start in (0..n).filter(|&i| kept[i]) {
+        let mut path = Vec::new();
+        let mut cur = Some(start);
+        while let Some(i) = cur {
+            match state[i] {
+                0 => {
+                    state[i] = 1;
+                    path.push(i);
+                    cur = parent[i];
+                }
+                1 => {
+                    // `i` is where the walk re-entered its own path: cut the cycle there.
+                    parent[i] = None;
+                    break;
+                }
+                _ => break,
+            }
+        }
+        for i in path {
+            state[i] = 2;
+        }
+    }
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut top: Vec<usize> = Vec::new();
+    for i in (0..n).filter(|&i| kept[i]) {
+        match parent[i] {
+            Some(p) => children[p].push(i),
+            None => top.push(i),
+        }
+    }
+    let key = |i: &usize| (keys[*i].start, keys[*i].span_id);
+    for c in &mut children {
+        c.sort_by_key(key);
+    }
+    top.sort_by_key(|i| {
+        (
+            keys[*i].parent_span_id.is_valid(),
+            keys[*i].start,
+            keys[*i].span_id,
+        )
+    });
+    // Depth-first order.
+    let mut order = Vec::with_capacity(n);
+    let mut depth = vec![0usize; n];
+    let mut stack: Vec<usize> = top.iter().rev().copied().collect();
+    while let Some(i) = stack.pop() {
+        order.push(i);
+        for &c in children[i].iter().rev() {
+            depth[c] = depth[i] + 1;
+            stack.push(c);
+        }
+    }
+    Arranged {
+        order,
+        parent,
+        children,
+        depth,
+        top,
+    }
+}
+
 impl Trace {
     /// Arranges `spans` (all of `trace_id`, in any order) into a tree.
     pub fn assemble(trace_id: TraceId, spans: Vec<Span>) -> Trace {
-        // Keep the first copy of each span id.
-        let mut by_id: HashMap<SpanId, usize> = HashMap::with_capacity(spans.len());
-        let mut unique: Vec<Span> = Vec::with_capacity(spans.len());
-        for s in spans {
-            if s.trace_id != trace_id || by_id.contains_key(&s.span_id) {
-                continue;
-            }
-            by_id.insert(s.span_id, unique.len());
-            unique.push(s);
-        }
-        let n = unique.len();
-        // Parent links, with cycles broken.
-        let mut parent: Vec<Option<usize>> = unique
+        let spans: Vec<Span> = spans
+            .into_iter()
+            .filter(|s| s.trace_id == trace_id)
+            .collect();
+        let keys: Vec<Key> = spans
             .iter()
-            .map(|s| {
-                s.parent_span_id()
-                    .and_then(|p| by_id.get(&p).copied())
-                    .filter(|&p| unique[p].span_id != s.span_id)
+            .map(|s| Key {
+                span_id: s.span_id,
+                parent_span_id: s.parent_span_id,
+                start: s.start_unix_nano,
             })
             .collect();
-        let mut state = vec![0u8; n]; // 0 unvisited, 1 on the current path, 2 done
-        for start in 0..n {
-            let mut path = Vec::new();
-            let mut cur = Some(start);
-            while let Some(i) = cur {
-                match state[i] {
-                    0 => {
-                        state[i] = 1;
-                        path.push(i);
-                        cur = parent[i];
-                    }
-                    1 => {
-                        // `i` is where the walk re-entered its own path: cut the cycle there.
-                        parent[i] = None;
-                        break;
-                    }
-                    _ => break,
-                }
-            }
-            for i in path {
-                state[i] = 2;
-            }
-        }
-        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let mut top: Vec<usize> = Vec::new();
-        for (i, p) in parent.iter().enumerate() {
-            match p {
-                Some(p) => children[*p].push(i),
-                None => top.push(i),
-            }
-        }
-        let key = |i: &usize| (unique[*i].start_unix_nano, unique[*i].span_id);
-        for c in &mut children {
-            c.sort_by_key(key);
-        }
-        top.sort_by_key(|i| {
-            (
-                unique[*i].parent_span_id().is_some(),
-                unique[*i].start_unix_nano,
-                unique[*i].span_id,
-            )
-        });
-        // Depth-first order.
-        let mut order = Vec::with_capacity(n);
-        let mut depth = vec![0usize; n];
-        let mut stack: Vec<usize> = top.iter().rev().copied().collect();
-        while let Some(i) = stack.pop() {
-            order.push(i);
-            for &c in children[i].iter().rev() {
-                depth[c] = depth[i] + 1;
-                stack.push(c);
-            }
-        }
-        let mut new_index = vec![0usize; n];
-        for (pos, &i) in order.iter().enumerate() {
+        let a = arrange(&keys);
+        let mut new_index = vec![0usize; spans.len()];
+        for (pos, &i) in a.order.iter().enumerate() {
             new_index[i] = pos;
         }
-        let mut slots: Vec<Option<Span>> = unique.into_iter().map(Some).collect();
-        let nodes = order
+        let mut slots: Vec<Option<Span>> = spans.into_iter().map(Some).collect();
+        let nodes = a
+            .order
             .iter()
             .map(|&i| {
                 // Each index appears in `order` exactly once, so the slot is always full.
                 let span = slots[i].take().unwrap_or_else(|| Span::empty(trace_id));
-                let orphan = parent[i].is_none() && span.parent_span_id().is_some();
                 TraceNode {
                     span,
-                    parent: parent[i].map(|p| new_index[p]),
-                    children: children[i].iter().map(|&c| new_index[c]).collect(),
-                    depth: depth[i],
-                    orphan,
+                    parent: a.parent[i].map(|p| new_index[p]),
+                    children: a.children[i].iter().map(|&c| new_index[c]).collect(),
+                    depth: a.depth[i],
+                    orphan: a.orphan(&keys, i),
                 }
             })
             .collect();
         Trace {
             trace_id,
             nodes,
-            top_level: top.iter().map(|&i| new_index[i]).collect(),
+            top_level: a.top.iter().map(|&i| new_index[i]).collect(),
         }
     }
 

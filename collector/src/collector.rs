@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracewire::export::SpanExporter;
 
 use crate::analysis::{HealthAggregator, HealthConfig, OperationHealth};
 use crate::assembly::Trace;
@@ -15,6 +16,7 @@ use crate::exporter::InProcessExporter;
 use crate::ingest::Shared;
 use crate::model::{IngestObserver, Span, TraceId};
 use crate::query::{StoreStats, TraceQuery, TraceSummary};
+use crate::sampling::{Clock, SamplingConfig, SamplingStage, SystemClock};
 use crate::serve::{Budget, EdgeConfig, ListenerKind};
 use crate::store::{Limits, Store};
 use crate::ui::HealthObserver;
@@ -34,6 +36,8 @@ pub enum CollectorError {
     },
     /// The collector's own runtime could not be started ([`CollectorBuilder::start`]).
     Runtime(std::io::Error),
+    /// Forwarding of kept traces was configured but could not start.
+    Forward(String),
     /// [`CollectorBuilder::max_in_flight_bytes`] is below
     /// [`CollectorBuilder::max_request_bytes`], so the largest requests could never be taken.
     InFlightBudgetTooSmall {
@@ -53,6 +57,7 @@ impl fmt::Display for CollectorError {
                 write!(f, "could not bind the {what} listener to {addr}: {source}")
             }
             CollectorError::Runtime(e) => write!(f, "could not start the collector runtime: {e}"),
+            CollectorError::Forward(e) => write!(f, "could not start forwarding: {e}"),
             CollectorError::InFlightBudgetTooSmall {
                 max_in_flight_bytes,
                 max_request_bytes,
@@ -105,6 +110,10 @@ pub struct CollectorBuilder {
     pub(crate) max_request_bytes: usize,
     queue_spans: usize,
     observers: Vec<Arc<dyn IngestObserver>>,
+    sampling: Option<SamplingConfig>,
+    sampling_clock: Option<Arc<dyn Clock>>,
+    sampling_health: Option<Arc<HealthAggregator>>,
+    forward_exporter: Option<Box<dyn SpanExporter>>,
     /// Connection limits, timeouts, TLS and access control (`serve::builder`).
     pub(crate) edge: EdgeConfig,
 }
@@ -119,6 +128,8 @@ impl fmt::Debug for CollectorBuilder {
             .field("max_request_bytes", &self.max_request_bytes)
             .field("queue_spans", &self.queue_spans)
             .field("observers", &self.observers.len())
+            .field("sampling", &self.sampling)
+            .field("forward_exporter", &self.forward_exporter.is_some())
             .field("edge", &self.edge)
             .finish()
     }
@@ -134,6 +145,10 @@ impl Default for CollectorBuilder {
             max_request_bytes: 4 << 20,
             queue_spans: 1 << 18,
             observers: Vec::new(),
+            sampling: None,
+            sampling_clock: None,
+            sampling_health: None,
+            forward_exporter: None,
             edge: EdgeConfig::default(),
         }
     }
@@ -217,12 +232,45 @@ impl CollectorBuilder {
         self
     }
 
+    /// Puts a tail-sampling stage in front of the store (off by default: every span is
+    /// stored). See [`sampling`](crate::sampling) for what it does and how to configure it.
+    pub fn sampling(mut self, config: impl Into<Option<SamplingConfig>>) -> Self {
+        self.sampling = config.into();
+        self
+    }
+
+    /// The clock the sampling stage reads (default [`SystemClock`]); a
+    /// [`ManualClock`](crate::sampling::ManualClock) lets tests decide traces without waiting.
+    pub fn sampling_clock(mut self, clock: impl Clock) -> Self {
+        self.sampling_clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Forwards kept traces with `exporter` instead of the OTLP exporter the sampling
+    /// configuration's `forward` settings describe (its retry buffer settings still apply).
+    /// Needs [`sampling`](Self::sampling).
+    pub fn forward_exporter(mut self, exporter: impl SpanExporter) -> Self {
+        self.forward_exporter = Some(Box::new(exporter));
+        self
+    }
+
     /// Starts the store's writer thread without any listener: a store fed only by
     /// [`TraceStore::in_process_exporter`] and read through the [`TraceStore`]. Needs no
     /// runtime. Stop it with [`TraceStore::close`].
     pub fn build_store(self) -> TraceStore {
+        let stage = self.sampling.map(|config| {
+            let clock = self
+                .sampling_clock
+                .unwrap_or_else(|| Arc::new(SystemClock::new()));
+            SamplingStage::new(config, clock, self.sampling_health, self.forward_exporter)
+        });
         TraceStore {
-            shared: Shared::start(Store::new(self.limits), self.queue_spans, self.observers),
+            shared: Shared::start(
+                Store::new(self.limits),
+                self.queue_spans,
+                self.observers,
+                stage,
+            ),
         }
     }
 
@@ -248,12 +296,22 @@ impl CollectorBuilder {
         let http = crate::serve::bind(ListenerKind::OtlpHttp, self.otlp_http, &edge).await?;
         let grpc = crate::serve::bind(ListenerKind::OtlpGrpc, self.otlp_grpc, &edge).await?;
         let api = crate::serve::bind(ListenerKind::Api, self.api, &edge).await?;
-        // Per-operation health is computed incrementally at ingest, for the UI and the API.
+        // Per-operation health is computed incrementally at ingest, for the UI and the API:
+        // by the sampling stage from every span received when there is one, else as spans are
+        // stored.
         let health = Arc::new(HealthAggregator::new(HealthConfig::default()));
-        self.observers
-            .push(Arc::new(HealthObserver::new(health.clone())));
+        if self.sampling.is_some() {
+            self.sampling_health = Some(health.clone());
+        } else {
+            self.observers
+                .push(Arc::new(HealthObserver::new(health.clone())));
+        }
         let max_request = self.max_request_bytes;
         let store = self.build_store();
+        if let Some(e) = store.sampling_stats().and_then(|s| s.forward_error) {
+            store.close();
+            return Err(CollectorError::Forward(e));
+        }
         let local = |l: &Option<crate::serve::Listener>| l.as_ref().and_then(|l| l.local_addr());
         let addrs = (local(&http), local(&grpc), local(&api));
         let warnings = crate::serve::warnings([&http, &grpc, &api], &edge);

@@ -9,7 +9,8 @@ use tracewire::export::{SpanExporter, unix_nanos};
 use tracewire::{ExportError, KeyValue, Resource, SpanData, Status, Value};
 
 use crate::ingest::{
-    NewBatch, NewEvent, NewLink, NewSource, NewSpan, NewValue, Shared, Str, SubmitError,
+    NewBatch, NewEvent, NewLink, NewResource, NewSource, NewSpan, NewValue, Shared, Str,
+    SubmitError,
 };
 use crate::model::StatusCode;
 
@@ -59,8 +60,11 @@ impl InProcessExporter {
             return s.clone();
         }
         let source = Arc::new(NewSource {
-            service: Cow::Owned(resource.service_name().to_owned()),
-            resource: resource.attributes().iter().map(convert_kv).collect(),
+            resource: Arc::new(NewResource {
+                service: Cow::Owned(resource.service_name().to_owned()),
+                attributes: resource.attributes().iter().map(convert_kv).collect(),
+                dropped_attributes: 0,
+            }),
             scope_name: Cow::Borrowed("tracewire"),
             scope_version: Cow::Borrowed(""),
         });

@@ -6,11 +6,188 @@
 //! the tests below pin the cases a receiver meets in practice, so an upgrade that broke them
 //! would be caught here.
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+//!
+//! Before `serde_json` sees a body, one pass over its bytes ([`shape`]) counts resource spans,
+//! scope spans and spans, and bounds what decoding will allocate: every array becomes a `Vec`
+//! whose capacity is at most the next power of two of its length (at least 4) times the size of
+//! the element its key names, and every string at most its own length. A body past
+//! [`DecodeLimits`] is refused before it is decoded.
 
-/// Decodes an OTLP/JSON `ExportTraceServiceRequest`.
-pub(crate) fn decode_request(body: &[u8]) -> Result<ExportTraceServiceRequest, serde_json::Error> {
-    serde_json::from_slice(body)
+use std::mem::size_of;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{EntityRef, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+use crate::otlp::{DecodeError, DecodeLimits};
+
+/// Decodes an OTLP/JSON `ExportTraceServiceRequest` within the default [`DecodeLimits`].
+pub(crate) fn decode_request(body: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
+    decode_request_within(body, &DecodeLimits::default())
+}
+
+pub(crate) fn decode_request_within(
+    body: &[u8],
+    limits: &DecodeLimits,
+) -> Result<ExportTraceServiceRequest, DecodeError> {
+    shape(body, limits)?;
+    serde_json::from_slice(body).map_err(|e| DecodeError::Invalid(e.to_string()))
+}
+
+/// `serde_json`'s own nesting limit.
+const MAX_DEPTH: usize = 128;
+
+/// Which limit an array's elements count against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    ResourceSpans,
+    ScopeSpans,
+    Spans,
+    Not,
+}
+
+/// The element size and limit of an array under `key` (the raw key bytes). Unknown keys are
+/// skipped by the decoder without allocating; a key written with escapes is read as the most
+/// expensive kind.
+fn array_of(key: Option<&[u8]>) -> (usize, Counted) {
+    let span = (size_of::<Span>(), Counted::Spans);
+    match key {
+        Some(b"resourceSpans") => (size_of::<ResourceSpans>(), Counted::ResourceSpans),
+        Some(b"scopeSpans") => (size_of::<ScopeSpans>(), Counted::ScopeSpans),
+        Some(b"spans") => span,
+        Some(b"attributes" | b"values") => (size_of::<KeyValue>(), Counted::Not),
+        Some(b"events") => (size_of::<Event>(), Counted::Not),
+        Some(b"links") => (size_of::<Link>(), Counted::Not),
+        Some(b"entityRefs") => (size_of::<EntityRef>(), Counted::Not),
+        Some(b"idKeys" | b"descriptionKeys") => (size_of::<String>(), Counted::Not),
+        Some(k) if k.contains(&b'\\') => span,
+        _ => (0, Counted::Not),
+    }
+}
+
+struct Array {
+    elem: usize,
+    counted: Counted,
+    len: usize,
+    awaiting: bool,
+}
+
+enum Frame {
+    Object,
+    Array(Array),
+}
+
+/// Counts and bounds `body` as [`crate::otlp`]'s protobuf walk does (see the module docs);
+/// returns the bound of the decoded request's heap bytes.
+pub(crate) fn shape(body: &[u8], limits: &DecodeLimits) -> Result<usize, DecodeError> {
+    let invalid = |m: &str| DecodeError::Invalid(m.to_owned());
+    let mut stack: Vec<Frame> = Vec::new();
+    let (mut resource_spans, mut scope_spans, mut spans) = (0usize, 0usize, 0usize);
+    let mut bytes = 0usize;
+    let mut last_string: Option<(usize, usize)> = None;
+    let mut key: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+            continue;
+        }
+        if let Some(Frame::Array(a)) = stack.last_mut()
+            && a.awaiting
+            && b != b']'
+        {
+            a.awaiting = false;
+            a.len += 1;
+            let (count, limit, what) = match a.counted {
+                Counted::ResourceSpans => (
+                    &mut resource_spans,
+                    limits.max_resource_spans,
+                    "resource spans",
+                ),
+                Counted::ScopeSpans => (&mut scope_spans, limits.max_scope_spans, "scope spans"),
+                Counted::Spans => (&mut spans, limits.max_spans, "spans"),
+                Counted::Not => (&mut bytes, usize::MAX, ""),
+            };
+            if a.counted != Counted::Not {
+                *count += 1;
+                if *count > limit {
+                    return Err(DecodeError::TooMany { what, limit });
+                }
+            }
+        }
+        match b {
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                loop {
+                    match body.get(j) {
+                        None => return Err(invalid("unterminated string")),
+                        Some(b'\\') => j += 2,
+                        Some(b'"') => break,
+                        Some(_) => j += 1,
+                    }
+                }
+                let len = j - start;
+                bytes = bytes.saturating_add(if len == 0 { 0 } else { len.max(8) });
+                last_string = Some((start, j));
+                i = j + 1;
+                continue;
+            }
+            b':' => key = last_string.take(),
+            b',' => {
+                if let Some(Frame::Array(a)) = stack.last_mut() {
+                    a.awaiting = true;
+                }
+                key = None;
+            }
+            b'{' | b'[' => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(invalid("JSON nested too deeply"));
+                }
+                let under_key = key.take().map(|(s, e)| &body[s..e]);
+                stack.push(if b == b'{' {
+                    Frame::Object
+                } else {
+                    let (elem, counted) = array_of(under_key);
+                    Frame::Array(Array {
+                        elem,
+                        counted,
+                        len: 0,
+                        awaiting: true,
+                    })
+                });
+            }
+            b'}' => match stack.pop() {
+                Some(Frame::Object) => key = None,
+                _ => return Err(invalid("unbalanced braces")),
+            },
+            b']' => match stack.pop() {
+                Some(Frame::Array(a)) => {
+                    let cap = if a.len == 0 {
+                        0
+                    } else {
+                        a.len.next_power_of_two().max(4)
+                    };
+                    bytes = bytes.saturating_add(cap.saturating_mul(a.elem));
+                    key = None;
+                }
+                _ => return Err(invalid("unbalanced brackets")),
+            },
+            _ => {}
+        }
+        if bytes > limits.max_decoded_bytes {
+            return Err(DecodeError::TooLarge {
+                limit: limits.max_decoded_bytes,
+            });
+        }
+        i += 1;
+    }
+    if !stack.is_empty() {
+        return Err(invalid("unbalanced brackets"));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //!
 //! - **Receivers**: OTLP/HTTP `POST /v1/traces` (protobuf and JSON, gzip) and OTLP/gRPC
 //!   `TraceService/Export`, so any OpenTelemetry SDK can send to it. Request bodies are capped
-//!   (4 MiB by default, decompressed size included); malformed payloads are refused whole; a full
-//!   ingest queue answers 429 / `UNAVAILABLE`.
+//!   (4 MiB by default, decompressed size included); malformed payloads, and payloads past the
+//!   decode limits (4,096 resource or scope spans, 100,000 spans, 64 MiB once decoded, checked
+//!   before decoding), are refused whole; a full ingest queue (bounded by spans and by bytes)
+//!   answers 429 / `UNAVAILABLE`.
 //! - **In process**: [`InProcessExporter`] hands spans from a [`tracewire`] export pipeline
 //!   straight to the store, with no encoding and no network.
 //! - **Store**: bounded by a span count, a byte budget and a retention window, oldest evicted
@@ -12,7 +14,12 @@
 //!   map over time and duration. About 300 bytes per typical span.
 //! - **Assembly**: [`Trace::assemble`] builds the tree at read time, so late and out-of-order
 //!   spans merge; spans whose parent is missing are kept as flagged orphans.
-//! - **API**: [`api_router`], documented below with examples.
+//! - **API**: [`api_router`], documented below with examples; every answer is bounded (traces
+//!   come a page at a time) and queries run on threads of their own with a time budget.
+//! - **Tail sampling** (off by default): [`sampling`] puts a stage between the receivers and the
+//!   store that buffers every span for a few minutes, keeps whole traces by policy (errors, slow
+//!   traces, forced, a dynamic per-key sampler, a probabilistic floor), lets a trace be kept
+//!   after the fact, keeps per-operation health exact, and can forward kept traces upstream.
 //!
 //! # Embedded
 //!
@@ -47,8 +54,10 @@
 //! # Standalone
 //!
 //! The `tracewire-collector` binary takes `--otlp-http`, `--otlp-grpc`, `--api`,
-//! `--max-spans`, `--max-bytes` and `--retention`, and the connection, TLS and token settings
-//! below; run it with `--help`. Every listener binds `127.0.0.1` unless told otherwise.
+//! `--max-spans`, `--max-bytes` and `--retention`, the connection, TLS and token settings
+//! below, and the tail-sampling flags (`--sampling`, `--sampling-config FILE`,
+//! `--forward-to URL`, ...); run it with `--help`. Every listener binds `127.0.0.1` unless
+//! told otherwise.
 //!
 //! # Extending
 //!
@@ -62,11 +71,12 @@
 mod assembly;
 mod collector;
 mod exporter;
-mod fxhash;
+mod hash;
 mod ingest;
 mod json;
 mod otlp;
 mod query;
+mod reads;
 mod receiver;
 mod serve;
 mod store;
@@ -74,6 +84,7 @@ mod store;
 pub mod analysis;
 pub mod api;
 pub mod model;
+pub mod sampling;
 pub mod ui;
 
 pub use tracewire;
@@ -89,4 +100,5 @@ pub use crate::model::{
     StatusCode,
 };
 pub use crate::query::{StoreStats, TraceQuery, TraceSummary};
+pub use crate::reads::{PageNode, TracePage};
 pub use crate::serve::{ServerTls, TlsError, TlsInput};

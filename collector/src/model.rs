@@ -189,6 +189,7 @@ pub struct Span {
     pub(crate) status_message: Option<Arc<str>>,
     pub(crate) attributes: Vec<Attribute>,
     pub(crate) resource: Arc<[Attribute]>,
+    pub(crate) resource_dropped_attributes: u32,
     pub(crate) scope: Scope,
     pub(crate) events: Vec<SpanEvent>,
     pub(crate) links: Vec<SpanLink>,
@@ -216,6 +217,7 @@ impl Span {
             status_message: None,
             attributes: Vec::new(),
             resource: Arc::from(Vec::new()),
+            resource_dropped_attributes: 0,
             scope: Scope::default(),
             events: Vec::new(),
             links: Vec::new(),
@@ -305,6 +307,11 @@ impl Span {
     /// The resource's attributes (shared by every span of the same resource).
     pub fn resource(&self) -> &[Attribute] {
         &self.resource
+    }
+
+    /// Resource attributes dropped by the sender or over the collector's cap (128 per resource).
+    pub fn dropped_resource_attributes(&self) -> u32 {
+        self.resource_dropped_attributes
     }
 
     /// The instrumentation scope.

@@ -28,13 +28,7 @@ async fn close(store: TraceStore) {
 }
 
 async fn get(app: &Router, uri: &str) -> (StatusCode, Json) {
-    let res = app
-        .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let (status, bytes) = get_bytes(app, uri).await;
     (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
 }
 
@@ -130,6 +124,7 @@ async fn dependencies_endpoint_draws_the_service_map() {
     let (status, m) = get(&app, "/api/analysis/dependencies").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(m["traces"], 2);
+    assert_eq!(m["sampled"], false);
     assert_eq!(m["window_ns"], 100 * MS);
     assert_eq!(
         strs(&m["nodes"], |n| format!(

@@ -1,6 +1,7 @@
 //! The JSON API over spans from the in-process exporter: search filters, trace assembly with
 //! out-of-order, late and orphan spans, and the blocking start/stop path.
 
+mod analysis_fixture;
 mod common;
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -8,10 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use common::*;
 use serde_json::json;
 use tracewire::export::{Pipeline, SpanExporter};
-use tracewire::{
-    ExportError, KeyValue, Resource, SpanContext, SpanData, SpanId, SpanKind, Status, TraceFlags,
-    TraceId, TraceState,
-};
+use tracewire::{ExportError, KeyValue, Resource, SpanData, SpanId, SpanKind, Status, TraceId};
 use tracewire_collector::{Collector, TraceQuery};
 
 const BASE: u64 = 1_700_000_000_000_000_000;
@@ -24,19 +22,7 @@ fn data(
     start_ms: u64,
     dur_ms: u64,
 ) -> SpanData {
-    let cx = SpanContext::new(
-        TraceId::from_u128(trace),
-        SpanId::from_u64(id),
-        TraceFlags::SAMPLED,
-        TraceState::default(),
-        false,
-    );
-    let mut d = SpanData::new(cx, name);
-    d.parent_span_id = if parent == 0 {
-        SpanId::INVALID
-    } else {
-        SpanId::from_u64(parent)
-    };
+    let mut d = analysis_fixture::data(trace, id, parent, name);
     d.kind = if parent == 0 {
         SpanKind::Server
     } else {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tracewire_collector::{Collector, CollectorHandle};
+use tracewire_collector::{Collector, CollectorHandle, InProcessExporter};
 
 mod analysis_fixture;
 
@@ -162,28 +162,36 @@ fn class_of(tag: &str) -> &str {
         .unwrap_or("")
 }
 
-#[test]
-fn pages_render_in_headless_chromium() {
-    let Some(exe) = chromium_or_skip() else {
-        return;
-    };
+/// A whole collector on a runtime of its own, holding what `load` exports, so the pages load
+/// under the API listener's security headers.
+fn serve(
+    load: impl FnOnce(&mut InProcessExporter),
+) -> (tokio::runtime::Runtime, CollectorHandle, SocketAddr) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    // A whole collector, so the pages load under the API listener's security headers.
-    let (collector, addr): (CollectorHandle, SocketAddr) = rt.block_on(async {
+    let (collector, addr) = rt.block_on(async {
         let collector = Collector::builder()
             .ephemeral_ports()
             .spawn()
             .await
             .unwrap();
-        export_fixture(&mut collector.in_process_exporter());
+        load(&mut collector.in_process_exporter());
         collector.flush().await;
         let addr = collector.api_addr().unwrap();
         (collector, addr)
     });
+    (rt, collector, addr)
+}
+
+#[test]
+fn pages_render_in_headless_chromium() {
+    let Some(exe) = chromium_or_skip() else {
+        return;
+    };
+    let (rt, collector, addr) = serve(export_fixture);
     let b = Browser {
         exe,
         shots: screenshot_dir(),
@@ -292,5 +300,35 @@ fn pages_render_in_headless_chromium() {
     assert!(dom.contains("data-service=\"ranking\" data-operation=\"POST /rank\""));
     b.screenshot(&url, "operations");
 
+    rt.block_on(collector.shutdown());
+}
+
+#[test]
+fn a_trace_bigger_than_a_page_loads_the_page_of_the_selected_span() {
+    let Some(exe) = chromium_or_skip() else {
+        return;
+    };
+    // 5,000 spans: three pages of 2,000 rows; span 4,501 is on the third.
+    let (rt, collector, addr) = serve(|e| export_big_trace(e, 5000));
+    let b = Browser {
+        exe,
+        shots: screenshot_dir(),
+    };
+    let url = format!(
+        "http://{addr}/ui/trace/{}#span={}",
+        hex_trace(BIG_TRACE),
+        hex_span(4501)
+    );
+    let dom = b.dom(&url);
+    assert!(dom.contains("id=\"trace-spans\">5000<"), "span count");
+    assert!(dom.contains(&format!(
+        "id=\"detail-name\" data-span-id=\"{}\"",
+        hex_span(4501)
+    )));
+    let row = tag_with(&dom, "data-span-name=\"item 4500\" data-service")
+        .expect("the selected span's row is drawn");
+    assert!(class_of(row).split(' ').any(|c| c == "selected"), "{row}");
+    assert!(row.contains("data-row=\"4500\""), "{row}");
+    b.screenshot(&url, "trace-paged");
     rt.block_on(collector.shutdown());
 }

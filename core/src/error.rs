@@ -182,6 +182,14 @@ pub enum ConfigError {
         /// The argument text.
         arg: String,
     },
+    /// `OTEL_TRACES_EXPORTER` names an exporter another crate provides: set up with `call`
+    /// instead (for `otlp`: `tracewire_otlp::init()`).
+    ExporterInOtherCrate {
+        /// The exporter named.
+        exporter: String,
+        /// The call that sets it up.
+        call: &'static str,
+    },
     /// Another environment variable holds a value that cannot be used.
     InvalidEnv {
         /// The variable.
@@ -205,6 +213,11 @@ impl fmt::Display for ConfigError {
             ConfigError::InvalidSamplerArg { sampler, arg } => {
                 write!(f, "invalid argument {arg:?} for sampler {sampler}")
             }
+            ConfigError::ExporterInOtherCrate { exporter, call } => write!(
+                f,
+                "OTEL_TRACES_EXPORTER names {exporter:?}, which tracewire::init() cannot set up: \
+                 call {call} instead"
+            ),
             ConfigError::InvalidEnv { var, value } => {
                 write!(f, "invalid value {value:?} for {var}")
             }

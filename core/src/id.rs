@@ -1,10 +1,10 @@
-//! Trace and span identifiers, trace flags, and the per-thread id generator.
+//! Trace and span identifiers and trace flags. The ids come from [`crate::rng`].
 
-use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 
 use crate::error::ParseIdError;
+use crate::rng::{next_u64, next_u128};
 
 /// A 16-byte trace identifier, shared by every span of one trace.
 ///
@@ -335,76 +335,6 @@ impl fmt::Display for TraceFlags {
     }
 }
 
-// --- the per-thread generator ------------------------------------------------------------------
-
-thread_local! {
-    // xoshiro256++ state, seeded lazily from the OS on first use in each thread.
-    static RNG: Cell<[u64; 4]> = const { Cell::new([0; 4]) };
-}
-
-fn seed() -> [u64; 4] {
-    let mut bytes = [0u8; 32];
-    if getrandom::fill(&mut bytes).is_err() {
-        // The OS source is unavailable (very early boot, exotic sandbox): fall back to std's
-        // per-process random hasher keys mixed with the time and thread, which is still unique
-        // per thread and unpredictable enough for trace ids (they are not secrets).
-        use std::hash::{BuildHasher, Hasher};
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        h.write(format!("{:?}", std::thread::current().id()).as_bytes());
-        let mut x = h.finish();
-        for chunk in bytes.chunks_exact_mut(8) {
-            x = splitmix64(&mut x);
-            chunk.copy_from_slice(&x.to_le_bytes());
-        }
-    }
-    let mut s = [0u64; 4];
-    for (i, chunk) in bytes.chunks_exact(8).enumerate() {
-        s[i] = u64::from_le_bytes(chunk.try_into().unwrap_or([1; 8]));
-    }
-    if s == [0; 4] {
-        s[0] = 0x9e37_79b9_7f4a_7c15;
-    }
-    s
-}
-
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The next 64 random bits from the calling thread's xoshiro256++ generator.
-pub(crate) fn next_u64() -> u64 {
-    RNG.with(|cell| {
-        let mut s = cell.get();
-        if s == [0; 4] {
-            s = seed();
-        }
-        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        cell.set(s);
-        result
-    })
-}
-
-fn next_u128() -> u128 {
-    (u128::from(next_u64()) << 64) | u128::from(next_u64())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,13 +385,6 @@ mod tests {
             assert!(seen.insert(t));
             assert!(SpanId::random().is_valid());
         }
-    }
-
-    #[test]
-    fn threads_get_distinct_streams() {
-        let a = std::thread::spawn(TraceId::random).join().unwrap();
-        let b = std::thread::spawn(TraceId::random).join().unwrap();
-        assert_ne!(a, b);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //!   settings; [`spawn`] and [`spawn_blocking`] keep it across tasks.
 //! - **Out-of-band data**: finished spans ([`SpanData`]) go through the non-blocking [`export`]
 //!   pipeline to exporters, off the request path.
-//! - **Setup**: [`init`] in one call, a [`Builder`] with every knob, and a [`testing::Recorder`]
+//! - **Setup**: [`init`] in one call, a [`Builder`] with every knob, and a `testing::Recorder`
 //!   for tests.
 //!
 //! # Quick start
@@ -38,14 +38,15 @@
 //!
 //! | feature | default | adds |
 //! |---|---|---|
-//! | `fmt` | yes | [`init`]'s fmt layer with trace ids, `RUST_LOG` filtering |
+//! | `fmt` | yes | [`init`]'s fmt layer with trace ids; `EnvFilter` syntax for `RUST_LOG` (logs) and `TRACEWIRE_SPANS` (spans) |
 //! | `tokio` | yes | [`spawn`] and [`spawn_blocking`] |
+//! | `testing` | no | `testing`: a scoped recorder of finished spans and tree assertions, for `[dev-dependencies]` |
 //!
 //! # Where to find what
 //!
 //! | file (under `src/`) | what it holds |
 //! |---|---|
-//! | `id.rs` | [`TraceId`], [`SpanId`], [`TraceFlags`], the per-thread id generator |
+//! | `id.rs`, `rng.rs` | [`TraceId`], [`SpanId`], [`TraceFlags`]; the per-thread id generator (reseeded after `fork`) |
 //! | `context.rs`, `tracestate.rs`, `baggage.rs` | [`SpanContext`] and [`Context`]; [`TraceState`]; [`Baggage`] |
 //! | `propagation/` | the [`propagation::Propagator`] trait, carriers, one file per format |
 //! | `ambient.rs` | [`current()`], [`scope`], [`FutureExt`], [`spawn`] |
@@ -60,9 +61,10 @@
 //! | `export/mod.rs` | [`export::SpanExporter`], [`export::SpanSink`], counters |
 //! | `export/pipeline.rs`, `export/worker.rs` | the queue and its handle; the batching thread |
 //! | `export/memory.rs`, `export/stdout.rs` | the built-in exporters |
-//! | `setup.rs`, `fmt.rs` | [`init`], [`Builder`], [`Guard`]; the log-line format |
+//! | `setup/` | [`init`], [`Builder`], [`Guard`], [`InitError`]; `setup/logs.rs`: log output and the log/span filters |
+//! | `fmt.rs` | the log-line format with trace ids, [`fmt::LogFormat`] |
 //! | `diagnostics.rs`, `error.rs` | counted diagnostics; the error types |
-//! | `testing.rs` | [`testing::Recorder`] and span assertions |
+//! | `testing.rs` | `testing::Recorder` and span assertions (feature `testing`) |
 //!
 //! # Minimum supported Rust version
 //!
@@ -75,6 +77,7 @@ mod error;
 mod id;
 mod layer;
 mod resource;
+mod rng;
 mod sampler;
 mod setup;
 mod span;
@@ -87,6 +90,7 @@ pub mod export;
 pub mod fmt;
 pub mod limits;
 pub mod propagation;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use crate::ambient::{FutureExt, InContext, current, scope};

@@ -153,26 +153,32 @@ impl SpanLimits {
     }
 
     /// `value` with its strings cut to the value length limit.
+    #[inline]
     pub(crate) fn cut_value(&self, value: Value) -> Value {
-        let Some(max) = self.attribute_value_length else {
-            return value;
-        };
-        match value {
-            Value::String(s) => match truncate_chars(&s, max) {
-                Some(cut) => Value::String(Text::new(cut)),
-                None => Value::String(s),
-            },
-            Value::Array(Array::String(items)) => Value::Array(Array::String(
-                items
-                    .into_iter()
-                    .map(|s| match truncate_chars(&s, max) {
-                        Some(cut) => Text::new(cut),
-                        None => s,
-                    })
-                    .collect(),
-            )),
-            other => other,
+        match self.attribute_value_length {
+            None => value,
+            Some(max) => cut_value_to(value, max),
         }
+    }
+}
+
+/// `value` with its strings cut to `max` characters.
+fn cut_value_to(value: Value, max: usize) -> Value {
+    match value {
+        Value::String(s) => match truncate_chars(&s, max) {
+            Some(cut) => Value::String(Text::new(cut)),
+            None => Value::String(s),
+        },
+        Value::Array(Array::String(items)) => Value::Array(Array::String(
+            items
+                .into_iter()
+                .map(|s| match truncate_chars(&s, max) {
+                    Some(cut) => Text::new(cut),
+                    None => s,
+                })
+                .collect(),
+        )),
+        other => other,
     }
 }
 

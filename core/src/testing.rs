@@ -176,6 +176,67 @@ impl Recorder {
     }
 }
 
+/// Output captured in memory: a `std::io::Write` and (with the `fmt` feature) a
+/// `tracing-subscriber` `MakeWriter` whose clones share one buffer, for asserting on log lines (e.g. through
+/// [`Builder::log_writer`](crate::Builder::log_writer)) or exporter output.
+///
+/// ```
+/// use tracewire::testing::LogCapture;
+///
+/// let logs = LogCapture::new();
+/// let subscriber = tracing_subscriber::fmt()
+///     .with_writer(logs.clone())
+///     .with_ansi(false)
+///     .without_time()
+///     .with_target(false)
+///     .finish();
+/// tracing::subscriber::with_default(subscriber, || tracing::info!(fare = 12, "quoted"));
+/// assert_eq!(logs.text(), " INFO quoted fare=12\n");
+/// ```
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl fmt::Debug for LogCapture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LogCapture").field(&self.text()).finish()
+    }
+}
+
+impl LogCapture {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Everything written so far, as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "fmt")]
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> LogCapture {
+        self.clone()
+    }
+}
+
 /// Assertions on one recorded span. Each returns `self` so they chain.
 #[derive(Clone, Debug)]
 pub struct SpanAssert(pub SpanData);

@@ -35,6 +35,7 @@ enum TextRepr {
 
 impl Text {
     /// A copy of `s`, inline when it is short.
+    #[inline]
     pub fn new(s: &str) -> Self {
         if s.len() <= INLINE {
             let mut buf = [0u8; INLINE];

@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::HeaderMap;
 use tracewire::export::{InMemoryExporter, Pipeline};
 use tracewire::propagation::Propagators;
-use tracewire::testing::Recorder;
+use tracewire::testing::{LogCapture, Recorder};
 use tracewire::{
     Context, FutureExt, Parent, ParentBased, Sampler, SpanExt, SpanId, SpanKind, Status,
     TraceFlags, TraceId, TracewireLayer, Value, with_parent,
@@ -532,29 +532,9 @@ fn guard_from_builder_shuts_down_on_drop() {
 
 // --- log lines carry trace ids -----------------------------------------------------------------
 
-#[derive(Clone, Default)]
-struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Lines {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
-    type Writer = Lines;
-    fn make_writer(&'a self) -> Lines {
-        self.clone()
-    }
-}
-
 #[test]
 fn log_lines_carry_trace_and_span_ids_even_unsampled() {
-    let lines = Lines::default();
+    let lines = LogCapture::new();
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(lines.clone())
@@ -576,7 +556,7 @@ fn log_lines_carry_trace_and_span_ids_even_unsampled() {
     tracing::dispatcher::with_default(&dispatch, || {
         tracewire::scope(inbound("01"), || tracing::info!("no span"));
     });
-    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let text = lines.text();
     let ids = ids.unwrap();
     let mut it = text.lines();
     assert_eq!(

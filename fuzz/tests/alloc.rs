@@ -118,3 +118,14 @@ fn traceparent_inject_allocates_only_the_header_value() {
     );
     assert_eq!(out["traceparent"], TRACEPARENT);
 }
+
+#[test]
+fn capping_untrusted_values_never_allocates() {
+    let long = "Mozilla/5.0 ".repeat(500);
+    let cut = allocations(|| tracewire::limits::untrusted(black_box(&long)).len());
+    assert_eq!(cut, 0);
+    assert_eq!(
+        tracewire::limits::untrusted(&long).len(),
+        tracewire::limits::UNTRUSTED_MAX_BYTES
+    );
+}

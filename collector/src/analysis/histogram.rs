@@ -82,6 +82,11 @@ impl LatencyHistogram {
         Self::default()
     }
 
+    /// Heap bytes of the occupied-bucket vector.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.buckets.capacity() * std::mem::size_of::<(u16, u32)>()
+    }
+
     /// Adds one value.
     pub fn record(&mut self, ns: u64) {
         let b = bucket_of(ns);

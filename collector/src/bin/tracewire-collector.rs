@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
+use tracewire_collector::sampling::SamplingConfig;
 use tracewire_collector::{Collector, CollectorBuilder, ServerTls};
 
 /// The environment variable that may hold the bearer token.
@@ -64,6 +65,43 @@ fn parse_retention(v: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     parse_duration(v)
+}
+
+/// The flags that set one tail-sampling setting, and the setting (see
+/// `SamplingConfigBuilder::set`, which parses and checks the values).
+const SAMPLING_SETTINGS: [(&str, &str); 9] = [
+    ("sampling-idle-gap", "completion.idle_gap"),
+    ("sampling-max-wait", "completion.max_wait"),
+    ("sampling-buffer", "buffer.max_bytes"),
+    ("sampling-latency", "policies.latency.threshold"),
+    ("sampling-rate", "policies.probabilistic.rate"),
+    ("sampling-target", "policies.dynamic.target_per_sec"),
+    ("sampling-limit", "limit.max_traces_per_sec"),
+    ("forward-to", "forward.endpoint"),
+    ("forward-protocol", "forward.protocol"),
+];
+
+/// The tail-sampling configuration the flags describe: the file (or the defaults), then each
+/// setting flag over it; `None` when no sampling flag is given.
+fn sampling(m: &ArgMatches) -> Result<Option<SamplingConfig>, String> {
+    let file = m.get_one::<PathBuf>("sampling-config");
+    let settings: Vec<(&str, &String)> = SAMPLING_SETTINGS
+        .iter()
+        .filter_map(|(flag, setting)| m.get_one::<String>(flag).map(|v| (*setting, v)))
+        .collect();
+    if !m.get_flag("sampling") && file.is_none() && settings.is_empty() {
+        return Ok(None);
+    }
+    let base = match file {
+        Some(path) => SamplingConfig::from_file(path).map_err(|e| e.to_string())?,
+        None => SamplingConfig::default(),
+    };
+    // In table order: the endpoint before the protocol that refers to it.
+    let mut b = base.into_builder();
+    for (setting, value) in settings {
+        b = b.set(setting, value).map_err(|e| e.to_string())?;
+    }
+    b.build().map(Some).map_err(|e| e.to_string())
 }
 
 fn value(name: &'static str, value_name: &'static str, help: &'static str) -> Arg {
@@ -157,6 +195,28 @@ fn command() -> Command {
                 "A further Host name answered on loopback binds (besides localhost, 127.0.0.1, [::1])")
                 .action(ArgAction::Append),
         ])
+        .next_help_heading("Tail sampling (off unless a flag below is given; flags override the file)")
+        .args([
+            Arg::new("sampling").long("sampling").action(ArgAction::SetTrue).help(
+                "On, with the defaults: errors, slow traces (adaptive p99), forced traces and \
+                 ~10 kept traces/s of the rest",
+            ),
+            value("sampling-config", "FILE", "Settings from a TOML file (crate docs: `sampling`)")
+                .value_parser(clap::value_parser!(PathBuf)),
+            value("sampling-idle-gap", "DURATION",
+                "Decide a trace once its root is in and no span came for this long [default: 2s]"),
+            value("sampling-max-wait", "DURATION",
+                "Decide a trace at the latest this long after its first span [default: 30s]"),
+            value("sampling-buffer", "SIZE", "Recent-span buffer budget [default: 256MiB]"),
+            value("sampling-latency", "DURATION", "Keep every trace whose root took longer, e.g. 500ms"),
+            value("sampling-rate", "FRACTION", "Keep at least this share of the other traces, e.g. 0.01"),
+            value("sampling-target", "N", "Kept traces/s the dynamic sampler aims at [default: 10]"),
+            value("sampling-limit", "N", "Most kept traces/s in all (forced and retroactive keeps excepted)"),
+            value("forward-to", "URL",
+                "Forward kept traces over OTLP, e.g. http://collector:4318/v1/traces (gRPC: :4317)"),
+            value("forward-protocol", "PROTOCOL", "http/protobuf, http/json or grpc [default: http/protobuf]")
+                .requires("forward-to"),
+        ])
 }
 
 /// Builds the collector the flags describe.
@@ -194,6 +254,9 @@ fn builder(m: &ArgMatches) -> Result<CollectorBuilder, String> {
     }
     for host in m.get_many::<String>("allow-host").into_iter().flatten() {
         b = b.allow_host(host.clone());
+    }
+    if let Some(config) = sampling(m)? {
+        b = b.sampling(config);
     }
     Ok(b)
 }
@@ -251,6 +314,17 @@ fn main() -> ExitCode {
             "  API + UI   {}  (/ui/, /api/services, /api/traces)",
             show(scheme, handle.api_addr())
         );
+        if let Some(s) = handle.store().sampling_stats() {
+            println!(
+                "  Sampling   on: {} MiB buffer{}  (POST /api/traces/{{id}}/keep)",
+                s.max_buffer_bytes >> 20,
+                if s.forward.is_some() {
+                    ", kept traces forwarded"
+                } else {
+                    ""
+                }
+            );
+        }
         if token {
             println!(
                 "  every listener requires the token; a browser signs in once at /ui/?token=TOKEN"
@@ -351,6 +425,61 @@ mod tests {
         assert_eq!(
             parse(&["--help"]).unwrap_err().kind(),
             clap::error::ErrorKind::DisplayHelp
+        );
+    }
+
+    #[test]
+    fn sampling_flags() {
+        let config = |args: &[&str]| sampling(&parse(args).unwrap());
+        assert_eq!(config(&[]), Ok(None));
+        assert_eq!(config(&["--sampling"]), Ok(Some(SamplingConfig::default())));
+        let c = config(&[
+            "--forward-protocol",
+            "grpc",
+            "--sampling-idle-gap",
+            "500ms",
+            "--forward-to",
+            "http://upstream:4317",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.idle_gap(), Duration::from_millis(500));
+        assert_eq!(c.forward().unwrap().endpoint(), "http://upstream:4317");
+        // Flags override the file.
+        let dir = std::env::temp_dir().join(format!("tracewire-sampling-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sampling.toml");
+        std::fs::write(
+            &file,
+            "[completion]\nidle_gap = \"5s\"\nmax_wait = \"1m\"\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let c = config(&["--sampling-idle-gap", "1s", "--sampling-config", path])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.idle_gap(), c.max_wait()),
+            (Duration::from_secs(1), Duration::from_secs(60))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            config(&["--sampling-rate", "2"]),
+            Err("policies.probabilistic.rate must be between 0 and 1".to_owned())
+        );
+        assert!(
+            config(&["--sampling-config", "/nonexistent.toml"])
+                .unwrap_err()
+                .starts_with("cannot read sampling config /nonexistent.toml")
+        );
+        assert_eq!(
+            builder(&parse(&["--sampling-buffer", "lots"]).unwrap()).err(),
+            Some("buffer.max_bytes `lots` is not a size like 256MiB".to_owned())
+        );
+        assert!(builder(&parse(&["--sampling", "--sampling-buffer", "64MiB"]).unwrap()).is_ok());
+        assert_eq!(
+            parse(&["--forward-protocol", "grpc"]).unwrap_err().kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
         );
     }
 

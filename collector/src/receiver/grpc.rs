@@ -150,10 +150,8 @@ impl Decoder for OtlpDecoder {
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
         let bytes = src.copy_to_bytes(src.remaining());
-        ExportTraceServiceRequest::decode(bytes)
-            .map(Some)
-            .map_err(|e| {
-                Status::invalid_argument(format!("invalid protobuf ExportTraceServiceRequest: {e}"))
-            })
+        crate::otlp::decode_protobuf(bytes).map(Some).map_err(|e| {
+            Status::invalid_argument(format!("invalid protobuf ExportTraceServiceRequest: {e}"))
+        })
     }
 }

@@ -25,7 +25,6 @@ use axum::routing::post;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use crate::ingest::{Shared, SubmitError};
@@ -209,7 +208,7 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
         bytes
     };
     let decoded = match format {
-        Format::Protobuf => ExportTraceServiceRequest::decode(bytes)
+        Format::Protobuf => crate::otlp::decode_protobuf(bytes)
             .map_err(|e| format!("invalid protobuf ExportTraceServiceRequest: {e}")),
         Format::Json => crate::json::decode_request(&bytes)
             .map_err(|e| format!("invalid JSON ExportTraceServiceRequest: {e}")),

@@ -6,7 +6,7 @@
 use std::mem::size_of;
 use std::sync::Arc;
 
-use crate::fxhash::FxHashMap;
+use crate::hash::SeededMap;
 
 /// An interned string's handle.
 pub(crate) type Sym = u32;
@@ -18,7 +18,7 @@ struct Entry {
 
 #[derive(Default)]
 pub(crate) struct Interner {
-    map: FxHashMap<Arc<str>, Sym>,
+    map: SeededMap<Arc<str>, Sym>,
     entries: Vec<Entry>,
     free: Vec<Sym>,
     /// Heap bytes of the strings themselves (Arc header + text), kept as a running total.
@@ -149,5 +149,21 @@ mod tests {
         let c = i.intern("payments");
         assert_eq!(c, a, "freed symbols are reused");
         assert_eq!(i.len(), 1);
+    }
+
+    #[test]
+    fn strings_colliding_under_fxhash_spread_in_the_interner() {
+        use std::hash::BuildHasher;
+        let keys = crate::hash::tests::fx_colliding_keys(1000);
+        let mut i = Interner::default();
+        let syms: Vec<Sym> = keys.iter().map(|k| i.intern(k)).collect();
+        let mut hashes: Vec<u64> = keys.iter().map(|k| i.map.hasher().hash_one(k)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), 1000, "every key has its own hash");
+        for (k, s) in keys.iter().zip(&syms) {
+            assert_eq!(i.lookup(k), Some(*s));
+            assert_eq!(&**i.resolve(*s), k.as_str());
+        }
     }
 }

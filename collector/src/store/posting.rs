@@ -2,7 +2,7 @@
 //!
 //! Spans are evicted strictly oldest first, so an evicted span is always at the front of every
 //! list it is in. Sequence numbers are kept as their low 32 bits; the live window is always
-//! smaller than 2^32 spans, so [`Posting::full`] recovers the full number from the store's head.
+//! smaller than 2^32 spans, so [`full`] recovers the full number from the store's head.
 
 use std::collections::VecDeque;
 use std::mem::size_of;

@@ -1,54 +1,44 @@
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::*;
-use crate::ingest::NewSource;
-use crate::model::SpanKind;
+use crate::ingest::{NewBatch, NewResource, NewSource, NewSpan, NewValue};
+use crate::model::{IngestObserver, IngestedSpan, SpanKind, StatusCode};
+use crate::query::{TraceQuery, TraceSummary};
 
 fn source(service: &'static str) -> Arc<NewSource> {
     Arc::new(NewSource {
-        service: Cow::Borrowed(service),
-        resource: vec![(
-            Cow::Borrowed("service.name"),
-            NewValue::Str(Cow::Borrowed(service)),
-        )],
+        resource: Arc::new(NewResource {
+            service: Cow::Borrowed(service),
+            attributes: vec![(
+                Cow::Borrowed("service.name"),
+                NewValue::Str(Cow::Borrowed(service)),
+            )],
+            dropped_attributes: 0,
+        }),
         scope_name: Cow::Borrowed("test"),
         scope_version: Cow::Borrowed("1"),
     })
 }
 
 fn span(trace: u128, id: u64, parent: u64, name: &'static str, start: u64, dur: u64) -> NewSpan {
-    NewSpan {
-        trace_id: TraceId::from_u128(trace),
-        span_id: SpanId::from_u64(id),
-        parent_span_id: SpanId::from_u64(parent),
-        name: Cow::Borrowed(name),
-        kind: SpanKind::Server,
-        start_unix_nano: start,
-        end_unix_nano: start + dur,
-        attributes: vec![
-            (
-                Cow::Borrowed("http.route"),
-                NewValue::Str(Cow::Borrowed("/rides")),
-            ),
-            (
-                Cow::Borrowed("http.response.status_code"),
-                NewValue::Int(200),
-            ),
-            (
-                Cow::Owned("unique".into()),
-                NewValue::Str(Cow::Owned(format!("v{id}"))),
-            ),
-        ],
-        status: StatusCode::Unset,
-        status_message: None,
-        events: Vec::new(),
-        links: Vec::new(),
-        trace_state: None,
-        flags: 1,
-        dropped_attributes: 0,
-        dropped_events: 0,
-        dropped_links: 0,
-    }
+    let mut s = NewSpan::test(trace, id, parent, name, start, dur);
+    s.attributes = vec![
+        (
+            Cow::Borrowed("http.route"),
+            NewValue::Str(Cow::Borrowed("/rides")),
+        ),
+        (
+            Cow::Borrowed("http.response.status_code"),
+            NewValue::Int(200),
+        ),
+        (
+            Cow::Owned("unique".into()),
+            NewValue::Str(Cow::Owned(format!("v{id}"))),
+        ),
+    ];
+    s
 }
 
 fn batch(service: &'static str, spans: Vec<NewSpan>) -> Vec<NewBatch> {
@@ -247,7 +237,8 @@ fn byte_budget_is_never_exceeded_and_accounting_returns_to_zero() {
     assert_eq!(s.posting_heap, 0);
     assert_eq!(s.source_bytes, 0);
     assert_eq!(s.strings.len(), 0);
-    assert!(s.traces.is_empty() && s.by_service.is_empty() && s.by_operation.is_empty());
+    assert!(s.traces.is_empty() && s.by_service.is_empty());
+    assert_eq!(s.op_maps_bytes, 0);
     assert!(s.by_attr.is_empty());
     s.shrink();
     assert!(s.bytes() <= empty + 4096, "{} vs {empty}", s.bytes());
@@ -281,6 +272,29 @@ fn caps_per_span() {
     assert_eq!(got.attributes().len(), 2);
     assert_eq!(got.dropped_attributes(), 6);
     assert_eq!(got.name(), "a-lo");
+}
+
+#[test]
+fn dropped_counts_saturate_instead_of_overflowing() {
+    let mut l = limits(1000, usize::MAX);
+    l.max_attributes = 2;
+    l.max_events = 0;
+    let mut s = Store::new(l);
+    let mut sp = span(1, 1, 0, "op", 1, 1);
+    sp.dropped_attributes = u32::MAX;
+    sp.dropped_events = u32::MAX - 1;
+    sp.events.push(crate::ingest::NewEvent {
+        time_unix_nano: 1,
+        name: Cow::Borrowed("e"),
+        attributes: Vec::new(),
+    });
+    sp.events.push(sp.events[0].clone());
+    s.insert(batch("svc", vec![sp]), &[]);
+    let got = &s.trace(TraceId::from_u128(1))[0];
+    assert_eq!(got.attributes().len(), 2);
+    assert_eq!(got.dropped_attributes(), u32::MAX);
+    assert_eq!(got.dropped_events(), u32::MAX);
+    assert!(got.events().is_empty());
 }
 
 #[test]

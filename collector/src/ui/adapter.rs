@@ -1,16 +1,16 @@
 //! The collector's store as a [`UiSource`], and the ingest observer that feeds a
 //! [`HealthAggregator`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use tracewire::TraceId;
+use tracewire::{SpanId, TraceId};
 
 use super::source::{SearchQuery, TraceListItem, UiEvent, UiLink, UiSource, UiSpan};
 use crate::analysis::{AnalysisSpan, HealthAggregator, Sample};
 use crate::model::{Attribute, IngestObserver, IngestedSpan, Span};
+use crate::reads::DEFAULT_SAMPLE_SPANS;
 use crate::{TraceQuery, TraceStore};
 
 fn text_pairs(attrs: &[Attribute]) -> Vec<(String, String)> {
@@ -48,6 +48,14 @@ fn ui_span(s: &Span) -> UiSpan {
 impl UiSource for TraceStore {
     fn trace(&self, trace_id: TraceId) -> Vec<UiSpan> {
         self.spans(trace_id).iter().map(ui_span).collect()
+    }
+
+    fn analysis_spans(&self, trace_id: TraceId) -> Vec<AnalysisSpan> {
+        TraceStore::analysis_spans(self, trace_id)
+    }
+
+    fn span(&self, trace_id: TraceId, span_id: SpanId) -> Option<UiSpan> {
+        TraceStore::span(self, trace_id, span_id).map(|s| ui_span(&s))
     }
 
     fn search(&self, query: &SearchQuery) -> Vec<TraceListItem> {
@@ -94,18 +102,8 @@ impl UiSource for TraceStore {
             .collect()
     }
 
-    fn for_each_trace(&self, visit: &mut dyn FnMut(&[AnalysisSpan])) {
-        // Copy out under the store's read lock, analyse after releasing it.
-        let mut traces: HashMap<TraceId, Vec<AnalysisSpan>> = HashMap::new();
-        self.for_each_span(|s| {
-            traces
-                .entry(s.trace_id())
-                .or_default()
-                .push(AnalysisSpan::from_span(s));
-        });
-        for spans in traces.values() {
-            visit(spans);
-        }
+    fn for_each_trace(&self, visit: &mut dyn FnMut(&[AnalysisSpan])) -> bool {
+        self.sample_traces(DEFAULT_SAMPLE_SPANS, visit)
     }
 }
 
@@ -150,6 +148,9 @@ impl IngestObserver for HealthObserver {
 /// The UI over a collector's store: [`ui_router`](super::ui_router) reading `store`, with the
 /// operations page reading `health` (register [`HealthObserver`] for the same aggregator on the
 /// collector's builder so it is fed).
+///
+/// Queries run on the store's query threads, shared with the JSON API.
 pub fn collector_ui(store: TraceStore, health: Arc<HealthAggregator>) -> Router {
-    super::ui_router(Arc::new(store), health)
+    let pool = store.shared.queries.clone();
+    super::router_with_pool(Arc::new(store), health, pool)
 }

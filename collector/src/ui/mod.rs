@@ -9,15 +9,18 @@
 //! | `GET /ui/map` | service map: services as nodes, calls as edges with rate, errors, latency |
 //! | `GET /ui/operations` | per-operation health with links to exemplar traces |
 //! | `GET /ui/assets/app.js`, `app.css` | the page script and style (no CDN, no build step) |
-//! | `GET /api/analysis/search` | search (`service`, `operation`, `min_ms`, `max_ms`, `errors=1`, `tags=k=v k2=v2`, `limit`) |
-//! | `GET /api/analysis/services` | services and their operations |
-//! | `GET /api/analysis/traces/{trace_id}` | [`Waterfall`] with its [`CriticalPath`](crate::analysis::CriticalPath) |
+//! | `GET /api/analysis/search` | search (`service`, `operation`, `min_ms`, `max_ms`, `errors=1`, `tags=k=v k2=v2` (at most 16 distinct), `limit`) |
+//! | `GET /api/analysis/services` | services and their operations (at most 10,000 of each, then `truncated`) |
+//! | `GET /api/analysis/traces/{trace_id}?offset=&limit=&span_id=` | a page of the [`Waterfall`](crate::analysis::Waterfall) (2,000 rows unless `limit`, at most 10,000; `span_id` picks the page holding that span) with the page's critical-path segments and the top 20 contributors |
 //! | `GET /api/analysis/traces/{trace_id}/spans/{span_id}` | one span's attributes, events, links, status |
-//! | `GET /api/analysis/dependencies` | [`ServiceMap`](crate::analysis::ServiceMap) over every stored trace, with `traces` and `window_ns` (earliest start to latest end) for rates |
+//! | `GET /api/analysis/dependencies` | [`ServiceMap`](crate::analysis::ServiceMap) over the newest traces (up to 100,000 spans; `sampled` says whether older ones were left out), with `traces` and `window_ns` (earliest start to latest end) for rates |
 //! | `GET /api/analysis/operations?window_s=900` | [`OperationHealth`] of every operation over the window |
 //!
-//! The waterfall and critical path are computed on the server; the page draws only the rows in
-//! view (a virtual list), so a 10,000-span trace stays responsive.
+//! The waterfall and critical path are computed on the server; the page fetches rows a page at
+//! a time as they scroll into view and draws only those in view (a virtual list), so a
+//! 200,000-span trace stays responsive. Every endpoint reading traces runs on a small pool of
+//! query threads with a time budget (5 s); past it, or when the pool is saturated, the answer
+//! is 503 with a message.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -44,12 +47,14 @@ use serde::Serialize;
 use tracewire::{SpanId, TraceId};
 
 use crate::analysis::{
-    AnalysisSpan, HealthAggregator, HealthCounters, OperationHealth, ServiceMapBuilder, Waterfall,
-    unix_nanos, waterfall,
+    HealthAggregator, HealthCounters, OperationHealth, ServiceMapBuilder, unix_nanos, waterfall,
 };
+use crate::api::{MAX_LISTED, too_many_tags, unavailable};
+use crate::query::{PoolLimits, QueryPool, TraceQuery};
 
 mod adapter;
 mod source;
+mod waterfall_page;
 
 pub use self::adapter::{HealthObserver, collector_ui};
 pub use self::source::{
@@ -64,12 +69,37 @@ const SHELL: &str = include_str!("../../assets/shell.html");
 struct UiState {
     source: Arc<dyn UiSource>,
     health: Arc<HealthAggregator>,
+    pool: Arc<QueryPool>,
+}
+
+impl UiState {
+    /// Runs `query` on the query threads; 503 when they cannot answer in time.
+    async fn answer(
+        &self,
+        query: impl FnOnce(&dyn UiSource, &HealthAggregator) -> Response + Send + 'static,
+    ) -> Response {
+        let (source, health) = (self.source.clone(), self.health.clone());
+        self.pool
+            .run(move || query(&*source, &health))
+            .await
+            .unwrap_or_else(unavailable)
+    }
 }
 
 /// The UI pages, their assets and the analysis endpoints (see the [module docs](self)).
 ///
-/// `health` is read by the operations page; whoever ingests spans records into it.
+/// `health` is read by the operations page; whoever ingests spans records into it. Queries run
+/// on two threads of the router's own.
 pub fn ui_router(source: Arc<dyn UiSource>, health: Arc<HealthAggregator>) -> Router {
+    router_with_pool(source, health, QueryPool::new(PoolLimits::default()))
+}
+
+/// [`ui_router`] with queries on `pool` (the collector's, shared with the JSON API).
+fn router_with_pool(
+    source: Arc<dyn UiSource>,
+    health: Arc<HealthAggregator>,
+    pool: Arc<QueryPool>,
+) -> Router {
     Router::new()
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(|| page("search", "Search", "")))
@@ -96,7 +126,11 @@ pub fn ui_router(source: Arc<dyn UiSource>, health: Arc<HealthAggregator>) -> Ro
         )
         .route("/api/analysis/dependencies", get(dependencies))
         .route("/api/analysis/operations", get(operations))
-        .with_state(UiState { source, health })
+        .with_state(UiState {
+            source,
+            health,
+            pool,
+        })
 }
 
 async fn asset(body: &'static str, content_type: &'static str) -> Response {
@@ -150,16 +184,26 @@ fn ms_to_ns(v: &str) -> Option<u64> {
 }
 
 /// Parses the search page's query string into a [`SearchQuery`].
-fn parse_search(q: &HashMap<String, String>) -> Result<SearchQuery, &'static str> {
+fn parse_search(q: &HashMap<String, String>) -> Result<SearchQuery, String> {
     let text = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let dur = |k: &str| match text(k) {
         None => Ok(None),
-        Some(v) => ms_to_ns(v).map(Some).ok_or("durations are milliseconds"),
+        Some(v) => ms_to_ns(v)
+            .map(Some)
+            .ok_or_else(|| "durations are milliseconds".to_owned()),
     };
-    let mut tags = Vec::new();
+    let mut tags: Vec<(String, String)> = Vec::new();
     for pair in text("tags").unwrap_or("").split_whitespace() {
-        let (k, v) = pair.split_once('=').ok_or("tags are key=value")?;
-        tags.push((k.to_owned(), v.to_owned()));
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| "tags are key=value".to_owned())?;
+        let pair = (k.to_owned(), v.to_owned());
+        if !tags.contains(&pair) {
+            if tags.len() == TraceQuery::MAX_TAGS {
+                return Err(too_many_tags());
+            }
+            tags.push(pair);
+        }
     }
     Ok(SearchQuery {
         service: text("service").map(str::to_owned),
@@ -172,7 +216,7 @@ fn parse_search(q: &HashMap<String, String>) -> Result<SearchQuery, &'static str
             None => 50,
             Some(v) => v
                 .parse::<usize>()
-                .map_err(|_| "limit is a number")?
+                .map_err(|_| "limit is a number".to_owned())?
                 .min(1000),
         },
     })
@@ -181,48 +225,66 @@ fn parse_search(q: &HashMap<String, String>) -> Result<SearchQuery, &'static str
 async fn search(State(st): State<UiState>, Query(q): Query<HashMap<String, String>>) -> Response {
     match parse_search(&q) {
         Ok(query) => {
-            Json(serde_json::json!({ "traces": st.source.search(&query) })).into_response()
+            st.answer(move |source, _| {
+                Json(serde_json::json!({ "traces": source.search(&query) })).into_response()
+            })
+            .await
         }
-        Err(e) => bad_request(e),
+        Err(e) => bad_request(&e),
     }
 }
 
 async fn services(State(st): State<UiState>) -> Response {
-    let list: Vec<_> = st
-        .source
-        .services()
-        .into_iter()
-        .map(|(service, operations)| serde_json::json!({ "service": service, "operations": operations }))
-        .collect();
-    Json(serde_json::json!({ "services": list })).into_response()
-}
-
-fn load(st: &UiState, trace_id: &str) -> Result<Vec<UiSpan>, (StatusCode, &'static str)> {
-    let id: TraceId = trace_id
-        .parse()
-        .map_err(|_| (StatusCode::BAD_REQUEST, "invalid trace id"))?;
-    let spans = st.source.trace(id);
-    if spans.is_empty() {
-        return Err((StatusCode::NOT_FOUND, "trace not found"));
-    }
-    Ok(spans)
+    st.answer(|source, _| {
+        let mut all = source.services();
+        let mut truncated = all.len() > MAX_LISTED;
+        all.truncate(MAX_LISTED);
+        let list: Vec<_> = all
+            .into_iter()
+            .map(|(service, mut operations)| {
+                truncated |= operations.len() > MAX_LISTED;
+                operations.truncate(MAX_LISTED);
+                serde_json::json!({ "service": service, "operations": operations })
+            })
+            .collect();
+        let mut body = serde_json::json!({ "services": list });
+        if truncated {
+            body["truncated"] = serde_json::Value::Bool(true);
+        }
+        Json(body).into_response()
+    })
+    .await
 }
 
 fn error(status: StatusCode, msg: &str) -> Response {
     (status, Json(serde_json::json!({ "error": msg }))).into_response()
 }
 
-/// The waterfall and critical path of a stored trace.
-fn analyse(spans: &[UiSpan]) -> Waterfall {
-    let plain: Vec<AnalysisSpan> = spans.iter().map(|s| s.span.clone()).collect();
-    waterfall(&plain)
-}
-
-async fn trace_analysis(State(st): State<UiState>, Path(trace_id): Path<String>) -> Response {
-    match load(&st, &trace_id) {
-        Ok(spans) => Json(analyse(&spans)).into_response(),
-        Err((status, msg)) => error(status, msg),
-    }
+async fn trace_analysis(
+    State(st): State<UiState>,
+    Path(trace_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Ok(id) = trace_id.parse::<TraceId>() else {
+        return bad_request("invalid trace id");
+    };
+    let rows = match waterfall_page::parse(&q) {
+        Ok(p) => p,
+        Err(e) => return bad_request(&e),
+    };
+    st.answer(move |source, _| {
+        let spans = source.analysis_spans(id);
+        if spans.is_empty() {
+            return not_found("trace not found");
+        }
+        let w = waterfall(&spans);
+        drop(spans);
+        match waterfall_page::page(&w, rows) {
+            Some(page) => Json(page).into_response(),
+            None => not_found("span not found"),
+        }
+    })
+    .await
 }
 
 #[derive(Serialize)]
@@ -251,42 +313,47 @@ async fn span_detail(
     State(st): State<UiState>,
     Path((trace_id, span_id)): Path<(String, String)>,
 ) -> Response {
-    let spans = match load(&st, &trace_id) {
-        Ok(v) => v,
-        Err((status, msg)) => return error(status, msg),
+    let Ok(trace_id) = trace_id.parse::<TraceId>() else {
+        return bad_request("invalid trace id");
     };
     let Ok(span_id) = span_id.parse::<SpanId>() else {
         return bad_request("invalid span id");
     };
-    let Some(s) = spans.iter().find(|s| s.span.span_id == span_id) else {
-        return not_found("span not found");
-    };
-    Json(SpanDetail {
-        trace_id: s.span.trace_id,
-        span_id: s.span.span_id,
-        parent_span_id: s.span.parent_span_id,
-        service: &s.span.service,
-        name: &s.span.name,
-        kind: s.span.kind,
-        start_ns: s.span.start_ns,
-        end_ns: s.span.end_ns,
-        duration_ns: s.span.duration_ns(),
-        is_error: s.span.is_error,
-        status_message: s.status_message.as_deref(),
-        attributes: &s.attributes,
-        events: &s.events,
-        links: &s.links,
+    st.answer(move |source, _| {
+        let Some(s) = source.span(trace_id, span_id) else {
+            return if source.analysis_spans(trace_id).is_empty() {
+                error(StatusCode::NOT_FOUND, "trace not found")
+            } else {
+                not_found("span not found")
+            };
+        };
+        Json(SpanDetail {
+            trace_id: s.span.trace_id,
+            span_id: s.span.span_id,
+            parent_span_id: s.span.parent_span_id,
+            service: &s.span.service,
+            name: &s.span.name,
+            kind: s.span.kind,
+            start_ns: s.span.start_ns,
+            end_ns: s.span.end_ns,
+            duration_ns: s.span.duration_ns(),
+            is_error: s.span.is_error,
+            status_message: s.status_message.as_deref(),
+            attributes: &s.attributes,
+            events: &s.events,
+            links: &s.links,
+        })
+        .into_response()
     })
-    .into_response()
+    .await
 }
 
 async fn dependencies(State(st): State<UiState>) -> Response {
-    let source = st.source.clone();
-    let map = tokio::task::spawn_blocking(move || {
+    st.answer(|source, _| {
         let mut b = ServiceMapBuilder::new();
         let mut traces = 0u64;
         let (mut first, mut last) = (u64::MAX, 0u64);
-        source.for_each_trace(&mut |spans| {
+        let complete = source.for_each_trace(&mut |spans| {
             traces += 1;
             for s in spans {
                 first = first.min(s.start_ns);
@@ -294,19 +361,17 @@ async fn dependencies(State(st): State<UiState>) -> Response {
             }
             b.add_trace(spans);
         });
-        (traces, last.saturating_sub(first), b.build())
-    })
-    .await;
-    match map {
-        Ok((traces, window_ns, map)) => Json(serde_json::json!({
+        let map = b.build();
+        Json(serde_json::json!({
             "traces": traces,
-            "window_ns": window_ns,
+            "sampled": !complete,
+            "window_ns": last.saturating_sub(first),
             "nodes": map.nodes,
             "edges": map.edges,
         }))
-        .into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "service map failed").into_response(),
-    }
+        .into_response()
+    })
+    .await
 }
 
 #[derive(Serialize)]
@@ -333,20 +398,24 @@ async fn operations(
         Some(Ok(v)) => v,
         Some(Err(_)) => return bad_request("now_ns is nanoseconds since the Unix epoch"),
     };
-    Json(HealthResponse {
-        window_s,
-        now_ns,
-        operations: st.health.snapshot(now_ns, Duration::from_secs(window_s)),
-        counters: st.health.counters(),
+    st.answer(move |_, health| {
+        Json(HealthResponse {
+            window_s,
+            now_ns,
+            operations: health.snapshot(now_ns, Duration::from_secs(window_s)),
+            counters: health.counters(),
+        })
+        .into_response()
     })
-    .into_response()
+    .await
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    /// A query string's parameters.
+    pub(super) fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -379,11 +448,18 @@ mod tests {
         assert_eq!(s.limit, 1000);
         assert_eq!(
             parse_search(&q(&[("tags", "novalue")])),
-            Err("tags are key=value")
+            Err("tags are key=value".to_owned())
         );
         assert_eq!(
             parse_search(&q(&[("max_ms", "-3")])),
-            Err("durations are milliseconds")
+            Err("durations are milliseconds".to_owned())
+        );
+        let dup = vec!["a=b"; 5000].join(" ");
+        assert_eq!(parse_search(&q(&[("tags", &dup)])).unwrap().tags.len(), 1);
+        let many: Vec<String> = (0..17).map(|i| format!("k{i}=v")).collect();
+        assert_eq!(
+            parse_search(&q(&[("tags", &many.join(" "))])),
+            Err("at most 16 distinct `tags` per search; narrow the search".to_owned())
         );
     }
 }

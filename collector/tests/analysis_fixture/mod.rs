@@ -5,6 +5,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,48 @@ use tracewire_collector::ui::HealthObserver;
 use tracewire_collector::{Collector, TraceStore};
 
 pub(crate) const MS: u64 = 1_000_000;
+
+/// A span of `trace` with id `id`, child of `parent` (0 = root), named `name`; its times and
+/// everything else are for the caller to set.
+pub(crate) fn data(
+    trace: u128,
+    id: u64,
+    parent: u64,
+    name: impl Into<Cow<'static, str>>,
+) -> SpanData {
+    let cx = SpanContext::new(
+        TraceId::from_u128(trace),
+        SpanId::from_u64(id),
+        TraceFlags::SAMPLED,
+        TraceState::default(),
+        false,
+    );
+    let mut d = SpanData::new(cx, name);
+    d.parent_span_id = if parent == 0 {
+        SpanId::INVALID
+    } else {
+        SpanId::from_u64(parent)
+    };
+    d
+}
+
+/// `GET uri` answered by `app` in process: the status and the body.
+pub(crate) async fn get_bytes(app: &axum::Router, uri: &str) -> (http::StatusCode, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let res = app
+        .clone()
+        .oneshot(
+            http::Request::get(uri)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.to_vec())
+}
 pub(crate) const TRACE_A: u128 = 0xa1;
 pub(crate) const TRACE_B: u128 = 0xb2;
 
@@ -116,19 +159,7 @@ pub(crate) fn export_fixture(exporter: &mut impl SpanExporter) {
             .into_iter()
             .filter(|x| x.service == service)
             .map(|x| {
-                let cx = SpanContext::new(
-                    TraceId::from_u128(x.trace),
-                    SpanId::from_u64(x.id),
-                    TraceFlags::SAMPLED,
-                    TraceState::default(),
-                    false,
-                );
-                let mut d = SpanData::new(cx, x.name);
-                d.parent_span_id = if x.parent == 0 {
-                    SpanId::INVALID
-                } else {
-                    SpanId::from_u64(x.parent)
-                };
+                let mut d = data(x.trace, x.id, x.parent, x.name);
                 d.kind = x.kind;
                 d.start_time = UNIX_EPOCH + Duration::from_nanos(base + x.start_ms * MS);
                 d.end_time = UNIX_EPOCH + Duration::from_nanos(base + x.end_ms * MS);
@@ -154,4 +185,40 @@ pub(crate) async fn loaded_store() -> (TraceStore, Arc<HealthAggregator>) {
     export_fixture(&mut store.in_process_exporter());
     store.flush().await;
     (store, health)
+}
+
+/// The trace id of [`big_trace_store`]'s trace.
+pub(crate) const BIG_TRACE: u128 = 0xb16;
+
+/// Exports one trace of `n` spans through `exporter`: a root with `n - 1` children, child `i`
+/// (span id `i + 1`) named `item {i}`, starting `i` µs after the root.
+pub(crate) fn export_big_trace(exporter: &mut impl SpanExporter, n: u64) {
+    let base = base_ns();
+    let batch: Vec<SpanData> = (0..n)
+        .map(|i| {
+            let name = if i == 0 {
+                "root".to_owned()
+            } else {
+                format!("item {i}")
+            };
+            let mut d = data(BIG_TRACE, i + 1, u64::from(i > 0), name);
+            let len = if i == 0 { n * 1000 + 10 } else { 500 };
+            d.start_time = UNIX_EPOCH + Duration::from_nanos(base + i * 1000);
+            d.end_time = UNIX_EPOCH + Duration::from_nanos(base + i * 1000 + len);
+            d
+        })
+        .collect();
+    for chunk in batch.chunks(512) {
+        exporter
+            .export(chunk, &Resource::new("big"))
+            .expect("export");
+    }
+}
+
+/// A store holding [`export_big_trace`]'s trace of `n` spans.
+pub(crate) async fn big_trace_store(n: u64) -> TraceStore {
+    let store = Collector::builder().build_store();
+    export_big_trace(&mut store.in_process_exporter(), n);
+    store.flush().await;
+    store
 }

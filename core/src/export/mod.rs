@@ -28,7 +28,7 @@ mod worker;
 use std::fmt;
 
 pub use self::memory::InMemoryExporter;
-pub use self::pipeline::{Pipeline, PipelineBuilder};
+pub use self::pipeline::{MAX_QUEUE_SIZE, Pipeline, PipelineBuilder};
 pub use self::stdout::{StdoutExporter, StdoutFormat};
 use crate::error::ExportError;
 use crate::resource::Resource;
@@ -89,6 +89,16 @@ impl SpanExporter for Box<dyn SpanExporter> {
 pub trait SpanSink: Send + Sync + 'static {
     /// Takes a finished span. Must not block.
     fn on_end(&self, span: SpanData);
+
+    /// Whether finished spans reach anything (default `true`). A [`Pipeline`] with no
+    /// exporter says `false`: the layer then records nothing (sampled spans keep their ids
+    /// and sampled flag for propagation) and reports each with [`on_discard`](Self::on_discard).
+    fn is_exporting(&self) -> bool {
+        true
+    }
+
+    /// A sampled span ended unrecorded because [`is_exporting`](Self::is_exporting) is `false`.
+    fn on_discard(&self) {}
 }
 
 /// Why a pipeline could not start, or a flush or shutdown did not complete.
@@ -136,4 +146,7 @@ pub struct PipelineStats {
     pub export_errors: u64,
     /// Exporter calls that panicked (caught; the worker carries on).
     pub panics: u64,
+    /// Sampled spans that ended while the pipeline had no exporter: neither recorded nor
+    /// exported (and not in `queued` or `exported`).
+    pub discarded: u64,
 }

@@ -26,6 +26,8 @@ struct Inner {
     last_error: Arc<Mutex<Option<ExportError>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     shut_down: AtomicBool,
+    /// Whether any exporter was added.
+    exporting: bool,
 }
 
 /// A handle to the export pipeline. Cheap to clone; all clones share one queue and worker.
@@ -41,6 +43,12 @@ impl fmt::Debug for Pipeline {
             .finish_non_exhaustive()
     }
 }
+
+/// The largest export queue or batch a [`PipelineBuilder`] accepts; larger values, from code or
+/// from `OTEL_BSP_*`, are cut to this. The queue is allocated up front (a few hundred bytes a
+/// slot), so an unchecked `OTEL_BSP_MAX_QUEUE_SIZE=1000000000000` would otherwise abort the
+/// process on allocation failure.
+pub const MAX_QUEUE_SIZE: usize = 1 << 18;
 
 /// Configures a [`Pipeline`].
 #[must_use]
@@ -81,7 +89,8 @@ impl Default for PipelineBuilder {
 
 impl PipelineBuilder {
     /// Reads `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` and
-    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds) over the defaults (2048, 512, 1000 ms).
+    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds) over the defaults (2048, 512, 1000 ms); sizes are
+    /// capped at [`MAX_QUEUE_SIZE`].
     pub fn from_env() -> Self {
         let num = |var| {
             std::env::var(var)
@@ -90,10 +99,10 @@ impl PipelineBuilder {
         };
         let mut b = PipelineBuilder::default();
         if let Some(n) = num("OTEL_BSP_MAX_QUEUE_SIZE").filter(|&n| n > 0) {
-            b.queue_size = n as usize;
+            b = b.queue_size(usize::try_from(n).unwrap_or(MAX_QUEUE_SIZE));
         }
         if let Some(n) = num("OTEL_BSP_MAX_EXPORT_BATCH_SIZE").filter(|&n| n > 0) {
-            b.max_batch = n as usize;
+            b = b.max_batch(usize::try_from(n).unwrap_or(MAX_QUEUE_SIZE));
         }
         if let Some(n) = num("OTEL_BSP_SCHEDULE_DELAY") {
             b.batch_timeout = Duration::from_millis(n);
@@ -101,15 +110,16 @@ impl PipelineBuilder {
         b
     }
 
-    /// The most spans waiting for export; more are dropped and counted (default 2048).
+    /// The most spans waiting for export; more are dropped and counted (default 2048, at most
+    /// [`MAX_QUEUE_SIZE`]).
     pub fn queue_size(mut self, n: usize) -> Self {
-        self.queue_size = n.max(1);
+        self.queue_size = n.clamp(1, MAX_QUEUE_SIZE);
         self
     }
 
-    /// The most spans in one exporter call (default 512).
+    /// The most spans in one exporter call (default 512, at most [`MAX_QUEUE_SIZE`]).
     pub fn max_batch(mut self, n: usize) -> Self {
-        self.max_batch = n.max(1);
+        self.max_batch = n.clamp(1, MAX_QUEUE_SIZE);
         self
     }
 
@@ -146,6 +156,9 @@ impl PipelineBuilder {
 
     /// Starts the worker thread, or says why the operating system would not.
     pub fn try_build(self) -> Result<Pipeline, PipelineError> {
+        // A forked child setting itself up again gets ids of its own from here on.
+        crate::rng::check_fork();
+        let exporting = !self.exporters.is_empty();
         let (tx, rx) = bounded(self.queue_size);
         let (ctl_tx, ctl_rx) = bounded(16);
         let counters = Arc::new(Counters::default());
@@ -180,6 +193,7 @@ impl PipelineBuilder {
                 last_error,
                 worker: Mutex::new(Some(handle)),
                 shut_down: AtomicBool::new(false),
+                exporting,
             }),
         })
     }
@@ -232,6 +246,7 @@ impl Pipeline {
             failed: c.failed.load(Ordering::Relaxed),
             export_errors: c.export_errors.load(Ordering::Relaxed),
             panics: c.panics.load(Ordering::Relaxed),
+            discarded: c.discarded.load(Ordering::Relaxed),
         }
     }
 
@@ -302,6 +317,17 @@ impl SpanSink for Pipeline {
     fn on_end(&self, span: SpanData) {
         self.submit(span);
     }
+
+    fn is_exporting(&self) -> bool {
+        self.inner.exporting
+    }
+
+    fn on_discard(&self) {
+        self.inner
+            .counters
+            .discarded
+            .fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
@@ -316,6 +342,27 @@ mod tests {
 
     fn span(name: &'static str) -> SpanData {
         SpanData::new(SpanContext::default(), name)
+    }
+
+    #[test]
+    fn queue_and_batch_sizes_are_capped_so_a_huge_setting_cannot_abort_the_process() {
+        let b = PipelineBuilder::default()
+            .queue_size(usize::MAX)
+            .max_batch(usize::MAX);
+        assert_eq!(
+            (b.queue_size, b.max_batch),
+            (MAX_QUEUE_SIZE, MAX_QUEUE_SIZE)
+        );
+        let b = PipelineBuilder::default().queue_size(0).max_batch(0);
+        assert_eq!((b.queue_size, b.max_batch), (1, 1));
+        // The capped queue really is built (this allocated 549 GB and aborted before the cap).
+        let pipeline = PipelineBuilder::default()
+            .queue_size(1_000_000_000_000)
+            .try_build()
+            .expect("worker starts");
+        pipeline
+            .shutdown(Duration::from_secs(5))
+            .expect("shuts down");
     }
 
     /// An exporter that blocks until told to go on, to stand for a stalled backend.
@@ -554,5 +601,22 @@ mod tests {
     #[should_panic(expected = "could not start the export worker thread")]
     fn build_panics_like_thread_spawn_when_the_worker_cannot_start() {
         let _ = Pipeline::builder().unspawnable().build();
+    }
+
+    #[test]
+    fn without_exporters_spans_are_discarded_not_exported() {
+        let p = Pipeline::builder().build();
+        assert!(!p.is_exporting());
+        assert!(
+            Pipeline::builder()
+                .exporter(InMemoryExporter::new())
+                .build()
+                .is_exporting()
+        );
+        p.submit(span("a"));
+        p.on_discard();
+        p.flush(Duration::from_secs(5)).unwrap();
+        let s = p.stats();
+        assert_eq!((s.exported, s.failed, s.discarded), (0, 0, 2));
     }
 }

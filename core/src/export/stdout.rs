@@ -163,28 +163,14 @@ impl SpanExporter for StdoutExporter {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
+    use crate::testing::LogCapture;
     use crate::value::KeyValue;
     use crate::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn json_lines() {
-        let buf = Buf::default();
+        let buf = LogCapture::new();
         let mut e = StdoutExporter::with_writer(StdoutFormat::JsonLines, buf.clone());
         let mut span = SpanData::new(
             SpanContext::new(
@@ -210,7 +196,7 @@ mod tests {
             .push(KeyValue::new("flags", Value::from(vec![true, false])));
         e.export(&[span.clone(), span], &Resource::new("svc"))
             .unwrap();
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = buf.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
@@ -230,7 +216,7 @@ mod tests {
 
     #[test]
     fn pretty_prints_arrays_as_json() {
-        let buf = Buf::default();
+        let buf = LogCapture::new();
         let mut e = StdoutExporter::with_writer(StdoutFormat::Pretty, buf.clone());
         let mut span = SpanData::new(
             SpanContext::new(
@@ -247,7 +233,7 @@ mod tests {
             vec!["text/html", "say \"hi\""],
         ));
         e.export(&[span], &Resource::new("svc")).unwrap();
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = buf.text();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[1],

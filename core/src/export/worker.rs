@@ -32,6 +32,7 @@ pub(super) struct Counters {
     pub(super) failed: AtomicU64,
     pub(super) export_errors: AtomicU64,
     pub(super) panics: AtomicU64,
+    pub(super) discarded: AtomicU64,
 }
 
 pub(super) struct Worker {
@@ -148,6 +149,12 @@ impl Worker {
             return;
         }
         let n = batch.len() as u64;
+        if self.exporters.is_empty() {
+            // Nothing receives them: say so rather than count them as exported.
+            self.counters.discarded.fetch_add(n, Ordering::Relaxed);
+            batch.clear();
+            return;
+        }
         let mut ok = true;
         for i in 0..self.exporters.len() {
             ok &= self.call(i, Call::Export, batch, |e, spans, resource| {

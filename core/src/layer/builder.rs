@@ -162,6 +162,8 @@ impl LayerBuilder {
     }
 
     pub(crate) fn build_with_sink(self, sink: Arc<dyn SpanSink>) -> TracewireLayer {
+        crate::rng::check_fork();
+        let record = sink.is_exporting();
         TracewireLayer {
             config: Arc::new(Config {
                 sampler: self.sampler,
@@ -169,8 +171,9 @@ impl LayerBuilder {
                 limits: self.limits.over(self.base_limits),
                 baggage_attributes: self.baggage_attributes,
                 error_events_set_status: self.error_events_set_status,
+                record,
             }),
-            with_state: None,
+            lookup: None,
         }
     }
 }

@@ -37,10 +37,10 @@ pub use self::builder::LayerBuilder;
 use self::parent::{CREATED, ParentChoice};
 pub use self::parent::{Parent, with_parent, with_parent_and_context};
 pub use self::span_ext::SpanExt;
+use self::span_ext::SpanLookup;
 pub(crate) use self::span_ext::current_span_context;
 #[cfg(feature = "fmt")]
 pub(crate) use self::span_ext::span_ids;
-use self::span_ext::{WithState, with_state_in};
 use self::state::{Recording, SpanState, limit_links, push_attribute};
 use self::visit::{EventFields, Fields, SpanFields};
 use crate::context::{Context, SpanContext};
@@ -58,6 +58,8 @@ struct Config {
     limits: SpanLimits,
     baggage_attributes: Vec<Box<str>>,
     error_events_set_status: bool,
+    /// Whether the sink exports anything; if not, sampled spans are not recorded.
+    record: bool,
 }
 
 /// The tracewire `tracing` layer. Build one with [`TracewireLayer::builder`], or let
@@ -66,7 +68,7 @@ struct Config {
 pub struct TracewireLayer {
     config: Arc<Config>,
     /// Set when the layer is added to a subscriber: how [`SpanExt`] finds a span's state in it.
-    with_state: Option<WithState>,
+    lookup: Option<SpanLookup>,
 }
 
 impl fmt::Debug for TracewireLayer {
@@ -91,7 +93,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a> + 'static,
 {
     fn on_layer(&mut self, _subscriber: &mut S) {
-        self.with_state = Some(with_state_in::<S>);
+        self.lookup = Some(SpanLookup::of::<S>());
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
@@ -148,7 +150,7 @@ where
             });
         }
         let limits = &self.config.limits;
-        let recording = sampled.then(|| {
+        let recording = (sampled && self.config.record).then(|| {
             let (links, dropped_links) = limit_links(links, limits);
             let mut rec = Box::new(Recording {
                 name: Cow::Borrowed(meta.name()),
@@ -283,6 +285,9 @@ where
             return;
         };
         let Some(mut rec) = state.recording else {
+            if !self.config.record && state.cx.is_sampled() {
+                self.config.sink.on_discard();
+            }
             return;
         };
         let status = rec.status();

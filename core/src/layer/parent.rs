@@ -126,6 +126,7 @@ pub fn with_parent_and_context<R>(parent: Parent, f: impl FnOnce() -> R) -> (R, 
     (r, CREATED.with(|c| c.borrow_mut().take()))
 }
 
+#[inline]
 fn take_pending() -> Option<Parent> {
     PENDING.with(|p| p.borrow_mut().take())
 }
@@ -141,6 +142,7 @@ pub(super) enum ParentChoice {
     },
 }
 
+#[inline]
 fn nearest_state<S>(span: Option<SpanRef<'_, S>>) -> Option<(SpanContext, Baggage)>
 where
     S: for<'a> LookupSpan<'a>,

@@ -2,8 +2,8 @@
 //!
 //! A `tracing::Span` knows only its id and its dispatcher. To reach the layer's state for it,
 //! the dispatcher is asked for the [`TracewireLayer`] (a `downcast_ref`, which every
-//! `tracing-subscriber` layer stack forwards through `downcast_raw`), and the layer holds a
-//! function pointer, set when it was added to its subscriber (`on_layer`), that knows that
+//! `tracing-subscriber` layer stack forwards through `downcast_raw`), and the layer holds
+//! function pointers, set when it was added to its subscriber (`on_layer`), that know that
 //! subscriber's type and so can look the span up in it. Any [`LookupSpan`] subscriber works: a
 //! `Registry` wrapped by other layers, a filtered layer, a custom registry.
 
@@ -22,63 +22,65 @@ use crate::id::{SpanId, TraceId};
 use crate::limits::SpanLimits;
 use crate::value::Value;
 
-/// Which span's state a lookup acts on.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(super) enum Lookup {
-    /// Exactly the span asked for; nothing if the layer does not know it.
-    Exact,
-    /// The span or, if the layer does not know it (filtered out for this layer), its nearest
-    /// ancestor the layer knows.
-    NearestKnown,
+/// Runs a callback on the state of exactly one span, if the layer knows it.
+type WithState = fn(&Dispatch, &Id, &mut dyn FnMut(&mut SpanState));
+
+/// How a plain `tracing::Span` reaches the layer's state: functions monomorphised for the
+/// subscriber type the layer was added to, stored in the layer by `on_layer`.
+#[derive(Clone, Copy)]
+pub(super) struct SpanLookup {
+    with_state: WithState,
+    /// The context of a span or, if the layer does not know it (filtered out for this layer),
+    /// of its nearest ancestor the layer knows.
+    context_near: fn(&Dispatch, &Id) -> Option<Context>,
 }
 
-/// Runs the callback on the state of a span, looked up in the subscriber type the layer was
-/// added to. Stored in the layer by `on_layer`.
-pub(super) type WithState = fn(&Dispatch, &Id, Lookup, &mut dyn FnMut(&mut SpanState));
-
-/// The [`WithState`] for subscriber `S`.
-pub(super) fn with_state_in<S>(
-    dispatch: &Dispatch,
-    id: &Id,
-    lookup: Lookup,
-    f: &mut dyn FnMut(&mut SpanState),
-) where
-    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
-{
-    let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id)) else {
-        return;
-    };
-    match lookup {
-        Lookup::Exact => {
-            if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
-                f(state);
-            }
-        }
-        Lookup::NearestKnown => {
-            for s in span.scope() {
-                if let Some(state) = s.extensions_mut().get_mut::<SpanState>() {
-                    f(state);
-                    return;
-                }
-            }
+impl SpanLookup {
+    /// The lookups for subscriber `S`.
+    pub(super) fn of<S>() -> Self
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + 'static,
+    {
+        SpanLookup {
+            with_state: with_state_in::<S>,
+            context_near: context_near_in::<S>,
         }
     }
 }
 
-/// Runs `f` on the layer's state for span `id` of `dispatch`; `None` when the dispatcher has no
-/// tracewire layer or the layer does not know the span.
+fn with_state_in<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut SpanState))
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
+{
+    if let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id))
+        && let Some(state) = span.extensions_mut().get_mut::<SpanState>()
+    {
+        f(state);
+    }
+}
+
+fn context_near_in<S>(dispatch: &Dispatch, id: &Id) -> Option<Context>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + 'static,
+{
+    let span = dispatch.downcast_ref::<S>()?.span(id)?;
+    span.scope()
+        .find_map(|s| s.extensions().get::<SpanState>().map(SpanState::context))
+}
+
+/// Runs `f` on the layer's state for exactly span `id` of `dispatch`; `None` when the
+/// dispatcher has no tracewire layer or the layer does not know the span.
 fn with_state<R>(
     dispatch: &Dispatch,
     id: &Id,
-    lookup: Lookup,
     f: impl FnOnce(&mut SpanState, &SpanLimits) -> R,
 ) -> Option<R> {
     let layer = dispatch.downcast_ref::<TracewireLayer>()?;
-    let find = layer.with_state?;
+    let lookup = layer.lookup?;
     let limits = &layer.config.limits;
     let mut f = Some(f);
     let mut out = None;
-    find(dispatch, id, lookup, &mut |state| {
+    (lookup.with_state)(dispatch, id, &mut |state| {
         if let Some(f) = f.take() {
             out = Some(f(state, limits));
         }
@@ -91,7 +93,7 @@ fn with_span_state<R>(
     span: &tracing::Span,
     f: impl FnOnce(&mut SpanState, &SpanLimits) -> R,
 ) -> Option<R> {
-    span.with_subscriber(|(id, d)| with_state(d, id, Lookup::Exact, f))
+    span.with_subscriber(|(id, d)| with_state(d, id, f))
         .flatten()
 }
 
@@ -99,8 +101,9 @@ fn with_span_state<R>(
 /// without cloning the span handle.
 pub(crate) fn current_span_context() -> Option<Context> {
     tracing::dispatcher::get_default(|d| {
-        let current = d.current_span();
-        with_state(d, current.id()?, Lookup::NearestKnown, |s, _| s.context())
+        let id = d.current_span().id()?.clone();
+        let lookup = d.downcast_ref::<TracewireLayer>()?.lookup?;
+        (lookup.context_near)(d, &id)
     })
 }
 
@@ -145,7 +148,8 @@ pub trait SpanExt {
     /// it; the span limits apply (count, value length). Returns whether it was recorded.
     fn set_attribute(&self, key: impl Into<Cow<'static, str>>, value: impl Into<Value>) -> bool;
 
-    /// Whether the span is known to the layer and sampled (its attributes are recorded).
+    /// Whether the span's attributes are recorded: the layer knows it, it is sampled, and
+    /// something exports spans (with no exporter, sampled spans keep ids only).
     fn is_sampled(&self) -> bool;
 }
 

@@ -94,7 +94,15 @@ pub(super) fn push_attribute(
 
 /// The links a new span keeps, within the link and per-link attribute limits, and how many
 /// links were dropped.
-pub(super) fn limit_links(mut links: Vec<Link>, limits: &SpanLimits) -> (Vec<Link>, u32) {
+#[inline]
+pub(super) fn limit_links(links: Vec<Link>, limits: &SpanLimits) -> (Vec<Link>, u32) {
+    if links.is_empty() {
+        return (links, 0);
+    }
+    limit_some_links(links, limits)
+}
+
+fn limit_some_links(mut links: Vec<Link>, limits: &SpanLimits) -> (Vec<Link>, u32) {
     let dropped = links.len().saturating_sub(limits.link_count);
     links.truncate(limits.link_count);
     for link in &mut links {

@@ -44,9 +44,9 @@ pub(crate) const BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
 pub(crate) const BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
 pub(crate) const BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
 
-/// The largest queue or batch the environment may ask for: the export queue is allocated up
-/// front (about 256 bytes a slot), so larger values are cut to this (64 MiB of queue).
-pub const MAX_QUEUE_SIZE: usize = 1 << 18;
+/// The largest queue or batch the environment may ask for (core's cap): the export queue is
+/// allocated up front, so larger values are cut to this.
+pub use tracewire::export::MAX_QUEUE_SIZE;
 const MAX_SPANS: u64 = MAX_QUEUE_SIZE as u64;
 
 /// What the general variables ask for.

@@ -3,6 +3,12 @@
 //! A request is decoded completely before anything is stored, so a malformed payload stores
 //! nothing. Spans whose ids are invalid (wrong length, all-zero) are rejected one by one and
 //! reported through `partial_success`, as OTLP prescribes; the rest are stored.
+//!
+//! Each `ResourceSpans`' resource is converted once and shared by the batches of all its
+//! scopes, and strings are moved out of the decoded request rather than copied, so the
+//! converted request is never much bigger than the decoded one, however many scopes share a
+//! resource. Resource attributes past [`DecodeLimits::max_resource_attributes`] are dropped and
+//! counted in the resource's dropped-attributes count.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -13,7 +19,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{Span as OtlpSpan, span::SpanKind as OtlpKind};
 
-use crate::ingest::{NewBatch, NewEvent, NewLink, NewSource, NewSpan, NewValue, Str};
+use super::DecodeLimits;
+use crate::ingest::{NewBatch, NewEvent, NewLink, NewResource, NewSource, NewSpan, NewValue, Str};
 use crate::model::{SpanId, SpanKind, StatusCode, TraceId};
 
 /// A request turned into store batches, with what was rejected and why.
@@ -39,13 +46,20 @@ impl Converted {
 
 /// Converts a decoded request.
 pub(crate) fn convert(req: ExportTraceServiceRequest) -> Converted {
+    let max_resource_attributes = DecodeLimits::default().max_resource_attributes;
     let mut out = Converted::default();
     for rs in req.resource_spans {
-        let resource: Vec<(Str, NewValue)> = rs
+        let (attributes, sender_dropped) = rs
             .resource
-            .map(|r| r.attributes.into_iter().map(convert_kv).collect())
+            .map(|r| (r.attributes, r.dropped_attributes_count))
             .unwrap_or_default();
-        let service = resource
+        let over = attributes.len().saturating_sub(max_resource_attributes);
+        let attributes: Vec<(Str, NewValue)> = attributes
+            .into_iter()
+            .take(max_resource_attributes)
+            .map(convert_kv)
+            .collect();
+        let service = attributes
             .iter()
             .find(|(k, _)| k == "service.name")
             .and_then(|(_, v)| match v {
@@ -53,11 +67,16 @@ pub(crate) fn convert(req: ExportTraceServiceRequest) -> Converted {
                 _ => None,
             })
             .unwrap_or(Cow::Borrowed("unknown_service"));
+        let resource = Arc::new(NewResource {
+            service,
+            attributes,
+            dropped_attributes: sender_dropped
+                .saturating_add(u32::try_from(over).unwrap_or(u32::MAX)),
+        });
         for ss in rs.scope_spans {
             let (scope_name, scope_version) =
                 ss.scope.map(|s| (s.name, s.version)).unwrap_or_default();
             let source = Arc::new(NewSource {
-                service: service.clone(),
                 resource: resource.clone(),
                 scope_name: Cow::Owned(scope_name),
                 scope_version: Cow::Owned(scope_version),
@@ -233,23 +252,6 @@ fn any_to_json(v: &any_value::Value) -> serde_json::Value {
     }
 }
 
-/// `google.rpc.Status`, the error body of OTLP/HTTP (and gRPC) failures.
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct RpcStatus {
-    /// A `google.rpc.Code`.
-    #[prost(int32, tag = "1")]
-    pub(crate) code: i32,
-    /// What went wrong, for a developer.
-    #[prost(string, tag = "2")]
-    pub(crate) message: String,
-}
-
-/// `google.rpc.Code` values used here.
-pub(crate) mod code {
-    pub(crate) const INVALID_ARGUMENT: i32 = 3;
-    pub(crate) const UNAVAILABLE: i32 = 14;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +309,7 @@ mod tests {
         let spans = &c.batches[0].spans;
         assert_eq!(spans[0].kind, SpanKind::Server);
         assert_eq!(spans[1].parent_span_id, SpanId::INVALID);
-        assert_eq!(&*c.batches[0].source.service, "svc");
+        assert_eq!(&*c.batches[0].source.resource.service, "svc");
         let resp = c.response();
         assert_eq!(resp.partial_success.unwrap().rejected_spans, 4);
     }

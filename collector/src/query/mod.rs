@@ -1,7 +1,11 @@
 //! Search parameters ([`TraceQuery`]), results ([`TraceSummary`]) and store counters
-//! ([`StoreStats`]).
+//! ([`StoreStats`]); the pool queries run on (`pool.rs`).
+
+mod pool;
 
 use std::sync::Arc;
+
+pub(crate) use self::pool::{PoolLimits, QueryError, QueryPool, expired};
 
 use crate::model::TraceId;
 
@@ -63,6 +67,10 @@ impl Default for TraceQuery {
 impl TraceQuery {
     /// The largest `limit` honoured.
     pub const MAX_LIMIT: usize = 1000;
+
+    /// The most distinct `tags` the JSON API and the UI accept in one search (a repeated
+    /// condition counts once; the store also ignores repeats).
+    pub const MAX_TAGS: usize = 16;
 
     /// A query matching every trace (newest 20).
     pub fn new() -> Self {
@@ -173,6 +181,18 @@ pub struct StoreStats {
     pub rejected: u64,
     /// Spans waiting in the ingest queue.
     pub queued: usize,
+    /// Heap bytes the queued spans hold.
+    pub queued_bytes: usize,
+    /// The ingest queue's byte budget.
+    pub max_queue_bytes: usize,
     /// Distinct interned strings.
     pub strings: usize,
+    /// Distinct resources stored (each kept once however many spans and scopes share it).
+    pub resources: usize,
+    /// Batches whose insertion panicked: each is counted and the store is reset, so ingest goes
+    /// on (a panic is a bug; please report it).
+    pub writer_panics: u64,
+    /// Calls to an [`IngestObserver`](crate::IngestObserver) that panicked (caught and counted;
+    /// the span is stored regardless).
+    pub observer_panics: u64,
 }

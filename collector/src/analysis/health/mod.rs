@@ -1,6 +1,10 @@
-//! Per-operation health, kept up to date at ingest.
+//! Per-operation health, kept up to date at ingest: the aggregator and its answers here, one
+//! operation's ring of time buckets in `ring.rs`, and the bounded operations table (least
+//! recently seen evicted first) in `table.rs`.
 
-use std::collections::HashMap;
+mod ring;
+mod table;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +12,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tracewire::{SpanId, TraceId};
 
+use self::ring::{Recorded, Ring, keep_top, later, slower};
+use self::table::{Table, slot_bytes};
 use super::AnalysisSpan;
 use super::histogram::{LatencyHistogram, LatencySummary};
 
@@ -19,8 +25,12 @@ pub struct HealthConfig {
     pub bucket_width: Duration,
     /// Buckets kept per operation (default 15): the longest window a query can cover.
     pub buckets: usize,
-    /// Most `(service, operation)` pairs tracked (default 1,000).
+    /// Most `(service, operation)` pairs tracked (default 10,000); past it the least recently
+    /// seen pair is evicted.
     pub max_operations: usize,
+    /// Most bytes the table may take: every pair's ring, histograms, exemplars, names and map
+    /// entries (default 32 MiB); past it the least recently seen pairs are evicted.
+    pub max_bytes: usize,
     /// Exemplars kept per list (default 5).
     pub exemplars: usize,
 }
@@ -30,7 +40,8 @@ impl Default for HealthConfig {
         HealthConfig {
             bucket_width: Duration::from_secs(60),
             buckets: 15,
-            max_operations: 1000,
+            max_operations: 10_000,
+            max_bytes: 32 << 20,
             exemplars: 5,
         }
     }
@@ -55,6 +66,13 @@ impl HealthConfig {
     #[must_use]
     pub fn with_max_operations(mut self, max: usize) -> Self {
         self.max_operations = max;
+        self
+    }
+
+    /// Sets the byte budget of the operations table.
+    #[must_use]
+    pub fn with_max_bytes(mut self, max: usize) -> Self {
+        self.max_bytes = max;
         self
     }
 
@@ -108,7 +126,7 @@ pub struct OperationHealth {
     pub recent_errors: Vec<Exemplar>,
 }
 
-/// Spans the aggregator did not record.
+/// What the aggregator recorded, dropped and holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct HealthCounters {
@@ -116,40 +134,21 @@ pub struct HealthCounters {
     pub recorded: u64,
     /// Spans that ended before the oldest bucket still kept.
     pub too_old: u64,
-    /// Spans of operations beyond [`HealthConfig::max_operations`].
+    /// Spans not recorded because the table cannot hold even one operation
+    /// ([`HealthConfig::max_operations`] is 0, or [`HealthConfig::max_bytes`] is below one
+    /// operation's cost).
     pub over_limit: u64,
-}
-
-#[derive(Default)]
-struct Bucket {
-    epoch: u64,
-    count: u64,
-    errors: u64,
-    hist: LatencyHistogram,
-    slowest: Vec<Exemplar>,
-    errors_recent: Vec<Exemplar>,
-}
-
-impl Bucket {
-    fn reset(&mut self, epoch: u64) {
-        self.epoch = epoch;
-        self.count = 0;
-        self.errors = 0;
-        self.hist = LatencyHistogram::new();
-        self.slowest.clear();
-        self.errors_recent.clear();
-    }
-}
-
-struct Ring {
-    buckets: Vec<Bucket>,
+    /// Operations evicted (least recently seen first) to stay within the limits.
+    pub evicted_operations: u64,
+    /// Operations tracked now.
+    pub operations: usize,
+    /// Bytes the table takes now.
+    pub bytes: usize,
 }
 
 #[derive(Default)]
 struct Inner {
-    /// service → operation → ring; nested so lookups by `&str` need no allocation.
-    ops: HashMap<Arc<str>, HashMap<Arc<str>, Ring>>,
-    operations: usize,
+    table: Table,
     counters: HealthCounters,
 }
 
@@ -200,8 +199,11 @@ impl<'a> From<&'a AnalysisSpan> for Sample<'a> {
 /// Accuracy: counts, error counts and maxima are exact; p50/p90/p99 come from the histogram
 /// and overestimate by less than 3.2% (exact below 64 ns); see [`LatencyHistogram`].
 ///
-/// Memory is bounded: at most [`HealthConfig::max_operations`] pairs are tracked; spans of
-/// further pairs are counted in [`HealthCounters::over_limit`] and dropped.
+/// Memory is bounded: at most [`HealthConfig::max_operations`] pairs and
+/// [`HealthConfig::max_bytes`] bytes are kept. A new pair past either limit evicts the pairs
+/// seen least recently (by arrival, not span time), counted in
+/// [`HealthCounters::evicted_operations`], so a flood of one-off junk operations cannot crowd
+/// out an endpoint that keeps reporting.
 ///
 /// ```
 /// use std::time::Duration;
@@ -235,40 +237,6 @@ impl Default for HealthAggregator {
     fn default() -> Self {
         Self::new(HealthConfig::default())
     }
-}
-
-/// Keeps the top `k` of `list` by `better` (first = best), one entry per trace.
-fn keep_top(
-    list: &mut Vec<Exemplar>,
-    e: Exemplar,
-    k: usize,
-    better: fn(&Exemplar, &Exemplar) -> bool,
-) {
-    if k == 0 {
-        return;
-    }
-    if let Some(pos) = list.iter().position(|x| x.trace_id == e.trace_id) {
-        if !better(&e, &list[pos]) {
-            return;
-        }
-        list.remove(pos);
-    }
-    let at = list
-        .iter()
-        .position(|x| better(&e, x))
-        .unwrap_or(list.len());
-    if at < k {
-        list.insert(at, e);
-        list.truncate(k);
-    }
-}
-
-fn slower(a: &Exemplar, b: &Exemplar) -> bool {
-    (a.duration_ns, std::cmp::Reverse(a.trace_id)) > (b.duration_ns, std::cmp::Reverse(b.trace_id))
-}
-
-fn later(a: &Exemplar, b: &Exemplar) -> bool {
-    (a.end_ns, std::cmp::Reverse(a.trace_id)) > (b.end_ns, std::cmp::Reverse(b.trace_id))
 }
 
 impl HealthAggregator {
@@ -312,63 +280,54 @@ impl HealthAggregator {
     fn record_locked(&self, inner: &mut Inner, span: Sample<'_>) {
         let epoch = span.end_ns.max(span.start_ns) / self.width_ns;
         let n = self.config.buckets.max(1);
-        let known = inner
-            .ops
-            .get(span.service)
-            .is_some_and(|m| m.contains_key(span.operation));
-        if !known {
-            if inner.operations >= self.config.max_operations {
-                inner.counters.over_limit += 1;
-                return;
+        let slot = match inner.table.find(span.service, span.operation) {
+            Some(i) => i,
+            None => {
+                let need = slot_bytes(span.service, span.operation, n);
+                let t = &mut inner.table;
+                while (t.len >= self.config.max_operations
+                    || t.bytes + need > self.config.max_bytes)
+                    && t.evict_idlest()
+                {
+                    inner.counters.evicted_operations += 1;
+                }
+                if t.len >= self.config.max_operations || t.bytes + need > self.config.max_bytes {
+                    inner.counters.over_limit += 1;
+                    return;
+                }
+                t.insert(span.service, span.operation, Ring::new(n))
             }
-            inner.operations += 1;
-            let by_op = match inner.ops.get_mut(span.service) {
-                Some(m) => m,
-                None => inner.ops.entry(Arc::from(span.service)).or_default(),
-            };
-            by_op.insert(
-                Arc::from(span.operation),
-                Ring {
-                    buckets: (0..n).map(|_| Bucket::default()).collect(),
-                },
-            );
-        }
-        let Some(ring) = inner
-            .ops
-            .get_mut(span.service)
-            .and_then(|m| m.get_mut(span.operation))
-        else {
+        };
+        inner.table.touch(slot);
+        let exemplars = self.config.exemplars;
+        let Some(s) = inner.table.slot_mut(slot) else {
             return;
         };
-        let newest = ring.buckets.iter().map(|b| b.epoch).max().unwrap_or(0);
-        let b = &mut ring.buckets[(epoch % n as u64) as usize];
-        if b.count > 0 && b.epoch > epoch || newest >= epoch + n as u64 {
-            inner.counters.too_old += 1;
-            return;
+        match s.ring.record(&span, epoch, exemplars) {
+            Recorded::TooOld => inner.counters.too_old += 1,
+            Recorded::Yes(delta) => {
+                inner.table.grow(slot, delta);
+                inner.counters.recorded += 1;
+                // A ring that grew past the budget pushes out the idlest others (never itself:
+                // it is the most recent).
+                while inner.table.bytes > self.config.max_bytes
+                    && inner.table.len > 1
+                    && inner.table.evict_idlest()
+                {
+                    inner.counters.evicted_operations += 1;
+                }
+            }
         }
-        if b.epoch != epoch {
-            b.reset(epoch);
-        }
-        let dur = span.end_ns.saturating_sub(span.start_ns);
-        let ex = Exemplar {
-            trace_id: span.trace_id,
-            span_id: span.span_id,
-            duration_ns: dur,
-            end_ns: span.end_ns,
-        };
-        b.count += 1;
-        b.hist.record(dur);
-        keep_top(&mut b.slowest, ex, self.config.exemplars, slower);
-        if span.is_error {
-            b.errors += 1;
-            keep_top(&mut b.errors_recent, ex, self.config.exemplars, later);
-        }
-        inner.counters.recorded += 1;
     }
 
-    /// What was recorded and dropped so far.
+    /// What was recorded, dropped and evicted so far, and what the table holds.
     pub fn counters(&self) -> HealthCounters {
-        self.inner.lock().counters
+        let inner = self.inner.lock();
+        HealthCounters {
+            operations: inner.table.len,
+            bytes: inner.table.bytes,
+            ..inner.counters
+        }
     }
 
     /// Health of every operation with spans in the `window` that ends at `now_ns` (ns since the
@@ -384,9 +343,9 @@ impl HealthAggregator {
 
         let inner = self.inner.lock();
         let mut out: Vec<OperationHealth> = inner
-            .ops
-            .iter()
-            .flat_map(|(service, by_op)| by_op.iter().map(move |(op, ring)| (service, op, ring)))
+            .table
+            .slots()
+            .map(|s| (&s.service, &s.operation, &s.ring))
             .filter_map(|(service, operation, ring)| {
                 let mut count = 0;
                 let mut errors = 0;
@@ -427,115 +386,4 @@ impl HealthAggregator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::analysis::test_support::span_in;
-
-    const SEC: u64 = 1_000_000_000;
-    const MIN: u64 = 60 * SEC;
-    /// A round time far from the epoch.
-    const T0: u64 = 1_000_000 * MIN;
-
-    fn ids(list: &[Exemplar]) -> Vec<u128> {
-        list.iter().map(|e| e.trace_id.to_u128()).collect()
-    }
-
-    /// Span of operation `op1` in service `api` in trace `trace`, ending at `end`, lasting `dur`.
-    fn op(trace: u128, end: u64, dur: u64, err: bool) -> AnalysisSpan {
-        span_in(trace, 1, 0, "api", end - dur, end).with_error(err)
-    }
-
-    #[test]
-    fn counts_rates_percentiles_and_exemplars_over_a_window() {
-        let h = HealthAggregator::new(HealthConfig::default().with_exemplars(3));
-        // Minute 0: traces 1..=10 lasting 1..=10 µs (exact-ish), trace 4 and 7 fail.
-        for t in 1..=10u64 {
-            h.record(&op(t.into(), T0 + t * SEC, t * 1000, t == 4 || t == 7));
-        }
-        // Minute 1: trace 11 lasts 50 ns and fails.
-        h.record(&op(11, T0 + MIN + 5 * SEC, 50, true));
-        let now = T0 + MIN + 30 * SEC;
-
-        let two = h.snapshot(now, Duration::from_secs(120));
-        assert_eq!(two.len(), 1);
-        let o = &two[0];
-        assert_eq!((&*o.service, &*o.operation), ("api", "op1"));
-        assert_eq!((o.count, o.errors), (11, 3));
-        assert_eq!(o.error_rate, 3.0 / 11.0);
-        // The window covers minute 0 and 30 s of minute 1: 90 s.
-        assert_eq!(o.rate_per_sec, 11.0 / 90.0);
-        // 11 values: 50, 1000..10000. p50 = 6th = 5000 (bucket [4992, 5119]).
-        assert_eq!(o.latency.p50_ns, 5119);
-        assert_eq!(o.latency.max_ns, 10_000);
-        assert_eq!(o.latency.p99_ns, 10_000);
-        assert_eq!(ids(&o.slowest), [10, 9, 8]);
-        assert_eq!(ids(&o.recent_errors), [11, 7, 4]);
-
-        let one = h.snapshot(now, Duration::from_secs(60));
-        assert_eq!((one[0].count, one[0].errors), (1, 1));
-        assert_eq!(one[0].latency.p50_ns, 50);
-        assert_eq!(one[0].rate_per_sec, 1.0 / 30.0);
-        assert_eq!(ids(&one[0].slowest), [11]);
-    }
-
-    #[test]
-    fn exemplars_keep_one_span_per_trace() {
-        let h = HealthAggregator::new(HealthConfig::default().with_exemplars(2));
-        h.record(&op(1, T0 + 1, 100, true));
-        h.record(&op(1, T0 + 2, 300, true));
-        h.record(&op(2, T0 + 3, 200, false));
-        let o = &h.snapshot(T0 + 10, Duration::from_secs(60))[0];
-        assert_eq!(ids(&o.slowest), [1, 2]);
-        assert_eq!(o.slowest[0].duration_ns, 300);
-        assert_eq!(ids(&o.recent_errors), [1]);
-        assert_eq!(o.recent_errors[0].end_ns, T0 + 2);
-    }
-
-    #[test]
-    fn ring_wraps_and_drops_spans_older_than_it() {
-        let h = HealthAggregator::new(HealthConfig::default().with_buckets(3));
-        h.record(&op(1, T0 + 10, 10, false)); // minute 0
-        h.record(&op(2, T0 + 3 * MIN + 10, 20, false)); // minute 3 reuses minute 0's slot
-        h.record(&op(3, T0 + 20, 30, false)); // minute 0 again: too old now
-        let c = h.counters();
-        assert_eq!((c.recorded, c.too_old, c.over_limit), (2, 1, 0));
-        let o = &h.snapshot(T0 + 3 * MIN + 20, Duration::from_secs(600))[0];
-        assert_eq!(o.count, 1);
-        assert_eq!(ids(&o.slowest), [2]);
-    }
-
-    #[test]
-    fn windows_exclude_buckets_outside_them() {
-        let h = HealthAggregator::default();
-        h.record(&op(1, T0 + 10, 10, false));
-        h.record(&op(2, T0 + 5 * MIN, 10, false));
-        // Five minutes later, a one-minute window sees only the second span.
-        let o = h.snapshot(T0 + 5 * MIN + 1, Duration::from_secs(60));
-        assert_eq!(o[0].count, 1);
-        // A span in the future of `now` is not in the window either.
-        let early = h.snapshot(T0 + 20, Duration::from_secs(1));
-        assert_eq!(early.len(), 1);
-        assert_eq!(ids(&early[0].slowest), [1]);
-        assert_eq!(h.snapshot(T0 + 4 * MIN, Duration::from_secs(60)).len(), 0);
-    }
-
-    #[test]
-    fn operations_over_the_limit_are_counted_not_tracked() {
-        let h = HealthAggregator::new(HealthConfig::default().with_max_operations(2));
-        for (i, svc) in ["a", "b", "c", "a"].iter().enumerate() {
-            h.record(&span_in(1, i as u64 + 1, 0, svc, T0, T0 + 5));
-        }
-        // Span names differ by id (op1..op4), so a/op1, b/op2 fit and c/op3, a/op4 do not.
-        let c = h.counters();
-        assert_eq!((c.recorded, c.over_limit), (2, 2));
-        let ops: Vec<(String, String)> = h
-            .snapshot(T0 + 10, Duration::from_secs(60))
-            .iter()
-            .map(|o| (o.service.to_string(), o.operation.to_string()))
-            .collect();
-        assert_eq!(
-            ops,
-            [("a".into(), "op1".into()), ("b".into(), "op2".into())]
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,268 @@
+//! Query-string parsing for the JSON API: search conditions, durations and pages.
+
+use std::time::Duration;
+
+use crate::query::TraceQuery;
+
+/// The message for a search with more distinct tags than [`TraceQuery::MAX_TAGS`].
+pub(crate) fn too_many_tags() -> String {
+    format!(
+        "at most {} distinct `tags` per search; narrow the search",
+        TraceQuery::MAX_TAGS
+    )
+}
+
+/// A page of a trace: `offset` (default 0) and `limit` (default [`Page::DEFAULT_LIMIT`], at
+/// most [`Page::MAX_LIMIT`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Page {
+    pub(crate) offset: usize,
+    pub(crate) limit: usize,
+}
+
+impl Page {
+    pub(crate) const DEFAULT_LIMIT: usize = 1000;
+    pub(crate) const MAX_LIMIT: usize = 10_000;
+}
+
+/// Parses `offset=&limit=` (nothing else is accepted).
+pub(super) fn parse_page(raw: &str) -> Result<Page, String> {
+    let mut page = Page {
+        offset: 0,
+        limit: Page::DEFAULT_LIMIT,
+    };
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = form_decode(k)?;
+        let v = form_decode(v)?;
+        let int = |what: &str| {
+            v.parse::<usize>()
+                .map_err(|_| format!("`{what}` must be a non-negative integer, got `{v}`"))
+        };
+        match k.as_str() {
+            "offset" => page.offset = int("offset")?,
+            "limit" => {
+                let n = int("limit")?;
+                if n == 0 || n > Page::MAX_LIMIT {
+                    return Err(format!(
+                        "`limit` must be between 1 and {}, got {n}",
+                        Page::MAX_LIMIT
+                    ));
+                }
+                page.limit = n;
+            }
+            other => return Err(format!("unknown query parameter `{other}`")),
+        }
+    }
+    Ok(page)
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component.
+pub(super) fn form_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("invalid percent-encoding in `{s}`"))?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| format!("`{s}` is not UTF-8"))
+}
+
+/// Parses a duration with a unit: `250us`, `1.5ms`, `2s`, `1m`, `100ns` (`µs` also accepted).
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("duration `{s}` needs a unit (ns, us, ms, s, m or h)"))?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration `{s}`"))?;
+    let nanos_per = match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" => 60e9,
+        "h" => 3600e9,
+        _ => return Err(format!("unknown duration unit `{unit}` in `{s}`")),
+    };
+    Ok(Duration::from_nanos((n * nanos_per) as u64))
+}
+
+pub(super) fn parse_query(raw: &str) -> Result<TraceQuery, String> {
+    let mut q = TraceQuery::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = form_decode(k)?;
+        let v = form_decode(v)?;
+        let int = |what: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("`{what}` must be a non-negative integer, got `{v}`"))
+        };
+        match k.as_str() {
+            "service" if !v.is_empty() => q.service = Some(v),
+            "operation" if !v.is_empty() => q.operation = Some(v),
+            "minDuration" if !v.is_empty() => {
+                q.min_duration_nanos = Some(parse_duration(&v)?.as_nanos() as u64)
+            }
+            "maxDuration" if !v.is_empty() => {
+                q.max_duration_nanos = Some(parse_duration(&v)?.as_nanos() as u64)
+            }
+            "error" => {
+                q.error_only = match v.as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" | "" => false,
+                    _ => return Err(format!("`error` must be true or false, got `{v}`")),
+                }
+            }
+            "tags" | "tag" => {
+                let (tk, tv) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("tag `{v}` must be key=value"))?;
+                let pair = (tk.to_owned(), tv.to_owned());
+                // The same condition twice is one condition.
+                if !q.tags.contains(&pair) {
+                    if q.tags.len() == TraceQuery::MAX_TAGS {
+                        return Err(too_many_tags());
+                    }
+                    q.tags.push(pair);
+                }
+            }
+            "start" if !v.is_empty() => {
+                q.start_unix_nano = Some(int("start")?.saturating_mul(1000))
+            }
+            "end" if !v.is_empty() => q.end_unix_nano = Some(int("end")?.saturating_mul(1000)),
+            "limit" if !v.is_empty() => {
+                let n = int("limit")? as usize;
+                if n == 0 || n > TraceQuery::MAX_LIMIT {
+                    return Err(format!(
+                        "`limit` must be between 1 and {}, got {n}",
+                        TraceQuery::MAX_LIMIT
+                    ));
+                }
+                q.limit = n;
+            }
+            "service" | "operation" | "minDuration" | "maxDuration" | "start" | "end" | "limit" => {
+            }
+            other => return Err(format!("unknown query parameter `{other}`")),
+        }
+    }
+    Ok(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("1.5ms").unwrap(),
+            Duration::from_micros(1500)
+        );
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("100").unwrap_err().contains("needs a unit"));
+        assert!(
+            parse_duration("1d")
+                .unwrap_err()
+                .contains("unknown duration unit")
+        );
+    }
+
+    #[test]
+    fn query_parameters() {
+        let q = parse_query(
+            "service=check+out&operation=GET%20%2Forders&minDuration=1ms&maxDuration=2s&error=true\
+             &tags=http.route%3D%2Forders&tags=k=v%3Dw&start=10&end=20&limit=5",
+        )
+        .unwrap();
+        assert_eq!(q.service.as_deref(), Some("check out"));
+        assert_eq!(q.operation.as_deref(), Some("GET /orders"));
+        assert_eq!(q.min_duration_nanos, Some(1_000_000));
+        assert_eq!(q.max_duration_nanos, Some(2_000_000_000));
+        assert!(q.error_only);
+        assert_eq!(
+            q.tags,
+            vec![
+                ("http.route".to_owned(), "/orders".to_owned()),
+                ("k".to_owned(), "v=w".to_owned())
+            ]
+        );
+        assert_eq!(
+            (q.start_unix_nano, q.end_unix_nano),
+            (Some(10_000), Some(20_000))
+        );
+        assert_eq!(q.limit, 5);
+        assert_eq!(
+            parse_query("limit=0").unwrap_err(),
+            "`limit` must be between 1 and 1000, got 0"
+        );
+        assert_eq!(
+            parse_query("colour=red").unwrap_err(),
+            "unknown query parameter `colour`"
+        );
+        assert_eq!(
+            parse_query("tags=novalue").unwrap_err(),
+            "tag `novalue` must be key=value"
+        );
+    }
+
+    #[test]
+    fn tags_are_deduplicated_and_capped() {
+        let same = vec!["tags=k%3Dv"; 5000].join("&");
+        assert_eq!(
+            parse_query(&same).unwrap().tags,
+            vec![("k".to_owned(), "v".to_owned())]
+        );
+        let sixteen: Vec<String> = (0..16).map(|i| format!("tags=k{i}=v")).collect();
+        assert_eq!(parse_query(&sixteen.join("&")).unwrap().tags.len(), 16);
+        let seventeen: Vec<String> = (0..17).map(|i| format!("tags=k{i}=v")).collect();
+        assert_eq!(
+            parse_query(&seventeen.join("&")).unwrap_err(),
+            "at most 16 distinct `tags` per search; narrow the search"
+        );
+    }
+
+    #[test]
+    fn pages() {
+        assert_eq!(
+            parse_page("").unwrap(),
+            Page {
+                offset: 0,
+                limit: 1000
+            }
+        );
+        assert_eq!(
+            parse_page("offset=2000&limit=10000").unwrap(),
+            Page {
+                offset: 2000,
+                limit: 10_000
+            }
+        );
+        assert_eq!(
+            parse_page("limit=10001").unwrap_err(),
+            "`limit` must be between 1 and 10000, got 10001"
+        );
+        assert_eq!(
+            parse_page("offset=-1").unwrap_err(),
+            "`offset` must be a non-negative integer, got `-1`"
+        );
+        assert_eq!(
+            parse_page("spans=all").unwrap_err(),
+            "unknown query parameter `spans`"
+        );
+    }
+}

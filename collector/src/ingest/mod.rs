@@ -1,0 +1,13 @@
+//! Spans on their way into the store: the decoded form receivers and the in-process exporter
+//! produce ([`NewBatch`], in `batch.rs`, with what it costs in memory), and the queue bounded by
+//! bytes and spans that feeds the store's single writer thread (`queue.rs`).
+
+mod batch;
+mod queue;
+
+#[cfg(test)]
+pub(crate) use self::batch::batches_bytes;
+pub(crate) use self::batch::{
+    NewBatch, NewEvent, NewLink, NewResource, NewSource, NewSpan, NewValue, Str,
+};
+pub(crate) use self::queue::{QueueGauge, Shared, SubmitError};

@@ -1,0 +1,431 @@
+//! The ingest queue and the store's writer thread.
+//!
+//! Receivers and the in-process exporter [`submit`](Shared::submit) decoded batches without
+//! blocking. The queue is bounded twice: by spans ([`Shared::start`]'s `max_queued`) and by the
+//! heap bytes the batches hold ([`batches_bytes`], against [`Limits::queue_bytes`]). A batch that
+//! does not fit is refused with [`SubmitError::Full`] before it is queued; receivers turn that
+//! into 429 / `UNAVAILABLE`. The byte bound is strict, so the queue never holds more than its
+//! budget; a batch with more spans than the span bound is taken only into an empty queue (the
+//! byte bound still applies to it).
+//!
+//! One writer thread applies the queue to the store, through the tail-sampling stage when there
+//! is one. Each batch is inserted under `catch_unwind`: a panic there (a bug a hostile batch
+//! found) is counted, the store is reset, since its indexes may be half-updated, and ingest
+//! goes on.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::{Mutex, RwLock};
+
+use super::batch::{NewBatch, batches_bytes};
+use crate::model::IngestObserver;
+use crate::query::QueryPool;
+use crate::sampling::{Command, SamplingShared, SamplingStage};
+use crate::store::{Limits, Store};
+
+enum Msg {
+    Spans {
+        batches: Vec<NewBatch>,
+        spans: usize,
+        bytes: usize,
+    },
+    Flush(tokio::sync::oneshot::Sender<()>),
+    Sampling(Command),
+    Stop,
+}
+
+/// Why spans were not accepted into the ingest queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubmitError {
+    /// The queue holds its maximum number of spans or bytes: back-pressure.
+    Full,
+    /// The collector is shut down.
+    Closed,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) refused: AtomicU64,
+}
+
+/// What the queue holds now, shared with the store so its stats can report it.
+#[derive(Debug, Default)]
+pub(crate) struct QueueGauge {
+    pub(crate) spans: AtomicUsize,
+    pub(crate) bytes: AtomicUsize,
+    pub(crate) max_bytes: usize,
+}
+
+/// Everything the receivers, the exporter and the readers share.
+pub(crate) struct Shared {
+    pub(crate) store: RwLock<Store>,
+    tx: Sender<Msg>,
+    gauge: Arc<QueueGauge>,
+    max_queued: usize,
+    pub(crate) counters: Counters,
+    /// Where the API's queries run.
+    pub(crate) queries: Arc<QueryPool>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// What the tail-sampling stage in front of the store publishes, when there is one.
+    pub(crate) sampling: Option<Arc<SamplingShared>>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("gauge", &self.gauge)
+            .field("max_queued", &self.max_queued)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Starts the writer thread over `store`, with a queue of at most `max_queued` spans and
+    /// [`Limits::queue_bytes`] bytes, and `stage` (if any) deciding which spans reach the store.
+    pub(crate) fn start(
+        mut store: Store,
+        max_queued: usize,
+        observers: Vec<Arc<dyn IngestObserver>>,
+        stage: Option<SamplingStage>,
+    ) -> Arc<Shared> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let gauge = Arc::new(QueueGauge {
+            max_bytes: store.limits().queue_bytes(),
+            ..QueueGauge::default()
+        });
+        store.attach_queue(gauge.clone());
+        let queries = QueryPool::new(store.limits().queries);
+        let shared = Arc::new(Shared {
+            store: RwLock::new(store),
+            tx,
+            gauge,
+            max_queued: max_queued.max(1),
+            counters: Counters::default(),
+            queries,
+            writer: Mutex::new(None),
+            sampling: stage.as_ref().map(SamplingStage::shared),
+        });
+        let writer_shared = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("tracewire-collector-store".into())
+            .spawn(move || writer(&writer_shared, &rx, &observers, stage))
+            .ok();
+        *shared.writer.lock() = handle;
+        shared
+    }
+
+    /// Queues spans for the writer without blocking.
+    ///
+    /// Refused with [`SubmitError::Full`] when the queue's spans or bytes would go over their
+    /// bounds; nothing is queued then.
+    pub(crate) fn submit(&self, batches: Vec<NewBatch>) -> Result<usize, SubmitError> {
+        let n: usize = batches.iter().map(|b| b.spans.len()).sum();
+        if n == 0 {
+            return Ok(0);
+        }
+        let bytes = batches_bytes(&batches);
+        let g = &self.gauge;
+        let prev_spans = g.spans.fetch_add(n, Ordering::AcqRel);
+        let prev_bytes = g.bytes.fetch_add(bytes, Ordering::AcqRel);
+        let over_spans = prev_spans + n > self.max_queued && prev_spans > 0;
+        let over_bytes = prev_bytes.saturating_add(bytes) > g.max_bytes;
+        if over_spans || over_bytes {
+            self.release(n, bytes);
+            self.counters.refused.fetch_add(n as u64, Ordering::Relaxed);
+            return Err(SubmitError::Full);
+        }
+        let msg = Msg::Spans {
+            batches,
+            spans: n,
+            bytes,
+        };
+        if self.tx.send(msg).is_err() {
+            self.release(n, bytes);
+            return Err(SubmitError::Closed);
+        }
+        self.counters
+            .accepted
+            .fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn release(&self, spans: usize, bytes: usize) {
+        self.gauge.spans.fetch_sub(spans, Ordering::AcqRel);
+        self.gauge.bytes.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Counts spans a receiver rejected (invalid ids).
+    pub(crate) fn count_rejected(&self, n: u64) {
+        if n > 0 {
+            self.counters.rejected.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Spans rejected or refused since start.
+    pub(crate) fn rejected(&self) -> u64 {
+        self.counters.rejected.load(Ordering::Relaxed)
+            + self.counters.refused.load(Ordering::Relaxed)
+    }
+
+    /// Spans waiting for the writer.
+    pub(crate) fn queued(&self) -> usize {
+        self.gauge.spans.load(Ordering::Acquire)
+    }
+
+    /// Hands a request to the sampling stage on the writer thread.
+    pub(crate) fn sampling_command(&self, cmd: Command) -> bool {
+        self.tx.send(Msg::Sampling(cmd)).is_ok()
+    }
+
+    /// Waits until everything queued before the call is stored.
+    pub(crate) async fn flush(&self) {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Flush(ack)).is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// [`Shared::flush`] for non-async callers; must not be called on a runtime thread.
+    pub(crate) fn flush_blocking(&self) {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.tx.send(Msg::Flush(ack)).is_ok() {
+            let _ = done.blocking_recv();
+        }
+    }
+
+    /// Stores what is queued and stops the writer thread.
+    pub(crate) fn stop(&self) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(h) = self.writer.lock().take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// How many queued messages the writer applies under one write lock, so readers are never held
+/// off for long.
+const MAX_MSGS_PER_LOCK: usize = 64;
+
+/// Runs `f` on the store; a panic is counted and leaves an empty store with the same limits and
+/// counters, since a half-done update may have left its indexes inconsistent.
+fn guarded(store: &mut Store, f: impl FnOnce(&mut Store)) {
+    if std::panic::catch_unwind(AssertUnwindSafe(|| f(store))).is_err() {
+        store.reset_after_panic();
+    }
+}
+
+fn writer(
+    shared: &Shared,
+    rx: &Receiver<Msg>,
+    observers: &[Arc<dyn IngestObserver>],
+    mut stage: Option<SamplingStage>,
+) {
+    let mut pending_acks = Vec::new();
+    let idle = Duration::from_millis(500);
+    loop {
+        // Wake for the sampling stage's next deadline, else at least twice a second.
+        let wait = stage
+            .as_ref()
+            .and_then(|s| s.next_wake(s.now()))
+            .map_or(idle, |w| w.min(idle));
+        let first = match rx.recv_timeout(wait) {
+            Ok(msg) => msg,
+            Err(RecvTimeoutError::Timeout) => {
+                let kept = stage.as_mut().map(|s| s.tick(s.now()));
+                let mut store = shared.store.write();
+                if let Some(kept) = kept {
+                    guarded(&mut store, |s| s.insert(kept, observers));
+                }
+                guarded(&mut store, Store::expire);
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let mut stop = false;
+        {
+            let mut store = shared.store.write();
+            let mut msg = Some(first);
+            let mut n = 0;
+            while let Some(m) = msg.take() {
+                match m {
+                    Msg::Spans {
+                        batches,
+                        spans,
+                        bytes,
+                    } => {
+                        let batches = match &mut stage {
+                            Some(s) => s.offer(batches, s.now()),
+                            None => batches,
+                        };
+                        guarded(&mut store, |s| s.insert(batches, observers));
+                        shared.release(spans, bytes);
+                    }
+                    Msg::Flush(ack) => pending_acks.push(ack),
+                    Msg::Sampling(cmd) => {
+                        if let Some(s) = &mut stage {
+                            let (kept, reply) = s.handle(cmd, s.now());
+                            guarded(&mut store, |s| s.insert(kept, observers));
+                            reply.send();
+                        }
+                    }
+                    Msg::Stop => {
+                        if let Some(s) = &mut stage {
+                            let kept = s.shutdown(s.now());
+                            guarded(&mut store, |s| s.insert(kept, observers));
+                        }
+                        stop = true;
+                        break;
+                    }
+                }
+                n += 1;
+                if n < MAX_MSGS_PER_LOCK {
+                    msg = rx.try_recv().ok();
+                }
+            }
+            // Deadlines that fell due while busy (and everything due before a flush's ack).
+            if let Some(s) = &mut stage
+                && !stop
+            {
+                let kept = s.tick(s.now());
+                guarded(&mut store, |s| s.insert(kept, observers));
+            }
+            guarded(&mut store, Store::expire);
+        }
+        for ack in pending_acks.drain(..) {
+            let _ = ack.send(());
+        }
+        if stop {
+            return;
+        }
+    }
+}
+
+impl Limits {
+    /// The ingest queue's byte budget: [`Limits::max_queue_bytes`] when set, else an eighth of
+    /// the store's budget but never less than the largest request the decoders accept (64 MiB),
+    /// so any decodable request can be queued once the queue drains.
+    pub(crate) fn queue_bytes(&self) -> usize {
+        let floor = crate::otlp::DecodeLimits::default().max_decoded_bytes;
+        self.max_queue_bytes
+            .unwrap_or_else(|| (self.max_bytes / 8).max(floor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::NewSpan;
+    use crate::model::{IngestedSpan, SpanId};
+    use crate::sampling::test_support::source;
+    use crate::store::PANIC_SERVICE;
+
+    fn batch(service: &'static str, first: u64, n: u64) -> Vec<NewBatch> {
+        let source = source(service);
+        let spans = (first..first + n)
+            .map(|i| NewSpan::test(u128::from(i) + 1, i + 1, 0, "op", i, 1))
+            .collect();
+        vec![NewBatch { source, spans }]
+    }
+
+    fn start(queue_bytes: usize, queue_spans: usize) -> Arc<Shared> {
+        let limits = Limits {
+            max_queue_bytes: Some(queue_bytes),
+            ..Limits::default()
+        };
+        Shared::start(Store::new(limits), queue_spans, Vec::new(), None)
+    }
+
+    #[test]
+    fn the_queue_never_holds_more_than_its_bytes() {
+        let one = batches_bytes(&batch("svc", 0, 10));
+        let shared = start(one * 3, 1000);
+        // Hold the store so the writer cannot drain the queue.
+        let hold = shared.store.write();
+        for i in 0..3 {
+            assert_eq!(shared.submit(batch("svc", i * 10, 10)), Ok(10));
+        }
+        assert_eq!(shared.submit(batch("svc", 30, 10)), Err(SubmitError::Full));
+        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 3 * one);
+        assert_eq!(shared.queued(), 30);
+        assert_eq!(shared.rejected(), 10);
+        drop(hold);
+        shared.flush_blocking();
+        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
+        assert_eq!(shared.submit(batch("svc", 30, 10)), Ok(10));
+        shared.flush_blocking();
+        let stats = shared.store.read().stats();
+        assert_eq!((stats.spans, stats.queued, stats.queued_bytes), (40, 0, 0));
+        shared.stop();
+    }
+
+    #[test]
+    fn a_batch_bigger_than_the_whole_budget_is_refused_even_when_the_queue_is_empty() {
+        let shared = start(1000, 1000);
+        assert_eq!(shared.submit(batch("svc", 0, 100)), Err(SubmitError::Full));
+        assert_eq!(shared.queued(), 0);
+        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
+        shared.stop();
+    }
+
+    #[test]
+    fn a_batch_with_more_spans_than_the_bound_enters_only_an_empty_queue() {
+        let shared = start(1 << 20, 5);
+        let hold = shared.store.write();
+        assert_eq!(shared.submit(batch("svc", 0, 8)), Ok(8));
+        assert_eq!(shared.submit(batch("svc", 8, 1)), Err(SubmitError::Full));
+        drop(hold);
+        shared.flush_blocking();
+        assert_eq!(shared.submit(batch("svc", 8, 1)), Ok(1));
+        shared.stop();
+    }
+
+    #[test]
+    fn a_panicking_insert_is_counted_and_ingest_goes_on() {
+        let shared = start(1 << 20, 1000);
+        shared.submit(batch("svc", 0, 2)).unwrap();
+        shared.submit(batch(PANIC_SERVICE, 2, 1)).unwrap();
+        shared.submit(batch("svc", 3, 1)).unwrap();
+        shared.flush_blocking();
+        let stats = shared.store.read().stats();
+        assert_eq!(stats.writer_panics, 1);
+        // The store was reset by the panic; the batch after it was stored.
+        assert_eq!(stats.spans, 1);
+        assert_eq!((stats.stored_total, stats.evicted), (3, 2));
+        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
+        shared.stop();
+    }
+
+    #[test]
+    fn a_panicking_observer_is_counted_and_the_span_kept() {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let count = seen.clone();
+        let observers: Vec<Arc<dyn IngestObserver>> = vec![
+            Arc::new(|s: &IngestedSpan<'_>| {
+                if s.span_id == SpanId::from_u64(2) {
+                    panic!("observer failed");
+                }
+            }),
+            Arc::new(move |_: &IngestedSpan<'_>| {
+                count.fetch_add(1, Ordering::Relaxed);
+            }),
+        ];
+        let shared = Shared::start(Store::new(Limits::default()), 1000, observers, None);
+        shared.submit(batch("svc", 0, 3)).unwrap();
+        shared.flush_blocking();
+        let stats = shared.store.read().stats();
+        assert_eq!(
+            (stats.spans, stats.observer_panics, stats.writer_panics),
+            (3, 1, 0)
+        );
+        assert_eq!(seen.load(Ordering::Relaxed), 3);
+        shared.stop();
+    }
+}

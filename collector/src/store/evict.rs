@@ -1,0 +1,164 @@
+//! Eviction: the oldest spans go first, to stay within the span and byte budgets and the
+//! retention window, and everything they held (index entries, strings, sources) goes with them.
+
+use std::mem::size_of;
+
+use super::Store;
+use super::index::{BLOCK_SHIFT, indexable, pop_posting};
+use super::intern::{Sym, map_bytes};
+use super::limits::adjust;
+use super::posting::Posting;
+use super::span::{StoredSpan, TAG_JSON, TAG_STR};
+use crate::model::TraceId;
+
+impl Store {
+    /// Evicts spans past the retention window.
+    pub(crate) fn expire(&mut self) {
+        if self.limits.retention.is_zero() {
+            return;
+        }
+        let now = self.now_ticks();
+        let keep = u32::try_from(self.limits.retention.as_millis() / 100).unwrap_or(u32::MAX);
+        while let Some(front) = self.spans.front() {
+            if now.saturating_sub(front.arrived) >= keep.max(1) {
+                self.evict_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Makes room for one more span that will allocate at most `cost` bytes: under the span
+    /// budget, and under the byte budget counting the span and any growth of the ring and the
+    /// trace map its insertion triggers, before anything is allocated.
+    pub(super) fn make_room(&mut self, cost: usize) {
+        while self.spans.len() >= self.limits.max_spans.max(1) {
+            self.evict_front();
+        }
+        while !self.spans.is_empty()
+            && self.bytes() + cost + self.growth_bytes() > self.limits.max_bytes
+        {
+            self.evict_front();
+        }
+    }
+
+    /// Bytes the ring and the trace map add if one more span makes them grow (both double).
+    fn growth_bytes(&self) -> usize {
+        let ring = if self.spans.len() == self.spans.capacity() {
+            self.spans.capacity().max(4) * size_of::<StoredSpan>()
+        } else {
+            0
+        };
+        let cap = self.traces.capacity();
+        let traces = if self.traces.len() == cap {
+            map_bytes::<TraceId, Posting>((cap * 2).max(4)) - map_bytes::<TraceId, Posting>(cap)
+        } else {
+            0
+        };
+        ring + traces
+    }
+
+    pub(super) fn enforce_bytes(&mut self) {
+        while !self.spans.is_empty() && self.bytes() > self.limits.max_bytes {
+            self.evict_front();
+        }
+        if self.spans.is_empty() && self.bytes() > self.limits.max_bytes {
+            self.shrink();
+        }
+    }
+
+    /// Releases spare capacity (when an emptied store still holds on to a burst's worth).
+    pub(super) fn shrink(&mut self) {
+        self.spans.shrink_to_fit();
+        self.traces.shrink_to_fit();
+        self.by_service.shrink_to_fit();
+        self.by_attr.shrink_to_fit();
+        self.blocks.shrink_to_fit();
+        self.source_ids.shrink_to_fit();
+        if self.source_ids.is_empty() {
+            self.sources = Vec::new();
+            self.free_sources = Vec::new();
+        }
+        self.strings.shrink();
+    }
+
+    pub(super) fn evict_front(&mut self) {
+        let Some(span) = self.spans.pop_front() else {
+            return;
+        };
+        let seq = self.head;
+        self.head += 1;
+        self.evicted += 1;
+        self.span_heap -= span.heap_bytes();
+        let mut heap: isize = 0;
+        pop_posting(&mut self.traces, span.trace_id, seq, &mut heap);
+        if let Some(si) = self.by_service.get_mut(&span.service) {
+            let (empty, h, maps) = si.pop_front(span.name, seq);
+            heap += h;
+            adjust(&mut self.op_maps_bytes, maps);
+            if empty {
+                self.by_service.remove(&span.service);
+            }
+        }
+        if span.is_error()
+            && let Some(p) = &mut self.errors
+        {
+            let (empty, d) = p.pop_front(seq);
+            heap += d;
+            if empty {
+                self.errors = None;
+            }
+        }
+        for a in span.attrs.iter() {
+            if !indexable(a.tag) {
+                continue;
+            }
+            let Some(ki) = self.by_attr.get_mut(&a.key) else {
+                continue;
+            };
+            if ki.disabled {
+                continue;
+            }
+            let before = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
+            if let Some(p) = ki.values.get_mut(&(a.tag, a.bits)) {
+                let (empty, d) = p.pop_front(seq);
+                heap += d;
+                if empty {
+                    ki.values.remove(&(a.tag, a.bits));
+                }
+            }
+            let after = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
+            adjust(&mut self.attr_maps_bytes, after as isize - before as isize);
+        }
+        adjust(&mut self.posting_heap, heap);
+        // Strings: the key index lives exactly as long as its key's symbol.
+        for a in span.attrs.iter() {
+            if matches!(a.tag, TAG_STR | TAG_JSON) {
+                self.release_sym(a.bits as Sym);
+            }
+            self.release_sym(a.key);
+        }
+        self.release_sym(span.name);
+        self.release_sym(span.service);
+        self.release_source(span.source);
+        // Zone map: drop blocks that are wholly evicted.
+        while !self.blocks.is_empty() && (self.blocks_head + 1) << BLOCK_SHIFT <= self.head {
+            self.blocks.pop_front();
+            self.blocks_head += 1;
+        }
+        if self.traces.capacity() > 1024 && self.traces.len() * 8 < self.traces.capacity() {
+            self.traces.shrink_to(self.traces.len() * 2);
+        }
+    }
+
+    /// Drops a reference to a symbol; when it is freed, so is the key index under it (no live
+    /// span can have that key any more, and the symbol may be reused for another string).
+    pub(super) fn release_sym(&mut self, sym: Sym) {
+        if self.strings.release(sym)
+            && let Some(ki) = self.by_attr.remove(&sym)
+        {
+            let b = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
+            self.attr_maps_bytes -= b;
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The write path: packing decoded spans and adding them to the ring and its indexes.
+
+use std::mem::size_of;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use super::Store;
+use super::index::{BLOCK_SHIFT, Block, ServiceIndex, indexable, push_posting};
+use super::intern::{Sym, arc_str_bytes, map_bytes};
+use super::limits::{adjust, alloc_bytes, truncate};
+use super::posting::Posting;
+use super::source::{ResourceCache, resolved_attr};
+use super::span::{
+    Extra, PackedAttr, StoredSpan, TAG_BOOL, TAG_DOUBLE, TAG_INT, TAG_JSON, TAG_STR,
+};
+use crate::hash::SeededMap;
+use crate::ingest::{NewBatch, NewSpan, NewValue, Str};
+use crate::model::{
+    Attribute, IngestObserver, IngestedSpan, SpanEvent, SpanLink, kind_from_u8, kind_to_u8,
+};
+
+impl Store {
+    /// Stores `batches`, evicting the oldest spans to stay within the budgets, and tells the
+    /// observers about each stored span. An observer that panics is caught and counted, so one
+    /// faulty observer neither loses spans nor stops the others.
+    pub(crate) fn insert(&mut self, batches: Vec<NewBatch>, observers: &[Arc<dyn IngestObserver>]) {
+        #[cfg(test)]
+        if batches
+            .iter()
+            .any(|b| b.source.resource.service == tests_support::PANIC_SERVICE)
+        {
+            panic!("store insert panicked (test)");
+        }
+        let arrived = self.now_ticks();
+        let mut cache = ResourceCache::default();
+        for batch in batches {
+            if batch.spans.is_empty() {
+                continue;
+            }
+            let source = self.source_for(&batch.source, &mut cache);
+            let service = self.strings.intern(truncate(
+                &batch.source.resource.service,
+                self.limits.max_value_len,
+            ));
+            for span in batch.spans {
+                self.make_room(self.span_cost(&span));
+                self.strings.retain(service);
+                self.retain_source(source);
+                let stored = self.pack(span, source, service, arrived);
+                let seq = self.push(stored);
+                if !observers.is_empty() {
+                    self.observe(seq, observers);
+                }
+            }
+            // The batch's own references were taken per span.
+            self.release_sym(service);
+            self.release_source(source);
+        }
+        self.end_resource_cache(&mut cache);
+        self.enforce_bytes();
+    }
+
+    fn observe(&mut self, seq: u64, observers: &[Arc<dyn IngestObserver>]) {
+        let s = &self.spans[(seq - self.head) as usize];
+        let ingested = IngestedSpan {
+            trace_id: s.trace_id,
+            span_id: s.span_id,
+            parent_span_id: s.parent_span_id,
+            service: self.strings.resolve(s.service),
+            name: self.strings.resolve(s.name),
+            kind: kind_from_u8(s.kind),
+            start_unix_nano: s.start,
+            end_unix_nano: s.end,
+            error: s.is_error(),
+        };
+        let mut panics = 0;
+        for o in observers {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| o.on_span(&ingested))).is_err() {
+                panics += 1;
+            }
+        }
+        self.observer_panics += panics;
+    }
+
+    fn intern_value(&mut self, v: &NewValue) -> (u8, u64) {
+        let max = self.limits.max_value_len;
+        match v {
+            NewValue::Str(s) => (TAG_STR, u64::from(self.strings.intern(truncate(s, max)))),
+            NewValue::Bool(b) => (TAG_BOOL, u64::from(*b)),
+            NewValue::Int(i) => (TAG_INT, *i as u64),
+            NewValue::Double(d) => (TAG_DOUBLE, d.to_bits()),
+            NewValue::Json(s) => (TAG_JSON, u64::from(self.strings.intern(truncate(s, max)))),
+        }
+    }
+
+    /// The most heap bytes storing `span` can add: its packed attributes and rare parts, every
+    /// string as if it were new, and posting-list growth for each index entry.
+    fn span_cost(&self, span: &NewSpan) -> usize {
+        let l = &self.limits;
+        let text = |s: &str| arc_str_bytes(s.len().min(l.max_value_len));
+        let value = |v: &NewValue| match v {
+            NewValue::Str(s) => text(s),
+            NewValue::Json(s) => text(s),
+            _ => 0,
+        };
+        let resolved = |attrs: &[(Str, NewValue)]| {
+            let kept = &attrs[..attrs.len().min(l.max_attributes)];
+            alloc_bytes(kept.len() * size_of::<Attribute>())
+                + kept.iter().map(|(k, v)| text(k) + value(v)).sum::<usize>()
+        };
+        let kept = &span.attributes[..span.attributes.len().min(l.max_attributes)];
+        let mut n = text(&span.name)
+            + alloc_bytes(kept.len() * size_of::<PackedAttr>())
+            + kept.iter().map(|(k, v)| text(k) + value(v)).sum::<usize>()
+            // Trace, service, operation, error and one entry per attribute; a new trace takes
+            // a map slot.
+            + (4 + kept.len()) * POSTING_GROWTH;
+        let events = &span.events[..span.events.len().min(l.max_events)];
+        let links = &span.links[..span.links.len().min(l.max_links)];
+        n += alloc_bytes(size_of::<Extra>())
+            + span
+                .status_message
+                .as_deref()
+                .map_or(0, |m| alloc_bytes(m.len().min(l.max_value_len)))
+            + span
+                .trace_state
+                .as_deref()
+                .map_or(0, |t| alloc_bytes(t.len().min(l.max_value_len)))
+            + alloc_bytes(events.len() * size_of::<SpanEvent>())
+            + events
+                .iter()
+                .map(|e| text(&e.name) + resolved(&e.attributes))
+                .sum::<usize>()
+            + alloc_bytes(links.len() * size_of::<SpanLink>())
+            + links
+                .iter()
+                .map(|lk| resolved(&lk.attributes))
+                .sum::<usize>();
+        n
+    }
+
+    fn pack(&mut self, span: NewSpan, source: u32, service: Sym, arrived: u32) -> StoredSpan {
+        let max = self.limits.max_value_len;
+        let name = self.strings.intern(truncate(&span.name, max));
+        let kept = span.attributes.len().min(self.limits.max_attributes);
+        let over_attrs = saturating_u32(span.attributes.len() - kept);
+        let mut attrs = Vec::with_capacity(kept);
+        for (k, v) in span.attributes.iter().take(kept) {
+            let key = self.strings.intern(truncate(k, max));
+            let (tag, bits) = self.intern_value(v);
+            attrs.push(PackedAttr { bits, key, tag });
+        }
+        let over_events = saturating_u32(span.events.len().saturating_sub(self.limits.max_events));
+        let over_links = saturating_u32(span.links.len().saturating_sub(self.limits.max_links));
+        let has_extra = span
+            .status_message
+            .as_deref()
+            .is_some_and(|m| !m.is_empty())
+            || span.trace_state.as_deref().is_some_and(|t| !t.is_empty())
+            || !span.events.is_empty()
+            || !span.links.is_empty()
+            || span.dropped_attributes > 0
+            || over_attrs > 0
+            || span.dropped_events > 0
+            || span.dropped_links > 0;
+        let extra = has_extra.then(|| {
+            let max_attrs = self.limits.max_attributes;
+            Box::new(Extra {
+                status_message: span
+                    .status_message
+                    .filter(|m| !m.is_empty())
+                    .map(|m| truncate(&m, max).into()),
+                trace_state: span
+                    .trace_state
+                    .filter(|t| !t.is_empty())
+                    .map(|t| truncate(&t, max).into()),
+                events: span
+                    .events
+                    .iter()
+                    .take(self.limits.max_events)
+                    .map(|e| SpanEvent {
+                        time_unix_nano: e.time_unix_nano,
+                        name: Arc::from(truncate(&e.name, max)),
+                        attributes: resolved_attrs(&e.attributes, max_attrs, max),
+                    })
+                    .collect(),
+                links: span
+                    .links
+                    .iter()
+                    .take(self.limits.max_links)
+                    .map(|l| SpanLink {
+                        trace_id: l.trace_id,
+                        span_id: l.span_id,
+                        attributes: resolved_attrs(&l.attributes, max_attrs, max),
+                    })
+                    .collect(),
+                dropped_attributes: span.dropped_attributes.saturating_add(over_attrs),
+                dropped_events: span.dropped_events.saturating_add(over_events),
+                dropped_links: span.dropped_links.saturating_add(over_links),
+            })
+        });
+        StoredSpan {
+            trace_id: span.trace_id,
+            span_id: span.span_id,
+            parent_span_id: span.parent_span_id,
+            start: span.start_unix_nano,
+            end: span.end_unix_nano,
+            attrs: attrs.into_boxed_slice(),
+            extra,
+            source,
+            service,
+            name,
+            arrived,
+            flags: span.flags as u8,
+            kind: kind_to_u8(span.kind),
+            status: span.status.to_u8(),
+        }
+    }
+
+    fn push(&mut self, span: StoredSpan) -> u64 {
+        let seq = self.head + self.spans.len() as u64;
+        self.span_heap += span.heap_bytes();
+        // Indexes.
+        let mut heap: isize = 0;
+        push_posting(&mut self.traces, span.trace_id, seq, &mut heap);
+        match self.by_service.get_mut(&span.service) {
+            Some(si) => {
+                let (h, maps) = si.push(span.name, seq);
+                heap += h;
+                adjust(&mut self.op_maps_bytes, maps);
+            }
+            None => {
+                let (si, maps) = ServiceIndex::new(span.name, seq);
+                self.by_service.insert(span.service, si);
+                self.op_maps_bytes += maps;
+            }
+        }
+        if span.is_error() {
+            match &mut self.errors {
+                Some(p) => heap += p.push(seq),
+                None => self.errors = Some(Posting::new(seq)),
+            }
+        }
+        let max_values = self.limits.max_values_per_key;
+        for a in span.attrs.iter() {
+            if !indexable(a.tag) {
+                continue;
+            }
+            let ki = self.by_attr.entry(a.key).or_default();
+            if ki.disabled {
+                continue;
+            }
+            let before = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
+            match ki.values.get_mut(&(a.tag, a.bits)) {
+                Some(p) => heap += p.push(seq),
+                None => {
+                    ki.values.insert((a.tag, a.bits), Posting::new(seq));
+                }
+            }
+            if ki.values.len() > max_values {
+                // Too many distinct values to be worth indexing: searches on this key scan.
+                for p in ki.values.values() {
+                    heap -= p.heap_bytes() as isize;
+                }
+                ki.values = SeededMap::default();
+                ki.disabled = true;
+            }
+            let after = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
+            adjust(&mut self.attr_maps_bytes, after as isize - before as isize);
+        }
+        adjust(&mut self.posting_heap, heap);
+        // Zone map.
+        let block_no = seq >> BLOCK_SHIFT;
+        if self.blocks.is_empty() {
+            self.blocks_head = block_no;
+        }
+        while self.blocks_head + (self.blocks.len() as u64) <= block_no {
+            self.blocks.push_back(Block::EMPTY);
+        }
+        let b = &mut self.blocks[(block_no - self.blocks_head) as usize];
+        b.min_start = b.min_start.min(span.start);
+        b.max_start = b.max_start.max(span.start);
+        b.max_duration = b.max_duration.max(span.duration());
+        b.errors += u32::from(span.is_error());
+        self.spans.push_back(span);
+        self.stored_total += 1;
+        seq
+    }
+}
+
+/// Posting-list growth allowed per index entry of a new span (a list doubling from its usual
+/// small size; longer lists grow rarely and are accounted right after).
+const POSTING_GROWTH: usize = 16;
+
+/// The first `max_attrs` of `attrs`, resolved with values cut at `max` bytes.
+fn resolved_attrs(attrs: &[(Str, NewValue)], max_attrs: usize, max: usize) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .take(max_attrs)
+        .map(|(k, v)| resolved_attr(k, v, max))
+        .collect()
+}
+
+/// A count as the `u32` OTLP uses, saturating rather than wrapping.
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// What tests use to reach the writer's failure paths.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// A batch from this service makes [`Store::insert`](super::Store::insert) panic.
+    pub(crate) const PANIC_SERVICE: &str = "tracewire.test.panic";
+}
