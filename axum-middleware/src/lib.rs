@@ -19,8 +19,11 @@
 //! `GET /users/7` gets a `SERVER` span named `GET /users/{id}` (with `http.route`), `GET
 //! /api/rides/9` one named `GET /api/rides/{ride}`, and a request that matches no route (the
 //! fallback, or axum's default 404) one named `GET`. The layer is a
-//! [`tracewire_tower::TraceServerLayer`] reading axum's [`MatchedPath`] and [`ConnectInfo`],
-//! so every option of that layer (trust policy, filter, header allowlist, ...) applies.
+//! [`tracewire_tower::HttpServerLayer`] reading axum's [`MatchedPath`] and [`ConnectInfo`],
+//! so every option of that layer (trust policy, filter, header allowlist, ...) applies, and
+//! its spans carry the attributes listed in tracewire-tower's docs (semantic conventions
+//! v1.44.0), with `client.address`/`client.port` and `network.peer.*` from `ConnectInfo`
+//! (serve with `into_make_service_with_connect_info::<SocketAddr>()`).
 //!
 //! # Where to add it
 //!
@@ -34,30 +37,39 @@
 //! Handlers instrumented with `#[tracing::instrument]` nest under the server span, and
 //! outbound calls made through `tracewire-hyper` continue the trace.
 //!
+//! # Where to find what
+//!
+//! This crate is the axum-specific part only: `lib.rs` holds [`layer`], [`AxumLayer`],
+//! [`AxumRequestInfo`] (route template and peer) and the [`CurrentTrace`] extractor; `tests.rs`
+//! drives a `Router` in process. The layer itself — trust policy, filter, span names, header
+//! allowlists, the span's attributes and its end with the body — is tracewire-tower's (see its
+//! "where to find what").
+//!
 //! [`MatchedPath`]: axum::extract::MatchedPath
 //! [`ConnectInfo`]: axum::extract::ConnectInfo
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, MatchedPath};
 use axum_core::extract::FromRequestParts;
 use http::request::Parts;
 use tracewire::{Baggage, Context, SpanId, TraceId};
 use tracewire_tower::{
-    DefaultRequestInfo, DefaultSpanName, RequestInfo, TraceAll, TraceServerLayer, Trust,
+    DefaultRequestInfo, DefaultSpanName, HttpServerLayer, RequestInfo, TraceAll, Trust,
 };
 
 pub use tracewire;
 pub use tracewire_tower;
 
-/// The axum server layer: [`TraceServerLayer`] with [`AxumRequestInfo`].
-pub type TraceLayer<N = DefaultSpanName, F = TraceAll, T = Trust> =
-    TraceServerLayer<AxumRequestInfo, N, F, T>;
+/// The axum server layer: [`HttpServerLayer`] with [`AxumRequestInfo`]. (Not called
+/// `TraceLayer`, so it never clashes with tower-http's in the same module.)
+pub type AxumLayer<N = DefaultSpanName, F = TraceAll, T = Trust> =
+    HttpServerLayer<AxumRequestInfo, N, F, T>;
 
 /// The server layer for axum with the defaults (W3C propagation, route-based names). Add it
 /// with `Router::layer`, after the routes and fallback. Configure it like any
-/// [`TraceServerLayer`]:
+/// [`HttpServerLayer`]:
 ///
 /// ```
 /// use tracewire_axum::tracewire_tower::{SkipPaths, Trust};
@@ -68,8 +80,8 @@ pub type TraceLayer<N = DefaultSpanName, F = TraceAll, T = Trust> =
 ///     .trace_response_header();
 /// # let _ = layer;
 /// ```
-pub fn layer() -> TraceLayer {
-    TraceServerLayer::new().request_info(AxumRequestInfo)
+pub fn layer() -> AxumLayer {
+    HttpServerLayer::new().request_info(AxumRequestInfo)
 }
 
 /// Reads the route template from axum's `MatchedPath` and the peer address from
@@ -86,10 +98,10 @@ impl RequestInfo for AxumRequestInfo {
         }
     }
 
-    fn client_address(&self, parts: &Parts) -> Option<IpAddr> {
+    fn peer_address(&self, parts: &Parts) -> Option<SocketAddr> {
         match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(addr)) => Some(addr.ip()),
-            None => DefaultRequestInfo::default().client_address(parts),
+            Some(ConnectInfo(addr)) => Some(*addr),
+            None => DefaultRequestInfo::default().peer_address(parts),
         }
     }
 }

@@ -133,7 +133,7 @@ async fn instrumented_handlers_nest_and_the_extractor_sees_their_span() {
 }
 
 #[tokio::test]
-async fn client_address_from_connect_info() {
+async fn peer_from_connect_info() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();
     let app = Router::new()
@@ -143,9 +143,14 @@ async fn client_address_from_connect_info() {
     let addr: SocketAddr = "10.1.2.3:5555".parse().unwrap();
     req.extensions_mut().insert(ConnectInfo(addr));
     app.oneshot(req).await.unwrap();
-    recorder
-        .span("GET /")
-        .assert_attr("client.address", "10.1.2.3");
+    let span = recorder.span("GET /");
+    // The peer is the client: no proxy information.
+    for (ip, port) in [
+        ("client.address", "client.port"),
+        ("network.peer.address", "network.peer.port"),
+    ] {
+        span.assert_attr(ip, "10.1.2.3").assert_attr(port, 5555i64);
+    }
 }
 
 /// The extractor alone. Deliberately not the `#[instrument]`ed handler above: `tracing` caches
@@ -168,7 +173,7 @@ async fn extractor_without_tracing_has_no_ids() {
 #[test]
 fn layer_and_service_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
-    assert_send_sync::<TraceLayer>();
+    assert_send_sync::<AxumLayer>();
     assert_send_sync::<CurrentTrace>();
-    assert_send_sync::<<TraceLayer as tower::Layer<axum::routing::Route>>::Service>();
+    assert_send_sync::<<AxumLayer as tower::Layer<axum::routing::Route>>::Service>();
 }

@@ -131,6 +131,47 @@ pub fn scope<R>(cx: Context, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Like [`scope`], without giving up `cx`: it is moved into scope for `f` and moved back when
+/// `f` returns (or panics), holding whatever was in scope then. No clone: for middleware that
+/// puts the same context in scope on every poll of a future or body.
+///
+/// ```
+/// use tracewire::{Context, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+///
+/// let mut cx = Context::from_span_context(SpanContext::new(
+///     TraceId::from_u128(7),
+///     SpanId::from_u64(9),
+///     TraceFlags::SAMPLED,
+///     TraceState::new(),
+///     true,
+/// ));
+/// let seen = tracewire::scope_mut(&mut cx, tracewire::current);
+/// assert_eq!(seen, cx);
+/// assert_eq!(cx.span_id(), Some(SpanId::from_u64(9)));
+/// assert!(tracewire::current().span_context().is_none());
+/// ```
+pub fn scope_mut<R>(cx: &mut Context, f: impl FnOnce() -> R) -> R {
+    struct PutBack<'a> {
+        cx: &'a mut Context,
+        prev: Option<Option<Ambient>>,
+    }
+    impl Drop for PutBack<'_> {
+        fn drop(&mut self) {
+            if let Some(prev) = self.prev.take()
+                && let Some(cx) = restore(prev)
+            {
+                *self.cx = cx;
+            }
+        }
+    }
+    let prev = swap(Some(std::mem::take(cx)));
+    let _put_back = PutBack {
+        cx,
+        prev: Some(prev),
+    };
+    f()
+}
+
 pin_project! {
     /// A future that runs with a [`Context`] as its ambient context. Created by
     /// [`FutureExt::in_context`].

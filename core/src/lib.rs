@@ -93,7 +93,7 @@ pub mod propagation;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use crate::ambient::{FutureExt, InContext, current, scope};
+pub use crate::ambient::{FutureExt, InContext, current, scope, scope_mut};
 #[cfg(feature = "tokio")]
 pub use crate::ambient::{spawn, spawn_blocking};
 pub use crate::baggage::{Baggage, BaggageEntry};

@@ -102,7 +102,7 @@ pub async fn run(
 }
 
 /// The server layer every HTTP service uses: spans named from axum's route templates.
-fn http_layer() -> tracewire_axum::TraceLayer {
+fn http_layer() -> tracewire_axum::AxumLayer {
     tracewire_axum::layer()
 }
 
@@ -232,7 +232,7 @@ async fn quote(
     pos: Position,
 ) -> Result<Price, BoxError> {
     let uri = format!("http://{pricing}/price?lat={}&lon={}", pos.lat, pos.lon).parse()?;
-    let res = http.get::<Full<Bytes>, _>(uri).await?;
+    let res = http.get(uri).await?;
     let status = res.status();
     let body = res.into_body().collect().await?.to_bytes();
     if !status.is_success() {
@@ -244,8 +244,9 @@ async fn quote(
 /// Runs the gateway.
 pub async fn gateway(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxError> {
     let dispatch_addr = cfg.dispatch.ok_or("gateway needs --dispatch")?;
-    let channel = Channel::from_shared(format!("http://{dispatch_addr}"))?.connect_lazy();
-    let dispatch = DispatchClient::new(tracewire_tonic::GrpcClient::new(channel));
+    let endpoint = Channel::from_shared(format!("http://{dispatch_addr}"))?;
+    // The traced channel records the endpoint as `server.address`/`server.port`.
+    let dispatch = DispatchClient::new(tracewire_tonic::connect_lazy(&endpoint));
     let state = Gateway {
         dispatch,
         pricing: cfg.pricing.ok_or("gateway needs --pricing")?,

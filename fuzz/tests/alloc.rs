@@ -1,8 +1,9 @@
 //! Counts heap allocations on the propagation hot path with a counting global allocator.
 //!
 //! This lives here rather than in `core/tests` because the workspace forbids `unsafe_code`, and a
-//! global allocator is an `unsafe impl`. Run it with
-//! `cargo test --manifest-path fuzz/Cargo.toml --test alloc` (stable is fine).
+//! global allocator is an `unsafe impl`. `.ci/run` runs it with
+//! `cargo test --manifest-path fuzz/Cargo.toml --no-default-features --test alloc` (stable, no
+//! C++ toolchain: without the default `libfuzzer` feature the fuzz targets are not built).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -38,7 +38,7 @@ use http::{Request, Uri};
 use http_body_util::Full;
 use tower_service::Service;
 use tracewire::propagation::Propagators;
-use tracewire_tower::{ClientBodyEnd, TraceClient, TraceClientLayer};
+use tracewire_tower::{HttpClient as TraceClient, HttpClientLayer, HttpResponseBody};
 
 pub use crate::connector::{ClientBuildError, ClientBuilder, Connector};
 pub use tracewire;
@@ -49,7 +49,7 @@ pub use tracewire_tower;
 pub type HttpClient<B = Full<Bytes>> = hyper_util::client::legacy::Client<Connector, B>;
 
 /// The body of a traced response: the inner body, ending the client span when it ends.
-pub type ResponseBody<B = hyper::body::Incoming> = tracewire_tower::ResponseBody<B, ClientBodyEnd>;
+pub type ResponseBody<B = hyper::body::Incoming> = HttpResponseBody<B>;
 
 /// The response of a traced call.
 pub type Response<B = hyper::body::Incoming> = http::Response<ResponseBody<B>>;
@@ -94,7 +94,7 @@ impl<S> Client<S> {
     pub fn propagators(self, propagators: Propagators) -> Self {
         use tower_layer::Layer as _;
         Client {
-            inner: TraceClientLayer::new()
+            inner: HttpClientLayer::new()
                 .propagators(propagators)
                 .layer(self.inner.into_inner()),
         }
@@ -117,9 +117,9 @@ impl<S> Client<S> {
     ) -> Result<http::Response<ResponseBody<ResB>>, S::Error>
     where
         S: Service<Request<B>, Response = http::Response<ResB>> + Clone,
-        S::Error: fmt::Display,
+        S::Error: fmt::Display + 'static,
         ResB: http_body::Body,
-        ResB::Error: fmt::Display,
+        ResB::Error: fmt::Display + 'static,
     {
         let mut service = self.inner.clone();
         poll_fn(|cx| service.poll_ready(cx)).await?;
@@ -127,18 +127,14 @@ impl<S> Client<S> {
     }
 
     /// Sends a `GET` with an empty body to `uri`.
-    pub async fn get<B, ResB>(
-        &self,
-        uri: Uri,
-    ) -> Result<http::Response<ResponseBody<ResB>>, S::Error>
+    pub async fn get<ResB>(&self, uri: Uri) -> Result<http::Response<ResponseBody<ResB>>, S::Error>
     where
-        S: Service<Request<B>, Response = http::Response<ResB>> + Clone,
-        S::Error: fmt::Display,
-        B: Default,
+        S: Service<Request<Full<Bytes>>, Response = http::Response<ResB>> + Clone,
+        S::Error: fmt::Display + 'static,
         ResB: http_body::Body,
-        ResB::Error: fmt::Display,
+        ResB::Error: fmt::Display + 'static,
     {
-        let mut req = Request::new(B::default());
+        let mut req = Request::new(Full::default());
         *req.uri_mut() = uri;
         self.request(req).await
     }
@@ -155,13 +151,13 @@ impl<S: fmt::Debug> fmt::Debug for Client<S> {
 impl<S, B, ResB> Service<Request<B>> for Client<S>
 where
     S: Service<Request<B>, Response = http::Response<ResB>>,
-    S::Error: fmt::Display,
+    S::Error: fmt::Display + 'static,
     ResB: http_body::Body,
-    ResB::Error: fmt::Display,
+    ResB::Error: fmt::Display + 'static,
 {
     type Response = http::Response<ResponseBody<ResB>>;
     type Error = S::Error;
-    type Future = tracewire_tower::ClientResponseFuture<S::Future>;
+    type Future = tracewire_tower::HttpResponseFuture<S::Future>;
 
     fn poll_ready(
         &mut self,

@@ -222,11 +222,9 @@ fn gateway(
     pricing: SocketAddr,
 ) -> Service {
     start("gateway", store, off, move |l| async move {
-        let channel = Channel::from_shared(format!("http://{dispatch}"))
-            .unwrap()
-            .connect_lazy();
+        let endpoint = Channel::from_shared(format!("http://{dispatch}")).unwrap();
         let state = Gateway {
-            dispatch: EchoClient::new(tracewire_tonic::GrpcClient::new(channel)),
+            dispatch: EchoClient::new(tracewire_tonic::connect_lazy(&endpoint)),
             pricing,
             http: tracewire_hyper::Client::new(),
         };
@@ -239,7 +237,7 @@ fn gateway(
                     // The pricing body is read inside the join: its client span ends with the
                     // body, so reading it later would (rightly) stretch that span.
                     let price = async {
-                        let res = g.http.get::<Full<Bytes>, _>(uri).await.unwrap();
+                        let res = g.http.get(uri).await.unwrap();
                         res.into_body().collect().await.unwrap().to_bytes()
                     };
                     let (cars, price) = tokio::join!(
@@ -428,6 +426,14 @@ fn full_chain_one_trace_exact_parents_critical_path_and_map() {
     assert_eq!(attr(disp, "rpc.system.name"), "grpc");
     assert_eq!(attr(disp, "rpc.method"), "echo.Echo/UnaryEcho");
     assert_eq!(attr(gw_grpc, "rpc.method"), "echo.Echo/UnaryEcho");
+    for s in [gw_grpc, disp] {
+        assert_eq!(attr(s, "rpc.response.status_code"), "OK");
+        assert_eq!(attr(s, "server.address"), "127.0.0.1");
+        assert_eq!(
+            attr(s, "server.port"),
+            r.services[1].addr.port().to_string()
+        );
+    }
     assert!(spans.iter().all(|s| !s.is_error()));
 
     // The collector's analysis of this trace.

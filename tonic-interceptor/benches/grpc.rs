@@ -4,7 +4,7 @@
 //! the metadata), calls the service with `oneshot`, and reads the response body to its
 //! trailers. The inner service is a hand-written "handler" (server) or "channel" (client), so
 //! the numbers show the layers' own cost: context extraction/injection, the span, the body
-//! wrappers and the status recording. Spans are sampled and handed to a sink that drops them.
+//! wrapper and the status recording. Spans are sampled and handed to a sink that drops them.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,7 +18,7 @@ use http_body::{Body, Frame};
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tracewire::export::SpanSink;
 use tracewire::{SpanData, TracewireLayer};
-use tracewire_tonic::{GrpcClientLayer, GrpcServerLayer, SemconvStability};
+use tracewire_tonic::{Grpc, GrpcClientLayer, GrpcServerLayer, SemconvStability};
 use tracing_subscriber::layer::SubscriberExt;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -149,13 +149,13 @@ fn benches(c: &mut Criterion) {
         b.iter(|| call(&rt, &bare, request(Unary::new(false))))
     });
     let traced = GrpcServerLayer::new()
-        .semconv(SemconvStability::Stable)
+        .protocol(Grpc::new().semconv(SemconvStability::Stable))
         .layer(handler());
     g.bench_function("layer", |b| {
         b.iter(|| call(&rt, &traced, request(Unary::new(false))))
     });
     let dup = GrpcServerLayer::new()
-        .semconv(SemconvStability::StableAndLegacy)
+        .protocol(Grpc::new().semconv(SemconvStability::StableAndLegacy))
         .layer(handler());
     g.bench_function("layer_rpc_dup", |b| {
         b.iter(|| call(&rt, &dup, request(Unary::new(false))))
@@ -174,7 +174,7 @@ fn benches(c: &mut Criterion) {
         })
     });
     let traced = GrpcClientLayer::new()
-        .semconv(SemconvStability::Stable)
+        .protocol(Grpc::new().semconv(SemconvStability::Stable))
         .layer(channel());
     g.bench_function("layer", |b| {
         b.iter(|| {

@@ -1,45 +1,15 @@
-//! Which RPCs get a span.
+//! Which RPCs get a span: [`RequestFilter`]s that read the gRPC method.
 
 use std::fmt;
 use std::sync::Arc;
 
+use http::request::Parts;
+use tracewire_tower::RequestFilter;
+
 use crate::rpc::RpcPath;
 
-/// Decides whether an RPC gets a span. An RPC that is skipped still has its context propagated:
-/// the server runs the handler with the inbound context in scope, and the client still injects
-/// the current context.
-///
-/// Implemented for `()` (trace everything, the default), for closures
-/// `Fn(&RpcPath<'_>) -> bool`, and by [`SkipServices`].
-///
-/// ```
-/// use tracewire_tonic::{GrpcServerLayer, RpcPath};
-///
-/// let layer = GrpcServerLayer::new().filter(|rpc: &RpcPath<'_>| rpc.method() != "Ping");
-/// # let _ = layer;
-/// ```
-pub trait RpcFilter {
-    /// Whether `rpc` gets a span. Requests whose path is not a gRPC method path are passed as
-    /// `None`.
-    fn should_trace(&self, rpc: Option<&RpcPath<'_>>) -> bool;
-}
-
-impl RpcFilter for () {
-    fn should_trace(&self, _rpc: Option<&RpcPath<'_>>) -> bool {
-        true
-    }
-}
-
-impl<F> RpcFilter for F
-where
-    F: Fn(&RpcPath<'_>) -> bool,
-{
-    fn should_trace(&self, rpc: Option<&RpcPath<'_>>) -> bool {
-        rpc.is_none_or(self)
-    }
-}
-
-/// Skips every method of the named services, e.g. health checks and reflection.
+/// Skips every method of the named services, e.g. health checks and reflection: requests whose
+/// path starts with `/{service}/`.
 ///
 /// ```
 /// use tracewire_tonic::{GrpcServerLayer, SkipServices};
@@ -48,16 +18,19 @@ where
 /// # let _ = layer;
 /// ```
 #[derive(Clone)]
-pub struct SkipServices(Arc<[Box<str>]>);
+pub struct SkipServices {
+    /// `/{service}/` for each service.
+    prefixes: Arc<[String]>,
+}
 
 impl SkipServices {
     /// Skips the services named (fully qualified: `grpc.health.v1.Health`).
-    pub fn new<I, S>(services: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        SkipServices(services.into_iter().map(|s| s.into().into()).collect())
+    pub fn new(services: impl IntoIterator<Item: AsRef<str>>) -> Self {
+        let prefixes = services
+            .into_iter()
+            .map(|service| format!("/{}/", service.as_ref()))
+            .collect();
+        SkipServices { prefixes }
     }
 
     /// Skips the standard health service, `grpc.health.v1.Health`.
@@ -68,13 +41,57 @@ impl SkipServices {
 
 impl fmt::Debug for SkipServices {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SkipServices").field(&&*self.0).finish()
+        let services = self.prefixes.iter().map(|p| p.trim_matches('/'));
+        f.debug_tuple("SkipServices")
+            .field(&services.collect::<Vec<_>>())
+            .finish()
     }
 }
 
-impl RpcFilter for SkipServices {
-    fn should_trace(&self, rpc: Option<&RpcPath<'_>>) -> bool {
-        rpc.is_none_or(|rpc| !self.0.iter().any(|s| **s == *rpc.service()))
+impl RequestFilter for SkipServices {
+    fn should_trace(&self, parts: &Parts) -> bool {
+        let path = parts.uri.path();
+        !self.prefixes.iter().any(|p| path.starts_with(p.as_str()))
+    }
+}
+
+/// Traces the RPCs for which a closure over the [`RpcPath`] returns `true`; requests whose path
+/// is not a gRPC method path are traced. (A closure over the whole request, `Fn(&Parts) ->
+/// bool`, is a filter by itself.)
+///
+/// ```
+/// use tracewire_tonic::{GrpcServerLayer, RpcPath, TraceRpcs};
+///
+/// let layer = GrpcServerLayer::new().filter(TraceRpcs::new(|rpc: &RpcPath<'_>| rpc.method() != "Ping"));
+/// # let _ = layer;
+/// ```
+#[derive(Clone, Copy)]
+pub struct TraceRpcs<F>(F);
+
+impl<F> TraceRpcs<F>
+where
+    F: Fn(&RpcPath<'_>) -> bool,
+{
+    /// Traces the RPCs `f` accepts.
+    pub fn new(f: F) -> Self {
+        TraceRpcs(f)
+    }
+}
+
+impl<F> fmt::Debug for TraceRpcs<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TraceRpcs")
+            .field(&std::any::type_name::<F>())
+            .finish()
+    }
+}
+
+impl<F> RequestFilter for TraceRpcs<F>
+where
+    F: Fn(&RpcPath<'_>) -> bool,
+{
+    fn should_trace(&self, parts: &Parts) -> bool {
+        RpcPath::parse(parts.uri.path()).is_none_or(|rpc| (self.0)(&rpc))
     }
 }
 
@@ -82,17 +99,22 @@ impl RpcFilter for SkipServices {
 mod tests {
     use super::*;
 
+    fn parts(path: &str) -> Parts {
+        http::Request::post(path).body(()).unwrap().into_parts().0
+    }
+
     #[test]
     fn filters() {
-        let health = RpcPath::parse("/grpc.health.v1.Health/Check").unwrap();
-        let echo = RpcPath::parse("/echo.Echo/UnaryEcho").unwrap();
-        assert!(().should_trace(Some(&health)));
-        assert!(!SkipServices::health().should_trace(Some(&health)));
-        assert!(SkipServices::health().should_trace(Some(&echo)));
-        assert!(SkipServices::health().should_trace(None));
-        let only_echo = |rpc: &RpcPath<'_>| rpc.service() == "echo.Echo";
-        assert!(only_echo.should_trace(Some(&echo)));
-        assert!(!only_echo.should_trace(Some(&health)));
+        let health = parts("/grpc.health.v1.Health/Check");
+        let echo = parts("/echo.Echo/UnaryEcho");
+        let other = parts("/metrics");
+        assert!(!SkipServices::health().should_trace(&health));
+        assert!(SkipServices::health().should_trace(&echo));
+        assert!(SkipServices::health().should_trace(&other));
+        let only_echo = TraceRpcs::new(|rpc: &RpcPath<'_>| rpc.service() == "echo.Echo");
+        assert!(only_echo.should_trace(&echo));
+        assert!(!only_echo.should_trace(&health));
+        assert!(only_echo.should_trace(&other));
         assert_eq!(
             format!("{:?}", SkipServices::health()),
             r#"SkipServices(["grpc.health.v1.Health"])"#

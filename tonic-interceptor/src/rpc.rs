@@ -1,16 +1,14 @@
-//! gRPC facts the layers need: the method from the request path, status codes and their names,
-//! status parsing from headers and trailers, `grpc-timeout`, and which semantic conventions to
-//! emit.
+//! gRPC facts the layers need: the method from the request path, `grpc-timeout`, and which
+//! semantic conventions to emit.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use http::HeaderMap;
 
 /// The method an RPC calls, parsed from its request path `/{package.Service}/{Method}`.
 ///
-/// Given to [`RpcFilter`](crate::RpcFilter)s. Borrowed from the request, so reading it costs
-/// nothing.
+/// Given to [`TraceRpcs`](crate::TraceRpcs) filters. Borrowed from the request, so reading it
+/// costs nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RpcPath<'a> {
     full: &'a str,
@@ -60,17 +58,19 @@ impl<'a> RpcPath<'a> {
 ///
 /// The layers read `OTEL_SEMCONV_STABILITY_OPT_IN` when they are built: `rpc/dup` in its
 /// comma-separated list selects [`SemconvStability::StableAndLegacy`]; anything else the current
-/// conventions only. The builders' `semconv` method overrides it.
+/// conventions only. [`Grpc::semconv`](crate::Grpc::semconv) overrides it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SemconvStability {
     /// The current conventions: `rpc.system.name`, fully-qualified `rpc.method`,
-    /// `rpc.status_code` as the code's name.
+    /// `rpc.response.status_code` as the code's name.
     #[default]
     Stable,
     /// The current conventions plus the older names many backends still read: `rpc.system`,
-    /// `rpc.service` and `rpc.grpc.status_code` (an integer). `rpc.method` exists in both sets;
-    /// it keeps the current, fully-qualified value.
+    /// `rpc.service` and `rpc.grpc.status_code` (an integer). `rpc.method` exists in both sets
+    /// with different values (older: the short method name); it keeps the current,
+    /// fully-qualified value, as OpenTelemetry's own instrumentations do in `rpc/dup` mode,
+    /// since one key cannot hold both.
     StableAndLegacy,
 }
 
@@ -101,96 +101,6 @@ impl SemconvStability {
 
     pub(crate) fn legacy(self) -> bool {
         self == SemconvStability::StableAndLegacy
-    }
-}
-
-/// The names of the gRPC status codes, indexed by code.
-const CODE_NAMES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
-
-pub(crate) const OK: i32 = 0;
-pub(crate) const CANCELLED: i32 = 1;
-pub(crate) const UNKNOWN: i32 = 2;
-pub(crate) const DEADLINE_EXCEEDED: i32 = 4;
-
-/// The name of status code `code` (`"NOT_FOUND"`), or its decimal form for codes gRPC does not
-/// define.
-pub(crate) fn code_name(code: i32) -> Cow<'static, str> {
-    match usize::try_from(code).ok().and_then(|i| CODE_NAMES.get(i)) {
-        Some(name) => Cow::Borrowed(name),
-        None => Cow::Owned(code.to_string()),
-    }
-}
-
-/// Which side of the call a span describes; it decides which codes are errors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
-    Server,
-    Client,
-}
-
-impl Side {
-    /// Whether `code` marks the span as failed. On the server only UNKNOWN, DEADLINE_EXCEEDED,
-    /// UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS are errors (the others are the
-    /// caller's doing); on the client every code but OK is.
-    pub(crate) fn is_error(self, code: i32) -> bool {
-        match self {
-            Side::Server => matches!(code, 2 | 4 | 12 | 13 | 14 | 15),
-            Side::Client => code != OK,
-        }
-    }
-}
-
-/// A final status read from `grpc-status` / `grpc-message`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct GrpcStatus<'a> {
-    pub(crate) code: i32,
-    pub(crate) message: Option<Cow<'a, str>>,
-}
-
-/// Reads `grpc-status` (and `grpc-message`, percent-decoded) from a header or trailer map. A
-/// `grpc-status` that is not a number counts as UNKNOWN, as gRPC clients treat it.
-pub(crate) fn status_from_headers(map: &HeaderMap) -> Option<GrpcStatus<'_>> {
-    let raw = map.get("grpc-status")?;
-    let code = std::str::from_utf8(raw.as_bytes())
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-        .filter(|c| *c >= 0)
-        .unwrap_or(UNKNOWN);
-    let message = map
-        .get("grpc-message")
-        .map(|m| percent_encoding::percent_decode(m.as_bytes()).decode_utf8_lossy())
-        .filter(|m| !m.is_empty());
-    Some(GrpcStatus { code, message })
-}
-
-/// The gRPC code a client infers from a non-200 HTTP status without `grpc-status`
-/// (gRPC's `http-grpc-status-mapping`).
-pub(crate) fn code_from_http(status: http::StatusCode) -> i32 {
-    match status.as_u16() {
-        400 => 13,
-        401 => 16,
-        403 => 7,
-        404 => 12,
-        429 | 502..=504 => 14,
-        _ => UNKNOWN,
     }
 }
 
@@ -230,39 +140,6 @@ mod tests {
     }
 
     #[test]
-    fn code_names() {
-        assert_eq!(code_name(0), "OK");
-        assert_eq!(code_name(4), "DEADLINE_EXCEEDED");
-        assert_eq!(code_name(16), "UNAUTHENTICATED");
-        assert_eq!(code_name(17), "17");
-        assert_eq!(code_name(-1), "-1");
-    }
-
-    #[test]
-    fn statuses() {
-        let mut h = HeaderMap::new();
-        assert_eq!(status_from_headers(&h), None);
-        h.insert("grpc-status", "5".parse().unwrap());
-        h.insert("grpc-message", "no%20such%20ride%E2%9C%93".parse().unwrap());
-        assert_eq!(
-            status_from_headers(&h),
-            Some(GrpcStatus {
-                code: 5,
-                message: Some("no such ride✓".into())
-            })
-        );
-        h.insert("grpc-status", "banana".parse().unwrap());
-        h.remove("grpc-message");
-        assert_eq!(
-            status_from_headers(&h),
-            Some(GrpcStatus {
-                code: UNKNOWN,
-                message: None
-            })
-        );
-    }
-
-    #[test]
     fn timeouts() {
         let t = |v: &str| {
             let mut h = HeaderMap::new();
@@ -277,13 +154,6 @@ mod tests {
         assert_eq!(t("S"), None);
         assert_eq!(t("10x"), None);
         assert_eq!(t(""), None);
-    }
-
-    #[test]
-    fn http_mapping() {
-        assert_eq!(code_from_http(http::StatusCode::NOT_FOUND), 12);
-        assert_eq!(code_from_http(http::StatusCode::SERVICE_UNAVAILABLE), 14);
-        assert_eq!(code_from_http(http::StatusCode::IM_A_TEAPOT), UNKNOWN);
     }
 
     #[test]

@@ -67,6 +67,35 @@ impl Script {
     pub(crate) fn empty() -> Self {
         Script::new([])
     }
+
+    /// A server stream: two messages, then OK trailers.
+    pub(crate) fn two_messages() -> Self {
+        Script::new([
+            Step::Data(message(b"1")),
+            Step::Data(message(b"2")),
+            Step::Trailers(trailers(0, None)),
+        ])
+    }
+}
+
+/// Sends `req`, reads the first frame of the response body, then drops the body: a stream the
+/// caller cancels midway. `check` runs while the stream is still open.
+pub(crate) async fn cancel_after_one_frame<S, B>(
+    svc: S,
+    req: http::Request<Script>,
+    check: impl FnOnce(),
+) where
+    S: tower::Service<http::Request<Script>, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: Body + Unpin,
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut body = svc.oneshot(req).await.unwrap().into_body();
+    body.frame().await.unwrap().unwrap();
+    check();
+    drop(body);
 }
 
 impl Body for Script {
@@ -119,25 +148,3 @@ where
 pub(crate) fn assert_send_sync<T: Send + Sync>() {}
 
 pub(crate) fn assert_send<T: Send>() {}
-
-/// The gRPC status code names the spans must carry, indexed by code (written out here, not
-/// taken from the crate, so a typo in the crate's table fails the tests).
-pub(crate) const CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];

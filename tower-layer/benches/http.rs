@@ -24,7 +24,7 @@ use tower::{Layer, Service, service_fn};
 use tracewire::TracewireLayer;
 use tracewire::export::Pipeline;
 use tracewire::{Context as TraceContext, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-use tracewire_tower::{TraceClientLayer, TraceServerLayer};
+use tracewire_tower::{HttpClientLayer, HttpServerLayer};
 use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -109,7 +109,7 @@ fn server(c: &mut Criterion) {
         group.bench_function("bare", |b| {
             b.iter(|| run(&mut bare, request(Some(SAMPLED))))
         });
-        let mut traced = TraceServerLayer::new().layer(handler());
+        let mut traced = HttpServerLayer::new().layer(handler());
         group.bench_function("sampled", |b| {
             b.iter(|| run(&mut traced, request(Some(SAMPLED))))
         });
@@ -118,7 +118,7 @@ fn server(c: &mut Criterion) {
         });
     });
     tracing::dispatcher::with_default(&disabled, || {
-        let mut traced = TraceServerLayer::new().layer(handler());
+        let mut traced = HttpServerLayer::new().layer(handler());
         group.bench_function("disabled", |b| {
             b.iter(|| run(&mut traced, request(Some(SAMPLED))))
         });
@@ -152,7 +152,7 @@ fn client(c: &mut Criterion) {
         group.bench_function("bare", |b| {
             b.iter(|| tracewire::scope(sampled.clone(), || run(&mut bare, out())))
         });
-        let mut traced = TraceClientLayer::new().layer(handler());
+        let mut traced = HttpClientLayer::new().layer(handler());
         group.bench_function("sampled", |b| {
             b.iter(|| tracewire::scope(sampled.clone(), || run(&mut traced, out())))
         });
@@ -161,7 +161,7 @@ fn client(c: &mut Criterion) {
         });
     });
     tracing::dispatcher::with_default(&disabled, || {
-        let mut traced = TraceClientLayer::new().layer(handler());
+        let mut traced = HttpClientLayer::new().layer(handler());
         group.bench_function("disabled", |b| {
             b.iter(|| tracewire::scope(sampled.clone(), || run(&mut traced, out())))
         });

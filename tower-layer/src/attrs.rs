@@ -1,9 +1,11 @@
 //! Semantic-convention values computed from requests and responses, shared by the server and
-//! client layers (and reusable by other HTTP integrations).
+//! client layers of every protocol (and reusable by other integrations).
 
 use std::borrow::Cow;
+use std::fmt;
 
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
+use tracing::Span;
 
 /// The value of `http.request.method`: the method for the nine standard methods, `_OTHER`
 /// otherwise (the original is then recorded as `http.request.method_original`).
@@ -42,8 +44,18 @@ pub fn protocol_version(version: Version) -> Option<&'static str> {
     })
 }
 
-/// The host and port a request is addressed to, from the URI authority or the `Host` header.
-/// The port is the explicit one, else the scheme's default.
+/// The host and port a request is addressed to (`server.address`, `server.port`), from the URI
+/// authority or the `Host` header. The port is the explicit one, else the scheme's default.
+/// Userinfo is never returned, and an IPv6 address comes without its brackets:
+///
+/// ```
+/// use http::{HeaderMap, Uri};
+///
+/// let uri: Uri = "http://user@[::1]:9000/x".parse().unwrap();
+/// let headers = HeaderMap::new();
+/// let (host, port) = tracewire_tower::attrs::server_address(&uri, &headers, "http");
+/// assert_eq!((host, port), (Some("::1"), Some(9000)));
+/// ```
 pub fn server_address<'a>(
     uri: &'a Uri,
     headers: &'a HeaderMap,
@@ -150,33 +162,9 @@ fn needs_redaction(pair: &str) -> bool {
         && (is_credential_key(key) || (key.contains('%') && is_credential_key(&decode_lossy(key))))
 }
 
-fn decode_lossy(s: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                match (
-                    bytes.get(i + 1).copied().and_then(hex),
-                    bytes.get(i + 2).copied().and_then(hex),
-                ) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// `s` percent-decoded, invalid UTF-8 replaced.
+fn decode_lossy(s: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy()
 }
 
 /// The value of `url.full` for an outgoing request: scheme, host, port, path and the query with
@@ -224,6 +212,15 @@ pub fn server_status_is_error(status: StatusCode) -> bool {
 /// Whether an HTTP *client* span with this response status is an error: 4xx and 5xx.
 pub fn client_status_is_error(status: StatusCode) -> bool {
     status.is_client_error() || status.is_server_error()
+}
+
+/// Marks `span` failed: `otel.status_code` error, `error.type` (low-cardinality: a status code
+/// or an error kind, [`ErrorRef::error_type`](crate::ErrorRef::error_type)) and the message as
+/// `otel.status_message`.
+pub fn record_error(span: &Span, error_type: &str, message: impl fmt::Display) {
+    span.record("otel.status_code", "error");
+    span.record("error.type", error_type);
+    span.record("otel.status_message", tracing::field::display(message));
 }
 
 /// Headers whose values are never recorded, whatever the allowlist says.

@@ -1,13 +1,19 @@
 //! A response body wrapper that calls a hook exactly once when the body ends, fails or is
 //! dropped — how the server and client spans live until the last byte, not the headers.
+//!
+//! It knows nothing of HTTP or gRPC: a protocol reads what it needs from the end (the trailers
+//! carry the gRPC status) and from the error (through [`ErrorRef`]).
 
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Buf;
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+
+use crate::error::ErrorRef;
 
 /// How a wrapped body ended. Given to [`OnBodyEnd::on_end`].
 #[derive(Clone, Copy)]
@@ -20,7 +26,7 @@ pub enum BodyEnd<'a> {
         trailers: Option<&'a HeaderMap>,
     },
     /// The body returned an error.
-    Error(&'a dyn fmt::Display),
+    Error(ErrorRef<'a>),
     /// The body was dropped before its end (the peer went away, the caller stopped reading).
     Dropped,
 }
@@ -32,23 +38,28 @@ impl fmt::Debug for BodyEnd<'_> {
                 .debug_struct("Complete")
                 .field("trailers", trailers)
                 .finish(),
-            BodyEnd::Error(e) => f.debug_tuple("Error").field(&format_args!("{e}")).finish(),
+            BodyEnd::Error(e) => f.debug_tuple("Error").field(e).finish(),
             BodyEnd::Dropped => f.write_str("Dropped"),
         }
     }
 }
 
-/// A hook called once when a [`ResponseBody`] ends.
+/// A hook called once when a [`ResponseBody`] ends (and, if it wants, for every data frame).
 ///
-/// Implemented for closures `FnOnce(BodyEnd<'_>)`; the server and client layers use their own
-/// types, which end the span.
+/// Implemented for closures `FnOnce(BodyEnd<'_>)`; the server and client layers use
+/// [`BodyHook`](crate::BodyHook), which ends the span.
 pub trait OnBodyEnd {
     /// Called exactly once, with how the body ended.
     fn on_end(self, end: BodyEnd<'_>);
 
+    /// Called for each data frame, before the frame is handed on. The default does nothing.
+    fn on_data<D: Buf>(&mut self, data: &D) {
+        let _ = data;
+    }
+
     /// Runs one poll of the inner body. The default just polls; the layers' hooks enter their
     /// span (and trace context) so work done while producing the body stays in the trace.
-    fn in_scope<R>(&self, poll: impl FnOnce() -> R) -> R {
+    fn in_scope<R>(&mut self, poll: impl FnOnce() -> R) -> R {
         poll()
     }
 }
@@ -156,7 +167,7 @@ where
 impl<B, E> Body for ResponseBody<B, E>
 where
     B: Body,
-    B::Error: fmt::Display,
+    B::Error: fmt::Display + 'static,
     E: OnBodyEnd,
 {
     type Data = B::Data;
@@ -167,7 +178,7 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let polled = match this.on_end.as_ref() {
+        let polled = match this.on_end.as_mut() {
             Some(hook) => hook.in_scope(|| this.inner.as_mut().poll_frame(cx)),
             None => return this.inner.poll_frame(cx),
         };
@@ -180,10 +191,13 @@ where
             }
             Poll::Ready(Some(Err(e))) => {
                 if let Some(hook) = this.on_end.take() {
-                    hook.on_end(BodyEnd::Error(e));
+                    hook.on_end(BodyEnd::Error(ErrorRef::new(e)));
                 }
             }
             Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(hook)) = (frame.data_ref(), this.on_end.as_mut()) {
+                    hook.on_data(data);
+                }
                 if let Some(trailers) = frame.trailers_ref() {
                     if let Some(hook) = this.on_end.take() {
                         hook.on_end(BodyEnd::Complete {
@@ -270,6 +284,55 @@ mod tests {
         let body = ResponseBody::new(FramesBody::new(frames), hook);
         assert!(body.collect().await.is_err());
         assert_eq!(*log.lock().unwrap(), ["error:reset"]);
+    }
+
+    /// Counts data bytes and reports them with the end.
+    struct Counting(usize, std::sync::mpsc::Sender<(usize, bool)>);
+
+    impl OnBodyEnd for Counting {
+        fn on_end(self, end: BodyEnd<'_>) {
+            let complete = matches!(end, BodyEnd::Complete { .. });
+            self.1.send((self.0, complete)).unwrap();
+        }
+
+        fn on_data<D: Buf>(&mut self, data: &D) {
+            self.0 += data.remaining();
+        }
+    }
+
+    #[tokio::test]
+    async fn data_frames_are_seen_before_the_end() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = vec![
+            Ok(Frame::data(Bytes::from_static(b"abc"))),
+            Ok(Frame::data(Bytes::from_static(b"de"))),
+            Ok(Frame::trailers(HeaderMap::new())),
+        ];
+        let body = ResponseBody::new(FramesBody::new(frames), Counting(0, tx));
+        body.collect().await.unwrap();
+        assert_eq!(rx.recv().unwrap(), (5, true));
+    }
+
+    #[tokio::test]
+    async fn errors_can_be_downcast() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = vec![Err(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        ))];
+        let body = ResponseBody::new(FramesBody::new(frames), move |end: BodyEnd<'_>| {
+            if let BodyEnd::Error(e) = end {
+                let io = e.downcast_ref::<std::io::Error>().unwrap();
+                tx.send((io.kind(), e.error_type())).unwrap();
+            }
+        });
+        assert!(body.collect().await.is_err());
+        assert_eq!(
+            rx.recv().unwrap(),
+            (
+                std::io::ErrorKind::ConnectionReset,
+                "connection_reset".into()
+            )
+        );
     }
 
     #[test]

@@ -1,105 +1,73 @@
-use std::fmt;
-use std::task::{Context as TaskContext, Poll};
+//! What the client layer does for each request before calling the inner service.
 
-use http::{Request, Response};
-use http_body::Body;
-use tower_service::Service;
-use tracewire::SpanExt;
+use http::HeaderMap;
+use http::request::Parts;
 use tracewire::propagation::Propagators;
+use tracewire::{Context, SpanExt};
 
-use super::future::ClientResponseFuture;
-use super::{ClientBodyEnd, TraceClientLayer};
-use crate::attrs::{method_name, server_address, span_method, url_full};
-use crate::body::ResponseBody;
+use super::{ClientLayer, ClientProtocol};
+use crate::hook::ResponseHook;
+use crate::server::{RequestFilter, TraceAll};
+use crate::service::{StartRequest, TraceService};
 
-/// A client service traced by [`TraceClientLayer`].
-#[derive(Clone)]
-pub struct TraceClient<S> {
-    pub(crate) inner: S,
-    pub(crate) propagators: Propagators,
-}
+/// A client service traced by a [`ClientLayer`].
+pub type ClientService<S, P, F> = TraceService<S, ClientLayer<P, F>>;
 
-impl<S> TraceClient<S> {
-    /// Wraps `inner`, injecting W3C Trace Context and Baggage.
+impl<S, P: Default> ClientService<S, P, TraceAll> {
+    /// Wraps `inner` with the default client settings (W3C Trace Context and Baggage).
     pub fn new(inner: S) -> Self {
-        TraceClient {
+        TraceService {
             inner,
-            propagators: Propagators::w3c(),
+            layer: ClientLayer::new(),
         }
     }
 
-    /// The default layer ([`TraceClientLayer::new`]).
-    pub fn layer() -> TraceClientLayer {
-        TraceClientLayer::new()
-    }
-
-    /// The propagation formats this client injects.
-    pub fn propagators(&self) -> &Propagators {
-        &self.propagators
+    /// The default client layer ([`ClientLayer::new`]).
+    pub fn layer() -> ClientLayer<P, TraceAll> {
+        ClientLayer::new()
     }
 }
 
-crate::macros::define_inner_service_accessors!(TraceClient<S>);
+impl<P: ClientProtocol, F: RequestFilter> StartRequest for ClientLayer<P, F> {
+    type Outcome = P::Outcome;
 
-impl<S: fmt::Debug> fmt::Debug for TraceClient<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TraceClient")
-            .field("inner", &self.inner)
-            .field("propagators", &self.propagators)
-            .finish()
-    }
-}
-
-impl<S, ReqB, ResB> Service<Request<ReqB>> for TraceClient<S>
-where
-    S: Service<Request<ReqB>, Response = Response<ResB>>,
-    S::Error: fmt::Display,
-    ResB: Body,
-    ResB::Error: fmt::Display,
-{
-    type Response = Response<ResponseBody<ResB, ClientBodyEnd>>;
-    type Error = S::Error;
-    type Future = ClientResponseFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
-        let method = method_name(req.method());
-        let scheme = req.uri().scheme_str().unwrap_or("http");
-        let (address, port) = server_address(req.uri(), req.headers(), scheme);
-        let span = tracing::info_span!(
-            target: "tracewire_tower::client",
-            "HTTP client request",
-            otel.name = span_method(req.method()),
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            otel.status_message = tracing::field::Empty,
-            http.request.method = method,
-            http.request.method_original = (method == "_OTHER").then(|| req.method().as_str()),
-            server.address = address,
-            server.port = port,
-            url.full = tracing::field::Empty,
-            http.response.status_code = tracing::field::Empty,
-            error.type = tracing::field::Empty,
-        );
-        // The span's own context, or (span disabled) whatever context is current, so the
-        // trace goes on even when a filter turned the span off.
-        let cx = span.context().unwrap_or_else(tracewire::current);
-        if cx.span_context().is_some_and(|sc| sc.is_sampled()) {
-            span.record("url.full", url_full(req.uri()).as_str());
-        }
-        let headers = req.headers_mut();
-        for field in self.propagators.fields() {
-            headers.remove(*field);
-        }
-        self.propagators.inject(&cx, headers);
-
-        let future = {
-            let _entered = span.enter();
-            self.inner.call(req)
+    fn start(&self, parts: &mut Parts) -> ResponseHook<P::Outcome> {
+        let span = if self.filter.should_trace(parts) {
+            self.protocol.make_span(parts)
+        } else {
+            tracing::Span::none()
         };
-        ClientResponseFuture::new(future, span)
+        // The span's own context, or (no span, or a disabled one) whatever context is
+        // current, so the trace goes on.
+        let cx = span.context().unwrap_or_else(tracewire::current);
+        let enabled = !span.is_disabled();
+        if enabled && cx.span_context().is_some_and(|sc| sc.is_sampled()) {
+            // Only exported spans pay for formatting.
+            self.protocol.record_sampled(&span, parts);
+        }
+        inject_replacing(&self.propagators, &cx, &mut parts.headers);
+        let outcome = enabled.then(|| self.protocol.outcome(parts));
+        ResponseHook::new(span, None, outcome)
     }
+}
+
+/// Writes `cx` into `headers` with every format, first removing whatever trace headers the
+/// caller set (a stale or forged `traceparent` must not ride along with ours). What the client
+/// layers do; public for integrations that inject by themselves (tracewire-tonic's
+/// interceptor).
+///
+/// ```
+/// use tracewire::propagation::Propagators;
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+/// // Nothing is current here: the stale header is removed and nothing is written.
+/// tracewire_tower::inject_replacing(&Propagators::w3c(), &tracewire::current(), &mut headers);
+/// assert!(headers.is_empty());
+/// ```
+pub fn inject_replacing(propagators: &Propagators, cx: &Context, headers: &mut HeaderMap) {
+    for field in propagators.fields() {
+        headers.remove(*field);
+    }
+    propagators.inject(cx, headers);
 }

@@ -2,10 +2,13 @@
 
 use http::request::Parts;
 
-/// Decides which requests get a server span. A request that is not traced still passes its
-/// inbound context through to the handler (outbound calls continue the caller's trace).
+/// Decides which requests get a span, on a server or a client layer. On a server, a request
+/// that is not traced still passes on the inbound context the
+/// [`TrustPolicy`](super::TrustPolicy) allows (with the default policy, outbound calls continue
+/// the caller's trace); on a client, it carries the current context on.
 ///
-/// Implemented for [`TraceAll`], [`SkipPaths`] and closures `Fn(&Parts) -> bool`.
+/// Implemented for [`TraceAll`], [`SkipPaths`], closures `Fn(&Parts) -> bool`, and
+/// tracewire-tonic's `SkipServices` and `TraceRpcs`.
 pub trait RequestFilter {
     /// Whether to start a span for this request.
     fn should_trace(&self, parts: &Parts) -> bool;
@@ -25,9 +28,9 @@ impl RequestFilter for TraceAll {
 /// Skips requests whose path is exactly one of a list (health checks, metrics scrapes).
 ///
 /// ```
-/// use tracewire_tower::{SkipPaths, TraceServerLayer};
+/// use tracewire_tower::{SkipPaths, HttpServerLayer};
 ///
-/// let layer = TraceServerLayer::new().filter(SkipPaths::new(["/health", "/metrics"]));
+/// let layer = HttpServerLayer::new().filter(SkipPaths::new(["/health", "/metrics"]));
 /// # let _ = layer;
 /// ```
 #[derive(Clone, Debug)]

@@ -1,16 +1,17 @@
 //! Which request and response headers the server span records.
 //!
-//! Any header can be allowlisted; each is recorded as `http.request.header.<name>` or
-//! `http.response.header.<name>` (lowercase, per the semantic conventions), repeated values
-//! joined with `,`. The attribute keys are built once, when the layer is configured. Sensitive
-//! headers (`authorization`, `cookie`, `set-cookie`, ...) are never recorded, whatever the
-//! allowlist says. Only sampled spans pay for recording.
+//! Any header can be allowlisted; each is recorded under the protocol's prefix
+//! (`http.request.header.<name>`, `rpc.request.metadata.<key>`, ...; lowercase) as an array of
+//! strings, one element per header line, as the semantic conventions ask. The attribute keys are
+//! built once, when the layer is configured. Sensitive headers (`authorization`, `cookie`,
+//! `set-cookie`, ...) are never recorded, whatever the allowlist says. Only sampled spans pay for
+//! recording; values that are not visible ASCII are left out.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
-use tracewire::{SpanExt, Text};
+use tracewire::{Array, SpanExt, Text, Value};
 
 /// Allowlisted headers with their attribute keys.
 #[derive(Clone, Debug, Default)]
@@ -47,23 +48,16 @@ impl HeaderAllowlist {
     /// Records the allowlisted headers present in `headers` on `span`.
     pub(crate) fn record(&self, span: &tracing::Span, headers: &HeaderMap) {
         for (name, key) in self.0.iter() {
-            let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
-            let Some(first) = values.next() else {
-                continue;
-            };
-            let value = match values.next() {
-                // Short values are stored inline: no allocation.
-                None => Text::new(first),
-                Some(second) => {
-                    let mut joined = format!("{first},{second}");
-                    for v in values {
-                        joined.push(',');
-                        joined.push_str(v);
-                    }
-                    Text::from(joined)
-                }
-            };
-            span.set_attribute(key.clone(), value);
+            let values: Vec<Text> = headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                // Short values are stored inline: no allocation per value.
+                .map(Text::new)
+                .collect();
+            if !values.is_empty() {
+                span.set_attribute(key.clone(), Value::Array(Array::String(values)));
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The request-info hook: what the framework knows that the request line does not say.
 
 use std::borrow::Cow;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use http::request::Parts;
 
@@ -37,8 +37,10 @@ pub trait RequestInfo {
     /// The route template (`/users/{id}`), if known. Never the raw path.
     fn route<'a>(&self, parts: &'a Parts) -> Option<&'a str>;
 
-    /// The address of the peer that sent the request, if known.
-    fn client_address(&self, parts: &Parts) -> Option<IpAddr>;
+    /// The socket address of the peer that sent the request, if known: recorded as
+    /// `network.peer.address`/`network.peer.port` and, with no proxy information, as
+    /// `client.address`/`client.port`.
+    fn peer_address(&self, parts: &Parts) -> Option<SocketAddr>;
 }
 
 /// Reads the [`HttpRoute`] and [`SocketAddr`] request extensions.
@@ -51,7 +53,7 @@ impl RequestInfo for DefaultRequestInfo {
         parts.extensions.get::<HttpRoute>().map(HttpRoute::as_str)
     }
 
-    fn client_address(&self, parts: &Parts) -> Option<IpAddr> {
-        parts.extensions.get::<SocketAddr>().map(SocketAddr::ip)
+    fn peer_address(&self, parts: &Parts) -> Option<SocketAddr> {
+        parts.extensions.get::<SocketAddr>().copied()
     }
 }

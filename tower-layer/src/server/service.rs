@@ -1,82 +1,44 @@
-use std::fmt;
-use std::task::{Context as TaskContext, Poll};
+//! What the server layer does for each request before calling the inner service.
 
-use http::{Request, Response};
-use http_body::Body;
-use tower_service::Service;
-use tracewire::{Context, FutureExt, Parent};
+use http::HeaderValue;
+use http::request::Parts;
+use tracewire::{Context, SpanContext};
 
-use super::future::{ServerBodyEnd, ServerResponseFuture, ServerState};
 use super::{
-    DefaultRequestInfo, DefaultSpanName, MakeSpanName, RequestFilter, RequestInfo, TraceAll,
-    TraceServerLayer, Trust, TrustPolicy,
+    MakeSpanName, RequestFilter, ServerLayer, ServerProtocol, TraceAll, Trust, TrustPolicy,
 };
-use crate::attrs::{method_name, protocol_version, redact_query, server_address};
-use crate::body::ResponseBody;
+use crate::hook::ResponseHook;
+use crate::service::{StartRequest, TraceService};
 
-/// A service traced by [`TraceServerLayer`].
-pub struct TraceServer<S, I = DefaultRequestInfo, N = DefaultSpanName, F = TraceAll, T = Trust> {
-    pub(crate) inner: S,
-    pub(crate) layer: TraceServerLayer<I, N, F, T>,
-}
+/// A service traced by a [`ServerLayer`].
+pub type ServerService<S, P, N, F, T> = TraceService<S, ServerLayer<P, N, F, T>>;
 
-impl<S> TraceServer<S> {
-    /// Wraps `inner` with the default settings.
+impl<S, P: ServerProtocol + Default> ServerService<S, P, P::DefaultSpanName, TraceAll, Trust> {
+    /// Wraps `inner` with the default server settings.
     pub fn new(inner: S) -> Self {
-        TraceServer {
+        TraceService {
             inner,
-            layer: TraceServerLayer::new(),
+            layer: ServerLayer::new(),
         }
     }
 
-    /// The default layer, to configure ([`TraceServerLayer::new`]).
-    pub fn layer() -> TraceServerLayer {
-        TraceServerLayer::new()
+    /// The default server layer, to configure ([`ServerLayer::new`]).
+    pub fn layer() -> ServerLayer<P, P::DefaultSpanName, TraceAll, Trust> {
+        ServerLayer::new()
     }
 }
 
-crate::macros::define_inner_service_accessors!(TraceServer<S, I, N, F, T>);
-
-impl<S: Clone, I: Clone, N: Clone, F: Clone, T: Clone> Clone for TraceServer<S, I, N, F, T> {
-    fn clone(&self) -> Self {
-        TraceServer {
-            inner: self.inner.clone(),
-            layer: self.layer.clone(),
-        }
-    }
-}
-
-impl<S: fmt::Debug, I, N, F, T> fmt::Debug for TraceServer<S, I, N, F, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TraceServer")
-            .field("inner", &self.inner)
-            .field("layer", &self.layer)
-            .finish()
-    }
-}
-
-impl<S, ReqB, ResB, I, N, F, T> Service<Request<ReqB>> for TraceServer<S, I, N, F, T>
+impl<P, N, F, T> StartRequest for ServerLayer<P, N, F, T>
 where
-    S: Service<Request<ReqB>, Response = Response<ResB>>,
-    S::Error: fmt::Display,
-    ResB: Body,
-    ResB::Error: fmt::Display,
-    I: RequestInfo,
+    P: ServerProtocol,
     N: MakeSpanName,
     F: RequestFilter,
     T: TrustPolicy,
 {
-    type Response = Response<ResponseBody<ResB, ServerBodyEnd>>;
-    type Error = S::Error;
-    type Future = ServerResponseFuture<S::Future>;
+    type Outcome = P::Outcome;
 
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        let (parts, body) = req.into_parts();
-        let config = &*self.layer.config;
+    fn start(&self, parts: &mut Parts) -> ResponseHook<P::Outcome> {
+        let config = &*self.config;
 
         // Extraction never fails the request: a bad header means a fresh trace, counted and
         // reported at a bounded rate. Valid baggage is kept.
@@ -87,95 +49,60 @@ where
         {
             tracewire::diagnostics::report_extract_error(&err);
         }
-
-        if !self.layer.filter.should_trace(&parts) {
-            let future = self.inner.call(Request::from_parts(parts, body));
-            return ServerResponseFuture::new(future.in_context(inbound), None);
+        // The trust policy decides first: a request the filter skips must not carry more of
+        // the inbound context onwards than a traced one would.
+        let (parent, fallback) = self.trust.trust(parts).apply(inbound);
+        if !self.filter.should_trace(parts) {
+            return ResponseHook::new(tracing::Span::none(), Some(fallback), None);
         }
 
-        let (parent, fallback) = match self.layer.trust.trust(&parts) {
-            Trust::Continue => (Parent::remote(inbound.clone()), inbound),
-            Trust::IgnoreSampledFlag => (
-                Parent::remote(inbound.clone()).ignore_sampled_flag(),
-                inbound,
-            ),
-            Trust::RestartWithLink => {
-                let parent = match inbound.span_context().filter(|sc| sc.is_valid()) {
-                    Some(sc) => Parent::root().with_link(sc.clone()),
-                    None => Parent::root(),
-                };
-                (parent, Context::new())
-            }
-        };
-
-        let route = self.layer.info.route(&parts);
-        let method = method_name(&parts.method);
-        let scheme = parts.uri.scheme_str().unwrap_or(config.default_scheme);
-        let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
-        let (span, own) = tracewire::with_parent_and_context(parent, || {
-            tracing::info_span!(
-                target: "tracewire_tower::server",
-                "HTTP request",
-                otel.name = tracing::field::Empty,
-                otel.kind = "server",
-                otel.status_code = tracing::field::Empty,
-                otel.status_message = tracing::field::Empty,
-                http.request.method = method,
-                http.request.method_original = (method == "_OTHER").then(|| parts.method.as_str()),
-                url.path = parts.uri.path(),
-                url.scheme = scheme,
-                url.query = tracing::field::Empty,
-                server.address = address,
-                server.port = port,
-                client.address = self.layer.info.client_address(&parts).map(tracing::field::display),
-                network.protocol.version = protocol_version(parts.version),
-                user_agent.original = parts
-                    .headers
-                    .get(http::header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok()),
-                http.route = route,
-                http.response.status_code = tracing::field::Empty,
-                error.type = tracing::field::Empty,
-            )
-        });
-
+        let key = self.protocol.name_key(parts);
+        let (span, own) =
+            tracewire::with_parent_and_context(parent, || self.protocol.make_span(parts, key));
         let sampled = own
             .as_ref()
             .and_then(Context::span_context)
-            .is_some_and(|sc| sc.is_sampled());
+            .is_some_and(SpanContext::is_sampled);
         if sampled {
             // Only exported spans pay for formatting.
+            span.record("otel.name", &*self.name.span_name(parts, key));
             if !config.request_headers.is_empty() {
                 config.request_headers.record(&span, &parts.headers);
             }
-            span.record("otel.name", &*self.layer.name.span_name(&parts, route));
-            if config.record_query
-                && let Some(query) = parts.uri.query()
-            {
-                span.record("url.query", &*redact_query(query));
-            }
+            self.protocol.record_sampled(&span, parts);
         }
-        let (ambient, body_scope) = match own {
-            Some(cx) => (cx, None),
-            // The span is disabled: the inbound context itself carries the trace onwards.
-            None => (fallback.clone(), Some(fallback)),
-        };
-
-        let future = {
-            let _entered = span.enter();
-            self.inner.call(Request::from_parts(parts, body))
-        };
-        ServerResponseFuture::new(
-            future.in_context(ambient),
-            Some(ServerState {
-                end: ServerBodyEnd {
-                    span,
-                    ambient: body_scope,
-                },
-                response_headers: (!config.response_headers.is_empty())
-                    .then(|| config.response_headers.clone()),
-                trace_response: config.trace_response.clone(),
-            }),
-        )
+        let outcome = (!span.is_disabled()).then(|| self.protocol.outcome(parts));
+        let trace_response = config.trace_response.as_ref().and_then(|name| {
+            let sc = own.as_ref()?.span_context()?;
+            Some((name.clone(), trace_response_value(sc)?))
+        });
+        // A span the tracewire layer knows carries the context itself; otherwise (the span is
+        // disabled) the trusted inbound context carries the trace onwards.
+        let scope = own.is_none().then_some(fallback);
+        let mut hook = ResponseHook::new(span, scope, outcome);
+        if sampled && !config.response_headers.is_empty() {
+            hook = hook.record_response_headers(config.response_headers.clone());
+        }
+        match trace_response {
+            Some((name, value)) => hook.add_header(name, value),
+            None => hook,
+        }
     }
+}
+
+/// `00-{trace id}-{span id}-{flags}`, the W3C Trace Context level 2 `traceresponse` value.
+fn trace_response_value(sc: &SpanContext) -> Option<HeaderValue> {
+    if !sc.is_valid() {
+        return None;
+    }
+    let mut buf = [b'-'; 55];
+    buf[0] = b'0';
+    buf[1] = b'0';
+    buf[3..35].copy_from_slice(&sc.trace_id().to_hex());
+    buf[36..52].copy_from_slice(&sc.span_id().to_hex());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let flags = sc.flags().known().to_u8();
+    buf[53] = HEX[usize::from(flags >> 4)];
+    buf[54] = HEX[usize::from(flags & 0xf)];
+    HeaderValue::from_bytes(&buf).ok()
 }

@@ -7,16 +7,17 @@ use http::request::Parts;
 use crate::attrs::span_method;
 
 /// Names the server span. Called only for sampled spans (unsampled ones are never exported),
-/// after the route is known.
+/// with the protocol's name key: the route template for HTTP (when one is known), the method
+/// (`package.Service/Method`) for gRPC.
 ///
-/// Implemented for [`DefaultSpanName`] and for closures
+/// Implemented for [`DefaultSpanName`] (HTTP), tracewire-tonic's `GrpcSpanName`, and closures
 /// `Fn(&Parts, Option<&str>) -> impl Into<Cow<'static, str>>`.
 pub trait MakeSpanName {
-    /// The span name for a request and its route template, if one is known.
-    fn span_name(&self, parts: &Parts, route: Option<&str>) -> Cow<'static, str>;
+    /// The span name for a request and its name key.
+    fn span_name<'a>(&self, parts: &'a Parts, key: Option<&'a str>) -> Cow<'a, str>;
 }
 
-/// The HTTP semantic-convention name: `{METHOD} {route}` when a route template is known, else
+/// The HTTP semantic-convention span name: `{METHOD} {route}` when a route template is known, else
 /// `{METHOD}` (`HTTP` for a non-standard method). Never the raw path, whose cardinality is
 /// unbounded.
 #[derive(Clone, Copy, Debug, Default)]
@@ -24,7 +25,7 @@ pub trait MakeSpanName {
 pub struct DefaultSpanName;
 
 impl MakeSpanName for DefaultSpanName {
-    fn span_name(&self, parts: &Parts, route: Option<&str>) -> Cow<'static, str> {
+    fn span_name<'a>(&self, parts: &'a Parts, route: Option<&'a str>) -> Cow<'a, str> {
         let method = span_method(&parts.method);
         match route {
             Some(route) => Cow::Owned(format!("{method} {route}")),
@@ -38,7 +39,7 @@ where
     F: Fn(&Parts, Option<&str>) -> R,
     R: Into<Cow<'static, str>>,
 {
-    fn span_name(&self, parts: &Parts, route: Option<&str>) -> Cow<'static, str> {
-        self(parts, route).into()
+    fn span_name<'a>(&self, parts: &'a Parts, key: Option<&'a str>) -> Cow<'a, str> {
+        self(parts, key).into()
     }
 }

@@ -8,8 +8,8 @@ use tracewire::propagation::Propagators;
 /// `EchoClient<InterceptedService<Channel, PropagationInterceptor>>`.
 ///
 /// An interceptor sees only the request's metadata and extensions, never the response, so it
-/// cannot record status, duration or message counts; use [`GrpcClientLayer`](crate::GrpcClientLayer)
-/// for a CLIENT span.
+/// cannot record a status or a duration; use [`GrpcClientLayer`](crate::GrpcClientLayer) for a
+/// CLIENT span. Like the layer, it replaces any trace metadata the caller set.
 ///
 /// ```
 /// use tonic::service::Interceptor;
@@ -44,8 +44,11 @@ impl tonic::service::Interceptor for PropagationInterceptor {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        self.propagators
-            .inject(&tracewire::current(), request.metadata_mut().as_mut());
+        tracewire_tower::inject_replacing(
+            &self.propagators,
+            &tracewire::current(),
+            request.metadata_mut().as_mut(),
+        );
         Ok(request)
     }
 }

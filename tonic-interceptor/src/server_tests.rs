@@ -7,10 +7,16 @@ use tracewire::{Context, SpanKind, Status, TracewireLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
-use super::*;
-use crate::body::RequestBody;
 use crate::test_helpers::*;
-use crate::{RpcPath, SemconvStability, SkipServices, TrustPolicy};
+use crate::{
+    Grpc, GrpcResponseBody, GrpcServer, GrpcServerLayer, RequestFilter, RpcPath, SemconvStability,
+    SkipServices, TraceRpcs, Trust, TrustPolicy,
+};
+use tracewire_tower::MakeSpanName;
+
+fn layer(semconv: SemconvStability) -> GrpcServerLayer {
+    GrpcServerLayer::new().protocol(Grpc::new().semconv(semconv))
+}
 
 fn request(path: &str, headers: &[(&str, &str)], body: Script) -> http::Request<Script> {
     let mut req = http::Request::builder()
@@ -41,12 +47,12 @@ fn trailers_only(code: i32, message: Option<&str>) -> http::Response<Script> {
 fn handler(
     make: impl Fn() -> http::Response<Script> + Clone,
 ) -> impl tower::Service<
-    http::Request<RequestBody<Script>>,
+    http::Request<Script>,
     Response = http::Response<Script>,
     Error = Infallible,
     Future = impl Future<Output = Result<http::Response<Script>, Infallible>>,
 > + Clone {
-    service_fn(move |req: http::Request<RequestBody<Script>>| {
+    service_fn(move |req: http::Request<Script>| {
         let make = make.clone();
         async move {
             drain(req.into_body()).await.unwrap();
@@ -57,10 +63,7 @@ fn handler(
 
 async fn call<S>(svc: S, req: http::Request<Script>) -> Option<http::HeaderMap>
 where
-    S: tower::Service<
-            http::Request<Script>,
-            Response = http::Response<crate::body::ResponseBody<Script>>,
-        >,
+    S: tower::Service<http::Request<Script>, Response = http::Response<GrpcResponseBody<Script>>>,
     S::Error: std::fmt::Debug,
 {
     let resp = svc.oneshot(req).await.unwrap();
@@ -70,9 +73,7 @@ where
 #[test]
 fn unary_span_has_name_kind_attributes_and_remote_parent() {
     let recorder = Recorder::new();
-    let svc = GrpcServerLayer::new()
-        .semconv(SemconvStability::Stable)
-        .layer(handler(|| ok_response(Script::unary_ok())));
+    let svc = layer(SemconvStability::Stable).layer(handler(|| ok_response(Script::unary_ok())));
     let trailers = run(
         &recorder,
         call(
@@ -90,11 +91,9 @@ fn unary_span_has_name_kind_attributes_and_remote_parent() {
         .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap())
         .assert_attr("rpc.system.name", "grpc")
         .assert_attr("rpc.method", "echo.Echo/UnaryEcho")
-        .assert_attr("rpc.status_code", "OK")
+        .assert_attr("rpc.response.status_code", "OK")
         .assert_attr("server.address", "dispatch.internal")
         .assert_attr("server.port", 50051_i64)
-        .assert_attr("rpc.grpc.messages_received", 1_i64)
-        .assert_attr("rpc.grpc.messages_sent", 1_i64)
         .assert_no_attr("error.type")
         .assert_no_attr("rpc.system")
         .assert_no_attr("rpc.service")
@@ -109,8 +108,7 @@ fn status_table_trailers_only_every_code() {
     let errors = [2, 4, 12, 13, 14, 15];
     for code in 0..=16 {
         let recorder = Recorder::new();
-        let svc = GrpcServerLayer::new()
-            .semconv(SemconvStability::StableAndLegacy)
+        let svc = layer(SemconvStability::StableAndLegacy)
             .layer(handler(move || trailers_only(code, Some("went%20wrong"))));
         let got = run(
             &recorder,
@@ -121,11 +119,13 @@ fn status_table_trailers_only_every_code() {
         );
         assert_eq!(got, None, "trailers-only responses have no trailers");
         let span = recorder.span("echo.Echo/UnaryEcho");
-        span.assert_attr("rpc.status_code", CODES[code as usize])
-            .assert_attr("rpc.grpc.status_code", i64::from(code))
-            .assert_attr("rpc.grpc.messages_sent", 0_i64);
+        span.assert_attr(
+            "rpc.response.status_code",
+            crate::code_name(code).into_owned(),
+        )
+        .assert_attr("rpc.grpc.status_code", i64::from(code));
         if errors.contains(&code) {
-            span.assert_attr("error.type", CODES[code as usize])
+            span.assert_attr("error.type", crate::code_name(code).into_owned())
                 .assert_status(Status::error("went wrong"));
         } else {
             span.assert_no_attr("error.type")
@@ -154,9 +154,8 @@ fn status_from_trailers_at_end_of_stream() {
     assert_eq!(trailers.unwrap()["grpc-status"], "13");
     recorder
         .span("echo.Echo/ServerStream")
-        .assert_attr("rpc.status_code", "INTERNAL")
+        .assert_attr("rpc.response.status_code", "INTERNAL")
         .assert_attr("error.type", "INTERNAL")
-        .assert_attr("rpc.grpc.messages_sent", 2_i64)
         .assert_status(Status::error("db gone"));
 }
 
@@ -175,7 +174,7 @@ fn missing_status_is_unknown_and_body_error_keeps_its_code() {
     );
     recorder
         .span("echo.Echo/NoTrailers")
-        .assert_attr("rpc.status_code", "UNKNOWN")
+        .assert_attr("rpc.response.status_code", "UNKNOWN")
         .assert_status(Status::error("UNKNOWN"));
 
     let svc = GrpcServerLayer::new().layer(handler(|| {
@@ -198,9 +197,8 @@ fn missing_status_is_unknown_and_body_error_keeps_its_code() {
 #[test]
 fn legacy_names_with_dup() {
     let recorder = Recorder::new();
-    let svc = GrpcServerLayer::new()
-        .semconv(SemconvStability::StableAndLegacy)
-        .layer(handler(|| ok_response(Script::unary_ok())));
+    let svc =
+        layer(SemconvStability::StableAndLegacy).layer(handler(|| ok_response(Script::unary_ok())));
     run(
         &recorder,
         call(
@@ -215,7 +213,7 @@ fn legacy_names_with_dup() {
         .assert_attr("rpc.service", "ride.v1.Dispatch")
         .assert_attr("rpc.method", "ride.v1.Dispatch/Find")
         .assert_attr("rpc.grpc.status_code", 0_i64)
-        .assert_attr("rpc.status_code", "OK");
+        .assert_attr("rpc.response.status_code", "OK");
 }
 
 #[test]
@@ -250,61 +248,60 @@ fn bad_metadata_never_fails_the_rpc() {
         recorder
             .span("echo.Echo/UnaryEcho")
             .assert_root()
-            .assert_attr("rpc.status_code", "OK");
+            .assert_attr("rpc.response.status_code", "OK");
     }
 }
 
-/// A handler that records what `tracewire::current()` is while it runs and while its response
-/// stream is polled, and opens a span in each place.
-fn observing_handler(
-    seen: Arc<Mutex<Vec<Context>>>,
-) -> impl tower::Service<
-    http::Request<RequestBody<Script>>,
-    Response = http::Response<Script>,
-    Error = Infallible,
-    Future = impl Future<Output = Result<http::Response<Script>, Infallible>>,
-> + Clone {
-    service_fn(move |req: http::Request<RequestBody<Script>>| {
+/// What a handler answers when it records what `tracewire::current()` is while it runs and
+/// while its response stream is polled, opening a span in each place. (Run by [`handler`]
+/// inside the handler's future, after the request is read.)
+fn observing(seen: Arc<Mutex<Vec<Context>>>) -> impl Fn() -> http::Response<Script> + Clone {
+    move || {
+        seen.lock().unwrap().push(tracewire::current());
+        let _work = tracing::info_span!("handler.lookup").entered();
         let seen = seen.clone();
-        async move {
-            drain(req.into_body()).await.unwrap();
-            seen.lock().unwrap().push(tracewire::current());
-            let _work = tracing::info_span!("handler.lookup").entered();
-            let seen2 = seen.clone();
-            Ok::<_, Infallible>(ok_response(Script::new([
-                Step::Run(Box::new(move || {
-                    seen2.lock().unwrap().push(tracewire::current());
-                    let _s = tracing::info_span!("handler.stream_item").entered();
-                })),
-                Step::Data(message(b"x")),
-                Step::Trailers(trailers(0, None)),
-            ])))
-        }
-    })
+        ok_response(Script::new([
+            Step::Run(Box::new(move || {
+                seen.lock().unwrap().push(tracewire::current());
+                let _s = tracing::info_span!("handler.stream_item").entered();
+            })),
+            Step::Data(message(b"x")),
+            Step::Trailers(trailers(0, None)),
+        ]))
+    }
+}
+
+/// Serves one RPC to `path`, from a sampled caller, through `layer` around the [`observing`]
+/// handler; returns the contexts the handler saw.
+fn observe<N, F, T>(
+    recorder: &Recorder,
+    layer: GrpcServerLayer<N, F, T>,
+    path: &str,
+) -> Vec<Context>
+where
+    N: MakeSpanName + Clone,
+    F: RequestFilter + Clone,
+    T: TrustPolicy + Clone,
+{
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let svc = layer.layer(handler(observing(seen.clone())));
+    let req = request(path, &[("traceparent", TRACEPARENT)], Script::unary_ok());
+    run(recorder, call(svc, req));
+    let seen = seen.lock().unwrap();
+    seen.clone()
 }
 
 #[test]
 fn handler_work_while_streaming_stays_in_the_trace() {
     let recorder = Recorder::new();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let svc = GrpcServerLayer::new().layer(observing_handler(seen.clone()));
-    run(
-        &recorder,
-        call(
-            svc,
-            request(
-                "/echo.Echo/ServerStream",
-                &[("traceparent", TRACEPARENT)],
-                Script::unary_ok(),
-            ),
-        ),
-    );
+    let seen = observe(&recorder, GrpcServerLayer::new(), "/echo.Echo/ServerStream");
     let server = recorder.span("echo.Echo/ServerStream");
     recorder.span("handler.lookup").assert_child_of(&server);
     recorder
         .span("handler.stream_item")
         .assert_child_of(&server);
-    for cx in seen.lock().unwrap().iter() {
+    assert_eq!(seen.len(), 2);
+    for cx in &seen {
         assert_eq!(cx.span_id(), Some(server.span_id()));
     }
 }
@@ -312,35 +309,26 @@ fn handler_work_while_streaming_stays_in_the_trace() {
 #[test]
 fn filtered_rpc_has_no_span_but_keeps_the_context() {
     let recorder = Recorder::new();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let svc = GrpcServerLayer::new()
-        .filter(SkipServices::health())
-        .layer(observing_handler(seen.clone()));
-    run(
-        &recorder,
-        call(
-            svc,
-            request(
-                "/grpc.health.v1.Health/Check",
-                &[("traceparent", TRACEPARENT)],
-                Script::unary_ok(),
-            ),
-        ),
-    );
+    let layer = GrpcServerLayer::new().filter(SkipServices::health());
+    let seen = observe(&recorder, layer, "/grpc.health.v1.Health/Check");
     assert!(
         recorder
             .spans_named("grpc.health.v1.Health/Check")
             .is_empty()
     );
-    // The handler's own spans continue the caller's trace.
+    assert_in_callers_context(&recorder, &seen);
+}
+
+/// Without a server span, the handler (while it runs and while its stream is polled) and its
+/// own spans continue the caller's trace.
+fn assert_in_callers_context(recorder: &Recorder, seen: &[Context]) {
     for name in ["handler.lookup", "handler.stream_item"] {
         recorder
             .span(name)
             .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap());
     }
-    let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
-    for cx in seen.iter() {
+    for cx in seen {
         assert_eq!(cx.span_id().unwrap().to_string(), PARENT_SPAN);
     }
 }
@@ -349,7 +337,7 @@ fn filtered_rpc_has_no_span_but_keeps_the_context() {
 fn closure_filter() {
     let recorder = Recorder::new();
     let svc = GrpcServerLayer::new()
-        .filter(|rpc: &RpcPath<'_>| rpc.method() != "Ping")
+        .filter(TraceRpcs::new(|rpc: &RpcPath<'_>| rpc.method() != "Ping"))
         .layer(handler(|| ok_response(Script::unary_ok())));
     run(&recorder, async {
         call(
@@ -371,117 +359,120 @@ fn disabled_span_still_propagates() {
             meta.target() != "tracewire_tonic"
         })))
     });
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let svc = GrpcServerLayer::new().layer(observing_handler(seen.clone()));
-    run(
-        &recorder,
-        call(
-            svc,
-            request(
-                "/echo.Echo/ServerStream",
-                &[("traceparent", TRACEPARENT)],
-                Script::unary_ok(),
-            ),
-        ),
-    );
+    let seen = observe(&recorder, GrpcServerLayer::new(), "/echo.Echo/ServerStream");
     assert!(recorder.spans_named("echo.Echo/ServerStream").is_empty());
-    for name in ["handler.lookup", "handler.stream_item"] {
-        recorder
-            .span(name)
-            .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap());
-    }
-    for cx in seen.lock().unwrap().iter() {
-        assert_eq!(cx.span_id().unwrap().to_string(), PARENT_SPAN);
-    }
+    assert_in_callers_context(&recorder, &seen);
 }
 
 #[test]
-fn trust_policies() {
-    let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
-    // Continue honours an unsampled caller: nothing is recorded.
-    let recorder = Recorder::new();
-    let svc = GrpcServerLayer::new().layer(handler(|| ok_response(Script::unary_ok())));
-    run(
-        &recorder,
-        call(
-            svc,
-            request("/e.E/M", &[("traceparent", unsampled)], Script::unary_ok()),
-        ),
-    );
-    assert!(recorder.spans().is_empty());
-
-    // IgnoreSampledFlag keeps the ids and samples locally.
+fn trust_closure_per_request() {
     let recorder = Recorder::new();
     let svc = GrpcServerLayer::new()
-        .trust(TrustPolicy::IgnoreSampledFlag)
+        .trust(|parts: &http::request::Parts| {
+            if parts.headers.contains_key("x-internal") {
+                Trust::Continue
+            } else {
+                Trust::RestartWithLink
+            }
+        })
         .layer(handler(|| ok_response(Script::unary_ok())));
-    run(
-        &recorder,
+    run(&recorder, async {
+        let internal = &[("traceparent", TRACEPARENT), ("x-internal", "1")];
         call(
-            svc,
-            request("/e.E/M", &[("traceparent", unsampled)], Script::unary_ok()),
-        ),
-    );
+            svc.clone(),
+            request("/e.E/Internal", internal, Script::unary_ok()),
+        )
+        .await;
+        let public = &[("traceparent", TRACEPARENT)];
+        call(svc, request("/e.E/Public", public, Script::unary_ok())).await;
+    });
     recorder
-        .span("e.E/M")
+        .span("e.E/Internal")
         .assert_remote_parent(PARENT_TRACE.parse().unwrap(), PARENT_SPAN.parse().unwrap());
+    recorder.span("e.E/Public").assert_root();
+}
 
-    // RestartWithLink starts a new trace linked to the caller's span, and drops its baggage.
+#[test]
+fn span_name_hook_metadata_allowlist_and_traceresponse() {
     let recorder = Recorder::new();
     let svc = GrpcServerLayer::new()
-        .trust(TrustPolicy::RestartWithLink)
-        .layer(handler(|| ok_response(Script::unary_ok())));
-    run(
-        &recorder,
-        call(
-            svc,
-            request(
-                "/e.E/M",
-                &[("traceparent", TRACEPARENT), ("baggage", "tenant=evil")],
+        .span_name(|parts: &http::request::Parts, method: Option<&str>| {
+            format!("{} via {}", method.unwrap_or("?"), parts.method)
+        })
+        .record_request_headers(["x-tenant", "authorization"])
+        .record_response_headers(["x-served-by"])
+        .trace_response_header()
+        .layer(handler(|| {
+            let mut resp = ok_response(Script::unary_ok());
+            resp.headers_mut()
+                .insert("x-served-by", "dispatch-1".parse().unwrap());
+            resp
+        }));
+    let headers = run(&recorder, async {
+        let resp = svc
+            .oneshot(request(
+                "/echo.Echo/UnaryEcho",
+                &[
+                    ("traceparent", TRACEPARENT),
+                    ("x-tenant", "acme"),
+                    ("authorization", "Bearer secret"),
+                ],
                 Script::unary_ok(),
-            ),
-        ),
+            ))
+            .await
+            .unwrap();
+        let (parts, body) = resp.into_parts();
+        drain(body).await.unwrap();
+        parts.headers
+    });
+    let span = recorder.span("echo.Echo/UnaryEcho via POST");
+    span.assert_attr("rpc.request.metadata.x-tenant", vec!["acme"])
+        .assert_attr("rpc.response.metadata.x-served-by", vec!["dispatch-1"])
+        .assert_no_attr("rpc.request.metadata.authorization");
+    assert_eq!(
+        headers["traceresponse"],
+        format!("00-{PARENT_TRACE}-{}-01", span.span_id())
     );
-    let span = recorder.span("e.E/M");
-    span.assert_root();
-    assert_ne!(span.trace_id().to_string(), PARENT_TRACE);
-    let links = &span.data().links;
-    assert_eq!(links.len(), 1);
-    assert_eq!(links[0].span_context.span_id().to_string(), PARENT_SPAN);
+
+    // A trailers-only response carries it too.
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new()
+        .trace_response_header()
+        .layer(handler(|| trailers_only(5, None)));
+    let resp = run(&recorder, async {
+        svc.oneshot(request("/e.E/Missing", &[], Script::unary_ok()))
+            .await
+            .unwrap()
+    });
+    let span = recorder.span("e.E/Missing");
+    span.assert_attr("rpc.response.status_code", "NOT_FOUND");
+    assert_eq!(
+        resp.headers()["traceresponse"],
+        format!("00-{}-{}-03", span.trace_id(), span.span_id())
+    );
 }
 
 #[test]
 fn dropped_response_body_records_cancelled() {
     let recorder = Recorder::new();
-    let svc = GrpcServerLayer::new().layer(handler(|| {
-        ok_response(Script::new([
-            Step::Data(message(b"1")),
-            Step::Data(message(b"2")),
-            Step::Trailers(trailers(0, None)),
-        ]))
-    }));
-    run(&recorder, async {
-        use http_body_util::BodyExt;
-        let resp = svc
-            .oneshot(request("/echo.Echo/ServerStream", &[], Script::unary_ok()))
-            .await
-            .unwrap();
-        let mut body = resp.into_body();
-        body.frame().await.unwrap().unwrap();
-        assert!(recorder.spans().is_empty(), "span still open mid-stream");
-        drop(body);
-    });
+    let svc = GrpcServerLayer::new().layer(handler(|| ok_response(Script::two_messages())));
+    let req = request("/echo.Echo/ServerStream", &[], Script::unary_ok());
+    run(
+        &recorder,
+        cancel_after_one_frame(svc, req, || {
+            assert!(recorder.spans().is_empty(), "span still open mid-stream");
+        }),
+    );
     recorder
         .span("echo.Echo/ServerStream")
-        .assert_attr("rpc.status_code", "CANCELLED")
-        .assert_attr("rpc.grpc.messages_sent", 1_i64)
+        .assert_attr("rpc.response.status_code", "CANCELLED")
         .assert_no_attr("error.type")
         .assert_status(Status::Unset);
 }
 
 #[test]
 fn dropped_future_records_cancelled_or_deadline_exceeded() {
-    let pending = service_fn(|_req: http::Request<RequestBody<Script>>| {
+    let pending = service_fn(|_req: http::Request<Script>| {
         std::future::pending::<Result<http::Response<Script>, Infallible>>()
     });
     let recorder = Recorder::new();
@@ -500,18 +491,18 @@ fn dropped_future_records_cancelled_or_deadline_exceeded() {
     });
     recorder
         .span("e.E/Slow")
-        .assert_attr("rpc.status_code", "CANCELLED")
+        .assert_attr("rpc.response.status_code", "CANCELLED")
         .assert_status(Status::Unset);
     recorder
         .span("e.E/Late")
-        .assert_attr("rpc.status_code", "DEADLINE_EXCEEDED")
+        .assert_attr("rpc.response.status_code", "DEADLINE_EXCEEDED")
         .assert_attr("error.type", "DEADLINE_EXCEEDED")
         .assert_status(Status::error("DEADLINE_EXCEEDED"));
 }
 
 #[test]
 fn service_error_is_recorded() {
-    let failing = service_fn(|_req: http::Request<RequestBody<Script>>| async {
+    let failing = service_fn(|_req: http::Request<Script>| async {
         Err::<http::Response<Script>, _>(tonic::Status::internal("boom").to_string())
     });
     let recorder = Recorder::new();
@@ -525,7 +516,7 @@ fn service_error_is_recorded() {
     recorder
         .span("e.E/M")
         .assert_attr("error.type", "_OTHER")
-        .assert_no_attr("rpc.status_code")
+        .assert_no_attr("rpc.response.status_code")
         .assert_status(Status::error(err));
 }
 
@@ -541,30 +532,44 @@ fn non_grpc_path() {
         .span("grpc")
         .assert_attr("rpc.method", "_OTHER")
         .assert_attr("rpc.method_original", "/metrics")
-        .assert_attr("rpc.status_code", "UNIMPLEMENTED");
+        .assert_attr("rpc.response.status_code", "UNIMPLEMENTED");
 }
 
 #[test]
 fn works_in_a_service_builder_and_is_send_sync() {
-    type Svc = GrpcServer<tonic::service::Routes>;
-    assert_send_sync::<Svc>();
+    assert_send_sync::<GrpcServer<tonic::service::Routes>>();
     assert_send_sync::<GrpcServerLayer>();
-    assert_send_sync::<GrpcServerLayer<SkipServices>>();
+    assert_send_sync::<GrpcServerLayer<crate::GrpcSpanName, SkipServices>>();
     type Ready =
         std::future::Ready<Result<http::Response<http_body_util::Full<bytes::Bytes>>, Infallible>>;
-    assert_send_sync::<crate::future::ResponseFuture<Ready>>();
+    assert_send_sync::<crate::GrpcResponseFuture<Ready>>();
     assert_send::<
-        crate::future::ResponseFuture<
-            <tonic::service::Routes as tower::Service<
-                http::Request<RequestBody<tonic::body::Body>>,
-            >>::Future,
+        crate::GrpcResponseFuture<
+            <tonic::service::Routes as tower::Service<http::Request<tonic::body::Body>>>::Future,
         >,
     >();
-    assert_send::<crate::body::ResponseBody<tonic::body::Body>>();
-    assert_send::<RequestBody<tonic::body::Body>>();
-    assert_send_sync::<crate::body::ResponseBody<http_body_util::Full<bytes::Bytes>>>();
-    assert_send_sync::<RequestBody<http_body_util::Full<bytes::Bytes>>>();
+    assert_send::<GrpcResponseBody<tonic::body::Body>>();
+    assert_send_sync::<GrpcResponseBody<http_body_util::Full<bytes::Bytes>>>();
     let _svc = ServiceBuilder::new()
         .layer(GrpcServerLayer::new())
         .service(tonic::service::Routes::default());
+}
+
+/// tonic's `named_layer` keeps a wrapped service's name, so one service can be traced on its
+/// own and still be added to a router.
+#[test]
+fn one_service_with_named_layer() {
+    use tonic::server::NamedService;
+    use tonic::service::LayerExt;
+
+    #[derive(Clone)]
+    struct Echo;
+    impl NamedService for Echo {
+        const NAME: &'static str = "echo.Echo";
+    }
+    fn name_of<S: NamedService>(_: &S) -> &'static str {
+        S::NAME
+    }
+    let svc = GrpcServerLayer::new().named_layer(Echo);
+    assert_eq!(name_of(&svc), "echo.Echo");
 }

@@ -1,0 +1,43 @@
+//! The HTTP client span's attributes.
+
+use http::request::Parts;
+use tracing::Span;
+use tracing::field::Empty;
+
+use super::ClientProtocol;
+use crate::attrs::{method_name, server_address, span_method, url_full};
+use crate::http::{Http, HttpOutcome, Side};
+
+impl<I> ClientProtocol for Http<I> {
+    type Outcome = HttpOutcome;
+
+    fn make_span(&self, parts: &Parts) -> Span {
+        let method = method_name(&parts.method);
+        let scheme = parts.uri.scheme_str().unwrap_or("http");
+        let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
+        tracing::info_span!(
+            target: "tracewire_tower::client",
+            "HTTP client request",
+            otel.name = span_method(&parts.method),
+            otel.kind = "client",
+            otel.status_code = Empty,
+            otel.status_message = Empty,
+            http.request.method = method,
+            http.request.method_original = (method == "_OTHER").then(|| parts.method.as_str()),
+            server.address = address,
+            server.port = port,
+            url.full = Empty,
+            http.response.status_code = Empty,
+            network.protocol.version = Empty,
+            error.type = Empty,
+        )
+    }
+
+    fn record_sampled(&self, span: &Span, parts: &Parts) {
+        span.record("url.full", url_full(&parts.uri).as_str());
+    }
+
+    fn outcome(&self, _parts: &Parts) -> HttpOutcome {
+        HttpOutcome::new(Side::Client)
+    }
+}

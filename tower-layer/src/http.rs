@@ -1,0 +1,111 @@
+//! HTTP as the server and client layers trace it: the protocol settings and the outcome.
+
+use http::Response;
+use tracing::Span;
+
+use crate::attrs::{
+    client_status_is_error, protocol_version, record_error, server_status_is_error,
+};
+use crate::body::BodyEnd;
+use crate::error::ErrorRef;
+use crate::hook::Outcome;
+use crate::server::DefaultRequestInfo;
+
+/// The HTTP protocol for [`ServerLayer`](crate::ServerLayer) and
+/// [`ClientLayer`](crate::ClientLayer): [`HttpServerLayer`](crate::HttpServerLayer) and
+/// [`HttpClientLayer`](crate::HttpClientLayer) are those layers with it.
+///
+/// Its settings are server-side ones, changed through the server layer
+/// ([`request_info`](crate::ServerLayer::request_info),
+/// [`scheme`](crate::ServerLayer::scheme), [`record_query`](crate::ServerLayer::record_query));
+/// the client needs none. `I` is the [`RequestInfo`](crate::RequestInfo) hook.
+#[derive(Clone, Debug)]
+pub struct Http<I = DefaultRequestInfo> {
+    pub(crate) info: I,
+    pub(crate) scheme: &'static str,
+    pub(crate) record_query: bool,
+}
+
+impl Http {
+    /// The defaults: route and peer from [`DefaultRequestInfo`], `url.scheme` `http` when the
+    /// request URI has none, no `url.query`.
+    pub fn new() -> Self {
+        Http {
+            info: DefaultRequestInfo,
+            scheme: "http",
+            record_query: false,
+        }
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http::new()
+    }
+}
+
+/// Which side of the call a span describes; it decides which statuses are errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Server,
+    Client,
+}
+
+/// How an HTTP request ended, recorded on its span: `http.response.status_code` (5xx marks a
+/// server span failed, 4xx and 5xx a client span), `network.protocol.version` on client spans
+/// (the version the response came with), and for failures `error.type`
+/// ([`ErrorRef::error_type`]) and the error message.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpOutcome {
+    side: Side,
+}
+
+impl HttpOutcome {
+    pub(crate) const fn new(side: Side) -> Self {
+        HttpOutcome { side }
+    }
+}
+
+impl Outcome for HttpOutcome {
+    fn on_response<B>(&mut self, span: &Span, response: &Response<B>) -> bool {
+        let status = response.status();
+        span.record("http.response.status_code", status.as_u16());
+        let failed = match self.side {
+            Side::Server => server_status_is_error(status),
+            Side::Client => client_status_is_error(status),
+        };
+        if failed {
+            span.record("otel.status_code", "error");
+            span.record("error.type", status.as_str());
+        }
+        if self.side == Side::Client
+            && let Some(version) = protocol_version(response.version())
+        {
+            span.record("network.protocol.version", version);
+        }
+        true
+    }
+
+    fn on_error(self, span: &Span, error: ErrorRef<'_>) {
+        record_error(span, &error.error_type(), error);
+    }
+
+    fn on_end(self, span: &Span, end: BodyEnd<'_>) {
+        match end {
+            BodyEnd::Error(error) => record_error(span, &error.error_type(), error),
+            BodyEnd::Dropped if self.side == Side::Server => {
+                tracing::debug!(
+                    target: "tracewire_tower::server",
+                    parent: span,
+                    "response body dropped before its end"
+                );
+            }
+            _ => {}
+        }
+    }
+
+    fn on_cancel(self, _span: &Span) {
+        // The caller went away before the response: the span ends, not as an error (the
+        // HTTP conventions do not count a cancellation as one).
+    }
+}

@@ -1,0 +1,102 @@
+//! The HTTP server span: its attributes, and the settings only HTTP servers have.
+
+use http::request::Parts;
+use tracing::Span;
+use tracing::field::Empty;
+
+use super::{DefaultSpanName, RequestInfo, ServerLayer, ServerProtocol};
+use crate::attrs::{method_name, protocol_version, redact_query, server_address};
+use crate::http::{Http, HttpOutcome, Side};
+
+impl<I: RequestInfo> ServerProtocol for Http<I> {
+    type DefaultSpanName = DefaultSpanName;
+    type Outcome = HttpOutcome;
+    const REQUEST_HEADER_PREFIX: &'static str = "http.request.header.";
+    const RESPONSE_HEADER_PREFIX: &'static str = "http.response.header.";
+
+    fn name_key<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        self.info.route(parts)
+    }
+
+    fn make_span(&self, parts: &Parts, route: Option<&str>) -> Span {
+        let method = method_name(&parts.method);
+        let scheme = parts.uri.scheme_str().unwrap_or(self.scheme);
+        let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
+        let peer = self.info.peer_address(parts);
+        tracing::info_span!(
+            target: "tracewire_tower::server",
+            "HTTP request",
+            otel.name = Empty,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            otel.status_message = Empty,
+            http.request.method = method,
+            http.request.method_original = (method == "_OTHER").then(|| parts.method.as_str()),
+            url.path = parts.uri.path(),
+            url.scheme = scheme,
+            url.query = Empty,
+            server.address = address,
+            server.port = port,
+            client.address = peer.map(|p| display(p.ip())),
+            client.port = peer.map(|p| p.port()),
+            network.peer.address = peer.map(|p| display(p.ip())),
+            network.peer.port = peer.map(|p| p.port()),
+            network.protocol.version = protocol_version(parts.version),
+            user_agent.original = parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+            http.route = route,
+            http.response.status_code = Empty,
+            error.type = Empty,
+        )
+    }
+
+    fn record_sampled(&self, span: &Span, parts: &Parts) {
+        if self.record_query
+            && let Some(query) = parts.uri.query()
+        {
+            span.record("url.query", &*redact_query(query));
+        }
+    }
+
+    fn outcome(&self, _parts: &Parts) -> HttpOutcome {
+        HttpOutcome::new(Side::Server)
+    }
+}
+
+impl<I, N, F, T> ServerLayer<Http<I>, N, F, T> {
+    /// The `url.scheme` recorded when the request URI has none (servers see origin-form
+    /// URIs): `"http"` by default; set `"https"` behind TLS.
+    pub fn scheme(mut self, scheme: &'static str) -> Self {
+        self.protocol.scheme = scheme;
+        self
+    }
+
+    /// Records the query string as `url.query`, with the values of credential-like keys
+    /// replaced by `REDACTED` ([`redact_query`](crate::redact_query)). Off by default.
+    pub fn record_query(mut self, yes: bool) -> Self {
+        self.protocol.record_query = yes;
+        self
+    }
+
+    /// Replaces the request-info hook (route template and peer address).
+    pub fn request_info<I2>(self, info: I2) -> ServerLayer<Http<I2>, N, F, T> {
+        let Http {
+            scheme,
+            record_query,
+            ..
+        } = self.protocol;
+        ServerLayer {
+            config: self.config,
+            protocol: Http {
+                info,
+                scheme,
+                record_query,
+            },
+            name: self.name,
+            filter: self.filter,
+            trust: self.trust,
+        }
+    }
+}
