@@ -144,9 +144,10 @@ const OK: &[u32] = &[200];
 const BAD: &[u32] = &[400];
 const GRPC_OK: &[u32] = &[0];
 const GRPC_BAD: &[u32] = &[3];
-/// A gRPC body the framing layer refuses: `INVALID_ARGUMENT` or `INTERNAL` (tonic's answer to
-/// a broken frame or an undeclared compression).
-const GRPC_BROKEN: &[u32] = &[3, 12, 13];
+/// A gRPC body the framing layer refuses: `INVALID_ARGUMENT`, `OUT_OF_RANGE` (a length past
+/// the message cap), `UNIMPLEMENTED` or `INTERNAL` (tonic's answers to a broken frame or an
+/// undeclared compression).
+const GRPC_BROKEN: &[u32] = &[3, 11, 12, 13];
 
 fn case(
     name: impl Into<String>,

@@ -148,7 +148,7 @@ impl Figure for CorpusFigure {
 pub fn plan(scale: Scale) -> Plan {
     Plan {
         mutations: scale.pick(240, 10_000),
-        bomb_bytes: scale.pick(64 << 20, 1 << 30),
+        bomb_bytes: scale.pick(16 << 20, 1 << 30),
     }
 }
 

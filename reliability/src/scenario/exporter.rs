@@ -130,7 +130,7 @@ async fn measure(
 
 /// Runs the scenario.
 pub async fn run(env: &Env) -> Result<ExporterFigure, BoxError> {
-    let (warmup, requests) = env.scale.pick((300, 3_000), (5_000, 100_000));
+    let (warmup, requests) = env.scale.pick((200, 2_000), (5_000, 100_000));
     let any = "127.0.0.1:0".parse().expect("an address");
     let url = |a: std::net::SocketAddr| format!("http://{a}");
     let mut runs = Vec::new();

@@ -10,14 +10,15 @@ use serde::Serialize;
 
 use super::corpus::{CorpusFigure, attack, flood_size, plan};
 use super::exporter::service_stats;
-use super::restart::restart_and_time;
+use super::restart::{first_span, restart};
 use super::{Env, Figure};
-use crate::BoxError;
+use crate::corpus::Plan;
 use crate::endpoint::{Behaviour, Endpoint};
 use crate::load::{LatencySummary, Load, LoadCounts};
 use crate::process::{Collector, Service, ServiceConfig};
 use crate::rss::{RssRange, Sampler, mib};
 use crate::service::ServiceStats;
+use crate::{BoxError, Scale};
 
 /// Closed-loop connections.
 const CONNECTIONS: usize = 8;
@@ -135,14 +136,20 @@ pub async fn run(env: &Env, requests: u64) -> Result<HeadlineFigure, BoxError> {
     hostile.stop().await;
     end_phase("hostile", &load);
 
-    let back = restart_and_time(&mut collector).await?;
-    let corpus = attack(
-        &mut collector,
-        plan(env.scale),
-        flood_size(env.scale),
-        0xbeef,
-    )
-    .await?;
+    restart(&mut collector)?;
+    let back = first_span(&collector).await;
+    // Scaled down, a lighter corpus: the corpus scenario itself runs the whole of it.
+    let (plan, flood) = match env.scale {
+        Scale::Quick => (
+            Plan {
+                mutations: 40,
+                bomb_bytes: 16 << 20,
+            },
+            (2000, Duration::from_secs(20)),
+        ),
+        Scale::Full => (plan(Scale::Full), flood_size(Scale::Full)),
+    };
+    let corpus = attack(&mut collector, plan, flood, 0xbeef).await?;
     let counts = load.wait().await;
     end_phase("back", &load);
     let service_rss = sampler.finish();

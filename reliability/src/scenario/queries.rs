@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -22,6 +22,8 @@ use crate::rss::mib;
 
 /// Spans per preload request.
 const BATCH: usize = 4000;
+/// The longest the queries may take to go round once each.
+const ROUNDS_LIMIT: Duration = Duration::from_secs(180);
 
 /// One query's answers.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -194,12 +196,14 @@ fn worst_queries(huge: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Sends the queries in turn, starting at `first`, until `stop`.
+/// Sends the queries in turn, starting at `first`, until `stop`; counts each full round in
+/// `rounds`.
 async fn query_loop(
     api: SocketAddr,
     queries: Arc<Vec<(&'static str, String)>>,
     first: usize,
     stop: Arc<AtomicBool>,
+    rounds: Arc<AtomicUsize>,
 ) -> BTreeMap<String, (BTreeMap<String, u64>, Latencies, usize)> {
     let mut out: BTreeMap<String, (BTreeMap<String, u64>, Latencies, usize)> = BTreeMap::new();
     let mut client = Http1::new(api, API_LIMIT);
@@ -219,6 +223,9 @@ async fn query_loop(
             Err(_) => "error".to_owned(),
         };
         *e.0.entry(key).or_insert(0) += 1;
+        if (i - first) % queries.len() == 0 {
+            rounds.fetch_add(1, Ordering::Relaxed);
+        }
     }
     out
 }
@@ -248,12 +255,21 @@ pub async fn run(env: &Env) -> Result<QueriesFigure, BoxError> {
 
     let queries = Arc::new(worst_queries(&trace));
     let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicUsize::new(0));
     let loops: Vec<_> = [0, 3]
         .into_iter()
-        .map(|first| tokio::spawn(query_loop(addrs.api, queries.clone(), first, stop.clone())))
+        .map(|first| {
+            let (q, s, r) = (queries.clone(), stop.clone(), rounds.clone());
+            tokio::spawn(query_loop(addrs.api, q, first, s, r))
+        })
         .collect();
     let probe = Probe::start(addrs.http, every, Duration::from_secs(60));
+    // At least the window, and until both clients have sent every query once.
     tokio::time::sleep(window).await;
+    let deadline = crate::Deadline::after(ROUNDS_LIMIT);
+    while rounds.load(Ordering::Relaxed) < 2 && !deadline.passed() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let during = probe.finish().await;
     stop.store(true, Ordering::Relaxed);
     let mut tallies: BTreeMap<String, QueryTally> = BTreeMap::new();

@@ -56,8 +56,8 @@ impl Figure for RestartFigure {
     }
 }
 
-/// Kills the collector, waits `dead`, restarts it, and returns the time the collector was
-/// dead and the time from its return to the first stored span of the service.
+/// Kills the collector, waits `dead`, restarts it, and returns how long it was down (from the
+/// kill until the new one listened) and the time from its return to the first stored span.
 pub(crate) async fn kill_and_restart(
     collector: &mut Collector,
     dead: Duration,
@@ -65,28 +65,29 @@ pub(crate) async fn kill_and_restart(
     collector.kill9();
     let t0 = Instant::now();
     tokio::time::sleep(dead).await;
-    restart_and_time(collector)
-        .await
-        .map(|back| (t0.elapsed(), back))
+    restart(collector)?;
+    let down = t0.elapsed();
+    Ok((down, first_span(collector).await))
 }
 
-/// Restarts the (dead) collector and times its first stored span. Needs a multi-threaded
-/// runtime.
-pub(crate) async fn restart_and_time(
-    collector: &mut Collector,
-) -> Result<Option<Duration>, BoxError> {
-    // Starting a process blocks; the runtime's other workers keep the load going.
-    tokio::task::block_in_place(|| collector.restart())?;
+/// Restarts the (dead) collector. Starting a process blocks, so this needs a multi-threaded
+/// runtime: its other workers keep the load going.
+pub(crate) fn restart(collector: &mut Collector) -> Result<(), BoxError> {
+    tokio::task::block_in_place(|| collector.restart())
+}
+
+/// The time until the (just restarted) collector has stored a span, if within a minute.
+pub(crate) async fn first_span(collector: &Collector) -> Option<Duration> {
     let back = Instant::now();
     let api = collector.addrs().api;
     let deadline = Deadline::after(EXPORT_LIMIT);
     while !deadline.passed() {
         if stored_total(api).await > 0 {
-            return Ok(Some(back.elapsed()));
+            return Some(back.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Ok(None)
+    None
 }
 
 /// Runs the scenario.

@@ -1,7 +1,15 @@
-//! Slow and idle connections against the OTLP/HTTP listener: idle sockets past the connection
-//! cap, slowloris request heads, bodies dripped a chunk at a time and uploads stalled one byte
-//! short of the request cap, all at once, while a well-behaved exporter keeps exporting. The
-//! figure is that exporter's latency before and during the attack.
+//! Slow and idle connections against the OTLP/HTTP listener while a well-behaved exporter
+//! keeps exporting, in two attacks:
+//!
+//! - **connections**: idle sockets past the connection cap, slowloris request heads, chunked
+//!   bodies dripped a byte at a time, and bodies declaring the largest length then dripped a
+//!   byte at a time, all at once. None of them sends real data, so the exporter must see no
+//!   refusal at all.
+//! - **memory**: uploads stalled one byte short of the request cap, which really hold the
+//!   collector's budget of request bytes in flight; the exporter is told to retry (429) until
+//!   the stall timeout frees it.
+//!
+//! The figure is the exporter's latency and answers before and during each attack.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +36,8 @@ enum Attacker {
     Slowloris,
     /// Sends a chunked body one byte at a time, never finishing it.
     Drip,
+    /// Declares a body one byte short of the request cap, then sends it a byte at a time.
+    DeclaredDrip,
     /// Declares a body one byte short of the request cap, sends all but its last byte, stalls.
     Stall,
 }
@@ -45,27 +55,67 @@ pub struct AttackerFate {
     pub answered: u64,
 }
 
-/// The figure.
-#[derive(Debug, Clone, Serialize)]
-pub struct SlowFigure {
-    /// The exporter alone.
-    pub baseline: ProbeOutcome,
+/// One attack's outcome.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Attack {
     /// The exporter during the attack.
     pub during: ProbeOutcome,
-    /// p50 during / p50 baseline.
+    /// p50 during / p50 alone.
     pub p50_ratio: f64,
-    /// p99 during / p99 baseline.
+    /// p99 during / p99 alone.
     pub p99_ratio: f64,
     /// Idle sockets.
     pub idle: AttackerFate,
     /// Slowloris heads.
     pub slowloris: AttackerFate,
-    /// Dripped bodies.
+    /// Dripped chunked bodies.
     pub drip: AttackerFate,
+    /// Declared-length bodies, dripped.
+    pub declared_drip: AttackerFate,
     /// Stalled uploads.
     pub stall: AttackerFate,
-    /// How long the attack lasted, s.
-    pub attack_secs: u64,
+    /// How long it lasted, s.
+    pub secs: u64,
+}
+
+impl Attack {
+    fn text(&self) -> String {
+        let fates: Vec<String> = [
+            ("idle", &self.idle),
+            ("slowloris", &self.slowloris),
+            ("dripped chunked bodies", &self.drip),
+            ("dripped declared bodies", &self.declared_drip),
+            ("stalled uploads", &self.stall),
+        ]
+        .iter()
+        .filter(|(_, f)| f.opened > 0)
+        .map(|(name, f)| {
+            format!(
+                "{name} {} (closed {} after ~{} ms)",
+                f.opened, f.closed_by_collector, f.median_closed_after_ms
+            )
+        })
+        .collect();
+        format!(
+            "exporter {} (p50 x{}, p99 x{}), answers {:?}; attackers: {}",
+            self.during.latency.text(),
+            self.p50_ratio,
+            self.p99_ratio,
+            self.during.statuses,
+            fates.join(", ")
+        )
+    }
+}
+
+/// The figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowFigure {
+    /// The exporter alone.
+    pub baseline: ProbeOutcome,
+    /// Sockets that send no real data.
+    pub connections: Attack,
+    /// Uploads that hold the budget of bytes in flight.
+    pub memory: Attack,
     /// The collector's peak resident set.
     pub peak_rss_bytes: u64,
     /// The collector afterwards.
@@ -74,25 +124,12 @@ pub struct SlowFigure {
 
 impl Figure for SlowFigure {
     fn text(&self) -> String {
-        let fate = |f: &AttackerFate| {
-            format!(
-                "{} (closed {} after ~{} ms)",
-                f.opened, f.closed_by_collector, f.median_closed_after_ms
-            )
-        };
         format!(
-            "exporter latency alone {}, during the attack {} (p50 x{}, p99 x{}); exports during \
-             the attack {:?}; attackers: idle {}, slowloris {}, dripped bodies {}, stalled \
-             uploads {}; collector peak RSS {} MiB; {}",
+            "exporter alone {}; during the connection attack: {}; during the memory attack: {}; \
+             collector peak RSS {} MiB; {}",
             self.baseline.latency.text(),
-            self.during.latency.text(),
-            self.p50_ratio,
-            self.p99_ratio,
-            self.during.statuses,
-            fate(&self.idle),
-            fate(&self.slowloris),
-            fate(&self.drip),
-            fate(&self.stall),
+            self.connections.text(),
+            self.memory.text(),
             mib(self.peak_rss_bytes),
             self.survival.text(),
         )
@@ -105,6 +142,7 @@ struct Size {
     idle: usize,
     slowloris: usize,
     drip: usize,
+    declared_drip: usize,
     stall: usize,
     attack: Duration,
     baseline: Duration,
@@ -160,6 +198,9 @@ async fn attacker(
         Attacker::Idle => Vec::new(),
         Attacker::Slowloris => format!("POST /v1/traces HTTP/1.1\r\n{host}").into_bytes(),
         Attacker::Drip => head("Transfer-Encoding: chunked\r\n").into_bytes(),
+        Attacker::DeclaredDrip => {
+            head(&format!("Content-Length: {}\r\n", REQUEST_CAP - 1)).into_bytes()
+        }
         Attacker::Stall => head(&format!("Content-Length: {}\r\n", REQUEST_CAP - 1)).into_bytes(),
     };
     let mut buf = [0u8; 4096];
@@ -193,6 +234,7 @@ async fn attacker(
                     let drip: Vec<u8> = match kind {
                         Attacker::Slowloris => format!("X-{n}: y\r\n").into_bytes(),
                         Attacker::Drip => b"1\r\nx\r\n".to_vec(),
+                        Attacker::DeclaredDrip => b"x".to_vec(),
                         Attacker::Idle | Attacker::Stall => Vec::new(),
                     };
                     if !drip.is_empty() && s.write_all(&drip).await.is_err() {
@@ -218,6 +260,55 @@ fn record(fates: &Fates, answered: bool, closed_after: Option<Duration>) {
     }
 }
 
+/// Runs `kinds` against `http` for `length` while a probe exports, and returns what the probe
+/// and each kind of attacker saw.
+async fn attack(http: SocketAddr, kinds: [usize; 5], length: Duration) -> Attack {
+    let until = Deadline::after(length);
+    let fates: [Arc<Fates>; 5] = Default::default();
+    // One body shared by every stalled upload: all but the last byte of a maximal request.
+    let stall_body = bytes::Bytes::from(vec![0x0a; REQUEST_CAP - 2]);
+    let mut set = JoinSet::new();
+    let order = [
+        Attacker::Idle,
+        Attacker::Slowloris,
+        Attacker::Drip,
+        Attacker::DeclaredDrip,
+        Attacker::Stall,
+    ];
+    for (i, kind) in order.into_iter().enumerate() {
+        for _ in 0..kinds[i] {
+            set.spawn(attacker(
+                http,
+                kind,
+                until,
+                fates[i].clone(),
+                stall_body.clone(),
+            ));
+        }
+    }
+    // Let the attackers take their places, then measure the exporter while they hold them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let probe = Probe::start(http, PROBE_EVERY, PROBE_LIMIT);
+    while set.join_next().await.is_some() {}
+    let during = probe.finish().await;
+    let [idle, slowloris, drip, declared_drip, stall] = fates.map(|f| f.fate());
+    Attack {
+        during,
+        idle,
+        slowloris,
+        drip,
+        declared_drip,
+        stall,
+        secs: length.as_secs(),
+        ..Attack::default()
+    }
+}
+
+/// How often the well-behaved exporter exports.
+const PROBE_EVERY: Duration = Duration::from_millis(50);
+/// The longest one of its exports may take.
+const PROBE_LIMIT: Duration = Duration::from_secs(60);
+
 /// Runs the scenario against a collector of its own.
 pub async fn run(env: &Env) -> Result<SlowFigure, BoxError> {
     let size = env.scale.pick(
@@ -225,14 +316,16 @@ pub async fn run(env: &Env) -> Result<SlowFigure, BoxError> {
             idle: 300,
             slowloris: 100,
             drip: 100,
+            declared_drip: 32,
             stall: 30,
-            attack: Duration::from_secs(6),
+            attack: Duration::from_secs(5),
             baseline: Duration::from_secs(2),
         },
         Size {
             idle: 1200,
             slowloris: 400,
             drip: 300,
+            declared_drip: 100,
             stall: 100,
             attack: Duration::from_secs(45),
             baseline: Duration::from_secs(10),
@@ -249,53 +342,29 @@ pub async fn run(env: &Env) -> Result<SlowFigure, BoxError> {
     }
     let mut collector = Collector::start(&config)?;
     let http = collector.addrs().http;
-    let every = Duration::from_millis(50);
-    let limit = Duration::from_secs(60);
 
-    let probe = Probe::start(http, every, limit);
+    let probe = Probe::start(http, PROBE_EVERY, PROBE_LIMIT);
     tokio::time::sleep(size.baseline).await;
     let baseline = probe.finish().await;
-
-    let until = Deadline::after(size.attack);
-    let fates: [Arc<Fates>; 4] = Default::default();
-    // One body shared by every stalled upload: all but the last byte of a maximal request.
-    let stall_body = bytes::Bytes::from(vec![0x0a; REQUEST_CAP - 2]);
-    let mut set = JoinSet::new();
-    let kinds = [
-        (Attacker::Idle, size.idle),
-        (Attacker::Slowloris, size.slowloris),
-        (Attacker::Drip, size.drip),
-        (Attacker::Stall, size.stall),
-    ];
-    for (i, (kind, n)) in kinds.into_iter().enumerate() {
-        for _ in 0..n {
-            set.spawn(attacker(
-                http,
-                kind,
-                until,
-                fates[i].clone(),
-                stall_body.clone(),
-            ));
-        }
-    }
-    // Let the attackers take their places, then measure the exporter while they hold them.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let probe = Probe::start(http, every, limit);
-    while set.join_next().await.is_some() {}
-    let during = probe.finish().await;
+    let ratios = |a: &mut Attack| {
+        a.p50_ratio = LatencySummary::ratio(a.during.latency.p50_us, baseline.latency.p50_us);
+        a.p99_ratio = LatencySummary::ratio(a.during.latency.p99_us, baseline.latency.p99_us);
+    };
+    let mut connections = attack(
+        http,
+        [size.idle, size.slowloris, size.drip, size.declared_drip, 0],
+        size.attack,
+    )
+    .await;
+    ratios(&mut connections);
+    let mut memory = attack(http, [0, 0, 0, 0, size.stall], size.attack).await;
+    ratios(&mut memory);
     let peak_rss_bytes = collector.rss().map_or(0, |r| r.hwm);
     let survival = Survival::check(&mut collector).await;
-    let [idle, slowloris, drip, stall] = fates.map(|f| f.fate());
     Ok(SlowFigure {
-        p50_ratio: LatencySummary::ratio(during.latency.p50_us, baseline.latency.p50_us),
-        p99_ratio: LatencySummary::ratio(during.latency.p99_us, baseline.latency.p99_us),
         baseline,
-        during,
-        idle,
-        slowloris,
-        drip,
-        stall,
-        attack_secs: size.attack.as_secs(),
+        connections,
+        memory,
         peak_rss_bytes,
         survival,
     })
