@@ -445,6 +445,44 @@ async fn header_allowlist_never_records_sensitive_headers() {
 }
 
 #[tokio::test]
+async fn values_the_request_chooses_are_cut_to_the_untrusted_cap() {
+    use tracewire::limits::UNTRUSTED_MAX_BYTES as CAP;
+    let recorder = Recorder::new();
+    let _guard = recorder.set_default();
+    // About 4,000 bytes of each (header values are visible ASCII, or not recorded at all).
+    let path = format!("/{}", "p".repeat(3999));
+    let query = format!("q={}", "v".repeat(3998));
+    let agent = format!("curl/{}", "8".repeat(3995));
+    let host = format!("{}.example", "h".repeat(3992));
+    let tenant = "t".repeat(4000);
+    let method = Method::from_bytes("M".repeat(4000).as_bytes()).unwrap();
+    let req = request(
+        method,
+        &format!("{path}?{query}"),
+        &[
+            ("host", &host),
+            ("user-agent", &agent),
+            ("x-tenant", &tenant),
+        ],
+    );
+    let layer = HttpServerLayer::new()
+        .record_query(true)
+        .record_request_headers(["x-tenant"]);
+    serve(layer, status_service(StatusCode::OK), req).await;
+    recorder
+        .span("HTTP")
+        .assert_attr("url.path", path[..CAP].to_owned())
+        .assert_attr("url.query", query[..CAP].to_owned())
+        .assert_attr("user_agent.original", agent[..CAP].to_owned())
+        .assert_attr("server.address", host[..CAP].to_owned())
+        .assert_attr("http.request.method_original", "M".repeat(CAP))
+        .assert_attr(
+            "http.request.header.x-tenant",
+            vec![tenant[..CAP].to_owned()],
+        );
+}
+
+#[tokio::test]
 async fn query_recording_is_opt_in_and_redacted() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();

@@ -5,7 +5,8 @@
 //! strings, one element per header line, as the semantic conventions ask. The attribute keys are
 //! built once, when the layer is configured. Sensitive headers (`authorization`, `cookie`,
 //! `set-cookie`, ...) are never recorded, whatever the allowlist says. Only sampled spans pay for
-//! recording; values that are not visible ASCII are left out.
+//! recording; values that are not visible ASCII are left out, and each value is cut to
+//! [`tracewire::limits::UNTRUSTED_MAX_BYTES`].
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -53,7 +54,7 @@ impl HeaderAllowlist {
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 // Short values are stored inline: no allocation per value.
-                .map(Text::new)
+                .map(|v| Text::new(tracewire::limits::untrusted(v)))
                 .collect();
             if !values.is_empty() {
                 span.set_attribute(key.clone(), Value::Array(Array::String(values)));

@@ -5,6 +5,8 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::{DefaultSpanName, RequestInfo, ServerLayer, ServerProtocol};
+use tracewire::limits::untrusted;
+
 use crate::attrs::{method_name, protocol_version, redact_query, server_address};
 use crate::http::{Http, HttpOutcome, Side};
 
@@ -18,10 +20,13 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
         self.info.route(parts)
     }
 
+    /// What the request chooses (method, path, `Host`, user agent; the query and header values
+    /// when recorded) is cut to [`tracewire::limits::UNTRUSTED_MAX_BYTES`].
     fn make_span(&self, parts: &Parts, route: Option<&str>) -> Span {
         let method = method_name(&parts.method);
         let scheme = parts.uri.scheme_str().unwrap_or(self.scheme);
         let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
+        let address = address.map(untrusted);
         let peer = self.info.peer_address(parts);
         tracing::info_span!(
             target: "tracewire_tower::server",
@@ -31,8 +36,8 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
             otel.status_code = Empty,
             otel.status_message = Empty,
             http.request.method = method,
-            http.request.method_original = (method == "_OTHER").then(|| parts.method.as_str()),
-            url.path = parts.uri.path(),
+            http.request.method_original = (method == "_OTHER").then(|| untrusted(parts.method.as_str())),
+            url.path = untrusted(parts.uri.path()),
             url.scheme = scheme,
             url.query = Empty,
             server.address = address,
@@ -45,7 +50,8 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
             user_agent.original = parts
                 .headers
                 .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok()),
+                .and_then(|v| v.to_str().ok())
+                .map(untrusted),
             http.route = route,
             http.response.status_code = Empty,
             error.type = Empty,
@@ -56,7 +62,7 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
         if self.record_query
             && let Some(query) = parts.uri.query()
         {
-            span.record("url.query", &*redact_query(query));
+            span.record("url.query", untrusted(&redact_query(query)));
         }
     }
 
