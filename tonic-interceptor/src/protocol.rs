@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use http::Uri;
 use http::request::Parts;
+use tracewire::limits::untrusted;
 use tracewire_tower::attrs::server_address;
 use tracewire_tower::{ClientProtocol, MakeSpanName, ServerProtocol};
 use tracing::Span;
@@ -96,12 +97,15 @@ impl MakeSpanName for GrpcSpanName {
 }
 
 impl Grpc {
-    /// The span of one RPC, on either side; every field the outcome records is declared.
+    /// The span of one RPC, on either side; every field the outcome records is declared. What
+    /// the request chooses (method, path, authority) is cut to
+    /// [`tracewire::limits::UNTRUSTED_MAX_BYTES`].
     fn span(&self, side: Side, parts: &Parts, method: Option<&str>) -> Span {
+        let method = method.map(untrusted);
         let legacy = self.semconv.legacy();
         let scheme = parts.uri.scheme_str().unwrap_or("http");
         let (address, port) = match (server_address(&parts.uri, &parts.headers, scheme), side) {
-            ((Some(host), port), _) => (Some(host), port),
+            ((Some(host), port), _) => (Some(untrusted(host)), port),
             (_, Side::Client) => match &self.server_address {
                 Some(configured) => (Some(&*configured.0), configured.1),
                 None => (None, None),
@@ -121,7 +125,7 @@ impl Grpc {
             otel.kind = kind,
             rpc.system.name = "grpc",
             rpc.method = method.unwrap_or("_OTHER"),
-            rpc.method_original = method.is_none().then(|| parts.uri.path()),
+            rpc.method_original = method.is_none().then(|| untrusted(parts.uri.path())),
             rpc.system = legacy.then_some("grpc"),
             rpc.service = method
                 .filter(|_| legacy)
@@ -152,7 +156,7 @@ impl ServerProtocol for Grpc {
     const RESPONSE_HEADER_PREFIX: &'static str = "rpc.response.metadata.";
 
     fn name_key<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
-        RpcPath::parse(parts.uri.path()).map(|rpc| rpc.full_name())
+        RpcPath::parse(parts.uri.path()).map(|rpc| untrusted(rpc.full_name()))
     }
 
     fn make_span(&self, parts: &Parts, method: Option<&str>) -> Span {

@@ -573,3 +573,29 @@ fn one_service_with_named_layer() {
     let svc = GrpcServerLayer::new().named_layer(Echo);
     assert_eq!(name_of(&svc), "echo.Echo");
 }
+
+#[test]
+fn paths_and_authorities_the_caller_chooses_are_cut_to_the_untrusted_cap() {
+    use tracewire::limits::UNTRUSTED_MAX_BYTES as CAP;
+    let recorder = Recorder::new();
+    let method = format!("/echo.{}/Unary", "E".repeat(4000));
+    let other = format!("/{}", "m".repeat(4000));
+    let host = format!("{}.internal", "h".repeat(4000));
+    let svc = GrpcServerLayer::new().layer(handler(|| ok_response(Script::unary_ok())));
+    let mut req = request(&method, &[], Script::unary_ok());
+    *req.uri_mut() = format!("http://{host}:50051{method}").parse().unwrap();
+    run(&recorder, call(svc.clone(), req));
+    let full = &method[1..];
+    recorder
+        .span(&full[..CAP])
+        .assert_attr("rpc.method", full[..CAP].to_owned())
+        .assert_attr("server.address", host[..CAP].to_owned());
+    run(
+        &recorder,
+        call(svc, request(&other, &[], Script::unary_ok())),
+    );
+    recorder
+        .span("grpc")
+        .assert_attr("rpc.method", "_OTHER")
+        .assert_attr("rpc.method_original", other[..CAP].to_owned());
+}
