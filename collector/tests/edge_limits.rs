@@ -362,6 +362,39 @@ async fn at_the_cap_with_every_connection_busy_a_newcomer_waits_for_a_slot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_a_body_that_trickles_in_is_cut_to_make_room() {
+    // The default body read timeout (30 s): without the cut, the newcomer would wait for it.
+    let h = builder().max_connections(2).spawn().await.unwrap();
+    let http = h.otlp_http_addr().unwrap();
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(http).await.unwrap();
+        s.write_all(post_head(100).as_bytes()).await.unwrap();
+        s.write_all(b"x").await.unwrap();
+        busy.push(s);
+    }
+    eventually("both requests are reading their bodies", || {
+        h.bytes_in_flight() == 2
+    })
+    .await;
+    let r = tokio::time::timeout(PATIENCE, post(http, small_request()))
+        .await
+        .expect("the newcomer was never served");
+    assert_eq!(r.status, 200);
+    // One trickling body was cut without an answer; the other is still being received.
+    let mut closed = 0;
+    for s in &mut busy {
+        if let Some(raw) = until_closed(s, ms(200)).await {
+            assert_eq!(raw, b"", "a cut connection gets no answer");
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 1);
+    assert_eq!(h.bytes_in_flight(), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bytes_in_flight_budget_answers_429_and_recovers() {
     const BUDGET: usize = 64 << 10;
     let h = builder()

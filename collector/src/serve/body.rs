@@ -15,6 +15,8 @@ use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
+use super::conn::{ConnShared, Receiving};
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A budget of request-body bytes held at once, shared by every listener of a collector.
@@ -162,6 +164,8 @@ pin_project! {
         take: Take,
         grpc: bool,
         failed: bool,
+        // Tells the connection the body is arriving, and its bytes, until it ends.
+        arriving: Option<Receiving>,
     }
 }
 
@@ -188,7 +192,17 @@ impl<B: Body> RequestBody<B> {
             take,
             grpc,
             failed: false,
+            arriving: None,
         }
+    }
+
+    /// Reports the body's arrival to `conn` (for the listener's choice of a body to cut when
+    /// it is full) until the body ends.
+    pub(crate) fn arriving_on(mut self, conn: &Arc<ConnShared>) -> Self {
+        if !self.inner.is_end_stream() {
+            self.arriving = Some(conn.receiving());
+        }
+        self
     }
 }
 
@@ -204,8 +218,9 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.project();
+        let mut this = self.project();
         if *this.failed {
+            *this.arriving = None;
             return Poll::Ready(None);
         }
         if let Take::Declared(n) = *this.take {
@@ -216,7 +231,7 @@ where
             }
             *this.take = Take::PerFrame;
         }
-        match this.inner.poll_frame(cx) {
+        match this.inner.as_mut().poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     if !this.held.budget.try_acquire(data.len()) {
@@ -224,14 +239,27 @@ where
                         return Poll::Ready(Some(Err(over_budget(this.held, *this.grpc))));
                     }
                     this.held.bytes += data.len();
+                    if let Some(a) = this.arriving.as_ref() {
+                        a.received(data.len());
+                    }
+                }
+                if this.inner.is_end_stream() {
+                    *this.arriving = None;
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => {
+                *this.arriving = None;
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                *this.arriving = None;
+                Poll::Ready(None)
+            }
             Poll::Pending => {
                 ready!(this.deadline.poll(cx));
                 *this.failed = true;
+                *this.arriving = None;
                 Poll::Ready(Some(Err(
                     RequestBodyError::TimedOut(*this.timeout).into_box(*this.grpc)
                 )))
