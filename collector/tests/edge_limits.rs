@@ -326,17 +326,10 @@ async fn idle_sockets_beyond_the_cap_hold_no_descriptors_and_lock_out_no_one() {
     h.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_the_cap_with_every_connection_busy_a_newcomer_waits_for_a_slot() {
-    let h = builder()
-        .max_connections(2)
-        .body_read_timeout(ms(500))
-        .spawn()
-        .await
-        .unwrap();
+/// Two connections that each declare a 100-byte body and send one byte of it, once the
+/// collector holds both bytes.
+async fn two_bodies_of_one_byte(h: &tracewire_collector::CollectorHandle) -> Vec<TcpStream> {
     let http = h.otlp_http_addr().unwrap();
-    // Before the busy requests: their body deadlines fall 500 ms after this at the earliest.
-    let start = Instant::now();
     let mut busy = Vec::new();
     for _ in 0..2 {
         let mut s = TcpStream::connect(http).await.unwrap();
@@ -348,6 +341,21 @@ async fn at_the_cap_with_every_connection_busy_a_newcomer_waits_for_a_slot() {
         h.bytes_in_flight() == 2
     })
     .await;
+    busy
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_with_every_connection_busy_a_newcomer_waits_for_a_slot() {
+    let h = builder()
+        .max_connections(2)
+        .body_read_timeout(ms(500))
+        .spawn()
+        .await
+        .unwrap();
+    let http = h.otlp_http_addr().unwrap();
+    // Before the busy requests: their body deadlines fall 500 ms after this at the earliest.
+    let start = Instant::now();
+    let busy = two_bodies_of_one_byte(&h).await;
     let r = tokio::time::timeout(PATIENCE, post(http, small_request()))
         .await
         .expect("the newcomer was never served");
@@ -366,17 +374,7 @@ async fn at_the_cap_a_body_that_trickles_in_is_cut_to_make_room() {
     // The default body read timeout (30 s): without the cut, the newcomer would wait for it.
     let h = builder().max_connections(2).spawn().await.unwrap();
     let http = h.otlp_http_addr().unwrap();
-    let mut busy = Vec::new();
-    for _ in 0..2 {
-        let mut s = TcpStream::connect(http).await.unwrap();
-        s.write_all(post_head(100).as_bytes()).await.unwrap();
-        s.write_all(b"x").await.unwrap();
-        busy.push(s);
-    }
-    eventually("both requests are reading their bodies", || {
-        h.bytes_in_flight() == 2
-    })
-    .await;
+    let mut busy = two_bodies_of_one_byte(&h).await;
     let r = tokio::time::timeout(PATIENCE, post(http, small_request()))
         .await
         .expect("the newcomer was never served");

@@ -42,6 +42,18 @@ pub enum Family {
     Bomb,
 }
 
+impl Family {
+    /// Every family, in the order above.
+    pub const ALL: [Family; 6] = [
+        Family::Amplification,
+        Family::Overflow,
+        Family::Nesting,
+        Family::Malformed,
+        Family::Mutation,
+        Family::Bomb,
+    ];
+}
+
 /// Where a case is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -752,14 +764,7 @@ mod tests {
             bomb_bytes: 8 << 20,
         };
         let all: Vec<Case> = cases(plan, 1).collect();
-        for f in [
-            Family::Amplification,
-            Family::Overflow,
-            Family::Nesting,
-            Family::Malformed,
-            Family::Mutation,
-            Family::Bomb,
-        ] {
+        for f in Family::ALL {
             assert!(all.iter().any(|c| c.family == f), "{f:?}");
         }
         assert_eq!(
