@@ -97,14 +97,12 @@ impl MakeSpanName for GrpcSpanName {
 }
 
 impl Grpc {
-    /// The span of one RPC, on either side; every field the outcome records is declared. What
-    /// the request chooses (method, path, authority) is cut to
-    /// [`tracewire::limits::UNTRUSTED_MAX_BYTES`].
+    /// The span of one RPC, on either side; every field the outcome records is declared.
     fn span(&self, side: Side, parts: &Parts, method: Option<&str>) -> Span {
-        let method = method.map(untrusted);
         let legacy = self.semconv.legacy();
         let scheme = parts.uri.scheme_str().unwrap_or("http");
         let (address, port) = match (server_address(&parts.uri, &parts.headers, scheme), side) {
+            // The authority (or `Host`) is the caller's choice.
             ((Some(host), port), _) => (Some(untrusted(host)), port),
             (_, Side::Client) => match &self.server_address {
                 Some(configured) => (Some(&*configured.0), configured.1),
@@ -156,6 +154,7 @@ impl ServerProtocol for Grpc {
     const RESPONSE_HEADER_PREFIX: &'static str = "rpc.response.metadata.";
 
     fn name_key<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        // The method is the path a caller chose: capped like every request-chosen value.
         RpcPath::parse(parts.uri.path()).map(|rpc| untrusted(rpc.full_name()))
     }
 

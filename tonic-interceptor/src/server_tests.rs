@@ -536,6 +536,31 @@ fn non_grpc_path() {
 }
 
 #[test]
+fn a_caller_chosen_method_is_capped() {
+    use tracewire::limits::UNTRUSTED_MAX_BYTES;
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new().layer(handler(|| trailers_only(12, None)));
+    let method = format!("pkg.Svc/{}", "m".repeat(4 * 1024));
+    let other = format!("/{}", "x".repeat(4 * 1024));
+    run(
+        &recorder,
+        call(
+            svc.clone(),
+            request(&format!("/{method}"), &[], Script::empty()),
+        ),
+    );
+    run(&recorder, call(svc, request(&other, &[], Script::empty())));
+    let capped = &method[..UNTRUSTED_MAX_BYTES];
+    recorder
+        .span(capped)
+        .assert_attr("rpc.method", capped.to_owned());
+    recorder.span("grpc").assert_attr(
+        "rpc.method_original",
+        other[..UNTRUSTED_MAX_BYTES].to_owned(),
+    );
+}
+
+#[test]
 fn works_in_a_service_builder_and_is_send_sync() {
     assert_send_sync::<GrpcServer<tonic::service::Routes>>();
     assert_send_sync::<GrpcServerLayer>();
@@ -575,27 +600,17 @@ fn one_service_with_named_layer() {
 }
 
 #[test]
-fn paths_and_authorities_the_caller_chooses_are_cut_to_the_untrusted_cap() {
-    use tracewire::limits::UNTRUSTED_MAX_BYTES as CAP;
+fn a_caller_chosen_authority_is_capped() {
+    use tracewire::limits::UNTRUSTED_MAX_BYTES;
     let recorder = Recorder::new();
-    let method = format!("/echo.{}/Unary", "E".repeat(4000));
-    let other = format!("/{}", "m".repeat(4000));
-    let host = format!("{}.internal", "h".repeat(4000));
     let svc = GrpcServerLayer::new().layer(handler(|| ok_response(Script::unary_ok())));
-    let mut req = request(&method, &[], Script::unary_ok());
-    *req.uri_mut() = format!("http://{host}:50051{method}").parse().unwrap();
-    run(&recorder, call(svc.clone(), req));
-    let full = &method[1..];
+    let host = format!("{}.internal", "h".repeat(4 * 1024));
+    let mut req = request("/echo.Echo/UnaryEcho", &[], Script::unary_ok());
+    *req.uri_mut() = format!("http://{host}:50051/echo.Echo/UnaryEcho")
+        .parse()
+        .unwrap();
+    run(&recorder, call(svc, req));
     recorder
-        .span(&full[..CAP])
-        .assert_attr("rpc.method", full[..CAP].to_owned())
-        .assert_attr("server.address", host[..CAP].to_owned());
-    run(
-        &recorder,
-        call(svc, request(&other, &[], Script::unary_ok())),
-    );
-    recorder
-        .span("grpc")
-        .assert_attr("rpc.method", "_OTHER")
-        .assert_attr("rpc.method_original", other[..CAP].to_owned());
+        .span("echo.Echo/UnaryEcho")
+        .assert_attr("server.address", host[..UNTRUSTED_MAX_BYTES].to_owned());
 }

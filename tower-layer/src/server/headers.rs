@@ -5,13 +5,13 @@
 //! strings, one element per header line, as the semantic conventions ask. The attribute keys are
 //! built once, when the layer is configured. Sensitive headers (`authorization`, `cookie`,
 //! `set-cookie`, ...) are never recorded, whatever the allowlist says. Only sampled spans pay for
-//! recording; values that are not visible ASCII are left out, and each value is cut to
-//! [`tracewire::limits::UNTRUSTED_MAX_BYTES`].
+//! recording; values that are not visible ASCII are left out.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
+use tracewire::limits::untrusted;
 use tracewire::{Array, SpanExt, Text, Value};
 
 /// Allowlisted headers with their attribute keys.
@@ -53,8 +53,9 @@ impl HeaderAllowlist {
                 .get_all(name)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
-                // Short values are stored inline: no allocation per value.
-                .map(|v| Text::new(tracewire::limits::untrusted(v)))
+                // Capped as request-chosen data; short values are stored inline: no
+                // allocation per value.
+                .map(|v| Text::new(untrusted(v)))
                 .collect();
             if !values.is_empty() {
                 span.set_attribute(key.clone(), Value::Array(Array::String(values)));

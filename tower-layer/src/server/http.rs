@@ -1,12 +1,11 @@
 //! The HTTP server span: its attributes, and the settings only HTTP servers have.
 
 use http::request::Parts;
+use tracewire::limits::untrusted;
 use tracing::Span;
 use tracing::field::Empty;
 
 use super::{DefaultSpanName, RequestInfo, ServerLayer, ServerProtocol};
-use tracewire::limits::untrusted;
-
 use crate::attrs::{method_name, protocol_version, redact_query, server_address};
 use crate::http::{Http, HttpOutcome, Side};
 
@@ -20,12 +19,11 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
         self.info.route(parts)
     }
 
-    /// What the request chooses (method, path, `Host`, user agent; the query and header values
-    /// when recorded) is cut to [`tracewire::limits::UNTRUSTED_MAX_BYTES`].
     fn make_span(&self, parts: &Parts, route: Option<&str>) -> Span {
         let method = method_name(&parts.method);
         let scheme = parts.uri.scheme_str().unwrap_or(self.scheme);
         let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
+        // The `Host` header is the client's choice too.
         let address = address.map(untrusted);
         let peer = self.info.peer_address(parts);
         tracing::info_span!(
@@ -36,7 +34,8 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
             otel.status_code = Empty,
             otel.status_message = Empty,
             http.request.method = method,
-            http.request.method_original = (method == "_OTHER").then(|| untrusted(parts.method.as_str())),
+            http.request.method_original =
+                (method == "_OTHER").then(|| untrusted(parts.method.as_str())),
             url.path = untrusted(parts.uri.path()),
             url.scheme = scheme,
             url.query = Empty,
