@@ -223,7 +223,7 @@ async fn query_loop(
             Err(_) => "error".to_owned(),
         };
         *e.0.entry(key).or_insert(0) += 1;
-        if (i - first) % queries.len() == 0 {
+        if (i - first).is_multiple_of(queries.len()) {
             rounds.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -264,7 +264,8 @@ pub async fn run(env: &Env) -> Result<QueriesFigure, BoxError> {
         })
         .collect();
     let probe = Probe::start(addrs.http, every, Duration::from_secs(60));
-    // At least the window, and until both clients have sent every query once.
+    // At least the window, and until the clients have gone through every query twice between
+    // them.
     tokio::time::sleep(window).await;
     let deadline = crate::Deadline::after(ROUNDS_LIMIT);
     while rounds.load(Ordering::Relaxed) < 2 && !deadline.passed() {
