@@ -93,14 +93,6 @@ impl Http1 {
         &mut self,
         mut req: Request<Full<Bytes>>,
     ) -> Result<(StatusCode, HeaderMap, Bytes), BoxError> {
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-            let io = TokioIo::new(connect(self.addr, self.limit).await?);
-            let (sender, conn) = http1::handshake(io).await?;
-            tokio::spawn(conn);
-            self.sender = Some(sender);
-        }
-        let sender = self.sender.as_mut().ok_or("no connection")?;
-        sender.ready().await?;
         req.headers_mut().insert(
             header::HOST,
             self.addr
@@ -108,7 +100,22 @@ impl Http1 {
                 .parse()
                 .expect("an address is a valid Host"),
         );
-        let res = sender.send_request(req).await?;
+        let reused = self.sender.as_ref().is_some_and(|s| !s.is_closed());
+        let again = reused.then(|| copy(&req));
+        let res = match self.connection().await?.send_request(req).await {
+            Ok(res) => res,
+            // The collector closed the kept-alive connection as the request went out (it was
+            // idle, and the listener needed the slot): once more on a new connection, as HTTP
+            // clients do for a request the server never saw.
+            Err(e) if e.is_canceled() || e.is_incomplete_message() || e.is_closed() => {
+                let Some(again) = again else {
+                    return Err(e.into());
+                };
+                self.sender = None;
+                self.connection().await?.send_request(again).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let (parts, body) = res.into_parts();
         let body = Limited::new(body, MAX_ANSWER)
             .collect()
@@ -123,6 +130,19 @@ impl Http1 {
             self.sender = None;
         }
         Ok((parts.status, parts.headers, body))
+    }
+
+    /// The kept-alive connection, opened anew when there is none, ready for a request.
+    async fn connection(&mut self) -> Result<&mut http1::SendRequest<Full<Bytes>>, BoxError> {
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            let io = TokioIo::new(connect(self.addr, self.limit).await?);
+            let (sender, conn) = http1::handshake(io).await?;
+            tokio::spawn(conn);
+            self.sender = Some(sender);
+        }
+        let sender = self.sender.as_mut().ok_or("no connection")?;
+        sender.ready().await?;
+        Ok(sender)
     }
 
     /// `GET path`.
@@ -158,6 +178,16 @@ pub struct GrpcAnswer {
     pub code: Option<u32>,
     /// `grpc-message`.
     pub message: String,
+}
+
+/// A copy of `req` (its body is shared bytes), to send again.
+fn copy(req: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    let mut out = Request::new(req.body().clone());
+    *out.method_mut() = req.method().clone();
+    *out.uri_mut() = req.uri().clone();
+    *out.version_mut() = req.version();
+    *out.headers_mut() = req.headers().clone();
+    out
 }
 
 /// An OTLP/gRPC client over one HTTP/2 connection, reconnecting when it is closed.
