@@ -40,6 +40,7 @@
 
 mod b3;
 mod baggage;
+mod global;
 mod jaeger;
 #[cfg(test)]
 mod test_support;
@@ -325,8 +326,13 @@ impl Propagators {
 
     /// Reads `OTEL_PROPAGATORS`; unset or empty means the default (`tracecontext,baggage`).
     pub fn from_env() -> Result<Self, ConfigError> {
-        match std::env::var("OTEL_PROPAGATORS") {
-            Ok(v) if !v.trim().is_empty() => Propagators::from_names(&v),
+        Propagators::from_var(std::env::var("OTEL_PROPAGATORS").ok().as_deref())
+    }
+
+    /// `OTEL_PROPAGATORS`'s value, when set, read as [`from_env`](Propagators::from_env) does.
+    pub(crate) fn from_var(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value {
+            Some(v) if !v.trim().is_empty() => Propagators::from_names(v),
             _ => Ok(Propagators::w3c()),
         }
     }

@@ -262,6 +262,7 @@ impl Setup {
         };
 
         let mut core = tracewire::builder()
+            .propagators(env.propagators.clone())
             .resource(resource.clone())
             .sampler(sampler.clone())
             .no_env_exporter()
