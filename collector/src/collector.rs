@@ -48,6 +48,13 @@ pub enum CollectorError {
     },
     /// The [`CollectorBuilder::auth_token`] is not an RFC 6750 `b64token`.
     InvalidAuthToken,
+    /// A worker thread could not be started.
+    Spawn {
+        /// Which thread (`store writer`).
+        what: &'static str,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for CollectorError {
@@ -70,6 +77,9 @@ impl fmt::Display for CollectorError {
                 "the auth token must be a b64token: letters, digits and -._~+/ with optional \
                  trailing =",
             ),
+            CollectorError::Spawn { what, source } => {
+                write!(f, "could not start the {what} thread: {source}")
+            }
         }
     }
 }
@@ -78,7 +88,7 @@ impl std::error::Error for CollectorError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CollectorError::Bind { source, .. } => Some(source),
-            CollectorError::Runtime(e) => Some(e),
+            CollectorError::Runtime(e) | CollectorError::Spawn { source: e, .. } => Some(e),
             _ => None,
         }
     }
@@ -106,7 +116,7 @@ pub struct CollectorBuilder {
     otlp_http: Option<SocketAddr>,
     otlp_grpc: Option<SocketAddr>,
     api: Option<SocketAddr>,
-    limits: Limits,
+    pub(crate) limits: Limits,
     pub(crate) max_request_bytes: usize,
     queue_spans: usize,
     observers: Vec<Arc<dyn IngestObserver>>,
@@ -257,21 +267,44 @@ impl CollectorBuilder {
     /// Starts the store's writer thread without any listener: a store fed only by
     /// [`TraceStore::in_process_exporter`] and read through the [`TraceStore`]. Needs no
     /// runtime. Stop it with [`TraceStore::close`].
+    ///
+    /// # Panics
+    ///
+    /// When the writer thread cannot be started; [`try_build_store`](Self::try_build_store)
+    /// returns that as an error instead.
     pub fn build_store(self) -> TraceStore {
+        match self.try_build_store() {
+            Ok(store) => store,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// [`build_store`](Self::build_store), with a writer thread that cannot be started
+    /// ([`CollectorError::Spawn`]) or a configured forwarder that cannot start
+    /// ([`CollectorError::Forward`]) as the error.
+    pub fn try_build_store(self) -> Result<TraceStore, CollectorError> {
         let stage = self.sampling.map(|config| {
             let clock = self
                 .sampling_clock
                 .unwrap_or_else(|| Arc::new(SystemClock::new()));
             SamplingStage::new(config, clock, self.sampling_health, self.forward_exporter)
         });
-        TraceStore {
-            shared: Shared::start(
-                Store::new(self.limits),
-                self.queue_spans,
-                self.observers,
-                stage,
-            ),
+        let shared = Shared::start(
+            Store::new(self.limits),
+            self.queue_spans,
+            self.observers,
+            stage,
+        )
+        .map_err(|source| CollectorError::Spawn {
+            what: "store writer",
+            source,
+        })?;
+        let store = TraceStore { shared };
+        if let Some(e) = store.sampling_stats().and_then(|s| s.forward_error) {
+            store.close();
+            return Err(CollectorError::Forward(e));
         }
+        Ok(store)
     }
 
     /// Binds the listeners and starts serving on the current Tokio runtime.
@@ -307,11 +340,7 @@ impl CollectorBuilder {
                 .push(Arc::new(HealthObserver::new(health.clone())));
         }
         let max_request = self.max_request_bytes;
-        let store = self.build_store();
-        if let Some(e) = store.sampling_stats().and_then(|s| s.forward_error) {
-            store.close();
-            return Err(CollectorError::Forward(e));
-        }
+        let store = self.try_build_store()?;
         let local = |l: &Option<crate::serve::Listener>| l.as_ref().and_then(|l| l.local_addr());
         let addrs = (local(&http), local(&grpc), local(&api));
         let warnings = crate::serve::warnings([&http, &grpc, &api], &edge);

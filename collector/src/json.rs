@@ -23,10 +23,12 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use crate::otlp::{DecodeError, DecodeLimits};
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest` within the default [`DecodeLimits`].
+#[cfg(test)]
 pub(crate) fn decode_request(body: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
     decode_request_within(body, &DecodeLimits::default())
 }
 
+/// Decodes an OTLP/JSON `ExportTraceServiceRequest` within `limits`.
 pub(crate) fn decode_request_within(
     body: &[u8],
     limits: &DecodeLimits,

@@ -6,7 +6,10 @@
 //!   (4 MiB by default, decompressed size included); malformed payloads, and payloads past the
 //!   decode limits (4,096 resource or scope spans, 100,000 spans, 64 MiB once decoded, checked
 //!   before decoding), are refused whole; a full ingest queue (bounded by spans and by bytes)
-//!   answers 429 / `UNAVAILABLE`.
+//!   answers 429 / `UNAVAILABLE`. Each limit is a [`CollectorBuilder`] setting
+//!   ([`max_spans_per_request`](CollectorBuilder::max_spans_per_request),
+//!   [`max_decoded_request_bytes`](CollectorBuilder::max_decoded_request_bytes),
+//!   [`ingest_queue_bytes`](CollectorBuilder::ingest_queue_bytes), ...).
 //! - **In process**: [`InProcessExporter`] hands spans from a [`tracewire`] export pipeline
 //!   straight to the store, with no encoding and no network.
 //! - **Store**: bounded by a span count, a byte budget and a retention window, oldest evicted
@@ -15,7 +18,9 @@
 //! - **Assembly**: [`Trace::assemble`] builds the tree at read time, so late and out-of-order
 //!   spans merge; spans whose parent is missing are kept as flagged orphans.
 //! - **API**: [`api_router`], documented below with examples; every answer is bounded (traces
-//!   come a page at a time) and queries run on threads of their own with a time budget.
+//!   come a page at a time) and queries run on threads of their own with a time budget
+//!   ([`query_threads`](CollectorBuilder::query_threads),
+//!   [`query_time_budget`](CollectorBuilder::query_time_budget); 2 threads, 5 s by default).
 //! - **Tail sampling** (off by default): [`sampling`] puts a stage between the receivers and the
 //!   store that buffers every span for a few minutes, keeps whole traces by policy (errors, slow
 //!   traces, forced, a dynamic per-key sampler, a probabilistic floor), lets a trace be kept
@@ -51,13 +56,16 @@
 //!
 //! Programs without a Tokio runtime use [`CollectorBuilder::start`], which runs the collector on
 //! a runtime of its own, and [`CollectorHandle::shutdown_blocking`]. A store with no listeners at
-//! all (in-process export only) comes from [`CollectorBuilder::build_store`].
+//! all (in-process export only) comes from [`CollectorBuilder::build_store`] (or
+//! [`CollectorBuilder::try_build_store`], which returns a writer thread that cannot start as an
+//! error).
 //!
 //! # Standalone
 //!
 //! The `tracewire-collector` binary takes `--otlp-http`, `--otlp-grpc`, `--api`,
-//! `--max-spans`, `--max-bytes` and `--retention`, the connection, TLS and token settings
-//! below, and the tail-sampling flags (`--sampling`, `--sampling-config FILE`,
+//! `--max-spans`, `--max-bytes` and `--retention`, the per-request, ingest queue and query
+//! limits (`--max-spans-per-request`, `--ingest-queue-bytes`, `--query-time-budget`, ...), the
+//! connection, TLS and token settings below, and the tail-sampling flags (`--sampling`, `--sampling-config FILE`,
 //! `--forward-to URL`, ...); run it with `--help`. Every listener binds `127.0.0.1` unless
 //! told otherwise.
 //!

@@ -326,6 +326,24 @@ async fn idle_sockets_beyond_the_cap_hold_no_descriptors_and_lock_out_no_one() {
     h.shutdown().await;
 }
 
+/// Two connections that each declare a 100-byte body and send one byte of it, once the
+/// collector holds both bytes.
+async fn two_bodies_of_one_byte(h: &tracewire_collector::CollectorHandle) -> Vec<TcpStream> {
+    let http = h.otlp_http_addr().unwrap();
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(http).await.unwrap();
+        s.write_all(post_head(100).as_bytes()).await.unwrap();
+        s.write_all(b"x").await.unwrap();
+        busy.push(s);
+    }
+    eventually("both requests are reading their bodies", || {
+        h.bytes_in_flight() == 2
+    })
+    .await;
+    busy
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_cap_with_every_connection_busy_a_newcomer_waits_for_a_slot() {
     let h = builder()
@@ -337,17 +355,7 @@ async fn at_the_cap_with_every_connection_busy_a_newcomer_waits_for_a_slot() {
     let http = h.otlp_http_addr().unwrap();
     // Before the busy requests: their body deadlines fall 500 ms after this at the earliest.
     let start = Instant::now();
-    let mut busy = Vec::new();
-    for _ in 0..2 {
-        let mut s = TcpStream::connect(http).await.unwrap();
-        s.write_all(post_head(100).as_bytes()).await.unwrap();
-        s.write_all(b"x").await.unwrap();
-        busy.push(s);
-    }
-    eventually("both requests hold their bytes", || {
-        h.bytes_in_flight() == 200
-    })
-    .await;
+    let busy = two_bodies_of_one_byte(&h).await;
     let r = tokio::time::timeout(PATIENCE, post(http, small_request()))
         .await
         .expect("the newcomer was never served");
@@ -362,6 +370,29 @@ async fn at_the_cap_with_every_connection_busy_a_newcomer_waits_for_a_slot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_a_body_that_trickles_in_is_cut_to_make_room() {
+    // The default body read timeout (30 s): without the cut, the newcomer would wait for it.
+    let h = builder().max_connections(2).spawn().await.unwrap();
+    let http = h.otlp_http_addr().unwrap();
+    let mut busy = two_bodies_of_one_byte(&h).await;
+    let r = tokio::time::timeout(PATIENCE, post(http, small_request()))
+        .await
+        .expect("the newcomer was never served");
+    assert_eq!(r.status, 200);
+    // One trickling body was cut without an answer; the other is still being received.
+    let mut closed = 0;
+    for s in &mut busy {
+        if let Some(raw) = until_closed(s, ms(200)).await {
+            assert_eq!(raw, b"", "a cut connection gets no answer");
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 1);
+    assert_eq!(h.bytes_in_flight(), 1);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bytes_in_flight_budget_answers_429_and_recovers() {
     const BUDGET: usize = 64 << 10;
     let h = builder()
@@ -371,14 +402,14 @@ async fn the_bytes_in_flight_budget_answers_429_and_recovers() {
         .await
         .unwrap();
     let http = h.otlp_http_addr().unwrap();
-    // A client declares 60,000 bytes and sends a few: they are held.
+    // A client declares 60,001 bytes and sends all but the last: what arrived is held.
     let mut holder = TcpStream::connect(http).await.unwrap();
     holder
-        .write_all(post_head(60_000).as_bytes())
+        .write_all(post_head(60_001).as_bytes())
         .await
         .unwrap();
-    holder.write_all(&[0u8; 1000]).await.unwrap();
-    eventually("the declared length is held", || {
+    holder.write_all(&[0u8; 60_000]).await.unwrap();
+    eventually("the bytes received are held", || {
         h.bytes_in_flight() == 60_000
     })
     .await;
@@ -440,7 +471,8 @@ async fn shutdown_closes_idle_connections_at_once_and_cuts_the_rest_at_its_deadl
     // In flight: a body that never finishes.
     let mut stuck = TcpStream::connect(http).await.unwrap();
     stuck.write_all(post_head(100).as_bytes()).await.unwrap();
-    eventually("the request is in flight", || h.bytes_in_flight() == 100).await;
+    stuck.write_all(&[0u8; 99]).await.unwrap();
+    eventually("the request is in flight", || h.bytes_in_flight() == 99).await;
 
     let start = Instant::now();
     tokio::time::timeout(PATIENCE, h.shutdown())
@@ -466,10 +498,7 @@ async fn an_in_flight_request_finishes_during_shutdown() {
     let mut s = TcpStream::connect(http).await.unwrap();
     s.write_all(post_head(body.len()).as_bytes()).await.unwrap();
     s.write_all(&body[..5]).await.unwrap();
-    eventually("the request is in flight", || {
-        h.bytes_in_flight() == body.len()
-    })
-    .await;
+    eventually("the request is in flight", || h.bytes_in_flight() == 5).await;
     let shutdown = tokio::spawn(h.shutdown());
     // Idle connections go at once, which also says shutdown has begun.
     until_closed(&mut idle, PATIENCE)

@@ -140,3 +140,54 @@ async fn a_resource_shared_by_4000_scopes_is_stored_once() {
     assert_eq!(span.resource()[1].value.as_str().map(str::len), Some(4096));
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_decode_limits_hold_on_both_receivers() {
+    let h = builder()
+        .max_spans_per_request(3)
+        .max_resource_attributes(1)
+        .spawn()
+        .await
+        .unwrap();
+    // Four scopes of one span: over the configured three spans, refused whole.
+    let four = amplifier(16, 4, true);
+    let body = four.encode_to_vec();
+    let r = tokio::task::block_in_place(|| post(&h, "application/x-protobuf", &body));
+    assert_eq!(r.status, 400);
+    let too_many = "request has more than 3 spans, the most one request may carry";
+    assert_eq!(
+        rpc_status(&r.body),
+        (
+            3,
+            format!("invalid protobuf ExportTraceServiceRequest: {too_many}")
+        )
+    );
+    let json = serde_json::to_vec(&four).unwrap();
+    let r = tokio::task::block_in_place(|| post(&h, "application/json", &json));
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["message"],
+        format!("invalid JSON ExportTraceServiceRequest: {too_many}")
+    );
+    let mut client = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
+        .await
+        .unwrap();
+    let err = client.export(four).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.message(),
+        format!("invalid protobuf ExportTraceServiceRequest: {too_many}")
+    );
+    // Three spans pass; the resource keeps one of its two attributes and counts the other.
+    client.export(amplifier(16, 3, true)).await.unwrap();
+    h.flush().await;
+    assert_eq!(h.stats().spans, 3);
+    let span = &h
+        .trace(tracewire_collector::model::TraceId::from_u128(2))
+        .unwrap()
+        .nodes[0]
+        .span;
+    let keys: Vec<&str> = span.resource().iter().map(|a| &*a.key).collect();
+    assert_eq!(keys, ["service.name"]);
+    h.shutdown().await;
+}

@@ -102,7 +102,8 @@ impl Grpc {
         let legacy = self.semconv.legacy();
         let scheme = parts.uri.scheme_str().unwrap_or("http");
         let (address, port) = match (server_address(&parts.uri, &parts.headers, scheme), side) {
-            ((Some(host), port), _) => (Some(host), port),
+            // The authority (or `Host`) is the caller's choice.
+            ((Some(host), port), _) => (Some(untrusted(host)), port),
             (_, Side::Client) => match &self.server_address {
                 Some(configured) => (Some(&*configured.0), configured.1),
                 None => (None, None),

@@ -598,3 +598,19 @@ fn one_service_with_named_layer() {
     let svc = GrpcServerLayer::new().named_layer(Echo);
     assert_eq!(name_of(&svc), "echo.Echo");
 }
+
+#[test]
+fn a_caller_chosen_authority_is_capped() {
+    use tracewire::limits::UNTRUSTED_MAX_BYTES;
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new().layer(handler(|| ok_response(Script::unary_ok())));
+    let host = format!("{}.internal", "h".repeat(4 * 1024));
+    let mut req = request("/echo.Echo/UnaryEcho", &[], Script::unary_ok());
+    *req.uri_mut() = format!("http://{host}:50051/echo.Echo/UnaryEcho")
+        .parse()
+        .unwrap();
+    run(&recorder, call(svc, req));
+    recorder
+        .span("echo.Echo/UnaryEcho")
+        .assert_attr("server.address", host[..UNTRUSTED_MAX_BYTES].to_owned());
+}

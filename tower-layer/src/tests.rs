@@ -445,6 +445,28 @@ async fn header_allowlist_never_records_sensitive_headers() {
 }
 
 #[tokio::test]
+async fn host_and_method_the_request_chooses_are_capped() {
+    use tracewire::limits::UNTRUSTED_MAX_BYTES;
+    let recorder = Recorder::new();
+    let _guard = recorder.set_default();
+    let host = format!("{}.example", "h".repeat(4 * 1024));
+    let method = "M".repeat(4 * 1024);
+    let req = request(
+        Method::from_bytes(method.as_bytes()).unwrap(),
+        "/",
+        &[("host", &host)],
+    );
+    serve(HttpServerLayer::new(), status_service(StatusCode::OK), req).await;
+    recorder
+        .span("HTTP")
+        .assert_attr("server.address", host[..UNTRUSTED_MAX_BYTES].to_owned())
+        .assert_attr(
+            "http.request.method_original",
+            method[..UNTRUSTED_MAX_BYTES].to_owned(),
+        );
+}
+
+#[tokio::test]
 async fn query_recording_is_opt_in_and_redacted() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();

@@ -42,7 +42,10 @@ mod waterfall;
 
 pub use self::critical_path::{CriticalPath, PathSegment, PathSpan, critical_path};
 pub(crate) use self::health::Sample;
-pub use self::health::{Exemplar, HealthAggregator, HealthConfig, HealthCounters, OperationHealth};
+pub use self::health::{
+    DEFAULT_MAX_NAME_BYTES, Exemplar, HealthAggregator, HealthConfig, HealthCounters,
+    OperationHealth,
+};
 pub use self::histogram::{LatencyHistogram, LatencySummary};
 pub use self::service_map::{ServiceEdge, ServiceMap, ServiceMapBuilder, ServiceNode};
 pub use self::waterfall::{Waterfall, WaterfallRow, waterfall};

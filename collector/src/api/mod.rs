@@ -187,7 +187,7 @@ mod tests {
             ..Limits::default()
         };
         let store = TraceStore {
-            shared: Shared::start(Store::new(limits), 1000, Vec::new(), None),
+            shared: Shared::start(Store::new(limits), 1000, Vec::new(), None).unwrap(),
         };
         let res = api_router(store.clone())
             .oneshot(Request::get("/api/services").body(Body::empty()).unwrap())

@@ -144,6 +144,47 @@ fn command() -> Command {
                 .default_value("4MiB")
                 .value_parser(parse_size),
         ])
+        .next_help_heading("Ingest (a request past a per-request limit is refused whole: 400 / INVALID_ARGUMENT)")
+        .args([
+            value("max-spans-per-request", "N", "Most spans in one request")
+                .default_value("100000")
+                .value_parser(clap::value_parser!(usize)),
+            value("max-scopes-per-request", "N", "Most ScopeSpans in one request")
+                .default_value("4096")
+                .value_parser(clap::value_parser!(usize)),
+            value("max-resources-per-request", "N", "Most ResourceSpans in one request")
+                .default_value("4096")
+                .value_parser(clap::value_parser!(usize)),
+            value("max-decoded-request-bytes", "SIZE",
+                "Most memory one request may take once decoded (bounded before decoding)")
+                .default_value("64MiB")
+                .value_parser(parse_size),
+            value("max-resource-attributes", "N",
+                "Resource attributes kept per resource; the rest are dropped and counted")
+                .default_value("128")
+                .value_parser(clap::value_parser!(usize)),
+            value("ingest-queue-spans", "N",
+                "Spans waiting to be stored (beyond: 429 / UNAVAILABLE)")
+                .default_value("262144")
+                .value_parser(clap::value_parser!(usize)),
+            value("ingest-queue-bytes", "SIZE",
+                "Bytes of spans waiting to be stored (beyond: 429 / UNAVAILABLE) [default: \
+                 max-bytes / 8, at least max-decoded-request-bytes]")
+                .value_parser(parse_size),
+        ])
+        .next_help_heading("Queries (API and UI; run off the receivers' threads)")
+        .args([
+            value("query-threads", "N", "Threads answering queries")
+                .default_value("2")
+                .value_parser(clap::value_parser!(usize)),
+            value("query-queue", "N", "Queries waiting for a thread (beyond: 503)")
+                .default_value("32")
+                .value_parser(clap::value_parser!(usize)),
+            value("query-time-budget", "DURATION",
+                "Longest a query may take, its wait included (beyond: 503 with a message)")
+                .default_value("5s")
+                .value_parser(parse_duration),
+        ])
         .next_help_heading("Connections (every listener)")
         .args([
             value("header-read-timeout", "DURATION",
@@ -167,7 +208,8 @@ fn command() -> Command {
                 .default_value("5s")
                 .value_parser(parse_duration),
             value("max-connections", "N",
-                "Connections served at once per listener; at the cap the longest idle one is closed")
+                "Connections served at once per listener; at the cap the longest idle one is closed, \
+                 else a body arriving at under 16KiB/s for 1s")
                 .default_value("256")
                 .value_parser(clap::value_parser!(usize)),
             value("max-in-flight-bytes", "SIZE",
@@ -238,7 +280,19 @@ fn builder(m: &ArgMatches) -> Result<CollectorBuilder, String> {
         .stall_timeout(duration("stall-timeout"))
         .shutdown_timeout(duration("shutdown-timeout"))
         .max_connections(size("max-connections"))
-        .max_in_flight_bytes(size("max-in-flight-bytes"));
+        .max_in_flight_bytes(size("max-in-flight-bytes"))
+        .max_spans_per_request(size("max-spans-per-request"))
+        .max_scopes_per_request(size("max-scopes-per-request"))
+        .max_resources_per_request(size("max-resources-per-request"))
+        .max_decoded_request_bytes(size("max-decoded-request-bytes"))
+        .max_resource_attributes(size("max-resource-attributes"))
+        .ingest_queue_spans(size("ingest-queue-spans"))
+        .query_threads(size("query-threads"))
+        .query_queue(size("query-queue"))
+        .query_time_budget(duration("query-time-budget"));
+    if let Some(&n) = m.get_one::<usize>("ingest-queue-bytes") {
+        b = b.ingest_queue_bytes(n);
+    }
     if let (Some(cert), Some(key)) = (
         m.get_one::<PathBuf>("tls-cert"),
         m.get_one::<PathBuf>("tls-key"),
@@ -364,6 +418,44 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("99999999999999999999s").is_err());
         assert!(parse_duration("4294967296d").is_err());
+    }
+
+    #[test]
+    fn ingest_and_query_flags_reach_the_builder() {
+        let m = parse(&[
+            "--max-resources-per-request=3",
+            "--max-scopes-per-request=4",
+            "--max-spans-per-request=5",
+            "--max-decoded-request-bytes=6MiB",
+            "--max-resource-attributes=7",
+            "--ingest-queue-spans=11",
+            "--ingest-queue-bytes=1MiB",
+            "--query-threads=3",
+            "--query-queue=9",
+            "--query-time-budget=250ms",
+        ])
+        .unwrap();
+        let b = format!("{:?}", builder(&m).unwrap());
+        for part in [
+            "decode: DecodeLimits { max_resource_spans: 3, max_scope_spans: 4, max_spans: 5, \
+             max_decoded_bytes: 6291456, max_resource_attributes: 7 }",
+            "max_queue_bytes: Some(1048576)",
+            "queries: PoolLimits { threads: 3, queue: 9, budget: 250ms }",
+            "queue_spans: 11",
+        ] {
+            assert!(b.contains(part), "{part} missing in {b}");
+        }
+        // Without the flags: the documented defaults, and no queue bound of its own.
+        let b = format!("{:?}", builder(&parse(&[]).unwrap()).unwrap());
+        for part in [
+            "decode: DecodeLimits { max_resource_spans: 4096, max_scope_spans: 4096, \
+             max_spans: 100000, max_decoded_bytes: 67108864, max_resource_attributes: 128 }",
+            "max_queue_bytes: None",
+            "queries: PoolLimits { threads: 2, queue: 32, budget: 5s }",
+            "queue_spans: 262144",
+        ] {
+            assert!(b.contains(part), "{part} missing in {b}");
+        }
     }
 
     #[test]
@@ -495,6 +587,15 @@ mod tests {
             "[default: 256]",
             "[default: 64MiB]",
             "[env: TRACEWIRE_COLLECTOR_TOKEN]",
+            "--max-spans-per-request <N>",
+            "[default: 100000]",
+            "[default: 4096]",
+            "[default: 128]",
+            "[default: 262144]",
+            "[default: max-bytes / 8, at least max-decoded-request-bytes]",
+            "--query-threads <N>",
+            "[default: 2]",
+            "[default: 32]",
         ] {
             assert!(help.contains(default), "{default} missing in\n{help}");
         }

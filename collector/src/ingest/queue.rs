@@ -25,6 +25,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::batch::{NewBatch, batches_bytes};
 use crate::model::IngestObserver;
+use crate::otlp::DecodeLimits;
 use crate::query::QueryPool;
 use crate::sampling::{Command, Reply, SamplingShared, SamplingStage};
 use crate::store::{Limits, Store};
@@ -73,6 +74,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     /// Where the API's queries run.
     pub(crate) queries: Arc<QueryPool>,
+    /// What one OTLP request may hold, for the receivers.
+    pub(crate) decode: DecodeLimits,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// What the tail-sampling stage in front of the store publishes, when there is one.
     pub(crate) sampling: Option<Arc<SamplingShared>>,
@@ -90,12 +93,26 @@ impl fmt::Debug for Shared {
 impl Shared {
     /// Starts the writer thread over `store`, with a queue of at most `max_queued` spans and
     /// [`Limits::queue_bytes`] bytes, and `stage` (if any) deciding which spans reach the store.
+    ///
+    /// A writer thread that cannot be started is the error (nothing would ever be stored).
     pub(crate) fn start(
+        store: Store,
+        max_queued: usize,
+        observers: Vec<Arc<dyn IngestObserver>>,
+        stage: Option<SamplingStage>,
+    ) -> std::io::Result<Arc<Shared>> {
+        let thread = std::thread::Builder::new().name("tracewire-collector-store".into());
+        Self::start_on(thread, store, max_queued, observers, stage)
+    }
+
+    /// [`Shared::start`] with the writer spawned by `thread`.
+    fn start_on(
+        thread: std::thread::Builder,
         mut store: Store,
         max_queued: usize,
         observers: Vec<Arc<dyn IngestObserver>>,
         stage: Option<SamplingStage>,
-    ) -> Arc<Shared> {
+    ) -> std::io::Result<Arc<Shared>> {
         let (tx, rx) = crossbeam_channel::unbounded();
         let gauge = Arc::new(QueueGauge {
             max_bytes: store.limits().queue_bytes(),
@@ -103,6 +120,7 @@ impl Shared {
         });
         store.attach_queue(gauge.clone());
         let queries = QueryPool::new(store.limits().queries);
+        let decode = store.limits().decode;
         let shared = Arc::new(Shared {
             store: RwLock::new(store),
             tx,
@@ -110,16 +128,14 @@ impl Shared {
             max_queued: max_queued.max(1),
             counters: Counters::default(),
             queries,
+            decode,
             writer: Mutex::new(None),
             sampling: stage.as_ref().map(SamplingStage::shared),
         });
         let writer_shared = shared.clone();
-        let handle = std::thread::Builder::new()
-            .name("tracewire-collector-store".into())
-            .spawn(move || writer(&writer_shared, &rx, &observers, stage))
-            .ok();
-        *shared.writer.lock() = handle;
-        shared
+        let handle = thread.spawn(move || writer(&writer_shared, &rx, &observers, stage))?;
+        *shared.writer.lock() = Some(handle);
+        Ok(shared)
     }
 
     /// Queues spans for the writer without blocking.
@@ -350,10 +366,10 @@ fn writer(
 
 impl Limits {
     /// The ingest queue's byte budget: [`Limits::max_queue_bytes`] when set, else an eighth of
-    /// the store's budget but never less than the largest request the decoders accept (64 MiB),
+    /// the store's budget but never less than the largest request the decoders accept,
     /// so any decodable request can be queued once the queue drains.
     pub(crate) fn queue_bytes(&self) -> usize {
-        let floor = crate::otlp::DecodeLimits::default().max_decoded_bytes;
+        let floor = self.decode.max_decoded_bytes;
         self.max_queue_bytes
             .unwrap_or_else(|| (self.max_bytes / 8).max(floor))
     }
@@ -380,7 +396,7 @@ mod tests {
             max_queue_bytes: Some(queue_bytes),
             ..Limits::default()
         };
-        Shared::start(Store::new(limits), queue_spans, Vec::new(), None)
+        Shared::start(Store::new(limits), queue_spans, Vec::new(), None).unwrap()
     }
 
     #[test]
@@ -457,7 +473,7 @@ mod tests {
                 count.fetch_add(1, Ordering::Relaxed);
             }),
         ];
-        let shared = Shared::start(Store::new(Limits::default()), 1000, observers, None);
+        let shared = Shared::start(Store::new(Limits::default()), 1000, observers, None).unwrap();
         shared.submit(batch("svc", 0, 3)).unwrap();
         shared.flush_blocking();
         let stats = shared.store.read().stats();
@@ -467,5 +483,19 @@ mod tests {
         );
         assert_eq!(seen.load(Ordering::Relaxed), 3);
         shared.stop();
+    }
+
+    #[test]
+    fn a_writer_that_cannot_start_is_an_error() {
+        // No system maps a petabyte of stack.
+        let thread = std::thread::Builder::new().stack_size(1 << 50);
+        let started = Shared::start_on(
+            thread,
+            Store::new(Limits::default()),
+            1000,
+            Vec::new(),
+            None,
+        );
+        assert!(started.is_err(), "{started:?}");
     }
 }

@@ -44,9 +44,16 @@ impl Converted {
     }
 }
 
-/// Converts a decoded request.
+/// Converts a decoded request within the default [`DecodeLimits`].
+#[cfg(test)]
 pub(crate) fn convert(req: ExportTraceServiceRequest) -> Converted {
-    let max_resource_attributes = DecodeLimits::default().max_resource_attributes;
+    convert_within(req, &DecodeLimits::default())
+}
+
+/// Converts a decoded request, keeping at most `limits.max_resource_attributes` attributes per
+/// resource.
+pub(crate) fn convert_within(req: ExportTraceServiceRequest, limits: &DecodeLimits) -> Converted {
+    let max_resource_attributes = limits.max_resource_attributes;
     let mut out = Converted::default();
     for rs in req.resource_spans {
         let (attributes, sender_dropped) = rs

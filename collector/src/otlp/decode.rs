@@ -9,7 +9,7 @@ use prost::Message;
 
 /// What one OTLP request may hold. A request past any limit is refused whole with
 /// [`DecodeError`] (400 / `INVALID_ARGUMENT`); nothing of it is decoded or stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct DecodeLimits {
     /// `ResourceSpans` per request (default 4,096).
     pub(crate) max_resource_spans: usize,
@@ -76,10 +76,12 @@ impl fmt::Display for DecodeError {
 impl std::error::Error for DecodeError {}
 
 /// Decodes an OTLP/protobuf `ExportTraceServiceRequest` within the default [`DecodeLimits`].
+#[cfg(test)]
 pub(crate) fn decode_protobuf(body: Bytes) -> Result<ExportTraceServiceRequest, DecodeError> {
     decode_protobuf_within(body, &DecodeLimits::default())
 }
 
+/// Decodes an OTLP/protobuf `ExportTraceServiceRequest` within `limits`.
 pub(crate) fn decode_protobuf_within(
     body: Bytes,
     limits: &DecodeLimits,

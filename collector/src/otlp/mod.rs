@@ -2,9 +2,10 @@
 //! `wire.rs`), conversion to the store's batches (`convert.rs`), and the `google.rpc.Status`
 //! error body.
 //!
-//! Receivers decode with [`decode_protobuf`] (or [`crate::json::decode_request`]), which refuse
-//! a request past [`DecodeLimits`] before decoding it, then [`convert()`] it and submit the
-//! batches to the ingest queue, which accounts for their bytes.
+//! Receivers decode with [`decode_protobuf_within`] (or [`crate::json::decode_request_within`]),
+//! which refuse a request past the collector's [`DecodeLimits`] before decoding it, then
+//! [`convert_within`] it and submit the batches to the ingest queue, which accounts for their
+//! bytes.
 
 mod convert;
 mod decode;
@@ -13,8 +14,12 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
 pub(crate) use self::convert::convert;
-pub(crate) use self::decode::{DecodeError, DecodeLimits, decode_protobuf};
+pub(crate) use self::convert::convert_within;
+#[cfg(test)]
+pub(crate) use self::decode::decode_protobuf;
+pub(crate) use self::decode::{DecodeError, DecodeLimits, decode_protobuf_within};
 
 /// `google.rpc.Status`, the error body of OTLP/HTTP (and gRPC) failures.
 #[derive(Clone, PartialEq, prost::Message)]

@@ -21,7 +21,7 @@ use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
 use crate::ingest::{Shared, SubmitError};
-use crate::otlp::convert;
+use crate::otlp::{DecodeLimits, convert_within};
 
 /// The gRPC path of the trace export method.
 pub(crate) const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
@@ -61,7 +61,7 @@ fn export(
     shared: &Shared,
     request: ExportTraceServiceRequest,
 ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-    let converted = convert(request);
+    let converted = convert_within(request, &shared.decode);
     let rejected = converted.rejected as u64;
     let response = converted.response();
     if converted.accepted > 0 {
@@ -103,7 +103,7 @@ where
             return Box::pin(async move { Ok(Status::unimplemented("").into_http()) });
         }
         Box::pin(async move {
-            let mut grpc = Grpc::new(OtlpCodec)
+            let mut grpc = Grpc::new(OtlpCodec(shared.decode))
                 .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(max);
             Ok(grpc.unary(Export(shared), req).await)
@@ -113,11 +113,11 @@ where
 
 /// Prost encoding of the response; decoding of the request with decode failures reported as
 /// `INVALID_ARGUMENT`.
-#[derive(Clone, Copy, Default)]
-struct OtlpCodec;
+#[derive(Clone, Copy)]
+struct OtlpCodec(DecodeLimits);
 
 struct OtlpEncoder;
-struct OtlpDecoder;
+struct OtlpDecoder(DecodeLimits);
 
 impl Codec for OtlpCodec {
     type Encode = ExportTraceServiceResponse;
@@ -130,7 +130,7 @@ impl Codec for OtlpCodec {
     }
 
     fn decoder(&mut self) -> OtlpDecoder {
-        OtlpDecoder
+        OtlpDecoder(self.0)
     }
 }
 
@@ -150,8 +150,10 @@ impl Decoder for OtlpDecoder {
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
         let bytes = src.copy_to_bytes(src.remaining());
-        crate::otlp::decode_protobuf(bytes).map(Some).map_err(|e| {
-            Status::invalid_argument(format!("invalid protobuf ExportTraceServiceRequest: {e}"))
-        })
+        crate::otlp::decode_protobuf_within(bytes, &self.0)
+            .map(Some)
+            .map_err(|e| {
+                Status::invalid_argument(format!("invalid protobuf ExportTraceServiceRequest: {e}"))
+            })
     }
 }

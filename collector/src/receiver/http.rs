@@ -28,7 +28,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message;
 
 use crate::ingest::{Shared, SubmitError};
-use crate::otlp::{RpcStatus, code, convert};
+use crate::otlp::{RpcStatus, code, convert_within};
 use crate::serve::RequestBodyError;
 
 /// `google.rpc.Code` values answered by the edge's limits.
@@ -208,9 +208,9 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
         bytes
     };
     let decoded = match format {
-        Format::Protobuf => crate::otlp::decode_protobuf(bytes)
+        Format::Protobuf => crate::otlp::decode_protobuf_within(bytes, &st.shared.decode)
             .map_err(|e| format!("invalid protobuf ExportTraceServiceRequest: {e}")),
-        Format::Json => crate::json::decode_request(&bytes)
+        Format::Json => crate::json::decode_request_within(&bytes, &st.shared.decode)
             .map_err(|e| format!("invalid JSON ExportTraceServiceRequest: {e}")),
     };
     let request = match decoded {
@@ -224,7 +224,7 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
             );
         }
     };
-    let converted = convert(request);
+    let converted = convert_within(request, &st.shared.decode);
     let rejected = converted.rejected as u64;
     let response = converted.response();
     if converted.accepted > 0 {

@@ -2,9 +2,12 @@
 //!
 //! At most `max_connections` connections are served at once. When one more arrives, the
 //! connection idle the longest is closed to make room (an idle socket costs its owner nothing
-//! to reopen, while a new client would otherwise wait); when none is idle, the newcomer waits
-//! until a connection ends, and the kernel's backlog holds the rest. File descriptors in use
-//! stay at most `max_connections + 1` per listener.
+//! to reopen, while a new client would otherwise wait). When none is idle, the connection whose
+//! request bodies have been arriving for at least [`SLOW_BODY_GRACE`] at the lowest rate below
+//! [`SLOW_BODY_RATE`] is cut: bodies dripped a byte at a time never stall and would otherwise
+//! hold every slot until the body read timeout. When there is neither, the newcomer waits until
+//! a connection ends, and the kernel's backlog holds the rest. File descriptors in use stay at
+//! most `max_connections + 1` per listener.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -35,6 +38,13 @@ const MAX_H1_BUFFER: usize = 64 << 10;
 /// How long to wait after an accept error that is not about one connection (out of file
 /// descriptors, say) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// At the cap, a request body must have been arriving this long before it may be cut.
+pub(crate) const SLOW_BODY_GRACE: Duration = Duration::from_secs(1);
+/// At the cap, a request body arriving at fewer bytes per second than this may be cut (16 KiB/s:
+/// far below any client on a working network, far above a body dripped to hold a slot).
+pub(crate) const SLOW_BODY_RATE: u64 = 16 << 10;
+/// How often a full listener looks again for a connection to close.
+const PRESSURE_TICK: Duration = Duration::from_millis(250);
 
 /// Which listener: what it speaks, and which checks apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +188,7 @@ impl Listener {
             if conns.len() >= max_connections {
                 shared.pressure.store(true, Ordering::Release);
                 loop {
-                    evict_longest_idle(&live);
+                    make_room(&live, shared.now());
                     tokio::select! {
                         biased;
                         _ = stopped(&mut shutdown) => break 'accept,
@@ -189,6 +199,8 @@ impl Listener {
                             }
                         }
                         _ = shared.went_idle.notified() => {}
+                        // Bodies age into being cut without waking anyone.
+                        _ = tokio::time::sleep(PRESSURE_TICK) => {}
                     }
                 }
                 shared.pressure.store(false, Ordering::Release);
@@ -238,9 +250,11 @@ fn forget(live: &mut HashMap<Id, Arc<ConnShared>>, done: Result<(Id, ()), tokio:
     live.remove(&id);
 }
 
-/// Asks the connection idle the longest to close, unless one asked before is still closing.
-fn evict_longest_idle(live: &HashMap<Id, Arc<ConnShared>>) {
-    if live.values().any(|c| c.closing_idle()) {
+/// Asks the connection idle the longest to close or, with none idle, cuts the one whose body
+/// arrives the slowest (see the module docs); nothing while one asked before is still closing.
+/// `now` is the listener's clock.
+fn make_room(live: &HashMap<Id, Arc<ConnShared>>, now: u64) {
+    if live.values().any(|c| c.closing()) {
         return;
     }
     if let Some(c) = live
@@ -250,7 +264,31 @@ fn evict_longest_idle(live: &HashMap<Id, Arc<ConnShared>>) {
         .map(|(_, c)| c)
     {
         c.evict();
+        return;
     }
+    if let Some(c) = live
+        .values()
+        .filter_map(|c| {
+            let (age, bytes) = c.arriving(now)?;
+            let rate = slow_rate(age, bytes)?;
+            Some((rate, c))
+        })
+        .min_by_key(|(rate, _)| *rate)
+        .map(|(_, c)| c)
+    {
+        c.cut();
+    }
+}
+
+/// The arrival rate in bytes per second of a body `age` old that brought `bytes`, when it may
+/// be cut: at least [`SLOW_BODY_GRACE`] old and slower than [`SLOW_BODY_RATE`].
+fn slow_rate(age: Duration, bytes: u64) -> Option<u64> {
+    if age < SLOW_BODY_GRACE {
+        return None;
+    }
+    let rate = u128::from(bytes) * 1_000_000_000 / age.as_nanos().max(1);
+    let rate = u64::try_from(rate).unwrap_or(u64::MAX);
+    (rate < SLOW_BODY_RATE).then_some(rate)
 }
 
 /// Errors about the one connection being accepted (the next accept may well succeed).
@@ -305,4 +343,25 @@ async fn serve_connection<S, B>(
     let served = builder.serve_connection(io, service);
     tokio::pin!(served);
     drive(served, &conn, &timeouts, &mut shutdown).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bodies_past_the_grace_and_under_the_rate_may_be_cut() {
+        let s = Duration::from_secs;
+        // Too young, however slow.
+        assert_eq!(slow_rate(Duration::from_millis(999), 0), None);
+        assert_eq!(slow_rate(s(1), 0), Some(0));
+        assert_eq!(slow_rate(s(4), 100), Some(25));
+        // 16 KiB/s exactly is fast enough.
+        assert_eq!(
+            slow_rate(s(2), 2 * SLOW_BODY_RATE - 1),
+            Some(SLOW_BODY_RATE - 1)
+        );
+        assert_eq!(slow_rate(s(2), 2 * SLOW_BODY_RATE), None);
+        assert_eq!(slow_rate(s(1), u64::MAX), None);
+    }
 }

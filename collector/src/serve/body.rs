@@ -15,6 +15,8 @@ use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
+use super::conn::{ConnShared, Receiving};
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A budget of request-body bytes held at once, shared by every listener of a collector.
@@ -50,6 +52,13 @@ impl Budget {
     /// Bytes held now.
     pub(crate) fn used(&self) -> usize {
         self.0.used.load(Ordering::Acquire)
+    }
+
+    /// Whether `n` more bytes would fit now.
+    fn fits(&self, n: usize) -> bool {
+        self.used()
+            .checked_add(n)
+            .is_some_and(|t| t <= self.0.limit)
     }
 
     /// Takes `n` bytes, or nothing when that would pass the limit.
@@ -129,21 +138,22 @@ impl RequestBodyError {
 /// How a body takes its bytes from the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Take {
-    /// A declared length, not taken yet: all of it is taken on the first read.
+    /// A declared length, not checked yet: on the first read it must fit in what is left of
+    /// the budget, then frames are taken as they arrive.
     Declared(u64),
-    /// The declared length is held.
-    Held,
-    /// No declared length: each frame is taken as it arrives.
+    /// Each frame is taken as it arrives.
     PerFrame,
 }
 
 pin_project! {
     /// A request body with a deadline and a share of the budget.
     ///
-    /// A body with a declared length takes it all from the budget on its first read (so a
-    /// request that cannot fit is refused before any byte is read); a streamed body takes each
-    /// frame as it arrives. The bytes are given back when the body is dropped, which the
-    /// receivers do once the request is decoded and answered.
+    /// Every body takes its frames from the budget as they arrive, so what it holds is what
+    /// it has received: a sender that declares a large body and sends it slowly (or not at
+    /// all) holds next to nothing and keeps nobody out. A body whose declared length cannot fit
+    /// in what is left of the budget is refused on its first read, before any byte is read.
+    /// The bytes are given back when the body is dropped, which the receivers do once the
+    /// request is decoded and answered.
     pub(crate) struct RequestBody<B = Incoming> {
         #[pin]
         inner: B,
@@ -154,6 +164,8 @@ pin_project! {
         take: Take,
         grpc: bool,
         failed: bool,
+        // Tells the connection the body is arriving, and its bytes, until it ends.
+        arriving: Option<Receiving>,
     }
 }
 
@@ -180,7 +192,17 @@ impl<B: Body> RequestBody<B> {
             take,
             grpc,
             failed: false,
+            arriving: None,
         }
+    }
+
+    /// Reports the body's arrival to `conn` (for the listener's choice of a body to cut when
+    /// it is full) until the body ends.
+    pub(crate) fn arriving_on(mut self, conn: &Arc<ConnShared>) -> Self {
+        if !self.inner.is_end_stream() {
+            self.arriving = Some(conn.receiving());
+        }
+        self
     }
 }
 
@@ -196,35 +218,48 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.project();
+        let mut this = self.project();
         if *this.failed {
+            *this.arriving = None;
             return Poll::Ready(None);
         }
         if let Take::Declared(n) = *this.take {
             let n = usize::try_from(n).unwrap_or(usize::MAX);
-            if !this.held.budget.try_acquire(n) {
+            if !this.held.budget.fits(n) {
                 *this.failed = true;
                 return Poll::Ready(Some(Err(over_budget(this.held, *this.grpc))));
             }
-            this.held.bytes = n;
-            *this.take = Take::Held;
+            *this.take = Take::PerFrame;
         }
-        match this.inner.poll_frame(cx) {
+        match this.inner.as_mut().poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                if let (Take::PerFrame, Some(data)) = (*this.take, frame.data_ref()) {
+                if let Some(data) = frame.data_ref() {
                     if !this.held.budget.try_acquire(data.len()) {
                         *this.failed = true;
                         return Poll::Ready(Some(Err(over_budget(this.held, *this.grpc))));
                     }
                     this.held.bytes += data.len();
+                    if let Some(a) = this.arriving.as_ref() {
+                        a.received(data.len());
+                    }
+                }
+                if this.inner.is_end_stream() {
+                    *this.arriving = None;
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => {
+                *this.arriving = None;
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                *this.arriving = None;
+                Poll::Ready(None)
+            }
             Poll::Pending => {
                 ready!(this.deadline.poll(cx));
                 *this.failed = true;
+                *this.arriving = None;
                 Poll::Ready(Some(Err(
                     RequestBodyError::TimedOut(*this.timeout).into_box(*this.grpc)
                 )))
@@ -301,7 +336,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_declared_length_is_held_whole_until_the_body_is_dropped() {
+    async fn a_declared_length_must_fit_and_its_bytes_are_held_as_they_arrive() {
         let budget = Budget::new(10);
         let mut a = Box::pin(RequestBody::new(
             Script::new(&[b"abc"], true, Some(8)),
@@ -312,10 +347,10 @@ mod tests {
         assert_eq!(budget.used(), 0, "nothing is taken before the first read");
         let f = a.frame().await.unwrap().unwrap();
         assert_eq!(f.into_data().unwrap(), "abc");
-        assert_eq!(budget.used(), 8);
-        // Three more bytes do not fit: refused before a byte is read, and the body ends.
+        assert_eq!(budget.used(), 3, "only what arrived");
+        // Eight more bytes cannot fit in the seven left: refused before a byte is read.
         let mut b = Box::pin(RequestBody::new(
-            Script::new(&[b"xyz"], false, Some(3)),
+            Script::new(&[b"xyz"], false, Some(8)),
             budget.clone(),
             LONG,
             false,
@@ -323,23 +358,61 @@ mod tests {
         let e = b.frame().await.unwrap().unwrap_err();
         assert_eq!(edge_error(&e), RequestBodyError::OverBudget { limit: 10 });
         assert!(b.frame().await.is_none());
-        assert_eq!(budget.used(), 8);
-        drop(a);
-        assert_eq!(budget.used(), 0);
-        let mut b = Box::pin(RequestBody::new(
-            Script::new(&[b"xyz"], false, Some(3)),
+        assert_eq!(budget.used(), 3);
+        // Seven fit; its frames are taken as they come, and a frame past the budget fails.
+        let mut c = Box::pin(RequestBody::new(
+            Script::new(&[b"wxyz", b"abcd"], false, Some(7)),
             budget.clone(),
             LONG,
             false,
         ));
         assert_eq!(
-            b.frame().await.unwrap().unwrap().into_data().unwrap(),
-            "xyz"
+            c.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "wxyz"
         );
-        assert!(b.frame().await.is_none());
+        assert_eq!(budget.used(), 7);
+        let e = c.frame().await.unwrap().unwrap_err();
+        assert_eq!(edge_error(&e), RequestBodyError::OverBudget { limit: 10 });
+        drop(c);
         assert_eq!(budget.used(), 3, "held until dropped, not until read");
-        drop(b);
+        drop(a);
         assert_eq!(budget.used(), 0);
+    }
+
+    #[tokio::test]
+    async fn senders_that_declare_much_and_send_nothing_hold_nothing() {
+        // Sixteen bodies each declaring the whole budget, none sending a byte: a small
+        // request still fits (they used to take their declared lengths on the first read,
+        // so sixteen silent sockets kept every exporter out until the body read timeout).
+        let budget = Budget::new(64);
+        let mut silent = Vec::new();
+        for _ in 0..16 {
+            let mut body = Box::pin(RequestBody::new(
+                Script::new(&[], true, Some(64)),
+                budget.clone(),
+                LONG,
+                false,
+            ));
+            let waker = std::task::Waker::noop();
+            assert!(
+                body.as_mut()
+                    .poll_frame(&mut Context::from_waker(waker))
+                    .is_pending()
+            );
+            silent.push(body);
+        }
+        assert_eq!(budget.used(), 0);
+        let mut small = Box::pin(RequestBody::new(
+            Script::new(&[b"export"], false, Some(6)),
+            budget.clone(),
+            LONG,
+            false,
+        ));
+        assert_eq!(
+            small.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "export"
+        );
+        assert!(small.frame().await.is_none());
     }
 
     #[tokio::test]

@@ -45,7 +45,9 @@ impl CollectorBuilder {
 
     /// The most connections each listener serves at once (default 256, so that three
     /// listeners stay under the common limit of 1,024 open files). At the cap the connection
-    /// idle the longest is closed to make room; when none is idle, new connections wait.
+    /// idle the longest is closed to make room; when none is idle, a connection whose request
+    /// body has been arriving for at least a second at under 16 KiB/s is cut (the slowest
+    /// first); when there is none, new connections wait.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.edge.max_connections = n.max(1);
         self

@@ -8,8 +8,11 @@
 //! | no request in flight | `keep_alive` since the last one ended (or since accept) | HTTP/1.1 at once, HTTP/2 with GOAWAY |
 //! | a request in flight, no byte moved either way | `stall` | at once |
 //! | evicted (the listener is full) or shutting down | — | idle: as above; busy: after the current requests |
+//! | cut (the listener is full and its request body arrives too slowly) | — | at once |
 //!
-//! A connection closed with GOAWAY that does not finish within `header_read` is cut.
+//! A connection closed with GOAWAY that does not finish within `header_read` is cut. For the
+//! listener's choice of a body to cut, [`Receiving`] guards note when a connection's request
+//! bodies began arriving and how many bytes they have brought.
 
 use std::io;
 use std::pin::Pin;
@@ -52,7 +55,8 @@ impl ListenerShared {
         }
     }
 
-    fn now(&self) -> u64 {
+    /// Now, in nanoseconds since the listener started.
+    pub(crate) fn now(&self) -> u64 {
         self.nanos(Instant::now())
     }
 
@@ -80,6 +84,14 @@ pub(crate) struct ConnShared {
     proto: AtomicU8,
     /// Asked to close by the listener (it needs the slot).
     evict: AtomicBool,
+    /// Asked by the listener to close at once, busy or not.
+    cut: AtomicBool,
+    /// Request bodies still arriving.
+    receiving: AtomicUsize,
+    /// When the current run of arriving bodies began.
+    receiving_since: AtomicU64,
+    /// Body bytes received during the current run.
+    received: AtomicU64,
     wake: Notify,
 }
 
@@ -94,6 +106,10 @@ impl ConnShared {
             last_io: AtomicU64::new(now),
             proto: AtomicU8::new(if http2_only { PROTO_H2 } else { PROTO_UNKNOWN }),
             evict: AtomicBool::new(false),
+            cut: AtomicBool::new(false),
+            receiving: AtomicUsize::new(0),
+            receiving_since: AtomicU64::new(0),
+            received: AtomicU64::new(0),
             wake: Notify::new(),
         }
     }
@@ -104,9 +120,39 @@ impl ConnShared {
             .then(|| self.idle_since.load(Ordering::Acquire))
     }
 
-    /// Asked to close and still idle: its slot is about to be freed.
-    pub(crate) fn closing_idle(&self) -> bool {
-        self.evict.load(Ordering::Acquire) && self.in_flight.load(Ordering::Acquire) == 0
+    /// Asked to close and about to free its slot: evicted and idle, or cut.
+    pub(crate) fn closing(&self) -> bool {
+        self.cut.load(Ordering::Acquire)
+            || (self.evict.load(Ordering::Acquire) && self.in_flight.load(Ordering::Acquire) == 0)
+    }
+
+    /// Asks the connection to close at once, requests in flight or not.
+    pub(crate) fn cut(&self) {
+        self.cut.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Counts a request body as arriving until the guard is dropped.
+    pub(crate) fn receiving(self: &Arc<Self>) -> Receiving {
+        if self.receiving.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.received.store(0, Ordering::Release);
+            self.receiving_since
+                .store(self.listener.now(), Ordering::Release);
+        }
+        Receiving(self.clone())
+    }
+
+    /// While request bodies arrive (and the connection is not cut): for how long, and the
+    /// bytes they brought meanwhile.
+    pub(crate) fn arriving(&self, now: u64) -> Option<(std::time::Duration, u64)> {
+        if self.receiving.load(Ordering::Acquire) == 0 || self.cut.load(Ordering::Acquire) {
+            return None;
+        }
+        let since = self.receiving_since.load(Ordering::Acquire);
+        Some((
+            std::time::Duration::from_nanos(now.saturating_sub(since)),
+            self.received.load(Ordering::Acquire),
+        ))
     }
 
     /// Asks the connection to close: at once when idle, after its requests otherwise.
@@ -137,6 +183,23 @@ impl ConnShared {
             self.head_started.store(now.max(1), Ordering::Release);
             self.wake.notify_one();
         }
+    }
+}
+
+/// Counts one request body as arriving, and the bytes it brings, until it ends (or is
+/// dropped).
+#[derive(Debug)]
+pub(crate) struct Receiving(Arc<ConnShared>);
+
+impl Receiving {
+    pub(crate) fn received(&self, n: usize) {
+        self.0.received.fetch_add(n as u64, Ordering::AcqRel);
+    }
+}
+
+impl Drop for Receiving {
+    fn drop(&mut self) {
+        self.0.receiving.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -335,6 +398,9 @@ struct Closing {
 
 fn decide(c: &ConnShared, t: &Timeouts, stop: bool, closing: &mut Closing, now: Instant) -> Next {
     let l = &c.listener;
+    if c.cut.load(Ordering::Acquire) {
+        return Next::Cut;
+    }
     let idle = c.in_flight.load(Ordering::Acquire) == 0;
     let h2 = c.is_h2();
     if (stop || c.evicted()) && !closing.asked {

@@ -97,7 +97,8 @@ where
         }
         let grpc = self.ctx.kind == ListenerKind::OtlpGrpc;
         let (budget, timeout) = (self.ctx.budget.clone(), self.ctx.timeouts.body_read);
-        let req = req.map(|body| RequestBody::new(body, budget, timeout, grpc));
+        let conn = &self.conn;
+        let req = req.map(|body| RequestBody::new(body, budget, timeout, grpc).arriving_on(conn));
         ResponseFuture {
             state: State::Inner {
                 fut: self.inner.clone().oneshot(req),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::intern::arc_str_bytes;
 use crate::model::{AttrValue, Attribute};
+use crate::otlp::DecodeLimits;
 use crate::query::PoolLimits;
 
 /// The store's budgets and per-span caps.
@@ -23,6 +24,8 @@ pub(crate) struct Limits {
     pub(crate) max_queue_bytes: Option<usize>,
     /// The threads, queue and time budget of queries.
     pub(crate) queries: PoolLimits,
+    /// What one OTLP request may hold.
+    pub(crate) decode: DecodeLimits,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
             max_values_per_key: 4096,
             max_queue_bytes: None,
             queries: PoolLimits::default(),
+            decode: DecodeLimits::default(),
         }
     }
 }

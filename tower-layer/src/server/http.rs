@@ -23,6 +23,8 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
         let method = method_name(&parts.method);
         let scheme = parts.uri.scheme_str().unwrap_or(self.scheme);
         let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
+        // The `Host` header is the client's choice too.
+        let address = address.map(untrusted);
         let peer = self.info.peer_address(parts);
         tracing::info_span!(
             target: "tracewire_tower::server",
@@ -32,7 +34,8 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
             otel.status_code = Empty,
             otel.status_message = Empty,
             http.request.method = method,
-            http.request.method_original = (method == "_OTHER").then(|| parts.method.as_str()),
+            http.request.method_original =
+                (method == "_OTHER").then(|| untrusted(parts.method.as_str())),
             url.path = untrusted(parts.uri.path()),
             url.scheme = scheme,
             url.query = Empty,

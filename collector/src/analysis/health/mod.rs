@@ -33,7 +33,15 @@ pub struct HealthConfig {
     pub max_bytes: usize,
     /// Exemplars kept per list (default 5).
     pub exemplars: usize,
+    /// Longest service and operation name kept, in bytes (default
+    /// [`DEFAULT_MAX_NAME_BYTES`]): a longer name is cut at a character boundary at or below
+    /// it, so one hostile name cannot hold megabytes of the table, and names that differ only
+    /// past the cap share one entry.
+    pub max_name_bytes: usize,
 }
+
+/// Default for [`HealthConfig::max_name_bytes`].
+pub const DEFAULT_MAX_NAME_BYTES: usize = 256;
 
 impl Default for HealthConfig {
     fn default() -> Self {
@@ -43,6 +51,7 @@ impl Default for HealthConfig {
             max_operations: 10_000,
             max_bytes: 32 << 20,
             exemplars: 5,
+            max_name_bytes: DEFAULT_MAX_NAME_BYTES,
         }
     }
 }
@@ -80,6 +89,13 @@ impl HealthConfig {
     #[must_use]
     pub fn with_exemplars(mut self, n: usize) -> Self {
         self.exemplars = n;
+        self
+    }
+
+    /// Sets the longest service and operation name kept, in bytes.
+    #[must_use]
+    pub fn with_max_name_bytes(mut self, max: usize) -> Self {
+        self.max_name_bytes = max;
         self
     }
 }
@@ -277,7 +293,10 @@ impl HealthAggregator {
         self.record_locked(&mut inner, sample);
     }
 
-    fn record_locked(&self, inner: &mut Inner, span: Sample<'_>) {
+    fn record_locked(&self, inner: &mut Inner, mut span: Sample<'_>) {
+        span.service = tracewire::limits::truncate_bytes(span.service, self.config.max_name_bytes);
+        span.operation =
+            tracewire::limits::truncate_bytes(span.operation, self.config.max_name_bytes);
         let epoch = span.end_ns.max(span.start_ns) / self.width_ns;
         let n = self.config.buckets.max(1);
         let slot = match inner.table.find(span.service, span.operation) {

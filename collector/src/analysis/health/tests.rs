@@ -197,3 +197,40 @@ fn a_table_that_cannot_hold_one_operation_counts_spans_as_over_limit() {
     let c = h.counters();
     assert_eq!((c.recorded, c.over_limit, c.operations), (0, 1, 0));
 }
+
+#[test]
+fn names_past_the_cap_are_cut_at_a_character_boundary_and_share_an_entry() {
+    let h = HealthAggregator::new(HealthConfig::default().with_max_name_bytes(8));
+    let span = |trace: u128, service: &str, operation: &str| {
+        AnalysisSpan::new(
+            TraceId::from_u128(trace),
+            SpanId::from_u64(1),
+            service,
+            operation,
+            T0,
+            T0 + 10,
+        )
+    };
+    // 4 MiB names: the table holds 8 bytes of each, whatever follows.
+    let huge = "s".repeat(4 << 20);
+    h.record(&span(1, &huge, &format!("{huge}a")));
+    h.record(&span(2, &huge, &format!("{huge}b")));
+    // "é" is two bytes: seven ASCII bytes and half of it do not fit in eight.
+    h.record(&span(3, "abcdefgé", "GET /"));
+    let ops = h.snapshot(T0 + 20, Duration::from_secs(60));
+    let names: Vec<(&str, &str, u64)> = ops
+        .iter()
+        .map(|o| (&*o.service, &*o.operation, o.count))
+        .collect();
+    assert_eq!(
+        names,
+        [("abcdefg", "GET /", 1), ("ssssssss", "ssssssss", 2)]
+    );
+    let c = h.counters();
+    assert_eq!(c.operations, 2);
+    assert!(c.bytes < 64 << 10, "{c:?}");
+    assert_eq!(
+        HealthConfig::default().max_name_bytes,
+        DEFAULT_MAX_NAME_BYTES
+    );
+}

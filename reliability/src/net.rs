@@ -1,0 +1,278 @@
+//! Clients for the collector's listeners: OTLP/HTTP posts and API reads over an HTTP/1.1
+//! keep-alive connection, and OTLP/gRPC calls with raw message bytes over HTTP/2 (so hostile
+//! frames can be sent as they are). Every call has a time limit and every answer body a size
+//! limit.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+
+use crate::BoxError;
+
+/// The most bytes of an answer read; the rest is an error.
+const MAX_ANSWER: usize = 64 << 20;
+/// The OTLP/gRPC method.
+pub const GRPC_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// An answer read whole.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// From the request's first byte to the body's last.
+    pub elapsed: Duration,
+}
+
+impl Answer {
+    /// The body as JSON (`null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Connects with a time limit, no Nagle delay.
+async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, BoxError> {
+    let stream = tokio::time::timeout(limit, TcpStream::connect(addr))
+        .await
+        .map_err(|_| format!("connecting to {addr} timed out"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// An HTTP/1.1 client holding one keep-alive connection, reconnecting when it is closed.
+#[derive(Debug)]
+pub struct Http1 {
+    addr: SocketAddr,
+    limit: Duration,
+    sender: Option<http1::SendRequest<Full<Bytes>>>,
+}
+
+impl Http1 {
+    /// A client for `addr`; every call (connection included) takes at most `limit`.
+    pub fn new(addr: SocketAddr, limit: Duration) -> Self {
+        Http1 {
+            addr,
+            limit,
+            sender: None,
+        }
+    }
+
+    /// Sends `req` (its `Host` set to the address) and reads the whole answer.
+    pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<Answer, BoxError> {
+        let start = Instant::now();
+        let out = tokio::time::timeout(self.limit, self.send_inner(req)).await;
+        match out {
+            Ok(Ok((status, headers, body))) => Ok(Answer {
+                status,
+                headers,
+                body,
+                elapsed: start.elapsed(),
+            }),
+            Ok(Err(e)) => {
+                self.sender = None;
+                Err(e)
+            }
+            Err(_) => {
+                self.sender = None;
+                Err(format!("no answer from {} within {:?}", self.addr, self.limit).into())
+            }
+        }
+    }
+
+    async fn send_inner(
+        &mut self,
+        mut req: Request<Full<Bytes>>,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), BoxError> {
+        req.headers_mut().insert(
+            header::HOST,
+            self.addr
+                .to_string()
+                .parse()
+                .expect("an address is a valid Host"),
+        );
+        let reused = self.sender.as_ref().is_some_and(|s| !s.is_closed());
+        let again = reused.then(|| copy(&req));
+        let res = match self.connection().await?.send_request(req).await {
+            Ok(res) => res,
+            // The collector closed the kept-alive connection as the request went out (it was
+            // idle, and the listener needed the slot): once more on a new connection, as HTTP
+            // clients do for a request the server never saw.
+            Err(e) if e.is_canceled() || e.is_incomplete_message() || e.is_closed() => {
+                let Some(again) = again else {
+                    return Err(e.into());
+                };
+                self.sender = None;
+                self.connection().await?.send_request(again).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (parts, body) = res.into_parts();
+        let body = Limited::new(body, MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the answer: {e}"))?
+            .to_bytes();
+        if parts
+            .headers
+            .get(header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+        {
+            self.sender = None;
+        }
+        Ok((parts.status, parts.headers, body))
+    }
+
+    /// The kept-alive connection, opened anew when there is none, ready for a request.
+    async fn connection(&mut self) -> Result<&mut http1::SendRequest<Full<Bytes>>, BoxError> {
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            let io = TokioIo::new(connect(self.addr, self.limit).await?);
+            let (sender, conn) = http1::handshake(io).await?;
+            tokio::spawn(conn);
+            self.sender = Some(sender);
+        }
+        let sender = self.sender.as_mut().ok_or("no connection")?;
+        sender.ready().await?;
+        Ok(sender)
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Result<Answer, BoxError> {
+        let req = Request::get(path).body(Full::default())?;
+        self.send(req).await
+    }
+
+    /// `POST /v1/traces` with `body` as `content_type`, declared gzip-encoded if `gzip`.
+    pub async fn post_otlp(
+        &mut self,
+        content_type: &str,
+        gzip: bool,
+        body: Bytes,
+    ) -> Result<Answer, BoxError> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("/v1/traces")
+            .header(header::CONTENT_TYPE, content_type);
+        if gzip {
+            req = req.header(header::CONTENT_ENCODING, "gzip");
+        }
+        self.send(req.body(Full::new(body))?).await
+    }
+}
+
+/// A gRPC call's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrpcAnswer {
+    /// The HTTP status.
+    pub http: StatusCode,
+    /// `grpc-status` (from the trailers, or the headers of a trailers-only answer).
+    pub code: Option<u32>,
+    /// `grpc-message`.
+    pub message: String,
+}
+
+/// A copy of `req` (its body is shared bytes), to send again.
+fn copy(req: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
+    let mut out = Request::new(req.body().clone());
+    *out.method_mut() = req.method().clone();
+    *out.uri_mut() = req.uri().clone();
+    *out.version_mut() = req.version();
+    *out.headers_mut() = req.headers().clone();
+    out
+}
+
+/// An OTLP/gRPC client over one HTTP/2 connection, reconnecting when it is closed.
+#[derive(Debug)]
+pub struct Grpc {
+    addr: SocketAddr,
+    limit: Duration,
+    sender: Option<http2::SendRequest<Full<Bytes>>>,
+}
+
+/// A gRPC length-prefixed message: the compressed flag, the length, the bytes.
+pub fn grpc_frame(message: &[u8], compressed: bool) -> Bytes {
+    let mut b = BytesMut::with_capacity(5 + message.len());
+    b.put_u8(u8::from(compressed));
+    b.put_u32(u32::try_from(message.len()).unwrap_or(u32::MAX));
+    b.put_slice(message);
+    b.freeze()
+}
+
+impl Grpc {
+    /// A client for `addr`; every call takes at most `limit`.
+    pub fn new(addr: SocketAddr, limit: Duration) -> Self {
+        Grpc {
+            addr,
+            limit,
+            sender: None,
+        }
+    }
+
+    /// Calls `TraceService/Export` with `body` as the request stream's bytes (framed by the
+    /// caller, see [`grpc_frame`]), declaring `grpc-encoding: gzip` if `gzip`.
+    pub async fn export(&mut self, body: Bytes, gzip: bool) -> Result<GrpcAnswer, BoxError> {
+        match tokio::time::timeout(self.limit, self.export_inner(body, gzip)).await {
+            Ok(Ok(a)) => Ok(a),
+            Ok(Err(e)) => {
+                self.sender = None;
+                Err(e)
+            }
+            Err(_) => {
+                self.sender = None;
+                Err(format!("no gRPC answer from {} within {:?}", self.addr, self.limit).into())
+            }
+        }
+    }
+
+    async fn export_inner(&mut self, body: Bytes, gzip: bool) -> Result<GrpcAnswer, BoxError> {
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            let io = TokioIo::new(connect(self.addr, self.limit).await?);
+            let (sender, conn) = http2::handshake(TokioExecutor::new(), io).await?;
+            tokio::spawn(conn);
+            self.sender = Some(sender);
+        }
+        let sender = self.sender.as_mut().ok_or("no connection")?;
+        sender.ready().await?;
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("http://{}{GRPC_EXPORT}", self.addr))
+            .header(header::CONTENT_TYPE, "application/grpc")
+            .header("te", "trailers");
+        if gzip {
+            req = req.header("grpc-encoding", "gzip");
+        }
+        let res = sender.send_request(req.body(Full::new(body))?).await?;
+        let (parts, body) = res.into_parts();
+        let collected = Limited::new(body, MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the gRPC answer: {e}"))?;
+        let trailers = collected.trailers().cloned().unwrap_or_default();
+        let read = |name: &str| {
+            trailers
+                .get(name)
+                .or_else(|| parts.headers.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Ok(GrpcAnswer {
+            http: parts.status,
+            code: read("grpc-status").and_then(|c| c.parse().ok()),
+            message: read("grpc-message").unwrap_or_default(),
+        })
+    }
+}
+
+/// Reads one number from the collector's `/api/stats` (`data.<field>`).
+pub fn stat(stats: &serde_json::Value, field: &str) -> u64 {
+    stats["data"][field].as_u64().unwrap_or(0)
+}
