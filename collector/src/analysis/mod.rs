@@ -37,12 +37,15 @@ mod critical_path;
 mod health;
 mod histogram;
 mod service_map;
+mod skew;
 mod tree;
 mod waterfall;
 
 pub use self::critical_path::{CriticalPath, PathSegment, PathSpan, critical_path};
 pub(crate) use self::health::Sample;
-pub use self::health::{Exemplar, HealthAggregator, HealthConfig, HealthCounters, OperationHealth};
+pub use self::health::{
+    Exemplar, HealthAggregator, HealthConfig, HealthCounters, OperationHealth, rate_per_second,
+};
 pub use self::histogram::{LatencyHistogram, LatencySummary};
 pub use self::service_map::{ServiceEdge, ServiceMap, ServiceMapBuilder, ServiceNode};
 pub use self::waterfall::{Waterfall, WaterfallRow, waterfall};
@@ -205,6 +208,12 @@ pub(crate) mod ser {
             Some(id) => s.collect_str(id),
             None => s.serialize_none(),
         }
+    }
+
+    /// A time in ns since the Unix epoch as a decimal string (it does not fit a JavaScript
+    /// number).
+    pub(crate) fn unix_nano<S: Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(ns)
     }
 
     pub(crate) fn trace_id<S: Serializer>(id: &TraceId, s: S) -> Result<S::Ok, S::Error> {
