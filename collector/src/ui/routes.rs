@@ -1,6 +1,7 @@
 //! The `/api/analysis/*` handlers: a trace's waterfall and statistics, the service map and
 //! per-operation health. Each answers `{"data": …}` or `{"error": "…"}` (see `API.md`).
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use axum::extract::{Path, RawQuery, State};
@@ -10,9 +11,10 @@ use serde_json::{Value as J, json};
 
 use super::UiState;
 use super::{stats, waterfall_page};
-use crate::analysis::{ServiceMapBuilder, rate_per_second, unix_nanos, waterfall};
+use crate::TraceStore;
+use crate::analysis::{ServiceMapBuilder, Waterfall, rate_per_second, unix_nanos, waterfall};
 use crate::api::{Window, answer, data, error, parse_trace_id, query_pairs};
-use crate::model::{AttrValue, Span};
+use crate::model::{AttrValue, Span, SpanId};
 use crate::reads::DEFAULT_SAMPLE_SPANS;
 use crate::sampling::attributes;
 
@@ -30,18 +32,21 @@ fn sampling_of(root: &Span) -> J {
     json!({ "policy": policy, "rate": rate, "trigger": text(attributes::TRIGGER) })
 }
 
-/// `GET /api/analysis/traces/{trace_id}?offset=&limit=&spanId=`
-pub(super) async fn trace(
-    State(st): State<UiState>,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
+/// Answers `f` of the trace's waterfall, computed on the query threads: 400 for a bad trace id
+/// or query string (`parse`), 404 when the trace is not stored.
+async fn on_waterfall<Q: Send + 'static>(
+    st: &UiState,
+    id: &str,
+    raw: Option<String>,
+    parse: impl FnOnce(&str) -> Result<Q, String>,
+    f: impl FnOnce(&TraceStore, Waterfall, Q) -> Response + Send + 'static,
 ) -> Response {
-    let trace_id = match parse_trace_id(&id) {
+    let trace_id = match parse_trace_id(id) {
         Ok(t) => t,
         Err(r) => return *r,
     };
-    let rows = match waterfall_page::parse(raw.as_deref().unwrap_or("")) {
-        Ok(p) => p,
+    let q = match parse(raw.as_deref().unwrap_or("")) {
+        Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     answer(&st.store, move |store| {
@@ -51,10 +56,22 @@ pub(super) async fn trace(
         }
         let w = waterfall(&spans);
         drop(spans);
+        f(store, w, q)
+    })
+    .await
+}
+
+/// `GET /api/analysis/traces/{trace_id}?offset=&limit=&spanId=`
+pub(super) async fn trace(
+    State(st): State<UiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    on_waterfall(&st, &id, raw, waterfall_page::parse, |store, w, rows| {
         let sampling = w
             .rows
             .first()
-            .and_then(|r| store.span(trace_id, r.span_id))
+            .and_then(|r| store.span(w.trace_id, r.span_id))
             .map_or(J::Null, |root| sampling_of(&root));
         match waterfall_page::page(&w, rows) {
             Some(page) => {
@@ -64,7 +81,7 @@ pub(super) async fn trace(
             }
             None => error(
                 StatusCode::NOT_FOUND,
-                format!("span not found in trace {trace_id}"),
+                format!("span not found in trace {}", w.trace_id),
             ),
         }
     })
@@ -77,19 +94,9 @@ pub(super) async fn trace_stats(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let trace_id = match parse_trace_id(&id) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    if let Err(e) = query_pairs(raw.as_deref().unwrap_or(""), &[]) {
-        return error(StatusCode::BAD_REQUEST, e);
-    }
-    answer(&st.store, move |store| {
-        let spans = store.analysis_spans(trace_id);
-        if spans.is_empty() {
-            return error(StatusCode::NOT_FOUND, format!("trace {trace_id} not found"));
-        }
-        data(stats::trace_stats(&waterfall(&spans)))
+    let no_parameters = |raw: &str| query_pairs(raw, &[]).map(drop);
+    on_waterfall(&st, &id, raw, no_parameters, |_, w, ()| {
+        data(stats::trace_stats(&w))
     })
     .await
 }
@@ -173,40 +180,32 @@ fn span_matches(s: &Span, needle: &str) -> bool {
         })
 }
 
+/// The text to find: `q`, 1 to [`MAX_FIND_BYTES`] bytes once trimmed.
+fn parse_find(raw: &str) -> Result<String, String> {
+    let q = query_pairs(raw, &["q"])?
+        .into_iter()
+        .map(|(_, v)| v)
+        .next_back()
+        .unwrap_or_default();
+    let q = q.trim();
+    if q.is_empty() || q.len() > MAX_FIND_BYTES {
+        return Err(format!(
+            "`q` must be 1 to {MAX_FIND_BYTES} bytes of text to find"
+        ));
+    }
+    Ok(q.to_owned())
+}
+
 /// `GET /api/analysis/traces/{trace_id}/find?q=`
 pub(super) async fn find(
     State(st): State<UiState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let trace_id = match parse_trace_id(&id) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
-    let q = match query_pairs(raw.as_deref().unwrap_or(""), &["q"]) {
-        Ok(p) => p
-            .into_iter()
-            .map(|(_, v)| v)
-            .next_back()
-            .unwrap_or_default(),
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let needle = q.trim().to_lowercase();
-    if needle.is_empty() || needle.len() > MAX_FIND_BYTES {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("`q` must be 1 to {MAX_FIND_BYTES} bytes of text to find"),
-        );
-    }
-    answer(&st.store, move |store| {
-        let spans = store.analysis_spans(trace_id);
-        if spans.is_empty() {
-            return error(StatusCode::NOT_FOUND, format!("trace {trace_id} not found"));
-        }
-        let w = waterfall(&spans);
-        drop(spans);
-        let hits: std::collections::HashSet<_> = store
-            .spans(trace_id)
+    on_waterfall(&st, &id, raw, parse_find, |store, w, q| {
+        let needle = q.to_lowercase();
+        let hits: HashSet<SpanId> = store
+            .spans(w.trace_id)
             .iter()
             .filter(|s| span_matches(s, &needle))
             .map(Span::span_id)
