@@ -195,7 +195,7 @@ async fn dependencies_endpoint_draws_the_service_map() {
             e["inferredCalls"],
             e["latency"]["p50Nanos"].as_u64().unwrap() / MS,
             e["latency"]["p99Nanos"].as_u64().unwrap() / MS,
-            e["ratePerSecond"].as_f64().unwrap() * (end - start) as f64 / 1e9,
+            (e["ratePerSecond"].as_f64().unwrap() * (end - start) as f64 / 1e9).round(),
         )),
         [
             "dispatch->ranking calls=1 errors=0 inferred=0 p50=45 p99=45 rate=1",
@@ -407,6 +407,52 @@ async fn a_downloaded_trace_uploads_into_another_collector_unchanged() {
     let (status, _) = get(&app, &format!("/api/traces/{}/otlp", hex_trace(0xdead))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     close(other_store).await;
+    close(store).await;
+}
+
+/// `POST /api/traces` with `body` as OTLP/JSON: the status and the whole answer.
+async fn upload(app: &Router, body: Vec<u8>) -> (StatusCode, Json) {
+    let res = app
+        .clone()
+        .oneshot(
+            Request::post("/api/traces")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_trace_is_kept_past_tail_sampling() {
+    let (app, store) = app().await;
+    let b = hex_trace(TRACE_B);
+    let (_, otlp) = get_bytes(&app, &format!("/api/traces/{b}/otlp")).await;
+    // Errors only: trace B (no error) would be dropped by the policies.
+    let config = tracewire_collector::sampling::SamplingConfig::builder()
+        .no_dynamic()
+        .no_adaptive_latency()
+        .seed(5)
+        .build()
+        .unwrap();
+    let sampled = tracewire_collector::Collector::builder()
+        .sampling(config)
+        .build_store();
+    let health = std::sync::Arc::new(tracewire_collector::analysis::HealthAggregator::default());
+    let other = api_router(sampled.clone()).merge(collector_ui(sampled.clone(), health));
+    let (status, body) = upload(&other, otlp).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["keptBySampling"], 1, "{body}");
+    let (status, t) = get(&other, &format!("/api/traces/{b}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(t["spanCount"], 3);
+    let (_, w) = get(&other, &format!("/api/analysis/traces/{b}")).await;
+    assert_eq!(w["sampling"]["policy"], "retroactive", "{w}");
+    close(sampled).await;
     close(store).await;
 }
 
