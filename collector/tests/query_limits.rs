@@ -117,6 +117,29 @@ async fn a_big_trace_is_answered_a_page_at_a_time() {
     let (status, _, d) = get(&app, &format!("/api/traces/{t}/spans/{}", hex_span(20_000))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(d["data"]["name"], "item 19999");
+
+    // The OTLP/JSON download holds the first 10,000 spans and says how many the trace has.
+    let res = tower::ServiceExt::oneshot(
+        app.clone(),
+        http::Request::get(format!("/api/traces/{t}/otlp"))
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.headers()["tracewire-span-count"], "25000");
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let otlp: Json = serde_json::from_slice(&bytes).unwrap();
+    let spans: Vec<&Json> = otlp["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(spans.len(), 10_000);
+    assert_eq!(spans[0]["name"], "root");
     close(store).await;
 }
 

@@ -17,11 +17,17 @@ use tower::ServiceExt;
 
 use super::{answer, data, error, parse_trace_id};
 use crate::collector::TraceStore;
-use crate::model::{AttrValue, Attribute, Span, StatusCode as SpanStatus, kind_to_u8};
+use crate::model::{AttrValue, Attribute, Span, StatusCode as SpanStatus, TraceId, kind_to_u8};
 use crate::sampling::KeepOutcome;
 
 /// The largest upload: the OTLP receiver's default request cap.
 pub(crate) const MAX_UPLOAD_BYTES: usize = 4 << 20;
+/// The most spans a download holds: the first in waterfall order (a bigger trace is cut, and
+/// the answer says how many it has in `Tracewire-Span-Count`).
+pub(crate) const MAX_DOWNLOAD_SPANS: usize = 10_000;
+/// The header of a download giving the number of spans in the whole trace.
+static SPAN_COUNT: http::HeaderName = http::HeaderName::from_static("tracewire-span-count");
+
 /// The most distinct traces one upload keeps past tail sampling.
 const MAX_UPLOAD_TRACES: usize = 1000;
 
@@ -137,22 +143,24 @@ pub(crate) fn request(spans: &[Span]) -> ExportTraceServiceRequest {
     }
 }
 
-/// `GET /api/traces/{trace_id}/otlp`: every stored span of the trace as an OTLP/JSON
-/// `ExportTraceServiceRequest`, to save (`Content-Disposition: attachment`).
+/// `GET /api/traces/{trace_id}/otlp`: the stored spans of the trace (at most
+/// [`MAX_DOWNLOAD_SPANS`]) as an OTLP/JSON `ExportTraceServiceRequest`, to save
+/// (`Content-Disposition: attachment`).
 pub(crate) async fn download(State(store): State<TraceStore>, Path(id): Path<String>) -> Response {
     let trace_id = match parse_trace_id(&id) {
         Ok(t) => t,
         Err(r) => return *r,
     };
     answer(&store, move |s| {
-        let spans = s.spans(trace_id);
-        if spans.is_empty() {
+        let Some(page) = s.trace_page(trace_id, 0, MAX_DOWNLOAD_SPANS) else {
             return error(StatusCode::NOT_FOUND, format!("trace {trace_id} not found"));
-        }
+        };
+        let spans: Vec<Span> = page.nodes.into_iter().map(|n| n.span).collect();
         match serde_json::to_vec(&request(&spans)) {
             Ok(body) => (
                 [
                     (header::CONTENT_TYPE, "application/json".to_owned()),
+                    (SPAN_COUNT.clone(), page.span_count.to_string()),
                     (
                         header::CONTENT_DISPOSITION,
                         format!("attachment; filename=\"trace-{trace_id}.json\""),
@@ -180,10 +188,12 @@ fn trace_ids(body: &[u8]) -> BTreeSet<String> {
     for rs in list(&v, "resourceSpans") {
         for ss in list(&rs, "scopeSpans") {
             for sp in list(&ss, "spans") {
+                // Only well-formed ids, written back the one way (they become links).
                 if let Some(t) = sp.get("traceId").and_then(J::as_str)
+                    && let Ok(id) = t.to_ascii_lowercase().parse::<TraceId>()
                     && ids.len() < MAX_UPLOAD_TRACES
                 {
-                    ids.insert(t.to_ascii_lowercase());
+                    ids.insert(id.to_string());
                 }
             }
         }
@@ -263,7 +273,7 @@ pub(crate) async fn upload(
     store.flush().await;
     let mut kept = 0usize;
     for id in &ids {
-        if let Ok(t) = id.parse()
+        if let Ok(t) = id.parse::<TraceId>()
             && let KeepOutcome::Kept { .. } = store.keep_trace(t).await
         {
             kept += 1;
