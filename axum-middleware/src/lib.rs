@@ -67,9 +67,9 @@ pub use tracewire_tower;
 pub type AxumLayer<N = DefaultSpanName, F = TraceAll, T = Trust> =
     HttpServerLayer<AxumRequestInfo, N, F, T>;
 
-/// The server layer for axum with the defaults (W3C propagation, route-based names). Add it
-/// with `Router::layer`, after the routes and fallback. Configure it like any
-/// [`HttpServerLayer`]:
+/// The server layer for axum with the defaults (the process-wide propagation formats,
+/// route-based names). Add it with `Router::layer`, after the routes and fallback. Configure it
+/// like any [`HttpServerLayer`]:
 ///
 /// ```
 /// use tracewire_axum::tracewire_tower::{SkipPaths, Trust};

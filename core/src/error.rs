@@ -72,6 +72,14 @@ pub enum ExtractError {
 }
 
 impl ExtractError {
+    pub(crate) const fn malformed(header: &'static str, reason: &'static str) -> Self {
+        ExtractError::Malformed { header, reason }
+    }
+
+    pub(crate) const fn invalid_id(header: &'static str, source: ParseIdError) -> Self {
+        ExtractError::InvalidId { header, source }
+    }
+
     /// The name of the header the error is about.
     pub fn header(&self) -> &'static str {
         match self {

@@ -2,6 +2,7 @@
 //! input, and the `tracestate` and baggage limits holding whatever arrives.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
@@ -117,20 +118,14 @@ fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
-/// Every header name any format reads, plus a Jaeger baggage name.
-const NAMES: [&str; 11] = [
-    "traceparent",
-    "tracestate",
-    "baggage",
-    "b3",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "uber-trace-id",
-    "uberctx-k",
-];
+/// Every header name any format reads (as the composite of all formats lists them), plus a
+/// Jaeger baggage name.
+static NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let all = Propagators::from_names("tracecontext,baggage,b3,b3multi,jaeger").unwrap();
+    let mut names = all.fields().to_vec();
+    names.push("uberctx-k");
+    names
+});
 
 fn header_list() -> impl Strategy<Value = Vec<(usize, Vec<u8>)>> {
     prop::collection::vec((0..NAMES.len(), header_bytes()), 0..8)

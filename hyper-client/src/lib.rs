@@ -22,6 +22,13 @@
 //! system has none). [`Client::builder`] trusts a custom CA instead, or takes a whole rustls
 //! configuration.
 //!
+//! # Where to find what
+//!
+//! `lib.rs` holds [`Client`] (the traced client: `tracewire-tower`'s client layer over
+//! hyper-util's client) and its response types; `connector.rs` the [`Connector`] (TCP, TLS for
+//! `https://`) and the [`ClientBuilder`] that chooses its roots. The span itself, its attributes
+//! and the header injection live in `tracewire-tower`'s `client` module.
+//!
 //! # Features
 //!
 //! | feature | default | adds |

@@ -4,7 +4,7 @@
 
 #![cfg(feature = "https")]
 
-#[path = "../../otlp/tests/common/certs.rs"]
+#[path = "../../collector/tests/common/tls.rs"]
 mod certs;
 
 use std::convert::Infallible;
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use certs::{Ca, server_config};
+use certs::{TestCa, server_config};
 use http::{HeaderMap, Request, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
@@ -21,9 +21,9 @@ use tracewire::testing::Recorder;
 
 /// An https server presenting a `localhost` certificate from `ca`, speaking HTTP/2 if `h2`,
 /// recording request headers.
-async fn server(ca: &Ca, h2: bool) -> (SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
+async fn server(ca: &TestCa, h2: bool) -> (SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
     let alpn: &[&[u8]] = if h2 { &[b"h2"] } else { &[b"http/1.1"] };
-    let config = server_config(&ca.server_cert(&["localhost"]), None, alpn);
+    let config = server_config(&ca.server(&["localhost"]), None, alpn);
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -65,13 +65,13 @@ async fn server(ca: &Ca, h2: bool) -> (SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
 
 #[tokio::test]
 async fn custom_ca_over_http1_and_http2() {
-    let ca = Ca::new("hyper test ca");
+    let ca = TestCa::new("hyper test ca");
     for (h2, version) in [(false, Version::HTTP_11), (true, Version::HTTP_2)] {
         let recorder = Recorder::new();
         let _guard = recorder.set_default();
         let (addr, seen) = server(&ca, h2).await;
         let client = tracewire_hyper::Client::builder()
-            .ca_certificate_pem(ca.pem())
+            .ca_certificate_pem(ca.cert_pem.as_str())
             .build()
             .unwrap();
         let url = format!("https://localhost:{}/ping", addr.port());
@@ -96,7 +96,7 @@ async fn custom_ca_over_http1_and_http2() {
 async fn default_roots_refuse_an_unknown_ca() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();
-    let ca = Ca::new("unknown ca");
+    let ca = TestCa::new("unknown ca");
     let (addr, seen) = server(&ca, false).await;
     let err = tracewire_hyper::Client::new()
         .get(

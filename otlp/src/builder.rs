@@ -52,7 +52,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Ok::<(), tracewire_otlp::OtlpConfigError>(())
 /// ```
 #[must_use]
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct OtlpExporterBuilder {
     protocol: Protocol,
     endpoint: EndpointSetting,

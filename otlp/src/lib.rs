@@ -111,6 +111,22 @@
 //! value. Fields at their default value are written out rather than omitted, which receivers
 //! accept.
 //!
+//! # Where to find what
+//!
+//! | file | holds |
+//! |---|---|
+//! | `setup/` | [`init()`], [`init!`], [`setup()`]: `mod.rs` the [`Setup`] builder, `env.rs` the general `OTEL_*` variables, `resource.rs` the resource, `guard.rs` [`Config`] and [`Guard`], `error.rs` [`InitError`] |
+//! | `builder.rs` | [`OtlpExporterBuilder`]: code settings and `OTEL_EXPORTER_OTLP_*` |
+//! | `env.rs` | reading the `OTEL_EXPORTER_OTLP_*` variables and the configuration spec's value rules |
+//! | `config.rs` | [`Protocol`], [`Compression`], [`RetryPolicy`], the timeout ceiling |
+//! | `exporter.rs` | [`OtlpExporter`]: one batch delivered, retried within its budget |
+//! | `transport/` | one request over HTTP (`http_client.rs`) or gRPC (`grpc_client.rs`), and its answer read |
+//! | `retry.rs` | jitter, `Retry-After` and `RetryInfo`, parsed with checked arithmetic |
+//! | `tls.rs` | roots, custom CA, client identity, rustls configuration, [`TlsError`] translation |
+//! | `convert.rs` | [`convert`]: span → OTLP messages |
+//! | `stats.rs`, `diagnostics.rs` | the counters, and the log-once failure reporting |
+//! | `error.rs` | [`OtlpConfigError`], [`OtlpExportError`], [`TlsError`] |
+//!
 //! # Minimum supported Rust version
 //!
 //! The workspace's (`rust-version`): the current stable release and the three before it.

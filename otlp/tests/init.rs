@@ -5,20 +5,19 @@
 mod common;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use common::Receiver;
-use common::certs::{Ca, PemDir, server_config};
+use common::certs::{PemDir, TestCa, server_config};
 use tracewire_otlp::{Guard, InitError};
 
 #[test]
 fn installed_setup_exports_a_span_over_tls() {
-    let ca = Ca::new("init ca");
+    let ca = TestCa::new("init ca");
     let dir = PemDir::new("tracewire-otlp-init");
-    let ca_file = dir.write("ca.pem", ca.pem()).display().to_string();
+    let ca_file = dir.write("ca.pem", &ca.cert_pem).display().to_string();
     let rx = Receiver::https(
         vec![],
-        server_config(&ca.server_cert(&["localhost"]), None, &[b"http/1.1"]),
+        server_config(&ca.server(&["localhost"]), None, &[b"http/1.1"]),
     );
     let vars: HashMap<&'static str, String> = HashMap::from([
         ("OTEL_SERVICE_NAME", "ride-api".to_owned()),
@@ -43,14 +42,7 @@ fn installed_setup_exports_a_span_over_tls() {
         let _span = tracing::info_span!("GET /rides", otel.kind = "server").entered();
         tracing::info!("handled");
     }
-    guard.flush(Duration::from_secs(30)).unwrap();
-    let seen = rx.seen();
-    assert_eq!(
-        seen.len(),
-        1,
-        "{:?}",
-        guard.otlp_stats().unwrap().last_error()
-    );
+    let seen = [rx.one_request(&guard)];
     assert_eq!(seen[0].headers["authorization"], "Bearer t0k3n");
     let rs = &seen[0].request.resource_spans[0];
     let span = &rs.scope_spans[0].spans[0];

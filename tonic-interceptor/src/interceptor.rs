@@ -20,15 +20,24 @@ use tracewire::propagation::Propagators;
 /// // No span or scope is active here, so there is nothing to inject.
 /// assert!(request.metadata().get("traceparent").is_none());
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PropagationInterceptor {
     propagators: Propagators,
 }
 
+impl Default for PropagationInterceptor {
+    fn default() -> Self {
+        PropagationInterceptor::new()
+    }
+}
+
 impl PropagationInterceptor {
-    /// Injects with W3C Trace Context + Baggage.
+    /// Injects with the process-wide formats ([`Propagators::global`]: `OTEL_PROPAGATORS` once
+    /// the set-up ran, else W3C Trace Context + Baggage).
     pub fn new() -> Self {
-        PropagationInterceptor::default()
+        PropagationInterceptor {
+            propagators: Propagators::global(),
+        }
     }
 
     /// Injects with `propagators` instead.

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use http::Uri;
 use http::request::Parts;
+use tracewire::limits::untrusted;
 use tracewire_tower::attrs::server_address;
 use tracewire_tower::{ClientProtocol, MakeSpanName, ServerProtocol};
 use tracing::Span;
@@ -121,7 +122,7 @@ impl Grpc {
             otel.kind = kind,
             rpc.system.name = "grpc",
             rpc.method = method.unwrap_or("_OTHER"),
-            rpc.method_original = method.is_none().then(|| parts.uri.path()),
+            rpc.method_original = method.is_none().then(|| untrusted(parts.uri.path())),
             rpc.system = legacy.then_some("grpc"),
             rpc.service = method
                 .filter(|_| legacy)
@@ -152,7 +153,8 @@ impl ServerProtocol for Grpc {
     const RESPONSE_HEADER_PREFIX: &'static str = "rpc.response.metadata.";
 
     fn name_key<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
-        RpcPath::parse(parts.uri.path()).map(|rpc| rpc.full_name())
+        // The method is the path a caller chose: capped like every request-chosen value.
+        RpcPath::parse(parts.uri.path()).map(|rpc| untrusted(rpc.full_name()))
     }
 
     fn make_span(&self, parts: &Parts, method: Option<&str>) -> Span {

@@ -536,6 +536,31 @@ fn non_grpc_path() {
 }
 
 #[test]
+fn a_caller_chosen_method_is_capped() {
+    use tracewire::limits::UNTRUSTED_MAX_BYTES;
+    let recorder = Recorder::new();
+    let svc = GrpcServerLayer::new().layer(handler(|| trailers_only(12, None)));
+    let method = format!("pkg.Svc/{}", "m".repeat(4 * 1024));
+    let other = format!("/{}", "x".repeat(4 * 1024));
+    run(
+        &recorder,
+        call(
+            svc.clone(),
+            request(&format!("/{method}"), &[], Script::empty()),
+        ),
+    );
+    run(&recorder, call(svc, request(&other, &[], Script::empty())));
+    let capped = &method[..UNTRUSTED_MAX_BYTES];
+    recorder
+        .span(capped)
+        .assert_attr("rpc.method", capped.to_owned());
+    recorder.span("grpc").assert_attr(
+        "rpc.method_original",
+        other[..UNTRUSTED_MAX_BYTES].to_owned(),
+    );
+}
+
+#[test]
 fn works_in_a_service_builder_and_is_send_sync() {
     assert_send_sync::<GrpcServer<tonic::service::Routes>>();
     assert_send_sync::<GrpcServerLayer>();

@@ -461,6 +461,32 @@ async fn query_recording_is_opt_in_and_redacted() {
 }
 
 #[tokio::test]
+async fn request_chosen_values_are_capped() {
+    use tracewire::limits::UNTRUSTED_MAX_BYTES;
+    let recorder = Recorder::new();
+    let _guard = recorder.set_default();
+    // Every value 4 KiB (core's tests cover the cut at a character boundary).
+    let long = |c: char| c.to_string().repeat(4 * 1024);
+    let (agent, tenant) = (long('a'), long('t'));
+    let uri = format!("/{}?q={}", long('p'), long('q'));
+    serve(
+        HttpServerLayer::new()
+            .record_query(true)
+            .record_request_headers(["x-tenant"]),
+        status_service(StatusCode::OK),
+        get(&uri, &[("user-agent", &agent), ("x-tenant", &tenant)]),
+    )
+    .await;
+    let cut = |s: &str| s[..UNTRUSTED_MAX_BYTES].to_owned();
+    recorder
+        .span("GET")
+        .assert_attr("url.path", cut(&uri))
+        .assert_attr("url.query", cut(uri.split_once('?').unwrap().1))
+        .assert_attr("user_agent.original", cut(&agent))
+        .assert_attr("http.request.header.x-tenant", vec![cut(&tenant)]);
+}
+
+#[tokio::test]
 async fn trace_response_header_bytes() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();

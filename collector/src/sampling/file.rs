@@ -308,7 +308,7 @@ impl SamplingConfigBuilder {
                         format!("`{value}` is not grpc, http/protobuf or http/json"),
                     )
                 })?;
-                self.forward(f.protocol(p))
+                self.forward(f.exporter(|b| b.protocol(p)))
             }
         })
     }
@@ -380,7 +380,7 @@ fn forward_config(f: ForwardSection) -> Result<ForwardConfig, SamplingConfigErro
     let endpoint = f
         .endpoint
         .ok_or_else(|| invalid("forward.endpoint", "is required in a [forward] section"))?;
-    let mut c = ForwardConfig::new(endpoint);
+    let mut b = tracewire_otlp::OtlpExporter::builder().endpoint(endpoint.clone());
     if let Some(p) = f.protocol {
         let protocol = tracewire_otlp::Protocol::parse(&p).ok_or_else(|| {
             invalid(
@@ -388,27 +388,22 @@ fn forward_config(f: ForwardSection) -> Result<ForwardConfig, SamplingConfigErro
                 format!("`{p}` is not grpc, http/protobuf or http/json"),
             )
         })?;
-        c = c.protocol(protocol);
+        b = b.protocol(protocol);
     }
     if let Some(z) = f.compression {
         let compression = tracewire_otlp::Compression::parse(&z)
             .ok_or_else(|| invalid("forward.compression", format!("`{z}` is not gzip or none")))?;
-        c = c.compression(compression);
+        b = b.compression(compression);
     }
     if let Some(Dur(t)) = f.timeout {
-        c = c.timeout(t);
+        b = b.timeout(t);
     }
-    for (k, v) in f.headers {
-        c = c.header(k, v);
-    }
-    if let Some(Size(n)) = f.max_buffer_bytes {
-        c = c.max_buffer_bytes(n);
-    }
+    b = b.headers(f.headers);
     if let Some(ca) = f.ca_file {
-        c = c.ca_certificate_file(ca);
+        b = b.ca_certificate_file(ca);
     }
     match (f.client_cert, f.client_key) {
-        (Some(cert), Some(key)) => c = c.client_identity_files(cert, key),
+        (Some(cert), Some(key)) => b = b.client_identity_files(cert, key),
         (None, None) => {}
         _ => {
             return Err(invalid(
@@ -416,6 +411,10 @@ fn forward_config(f: ForwardSection) -> Result<ForwardConfig, SamplingConfigErro
                 "and forward.client_key go together",
             ));
         }
+    }
+    let mut c = ForwardConfig::new(endpoint).exporter(|_| b);
+    if let Some(Size(n)) = f.max_buffer_bytes {
+        c = c.max_buffer_bytes(n);
     }
     if let Some(Dur(d)) = f.retry_initial {
         c = c.retry_backoff(d, f.retry_max.map_or(Duration::from_secs(30), |m| m.0));

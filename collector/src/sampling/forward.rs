@@ -13,7 +13,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -22,14 +21,16 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use tracewire::export::SpanExporter;
 use tracewire::{ExportError, Resource, SpanData};
-use tracewire_otlp::{Compression, OtlpConfigError, OtlpExporter, Protocol};
+use tracewire_otlp::{OtlpConfigError, OtlpExporter, OtlpExporterBuilder};
 
 use super::config::SamplingConfigError;
 use super::convert;
 use super::size::span_heap;
 use crate::ingest::{NewBatch, NewSpan};
 
-/// Where and how kept traces are forwarded.
+/// Where and how kept traces are forwarded: an OTLP exporter ([`OtlpExporterBuilder`], with
+/// every transport setting it has: protocol, TLS, headers, compression, timeout) and the retry
+/// buffer in front of it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -37,110 +38,54 @@ use crate::ingest::{NewBatch, NewSpan};
 /// use tracewire_otlp::{Compression, Protocol};
 ///
 /// let forward = ForwardConfig::new("http://otel-collector:4317")
-///     .protocol(Protocol::Grpc)
-///     .compression(Compression::Gzip)
-///     .header("x-scope-orgid", "team-a")
+///     .exporter(|b| {
+///         b.protocol(Protocol::Grpc)
+///             .compression(Compression::Gzip)
+///             .header("x-scope-orgid", "team-a")
+///     })
 ///     .max_buffer_bytes(32 << 20);
 /// assert_eq!(forward.endpoint(), "http://otel-collector:4317");
 /// ```
-#[derive(Clone, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 #[must_use]
 pub struct ForwardConfig {
     endpoint: String,
-    protocol: Protocol,
-    compression: Compression,
-    timeout: Duration,
-    headers: Vec<(String, String)>,
+    exporter: OtlpExporterBuilder,
     max_buffer_bytes: usize,
     retry_initial: Duration,
     retry_max: Duration,
-    ca_file: Option<PathBuf>,
-    client_identity: Option<(PathBuf, PathBuf)>,
-}
-
-impl fmt::Debug for ForwardConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Header values often hold credentials: print the names only.
-        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("ForwardConfig")
-            .field("endpoint", &self.endpoint)
-            .field("protocol", &self.protocol)
-            .field("compression", &self.compression)
-            .field("timeout", &self.timeout)
-            .field("headers", &names)
-            .field("max_buffer_bytes", &self.max_buffer_bytes)
-            .field("retry_initial", &self.retry_initial)
-            .field("retry_max", &self.retry_max)
-            .field("ca_file", &self.ca_file)
-            .field("client_identity", &self.client_identity)
-            .finish()
-    }
 }
 
 impl ForwardConfig {
     /// Forward to `endpoint`, used as given (for OTLP/HTTP, the full URL with `/v1/traces`;
-    /// `https://` for TLS, trusting the system's roots), over OTLP/HTTP protobuf, no compression, 10 s per request, a 64 MiB retry buffer, retries
+    /// `https://` for TLS, trusting the system's roots), over OTLP/HTTP protobuf with the
+    /// exporter's defaults (no compression, 10 s per request), a 64 MiB retry buffer, retries
     /// after 1 s doubling to 30 s.
     pub fn new(endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
         ForwardConfig {
-            endpoint: endpoint.into(),
-            protocol: Protocol::HttpProtobuf,
-            compression: Compression::None,
-            timeout: Duration::from_secs(10),
-            headers: Vec::new(),
+            exporter: OtlpExporter::builder().endpoint(endpoint.clone()),
+            endpoint,
             max_buffer_bytes: 64 << 20,
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
-            ca_file: None,
-            client_identity: None,
         }
     }
 
-    /// For `https://` endpoints: trust only the CA certificate(s) in this PEM file instead of
-    /// the system's roots.
-    pub fn ca_certificate_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.ca_file = Some(path.into());
-        self
-    }
-
-    /// For `https://` endpoints: present this client certificate (chain) and key, PEM files,
-    /// for mutual TLS.
-    pub fn client_identity_files(
+    /// Adjusts the OTLP exporter: protocol, TLS (`ca_certificate_file`,
+    /// `client_identity_files`), headers, compression, timeout, its own retry policy.
+    pub fn exporter(
         mut self,
-        certificate: impl Into<PathBuf>,
-        key: impl Into<PathBuf>,
+        configure: impl FnOnce(OtlpExporterBuilder) -> OtlpExporterBuilder,
     ) -> Self {
-        self.client_identity = Some((certificate.into(), key.into()));
+        self.exporter = configure(self.exporter);
         self
     }
 
     /// Another endpoint, the other settings kept.
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.endpoint = endpoint.into();
-        self
-    }
-
-    /// The wire protocol.
-    pub fn protocol(mut self, protocol: Protocol) -> Self {
-        self.protocol = protocol;
-        self
-    }
-
-    /// Payload compression.
-    pub fn compression(mut self, compression: Compression) -> Self {
-        self.compression = compression;
-        self
-    }
-
-    /// How long one request may take.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Adds a header (gRPC: metadata) sent with every request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        self.exporter = self.exporter.endpoint(self.endpoint.clone());
         self
     }
 
@@ -173,19 +118,7 @@ impl ForwardConfig {
 
     /// The OTLP exporter these settings describe.
     pub fn build_exporter(&self) -> Result<OtlpExporter, OtlpConfigError> {
-        let mut b = OtlpExporter::builder()
-            .protocol(self.protocol)
-            .endpoint(self.endpoint.clone())
-            .compression(self.compression)
-            .timeout(self.timeout)
-            .headers(self.headers.iter().cloned());
-        if let Some(ca) = &self.ca_file {
-            b = b.ca_certificate_file(ca);
-        }
-        if let Some((cert, key)) = &self.client_identity {
-            b = b.client_identity_files(cert, key);
-        }
-        b.build()
+        self.exporter.clone().build()
     }
 
     pub(crate) fn validate(&self) -> Result<(), SamplingConfigError> {

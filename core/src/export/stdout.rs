@@ -168,20 +168,23 @@ mod tests {
     use crate::value::KeyValue;
     use crate::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 
+    /// A sampled root span named `name` in trace 1, span 2.
+    fn sampled_span(name: &'static str) -> SpanData {
+        let cx = SpanContext::new(
+            TraceId::from_u128(1),
+            SpanId::from_u64(2),
+            TraceFlags::SAMPLED,
+            TraceState::new(),
+            false,
+        );
+        SpanData::new(cx, name)
+    }
+
     #[test]
     fn json_lines() {
         let buf = LogCapture::new();
         let mut e = StdoutExporter::with_writer(StdoutFormat::JsonLines, buf.clone());
-        let mut span = SpanData::new(
-            SpanContext::new(
-                TraceId::from_u128(1),
-                SpanId::from_u64(2),
-                TraceFlags::SAMPLED,
-                TraceState::new(),
-                false,
-            ),
-            "GET /users",
-        );
+        let mut span = sampled_span("GET /users");
         span.attributes
             .push(KeyValue::new("http.response.status_code", 200i64));
         span.attributes.push(KeyValue::new(
@@ -218,16 +221,7 @@ mod tests {
     fn pretty_prints_arrays_as_json() {
         let buf = LogCapture::new();
         let mut e = StdoutExporter::with_writer(StdoutFormat::Pretty, buf.clone());
-        let mut span = SpanData::new(
-            SpanContext::new(
-                TraceId::from_u128(1),
-                SpanId::from_u64(2),
-                TraceFlags::SAMPLED,
-                TraceState::new(),
-                false,
-            ),
-            "GET /",
-        );
+        let mut span = sampled_span("GET /");
         span.attributes.push(KeyValue::new(
             "http.request.header.accept",
             vec!["text/html", "say \"hi\""],

@@ -1,6 +1,6 @@
 //! B3 propagation (Zipkin): single `b3` header and the `X-B3-*` multi-header form.
 
-use super::{Extractor, Injector, Propagator, trim_ows};
+use super::{Extractor, Injector, Propagator, received, trim_ows, trimmed};
 use crate::context::{Context, SpanContext};
 use crate::error::{ExtractError, ParseIdError};
 use crate::id::{SpanId, TraceFlags, TraceId, hex_digit_any_case};
@@ -120,13 +120,7 @@ fn fresh(sampled: bool) -> SpanContext {
 
 impl B3Propagator {
     fn extract_single(&self, v: &[u8]) -> Result<SpanContext, ExtractError> {
-        let v = trim_ows(v);
-        if v.len() > 128 {
-            return Err(ExtractError::TooLong {
-                header: B3,
-                limit: 128,
-            });
-        }
+        let v = trimmed(v, B3, 128)?;
         let mut parts = v.split(|&b| b == b'-');
         let first = parts.next().unwrap_or_default();
         let Some(second) = parts.next() else {
@@ -146,20 +140,11 @@ impl B3Propagator {
             parse_span_id(parent, B3)?;
         }
         if parts.next().is_some() {
-            return Err(ExtractError::Malformed {
-                header: B3,
-                reason: "too many fields",
-            });
+            return Err(ExtractError::malformed(B3, "too many fields"));
         }
         // An absent sampling state defers the decision: treated as not sampled by the parent.
         let sampled = matches!(sampled, Some(Sampling::Accept | Sampling::Debug));
-        Ok(SpanContext::new(
-            trace_id,
-            span_id,
-            TraceFlags::NONE.with_sampled(sampled),
-            TraceState::new(),
-            true,
-        ))
+        Ok(received(trace_id, span_id, sampled))
     }
 
     fn extract_multi(&self, carrier: &dyn Extractor) -> Result<Option<SpanContext>, ExtractError> {
@@ -197,13 +182,7 @@ impl B3Propagator {
                 Some(s) => !matches!(parse_sampling(s, SAMPLED)?, Sampling::Deny),
                 None => false,
             };
-        Ok(Some(SpanContext::new(
-            trace_id,
-            span_id,
-            TraceFlags::NONE.with_sampled(sampled),
-            TraceState::new(),
-            true,
-        )))
+        Ok(Some(received(trace_id, span_id, sampled)))
     }
 }
 
@@ -256,15 +235,12 @@ mod tests {
     use http::HeaderMap;
 
     use super::*;
+    use crate::propagation::test_support::*;
+
+    const SINGLE: B3Propagator = B3Propagator::new(B3Encoding::SingleHeader);
 
     fn extract(pairs: &[(&'static str, &str)]) -> (Result<bool, ExtractError>, Context) {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().unwrap());
-        }
-        let mut cx = Context::new();
-        let r = B3Propagator::new(B3Encoding::SingleHeader).extract(&h, &mut cx);
-        (r, cx)
+        extract_with(&SINGLE, pairs)
     }
 
     #[test]
@@ -302,19 +278,19 @@ mod tests {
 
     #[test]
     fn single_header_invalid() {
-        for bad in [
-            "80f198ee56343ba864fe8b2a57d3eff7",
-            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-2",
-            "80f198ee56343ba864fe8b2a57d3eff-e457b5a2e4d86bd1-1",
-            "00000000000000000000000000000000-e457b5a2e4d86bd1-1",
-            "80f198ee56343ba864fe8b2a57d3eff7-0000000000000000-1",
-            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90-x",
-            "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bdz-1",
-        ] {
-            let (r, cx) = extract(&[("b3", bad)]);
-            assert!(r.is_err(), "{bad}");
-            assert!(cx.span_context().is_none());
-        }
+        assert_rejected(
+            &SINGLE,
+            "b3",
+            &[
+                "80f198ee56343ba864fe8b2a57d3eff7",
+                "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-2",
+                "80f198ee56343ba864fe8b2a57d3eff-e457b5a2e4d86bd1-1",
+                "00000000000000000000000000000000-e457b5a2e4d86bd1-1",
+                "80f198ee56343ba864fe8b2a57d3eff7-0000000000000000-1",
+                "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90-x",
+                "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bdz-1",
+            ],
+        );
     }
 
     #[test]
@@ -343,13 +319,11 @@ mod tests {
 
     #[test]
     fn inject_both_encodings() {
-        let cx = Context::from_span_context(SpanContext::new(
-            TraceId::from_u128(0x80f198ee56343ba864fe8b2a57d3eff7),
-            SpanId::from_u64(0xe457b5a2e4d86bd1),
+        let cx = local(
+            0x80f198ee56343ba864fe8b2a57d3eff7,
+            0xe457b5a2e4d86bd1,
             TraceFlags::NONE,
-            TraceState::new(),
-            false,
-        ));
+        );
         let mut h = HeaderMap::new();
         B3Propagator::new(B3Encoding::SingleHeader).inject(&cx, &mut h);
         assert_eq!(

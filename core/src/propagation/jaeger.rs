@@ -1,12 +1,11 @@
 //! Jaeger propagation: `uber-trace-id` and `uberctx-{key}` baggage headers.
 
 use super::b3::parse_hex_u128;
-use super::{Extractor, Injector, Propagator, merge_baggage, trim_ows};
+use super::{Extractor, Injector, Propagator, merge_baggage, received, trim_ows, trimmed};
 use crate::baggage::Baggage;
 use crate::context::{Context, SpanContext};
 use crate::error::{ExtractError, ParseIdError};
-use crate::id::{SpanId, TraceFlags, TraceId};
-use crate::tracestate::TraceState;
+use crate::id::{SpanId, TraceId};
 
 const HEADER: &str = "uber-trace-id";
 const BAGGAGE_PREFIX: &str = "uberctx-";
@@ -28,21 +27,9 @@ impl JaegerPropagator {
 }
 
 fn parse(value: &[u8]) -> Result<SpanContext, ExtractError> {
-    let malformed = |reason| ExtractError::Malformed {
-        header: HEADER,
-        reason,
-    };
-    let invalid = |source| ExtractError::InvalidId {
-        header: HEADER,
-        source,
-    };
-    let v = trim_ows(value);
-    if v.len() > 256 {
-        return Err(ExtractError::TooLong {
-            header: HEADER,
-            limit: 256,
-        });
-    }
+    let malformed = |reason| ExtractError::malformed(HEADER, reason);
+    let invalid = |source| ExtractError::invalid_id(HEADER, source);
+    let v = trimmed(value, HEADER, 256)?;
     let decoded;
     let v: &[u8] = if v.windows(3).any(|w| w.eq_ignore_ascii_case(b"%3a")) {
         decoded = percent_encoding::percent_decode(v).collect::<Vec<u8>>();
@@ -73,12 +60,10 @@ fn parse(value: &[u8]) -> Result<SpanContext, ExtractError> {
     }
     let flags = parse_hex_u128(flags).map_err(|_| malformed("flags are not hex"))? as u8;
     let sampled = flags & 0x01 != 0 || flags & 0x02 != 0;
-    Ok(SpanContext::new(
+    Ok(received(
         TraceId::from_u128(trace),
         SpanId::from_u64(span),
-        TraceFlags::NONE.with_sampled(sampled),
-        TraceState::new(),
-        true,
+        sampled,
     ))
 }
 
@@ -145,15 +130,10 @@ mod tests {
     use http::HeaderMap;
 
     use super::*;
+    use crate::propagation::test_support::*;
 
     fn extract(pairs: &[(&'static str, &str)]) -> (Result<bool, ExtractError>, Context) {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().unwrap());
-        }
-        let mut cx = Context::new();
-        let r = JaegerPropagator.extract(&h, &mut cx);
-        (r, cx)
+        extract_with(&JaegerPropagator, pairs)
     }
 
     #[test]
@@ -182,19 +162,19 @@ mod tests {
 
     #[test]
     fn invalid() {
-        for bad in [
-            "",
-            "0:1:0:1",
-            "1:0:0:1",
-            "x:1:0:1",
-            "1:1:0",
-            "1:1:0:1:0",
-            "1:1:0:100",
-        ] {
-            let (r, cx) = extract(&[("uber-trace-id", bad)]);
-            assert!(r.is_err(), "{bad:?}");
-            assert!(cx.span_context().is_none());
-        }
+        assert_rejected(
+            &JaegerPropagator,
+            "uber-trace-id",
+            &[
+                "",
+                "0:1:0:1",
+                "1:0:0:1",
+                "x:1:0:1",
+                "1:1:0",
+                "1:1:0:1:0",
+                "1:1:0:100",
+            ],
+        );
     }
 
     #[test]

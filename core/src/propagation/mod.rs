@@ -40,7 +40,10 @@
 
 mod b3;
 mod baggage;
+mod global;
 mod jaeger;
+#[cfg(test)]
+mod test_support;
 mod w3c;
 
 use std::fmt;
@@ -323,8 +326,13 @@ impl Propagators {
 
     /// Reads `OTEL_PROPAGATORS`; unset or empty means the default (`tracecontext,baggage`).
     pub fn from_env() -> Result<Self, ConfigError> {
-        match std::env::var("OTEL_PROPAGATORS") {
-            Ok(v) if !v.trim().is_empty() => Propagators::from_names(&v),
+        Propagators::from_var(std::env::var("OTEL_PROPAGATORS").ok().as_deref())
+    }
+
+    /// `OTEL_PROPAGATORS`'s value, when set, read as [`from_env`](Propagators::from_env) does.
+    pub(crate) fn from_var(value: Option<&str>) -> Result<Self, ConfigError> {
+        match value {
+            Some(v) if !v.trim().is_empty() => Propagators::from_names(v),
             _ => Ok(Propagators::w3c()),
         }
     }
@@ -405,6 +413,34 @@ pub(crate) fn merge_baggage(cx: &mut Context, found: Baggage) {
     cx.set_baggage(merged);
 }
 
+/// A header value with its optional whitespace trimmed, refused when longer than `limit` bytes.
+pub(crate) fn trimmed<'a>(
+    value: &'a [u8],
+    header: &'static str,
+    limit: usize,
+) -> Result<&'a [u8], ExtractError> {
+    let v = trim_ows(value);
+    if v.len() > limit {
+        return Err(ExtractError::TooLong { header, limit });
+    }
+    Ok(v)
+}
+
+/// The span context a peer sent in a format that carries only ids and a sampled flag.
+pub(crate) fn received(
+    trace_id: crate::TraceId,
+    span_id: crate::SpanId,
+    sampled: bool,
+) -> crate::SpanContext {
+    crate::SpanContext::new(
+        trace_id,
+        span_id,
+        crate::TraceFlags::NONE.with_sampled(sampled),
+        crate::TraceState::new(),
+        true,
+    )
+}
+
 /// Strips optional whitespace (spaces and tabs) from both ends.
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
@@ -419,15 +455,8 @@ pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().unwrap());
-        }
-        h
-    }
+    use crate::TraceFlags;
+    use crate::propagation::test_support::*;
 
     #[test]
     fn composite_first_valid_wins_and_baggage_merges() {
@@ -468,14 +497,8 @@ mod tests {
     #[test]
     fn composite_injects_every_format() {
         let p = Propagators::from_names("tracecontext,b3,jaeger,baggage").unwrap();
-        let cx = Context::from_span_context(SpanContext::new(
-            TraceId::from_u128(0xabc),
-            SpanId::from_u64(0xdef),
-            TraceFlags::SAMPLED,
-            TraceState::default(),
-            false,
-        ))
-        .with_baggage(Baggage::new().with("k", "v").unwrap());
+        let cx = local(0xabc, 0xdef, TraceFlags::SAMPLED)
+            .with_baggage(Baggage::new().with("k", "v").unwrap());
         let mut h = HeaderMap::new();
         p.inject(&cx, &mut h);
         assert_eq!(

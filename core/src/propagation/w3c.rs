@@ -1,6 +1,6 @@
 //! W3C Trace Context, levels 1 and 2: `traceparent` and `tracestate`.
 
-use super::{Extractor, Injector, Propagator, trim_ows};
+use super::{Extractor, Injector, Propagator, trimmed};
 use crate::context::{Context, SpanContext};
 use crate::error::ExtractError;
 use crate::id::{SpanId, TraceFlags, TraceId, lower_hex_digit};
@@ -37,21 +37,9 @@ impl TraceContextPropagator {
 pub(crate) fn parse_traceparent(
     value: &[u8],
 ) -> Result<(TraceId, SpanId, TraceFlags), ExtractError> {
-    let malformed = |reason| ExtractError::Malformed {
-        header: TRACEPARENT,
-        reason,
-    };
-    let invalid_id = |source| ExtractError::InvalidId {
-        header: TRACEPARENT,
-        source,
-    };
-    let v = trim_ows(value);
-    if v.len() > MAX_TRACEPARENT_LEN {
-        return Err(ExtractError::TooLong {
-            header: TRACEPARENT,
-            limit: MAX_TRACEPARENT_LEN,
-        });
-    }
+    let malformed = |reason| ExtractError::malformed(TRACEPARENT, reason);
+    let invalid_id = |source| ExtractError::invalid_id(TRACEPARENT, source);
+    let v = trimmed(value, TRACEPARENT, MAX_TRACEPARENT_LEN)?;
     if v.len() < V00_LEN {
         return Err(malformed("shorter than 55 characters"));
     }
@@ -151,17 +139,12 @@ mod tests {
 
     use super::*;
     use crate::error::ParseIdError;
+    use crate::propagation::test_support::*;
 
     const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn extract(pairs: &[(&'static str, &str)]) -> (Result<bool, ExtractError>, Context) {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, v.parse().unwrap());
-        }
-        let mut cx = Context::new();
-        let r = TraceContextPropagator.extract(&h, &mut cx);
-        (r, cx)
+        extract_with(&TraceContextPropagator, pairs)
     }
 
     fn ok(tp: &str) -> SpanContext {

@@ -33,6 +33,7 @@ use crate::export::{PipelineBuilder, SpanExporter};
 use crate::export::{StdoutExporter, StdoutFormat};
 use crate::layer::{LayerBuilder, TracewireLayer};
 use crate::limits::SpanLimits;
+use crate::propagation::Propagators;
 use crate::resource::Resource;
 use crate::sampler::Sampler;
 
@@ -74,6 +75,7 @@ pub struct Builder {
     #[cfg(feature = "fmt")]
     logs: logs::LogOptions,
     shutdown_timeout: Duration,
+    propagators: Option<Propagators>,
     vars: Vars,
 }
 
@@ -152,6 +154,7 @@ impl Builder {
             #[cfg(feature = "fmt")]
             logs: logs::LogOptions::default(),
             shutdown_timeout: Duration::from_secs(5),
+            propagators: None,
             vars: Vars::default(),
         }
     }
@@ -274,6 +277,14 @@ impl Builder {
         self
     }
 
+    /// The propagation formats [`install`](Builder::install) makes process-wide
+    /// ([`Propagators::set_global`]), which the layers use unless given their own. Default:
+    /// `OTEL_PROPAGATORS` (`tracecontext,baggage` when unset).
+    pub fn propagators(mut self, propagators: Propagators) -> Self {
+        self.propagators = Some(propagators);
+        self
+    }
+
     /// How long the guard waits for the pipeline when dropped (default 5 s).
     pub fn shutdown_timeout(mut self, d: Duration) -> Self {
         self.shutdown_timeout = d;
@@ -324,11 +335,19 @@ impl Builder {
     }
 
     /// Installs the global subscriber and returns the guard.
-    pub fn install(self) -> Result<Guard, InitError> {
+    ///
+    /// It also makes the propagation formats process-wide ([`propagators`](Builder::propagators)):
+    /// the layers built afterwards use them unless given their own.
+    pub fn install(mut self) -> Result<Guard, InitError> {
+        let propagators = match self.propagators.take() {
+            Some(p) => p,
+            None => Propagators::from_var(self.vars.get("OTEL_PROPAGATORS").as_deref())?,
+        };
         let (subscriber, guard) = self.subscriber()?;
         subscriber
             .try_init()
             .map_err(|e| InitError::AlreadyInstalled(e.to_string()))?;
+        propagators.set_global();
         guard.announce();
         Ok(guard)
     }

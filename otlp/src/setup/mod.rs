@@ -2,22 +2,23 @@
 //! [`Setup`] builder, configured by the standard `OTEL_*` environment.
 
 mod env;
+mod error;
+mod guard;
 mod resource;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
-use tracewire::export::{Pipeline, PipelineBuilder, PipelineError, PipelineStats};
+use tracewire::export::PipelineBuilder;
 use tracewire::export::{StdoutExporter, StdoutFormat};
-use tracewire::propagation::Propagators;
-use tracewire::{ConfigError, Resource, Sampler, TracewireLayer, Value};
+use tracewire::{Sampler, TracewireLayer, Value};
 
 use self::env::GeneralEnv;
 pub use self::env::{ExporterKind, MAX_QUEUE_SIZE};
+pub use self::error::InitError;
+pub use self::guard::{Config, Guard, OtlpTarget};
 use crate::builder::OtlpExporterBuilder;
-use crate::config::{Compression, Protocol};
-use crate::error::OtlpConfigError;
 use crate::stats::OtlpStats;
 
 /// The pipeline's defaults when the environment says nothing.
@@ -26,158 +27,6 @@ const DEFAULT_BATCH: usize = 512;
 const DEFAULT_DELAY: Duration = Duration::from_secs(1);
 /// `OTEL_BSP_EXPORT_TIMEOUT`'s default.
 const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Why [`init()`] or [`Setup::install`] failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InitError {
-    /// An `OTEL_*` variable holds a value that cannot be used.
-    InvalidEnv {
-        /// The variable.
-        var: &'static str,
-        /// The value.
-        value: String,
-    },
-    /// `OTEL_TRACES_EXPORTER` names an exporter this crate does not have.
-    UnknownExporter(String),
-    /// The OTLP exporter's settings (`OTEL_EXPORTER_OTLP_*` or the code) are invalid.
-    Exporter(OtlpConfigError),
-    /// The sampler or propagator settings are invalid.
-    Config(ConfigError),
-    /// The subscriber could not be installed (one is already, or `RUST_LOG` is invalid).
-    Install(tracewire::InitError),
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InitError::InvalidEnv { var, value } => write!(f, "invalid value {value:?} for {var}"),
-            InitError::UnknownExporter(name) => write!(
-                f,
-                "unknown exporter {name:?} in OTEL_TRACES_EXPORTER (known: otlp, console, console_json, none)"
-            ),
-            InitError::Exporter(e) => write!(f, "invalid otlp exporter configuration: {e}"),
-            InitError::Config(e) => write!(f, "invalid tracing configuration: {e}"),
-            InitError::Install(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for InitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InitError::Exporter(e) => Some(e),
-            InitError::Config(e) => Some(e),
-            InitError::Install(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<OtlpConfigError> for InitError {
-    fn from(e: OtlpConfigError) -> Self {
-        InitError::Exporter(e)
-    }
-}
-
-impl From<tracewire::InitError> for InitError {
-    fn from(e: tracewire::InitError) -> Self {
-        InitError::Install(e)
-    }
-}
-
-/// Where the OTLP exporter sends spans.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct OtlpTarget {
-    /// The protocol.
-    pub protocol: Protocol,
-    /// The endpoint URL.
-    pub endpoint: String,
-    /// Whether it is reached over TLS.
-    pub secure: bool,
-    /// The request timeout.
-    pub timeout: Duration,
-    /// The compression.
-    pub compression: Compression,
-}
-
-/// What [`Setup`] resolved from the code and the environment.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Config {
-    /// `OTEL_SDK_DISABLED=true`: nothing exports; roots are not sampled, an inbound sampled
-    /// flag is passed on, and propagation works as configured.
-    pub disabled: bool,
-    /// The exporters installed, in order.
-    pub exporters: Vec<ExporterKind>,
-    /// The OTLP exporter's destination, when it is installed.
-    pub otlp: Option<OtlpTarget>,
-    /// The resource attached to every span.
-    pub resource: Resource,
-    /// The sampler.
-    pub sampler: Sampler,
-    /// The propagation formats (`OTEL_PROPAGATORS`), for the server and client layers.
-    pub propagators: Propagators,
-    /// The export queue bound.
-    pub queue_size: usize,
-    /// The most spans per export.
-    pub max_batch: usize,
-    /// How long a partial batch waits.
-    pub schedule_delay: Duration,
-    /// The most time one batch may take to export, retries included.
-    pub export_timeout: Duration,
-    /// Doubtful settings that were accepted (a Boolean that is neither `true` nor `false`);
-    /// [`Setup::install`] logs them.
-    pub warnings: Vec<String>,
-}
-
-/// What [`init()`] returns: the pipeline's guard (flushing on drop) and the resolved settings.
-#[must_use = "dropping the guard shuts the export pipeline down"]
-#[derive(Debug)]
-pub struct Guard {
-    inner: tracewire::Guard,
-    config: Config,
-    otlp: Option<OtlpStats>,
-}
-
-impl Guard {
-    /// The resolved settings.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The propagation formats `OTEL_PROPAGATORS` chose, to hand to the server and client
-    /// layers (`.propagators(guard.propagators().clone())`).
-    pub fn propagators(&self) -> &Propagators {
-        &self.config.propagators
-    }
-
-    /// The OTLP exporter's counters and last error, when it is installed.
-    pub fn otlp_stats(&self) -> Option<&OtlpStats> {
-        self.otlp.as_ref()
-    }
-
-    /// The export pipeline.
-    pub fn pipeline(&self) -> &Pipeline {
-        self.inner.pipeline()
-    }
-
-    /// The pipeline's counters.
-    pub fn stats(&self) -> PipelineStats {
-        self.inner.stats()
-    }
-
-    /// Exports everything queued, waiting at most `timeout`.
-    pub fn flush(&self, timeout: Duration) -> Result<(), PipelineError> {
-        self.inner.flush(timeout)
-    }
-
-    /// The `tracewire` guard inside.
-    pub fn into_inner(self) -> tracewire::Guard {
-        self.inner
-    }
-}
 
 type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 type OtlpHook = Box<dyn FnOnce(OtlpExporterBuilder) -> OtlpExporterBuilder>;
@@ -413,6 +262,7 @@ impl Setup {
         };
 
         let mut core = tracewire::builder()
+            .propagators(env.propagators.clone())
             .resource(resource.clone())
             .sampler(sampler.clone())
             .no_env_exporter()

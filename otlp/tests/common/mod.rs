@@ -1,11 +1,13 @@
 //! In-test OTLP receivers (HTTP via hyper, gRPC via tonic, in plain text or over rustls) with
-//! scripted answers, and sample spans. Test certificates are in [`certs`].
+//! scripted answers, and sample spans. Test certificates are in [`certs`], the workspace's one
+//! set of TLS test helpers (the collector's tests hold the file).
 
 #![allow(
     dead_code,
     reason = "each test file uses a different part of the helpers"
 )]
 
+#[path = "../../../collector/tests/common/tls.rs"]
 pub(crate) mod certs;
 
 use std::collections::VecDeque;
@@ -251,6 +253,20 @@ impl Receiver {
         self.state.seen.lock().unwrap().clone()
     }
 
+    /// The one request received after `guard`'s flush; on any other count the message names
+    /// the exporter's last error.
+    pub(crate) fn one_request(&self, guard: &tracewire_otlp::Guard) -> Captured {
+        guard.flush(Duration::from_secs(30)).unwrap();
+        let mut seen = self.seen();
+        assert_eq!(
+            seen.len(),
+            1,
+            "{:?}",
+            guard.otlp_stats().unwrap().last_error()
+        );
+        seen.remove(0)
+    }
+
     /// The HTTP endpoint URL.
     pub(crate) fn http_url(&self) -> String {
         format!("http://{}/v1/traces", self.addr)
@@ -271,7 +287,8 @@ impl Receiver {
         Receiver::start_http(script, Some(config))
     }
 
-    fn start_http(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
+    /// A runtime for the receiver, its state answering `script`, and a loopback listener.
+    fn bind(script: Vec<Reply>) -> (tokio::runtime::Runtime, Arc<State>, tokio::net::TcpListener) {
         let rt = server_runtime();
         let state = Arc::new(State {
             seen: Mutex::default(),
@@ -280,6 +297,11 @@ impl Receiver {
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
+        (rt, state, listener)
+    }
+
+    fn start_http(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
+        let (rt, state, listener) = Receiver::bind(script);
         let addr = listener.local_addr().unwrap();
         let st = state.clone();
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -321,14 +343,7 @@ impl Receiver {
     }
 
     fn start_grpc(script: Vec<Reply>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
-        let rt = server_runtime();
-        let state = Arc::new(State {
-            seen: Mutex::default(),
-            script: Mutex::new(script.into()),
-        });
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
+        let (rt, state, listener) = Receiver::bind(script);
         let addr = listener.local_addr().unwrap();
         let svc = TraceServiceServer::new(GrpcService(state.clone()))
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip);

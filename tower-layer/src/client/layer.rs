@@ -31,7 +31,9 @@ pub struct ClientLayer<P, F> {
 }
 
 impl<P: Default> ClientLayer<P, TraceAll> {
-    /// A layer injecting W3C Trace Context and Baggage, tracing every request.
+    /// A layer injecting the process-wide propagation formats ([`Propagators::global`]:
+    /// `OTEL_PROPAGATORS` once the set-up ran, else W3C Trace Context and Baggage), tracing
+    /// every request.
     pub fn new() -> Self {
         Self::for_protocol(P::default())
     }
@@ -41,7 +43,7 @@ impl<P> ClientLayer<P, TraceAll> {
     /// A layer with the defaults for a protocol with these settings.
     pub fn for_protocol(protocol: P) -> Self {
         ClientLayer {
-            propagators: Propagators::w3c(),
+            propagators: Propagators::global(),
             protocol,
             filter: TraceAll,
         }
@@ -55,7 +57,8 @@ impl<P: Default> Default for ClientLayer<P, TraceAll> {
 }
 
 impl<P, F> ClientLayer<P, F> {
-    /// The propagation formats to inject (every format writes its headers).
+    /// The propagation formats to inject (every format writes its headers; default:
+    /// [`Propagators::global`]).
     pub fn propagators(mut self, propagators: Propagators) -> Self {
         self.propagators = propagators;
         self

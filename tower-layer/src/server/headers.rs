@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName};
+use tracewire::limits::untrusted;
 use tracewire::{Array, SpanExt, Text, Value};
 
 /// Allowlisted headers with their attribute keys.
@@ -52,8 +53,9 @@ impl HeaderAllowlist {
                 .get_all(name)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
-                // Short values are stored inline: no allocation per value.
-                .map(Text::new)
+                // Capped as request-chosen data; short values are stored inline: no
+                // allocation per value.
+                .map(|v| Text::new(untrusted(v)))
                 .collect();
             if !values.is_empty() {
                 span.set_attribute(key.clone(), Value::Array(Array::String(values)));

@@ -1,6 +1,7 @@
 //! The HTTP server span: its attributes, and the settings only HTTP servers have.
 
 use http::request::Parts;
+use tracewire::limits::untrusted;
 use tracing::Span;
 use tracing::field::Empty;
 
@@ -32,7 +33,7 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
             otel.status_message = Empty,
             http.request.method = method,
             http.request.method_original = (method == "_OTHER").then(|| parts.method.as_str()),
-            url.path = parts.uri.path(),
+            url.path = untrusted(parts.uri.path()),
             url.scheme = scheme,
             url.query = Empty,
             server.address = address,
@@ -45,7 +46,8 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
             user_agent.original = parts
                 .headers
                 .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok()),
+                .and_then(|v| v.to_str().ok())
+                .map(untrusted),
             http.route = route,
             http.response.status_code = Empty,
             error.type = Empty,
@@ -56,7 +58,7 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
         if self.record_query
             && let Some(query) = parts.uri.query()
         {
-            span.record("url.query", &*redact_query(query));
+            span.record("url.query", untrusted(&redact_query(query)));
         }
     }
 

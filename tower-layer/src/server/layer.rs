@@ -53,7 +53,9 @@ pub struct ServerLayer<P, N, F, T> {
 }
 
 impl<P: ServerProtocol + Default> ServerLayer<P, P::DefaultSpanName, TraceAll, Trust> {
-    /// A layer with the defaults: W3C Trace Context + Baggage, the protocol's span names,
+    /// A layer with the defaults: the process-wide propagation formats
+    /// ([`Propagators::global`]: `OTEL_PROPAGATORS` once the set-up ran, else W3C Trace
+    /// Context + Baggage), the protocol's span names,
     /// every request traced, inbound context trusted ([`Trust::Continue`]), no headers
     /// recorded, no `traceresponse`.
     pub fn new() -> Self {
@@ -66,7 +68,7 @@ impl<P: ServerProtocol> ServerLayer<P, P::DefaultSpanName, TraceAll, Trust> {
     pub fn for_protocol(protocol: P) -> Self {
         ServerLayer {
             config: Arc::new(ServerConfig {
-                propagators: Propagators::w3c(),
+                propagators: Propagators::global(),
                 request_headers: HeaderAllowlist::default(),
                 response_headers: HeaderAllowlist::default(),
                 trace_response: None,
@@ -92,8 +94,8 @@ impl<P, N, F, T> ServerLayer<P, N, F, T> {
         self
     }
 
-    /// The propagation formats used to read the inbound context (W3C Trace Context and
-    /// Baggage by default). The server only extracts.
+    /// The propagation formats used to read the inbound context (default:
+    /// [`Propagators::global`]). The server only extracts.
     pub fn propagators(self, propagators: Propagators) -> Self {
         self.with_config(|config| config.propagators = propagators)
     }

@@ -8,6 +8,7 @@ use tracewire::{ExportError, Resource, SpanData};
 
 use super::*;
 use crate::sampling::test_support::{batch, source, span};
+use tracewire_otlp::Protocol;
 
 /// Accepted batches: the resource's service and the span ids.
 type Accepted = Vec<(String, Vec<u64>)>;
@@ -160,8 +161,10 @@ fn shutdown_sends_what_it_can_and_counts_the_rest() {
 #[test]
 fn config_builds_an_otlp_exporter_and_hides_header_values() {
     let c = ForwardConfig::new("http://upstream:4318/v1/traces")
-        .protocol(Protocol::HttpJson)
-        .header("authorization", "Bearer secret")
+        .exporter(|b| {
+            b.protocol(Protocol::HttpJson)
+                .header("authorization", "Bearer secret")
+        })
         .retry_backoff(Duration::from_secs(2), Duration::from_secs(1));
     assert_eq!(c.retry(), (Duration::from_secs(2), Duration::from_secs(2)));
     let e = c.build_exporter().unwrap();
