@@ -14,6 +14,7 @@ use tracewire_collector::ui::collector_ui;
 use tracewire_collector::{TraceStore, api_router};
 
 mod analysis_fixture;
+mod common;
 
 use analysis_fixture::*;
 
@@ -433,14 +434,8 @@ async fn an_uploaded_trace_is_kept_past_tail_sampling() {
     let b = hex_trace(TRACE_B);
     let (_, otlp) = get_bytes(&app, &format!("/api/traces/{b}/otlp")).await;
     // Errors only: trace B (no error) would be dropped by the policies.
-    let config = tracewire_collector::sampling::SamplingConfig::builder()
-        .no_dynamic()
-        .no_adaptive_latency()
-        .seed(5)
-        .build()
-        .unwrap();
     let sampled = tracewire_collector::Collector::builder()
-        .sampling(config)
+        .sampling(common::errors_only())
         .build_store();
     let health = std::sync::Arc::new(tracewire_collector::analysis::HealthAggregator::default());
     let other = api_router(sampled.clone()).merge(collector_ui(sampled.clone(), health));

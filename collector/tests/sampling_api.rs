@@ -13,17 +13,7 @@ use serde_json::json;
 use tracewire::export::{InMemoryExporter, SpanExporter};
 use tracewire::{Resource, SpanContext, SpanData, SpanId, TraceFlags, TraceId, TraceState};
 use tracewire_collector::Collector;
-use tracewire_collector::sampling::{ForwardConfig, ManualClock, SamplingConfig, attributes};
-
-/// Errors kept, nothing else (no dynamic, no adaptive, no floor), fixed seed.
-fn errors_only() -> SamplingConfig {
-    SamplingConfig::builder()
-        .no_dynamic()
-        .no_adaptive_latency()
-        .seed(5)
-        .build()
-        .unwrap()
-}
+use tracewire_collector::sampling::{ForwardConfig, ManualClock, attributes};
 
 async fn post(addr: std::net::SocketAddr, path: String) -> HttpResponse {
     http_async(addr, "POST", path, vec![], vec![]).await

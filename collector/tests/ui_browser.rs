@@ -12,11 +12,12 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde_json::json;
 use tracewire::export::SpanExporter;
 use tracewire::{Resource, SpanKind};
-use tracewire_collector::sampling::{ManualClock, SamplingConfig};
+use tracewire_collector::sampling::ManualClock;
 use tracewire_collector::{Collector, CollectorBuilder, CollectorHandle, InProcessExporter};
 
 mod analysis_fixture;
 mod browser;
+mod common;
 
 use analysis_fixture::*;
 use browser::Browser;
@@ -314,22 +315,13 @@ fn search_trace_map_operations_and_compare_pages() {
     rt.block_on(collector.shutdown());
 }
 
-/// Errors kept, nothing else, fixed seed: trace A (failed) is kept, trace B dropped.
-fn errors_only() -> SamplingConfig {
-    SamplingConfig::builder()
-        .no_dynamic()
-        .no_adaptive_latency()
-        .seed(5)
-        .build()
-        .unwrap()
-}
-
 #[test]
 #[ignore = "needs chromium; runs in .ci/run (TRACEWIRE_CI=1) or with --ignored"]
 fn sampling_decisions_show_and_a_dropped_trace_is_kept_from_its_page() {
     let clock = ManualClock::new();
     let builder = Collector::builder()
-        .sampling(errors_only())
+        // Errors only: trace A (failed) is kept, trace B dropped.
+        .sampling(common::errors_only())
         .sampling_clock(clock.clone());
     let (rt, collector, base) = serve(builder, export_fixture);
     rt.block_on(async {
