@@ -24,13 +24,13 @@ use crate::model::StatusCode;
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use tracewire::export::Pipeline;
 /// use tracewire_collector::Collector;
 ///
 /// let collector = Collector::builder().spawn().await?;
-/// let pipeline = Pipeline::builder()
+/// // Every span the process records is exported into the collector's store.
+/// let _guard = tracewire::builder()
 ///     .exporter(collector.in_process_exporter())
-///     .build();
+///     .install()?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]

@@ -26,7 +26,6 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use tracewire::export::Pipeline;
 //! use tracewire_collector::{Collector, TraceQuery};
 //!
 //! let collector = Collector::builder()
@@ -35,10 +34,13 @@
 //!     .retention(Duration::from_secs(600))
 //!     .spawn()
 //!     .await?;
-//! let pipeline = Pipeline::builder()
+//! // The process's spans go straight into the collector's store.
+//! let guard = tracewire::builder()
+//!     .service_name("checkout")
 //!     .exporter(collector.in_process_exporter())
-//!     .build();
-//! // ... record spans ...
+//!     .install()?;
+//! tracing::info_span!("GET /cart", otel.kind = "server").in_scope(|| tracing::info!("served"));
+//! guard.flush(Duration::from_secs(5))?;
 //! collector.flush().await;
 //! for t in collector.search(&TraceQuery::new().service("checkout").error_only(true)) {
 //!     println!("{} {} {} ns", t.trace_id, t.root_name, t.duration_nanos);

@@ -5,6 +5,7 @@
 use std::error::Error;
 use std::ffi::OsString;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Command, FromArgMatches, Parser};
@@ -64,6 +65,20 @@ pub fn one_line(e: &clap::Error, bin: &str) -> String {
     }
     line.push_str(&format!("; see '{bin} --help'"));
     line
+}
+
+/// A whole number of milliseconds or seconds: `300ms`, `2s` (a flag value parser).
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {s:?} (e.g. 300ms or 2s)");
+    let (number, per) = match s.strip_suffix("ms") {
+        Some(n) => (n, Duration::from_millis(1)),
+        None => (
+            s.strip_suffix('s').ok_or_else(invalid)?,
+            Duration::from_secs(1),
+        ),
+    };
+    let n: u32 = number.parse().map_err(|_| invalid())?;
+    per.checked_mul(n).ok_or_else(invalid)
 }
 
 /// Prints a failure as `error: <Display>`, followed by the causes its message does not already
@@ -155,6 +170,19 @@ mod tests {
             parse_args(&["prog", "--requests", "4"]).unwrap().requests,
             4
         );
+    }
+
+    #[test]
+    fn durations_in_milliseconds_or_seconds() {
+        assert_eq!(duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(duration("0ms"), Ok(Duration::ZERO));
+        for bad in ["", "ms", "5", "1.5s", "-1s", "2m", "s", "99999999999ms"] {
+            assert_eq!(
+                duration(bad),
+                Err(format!("invalid duration {bad:?} (e.g. 300ms or 2s)"))
+            );
+        }
     }
 
     #[derive(Debug)]

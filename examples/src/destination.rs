@@ -1,16 +1,21 @@
 //! Where the demo's services send their spans: the embedded collector, or an OTLP endpoint the
 //! user names, over the protocol `OTEL_EXPORTER_OTLP_PROTOCOL` selects.
 //!
-//! The services build their exporter from the environment alone (as a deployed service would);
-//! the supervisor overlays the endpoint and protocol it chose with the signal-specific
-//! variables, which win over the generic ones. Everything else the user set — headers,
-//! compression, timeout — reaches the services unchanged.
+//! The services set up tracing from the environment alone, as a deployed service does
+//! ([`crate::telemetry`]). The supervisor decides three things for them and overlays them with
+//! the variables that win: the endpoint and protocol (the signal-specific
+//! `OTEL_EXPORTER_OTLP_TRACES_*`, over the generic ones) and each service's name
+//! (`OTEL_SERVICE_NAME`, over `OTEL_RESOURCE_ATTRIBUTES`). Everything else the user set —
+//! headers, TLS files, compression, timeout, sampler, propagators, batching — reaches the
+//! services unchanged, and [`resolve`] checks it once before any service starts.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 
+use tracewire_collector::sampling::SamplingConfig;
 use tracewire_collector::{Collector, CollectorError, CollectorHandle};
-use tracewire_otlp::{OtlpConfigError, OtlpExporter, Protocol};
+use tracewire_otlp::{InitError, OtlpTarget, Protocol};
 
 use crate::control::ExportReport;
 
@@ -18,19 +23,74 @@ use crate::control::ExportReport;
 /// the demo's traces show up promptly.
 const BATCH_DELAY_MS: &str = "200";
 
-/// The protocol the environment selects, after checking every `OTEL_EXPORTER_OTLP_*` setting
-/// the services will read. The environment's own endpoint does not matter: the demo sets it.
-pub fn protocol_from_env() -> Result<Protocol, OtlpConfigError> {
-    check(Protocol::default().default_endpoint())
+/// Why the services' telemetry settings cannot work.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A variable holds a value the set-up rejects.
+    Invalid(InitError),
+    /// `OTEL_SDK_DISABLED=true`: the services would export nothing.
+    Disabled,
+    /// `OTEL_TRACES_EXPORTER` does not name `otlp`.
+    NoOtlp(String),
 }
 
-/// Checks the services' export settings with `endpoint` in place, and returns the protocol.
-pub fn check(endpoint: &str) -> Result<Protocol, OtlpConfigError> {
-    Ok(OtlpExporter::builder()
-        .from_env()
-        .endpoint(endpoint)
-        .build()?
-        .protocol())
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettingsError::Invalid(e) => e.fmt(f),
+            SettingsError::Disabled => {
+                f.write_str("OTEL_SDK_DISABLED=true: the services would export no spans")
+            }
+            SettingsError::NoOtlp(names) => write!(
+                f,
+                "OTEL_TRACES_EXPORTER={names:?} does not include otlp: the services' spans would \
+                 not reach the collector"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SettingsError::Invalid(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The OTLP destination the services will resolve from the environment with `overlay` on top,
+/// after checking every setting they will read (`OTEL_*`, through the same set-up call).
+pub fn resolve(overlay: &[(String, String)]) -> Result<OtlpTarget, SettingsError> {
+    let overlay: HashMap<String, String> = overlay.iter().cloned().collect();
+    let (_layer, guard) = tracewire_otlp::setup()
+        .env_lookup(move |var| {
+            overlay
+                .get(var)
+                .cloned()
+                .or_else(|| std::env::var(var).ok())
+        })
+        .build()
+        .map_err(SettingsError::Invalid)?;
+    let config = guard.config();
+    if config.disabled {
+        return Err(SettingsError::Disabled);
+    }
+    match &config.otlp {
+        Some(target) => Ok(target.clone()),
+        None => {
+            let names: Vec<&str> = config.exporters.iter().map(|e| e.as_str()).collect();
+            Err(SettingsError::NoOtlp(names.join(",")))
+        }
+    }
+}
+
+/// The protocol the environment selects. The environment's own endpoint does not matter: the
+/// demo sets it.
+pub fn protocol_from_env() -> Result<Protocol, SettingsError> {
+    let placeholder = Protocol::default().default_endpoint().to_owned();
+    Ok(resolve(&[(TRACES_ENDPOINT.to_owned(), placeholder)])?.protocol)
 }
 
 /// The URL the services export to for a user-given `--otlp-endpoint`: for the HTTP protocols a
@@ -47,11 +107,13 @@ pub fn external_endpoint(url: &str, protocol: Protocol) -> String {
     }
 }
 
-/// Starts the embedded collector with the one OTLP listener `protocol` needs, on a free port.
-/// With `ui`, its web UI and API listen there (or on a free port if that one is busy).
+/// Starts the embedded collector with the one OTLP listener `protocol` needs, on a free port,
+/// tail sampling with `sampling` (or storing every span). With `ui`, its web UI and API listen
+/// there (or on a free port if that one is busy).
 pub async fn start_collector(
     protocol: Protocol,
     ui: Option<SocketAddr>,
+    sampling: Option<SamplingConfig>,
 ) -> Result<CollectorHandle, CollectorError> {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let grpc = protocol == Protocol::Grpc;
@@ -60,6 +122,7 @@ pub async fn start_collector(
             .otlp_http_addr((!grpc).then_some(any))
             .otlp_grpc_addr(grpc.then_some(any))
             .api_addr(None)
+            .sampling(sampling.clone())
     };
     match ui {
         None => builder().spawn().await,
@@ -79,21 +142,24 @@ pub fn collector_endpoint(c: &CollectorHandle, protocol: Protocol) -> Option<Str
     }
 }
 
-/// The variables a service process gets on top of the supervisor's environment.
-pub fn service_env(endpoint: &str, protocol: Protocol) -> Vec<(String, String)> {
-    service_env_with(endpoint, protocol, |v| std::env::var_os(v).is_some())
+const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+
+/// The variables the service `service` gets on top of the supervisor's environment.
+pub fn service_env(service: &str, endpoint: &str, protocol: Protocol) -> Vec<(String, String)> {
+    service_env_with(service, endpoint, protocol, |v| {
+        std::env::var_os(v).is_some()
+    })
 }
 
 fn service_env_with(
+    service: &str,
     endpoint: &str,
     protocol: Protocol,
     is_set: impl Fn(&str) -> bool,
 ) -> Vec<(String, String)> {
     let mut env = vec![
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".to_owned(),
-            endpoint.to_owned(),
-        ),
+        ("OTEL_SERVICE_NAME".to_owned(), service.to_owned()),
+        (TRACES_ENDPOINT.to_owned(), endpoint.to_owned()),
         (
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL".to_owned(),
             protocol.as_str().to_owned(),
@@ -178,13 +244,17 @@ mod tests {
     }
 
     #[test]
-    fn services_get_the_endpoint_protocol_and_a_short_batch_delay() {
-        let env = service_env_with("http://127.0.0.1:9/v1/traces", Protocol::HttpJson, |_| {
-            false
-        });
+    fn services_get_their_name_the_endpoint_protocol_and_a_short_batch_delay() {
+        let env = service_env_with(
+            "ranking",
+            "http://127.0.0.1:9/v1/traces",
+            Protocol::HttpJson,
+            |_| false,
+        );
         assert_eq!(
             env,
             [
+                ("OTEL_SERVICE_NAME", "ranking"),
                 (
                     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                     "http://127.0.0.1:9/v1/traces"
@@ -195,11 +265,11 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
         );
         // The user's own batch delay is kept.
-        let env = service_env_with("http://h:1", Protocol::Grpc, |v| {
+        let env = service_env_with("gateway", "http://h:1", Protocol::Grpc, |v| {
             v == "OTEL_BSP_SCHEDULE_DELAY"
         });
-        assert_eq!(env.len(), 2);
-        assert_eq!(env[1].1, "grpc");
+        assert_eq!(env.len(), 3);
+        assert_eq!(env[2].1, "grpc");
     }
 
     #[test]
@@ -231,12 +301,41 @@ mod tests {
         );
     }
 
+    fn overlay(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
     #[test]
-    fn the_endpoint_is_checked_before_any_service_starts() {
-        assert!(matches!(
-            check("ftp://collector:21"),
-            Err(OtlpConfigError::InvalidEndpoint { .. })
-        ));
-        assert!(check("http://127.0.0.1:4318/v1/traces").is_ok());
+    fn every_setting_is_checked_before_any_service_starts() {
+        // The overlay wins over the process environment, as it does in the services.
+        let target = resolve(&overlay(&[
+            (TRACES_ENDPOINT, "http://127.0.0.1:4318/v1/traces"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+        ]))
+        .unwrap();
+        assert_eq!(target.protocol, Protocol::HttpJson);
+        assert_eq!(target.endpoint, "http://127.0.0.1:4318/v1/traces");
+        assert!(!target.secure);
+
+        let err = resolve(&overlay(&[(TRACES_ENDPOINT, "ftp://collector:21")])).unwrap_err();
+        assert!(
+            matches!(err, SettingsError::Invalid(InitError::Exporter(_))),
+            "{err:?}"
+        );
+        let err = resolve(&overlay(&[("OTEL_TRACES_SAMPLER", "sometimes")])).unwrap_err();
+        assert!(
+            matches!(err, SettingsError::Invalid(InitError::Config(_))),
+            "{err:?}"
+        );
+        let err = resolve(&overlay(&[("OTEL_TRACES_EXPORTER", "console")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "OTEL_TRACES_EXPORTER=\"console\" does not include otlp: the services' spans would \
+             not reach the collector"
+        );
+        let err = resolve(&overlay(&[("OTEL_SDK_DISABLED", "true")])).unwrap_err();
+        assert!(matches!(err, SettingsError::Disabled), "{err:?}");
     }
 }

@@ -60,10 +60,7 @@ impl FromStr for Faults {
                         .split_once(':')
                         .ok_or_else(|| format!("expected slow=P:MSms, got {part:?}"))?;
                     f.slow_probability = probability(p)?;
-                    let ms = d.trim_end_matches("ms");
-                    f.slow_by = Duration::from_millis(
-                        ms.parse().map_err(|_| format!("invalid duration {d:?}"))?,
-                    );
+                    f.slow_by = crate::cli::duration(d)?;
                 }
                 "fail" => f.fail_probability = probability(v)?,
                 _ => return Err(format!("unknown fault {k:?} (slow, fail)")),

@@ -8,10 +8,11 @@
 //! |---|---|
 //! | [`services`] | the four services' business logic and their tracing wiring |
 //! | [`serve`] | a service process serving until stopped, then draining |
-//! | [`telemetry`] | a service's tracing set-up: OTLP from the environment, logs on stderr |
+//! | [`telemetry`] | a service's tracing set-up: `tracewire_otlp::setup()`, logs on stderr |
 //! | [`control`] | the pipes between supervisor and service: `LISTENING`, `flush`, `STATS`, stop |
 //! | [`supervisor`] | starting, flushing and stopping the service processes |
 //! | [`destination`] | where spans go: the embedded collector or `--otlp-endpoint`, and the protocol |
+//! | [`tail_sampling`] | the embedded collector's tail sampling and its report |
 //! | [`faults`], [`load`], [`report`] | injected faults, the traffic, the printed report |
 //! | [`cli`] | flag parsing and error printing shared by every binary |
 //! | [`conformance`] | what `w3c-test-service` and `hop-service` share |
@@ -26,6 +27,7 @@ pub mod report;
 pub mod serve;
 pub mod services;
 pub mod supervisor;
+pub mod tail_sampling;
 pub mod telemetry;
 
 /// The generated protobuf types and gRPC stubs of `proto/ride.proto`.

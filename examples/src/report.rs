@@ -1,25 +1,27 @@
 //! What the demo prints after the traffic: traces collected, per-service latency and errors, and
 //! a terminal waterfall of one slow trace with its critical path marked.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use tracewire::{SpanKind, TraceId};
+use tracewire::TraceId;
 use tracewire_collector::analysis::{
-    AnalysisSpan, LatencyHistogram, LatencySummary, Waterfall, waterfall,
+    AnalysisSpan, LatencySummary, OperationHealth, Waterfall, waterfall,
 };
 use tracewire_collector::{Span, TraceStore};
 
 use crate::load::Sample;
 
-/// Latency and errors of one service's server spans.
+/// Requests, errors and latency of one service's server spans, from the collector's exact
+/// per-operation health (computed from every span received, before tail sampling).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceStats {
     /// The service.
     pub service: String,
     /// Server spans seen.
     pub requests: u64,
+    /// Server spans stored: all of them without tail sampling, else those of kept traces.
+    pub kept: u64,
     /// Server spans with an error status.
     pub errors: u64,
     /// Their durations' percentiles (from the collector's histogram: never under the true
@@ -27,28 +29,27 @@ pub struct ServiceStats {
     pub latency: LatencySummary,
 }
 
-/// Per-service statistics over the stored SERVER spans.
-pub fn service_stats(store: &TraceStore) -> Vec<ServiceStats> {
-    let mut by_service: BTreeMap<String, (LatencyHistogram, u64)> = BTreeMap::new();
-    store.for_each_span(|s| {
-        if s.kind() != SpanKind::Server {
-            return;
-        }
-        // Look up before inserting: a name is allocated once per service, not once per span.
-        let entry = match by_service.get_mut(s.service()) {
-            Some(e) => e,
-            None => by_service.entry(s.service().to_owned()).or_default(),
-        };
-        entry.0.record(s.duration_nanos());
-        entry.1 += u64::from(s.is_error());
-    });
-    by_service
-        .into_iter()
-        .map(|(service, (histogram, errors))| ServiceStats {
-            service,
-            requests: histogram.count(),
-            errors,
-            latency: histogram.summary(),
+/// One row per `(service, server operation)` in `servers`, from the health snapshot `health`;
+/// `kept(service, operation)` is the number of its spans tail sampling kept (`None`: all).
+pub fn service_stats(
+    health: &[OperationHealth],
+    servers: &[(&str, &str)],
+    kept: impl Fn(&str, &str) -> Option<u64>,
+) -> Vec<ServiceStats> {
+    servers
+        .iter()
+        .map(|&(service, operation)| {
+            let h = health
+                .iter()
+                .find(|h| &*h.service == service && &*h.operation == operation);
+            let requests = h.map_or(0, |h| h.count);
+            ServiceStats {
+                service: service.to_owned(),
+                requests,
+                kept: kept(service, operation).unwrap_or(requests),
+                errors: h.map_or(0, |h| h.errors),
+                latency: h.map(|h| h.latency).unwrap_or_default(),
+            }
         })
         .collect()
 }
@@ -85,7 +86,7 @@ fn ms(ns: u64) -> String {
     format!("{:.1}ms", Duration::from_nanos(ns).as_secs_f64() * 1000.0)
 }
 
-/// The load generator's own view, then the collector's.
+/// The load generator's own view, then the collector's: traces stored, and per service.
 pub fn summary(samples: &[Sample], stats: &[ServiceStats], traces: usize) -> String {
     let mut out = String::new();
     let mut latencies: Vec<u64> = samples
@@ -102,11 +103,11 @@ pub fn summary(samples: &[Sample], stats: &[ServiceStats], traces: usize) -> Str
         ms(lat.p99_ns),
         ms(lat.max_ns),
     );
-    let _ = writeln!(out, "{traces} traces collected\n");
+    let _ = writeln!(out, "{traces} traces stored\n");
     let _ = writeln!(
         out,
-        "{:<10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}",
-        "service", "requests", "errors", "p50", "p90", "p99", "max"
+        "{:<10} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "service", "requests", "kept", "errors", "p50", "p90", "p99", "max"
     );
     for s in stats {
         let rate = if s.requests == 0 {
@@ -116,9 +117,10 @@ pub fn summary(samples: &[Sample], stats: &[ServiceStats], traces: usize) -> Str
         };
         let _ = writeln!(
             out,
-            "{:<10} {:>8} {:>7.1}% {:>9} {:>9} {:>9} {:>9}",
+            "{:<10} {:>8} {:>8} {:>7.1}% {:>9} {:>9} {:>9} {:>9}",
             s.service,
             s.requests,
+            s.kept,
             rate,
             ms(s.latency.p50_ns),
             ms(s.latency.p90_ns),
@@ -192,7 +194,9 @@ pub fn trace_waterfall(store: &TraceStore, trace_id: TraceId) -> Option<Waterfal
 #[cfg(test)]
 mod tests {
     use tracewire::export::SpanExporter;
-    use tracewire::{Resource, SpanContext, SpanData, SpanId, Status, TraceFlags};
+    use tracewire::{Resource, SpanContext, SpanData, SpanId, SpanKind, Status, TraceFlags};
+
+    use tracewire_collector::analysis::{HealthAggregator, HealthConfig};
 
     use super::*;
 
@@ -245,12 +249,14 @@ mod tests {
             ServiceStats {
                 service: "gateway".into(),
                 requests: 4,
+                kept: 2,
                 errors: 1,
                 latency: LatencySummary::exact(&mut [40 * ms, 10 * ms, 20 * ms, 30 * ms]),
             },
             ServiceStats {
                 service: "idle".into(),
                 requests: 0,
+                kept: 0,
                 errors: 0,
                 latency: LatencySummary::default(),
             },
@@ -258,10 +264,10 @@ mod tests {
         assert_eq!(
             summary(&samples, &stats, 99),
             "\n100 requests: p50 75.0ms  p99 148.5ms  max 150.0ms  non-200: 4\n\
-             99 traces collected\n\n\
-             service    requests   errors       p50       p90       p99       max\n\
-             gateway           4    25.0%    20.0ms    40.0ms    40.0ms    40.0ms\n\
-             idle              0     0.0%     0.0ms     0.0ms     0.0ms     0.0ms\n"
+             99 traces stored\n\n\
+             service    requests     kept   errors       p50       p90       p99       max\n\
+             gateway           4        2    25.0%    20.0ms    40.0ms    40.0ms    40.0ms\n\
+             idle              0        0     0.0%     0.0ms     0.0ms     0.0ms     0.0ms\n"
         );
     }
 
@@ -296,36 +302,59 @@ mod tests {
     }
 
     #[test]
-    fn service_stats_come_from_the_collectors_histogram() {
-        let store = store_with(&[
-            (
-                "pricing",
-                vec![
-                    span(1, SpanKind::Server, 30, false),
-                    span(2, SpanKind::Server, 10, true),
-                    span(3, SpanKind::Server, 20, false),
-                    // Not a server span: not a request.
-                    span(4, SpanKind::Internal, 500, true),
-                ],
-            ),
-            ("ranking", vec![span(5, SpanKind::Server, 5, false)]),
+    fn service_stats_come_from_the_exact_health_of_server_operations() {
+        let ms = 1_000_000;
+        let now = 600_000 * ms;
+        let health = HealthAggregator::new(HealthConfig::default());
+        let span = |trace: u128, service: &str, name: &str, dur_ms: u64, error: bool| {
+            let id = SpanId::from_u64(trace as u64);
+            let s = AnalysisSpan::new(
+                TraceId::from_u128(trace),
+                id,
+                service,
+                name,
+                now - ms - dur_ms * ms,
+                now - ms,
+            );
+            s.with_kind(SpanKind::Server).with_error(error)
+        };
+        health.record_all(&[
+            span(1, "pricing", "GET /price", 30, false),
+            span(2, "pricing", "GET /price", 10, true),
+            span(3, "pricing", "GET /price", 20, false),
+            // Not the server operation: not a request.
+            span(4, "pricing", "surge_multiplier", 500, true),
+            span(5, "ranking", "POST /rank", 5, false),
         ]);
-        let stats = service_stats(&store);
-        assert_eq!(stats.len(), 2);
-        let (p, r) = (&stats[0], &stats[1]);
+        let snapshot = health.snapshot(now, Duration::from_secs(300));
+        let servers = [
+            ("pricing", "GET /price"),
+            ("ranking", "POST /rank"),
+            ("idle", "GET /"),
+        ];
+        let stats = service_stats(&snapshot, &servers, |service, _| {
+            (service == "pricing").then_some(2)
+        });
+        assert_eq!(stats.len(), 3);
+        let (p, r, i) = (&stats[0], &stats[1], &stats[2]);
         assert_eq!(
-            (p.service.as_str(), p.requests, p.errors),
-            ("pricing", 3, 1)
+            (p.service.as_str(), p.requests, p.kept, p.errors),
+            ("pricing", 3, 2, 1)
         );
         // The histogram reports a bucket's upper bound: 20 ms lies in [19.92 ms, 20.45 ms].
         assert_eq!(p.latency.p50_ns, 20_447_231);
         assert_eq!(p.latency.p90_ns, 30_000_000);
         assert_eq!(p.latency.max_ns, 30_000_000);
+        // Without a kept count every span was kept.
         assert_eq!(
-            (r.service.as_str(), r.requests, r.errors),
-            ("ranking", 1, 0)
+            (r.service.as_str(), r.requests, r.kept, r.errors),
+            ("ranking", 1, 1, 0)
         );
         assert_eq!(r.latency.p50_ns, 5_000_000);
+        assert_eq!(
+            (i.requests, i.kept, i.latency),
+            (0, 0, LatencySummary::default())
+        );
     }
 
     #[test]

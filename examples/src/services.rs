@@ -21,7 +21,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Server};
+use tower_layer::Layer as _;
 use tracewire::SpanExt;
+use tracewire::propagation::Propagators;
 use tracing::instrument;
 
 use crate::control::Stopped;
@@ -30,6 +32,7 @@ use crate::proto::dispatch_client::DispatchClient;
 use crate::proto::dispatch_server::{Dispatch, DispatchServer};
 use crate::proto::{Car, NearbyCarsRequest, NearbyCarsResponse};
 use crate::serve::{bind, serve_http, shutdown_signal, until_stopped};
+use crate::telemetry::RIDER_TIER;
 
 /// A boxed error for the services' plumbing.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -65,6 +68,17 @@ impl ServiceName {
             ServiceName::Ranking => "ranking",
         }
     }
+
+    /// The name of the service's server spans: `{method} {route}` for HTTP,
+    /// `{package.Service}/{Method}` for gRPC.
+    pub fn server_operation(self) -> &'static str {
+        match self {
+            ServiceName::Gateway => "GET /ride",
+            ServiceName::Dispatch => "ride.v1.Dispatch/NearbyCars",
+            ServiceName::Pricing => "GET /price",
+            ServiceName::Ranking => "POST /rank",
+        }
+    }
 }
 
 impl std::fmt::Display for ServiceName {
@@ -84,6 +98,8 @@ pub struct ServiceConfig {
     pub pricing: Option<SocketAddr>,
     /// The ranking service's address (dispatch only).
     pub ranking: Option<SocketAddr>,
+    /// The propagation formats every server and client layer uses (`OTEL_PROPAGATORS`).
+    pub propagators: Propagators,
 }
 
 /// Runs `service` until `stopped`, then lets in-flight requests finish (at most
@@ -102,8 +118,13 @@ pub async fn run(
 }
 
 /// The server layer every HTTP service uses: spans named from axum's route templates.
-fn http_layer() -> tracewire_axum::AxumLayer {
-    tracewire_axum::layer()
+fn http_layer(cfg: &ServiceConfig) -> tracewire_axum::AxumLayer {
+    tracewire_axum::layer().propagators(cfg.propagators.clone())
+}
+
+/// The traced HTTP client the gateway and dispatch call their callees with.
+fn http_client(cfg: &ServiceConfig) -> tracewire_hyper::Client {
+    tracewire_hyper::Client::new().propagators(cfg.propagators.clone())
 }
 
 /// Waits `by` if the faults say this request is slow; returns whether it should fail.
@@ -185,7 +206,9 @@ async fn ride(
     }
     // Baggage set at the edge labels every downstream span (the services copy this key onto
     // their spans), so latency can be broken down by customer tier.
-    let _ = tracing::Span::current().set_baggage("app.rider.tier", rider_tier(pos));
+    if let Err(e) = tracing::Span::current().set_baggage(RIDER_TIER, rider_tier(pos)) {
+        tracing::warn!(error = %e, "rider tier not set");
+    }
     let mut dispatch = g.dispatch.clone();
     let (cars, price) = tokio::join!(
         dispatch.nearby_cars(NearbyCarsRequest {
@@ -246,18 +269,23 @@ pub async fn gateway(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxErro
     let dispatch_addr = cfg.dispatch.ok_or("gateway needs --dispatch")?;
     let endpoint = Channel::from_shared(format!("http://{dispatch_addr}"))?;
     // The traced channel records the endpoint as `server.address`/`server.port`.
-    let dispatch = DispatchClient::new(tracewire_tonic::connect_lazy(&endpoint));
+    let grpc = tracewire_tonic::Grpc::new().server_uri(endpoint.uri());
+    let dispatch = DispatchClient::new(
+        tracewire_tonic::GrpcClientLayer::for_protocol(grpc)
+            .propagators(cfg.propagators.clone())
+            .layer(endpoint.connect_lazy()),
+    );
     let state = Gateway {
         dispatch,
         pricing: cfg.pricing.ok_or("gateway needs --pricing")?,
-        http: tracewire_hyper::Client::new(),
+        http: http_client(&cfg),
         faults: cfg.faults,
     };
     let router = Router::new()
         .route("/ride", get(ride))
         .route("/health", get(|| async { "ok" }))
         .with_state(state)
-        .layer(http_layer());
+        .layer(http_layer(&cfg));
     serve_http(router, bind().await?, stopped).await
 }
 
@@ -383,12 +411,12 @@ impl Dispatch for DispatchService {
 pub async fn dispatch(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxError> {
     let svc = DispatchService {
         ranking: cfg.ranking.ok_or("dispatch needs --ranking")?,
-        http: tracewire_hyper::Client::new(),
+        http: http_client(&cfg),
         faults: cfg.faults,
     };
     let listener = bind().await?;
     let server = Server::builder()
-        .layer(tracewire_tonic::GrpcServerLayer::new())
+        .layer(tracewire_tonic::GrpcServerLayer::new().propagators(cfg.propagators.clone()))
         .add_service(DispatchServer::new(svc))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -443,7 +471,7 @@ pub async fn ranking(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxErro
     let router = Router::new()
         .route("/rank", post(rank))
         .with_state(cfg.faults)
-        .layer(http_layer());
+        .layer(http_layer(&cfg));
     serve_http(router, bind().await?, stopped).await
 }
 
@@ -474,6 +502,6 @@ pub async fn pricing(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxErro
     let router = Router::new()
         .route("/price", get(price))
         .with_state(cfg.faults)
-        .layer(http_layer());
+        .layer(http_layer(&cfg));
     serve_http(router, bind().await?, stopped).await
 }

@@ -1,58 +1,49 @@
-//! A demo service's telemetry: spans exported over OTLP as the `OTEL_EXPORTER_OTLP_*`
-//! environment says (the supervisor sets the endpoint and protocol there), log lines with trace
-//! ids on stderr (the supervisor points it at the service's log file; colours only on a
-//! terminal), and export failures logged instead of swallowed.
+//! A demo service's telemetry, set up the way a deployed service sets it up: one
+//! [`tracewire_otlp::setup`] call reads every `OTEL_*` variable (the supervisor puts the
+//! endpoint, protocol and service name there, see [`crate::destination`]), `RUST_LOG` chooses
+//! the log lines and `TRACEWIRE_SPANS` the spans. Log lines carry trace ids and go to stderr,
+//! which the supervisor points at the service's log file (colours only on a terminal).
 //!
-//! [`install`] is the whole set-up; everything after it is reporting.
+//! The exporter logs its own failures (the first of each kind, then again once it delivers);
+//! what this module adds is a warning when the export queue drops spans, and the final
+//! [`ExportReport`] at shutdown.
 
-use std::io::IsTerminal;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tracewire::export::{Pipeline, PipelineStats};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use tracewire::TracewireLayer;
+use tracewire::export::Pipeline;
+use tracewire::propagation::Propagators;
 
 use crate::control::ExportReport;
 use crate::services::BoxError;
 
-/// What the services log (and trace): their own events, not the HTTP/2 machinery's.
-const FILTER: &str = "info,h2=warn,hyper=warn,tower=warn";
-/// How often the export counters are checked.
+/// The baggage entry the gateway sets and every service copies onto its spans.
+pub const RIDER_TIER: &str = "app.rider.tier";
+/// How often the drop counter is checked.
 const CHECK_EVERY: Duration = Duration::from_millis(500);
-/// After a failure is logged, further failures are summed up at most this often.
+/// After drops are logged, further drops are summed up at most this often.
 const REPEAT_EVERY: Duration = Duration::from_secs(10);
 
-/// Installs tracing for the service `service`: the OTLP exporter from the environment, the
-/// span layer (copying the `app.rider.tier` baggage onto spans), log lines with `trace_id` and
-/// `span_id` on stderr.
+/// Installs tracing for the service `service` (its `service.name` unless `OTEL_SERVICE_NAME`
+/// says otherwise): the exporters `OTEL_TRACES_EXPORTER` names (OTLP by default), the span
+/// layer copying the [`RIDER_TIER`] baggage onto spans, log lines with `trace_id` and `span_id`
+/// on stderr.
 pub fn install(service: &str) -> Result<Telemetry, BoxError> {
-    let exporter = tracewire_otlp::OtlpExporter::from_env()?;
-    let (protocol, endpoint) = (exporter.protocol(), exporter.endpoint());
-    let (layer, guard) = tracewire::builder()
+    let guard = tracewire_otlp::setup()
         .service_name(service)
-        .exporter(exporter)
-        .layer(tracewire::TracewireLayer::builder().baggage_attributes(["app.rider.tier"]))
-        .build()?;
-    let stderr = std::io::stderr();
-    let logs = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(stderr.is_terminal())
-        .event_format(tracewire::fmt::TraceIdFormat::new(
-            tracing_subscriber::fmt::format::Format::default(),
-        ));
-    tracing_subscriber::registry()
-        .with(layer)
-        .with(logs)
-        .with(tracing_subscriber::EnvFilter::try_new(FILTER)?)
-        .try_init()?;
-    tracing::info!(%protocol, %endpoint, "exporting spans over OTLP");
+        .service_version(env!("CARGO_PKG_VERSION"))
+        .core(|b| {
+            b.log_to_stderr()
+                .layer(TracewireLayer::builder().baggage_attributes([RIDER_TIER]))
+        })
+        .install()?;
     let (stop_watch, stopped) = mpsc::channel();
     let pipeline = guard.pipeline().clone();
     let watcher = std::thread::Builder::new()
-        .name("export-watch".into())
-        .spawn(move || watch_exports(&pipeline, &stopped))?;
+        .name("drop-watch".into())
+        .spawn(move || watch_drops(&pipeline, &stopped))?;
     Ok(Telemetry {
         guard,
         stop_watch,
@@ -63,7 +54,7 @@ pub fn install(service: &str) -> Result<Telemetry, BoxError> {
 /// A service's installed telemetry. [`Telemetry::shutdown`] exports what is left.
 #[derive(Debug)]
 pub struct Telemetry {
-    guard: tracewire::Guard,
+    guard: tracewire_otlp::Guard,
     stop_watch: mpsc::Sender<()>,
     watcher: JoinHandle<()>,
 }
@@ -72,6 +63,11 @@ impl Telemetry {
     /// The export pipeline.
     pub fn pipeline(&self) -> &Pipeline {
         self.guard.pipeline()
+    }
+
+    /// The propagation formats `OTEL_PROPAGATORS` chose, for the server and client layers.
+    pub fn propagators(&self) -> &Propagators {
+        self.guard.propagators()
     }
 
     /// Exports every queued span (waiting at most `timeout`), stops the pipeline, logs the
@@ -98,28 +94,22 @@ impl Telemetry {
     }
 }
 
-/// Logs export failures and drops as they happen: the first at once, then a summary at most
-/// every [`REPEAT_EVERY`].
-fn watch_exports(pipeline: &Pipeline, stop: &mpsc::Receiver<()>) {
-    let mut seen = PipelineStats::default();
+/// Logs spans dropped because the export queue was full (the exporter cannot keep up): the
+/// first drop at once, then a summary at most every [`REPEAT_EVERY`].
+fn watch_drops(pipeline: &Pipeline, stop: &mpsc::Receiver<()>) {
+    let mut logged = 0;
     let mut last_log: Option<Instant> = None;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECK_EVERY) {
-        let now = pipeline.stats();
-        let new_errors = now.export_errors - seen.export_errors;
-        let new_drops = now.dropped - seen.dropped;
-        if new_errors + new_drops == 0 || last_log.is_some_and(|t| t.elapsed() < REPEAT_EVERY) {
+        let dropped = pipeline.stats().dropped;
+        if dropped == logged || last_log.is_some_and(|t| t.elapsed() < REPEAT_EVERY) {
             continue;
         }
-        let error = pipeline.last_error().map(|e| e.to_string());
         tracing::warn!(
-            new_errors,
-            new_drops,
-            failed_spans = now.failed,
-            dropped_spans = now.dropped,
-            error = error.as_deref().unwrap_or("none"),
-            "span export failing"
+            new_drops = dropped - logged,
+            dropped_spans = dropped,
+            "the span export queue is full: spans dropped"
         );
-        seen = now;
+        logged = dropped;
         last_log = Some(Instant::now());
     }
 }

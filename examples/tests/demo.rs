@@ -1,8 +1,10 @@
-//! The demo run end to end: as a newcomer runs it (embedded collector, `--exit`), pointed at an
-//! external OTLP receiver over each protocol (a collector started here stands in for Jaeger or
-//! an OpenTelemetry Collector), and a service process stopped by its supervisor going away or by
-//! `SIGTERM`. Every request's trace must arrive whole, and every service's log file must carry
-//! the trace ids of its requests.
+//! The demo run end to end: as a newcomer runs it (embedded collector, tail sampling on, the UI
+//! up until Ctrl-C; and `--exit --no-sampling`), pointed at an external OTLP receiver over each
+//! protocol (a collector started here stands in for Jaeger or an OpenTelemetry Collector) with
+//! the services reading `OTEL_*`, `RUST_LOG` and `TRACEWIRE_SPANS` as any service would, and a
+//! service process stopped by its supervisor going away or by `SIGTERM`. Every request's trace
+//! must arrive whole (or, sampled, be kept whenever it failed or was slow), and every service's
+//! log file must carry the trace ids of its requests.
 //!
 //! Request counts stay small: each run starts five processes.
 
@@ -14,7 +16,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tracewire::{SpanId, TraceId};
-use tracewire_collector::{Collector, CollectorHandle};
+use tracewire_collector::{AttrValue, Collector, CollectorHandle};
 
 const SERVICES: [&str; 4] = ["gateway", "dispatch", "pricing", "ranking"];
 const NO_FAULTS: [&str; 8] = [
@@ -131,6 +133,8 @@ struct StoredSpan {
     parent: Option<SpanId>,
     label: String,
     is_error: bool,
+    /// `service.name`, `service.version` and `deployment.environment.name` of the resource.
+    resource: [Option<String>; 3],
 }
 
 /// Every stored span, by trace.
@@ -138,11 +142,25 @@ fn stored_traces(c: &CollectorHandle) -> HashMap<TraceId, Vec<StoredSpan>> {
     c.store().flush_blocking();
     let mut traces: HashMap<TraceId, Vec<StoredSpan>> = HashMap::new();
     c.store().for_each_span(|s| {
+        let text = |v: Option<&AttrValue>| v.and_then(AttrValue::as_str).map(str::to_owned);
+        let resource = |key: &str| {
+            text(
+                s.resource()
+                    .iter()
+                    .find(|a| &*a.key == key)
+                    .map(|a| &a.value),
+            )
+        };
         traces.entry(s.trace_id()).or_default().push(StoredSpan {
             span_id: s.span_id(),
             parent: s.parent_span_id(),
             label: format!("{} {}", s.service(), s.name()),
             is_error: s.is_error(),
+            resource: [
+                resource("service.name"),
+                resource("service.version"),
+                resource("deployment.environment.name"),
+            ],
         });
     });
     traces
@@ -213,6 +231,15 @@ fn assert_logs_match(logs: &Path, traces: &HashMap<TraceId, Vec<StoredSpan>>) {
     assert_eq!(logged_trace_ids(logs, "gateway"), stored);
 }
 
+/// The columns after the name on `service`'s line of the per-service table.
+fn service_row<'a>(stdout: &'a str, service: &str) -> Vec<&'a str> {
+    let line = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(service))
+        .unwrap_or_else(|| panic!("no stats line for {service}:\n{stdout}"));
+    line.split_whitespace().skip(1).collect()
+}
+
 fn alive(pid: u32) -> bool {
     // A process that exited but was not yet reaped shows as a zombie ("Z"): not alive.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -228,7 +255,14 @@ fn alive(pid: u32) -> bool {
 fn demo_runs_reports_and_leaves_no_orphans() {
     let logs = LogDir::new("embedded");
     let out = run_demo(
-        &["--requests", "20", "--exit", "--ui", "127.0.0.1:0"],
+        &[
+            "--requests",
+            "20",
+            "--exit",
+            "--ui",
+            "127.0.0.1:0",
+            "--no-sampling",
+        ],
         &[],
         &logs,
     );
@@ -239,15 +273,15 @@ fn demo_runs_reports_and_leaves_no_orphans() {
     assert!(stdout.contains("20 requests:"), "{stdout}");
     let traces: usize = stdout
         .lines()
-        .find_map(|l| l.strip_suffix(" traces collected"))
+        .find_map(|l| l.strip_suffix(" traces stored"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no trace count in:\n{stdout}"));
+    // Without tail sampling every trace is stored, and every server span counted as kept.
     assert_eq!(traces, 20, "{stdout}");
+    assert!(!stdout.contains("tail sampling"), "{stdout}");
     for service in SERVICES {
-        assert!(
-            stdout.lines().any(|l| l.starts_with(service)),
-            "no stats line for {service}:\n{stdout}"
-        );
+        let row = service_row(&stdout, service);
+        assert_eq!(row[..3], ["20", "20", "0.0%"], "{service}:\n{stdout}");
     }
     assert!(stdout.contains("* = critical path"), "{stdout}");
     assert!(stdout.contains("ride.v1.Dispatch/NearbyCars"), "{stdout}");
@@ -288,7 +322,12 @@ fn an_external_receiver_gets_every_span_faults_off() {
     let endpoint = format!("http://{}", c.otlp_http_addr().unwrap());
     let mut args = vec!["--requests", "12"];
     args.extend(NO_FAULTS);
-    let stdout = run_exporting_to(&endpoint, &args, &[], &logs);
+    // The demo names its services over the user's own service.name.
+    let env = [(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "deployment.environment.name=demo-test,service.name=ignored",
+    )];
+    let stdout = run_exporting_to(&endpoint, &args, &env, &logs);
     assert!(
         stdout.contains(&format!(
             "12 requests sent; 132 spans exported to {endpoint}/v1/traces (http/protobuf)"
@@ -298,6 +337,12 @@ fn an_external_receiver_gets_every_span_faults_off() {
     let traces = stored_traces(&c);
     assert_complete(&traces, 12, &RIDE_EDGES, false);
     assert_logs_match(&logs, &traces);
+    let version = env!("CARGO_PKG_VERSION");
+    for s in traces.values().flatten() {
+        let service = s.label.split(' ').next().unwrap();
+        let expected = [service, version, "demo-test"].map(|v| Some(v.to_owned()));
+        assert_eq!(s.resource, expected, "{s:?}");
+    }
     c.shutdown_blocking();
 }
 
@@ -334,7 +379,10 @@ fn an_external_receiver_gets_every_span_over_grpc_with_faults() {
     for service in SERVICES {
         let log = read_log(&logs, service);
         assert!(
-            log.contains("exporting spans over OTLP protocol=grpc"),
+            log.contains(&format!(
+                "tracing set up service={service} exporters=otlp endpoint={endpoint}/ \
+                 protocol=grpc tls=false"
+            )),
             "{log}"
         );
     }
@@ -348,19 +396,65 @@ fn an_external_receiver_gets_every_span_over_http_json_gzip() {
     let endpoint = format!("http://{}/v1/traces", c.otlp_http_addr().unwrap());
     let mut args = vec!["--requests", "6"];
     args.extend(NO_FAULTS);
+    // Quiet logs do not stop tracing; the span filter alone leaves out the services' own
+    // `#[instrument]` spans, and keeps the plugins' request spans.
     let env = [
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ("RUST_LOG", "warn,tracewire_otlp=info"),
+        ("TRACEWIRE_SPANS", "info,tracewire_examples=off"),
     ];
     let stdout = run_exporting_to(&endpoint, &args, &env, &logs);
     assert!(stdout.contains("(http/json)"), "{stdout}");
-    assert_complete(&stored_traces(&c), 6, &RIDE_EDGES, false);
+    let edges: Vec<&str> = RIDE_EDGES
+        .into_iter()
+        .filter(|e| {
+            ["rider_tier", "find_candidates", "score", "surge_multiplier"]
+                .iter()
+                .all(|s| !e.ends_with(s))
+        })
+        .collect();
+    assert_eq!(edges.len(), 6);
+    assert_complete(&stored_traces(&c), 6, &edges, false);
     let log = read_log(&logs, "gateway");
     assert!(
         log.contains(&format!(
-            "exporting spans over OTLP protocol=http/json endpoint={endpoint}"
+            "tracing set up service=gateway exporters=otlp endpoint={endpoint} \
+             protocol=http/json tls=false"
         )),
         "{log}"
+    );
+    assert!(!log.contains("ride offered"), "info lines printed:\n{log}");
+    c.shutdown_blocking();
+}
+
+#[test]
+fn the_services_propagate_as_otel_propagators_says() {
+    let c = receiver();
+    let logs = LogDir::new("external-no-propagation");
+    let endpoint = format!("http://{}", c.otlp_http_addr().unwrap());
+    let mut args = vec!["--requests", "3"];
+    args.extend(NO_FAULTS);
+    // No propagation: every service starts a trace of its own for each request.
+    let env = [("OTEL_PROPAGATORS", "none")];
+    run_exporting_to(&endpoint, &args, &env, &logs);
+    let traces = stored_traces(&c);
+    assert_eq!(traces.len(), 12, "{traces:#?}");
+    let mut roots: Vec<&str> = traces
+        .values()
+        .flat_map(|spans| spans.iter().filter(|s| s.parent.is_none()))
+        .map(|s| s.label.as_str())
+        .collect();
+    roots.sort_unstable();
+    roots.dedup();
+    assert_eq!(
+        roots,
+        [
+            "dispatch ride.v1.Dispatch/NearbyCars",
+            "gateway GET /ride",
+            "pricing GET /price",
+            "ranking POST /rank"
+        ]
     );
     c.shutdown_blocking();
 }
@@ -560,4 +654,195 @@ fn a_request_still_running_after_the_drain_deadline_does_not_keep_a_service_aliv
         .collect();
     assert_eq!(labels, ["pricing GET /price"]);
     c.shutdown_blocking();
+}
+
+/// `GET path` on the demo's API at `addr`: the status and the parsed JSON body.
+fn api_get(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    // HTTP/1.0: the body comes whole, and the connection closes after it.
+    write!(stream, "GET {path} HTTP/1.0\r\nhost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no body in {answer:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+    (status, json)
+}
+
+/// The trace ids on the lines of `service`'s log that contain `what`.
+fn trace_ids_logged_with(logs: &Path, service: &str, what: &str) -> HashSet<String> {
+    read_log(logs, service)
+        .lines()
+        .filter(|l| l.contains(what))
+        .filter_map(|l| l.split(" trace_id=").nth(1)?.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The report's per-reason lines (`  kept     error      6   a span failed ...`): reason →
+/// (verdict, traces).
+fn reason_rows(stdout: &str) -> HashMap<String, (String, u64)> {
+    let block = stdout
+        .split("\ntail sampling: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no tail sampling report in:\n{stdout}"));
+    block
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  kept ") || l.starts_with("  dropped "))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let n = words[2].parse().unwrap_or_else(|_| panic!("{l}"));
+            (words[1].to_owned(), (words[0].to_owned(), n))
+        })
+        .collect()
+}
+
+#[test]
+fn tail_sampling_keeps_every_failing_and_slow_trace_and_reports_the_collectors_counts() {
+    let logs = LogDir::new("sampling");
+    let requests = 24;
+    std::fs::create_dir_all(&*logs).unwrap();
+    let stderr = std::fs::File::create(logs.join("demo.stderr")).unwrap();
+    let started = Instant::now();
+    // A third of the rides fail in pricing, four in ten wait 60 ms in ranking; the UI stays up
+    // until Ctrl-C, so the collector can be asked what it decided.
+    let mut demo = clean_command(env!("CARGO_BIN_EXE_demo"))
+        .args([
+            "--requests",
+            "24",
+            "--concurrency",
+            "4",
+            "--ui",
+            "127.0.0.1:0",
+        ])
+        .args(["--sampling-idle-gap", "100ms", "--log-dir"])
+        .arg(&*logs)
+        .args(["--gateway-faults", "none", "--dispatch-faults", "none"])
+        .args([
+            "--pricing-faults",
+            "fail=0.3",
+            "--ranking-faults",
+            "slow=0.4:60ms",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("demo starts");
+    let mut stdout = String::new();
+    let mut lines = BufReader::new(demo.stdout.take().unwrap());
+    while !stdout.contains("press Ctrl-C to stop") {
+        let mut line = String::new();
+        if lines.read_line(&mut line).unwrap() == 0 {
+            let _ = demo.kill();
+            panic!("the demo ended early:\n{stdout}");
+        }
+        stdout.push_str(&line);
+    }
+    eprintln!("demo with sampling reported after {:?}", started.elapsed());
+    let api: SocketAddr = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("web UI: http://"))
+        .and_then(|a| a.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("no UI address in:\n{stdout}"));
+
+    // The report's counts are the collector's.
+    let (status, stats) = api_get(api, "/api/sampling/stats");
+    assert_eq!(status, 200, "{stats}");
+    let stats = &stats["data"];
+    let rows = reason_rows(&stdout);
+    let decisions = stats["decisions"].as_object().unwrap();
+    for (reason, n) in decisions {
+        let n = n.as_u64().unwrap();
+        match rows.get(reason) {
+            Some((verdict, shown)) => {
+                assert_eq!(*shown, n, "{reason}:\n{stdout}");
+                let keep = !matches!(reason.as_str(), "sampled_out" | "rate_limited");
+                assert_eq!(verdict, if keep { "kept" } else { "dropped" }, "{reason}");
+            }
+            None => assert_eq!(n, 0, "{reason} missing from:\n{stdout}"),
+        }
+    }
+    let (kept, dropped) = (
+        stats["keptTraces"].as_u64().unwrap(),
+        stats["droppedTraces"].as_u64().unwrap(),
+    );
+    assert_eq!(kept + dropped, requests, "{stats}");
+    assert_eq!(stats["pendingTraces"], 0, "{stats}");
+    assert!(
+        stdout.contains(&format!(
+            "tail sampling: {requests} traces seen, {kept} kept, {dropped} dropped (decided \
+             100ms after their last span)"
+        )),
+        "{stdout}"
+    );
+    // Health is exact (every request); the gateway's kept server spans are the kept traces.
+    let gateway = service_row(&stdout, "gateway");
+    assert_eq!(gateway[..2], [requests.to_string(), kept.to_string()]);
+    assert_eq!(stdout.matches(" traces stored").count(), 1, "{stdout}");
+
+    // Every failing request's trace was kept as an error, every slowed one for its latency.
+    let failed = trace_ids_logged_with(&logs, "pricing", "injected failure");
+    let slow = trace_ids_logged_with(&logs, "ranking", "injected latency");
+    assert!(
+        !failed.is_empty() && !slow.is_empty(),
+        "{failed:?} {slow:?}"
+    );
+    let fine = trace_ids_logged_with(&logs, "gateway", "ride offered");
+    assert_eq!(failed.len() + fine.len(), requests as usize);
+    let mut why: HashMap<String, usize> = HashMap::new();
+    for id in failed.iter().chain(&fine) {
+        let (status, answer) = api_get(api, &format!("/api/sampling/traces/{id}"));
+        assert_eq!(status, 200, "{answer}");
+        let (state, reason) = (&answer["data"]["state"], &answer["data"]["reason"]);
+        let expected = if failed.contains(id) {
+            Some("error")
+        } else if slow.contains(id) {
+            Some("latency")
+        } else {
+            None
+        };
+        if let Some(reason_expected) = expected {
+            assert_eq!(
+                (state.as_str(), reason.as_str()),
+                (Some("kept"), Some(reason_expected)),
+                "{id}"
+            );
+        }
+        *why.entry(reason.as_str().unwrap().to_owned()).or_default() += 1;
+        // Kept traces are stored whole; dropped ones are not stored at all.
+        let (status, trace) = api_get(api, &format!("/api/traces/{id}"));
+        match state.as_str() {
+            Some("kept") => {
+                assert_eq!(status, 200, "{trace}");
+                assert_eq!(trace["data"]["orphanCount"], 0, "{trace}");
+                assert!(trace["data"]["rootSpanId"].is_string(), "{trace}");
+            }
+            Some("dropped") => assert_eq!(status, 404, "{id}: {trace}"),
+            other => panic!("{id} is {other:?}"),
+        }
+    }
+    // Looked up one by one, the traces add up to the report's counts.
+    for (reason, n) in why {
+        assert_eq!(rows.get(&reason).map(|r| r.1), Some(n as u64), "{reason}");
+    }
+
+    // Ctrl-C stops the demo and its services.
+    let status = Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exited = demo.wait().unwrap();
+    assert!(exited.success(), "{exited:?}");
+    let stderr = std::fs::read_to_string(logs.join("demo.stderr")).unwrap();
+    assert!(!stderr.contains("warning"), "{stderr}");
+    eprintln!("demo with sampling took {:?}", started.elapsed());
 }

@@ -56,14 +56,15 @@ struct Active {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tracewire::export::Pipeline;
 /// use tracewire_otlp::OtlpExporter;
 ///
 /// let exporter = OtlpExporter::builder().from_env().build()?;
 /// let stats = exporter.stats_handle();
-/// let pipeline = Pipeline::builder().exporter(exporter).build();
+/// // The export pipeline and the span layer feeding it, installed as the global subscriber.
+/// let guard = tracewire::builder().exporter(exporter).install()?;
+/// tracing::info_span!("checkout").in_scope(|| tracing::info!("exported with its span"));
 /// // ... run the application ...
-/// pipeline.shutdown(Duration::from_secs(5))?;
+/// guard.flush(Duration::from_secs(5))?;
 /// println!("sent {} spans, {} retries", stats.snapshot().exported_spans, stats.snapshot().retries);
 /// if let Some(e) = stats.last_error() {
 ///     println!("last failure: {e}");

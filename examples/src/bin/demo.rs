@@ -20,6 +20,7 @@ use tracewire_examples::destination::{self, ExportProblem};
 use tracewire_examples::faults::Faults;
 use tracewire_examples::services::{self, BoxError, ServiceConfig, ServiceName};
 use tracewire_examples::supervisor::{ServiceSpec, Supervisor};
+use tracewire_examples::tail_sampling::{self, TailSampling};
 use tracewire_examples::{cli, load, report, telemetry};
 
 /// How long a service may take to export what it holds.
@@ -36,8 +37,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Starts an embedded trace collector with its web UI and four services (gateway, dispatch,
 /// pricing, ranking) as separate processes exporting over OTLP, sends ride requests, and prints
 /// per-service latency and errors and the waterfall of the slowest trace with its critical path.
-/// Faults are injected so there is something to find. OTEL_EXPORTER_OTLP_PROTOCOL (grpc,
-/// http/protobuf, http/json), _HEADERS, _COMPRESSION and _TIMEOUT are honoured.
+/// Faults are injected so there is something to find. The collector tail-samples: it keeps every
+/// trace with a failure or an injected delay, and a share of the rest. The services read every
+/// OTEL_* variable as a deployed service does (the demo sets the endpoint, protocol and service
+/// names): OTEL_EXPORTER_OTLP_PROTOCOL (grpc, http/protobuf, http/json), _HEADERS, _COMPRESSION,
+/// _TIMEOUT, _CERTIFICATE, OTEL_TRACES_SAMPLER, OTEL_PROPAGATORS, OTEL_BSP_*; RUST_LOG chooses
+/// their log lines and TRACEWIRE_SPANS their spans.
 #[derive(Debug, Parser)]
 #[command(name = "demo")]
 struct Cli {
@@ -78,6 +83,26 @@ struct Cli {
     #[arg(long, value_name = "FAULTS", default_value = "slow=0.05:300ms")]
     ranking_faults: Faults,
 
+    /// Store every trace: turn the embedded collector's tail sampling off.
+    #[arg(long, conflicts_with = "otlp_endpoint")]
+    no_sampling: bool,
+
+    /// Tail sampling: decide a trace once its root span is in and it was idle this long.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = cli::duration,
+          conflicts_with_all = ["no_sampling", "otlp_endpoint"])]
+    sampling_idle_gap: Duration,
+
+    /// Tail sampling: keep every trace whose request took longer [default: the shortest
+    /// injected delay].
+    #[arg(long, value_name = "DURATION", value_parser = cli::duration,
+          conflicts_with_all = ["no_sampling", "otlp_endpoint"])]
+    sampling_latency: Option<Duration>,
+
+    /// Tail sampling: of the other traces, keep about this many per second (the dynamic
+    /// sampler shares them among kinds of trace, so rare kinds are kept whole).
+    #[arg(long, value_name = "N", default_value_t = 5.0, conflicts_with_all = ["no_sampling", "otlp_endpoint"])]
+    sampling_target: f64,
+
     /// Where the services' log files go [default: target/demo-logs, in $CARGO_TARGET_DIR if set].
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
@@ -111,6 +136,19 @@ impl Cli {
             ServiceName::Pricing => self.pricing_faults,
             ServiceName::Ranking => self.ranking_faults,
         }
+    }
+
+    /// The embedded collector's tail sampling; `None` when it is off.
+    fn sampling(&self) -> Option<TailSampling> {
+        let faults = ServiceName::ALL.map(|s| self.faults(s));
+        (!self.no_sampling).then(|| {
+            TailSampling::new(
+                self.sampling_idle_gap,
+                self.sampling_latency,
+                self.sampling_target,
+                &faults,
+            )
+        })
     }
 }
 
@@ -147,6 +185,7 @@ fn run_service(
         dispatch: cli.dispatch,
         pricing: cli.pricing,
         ranking: cli.ranking,
+        propagators: telemetry.propagators().clone(),
     };
     let served = rt.block_on(async {
         control::stop_on_signals(&stop);
@@ -165,9 +204,14 @@ fn run_service(
 /// The supervisor: collector, services, traffic, report.
 async fn supervise(cli: &Cli) -> Result<(), BoxError> {
     let protocol = destination::protocol_from_env()?;
+    let sampling = cli.sampling();
     let collector = match &cli.otlp_endpoint {
         Some(_) => None,
-        None => Some(destination::start_collector(protocol, (!cli.exit).then_some(cli.ui)).await?),
+        None => {
+            let ui = (!cli.exit).then_some(cli.ui);
+            let config = sampling.as_ref().map(TailSampling::config).transpose()?;
+            Some(destination::start_collector(protocol, ui, config).await?)
+        }
     };
     let endpoint = match (&cli.otlp_endpoint, &collector) {
         (Some(url), _) => destination::external_endpoint(url, protocol),
@@ -175,7 +219,12 @@ async fn supervise(cli: &Cli) -> Result<(), BoxError> {
             .ok_or("the collector has no OTLP listener")?,
         (None, None) => unreachable!("either an external endpoint or the embedded collector"),
     };
-    destination::check(&endpoint)?;
+    // Every setting the services will read, checked once before any of them starts.
+    destination::resolve(&destination::service_env(
+        ServiceName::Gateway.as_str(),
+        &endpoint,
+        protocol,
+    ))?;
     let log_dir = cli.log_dir.clone().unwrap_or_else(default_log_dir);
 
     let mut supervisor = Supervisor::new();
@@ -220,7 +269,15 @@ async fn supervise(cli: &Cli) -> Result<(), BoxError> {
             )
             .await
         }
-        Some(c) => finish_embedded(&mut supervisor, c, &samples, cli.exit, &log_dir).await,
+        Some(c) => {
+            let run = Embedded {
+                samples: &samples,
+                sampling,
+                exit: cli.exit,
+                log_dir: &log_dir,
+            };
+            finish_embedded(&mut supervisor, c, run).await
+        }
     }
 }
 
@@ -253,15 +310,27 @@ async fn finish_external(
     }
 }
 
-/// After the traffic, with the embedded collector: have every span exported, report, keep the
-/// UI up unless told to exit, then stop.
+/// What [`finish_embedded`] reports on.
+struct Embedded<'a> {
+    samples: &'a [load::Sample],
+    sampling: Option<TailSampling>,
+    exit: bool,
+    log_dir: &'a Path,
+}
+
+/// After the traffic, with the embedded collector: have every span exported and every trace
+/// decided, report, keep the UI up unless told to exit, then stop.
 async fn finish_embedded(
     supervisor: &mut Supervisor,
     collector: CollectorHandle,
-    samples: &[load::Sample],
-    exit: bool,
-    log_dir: &Path,
+    run: Embedded<'_>,
 ) -> Result<(), BoxError> {
+    let Embedded {
+        samples,
+        sampling,
+        exit,
+        log_dir,
+    } = run;
     // The services answer once their export is done, or not at all: allow for their deadline.
     let flushed = supervisor
         .flush(FLUSH_TIMEOUT + Duration::from_secs(1))
@@ -275,8 +344,18 @@ async fn finish_embedded(
         },
     )));
     let answered = samples.iter().filter(|s| s.status != 0).count();
-    wait_for_traces(&collector, answered).await;
+    let decided = match &sampling {
+        Some(s) => tail_sampling::wait_for_decisions(&collector, answered, s.idle_gap).await,
+        None => {
+            wait_for_traces(&collector, answered).await;
+            None
+        }
+    };
     print_report(&collector, samples);
+    if let (Some(stats), Some(s)) = (decided, &sampling) {
+        let failed = samples.iter().filter(|s| s.status != 200).count();
+        print!("{}", tail_sampling::render(&stats, s, failed));
+    }
     println!("service logs: {}", log_dir.display());
     if !exit {
         if let Some(ui) = collector.api_addr() {
@@ -302,7 +381,6 @@ async fn start_services(
     log_dir: &Path,
 ) -> Result<SocketAddr, BoxError> {
     let exe = std::env::current_exe()?;
-    let env = destination::service_env(endpoint, protocol);
     let mut started = Vec::new();
     for service in ServiceName::ALL {
         let faults = cli.faults(service);
@@ -315,7 +393,7 @@ async fn start_services(
             exe: &exe,
             name: service.as_str(),
             args,
-            env: env.clone(),
+            env: destination::service_env(service.as_str(), endpoint, protocol),
             log_dir,
         };
         let process = supervisor.start(spec, START_TIMEOUT).await?;
@@ -347,9 +425,29 @@ async fn wait_for_traces(c: &CollectorHandle, answered: usize) {
     }
 }
 
+/// The services top-down, as the report lists them.
+const REPORT_ORDER: [ServiceName; 4] = [
+    ServiceName::Gateway,
+    ServiceName::Dispatch,
+    ServiceName::Pricing,
+    ServiceName::Ranking,
+];
+
 fn print_report(c: &CollectorHandle, samples: &[load::Sample]) {
     let store = c.store();
-    let stats = report::service_stats(store);
+    // The longest window the collector's health covers: the whole run.
+    let config = c.health().config();
+    let window = config.bucket_width * u32::try_from(config.buckets).unwrap_or(u32::MAX);
+    let health = c.operation_health(window);
+    let sampled = store.sampling_operations(unix_now_ns(), window);
+    let servers = REPORT_ORDER.map(|s| (s.as_str(), s.server_operation()));
+    let stats = report::service_stats(&health, &servers, |service, operation| {
+        let ops = sampled.as_deref()?;
+        let op = ops
+            .iter()
+            .find(|o| &*o.service == service && &*o.operation == operation);
+        Some(op.map_or(0, |o| o.kept))
+    });
     print!("{}", report::summary(samples, &stats, store.stats().traces));
     if let Some(slow) = report::slowest_trace(store, ServiceName::Gateway.as_str())
         && let Some(w) = report::trace_waterfall(store, slow)
@@ -385,6 +483,12 @@ impl std::fmt::Display for ExportFailed {
 }
 
 impl std::error::Error for ExportFailed {}
+
+fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
 
 fn default_log_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
