@@ -145,8 +145,8 @@ fn main() {
         ),
         ("services (50,004)", "/api/services".to_owned()),
         (
-            "analysis services (50,004)",
-            "/api/analysis/services".to_owned(),
+            "statistics of 200,000 spans",
+            format!("/api/analysis/traces/{big_id}/stats"),
         ),
         (
             "dependencies (newest 100,000 spans)",

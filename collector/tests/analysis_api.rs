@@ -1,23 +1,29 @@
-//! The analysis endpoints (trace analysis, service map, operation health, search) over a real
-//! collector store fed through the in-process exporter, with the health aggregator registered
-//! as an ingest observer.
+//! The analysis routes (trace analysis, statistics, find, service map, operation health), the
+//! span and OTLP/JSON routes the UI reads, over a real collector store fed through the
+//! in-process exporter, with the health aggregator registered as an ingest observer. Every
+//! answer is `{"data": …}` or `{"error": "…"}`.
 
 use axum::Router;
 use axum::body::Body;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value as Json;
+use serde_json::json;
 use tower::ServiceExt;
-use tracewire_collector::TraceStore;
 use tracewire_collector::ui::collector_ui;
+use tracewire_collector::{TraceStore, api_router};
 
 mod analysis_fixture;
+mod common;
 
 use analysis_fixture::*;
 
 async fn app() -> (Router, TraceStore) {
     let (store, health) = loaded_store().await;
-    (collector_ui(store.clone(), health), store)
+    (
+        api_router(store.clone()).merge(collector_ui(store.clone(), health)),
+        store,
+    )
 }
 
 /// Stops the store's writer thread (a blocking call) off the runtime.
@@ -27,9 +33,18 @@ async fn close(store: TraceStore) {
         .unwrap();
 }
 
+/// The status and the `data` of a success, or the whole body (`{"error": …}`) of a failure.
 async fn get(app: &Router, uri: &str) -> (StatusCode, Json) {
     let (status, bytes) = get_bytes(app, uri).await;
-    (status, serde_json::from_slice(&bytes).unwrap_or(Json::Null))
+    let body: Json = serde_json::from_slice(&bytes).unwrap_or(Json::Null);
+    if status.is_success() {
+        let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["data"], "{uri}: the envelope");
+        (status, body["data"].clone())
+    } else {
+        assert!(body["error"].is_string(), "{uri}: {body}");
+        (status, body)
+    }
 }
 
 fn strs(v: &Json, f: impl Fn(&Json) -> String) -> Vec<String> {
@@ -45,9 +60,15 @@ async fn trace_analysis_returns_rows_and_the_critical_path() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(w["trace_id"], hex_trace(TRACE_A));
-    assert_eq!(w["duration_ns"], 100 * MS);
-    assert_eq!(w["error_count"], 1);
+    assert_eq!(w["traceId"], hex_trace(TRACE_A));
+    assert_eq!(w["durationNanos"], 100 * MS);
+    assert_eq!(w["errorCount"], 1);
+    assert!(w["startTimeUnixNano"].is_string());
+    assert_eq!(
+        w["sampling"],
+        Json::Null,
+        "sampling is off: no decision recorded"
+    );
     let rows = &w["rows"];
     // Depth-first, siblings by start (ties by end): dispatch branch before pricing.
     assert_eq!(
@@ -71,20 +92,20 @@ async fn trace_analysis_returns_rows_and_the_critical_path() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["critical_ns"].as_u64().unwrap() > 0)
+        .filter(|r| r["criticalNanos"].as_u64().unwrap() > 0)
         .map(|r| r["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(
         on_path,
         ["GET /ride", "pricing.Quote", "GET /quote", "SELECT fares"]
     );
-    let cp = &w["critical_path"];
-    assert_eq!(cp["total_ns"], 100 * MS);
+    let cp = &w["criticalPath"];
+    assert_eq!(cp["totalNanos"], 100 * MS);
     assert_eq!(
         strs(&cp["spans"], |p| format!(
             "{}={}",
             p["name"].as_str().unwrap(),
-            p["critical_ns"].as_u64().unwrap() / MS
+            p["criticalNanos"].as_u64().unwrap() / MS
         )),
         [
             "GET /ride=15",
@@ -97,24 +118,44 @@ async fn trace_analysis_returns_rows_and_the_critical_path() {
 
     let (status, d) = get(
         &app,
-        &format!(
-            "/api/analysis/traces/{}/spans/{}",
-            hex_trace(TRACE_A),
-            hex_span(7)
-        ),
+        &format!("/api/traces/{}/spans/{}", hex_trace(TRACE_A), hex_span(7)),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(d["service"], "pricing");
     assert_eq!(d["kind"], "server");
-    assert_eq!(d["is_error"], true);
-    assert_eq!(d["status_message"], "db timeout");
-    assert_eq!(d["parent_span_id"], hex_span(6));
+    assert_eq!(
+        d["status"],
+        json!({"code": "error", "message": "db timeout"})
+    );
+    assert_eq!(d["parentSpanId"], hex_span(6));
+    assert_eq!(d["resource"]["service.name"], "pricing");
 
-    let (status, _) = get(&app, "/api/analysis/traces/nothex").await;
+    let (status, e) = get(&app, "/api/analysis/traces/nothex").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = get(&app, &format!("/api/analysis/traces/{}", hex_trace(0xdead))).await;
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid trace id `nothex`"),
+        "{e}"
+    );
+    let (status, e) = get(&app, &format!("/api/analysis/traces/{}", hex_trace(0xdead))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        e,
+        json!({"error": format!("trace {} not found", hex_trace(0xdead))})
+    );
+    let a = hex_trace(TRACE_A);
+    let (status, e) = get(&app, &format!("/api/analysis/traces/{a}?span_id=1")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(e, json!({"error": "unknown query parameter `span_id`"}));
+    let (status, e) = get(&app, &format!("/api/traces/{a}/spans/{}", hex_span(99))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        e,
+        json!({"error": format!("span {} not found in trace {a}", hex_span(99))})
+    );
     close(store).await;
 }
 
@@ -125,13 +166,16 @@ async fn dependencies_endpoint_draws_the_service_map() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(m["traces"], 2);
     assert_eq!(m["sampled"], false);
-    assert_eq!(m["window_ns"], 100 * MS);
+    // The rate's window runs from the earliest start (30 s ago) to now.
+    let start: u64 = m["startTimeUnixNano"].as_str().unwrap().parse().unwrap();
+    let end: u64 = m["endTimeUnixNano"].as_str().unwrap().parse().unwrap();
+    assert!((30_000 * MS..40_000 * MS).contains(&(end - start)), "{m}");
     assert_eq!(
         strs(&m["nodes"], |n| format!(
             "{} spans={} errors={} instrumented={}",
             n["name"].as_str().unwrap(),
-            n["span_count"],
-            n["error_count"],
+            n["spanCount"],
+            n["errorCount"],
             n["instrumented"]
         )),
         [
@@ -144,20 +188,21 @@ async fn dependencies_endpoint_draws_the_service_map() {
     );
     assert_eq!(
         strs(&m["edges"], |e| format!(
-            "{}->{} calls={} errors={} inferred={} p50={} p99={}",
+            "{}->{} calls={} errors={} inferred={} p50={} p99={} rate={}",
             e["caller"].as_str().unwrap(),
             e["callee"].as_str().unwrap(),
             e["calls"],
             e["errors"],
-            e["inferred_calls"],
-            e["latency"]["p50_ns"].as_u64().unwrap() / MS,
-            e["latency"]["p99_ns"].as_u64().unwrap() / MS,
+            e["inferredCalls"],
+            e["latency"]["p50Nanos"].as_u64().unwrap() / MS,
+            e["latency"]["p99Nanos"].as_u64().unwrap() / MS,
+            (e["ratePerSecond"].as_f64().unwrap() * (end - start) as f64 / 1e9).round(),
         )),
         [
-            "dispatch->ranking calls=1 errors=0 inferred=0 p50=45 p99=45",
-            "gateway->dispatch calls=1 errors=0 inferred=0 p50=55 p99=55",
-            "gateway->pricing calls=2 errors=1 inferred=0 p50=16 p99=85",
-            "pricing->postgresql calls=1 errors=0 inferred=1 p50=75 p99=75",
+            "dispatch->ranking calls=1 errors=0 inferred=0 p50=45 p99=45 rate=1",
+            "gateway->dispatch calls=1 errors=0 inferred=0 p50=55 p99=55 rate=1",
+            "gateway->pricing calls=2 errors=1 inferred=0 p50=16 p99=85 rate=2",
+            "pricing->postgresql calls=1 errors=0 inferred=1 p50=75 p99=75 rate=1",
         ]
     );
     close(store).await;
@@ -166,9 +211,10 @@ async fn dependencies_endpoint_draws_the_service_map() {
 #[tokio::test]
 async fn operations_endpoint_reports_health_with_exemplars() {
     let (app, store) = app().await;
-    let (status, h) = get(&app, "/api/analysis/operations?window_s=300").await;
+    let (status, h) = get(&app, "/api/analysis/operations?window=5m").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(h["window_s"], 300);
+    assert_eq!(h["windowNanos"], 300_000 * MS);
+    assert!(h["endTimeUnixNano"].is_string());
     assert_eq!(h["counters"]["recorded"], 11);
     let ops = h["operations"].as_array().unwrap();
     assert_eq!(
@@ -191,9 +237,12 @@ async fn operations_endpoint_reports_health_with_exemplars() {
     let ride = &ops[2];
     assert_eq!(ride["count"], 2);
     assert_eq!(ride["errors"], 0);
-    assert_eq!(ride["latency"]["max_ns"], 100 * MS);
+    assert_eq!(ride["latency"]["maxNanos"], 100 * MS);
+    // The same rate definition as the map's: from the earliest start (30 s ago) to now.
+    let rate = ride["ratePerSecond"].as_f64().unwrap();
+    assert!((2.0 / 40.0..=2.0 / 30.0).contains(&rate), "{rate}");
     assert_eq!(
-        strs(&ride["slowest"], |e| e["trace_id"]
+        strs(&ride["slowest"], |e| e["traceId"]
             .as_str()
             .unwrap()
             .to_owned()),
@@ -204,53 +253,201 @@ async fn operations_endpoint_reports_health_with_exemplars() {
         (quote["count"].as_u64(), quote["errors"].as_u64()),
         (Some(2), Some(1))
     );
-    assert_eq!(quote["error_rate"], 0.5);
-    assert_eq!(quote["recent_errors"][0]["trace_id"], hex_trace(TRACE_A));
-    assert_eq!(quote["recent_errors"][0]["span_id"], hex_span(7));
-    assert_eq!(quote["recent_errors"].as_array().unwrap().len(), 1);
+    assert_eq!(quote["errorRate"], 0.5);
+    assert_eq!(quote["recentErrors"][0]["traceId"], hex_trace(TRACE_A));
+    assert_eq!(quote["recentErrors"][0]["spanId"], hex_span(7));
+    assert!(quote["recentErrors"][0]["endTimeUnixNano"].is_string());
+    assert_eq!(quote["recentErrors"].as_array().unwrap().len(), 1);
 
-    let (status, _) = get(&app, "/api/analysis/operations?window_s=zero").await;
+    let (status, e) = get(&app, "/api/analysis/operations?window=zero").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(e, json!({"error": "invalid duration `zero`"}));
     // A window that ends before the spans sees none of them.
-    let (_, early) = get(&app, "/api/analysis/operations?window_s=60&now_ns=1000").await;
+    let (_, early) = get(&app, "/api/analysis/operations?window=1m&end=1").await;
     assert_eq!(early["operations"].as_array().unwrap().len(), 0);
     close(store).await;
 }
 
 #[tokio::test]
-async fn search_and_services_endpoints_use_the_store() {
+async fn statistics_and_find_cover_the_whole_trace() {
     let (app, store) = app().await;
-    let (status, r) = get(&app, "/api/analysis/search?service=pricing&errors=1").await;
+    let a = hex_trace(TRACE_A);
+    let (status, st) = get(&app, &format!("/api/analysis/traces/{a}/stats")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        strs(&r["traces"], |t| t["trace_id"].as_str().unwrap().to_owned()),
-        [hex_trace(TRACE_A)]
+        (st["spanCount"].as_u64(), st["criticalPathNanos"].as_u64()),
+        (Some(8), Some(100 * MS))
     );
-    assert_eq!(r["traces"][0]["root_name"], "GET /ride");
-    assert_eq!(r["traces"][0]["span_count"], 8);
-
-    let (_, r) = get(&app, "/api/analysis/search?min_ms=50&operation=GET%20/ride").await;
+    // By critical time, then total time: SELECT fares 75 ms, GET /ride 15 ms, then 5 ms each.
     assert_eq!(
-        strs(&r["traces"], |t| t["trace_id"].as_str().unwrap().to_owned()),
-        [hex_trace(TRACE_A)]
+        strs(&st["operations"], |o| format!(
+            "{}/{} n={} total={} self={} critical={} errors={}",
+            o["service"].as_str().unwrap(),
+            o["operation"].as_str().unwrap(),
+            o["count"],
+            o["totalNanos"].as_u64().unwrap() / MS,
+            o["selfNanos"].as_u64().unwrap() / MS,
+            o["criticalNanos"].as_u64().unwrap() / MS,
+            o["errorCount"],
+        ))[..3],
+        [
+            "pricing/SELECT fares n=1 total=75 self=75 critical=75 errors=0",
+            "gateway/GET /ride n=1 total=100 self=15 critical=15 errors=0",
+            "gateway/pricing.Quote n=1 total=85 self=5 critical=5 errors=0",
+        ]
     );
-    let (_, r) = get(&app, "/api/analysis/search?tags=db.system=postgresql").await;
-    assert_eq!(r["traces"].as_array().unwrap().len(), 1);
-    let (status, _) = get(&app, "/api/analysis/search?min_ms=abc").await;
+
+    // Find by attribute value, by key=value, by service (rows in waterfall order), any case.
+    let (_, f) = get(&app, &format!("/api/analysis/traces/{a}/find?q=PostgreSQL")).await;
+    assert_eq!(f["matches"], json!([{"row": 7, "spanId": hex_span(8)}]));
+    let (_, f) = get(
+        &app,
+        &format!("/api/analysis/traces/{a}/find?q=http.route%3D%2Frank"),
+    )
+    .await;
+    assert_eq!(
+        f["matches"],
+        json!([{"row": 5, "spanId": hex_span(6)}]),
+        "{f}"
+    );
+    let (_, f) = get(&app, &format!("/api/analysis/traces/{a}/find?q=dispatch")).await;
+    assert_eq!(
+        strs(&f["matches"], |m| m["row"].to_string()),
+        ["1", "2", "3"],
+        "the dispatch client span by name, the two dispatch spans by service"
+    );
+    assert_eq!(
+        (f["total"].as_u64(), f["truncated"].as_bool()),
+        (Some(3), Some(false))
+    );
+    let (status, e) = get(&app, &format!("/api/analysis/traces/{a}/find?q=")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        e,
+        json!({"error": "`q` must be 1 to 256 bytes of text to find"})
+    );
+    let long = "x".repeat(257);
+    let (status, _) = get(&app, &format!("/api/analysis/traces/{a}/find?q={long}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    close(store).await;
+}
 
-    let (_, sv) = get(&app, "/api/analysis/services").await;
+#[tokio::test]
+async fn a_downloaded_trace_uploads_into_another_collector_unchanged() {
+    let (app, store) = app().await;
+    let a = hex_trace(TRACE_A);
+    let (status, bytes) = get_bytes(&app, &format!("/api/traces/{a}/otlp")).await;
+    assert_eq!(status, StatusCode::OK);
+    let otlp: Json = serde_json::from_slice(&bytes).unwrap();
+    // One resource per service, each with its spans.
+    assert_eq!(otlp["resourceSpans"].as_array().unwrap().len(), 4);
+
+    let (other, other_store) = {
+        let (s, h) = (
+            tracewire_collector::Collector::builder().build_store(),
+            std::sync::Arc::new(tracewire_collector::analysis::HealthAggregator::default()),
+        );
+        (api_router(s.clone()).merge(collector_ui(s.clone(), h)), s)
+    };
+    let res = other
+        .clone()
+        .oneshot(
+            Request::post("/api/traces")
+                .header("content-type", "application/json")
+                .body(Body::from(bytes.clone()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Json =
+        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(
-        strs(&sv["services"], |s| s["service"]
-            .as_str()
-            .unwrap()
-            .to_owned()),
-        ["dispatch", "gateway", "pricing", "ranking"]
+        body,
+        json!({"data": {"traceIds": [a], "rejectedSpans": 0, "errorMessage": null, "keptBySampling": 0}})
     );
-    assert_eq!(
-        sv["services"][3]["operations"],
-        serde_json::json!(["POST /rank"])
-    );
+    // The same spans, attributes, statuses and tree in the other collector.
+    let (_, original) = get(&app, &format!("/api/traces/{a}")).await;
+    let (_, copy) = get(&other, &format!("/api/traces/{a}")).await;
+    assert_eq!(copy, original);
+
+    let res = other
+        .clone()
+        .oneshot(
+            Request::post("/api/traces")
+                .header("content-type", "text/plain")
+                .body(Body::from("x"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let res = other
+        .clone()
+        .oneshot(
+            Request::post("/api/traces")
+                .header("content-type", "application/json")
+                .body(Body::from("{not json"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let big = vec![b' '; (4 << 20) + 1];
+    let res = other
+        .clone()
+        .oneshot(
+            Request::post("/api/traces")
+                .header("content-type", "application/json")
+                .body(Body::from(big))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _) = get(&app, &format!("/api/traces/{}/otlp", hex_trace(0xdead))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    close(other_store).await;
+    close(store).await;
+}
+
+/// `POST /api/traces` with `body` as OTLP/JSON: the status and the whole answer.
+async fn upload(app: &Router, body: Vec<u8>) -> (StatusCode, Json) {
+    let res = app
+        .clone()
+        .oneshot(
+            Request::post("/api/traces")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uploaded_trace_is_kept_past_tail_sampling() {
+    let (app, store) = app().await;
+    let b = hex_trace(TRACE_B);
+    let (_, otlp) = get_bytes(&app, &format!("/api/traces/{b}/otlp")).await;
+    // Errors only: trace B (no error) would be dropped by the policies.
+    let sampled = tracewire_collector::Collector::builder()
+        .sampling(common::errors_only())
+        .build_store();
+    let health = std::sync::Arc::new(tracewire_collector::analysis::HealthAggregator::default());
+    let other = api_router(sampled.clone()).merge(collector_ui(sampled.clone(), health));
+    let (status, body) = upload(&other, otlp).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["keptBySampling"], 1, "{body}");
+    let (status, t) = get(&other, &format!("/api/traces/{b}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(t["spanCount"], 3);
+    let (_, w) = get(&other, &format!("/api/analysis/traces/{b}")).await;
+    assert_eq!(w["sampling"]["policy"], "retroactive", "{w}");
+    close(sampled).await;
     close(store).await;
 }
 
@@ -261,6 +458,9 @@ async fn pages_and_assets_are_served_from_the_binary() {
         ("/ui/", "text/html"),
         ("/ui/map", "text/html"),
         ("/ui/operations", "text/html"),
+        ("/ui/compare", "text/html"),
+        ("/ui/assets/core.js", "text/javascript"),
+        ("/ui/assets/trace.js", "text/javascript"),
         ("/ui/assets/app.js", "text/javascript"),
         ("/ui/assets/app.css", "text/css"),
     ] {
@@ -289,5 +489,8 @@ async fn pages_and_assets_are_served_from_the_binary() {
     assert!(!html.contains("http://") && !html.contains("https://"));
     let (status, _) = get(&app, "/ui/trace/%3Cscript%3E").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, e) = get(&app, "/ui/assets/secret.txt").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(e, json!({"error": "no asset `secret.txt`"}));
     close(store).await;
 }

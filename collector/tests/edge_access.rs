@@ -199,7 +199,7 @@ async fn the_token_is_required_on_every_listener() {
         "/api/services",
         "/ui/",
         "/ui/assets/app.js",
-        "/api/analysis/services",
+        "/api/analysis/dependencies",
     ] {
         let r = send(api, "GET", path, &[("Host", "localhost")], b"").await;
         assert_eq!(r.status, 401, "{path}");
@@ -240,7 +240,7 @@ async fn a_browser_signs_in_once_and_then_carries_a_cookie() {
     let cookie = [("Host", "localhost"), ("Cookie", "tracewire_token=abc123")];
     for path in [
         "/ui/?service=x",
-        "/api/analysis/services",
+        "/api/analysis/dependencies",
         "/ui/assets/app.css",
     ] {
         assert_eq!(
@@ -285,7 +285,7 @@ async fn ui_and_api_answers_carry_the_security_headers() {
         "/ui/assets/app.js",
         "/ui/assets/app.css",
         "/api/services",
-        "/api/analysis/services",
+        "/api/analysis/dependencies",
         "/no/such/page",
     ] {
         let r = send(api, "GET", path, &[("Host", "localhost")], b"").await;

@@ -64,7 +64,7 @@ async fn ui_and_health_are_served_on_the_api_address() {
     );
     let (status, _) = get(api, "/").await;
     assert_eq!(status, 307);
-    let (status, body) = get(api, "/api/analysis/operations?window_s=900").await;
+    let (status, body) = get(api, "/api/analysis/operations?window=15m").await;
     assert_eq!(status, 200);
     assert!(body.contains("GET /ride"), "{body}");
 

@@ -86,45 +86,60 @@ async fn a_big_trace_is_answered_a_page_at_a_time() {
     // The waterfall, the same way: 2,000 rows a page, or the page holding a span.
     let (status, size, w) = get(&app, &format!("/api/analysis/traces/{t}")).await;
     assert_eq!(status, StatusCode::OK);
+    let w = &w["data"];
     assert_eq!(
-        (
-            &w["row_count"],
-            &w["offset"],
-            &w["limit"],
-            &w["next_offset"]
-        ),
+        (&w["rowCount"], &w["offset"], &w["limit"], &w["nextOffset"]),
         (&json!(25_000), &json!(0), &json!(2000), &json!(2000))
     );
     assert_eq!(w["rows"].as_array().unwrap().len(), 2000);
-    assert!(w["critical_path"]["spans"].as_array().unwrap().len() <= 20);
+    assert!(w["criticalPath"]["spans"].as_array().unwrap().len() <= 20);
     // The root waits on 24,999 children in turn: 100 of its segments are listed.
-    let root_segments = w["critical_path"]["segments"]
+    let root_segments = w["criticalPath"]["segments"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["span_id"] == hex_span(1))
+        .filter(|s| s["spanId"] == hex_span(1))
         .count();
     assert_eq!(root_segments, 100);
-    assert_eq!(w["critical_path"]["segments_truncated"], true);
+    assert_eq!(w["criticalPath"]["segmentsTruncated"], true);
     assert!(size < 1 << 20, "first waterfall page is {size} bytes");
     let (_, _, w) = get(
         &app,
-        &format!("/api/analysis/traces/{t}?span_id={}", hex_span(12_345)),
+        &format!("/api/analysis/traces/{t}?spanId={}", hex_span(12_345)),
     )
     .await;
-    assert_eq!(w["offset"], 12_000);
-    assert_eq!(w["rows"][344]["span_id"], hex_span(12_345));
+    assert_eq!(w["data"]["offset"], 12_000);
+    assert_eq!(w["data"]["rows"][344]["spanId"], hex_span(12_345));
     let (status, _, body) = get(&app, &format!("/api/analysis/traces/{t}?limit=0")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "limit is between 1 and 10000");
+    assert_eq!(body["error"], "`limit` must be between 1 and 10000, got 0");
 
-    let (status, _, d) = get(
-        &app,
-        &format!("/api/analysis/traces/{t}/spans/{}", hex_span(20_000)),
-    )
-    .await;
+    let (status, _, d) = get(&app, &format!("/api/traces/{t}/spans/{}", hex_span(20_000))).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(d["name"], "item 19999");
+    assert_eq!(d["data"]["name"], "item 19999");
+
+    // The OTLP/JSON download holds the first 10,000 spans and says how many the trace has.
+    let res = tower::ServiceExt::oneshot(
+        app.clone(),
+        http::Request::get(format!("/api/traces/{t}/otlp"))
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.headers()["tracewire-span-count"], "25000");
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let otlp: Json = serde_json::from_slice(&bytes).unwrap();
+    let spans: Vec<&Json> = otlp["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(spans.len(), 10_000);
+    assert_eq!(spans[0]["name"], "root");
     close(store).await;
 }
 
@@ -144,17 +159,6 @@ async fn searches_take_at_most_16_distinct_tags() {
     let (status, _, body) = get(&app, &format!("/api/traces?{same}")).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"data": []})));
 
-    let many: Vec<String> = (0..17).map(|i| format!("k{i}=v")).collect();
-    let (status, _, body) = get(
-        &app,
-        &format!("/api/analysis/search?tags={}", many.join("+")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body["error"],
-        "at most 16 distinct `tags` per search; narrow the search"
-    );
     close(store).await;
 }
 
@@ -188,13 +192,6 @@ async fn service_and_operation_lists_stop_at_10000() {
     let (_, _, body) = get(&app, "/api/services/svc-00001/operations").await;
     assert_eq!(body, json!({"data": ["op"]}));
 
-    let (_, _, body) = get(&app, "/api/analysis/services").await;
-    assert_eq!(body["services"].as_array().unwrap().len(), 10_000);
-    assert_eq!(
-        body["services"][0]["operations"].as_array().unwrap().len(),
-        10_000
-    );
-    assert_eq!(body["truncated"], true);
     close(store).await;
 }
 
@@ -219,6 +216,7 @@ async fn the_service_map_samples_the_newest_100000_spans() {
     let app = app(&store);
     let (status, _, m) = get(&app, "/api/analysis/dependencies").await;
     assert_eq!(status, StatusCode::OK);
+    let m = &m["data"];
     assert_eq!(
         (&m["traces"], &m["sampled"]),
         (&json!(20_000), &json!(true))

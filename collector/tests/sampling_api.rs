@@ -13,17 +13,7 @@ use serde_json::json;
 use tracewire::export::{InMemoryExporter, SpanExporter};
 use tracewire::{Resource, SpanContext, SpanData, SpanId, TraceFlags, TraceId, TraceState};
 use tracewire_collector::Collector;
-use tracewire_collector::sampling::{ForwardConfig, ManualClock, SamplingConfig, attributes};
-
-/// Errors kept, nothing else (no dynamic, no adaptive, no floor), fixed seed.
-fn errors_only() -> SamplingConfig {
-    SamplingConfig::builder()
-        .no_dynamic()
-        .no_adaptive_latency()
-        .seed(5)
-        .build()
-        .unwrap()
-}
+use tracewire_collector::sampling::{ForwardConfig, ManualClock, attributes};
 
 async fn post(addr: std::net::SocketAddr, path: String) -> HttpResponse {
     http_async(addr, "POST", path, vec![], vec![]).await
@@ -143,15 +133,16 @@ async fn sampling_routes_over_otlp_http_traffic() {
 
     // The spans end at 1,700,000,000.001 s (see `span`).
     let now = "1700000000500000000";
+    let now_us = "1700000000500000";
     let (status, ops) = get_json(
         api,
-        &format!("/api/sampling/operations?window_s=60&now_ns={now}"),
+        &format!("/api/sampling/operations?window=60s&end={now_us}"),
     )
     .await;
     assert_eq!(status, 200);
     assert_eq!(
         ops,
-        json!({"data": {"windowS": 60, "nowNanos": now, "operations": [
+        json!({"data": {"windowNanos": 60_000_000_000u64, "endTimeUnixNano": now, "operations": [
             {"service": "gateway", "operation": "GET /rides", "seen": 2, "kept": 2},
             {"service": "gateway", "operation": "SELECT", "seen": 2, "kept": 2},
         ]}})
@@ -159,19 +150,19 @@ async fn sampling_routes_over_otlp_http_traffic() {
     // The health of the same window counts the same spans.
     let (_, health) = get_json(
         api,
-        &format!("/api/analysis/operations?window_s=60&now_ns={now}"),
+        &format!("/api/analysis/operations?window=1m&end={now_us}"),
     )
     .await;
-    assert_eq!(health["operations"][0]["count"], 2);
+    assert_eq!(health["data"]["operations"][0]["count"], 2);
     assert_eq!(
         get_json(api, "/api/sampling/operations?colour=red").await,
         (400, json!({"error": "unknown query parameter `colour`"}))
     );
     assert_eq!(
-        get_json(api, "/api/sampling/operations?window_s=0").await,
+        get_json(api, "/api/sampling/operations?window=0s").await,
         (
             400,
-            json!({"error": "`window_s` must be a positive number of seconds"})
+            json!({"error": "`window` must be longer than zero, got `0s`"})
         )
     );
     h.shutdown().await;

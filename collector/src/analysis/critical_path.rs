@@ -11,10 +11,13 @@ use super::tree::TraceTree;
 /// The critical path of one trace.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct CriticalPath {
     /// Start of the analysed window (the root's start), ns since the Unix epoch.
+    #[serde(rename = "startTimeUnixNano", serialize_with = "super::ser::unix_nano")]
     pub start_ns: u64,
     /// Length of the analysed window: the trace's end-to-end latency.
+    #[serde(rename = "totalNanos")]
     pub total_ns: u64,
     /// Non-overlapping segments in time order; with [`unattributed_ns`](Self::unattributed_ns)
     /// they cover the window exactly.
@@ -22,25 +25,30 @@ pub struct CriticalPath {
     /// Each span with time on the path, in order of its first segment.
     pub spans: Vec<PathSpan>,
     /// Time no span accounts for (only when the trace has no single root).
+    #[serde(rename = "unattributedNanos")]
     pub unattributed_ns: u64,
 }
 
 /// A stretch of time during which one span was on the critical path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct PathSegment {
     /// The span.
     #[serde(serialize_with = "super::ser::span_id")]
     pub span_id: SpanId,
     /// Segment start, ns since the Unix epoch.
+    #[serde(rename = "startTimeUnixNano", serialize_with = "super::ser::unix_nano")]
     pub start_ns: u64,
     /// Segment end, ns since the Unix epoch.
+    #[serde(rename = "endTimeUnixNano", serialize_with = "super::ser::unix_nano")]
     pub end_ns: u64,
 }
 
 /// A span on the critical path, with its contribution.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct PathSpan {
     /// The span.
     #[serde(serialize_with = "super::ser::span_id")]
@@ -52,8 +60,10 @@ pub struct PathSpan {
     #[serde(serialize_with = "super::ser::arc_str")]
     pub name: Arc<str>,
     /// Time it spends on the critical path (sum of its segments).
+    #[serde(rename = "criticalNanos")]
     pub critical_ns: u64,
     /// Its self time: duration minus the union of its children.
+    #[serde(rename = "selfNanos")]
     pub self_ns: u64,
     /// `critical_ns / total_ns` (0 when the trace has zero length).
     pub share: f64,

@@ -188,14 +188,19 @@ impl LatencyHistogram {
 /// Latency percentiles, nearest-rank, in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct LatencySummary {
     /// Median.
+    #[serde(rename = "p50Nanos")]
     pub p50_ns: u64,
     /// 90th percentile.
+    #[serde(rename = "p90Nanos")]
     pub p90_ns: u64,
     /// 99th percentile.
+    #[serde(rename = "p99Nanos")]
     pub p99_ns: u64,
     /// Maximum.
+    #[serde(rename = "maxNanos")]
     pub max_ns: u64,
 }
 

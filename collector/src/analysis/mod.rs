@@ -37,6 +37,7 @@ mod critical_path;
 mod health;
 mod histogram;
 mod service_map;
+mod skew;
 mod tree;
 mod waterfall;
 
@@ -44,7 +45,7 @@ pub use self::critical_path::{CriticalPath, PathSegment, PathSpan, critical_path
 pub(crate) use self::health::Sample;
 pub use self::health::{
     DEFAULT_MAX_NAME_BYTES, Exemplar, HealthAggregator, HealthConfig, HealthCounters,
-    OperationHealth,
+    OperationHealth, rate_per_second,
 };
 pub use self::histogram::{LatencyHistogram, LatencySummary};
 pub use self::service_map::{ServiceEdge, ServiceMap, ServiceMapBuilder, ServiceNode};
@@ -208,6 +209,12 @@ pub(crate) mod ser {
             Some(id) => s.collect_str(id),
             None => s.serialize_none(),
         }
+    }
+
+    /// A time in ns since the Unix epoch as a decimal string (it does not fit a JavaScript
+    /// number).
+    pub(crate) fn unix_nano<S: Serializer>(ns: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(ns)
     }
 
     pub(crate) fn trace_id<S: Serializer>(id: &TraceId, s: S) -> Result<S::Ok, S::Error> {

@@ -22,6 +22,7 @@ pub struct ServiceMap {
 /// A service in the map.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceNode {
     /// The service name.
     #[serde(serialize_with = "super::ser::arc_str")]
@@ -37,6 +38,7 @@ pub struct ServiceNode {
 /// Calls from one service to another.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct ServiceEdge {
     /// The calling service.
     #[serde(serialize_with = "super::ser::arc_str")]

@@ -8,18 +8,22 @@ use tracewire::{SpanId, SpanKind, TraceId};
 
 use super::AnalysisSpan;
 use super::critical_path::{self, CriticalPath};
+use super::skew;
 use super::tree::TraceTree;
 
 /// One trace, ready to draw.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct Waterfall {
     /// The trace (of the first span; invalid for an empty trace).
     #[serde(serialize_with = "super::ser::trace_id")]
     pub trace_id: TraceId,
     /// Earliest start of any span, ns since the Unix epoch.
+    #[serde(rename = "startTimeUnixNano", serialize_with = "super::ser::unix_nano")]
     pub start_ns: u64,
     /// From the earliest start to the latest end of any span.
+    #[serde(rename = "durationNanos")]
     pub duration_ns: u64,
     /// Service names, in order of first appearance in the rows; rows refer to them by index.
     #[serde(serialize_with = "super::ser::arc_strs")]
@@ -30,11 +34,14 @@ pub struct Waterfall {
     pub rows: Vec<WaterfallRow>,
     /// The critical path.
     pub critical_path: CriticalPath,
+    /// Spans shifted into their parents for clock skew ([`WaterfallRow::skew_ns`]).
+    pub skew_adjusted_count: u32,
 }
 
 /// One span in the waterfall.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct WaterfallRow {
     /// Position of the span in the analysed slice.
     pub index: u32,
@@ -47,12 +54,16 @@ pub struct WaterfallRow {
     /// Nesting depth; top-level spans are 0.
     pub depth: u32,
     /// Start, relative to [`Waterfall::start_ns`].
+    #[serde(rename = "offsetNanos")]
     pub offset_ns: u64,
     /// Duration.
+    #[serde(rename = "durationNanos")]
     pub duration_ns: u64,
     /// Self time: duration minus the union of its children.
+    #[serde(rename = "selfNanos")]
     pub self_ns: u64,
     /// Time on the critical path (0 if not on it).
+    #[serde(rename = "criticalNanos")]
     pub critical_ns: u64,
     /// Index into [`Waterfall::services`].
     pub service: u32,
@@ -70,6 +81,11 @@ pub struct WaterfallRow {
     pub descendant_count: u32,
     /// Whether the span's parent is missing from the trace.
     pub orphan: bool,
+    /// How far the span (and its descendants of the same service) was shifted to fit in its
+    /// parent, recorded by another service on another clock: positive is later. Offsets,
+    /// durations and the critical path are of the shifted times.
+    #[serde(rename = "skewNanos")]
+    pub skew_ns: i64,
 }
 
 /// Flattens one trace into waterfall rows with its critical path.
@@ -81,8 +97,13 @@ pub struct WaterfallRow {
 /// of its subtree, so a viewer can collapse a subtree by skipping the next
 /// [`WaterfallRow::descendant_count`] rows, and can render any slice of rows without looking
 /// at the others. The tree is repaired as the [critical path](super::critical_path()) describes
-/// (orphans under the single root, or at the top level).
+/// (orphans under the single root, or at the top level), after the clock-skew adjustment: a
+/// span recorded by another service than its parent that starts before it, or ends after it
+/// while no longer, is shifted into it, with its same-service descendants
+/// ([`WaterfallRow::skew_ns`]).
 pub fn waterfall(spans: &[AnalysisSpan]) -> Waterfall {
+    let (shift, moved) = skew::adjust(spans);
+    let spans = moved.as_deref().unwrap_or(spans);
     let tree = TraceTree::build(spans);
     let self_ns = critical_path::self_times(&tree);
     let computed = critical_path::compute(&tree, spans, &self_ns);
@@ -120,6 +141,7 @@ pub fn waterfall(spans: &[AnalysisSpan]) -> Waterfall {
             child_count: kids.len() as u32,
             descendant_count: 0,
             orphan: tree.orphan[iu],
+            skew_ns: shift[iu],
         });
         stack.extend(kids.iter().rev().map(|&c| (c, depth + 1)));
     }
@@ -144,6 +166,7 @@ pub fn waterfall(spans: &[AnalysisSpan]) -> Waterfall {
         error_count: spans.iter().filter(|s| s.is_error).count() as u64,
         rows,
         critical_path: computed.path,
+        skew_adjusted_count: shift.iter().filter(|&&d| d != 0).count() as u32,
     }
 }
 
@@ -204,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn skewed_and_orphan_spans_keep_their_own_times() {
+    fn a_span_on_another_clock_moves_into_its_parent_and_orphans_keep_their_times() {
         let spans = [
             span(1, 0, "a", 100, 200),
             span(2, 1, "b", 80, 130),
@@ -227,12 +250,15 @@ mod tests {
         assert_eq!(
             got,
             [
-                (1, 0, 20, 100, false),
+                (1, 0, 0, 100, false),
                 (2, 1, 0, 50, false),
-                (3, 1, 70, 80, true),
+                (3, 1, 50, 80, true),
             ]
         );
-        assert_eq!((w.start_ns, w.duration_ns), (80, 150));
+        // Span 2 started 20 ns before its parent on another service's clock.
+        let skew: Vec<i64> = w.rows.iter().map(|r| r.skew_ns).collect();
+        assert_eq!((skew, w.skew_adjusted_count), (vec![0, 20, 0], 1));
+        assert_eq!((w.start_ns, w.duration_ns), (100, 130));
         assert_eq!(w.rows[2].parent_span_id, Some(SpanId::from_u64(7)));
     }
 

@@ -7,6 +7,7 @@
 //! budget (5 s): past it, or with every query thread and queue slot taken, the answer is 503
 //! with a message.
 
+mod otlp;
 mod params;
 mod shapes;
 
@@ -19,10 +20,10 @@ use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value as J, json};
 
 use self::params::{Page, parse_page, parse_query};
-pub(crate) use self::params::{parse_duration, too_many_tags};
-use self::shapes::{page_json, stats_json, summary_json};
+pub(crate) use self::params::{Window, parse_duration, query_pairs};
+use self::shapes::{page_json, span_json, stats_json, summary_json};
 use crate::collector::TraceStore;
-use crate::model::TraceId;
+use crate::model::{SpanId, TraceId};
 use crate::query::QueryError;
 use crate::sampling;
 
@@ -36,6 +37,8 @@ pub(crate) const MAX_LISTED: usize = 10_000;
 /// - `GET /api/services/{service}/operations`
 /// - `GET /api/traces?service=&operation=&minDuration=&maxDuration=&error=&tags=&start=&end=&limit=`
 /// - `GET /api/traces/{trace_id}?offset=&limit=`
+/// - `GET /api/traces/{trace_id}/spans/{span_id}`
+/// - `GET /api/traces/{trace_id}/otlp`, `POST /api/traces` (OTLP/JSON download and upload)
 /// - `GET /api/stats`
 /// - `POST /api/traces/{trace_id}/keep`, `GET /api/sampling/stats`,
 ///   `GET /api/sampling/operations`, `GET /api/sampling/traces/{trace_id}` (tail sampling, see
@@ -53,8 +56,10 @@ pub fn api_router(store: TraceStore) -> Router {
     Router::new()
         .route("/api/services", get(services))
         .route("/api/services/{service}/operations", get(operations))
-        .route("/api/traces", get(search))
+        .route("/api/traces", get(search).post(otlp::upload))
         .route("/api/traces/{trace_id}", get(trace))
+        .route("/api/traces/{trace_id}/spans/{span_id}", get(span))
+        .route("/api/traces/{trace_id}/otlp", get(otlp::download))
         .route("/api/stats", get(stats))
         .route("/api/traces/{trace_id}/keep", post(sampling::keep_route))
         .route("/api/sampling/stats", get(sampling::stats_route))
@@ -66,7 +71,8 @@ pub fn api_router(store: TraceStore) -> Router {
         .with_state(store)
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+/// The one error shape of every route: `{"error": message}` with `status`.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
@@ -81,8 +87,33 @@ pub(crate) fn unavailable(e: QueryError) -> Response {
     r
 }
 
+/// `{"data": data}`, the one success shape of every route.
+pub(crate) fn data(data: J) -> Response {
+    Json(json!({ "data": data })).into_response()
+}
+
+/// A trace id from a path, or the 400 answer.
+pub(crate) fn parse_trace_id(id: &str) -> Result<TraceId, Box<Response>> {
+    id.to_ascii_lowercase().parse().map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid trace id `{id}`: {e}"),
+        ))
+    })
+}
+
+/// A span id from a path, or the 400 answer.
+pub(crate) fn parse_span_id(id: &str) -> Result<SpanId, Box<Response>> {
+    id.to_ascii_lowercase().parse().map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid span id `{id}`: {e}"),
+        ))
+    })
+}
+
 /// Runs `query` on the store's query threads and answers what it returns.
-async fn answer(
+pub(crate) async fn answer(
     store: &TraceStore,
     query: impl FnOnce(&TraceStore) -> Response + Send + 'static,
 ) -> Response {
@@ -113,10 +144,7 @@ async fn operations(State(store): State<TraceStore>, Path(service): Path<String>
 }
 
 async fn stats(State(store): State<TraceStore>) -> Response {
-    answer(&store, |s| {
-        Json(json!({ "data": stats_json(&s.stats()) })).into_response()
-    })
-    .await
+    answer(&store, |s| data(stats_json(&s.stats()))).await
 }
 
 async fn search(State(store): State<TraceStore>, RawQuery(raw): RawQuery) -> Response {
@@ -125,8 +153,8 @@ async fn search(State(store): State<TraceStore>, RawQuery(raw): RawQuery) -> Res
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     answer(&store, move |s| {
-        let data: Vec<J> = s.search(&q).iter().map(summary_json).collect();
-        Json(json!({ "data": data })).into_response()
+        let list: Vec<J> = s.search(&q).iter().map(summary_json).collect();
+        data(J::Array(list))
     })
     .await
 }
@@ -136,14 +164,9 @@ async fn trace(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let trace_id: TraceId = match id.to_ascii_lowercase().parse() {
+    let trace_id = match parse_trace_id(&id) {
         Ok(t) => t,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid trace id `{id}`: {e}"),
-            );
-        }
+        Err(r) => return *r,
     };
     let Page { offset, limit } = match parse_page(raw.as_deref().unwrap_or("")) {
         Ok(p) => p,
@@ -151,9 +174,31 @@ async fn trace(
     };
     answer(&store, move |s| {
         match s.trace_page(trace_id, offset, limit) {
-            Some(p) => Json(json!({ "data": page_json(&p, limit) })).into_response(),
+            Some(p) => data(page_json(&p, limit)),
             None => error(StatusCode::NOT_FOUND, format!("trace {trace_id} not found")),
         }
+    })
+    .await
+}
+
+/// One span, read alone, in the shape of `/api/traces/{trace_id}`'s spans.
+async fn span(
+    State(store): State<TraceStore>,
+    Path((trace, span)): Path<(String, String)>,
+) -> Response {
+    let (trace_id, span_id) = match (parse_trace_id(&trace), parse_span_id(&span)) {
+        (Ok(t), Ok(s)) => (t, s),
+        (Err(r), _) | (_, Err(r)) => return *r,
+    };
+    answer(&store, move |s| match s.span(trace_id, span_id) {
+        Some(sp) => data(span_json(&sp)),
+        None if s.analysis_spans(trace_id).is_empty() => {
+            error(StatusCode::NOT_FOUND, format!("trace {trace_id} not found"))
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("span {span_id} not found in trace {trace_id}"),
+        ),
     })
     .await
 }

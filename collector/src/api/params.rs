@@ -82,6 +82,58 @@ pub(super) fn form_decode(s: &str) -> Result<String, String> {
 }
 
 /// Parses a duration with a unit: `250us`, `1.5ms`, `2s`, `1m`, `100ns` (`µs` also accepted).
+/// The decoded `key=value` pairs of a query string; a key outside `allowed` is refused.
+pub(crate) fn query_pairs(raw: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, String> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let (k, v) = (form_decode(k)?, form_decode(v)?);
+            if allowed.contains(&k.as_str()) {
+                Ok((k, v))
+            } else {
+                Err(format!("unknown query parameter `{k}`"))
+            }
+        })
+        .collect()
+}
+
+/// A time window ending at `end_ns`: `window=` (a duration with a unit, default and at most
+/// `longest`) and `end=` (microseconds since the Unix epoch, as `/api/traces` takes them;
+/// default `now_ns`). Nothing else is accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) window: Duration,
+    pub(crate) end_ns: u64,
+}
+
+impl Window {
+    pub(crate) fn parse(raw: &str, longest: Duration, now_ns: u64) -> Result<Window, String> {
+        let mut w = Window {
+            window: longest,
+            end_ns: now_ns,
+        };
+        for (k, v) in query_pairs(raw, &["window", "end"])? {
+            match k.as_str() {
+                "window" => {
+                    let d = parse_duration(&v)?;
+                    if d.is_zero() {
+                        return Err(format!("`window` must be longer than zero, got `{v}`"));
+                    }
+                    w.window = d.min(longest);
+                }
+                _ => {
+                    let us = v.parse::<u64>().map_err(|_| {
+                        format!("`end` must be microseconds since the Unix epoch, got `{v}`")
+                    })?;
+                    w.end_ns = us.saturating_mul(1000);
+                }
+            }
+        }
+        Ok(w)
+    }
+}
+
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
@@ -165,6 +217,45 @@ pub(super) fn parse_query(raw: &str) -> Result<TraceQuery, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows() {
+        let longest = Duration::from_secs(900);
+        assert_eq!(
+            Window::parse("", longest, 7),
+            Ok(Window {
+                window: longest,
+                end_ns: 7
+            })
+        );
+        assert_eq!(
+            Window::parse("window=5m&end=1718000000000000", longest, 7),
+            Ok(Window {
+                window: Duration::from_secs(300),
+                end_ns: 1_718_000_000_000_000_000
+            })
+        );
+        assert_eq!(
+            Window::parse("window=2h", longest, 7).unwrap().window,
+            longest
+        );
+        assert_eq!(
+            Window::parse("window=0s", longest, 7),
+            Err("`window` must be longer than zero, got `0s`".to_owned())
+        );
+        assert_eq!(
+            Window::parse("window=60", longest, 7),
+            Err("duration `60` needs a unit (ns, us, ms, s, m or h)".to_owned())
+        );
+        assert_eq!(
+            Window::parse("end=soon", longest, 7),
+            Err("`end` must be microseconds since the Unix epoch, got `soon`".to_owned())
+        );
+        assert_eq!(
+            Window::parse("window_s=60", longest, 7),
+            Err("unknown query parameter `window_s`".to_owned())
+        );
+    }
 
     #[test]
     fn durations() {

@@ -1,55 +1,39 @@
 //! The sampling routes of the JSON API (mounted by [`api_router`](crate::api_router); see
 //! `API.md`): retroactive keep, where a trace stands, counters, seen vs kept per operation.
 
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value as J, json};
 
 use super::policy::{Reason, Trigger};
 use super::stats::{KeepOutcome, SamplingStats, TraceSampling};
+use crate::api::{Window, data, error, parse_trace_id};
 use crate::collector::TraceStore;
-use crate::model::TraceId;
-
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
 
 const OFF: &str = "tail sampling is off: every received span is stored";
-
-fn parse_id(id: &str) -> Result<TraceId, Box<Response>> {
-    id.to_ascii_lowercase().parse().map_err(|e| {
-        Box::new(error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid trace id `{id}`: {e}"),
-        ))
-    })
-}
 
 /// `POST /api/traces/{trace_id}/keep`
 pub(crate) async fn keep_route(
     State(store): State<TraceStore>,
     Path(id): Path<String>,
 ) -> Response {
-    let trace_id = match parse_id(&id) {
+    let trace_id = match parse_trace_id(&id) {
         Ok(t) => t,
         Err(r) => return *r,
     };
-    let data = |outcome: &str, spans: usize| {
-        Json(json!({ "data": {
+    let answer = |outcome: &str, spans: usize| {
+        data(json!({
             "traceId": trace_id.to_string(),
             "outcome": outcome,
             "spans": spans,
-        }}))
-        .into_response()
+        }))
     };
     match store.keep_trace(trace_id).await {
-        KeepOutcome::Kept { spans } => data("kept", spans),
-        KeepOutcome::AlreadyKept => data("already_kept", 0),
+        KeepOutcome::Kept { spans } => answer("kept", spans),
+        KeepOutcome::AlreadyKept => answer("already_kept", 0),
         KeepOutcome::NotBuffered => error(
             StatusCode::NOT_FOUND,
             format!(
@@ -65,7 +49,7 @@ pub(crate) async fn lookup_route(
     State(store): State<TraceStore>,
     Path(id): Path<String>,
 ) -> Response {
-    let trace_id = match parse_id(&id) {
+    let trace_id = match parse_trace_id(&id) {
         Ok(t) => t,
         Err(r) => return *r,
     };
@@ -101,16 +85,16 @@ pub(crate) async fn lookup_route(
     if let J::Object(m) = &mut body {
         m.insert("traceId".into(), J::String(trace_id.to_string()));
     }
-    Json(json!({ "data": body })).into_response()
+    data(body)
 }
 
 /// `GET /api/sampling/stats`
 pub(crate) async fn stats_route(State(store): State<TraceStore>) -> Response {
-    let data = match store.sampling_stats() {
+    let stats = match store.sampling_stats() {
         Some(s) => stats_json(&s),
         None => json!({ "enabled": false }),
     };
-    Json(json!({ "data": data })).into_response()
+    data(stats)
 }
 
 fn stats_json(s: &SamplingStats) -> J {
@@ -168,46 +152,21 @@ fn stats_json(s: &SamplingStats) -> J {
     })
 }
 
-/// `GET /api/sampling/operations?window_s=&now_ns=`
+/// `GET /api/sampling/operations?window=&end=`
 pub(crate) async fn operations_route(
     State(store): State<TraceStore>,
-    Query(q): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     let Some(longest) = store.sampling_operations_window() else {
         return error(StatusCode::CONFLICT, OFF);
     };
-    if let Some(k) = q
-        .keys()
-        .find(|k| !matches!(k.as_str(), "window_s" | "now_ns"))
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("unknown query parameter `{k}`"),
-        );
-    }
-    let longest_s = longest.as_secs().max(1);
-    let window_s = match q.get("window_s").map(|v| v.parse::<u64>()) {
-        None => longest_s,
-        Some(Ok(v)) if v > 0 => v.min(longest_s),
-        Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "`window_s` must be a positive number of seconds",
-            );
-        }
-    };
-    let now_ns = match q.get("now_ns").map(|v| v.parse::<u64>()) {
-        None => tracewire::export::unix_nanos(SystemTime::now()),
-        Some(Ok(v)) => v,
-        Some(Err(_)) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "`now_ns` must be nanoseconds since the Unix epoch",
-            );
-        }
+    let now = tracewire::export::unix_nanos(SystemTime::now());
+    let w = match Window::parse(raw.as_deref().unwrap_or(""), longest, now) {
+        Ok(w) => w,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let ops = store
-        .sampling_operations(now_ns, Duration::from_secs(window_s))
+        .sampling_operations(w.end_ns, w.window)
         .unwrap_or_default();
     let rows: Vec<J> = ops
         .iter()
@@ -220,10 +179,9 @@ pub(crate) async fn operations_route(
             })
         })
         .collect();
-    Json(json!({ "data": {
-        "windowS": window_s,
-        "nowNanos": now_ns.to_string(),
+    data(json!({
+        "windowNanos": u64::try_from(w.window.as_nanos()).unwrap_or(u64::MAX),
+        "endTimeUnixNano": w.end_ns.to_string(),
         "operations": rows,
-    }}))
-    .into_response()
+    }))
 }

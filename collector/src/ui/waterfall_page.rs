@@ -10,6 +10,7 @@ use serde::Serialize;
 use tracewire::{SpanId, TraceId};
 
 use crate::analysis::{PathSegment, PathSpan, Waterfall, WaterfallRow};
+use crate::api::query_pairs;
 
 /// Rows per page unless asked (`limit`).
 pub(super) const DEFAULT_ROWS: usize = 2000;
@@ -30,38 +31,52 @@ pub(super) struct RowPage {
     pub(super) span: Option<SpanId>,
 }
 
-/// Parses `offset`, `limit` and `span_id`.
-pub(super) fn parse(q: &HashMap<String, String>) -> Result<RowPage, String> {
-    let int = |k: &str| -> Result<Option<usize>, String> {
-        q.get(k)
-            .map(|v| {
-                v.parse::<usize>()
-                    .map_err(|_| format!("{k} is a non-negative integer"))
-            })
-            .transpose()
+/// Parses `offset`, `limit` and `spanId` (nothing else is accepted).
+pub(super) fn parse(raw: &str) -> Result<RowPage, String> {
+    let mut p = RowPage {
+        offset: 0,
+        limit: DEFAULT_ROWS,
+        span: None,
     };
-    let limit = int("limit")?.unwrap_or(DEFAULT_ROWS);
-    if limit == 0 || limit > MAX_ROWS {
-        return Err(format!("limit is between 1 and {MAX_ROWS}"));
+    for (k, v) in query_pairs(raw, &["offset", "limit", "spanId"])? {
+        let int = || {
+            v.parse::<usize>()
+                .map_err(|_| format!("`{k}` must be a non-negative integer, got `{v}`"))
+        };
+        match k.as_str() {
+            "offset" => p.offset = int()?,
+            "limit" => {
+                p.limit = int()?;
+                if p.limit == 0 || p.limit > MAX_ROWS {
+                    return Err(format!(
+                        "`limit` must be between 1 and {MAX_ROWS}, got {}",
+                        p.limit
+                    ));
+                }
+            }
+            _ => {
+                p.span = Some(
+                    v.to_ascii_lowercase()
+                        .parse::<SpanId>()
+                        .map_err(|e| format!("invalid span id `{v}`: {e}"))?,
+                )
+            }
+        }
     }
-    let span = q
-        .get("span_id")
-        .map(|v| {
-            v.parse::<SpanId>()
-                .map_err(|_| "invalid span id".to_owned())
-        })
-        .transpose()?;
-    Ok(RowPage {
-        offset: int("offset")?.unwrap_or(0),
-        limit,
-        span,
-    })
+    Ok(p)
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct PathPage<'a> {
+    #[serde(
+        rename = "startTimeUnixNano",
+        serialize_with = "crate::analysis::ser::unix_nano"
+    )]
     start_ns: u64,
+    #[serde(rename = "totalNanos")]
     total_ns: u64,
+    #[serde(rename = "unattributedNanos")]
     unattributed_ns: u64,
     /// Spans with time on the path, in the whole trace.
     span_count: usize,
@@ -74,14 +89,21 @@ pub(super) struct PathPage<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct WaterfallPage<'a> {
     #[serde(serialize_with = "crate::analysis::ser::trace_id")]
     trace_id: TraceId,
+    #[serde(
+        rename = "startTimeUnixNano",
+        serialize_with = "crate::analysis::ser::unix_nano"
+    )]
     start_ns: u64,
+    #[serde(rename = "durationNanos")]
     duration_ns: u64,
     #[serde(serialize_with = "crate::analysis::ser::arc_strs")]
     services: &'a [Arc<str>],
     error_count: u64,
+    skew_adjusted_count: u32,
     row_count: usize,
     offset: usize,
     limit: usize,
@@ -126,6 +148,7 @@ pub(super) fn page<'a>(w: &'a Waterfall, p: RowPage) -> Option<WaterfallPage<'a>
         duration_ns: w.duration_ns,
         services: &w.services,
         error_count: w.error_count,
+        skew_adjusted_count: w.skew_adjusted_count,
         row_count: n,
         offset,
         limit: p.limit,
@@ -148,7 +171,6 @@ mod tests {
     use super::*;
     use crate::analysis::test_support::span;
     use crate::analysis::waterfall;
-    use crate::ui::tests::q;
 
     #[test]
     fn pages_carry_their_rows_and_segments_and_the_top_contributors() {
@@ -227,7 +249,7 @@ mod tests {
     #[test]
     fn parameters() {
         assert_eq!(
-            parse(&q(&[])),
+            parse(""),
             Ok(RowPage {
                 offset: 0,
                 limit: 2000,
@@ -235,11 +257,7 @@ mod tests {
             })
         );
         assert_eq!(
-            parse(&q(&[
-                ("offset", "4000"),
-                ("limit", "10000"),
-                ("span_id", "00000000000000ff")
-            ])),
+            parse("offset=4000&limit=10000&spanId=00000000000000FF"),
             Ok(RowPage {
                 offset: 4000,
                 limit: 10_000,
@@ -247,16 +265,21 @@ mod tests {
             })
         );
         assert_eq!(
-            parse(&q(&[("limit", "10001")])),
-            Err("limit is between 1 and 10000".to_owned())
+            parse("limit=10001"),
+            Err("`limit` must be between 1 and 10000, got 10001".to_owned())
         );
         assert_eq!(
-            parse(&q(&[("offset", "x")])),
-            Err("offset is a non-negative integer".to_owned())
+            parse("offset=x"),
+            Err("`offset` must be a non-negative integer, got `x`".to_owned())
+        );
+        assert!(
+            parse("spanId=zz")
+                .unwrap_err()
+                .starts_with("invalid span id `zz`")
         );
         assert_eq!(
-            parse(&q(&[("span_id", "zz")])),
-            Err("invalid span id".to_owned())
+            parse("span_id=00000000000000ff"),
+            Err("unknown query parameter `span_id`".to_owned())
         );
     }
 }

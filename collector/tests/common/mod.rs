@@ -263,3 +263,14 @@ pub fn gated(b: CollectorBuilder) -> (Gate, CollectorBuilder) {
     });
     (gate, b)
 }
+
+/// Tail sampling that keeps errors and nothing else (no dynamic sampler, no adaptive latency,
+/// no floor), with a fixed seed.
+pub fn errors_only() -> tracewire_collector::sampling::SamplingConfig {
+    tracewire_collector::sampling::SamplingConfig::builder()
+        .no_dynamic()
+        .no_adaptive_latency()
+        .seed(5)
+        .build()
+        .unwrap()
+}

@@ -103,6 +103,7 @@ impl HealthConfig {
 /// An example span of an operation, to jump to its trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct Exemplar {
     /// The trace.
     #[serde(serialize_with = "super::ser::trace_id")]
@@ -111,14 +112,17 @@ pub struct Exemplar {
     #[serde(serialize_with = "super::ser::span_id")]
     pub span_id: SpanId,
     /// The span's duration.
+    #[serde(rename = "durationNanos")]
     pub duration_ns: u64,
     /// The span's end, ns since the Unix epoch.
+    #[serde(rename = "endTimeUnixNano", serialize_with = "super::ser::unix_nano")]
     pub end_ns: u64,
 }
 
 /// Health of one operation over a window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct OperationHealth {
     /// The service.
     #[serde(serialize_with = "super::ser::arc_str")]
@@ -130,7 +134,10 @@ pub struct OperationHealth {
     pub count: u64,
     /// Failed spans in the window.
     pub errors: u64,
-    /// Spans per second over the covered time.
+    /// Spans per second: `count` divided by the seconds from the earliest start of a span
+    /// counted in the window (of any operation) to the window's end, at least one second (see
+    /// [`HealthAggregator::snapshot`]).
+    #[serde(rename = "ratePerSecond")]
     pub rate_per_sec: f64,
     /// `errors / count`.
     pub error_rate: f64,
@@ -145,6 +152,7 @@ pub struct OperationHealth {
 /// What the aggregator recorded, dropped and holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
+#[serde(rename_all = "camelCase")]
 pub struct HealthCounters {
     /// Spans recorded.
     pub recorded: u64,
@@ -208,8 +216,11 @@ impl<'a> From<&'a AnalysisSpan> for Sample<'a> {
 ///
 /// A query ([`HealthAggregator::snapshot`]) merges the buckets of the window that ends at `now`:
 /// the current, partly filled bucket and the ones before it, `ceil(window / bucket_width)` in
-/// all (at least one, at most the ring). Rates divide by the time that window covers so far,
-/// from the start of its oldest bucket to `now`. Work per query is proportional to the number
+/// all (at least one, at most the ring). Rates divide by the time the data covers: from the
+/// earliest start of a span counted in the window (of any operation; never before the oldest
+/// bucket's start) to `now`, at least one second, so a burst of traffic a moment ago reads as
+/// its real rate and the rates of all rows share one denominator, as the service map's do
+/// ([`rate_per_second`]). Work per query is proportional to the number
 /// of operations times buckets, not to the number of spans.
 ///
 /// Accuracy: counts, error counts and maxima are exact; p50/p90/p99 come from the histogram
@@ -357,7 +368,8 @@ impl HealthAggregator {
         let k = window_ns.div_ceil(self.width_ns).clamp(1, n);
         let now_epoch = now_ns / self.width_ns;
         let first_epoch = (now_epoch + 1).saturating_sub(k);
-        let covered_ns = now_ns.saturating_sub(first_epoch * self.width_ns).max(1);
+        let window_start = first_epoch * self.width_ns;
+        let mut earliest = u64::MAX;
         let exemplars = self.config.exemplars;
 
         let inner = self.inner.lock();
@@ -376,6 +388,7 @@ impl HealthAggregator {
                         continue;
                     }
                     count += b.count;
+                    earliest = earliest.min(b.first_start_ns);
                     errors += b.errors;
                     hist.merge(&b.hist);
                     for &e in &b.slowest {
@@ -390,7 +403,7 @@ impl HealthAggregator {
                     operation: operation.clone(),
                     count,
                     errors,
-                    rate_per_sec: count as f64 * 1e9 / covered_ns as f64,
+                    rate_per_sec: count as f64,
                     error_rate: errors as f64 / count as f64,
                     latency: hist.summary(),
                     slowest,
@@ -399,9 +412,27 @@ impl HealthAggregator {
             })
             .collect();
         drop(inner);
+        for o in &mut out {
+            o.rate_per_sec = rate_per_second(o.count, earliest.max(window_start), now_ns);
+        }
         out.sort_by(|a, b| (&a.service, &a.operation).cmp(&(&b.service, &b.operation)));
         out
     }
+}
+
+/// The one definition of a rate the API and the UI use: `count` over the seconds from `from_ns`
+/// (the earliest start of a counted span) to `to_ns` (the end of the window, or now), at least
+/// one second.
+///
+/// ```
+/// use tracewire_collector::analysis::rate_per_second;
+///
+/// assert_eq!(rate_per_second(10, 0, 4_000_000_000), 2.5);
+/// assert_eq!(rate_per_second(3, 0, 10), 3.0); // under a second reads as one second
+/// ```
+pub fn rate_per_second(count: u64, from_ns: u64, to_ns: u64) -> f64 {
+    let covered = to_ns.saturating_sub(from_ns).max(1_000_000_000);
+    count as f64 * 1e9 / covered as f64
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ pub(super) struct Bucket {
     pub(super) epoch: u64,
     pub(super) count: u64,
     pub(super) errors: u64,
+    /// The earliest start of a span recorded in the bucket (meaningless while `count` is 0).
+    pub(super) first_start_ns: u64,
     pub(super) hist: LatencyHistogram,
     pub(super) slowest: Vec<Exemplar>,
     pub(super) errors_recent: Vec<Exemplar>,
@@ -20,6 +22,7 @@ impl Bucket {
         self.epoch = epoch;
         self.count = 0;
         self.errors = 0;
+        self.first_start_ns = 0;
         self.hist = LatencyHistogram::new();
         self.slowest.clear();
         self.errors_recent.clear();
@@ -73,6 +76,12 @@ impl Ring {
             span_id: span.span_id,
             duration_ns: dur,
             end_ns: span.end_ns,
+        };
+        let start = span.start_ns.min(span.end_ns);
+        b.first_start_ns = if b.count == 0 {
+            start
+        } else {
+            b.first_start_ns.min(start)
         };
         b.count += 1;
         b.hist.record(dur);

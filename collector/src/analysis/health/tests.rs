@@ -33,8 +33,8 @@ fn counts_rates_percentiles_and_exemplars_over_a_window() {
     assert_eq!((&*o.service, &*o.operation), ("api", "op1"));
     assert_eq!((o.count, o.errors), (11, 3));
     assert_eq!(o.error_rate, 3.0 / 11.0);
-    // The window covers minute 0 and 30 s of minute 1: 90 s.
-    assert_eq!(o.rate_per_sec, 11.0 / 90.0);
+    // From the earliest start (1 s - 1 µs into minute 0) to now (30 s into minute 1).
+    assert_eq!(o.rate_per_sec, 11.0 * 1e9 / (89 * SEC + 1000) as f64);
     // 11 values: 50, 1000..10000. p50 = 6th = 5000 (bucket [4992, 5119]).
     assert_eq!(o.latency.p50_ns, 5119);
     assert_eq!(o.latency.max_ns, 10_000);
@@ -45,7 +45,8 @@ fn counts_rates_percentiles_and_exemplars_over_a_window() {
     let one = h.snapshot(now, Duration::from_secs(60));
     assert_eq!((one[0].count, one[0].errors), (1, 1));
     assert_eq!(one[0].latency.p50_ns, 50);
-    assert_eq!(one[0].rate_per_sec, 1.0 / 30.0);
+    // Only minute 1 counts: from trace 11's start (5 s - 50 ns in) to now.
+    assert_eq!(one[0].rate_per_sec, 1e9 / (25 * SEC + 50) as f64);
     assert_eq!(ids(&one[0].slowest), [11]);
 }
 
