@@ -262,6 +262,9 @@ fn demo_runs_reports_and_leaves_no_orphans() {
             "--ui",
             "127.0.0.1:0",
             "--no-sampling",
+            // No injected failures, so every service's error rate is exactly zero.
+            "--pricing-faults",
+            "none",
         ],
         &[],
         &logs,
