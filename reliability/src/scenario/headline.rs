@@ -132,6 +132,12 @@ pub async fn run(env: &Env, requests: u64) -> Result<HeadlineFigure, BoxError> {
 
     let hostile = Endpoint::bind(http, Behaviour::Mixed).await?;
     load.reach(requests * 2 / 3).await;
+    // A short (scaled-down) phase can end while the exporter is still in its retry backoff from
+    // the dead phase (up to 5 s): give it that long to meet the hostile endpoint at least once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while hostile.requests() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let hostile_requests = hostile.requests();
     hostile.stop().await;
     end_phase("hostile", &load);

@@ -191,7 +191,7 @@ fn worst_queries(huge: &str) -> Vec<(&'static str, String)> {
             "search, 16 tags",
             format!("/api/traces?limit=1000{sixteen}"),
         ),
-        ("service map", "/api/analysis/services".to_owned()),
+        ("services", "/api/services".to_owned()),
         ("dependencies", "/api/analysis/dependencies".to_owned()),
     ]
 }
