@@ -1,5 +1,14 @@
-//! Starting and stopping a collector: [`Collector::builder`], [`CollectorBuilder`],
-//! [`CollectorHandle`], and the read side shared by everything, [`TraceStore`].
+//! Starting and stopping a collector: [`Collector::builder`] and [`CollectorBuilder`] here;
+//! the running [`CollectorHandle`] in `handle.rs`; the read side shared by everything,
+//! [`TraceStore`], in `trace_store.rs`; [`CollectorError`] in `error.rs`.
+
+mod error;
+mod handle;
+mod trace_store;
+
+pub use self::error::CollectorError;
+pub use self::handle::CollectorHandle;
+pub use self::trace_store::TraceStore;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -7,92 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tracewire::export::SpanExporter;
 
-use crate::analysis::{HealthAggregator, HealthConfig, OperationHealth};
-use crate::assembly::Trace;
-use crate::exporter::InProcessExporter;
+use crate::analysis::{HealthAggregator, HealthConfig};
 use crate::ingest::Shared;
-use crate::model::{IngestObserver, Span, TraceId};
-use crate::query::{StoreStats, TraceQuery, TraceSummary};
+use crate::model::IngestObserver;
 use crate::sampling::{Clock, SamplingConfig, SamplingStage, SystemClock};
-use crate::serve::{Budget, EdgeConfig, ListenerKind};
+use crate::serve::{EdgeConfig, ListenerKind};
 use crate::store::{Limits, Store};
 use crate::ui::HealthObserver;
-
-/// Why a collector could not start.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum CollectorError {
-    /// An address could not be bound.
-    Bind {
-        /// Which listener (`otlp-http`, `otlp-grpc` or `api`).
-        what: &'static str,
-        /// The address.
-        addr: SocketAddr,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The collector's own runtime could not be started ([`CollectorBuilder::start`]).
-    Runtime(std::io::Error),
-    /// Forwarding of kept traces was configured but could not start.
-    Forward(String),
-    /// [`CollectorBuilder::max_in_flight_bytes`] is below
-    /// [`CollectorBuilder::max_request_bytes`], so the largest requests could never be taken.
-    InFlightBudgetTooSmall {
-        /// The budget of bytes in flight.
-        max_in_flight_bytes: usize,
-        /// The largest request body.
-        max_request_bytes: usize,
-    },
-    /// The [`CollectorBuilder::auth_token`] is not an RFC 6750 `b64token`.
-    InvalidAuthToken,
-    /// A worker thread could not be started.
-    Spawn {
-        /// Which thread (`store writer`).
-        what: &'static str,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
-
-impl fmt::Display for CollectorError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CollectorError::Bind { what, addr, source } => {
-                write!(f, "could not bind the {what} listener to {addr}: {source}")
-            }
-            CollectorError::Runtime(e) => write!(f, "could not start the collector runtime: {e}"),
-            CollectorError::Forward(e) => write!(f, "could not start forwarding: {e}"),
-            CollectorError::InFlightBudgetTooSmall {
-                max_in_flight_bytes,
-                max_request_bytes,
-            } => write!(
-                f,
-                "the budget of request bytes in flight ({max_in_flight_bytes}) is smaller than \
-                 the largest request ({max_request_bytes})"
-            ),
-            CollectorError::InvalidAuthToken => f.write_str(
-                "the auth token must be a b64token: letters, digits and -._~+/ with optional \
-                 trailing =",
-            ),
-            CollectorError::Spawn { what, source } => {
-                write!(f, "could not start the {what} thread: {source}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for CollectorError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CollectorError::Bind { source, .. } => Some(source),
-            CollectorError::Runtime(e) | CollectorError::Spawn { source: e, .. } => Some(e),
-            _ => None,
-        }
-    }
-}
 
 /// The entry point: `Collector::builder()`.
 #[derive(Debug, Clone, Copy)]
@@ -391,228 +323,5 @@ impl CollectorBuilder {
         let mut handle = runtime.block_on(self.spawn())?;
         handle.runtime = Some(runtime);
         Ok(handle)
-    }
-}
-
-/// A running collector: its bound addresses, its store, and a clean shutdown.
-///
-/// Dropping the handle without calling [`CollectorHandle::shutdown`] (or
-/// [`CollectorHandle::shutdown_blocking`]) leaves the listeners running on the runtime they were
-/// spawned on.
-pub struct CollectorHandle {
-    store: TraceStore,
-    health: Arc<HealthAggregator>,
-    budget: Budget,
-    warnings: Vec<String>,
-    otlp_http: Option<SocketAddr>,
-    otlp_grpc: Option<SocketAddr>,
-    api: Option<SocketAddr>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl fmt::Debug for CollectorHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CollectorHandle")
-            .field("otlp_http", &self.otlp_http)
-            .field("otlp_grpc", &self.otlp_grpc)
-            .field("api", &self.api)
-            .field("own_runtime", &self.runtime.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl CollectorHandle {
-    /// The bound OTLP/HTTP address (send to `http://{addr}/v1/traces`).
-    pub fn otlp_http_addr(&self) -> Option<SocketAddr> {
-        self.otlp_http
-    }
-
-    /// The bound OTLP/gRPC address.
-    pub fn otlp_grpc_addr(&self) -> Option<SocketAddr> {
-        self.otlp_grpc
-    }
-
-    /// The bound JSON API address.
-    pub fn api_addr(&self) -> Option<SocketAddr> {
-        self.api
-    }
-
-    /// What start-up found worth a warning: each listener bound beyond loopback, and what that
-    /// exposes given the token and TLS settings. Also logged with `tracing` at `WARN`.
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-
-    /// Request-body bytes held now by requests in flight, over every listener (see
-    /// [`CollectorBuilder::max_in_flight_bytes`]).
-    pub fn bytes_in_flight(&self) -> usize {
-        self.budget.used()
-    }
-
-    /// The store, for queries and for building more routes over it.
-    pub fn store(&self) -> &TraceStore {
-        &self.store
-    }
-
-    /// Per-operation health (rate, errors, latency percentiles, exemplar traces) over the
-    /// last `window`, computed incrementally as spans arrive.
-    pub fn operation_health(&self, window: Duration) -> Vec<OperationHealth> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        self.health.snapshot(now, window)
-    }
-
-    /// The per-operation health aggregator fed at ingest.
-    pub fn health(&self) -> &Arc<HealthAggregator> {
-        &self.health
-    }
-
-    /// An exporter feeding this collector without the network.
-    pub fn in_process_exporter(&self) -> InProcessExporter {
-        self.store.in_process_exporter()
-    }
-
-    /// Traces matching `q`, newest first.
-    pub fn search(&self, q: &TraceQuery) -> Vec<TraceSummary> {
-        self.store.search(q)
-    }
-
-    /// One assembled trace.
-    pub fn trace(&self, trace_id: TraceId) -> Option<Trace> {
-        self.store.trace(trace_id)
-    }
-
-    /// Services with stored spans.
-    pub fn services(&self) -> Vec<String> {
-        self.store.services()
-    }
-
-    /// Operations of a service.
-    pub fn operations(&self, service: &str) -> Vec<String> {
-        self.store.operations(service)
-    }
-
-    /// The store's counters.
-    pub fn stats(&self) -> StoreStats {
-        self.store.stats()
-    }
-
-    /// Waits until every span accepted so far is stored and searchable.
-    pub async fn flush(&self) {
-        self.store.flush().await
-    }
-
-    /// Stops accepting connections, closes idle ones, gives in-flight requests the
-    /// [shutdown timeout](CollectorBuilder::shutdown_timeout) and cuts what remains, stores
-    /// what was queued and stops the writer thread.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        for t in self.tasks.drain(..) {
-            let _ = t.await;
-        }
-        let shared = self.store.shared.clone();
-        let _ = tokio::task::spawn_blocking(move || shared.stop()).await;
-        if let Some(rt) = self.runtime.take() {
-            // Cannot drop a runtime inside an async context: hand it to a plain thread.
-            std::thread::spawn(move || drop(rt));
-        }
-    }
-
-    /// [`CollectorHandle::shutdown`] for non-async code (a collector from
-    /// [`CollectorBuilder::start`], or any handle when called outside a runtime).
-    pub fn shutdown_blocking(mut self) {
-        match self.runtime.take() {
-            Some(rt) => {
-                rt.block_on(self.shutdown());
-                drop(rt);
-            }
-            None => {
-                let rt = tokio::runtime::Builder::new_current_thread().build();
-                if let Ok(rt) = rt {
-                    rt.block_on(self.shutdown());
-                }
-            }
-        }
-    }
-}
-
-/// The read side of a collector's store, cheap to clone. The JSON API, the exporter and any
-/// further routes are built on it.
-#[derive(Clone)]
-pub struct TraceStore {
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl fmt::Debug for TraceStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TraceStore")
-            .field("stats", &self.stats())
-            .finish()
-    }
-}
-
-impl TraceStore {
-    /// Traces with a span matching `q`, newest match first.
-    pub fn search(&self, q: &TraceQuery) -> Vec<TraceSummary> {
-        self.shared.store.read().search(q)
-    }
-
-    /// Every stored span of a trace, in arrival order (empty when unknown).
-    pub fn spans(&self, trace_id: TraceId) -> Vec<Span> {
-        self.shared.store.read().trace(trace_id)
-    }
-
-    /// One trace, assembled; `None` when no span of it is stored.
-    pub fn trace(&self, trace_id: TraceId) -> Option<Trace> {
-        let spans = self.spans(trace_id);
-        (!spans.is_empty()).then(|| Trace::assemble(trace_id, spans))
-    }
-
-    /// Services with stored spans, sorted.
-    pub fn services(&self) -> Vec<String> {
-        self.shared.store.read().services()
-    }
-
-    /// Operations (span names) of `service` with stored spans, sorted.
-    pub fn operations(&self, service: &str) -> Vec<String> {
-        self.shared.store.read().operations(service)
-    }
-
-    /// Calls `f` with every stored span, oldest first, under the store's read lock (so keep it
-    /// quick: ingest waits meanwhile).
-    pub fn for_each_span(&self, f: impl FnMut(&Span)) {
-        self.shared.store.read().for_each_span(f)
-    }
-
-    /// The store's counters.
-    pub fn stats(&self) -> StoreStats {
-        let mut s = self.shared.store.read().stats();
-        s.rejected = self.shared.rejected();
-        s.queued = self.shared.queued();
-        s
-    }
-
-    /// An exporter feeding this store without the network.
-    pub fn in_process_exporter(&self) -> InProcessExporter {
-        InProcessExporter::new(self.shared.clone())
-    }
-
-    /// Waits until every span accepted so far is stored and searchable.
-    pub async fn flush(&self) {
-        self.shared.flush().await
-    }
-
-    /// [`TraceStore::flush`] for non-async code; do not call it on a runtime thread.
-    pub fn flush_blocking(&self) {
-        self.shared.flush_blocking()
-    }
-
-    /// Stores what is queued and stops the writer thread; later spans are refused. For stores
-    /// from [`CollectorBuilder::build_store`] (a [`CollectorHandle`] does this on shutdown).
-    pub fn close(&self) {
-        self.shared.stop()
     }
 }
