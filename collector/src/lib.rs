@@ -75,6 +75,23 @@
 //! aggregates; [`api_router`] returns an `axum::Router` to `.merge()` more routes into, and
 //! [`TraceStore`] is the read side they need.
 //!
+//! # Where to find what
+//!
+//! | path | holds |
+//! |---|---|
+//! | `collector/` | [`Collector::builder`] / [`CollectorBuilder`] (`mod.rs`), the running [`CollectorHandle`], the read side [`TraceStore`], [`CollectorError`] |
+//! | `receiver/`, `otlp/` | the OTLP/HTTP and OTLP/gRPC receivers; decoding with per-request limits (`otlp/wire.rs` bounds a request before it is decoded) and conversion to the store's model |
+//! | `exporter.rs` | [`InProcessExporter`]: a tracewire pipeline straight into the store |
+//! | `ingest/` | the byte-bounded ingest queue and the writer thread in front of the store |
+//! | `store/` | the bounded store: limits, spans, sources, indexes, writes, eviction, reads, search (its own table in `store/mod.rs`) |
+//! | `sampling/` | tail and retroactive sampling: buffer, completion, policies, decision cache, forwarding, its API |
+//! | `query/`, `reads.rs`, `assembly.rs` | the query pool with its time budget, paged trace reads, trace assembly |
+//! | [`analysis`] | critical path, waterfall, clock skew, service map, per-operation health, latency histograms |
+//! | [`api`] | the JSON API (one envelope; every route in API.md below) |
+//! | [`ui`] | the web UI's pages; its scripts and style are in `assets/` |
+//! | `serve/` | the listeners: timeouts, connection caps, the in-flight byte budget, TLS, Host check and token (EDGE.md below) |
+//! | `hash.rs`, `json.rs` | the seeded hasher for sender-chosen keys; OTLP/JSON reading |
+//!
 #![doc = include_str!("../EDGE.md")]
 #![doc = include_str!("../API.md")]
 
