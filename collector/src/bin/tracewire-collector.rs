@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use tracewire_collector::sampling::SamplingConfig;
+use tracewire_collector::sampling::{self, SamplingConfig};
 use tracewire_collector::{Collector, CollectorBuilder, ServerTls};
 
 /// The environment variable that may hold the bearer token.
@@ -21,23 +21,9 @@ fn parse_addr(v: &str) -> Result<Option<SocketAddr>, String> {
         .map_err(|_| format!("`{v}` is not an address like 127.0.0.1:4318 (or `off`)"))
 }
 
+/// A byte size as the sampling file takes it (`512MiB`, `1GB`, `4096`).
 fn parse_size(v: &str) -> Result<usize, String> {
-    let (num, mult) = [
-        ("GiB", 1usize << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-        ("GB", 1_000_000_000),
-        ("MB", 1_000_000),
-        ("KB", 1_000),
-    ]
-    .iter()
-    .find_map(|(suffix, m)| v.strip_suffix(suffix).map(|n| (n, *m)))
-    .unwrap_or((v, 1));
-    num.trim()
-        .parse::<usize>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("`{v}` is not a size like 512MiB or 1000000"))
+    sampling::parse_size(v).ok_or_else(|| format!("`{v}` is not a size like 512MiB or 1000000"))
 }
 
 /// `250ms`, `10s`, `30m`, `1h`, `1d`.

@@ -27,8 +27,9 @@ impl<'de> Deserialize<'de> for Dur {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Size(pub(crate) usize);
 
-/// Parses `256MiB`, `1GB`, `4096` (bytes).
-pub(crate) fn parse_size(v: &str) -> Option<usize> {
+/// Parses a byte size as the sampling file and the collector's flags take it: `256MiB`, `64KiB`,
+/// `1GB`, `4096` or `4096B` (`None` when it is not one, or does not fit a `usize`).
+pub fn parse_size(v: &str) -> Option<usize> {
     let v = v.trim();
     let (num, mult) = [
         ("GiB", 1usize << 30),

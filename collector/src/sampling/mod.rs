@@ -22,6 +22,7 @@ pub(crate) mod test_support;
 pub(crate) use self::api::{keep_route, lookup_route, operations_route, stats_route};
 pub use self::clock::{Clock, ManualClock, SystemClock};
 pub use self::config::{KeyPart, SamplingConfig, SamplingConfigBuilder, SamplingConfigError};
+pub use self::file::parse_size;
 pub use self::forward::{ForwardConfig, ForwardStats};
 pub use self::policy::{Reason, Trigger};
 pub(crate) use self::stage::{Command, Reply, SamplingStage};
