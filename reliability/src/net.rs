@@ -100,17 +100,21 @@ impl Http1 {
                 .parse()
                 .expect("an address is a valid Host"),
         );
-        let again = copy(&req);
+        let reused = self.sender.as_ref().is_some_and(|s| !s.is_closed());
+        let again = reused.then(|| copy(&req));
         let res = match self.connection().await?.send_request(req).await {
             Ok(res) => res,
-            // The collector closed or reset the connection as the request went out (at its cap
-            // it closes the longest-idle connection to make room): once more on a new
-            // connection, as HTTP clients do for a request the server never answered and as
-            // OTLP exporters retry a failed connection. A second failure is the answer.
-            Err(_) => {
+            // The collector closed the kept-alive connection as the request went out (it was
+            // idle, and the listener needed the slot): once more on a new connection, as HTTP
+            // clients do for a request the server never saw.
+            Err(e) if e.is_canceled() || e.is_incomplete_message() || e.is_closed() => {
+                let Some(again) = again else {
+                    return Err(e.into());
+                };
                 self.sender = None;
                 self.connection().await?.send_request(again).await?
             }
+            Err(e) => return Err(e.into()),
         };
         let (parts, body) = res.into_parts();
         let body = Limited::new(body, MAX_ANSWER)

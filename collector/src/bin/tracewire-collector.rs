@@ -194,8 +194,8 @@ fn command() -> Command {
                 .default_value("5s")
                 .value_parser(parse_duration),
             value("max-connections", "N",
-                "Connections served at once per listener; at the cap the longest idle one is closed, \
-                 else a body arriving at under 16KiB/s for 1s")
+                "Connections served at once per listener; at the cap the longest idle one (idle 100ms \
+                 or more) is closed, else a body arriving at under 16KiB/s for 1s")
                 .default_value("256")
                 .value_parser(clap::value_parser!(usize)),
             value("max-in-flight-bytes", "SIZE",

@@ -2,7 +2,10 @@
 //!
 //! At most `max_connections` connections are served at once. When one more arrives, the
 //! connection idle the longest is closed to make room (an idle socket costs its owner nothing
-//! to reopen, while a new client would otherwise wait). When none is idle, the connection whose
+//! to reopen, while a new client would otherwise wait), provided it has been idle for at least
+//! [`IDLE_GRACE`]: a connection just accepted, or just answered, may have its next request on
+//! the way, and closing it then resets a client that did nothing wrong. When none is, the
+//! connection whose
 //! request bodies have been arriving for at least [`SLOW_BODY_GRACE`] at the lowest rate below
 //! [`SLOW_BODY_RATE`] is cut: bodies dripped a byte at a time never stall and would otherwise
 //! hold every slot until the body read timeout. When there is neither, the newcomer waits until
@@ -43,6 +46,8 @@ pub(crate) const SLOW_BODY_GRACE: Duration = Duration::from_secs(1);
 /// At the cap, a request body arriving at fewer bytes per second than this may be cut (16 KiB/s:
 /// far below any client on a working network, far above a body dripped to hold a slot).
 pub(crate) const SLOW_BODY_RATE: u64 = 16 << 10;
+/// At the cap, a connection must have been idle this long before it is closed to make room.
+pub(crate) const IDLE_GRACE: Duration = Duration::from_millis(100);
 /// How often a full listener looks again for a connection to close.
 const PRESSURE_TICK: Duration = Duration::from_millis(250);
 
@@ -260,6 +265,7 @@ fn make_room(live: &HashMap<Id, Arc<ConnShared>>, now: u64) {
     if let Some(c) = live
         .values()
         .filter_map(|c| Some((c.idle_since()?, c)))
+        .filter(|(since, _)| idle_long_enough(*since, now))
         .min_by_key(|(since, _)| *since)
         .map(|(_, c)| c)
     {
@@ -278,6 +284,12 @@ fn make_room(live: &HashMap<Id, Arc<ConnShared>>, now: u64) {
     {
         c.cut();
     }
+}
+
+/// Whether a connection idle since `since` (the listener's clock, like `now`) may be closed to
+/// make room: idle for at least [`IDLE_GRACE`].
+fn idle_long_enough(since: u64, now: u64) -> bool {
+    u128::from(now.saturating_sub(since)) >= IDLE_GRACE.as_nanos()
 }
 
 /// The arrival rate in bytes per second of a body `age` old that brought `bytes`, when it may
@@ -363,5 +375,15 @@ mod tests {
         );
         assert_eq!(slow_rate(s(2), 2 * SLOW_BODY_RATE), None);
         assert_eq!(slow_rate(s(1), u64::MAX), None);
+    }
+
+    #[test]
+    fn only_connections_idle_past_the_grace_may_be_closed_for_room() {
+        let ms = 1_000_000;
+        assert!(!idle_long_enough(5_000 * ms, 5_000 * ms), "just accepted");
+        assert!(!idle_long_enough(5_000 * ms, 5_099 * ms));
+        assert!(idle_long_enough(5_000 * ms, 5_100 * ms));
+        // A clock that went backwards (it cannot) is not idle time.
+        assert!(!idle_long_enough(5_000 * ms, 4_000 * ms));
     }
 }

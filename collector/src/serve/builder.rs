@@ -45,7 +45,8 @@ impl CollectorBuilder {
 
     /// The most connections each listener serves at once (default 256, so that three
     /// listeners stay under the common limit of 1,024 open files). At the cap the connection
-    /// idle the longest is closed to make room; when none is idle, a connection whose request
+    /// idle the longest (for 100 ms at least: a connection just accepted or just answered may
+    /// have its request on the way) is closed to make room; when none is, a connection whose request
     /// body has been arriving for at least a second at under 16 KiB/s is cut (the slowest
     /// first); when there is none, new connections wait.
     pub fn max_connections(mut self, n: usize) -> Self {
