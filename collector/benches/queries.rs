@@ -9,6 +9,8 @@
 //! running (the baseline) and while two threads keep asking the two heaviest queries; the
 //! loaded run's percentiles over 2,000 exports are printed too.
 
+#[path = "../tests/analysis_fixture/mod.rs"]
+mod analysis_fixture;
 mod support;
 
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource as PResource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as PSpan};
 use prost::Message;
 use tracewire::export::SpanExporter;
-use tracewire::{Resource, SpanContext, SpanData, SpanId, TraceFlags, TraceId, TraceState};
+use tracewire::{Resource, SpanData, TraceId};
 use tracewire_collector::Collector;
 
 use support::{Conn, fill};
@@ -30,19 +32,7 @@ const BIG: u128 = 0xb16_b16;
 const BIG_SPANS: u64 = 200_000;
 
 fn span(trace: u128, id: u64, parent: u64, name: String) -> SpanData {
-    let cx = SpanContext::new(
-        TraceId::from_u128(trace),
-        SpanId::from_u64(id),
-        TraceFlags::SAMPLED,
-        TraceState::default(),
-        false,
-    );
-    let mut d = SpanData::new(cx, name);
-    d.parent_span_id = if parent == 0 {
-        SpanId::INVALID
-    } else {
-        SpanId::from_u64(parent)
-    };
+    let mut d = analysis_fixture::data(trace, id, parent, name);
     d.start_time = UNIX_EPOCH + Duration::from_nanos(support::BASE + id * 1000);
     d.end_time = d.start_time + Duration::from_micros(if parent == 0 { 300_000 } else { 1 });
     d

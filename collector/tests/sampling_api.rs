@@ -2,16 +2,18 @@
 //! the sampling routes of the JSON API (retroactive keep, trace lookup, counters, seen vs kept
 //! per operation), and kept traces forwarded upstream over OTLP to another collector.
 
+mod analysis_fixture;
 mod common;
 
 use std::time::Duration;
 
+use analysis_fixture::data;
 use common::*;
 use opentelemetry_proto::tonic::trace::v1::Status;
 use prost::Message;
 use serde_json::json;
+use tracewire::{Resource, TraceId};
 use tracewire::export::{InMemoryExporter, SpanExporter};
-use tracewire::{Resource, SpanContext, SpanData, SpanId, TraceFlags, TraceId, TraceState};
 use tracewire_collector::Collector;
 use tracewire_collector::sampling::{ForwardConfig, ManualClock, attributes};
 
@@ -189,23 +191,6 @@ async fn sampling_routes_say_when_sampling_is_off() {
         (200, json!({"data": {"enabled": false}}))
     );
     h.shutdown().await;
-}
-
-fn data(trace: u128, id: u64, parent: u64, name: &'static str) -> SpanData {
-    let cx = SpanContext::new(
-        TraceId::from_u128(trace),
-        SpanId::from_u64(id),
-        TraceFlags::SAMPLED,
-        TraceState::default(),
-        false,
-    );
-    let mut d = SpanData::new(cx, name);
-    d.parent_span_id = if parent == 0 {
-        SpanId::INVALID
-    } else {
-        SpanId::from_u64(parent)
-    };
-    d
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
