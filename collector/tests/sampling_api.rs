@@ -12,8 +12,8 @@ use common::*;
 use opentelemetry_proto::tonic::trace::v1::Status;
 use prost::Message;
 use serde_json::json;
-use tracewire::{Resource, TraceId};
 use tracewire::export::{InMemoryExporter, SpanExporter};
+use tracewire::{Resource, TraceId};
 use tracewire_collector::Collector;
 use tracewire_collector::sampling::{ForwardConfig, ManualClock, attributes};
 

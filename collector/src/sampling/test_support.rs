@@ -4,29 +4,14 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::ingest::{NewBatch, NewResource, NewSource, NewSpan};
-use crate::model::{SpanId, SpanKind, StatusCode, TraceId};
+use crate::model::SpanKind;
 
 /// A span of trace `trace` with id `id` (parent 0 = root), from `start` to `end` ns.
 pub(crate) fn span(trace: u128, id: u64, parent: u64, start: u64, end: u64) -> NewSpan {
-    NewSpan {
-        trace_id: TraceId::from_u128(trace),
-        span_id: SpanId::from_u64(id),
-        parent_span_id: SpanId::from_u64(parent),
-        name: Cow::Borrowed("op"),
-        kind: SpanKind::Internal,
-        start_unix_nano: start,
-        end_unix_nano: end,
-        attributes: Vec::new(),
-        status: StatusCode::Unset,
-        status_message: None,
-        events: Vec::new(),
-        links: Vec::new(),
-        trace_state: None,
-        flags: 1,
-        dropped_attributes: 0,
-        dropped_events: 0,
-        dropped_links: 0,
-    }
+    let mut s = NewSpan::test(trace, id, parent, "op", start, 0);
+    s.end_unix_nano = end;
+    s.kind = SpanKind::Internal;
+    s
 }
 
 /// A source for `service`.
