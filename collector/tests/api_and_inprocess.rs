@@ -131,6 +131,12 @@ async fn api_search_and_assembly() {
         body["error"],
         "invalid trace id `xyz`: expected 32 hex digits, found 3"
     );
+    let (status, body) = get_json(api, "/api/traces/xyz/otlp").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"],
+        "invalid trace id `xyz`: expected 32 hex digits, found 3"
+    );
     let (status, body) = get_json(api, &format!("/api/traces/{}", t(42))).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"], format!("trace {} not found", t(42)));

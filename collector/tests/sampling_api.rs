@@ -115,6 +115,12 @@ async fn sampling_routes_over_otlp_http_traffic() {
             .unwrap()
             .starts_with("invalid trace id `xyz`")
     );
+    let (status, bad) = get_json(api, "/api/sampling/traces/xyz").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        bad,
+        json!({"error": "invalid trace id `xyz`: expected 32 hex digits, found 3"})
+    );
     let (_, unknown) = get_json(api, "/api/sampling/traces/0af7651916cd43dd8448eb211c80319c").await;
     assert_eq!(unknown["data"]["state"], "unknown");
 

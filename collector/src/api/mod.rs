@@ -13,9 +13,10 @@ mod shapes;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value as J, json};
 
@@ -102,6 +103,21 @@ pub(crate) fn parse_trace_id(id: &str) -> Result<TraceId, Box<Response>> {
     })
 }
 
+/// The trace id of a route's one `{traceId}` path segment; a malformed one is answered 400 in
+/// the API's error shape before the handler runs.
+pub(crate) struct TracePath(pub(crate) TraceId);
+
+impl<S: Send + Sync> FromRequestParts<S> for TracePath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        parse_trace_id(&id).map(TracePath).map_err(|r| *r)
+    }
+}
+
 /// A span id from a path, or the 400 answer.
 pub(crate) fn parse_span_id(id: &str) -> Result<SpanId, Box<Response>> {
     id.to_ascii_lowercase().parse().map_err(|e| {
@@ -161,13 +177,9 @@ async fn search(State(store): State<TraceStore>, RawQuery(raw): RawQuery) -> Res
 
 async fn trace(
     State(store): State<TraceStore>,
-    Path(id): Path<String>,
+    TracePath(trace_id): TracePath,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let trace_id = match parse_trace_id(&id) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let Page { offset, limit } = match parse_page(raw.as_deref().unwrap_or("")) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status, s
 use serde_json::{Value as J, json};
 use tower::ServiceExt;
 
-use super::{answer, data, error, parse_trace_id};
+use super::{TracePath, answer, data, error};
 use crate::collector::TraceStore;
 use crate::model::{AttrValue, Attribute, Span, StatusCode as SpanStatus, TraceId, kind_to_u8};
 use crate::sampling::KeepOutcome;
@@ -146,11 +146,10 @@ pub(crate) fn request(spans: &[Span]) -> ExportTraceServiceRequest {
 /// `GET /api/traces/{trace_id}/otlp`: the stored spans of the trace (at most
 /// [`MAX_DOWNLOAD_SPANS`]) as an OTLP/JSON `ExportTraceServiceRequest`, to save
 /// (`Content-Disposition: attachment`).
-pub(crate) async fn download(State(store): State<TraceStore>, Path(id): Path<String>) -> Response {
-    let trace_id = match parse_trace_id(&id) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
+pub(crate) async fn download(
+    State(store): State<TraceStore>,
+    TracePath(trace_id): TracePath,
+) -> Response {
     answer(&store, move |s| {
         let Some(page) = s.trace_page(trace_id, 0, MAX_DOWNLOAD_SPANS) else {
             return error(StatusCode::NOT_FOUND, format!("trace {trace_id} not found"));

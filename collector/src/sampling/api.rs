@@ -3,14 +3,14 @@
 
 use std::time::SystemTime;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value as J, json};
 
 use super::policy::{Reason, Trigger};
 use super::stats::{KeepOutcome, SamplingStats, TraceSampling};
-use crate::api::{Window, data, error, parse_trace_id};
+use crate::api::{TracePath, Window, data, error};
 use crate::collector::TraceStore;
 
 const OFF: &str = "tail sampling is off: every received span is stored";
@@ -18,12 +18,8 @@ const OFF: &str = "tail sampling is off: every received span is stored";
 /// `POST /api/traces/{trace_id}/keep`
 pub(crate) async fn keep_route(
     State(store): State<TraceStore>,
-    Path(id): Path<String>,
+    TracePath(trace_id): TracePath,
 ) -> Response {
-    let trace_id = match parse_trace_id(&id) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let answer = |outcome: &str, spans: usize| {
         data(json!({
             "traceId": trace_id.to_string(),
@@ -47,12 +43,8 @@ pub(crate) async fn keep_route(
 /// `GET /api/sampling/traces/{trace_id}`
 pub(crate) async fn lookup_route(
     State(store): State<TraceStore>,
-    Path(id): Path<String>,
+    TracePath(trace_id): TracePath,
 ) -> Response {
-    let trace_id = match parse_trace_id(&id) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let named = |r: Reason, t: Trigger| (r.as_str(), t.as_str());
     let body = match store.trace_sampling(trace_id).await {
         TraceSampling::Disabled => return error(StatusCode::CONFLICT, OFF),
