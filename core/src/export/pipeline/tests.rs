@@ -1,0 +1,287 @@
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use super::*;
+use crate::SpanContext;
+use crate::export::InMemoryExporter;
+
+fn span(name: &'static str) -> SpanData {
+    SpanData::new(SpanContext::default(), name)
+}
+
+#[test]
+fn queue_and_batch_sizes_are_capped_so_a_huge_setting_cannot_abort_the_process() {
+    let b = PipelineBuilder::default()
+        .queue_size(usize::MAX)
+        .max_batch(usize::MAX);
+    assert_eq!(
+        (b.queue_size, b.max_batch),
+        (MAX_QUEUE_SIZE, MAX_QUEUE_SIZE)
+    );
+    let b = PipelineBuilder::default().queue_size(0).max_batch(0);
+    assert_eq!((b.queue_size, b.max_batch), (1, 1));
+    // The capped queue really is built (this allocated 549 GB and aborted before the cap).
+    let pipeline = PipelineBuilder::default()
+        .queue_size(1_000_000_000_000)
+        .try_build()
+        .expect("worker starts");
+    pipeline
+        .shutdown(Duration::from_secs(5))
+        .expect("shuts down");
+}
+
+/// An exporter that blocks until told to go on, to stand for a stalled backend.
+struct Stalled {
+    release: mpsc::Receiver<()>,
+    seen: Arc<AtomicU64>,
+}
+
+impl SpanExporter for Stalled {
+    fn export(&mut self, batch: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+        let _ = self.release.recv_timeout(Duration::from_secs(10));
+        self.seen.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+struct Failing;
+
+impl SpanExporter for Failing {
+    fn export(&mut self, _: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+        Err(ExportError::Transport("connection refused".into()))
+    }
+}
+
+#[test]
+fn batches_by_size_and_flush() {
+    let mem = InMemoryExporter::new();
+    let p = Pipeline::builder()
+        .max_batch(3)
+        .batch_timeout(Duration::from_secs(60))
+        .exporter(mem.clone())
+        .build();
+    for _ in 0..7 {
+        assert!(p.submit(span("s")));
+    }
+    p.flush(Duration::from_secs(5)).unwrap();
+    assert_eq!(mem.spans().len(), 7);
+    assert_eq!(mem.batches(), vec![3, 3, 1]);
+    let s = p.stats();
+    assert_eq!((s.queued, s.exported, s.dropped, s.failed), (7, 7, 0, 0));
+    p.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        p.shutdown(Duration::from_secs(5)),
+        Err(PipelineError::AlreadyShutdown)
+    );
+    assert!(!p.submit(span("late")));
+    assert_eq!(p.stats().dropped, 1);
+}
+
+#[test]
+fn worker_wakes_for_full_batches_not_for_each_span() {
+    let mem = InMemoryExporter::new();
+    let p = Pipeline::builder()
+        .max_batch(100)
+        .batch_timeout(Duration::from_secs(600))
+        .exporter(mem.clone())
+        .build();
+    for _ in 0..250 {
+        p.submit(span("s"));
+    }
+    // Two full batches go out at once; the remaining 50 wait for the timer or a flush.
+    let start = Instant::now();
+    while mem.batches().len() < 2 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(mem.batches(), vec![100, 100]);
+    p.flush(Duration::from_secs(5)).unwrap();
+    assert_eq!(mem.batches(), vec![100, 100, 50]);
+}
+
+#[test]
+fn partial_batch_goes_out_after_timeout() {
+    let mem = InMemoryExporter::new();
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_millis(20))
+        .exporter(mem.clone())
+        .build();
+    p.submit(span("s"));
+    let start = Instant::now();
+    while mem.spans().is_empty() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(mem.spans().len(), 1);
+}
+
+#[test]
+fn stalled_exporter_never_blocks_the_caller() {
+    let (release, rx) = mpsc::channel();
+    let seen = Arc::new(AtomicU64::new(0));
+    let p = Pipeline::builder()
+        .queue_size(4)
+        .max_batch(1)
+        .exporter(Stalled {
+            release: rx,
+            seen: seen.clone(),
+        })
+        .build();
+    let mut accepted = 0;
+    for _ in 0..100 {
+        accepted += u64::from(p.submit(span("s")));
+    }
+    // One span is held by the stalled exporter, four wait in the queue, the rest dropped.
+    assert!(accepted <= 5, "accepted {accepted}");
+    assert_eq!(p.stats().dropped, 100 - accepted);
+    assert_eq!(
+        p.flush(Duration::from_millis(50)),
+        Err(PipelineError::Timeout)
+    );
+    for _ in 0..10 {
+        let _ = release.send(());
+    }
+    p.shutdown(Duration::from_secs(10)).unwrap();
+    assert_eq!(seen.load(Ordering::Relaxed), accepted);
+}
+
+#[test]
+fn exporter_errors_are_counted() {
+    let p = Pipeline::builder().exporter(Failing).build();
+    p.submit(span("a"));
+    p.submit(span("b"));
+    p.flush(Duration::from_secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!((s.failed, s.exported, s.export_errors), (2, 0, 1));
+    assert_eq!(
+        p.last_error(),
+        Some(ExportError::Transport("connection refused".into()))
+    );
+}
+
+#[test]
+fn shutdown_deadline_returns_with_a_hung_exporter() {
+    let (_release, rx) = mpsc::channel();
+    let p = Pipeline::builder()
+        .exporter(Stalled {
+            release: rx,
+            seen: Arc::new(AtomicU64::new(0)),
+        })
+        .build();
+    p.submit(span("s"));
+    let start = Instant::now();
+    assert_eq!(
+        p.shutdown(Duration::from_millis(100)),
+        Err(PipelineError::Timeout)
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+/// Panics on every call, as an exporter with a bug would.
+struct Panicking(Arc<AtomicU64>);
+
+impl SpanExporter for Panicking {
+    fn export(&mut self, _: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        panic!("exporter bug");
+    }
+
+    fn force_flush(&mut self) -> Result<(), ExportError> {
+        panic!("flush bug");
+    }
+
+    fn shutdown(&mut self) -> Result<(), ExportError> {
+        panic!("{}", String::from("shutdown bug"));
+    }
+}
+
+#[test]
+fn a_panicking_exporter_neither_stops_the_worker_nor_the_other_exporters() {
+    let calls = Arc::new(AtomicU64::new(0));
+    let mem = InMemoryExporter::new();
+    let panics_before = crate::diagnostics::exporter_panics();
+    let p = Pipeline::builder()
+        .exporter(Panicking(calls.clone()))
+        .exporter(mem.clone())
+        .build();
+    p.submit(span("a"));
+    p.submit(span("b"));
+    p.flush(Duration::from_secs(5)).unwrap();
+    assert_eq!(mem.spans().len(), 2);
+    // One panic in export, one in force_flush.
+    let s = p.stats();
+    assert_eq!(
+        (s.exported, s.failed, s.export_errors, s.panics),
+        (0, 2, 2, 2)
+    );
+    assert_eq!(
+        p.last_error(),
+        Some(ExportError::Panicked("flush bug".into()))
+    );
+    // The same exporter gets the next batch.
+    p.submit(span("c"));
+    p.flush(Duration::from_secs(5)).unwrap();
+    assert_eq!(calls.load(Ordering::Relaxed), 2);
+    assert_eq!(mem.spans().len(), 3);
+    p.shutdown(Duration::from_secs(5)).unwrap();
+    assert_eq!(p.stats().panics, 5);
+    assert_eq!(
+        p.last_error(),
+        Some(ExportError::Panicked("shutdown bug".into()))
+    );
+    assert!(crate::diagnostics::exporter_panics() >= panics_before + 5);
+}
+
+#[test]
+fn huge_timeouts_wait_instead_of_panicking() {
+    let mem = InMemoryExporter::new();
+    // A batch timeout no `Instant` can hold: the worker keeps running, spans wait for a
+    // full batch or a flush.
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::MAX)
+        .exporter(mem.clone())
+        .build();
+    p.submit(span("s"));
+    p.flush(Duration::MAX).unwrap();
+    assert_eq!(mem.spans().len(), 1);
+    p.shutdown(Duration::MAX).unwrap();
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_millis(u64::MAX))
+        .build();
+    p.flush(Duration::from_secs(u64::MAX)).unwrap();
+    p.shutdown(Duration::from_secs(u64::MAX)).unwrap();
+}
+
+#[test]
+fn a_worker_that_cannot_start_is_an_error() {
+    let err = Pipeline::builder().unspawnable().try_build().unwrap_err();
+    assert!(matches!(err, PipelineError::Spawn(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("could not start the export worker thread: "),
+        "{err}"
+    );
+}
+
+#[test]
+#[should_panic(expected = "could not start the export worker thread")]
+fn build_panics_like_thread_spawn_when_the_worker_cannot_start() {
+    let _ = Pipeline::builder().unspawnable().build();
+}
+
+#[test]
+fn without_exporters_spans_are_discarded_not_exported() {
+    let p = Pipeline::builder().build();
+    assert!(!p.is_exporting());
+    assert!(
+        Pipeline::builder()
+            .exporter(InMemoryExporter::new())
+            .build()
+            .is_exporting()
+    );
+    p.submit(span("a"));
+    p.on_discard();
+    p.flush(Duration::from_secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!((s.exported, s.failed, s.discarded), (0, 0, 2));
+}
