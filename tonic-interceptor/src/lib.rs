@@ -127,11 +127,9 @@ mod rpc;
 mod status;
 
 #[cfg(test)]
-mod client_tests;
-#[cfg(test)]
-mod server_tests;
-#[cfg(test)]
 mod test_helpers;
+#[cfg(test)]
+mod tests;
 
 #[cfg(feature = "channel")]
 pub use crate::connect::{connect, connect_lazy};
