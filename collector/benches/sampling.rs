@@ -9,68 +9,19 @@
 //! by 3 s per iteration so every trace is decided inside it) — once as wall-clock time, once as
 //! the process's CPU time. Decision latency and memory are printed, not timed.
 
+mod support;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
+use support::span_data;
 use tracewire::export::SpanExporter;
-use tracewire::{
-    KeyValue, Resource, SpanContext, SpanData, SpanId, SpanKind, Status, TraceFlags, TraceId,
-    TraceState,
-};
+use tracewire::{Resource, SpanData};
 use tracewire_collector::sampling::{ManualClock, SamplingConfig, SystemClock};
 use tracewire_collector::{Collector, TraceStore};
 
-const SERVICES: [&str; 4] = ["gateway", "dispatch", "ranking", "pricing"];
-const ROUTES: [&str; 5] = ["/rides", "/rides/{id}", "/cars", "/price", "/rank"];
-const BASE: u64 = 1_750_000_000_000_000_000;
 const N: u64 = 51_200;
-
-/// The ingest benchmark's span: five per trace, six attributes (one unique per trace), 2% of
-/// spans failed (so about one trace in ten has an error).
-fn span_data(i: u64) -> SpanData {
-    let trace = i / 5 + 1;
-    let cx = SpanContext::new(
-        TraceId::from_u128(u128::from(trace) * 0x9e37_79b9_7f4a_7c15 + 1),
-        SpanId::from_u64(i + 1),
-        TraceFlags::SAMPLED,
-        TraceState::default(),
-        false,
-    );
-    let route = ROUTES[(i % 5) as usize];
-    let mut d = SpanData::new(cx, route);
-    let root = i.is_multiple_of(5);
-    d.parent_span_id = if root {
-        SpanId::INVALID
-    } else {
-        SpanId::from_u64(i - i % 5 + 1)
-    };
-    d.kind = if root {
-        SpanKind::Server
-    } else {
-        SpanKind::Client
-    };
-    d.start_time = UNIX_EPOCH + Duration::from_nanos(BASE + i * 1000);
-    d.end_time = d.start_time + Duration::from_micros(100 + (i * 7919) % 50_000);
-    d.attributes = vec![
-        KeyValue::new(
-            "http.request.method",
-            if i.is_multiple_of(3) { "POST" } else { "GET" },
-        ),
-        KeyValue::new("http.route", route),
-        KeyValue::new(
-            "http.response.status_code",
-            if i.is_multiple_of(50) { 500i64 } else { 200 },
-        ),
-        KeyValue::new("url.path", format!("/rides/{}", i / 5)),
-        KeyValue::new("server.address", SERVICES[(i % 4) as usize]),
-        KeyValue::new("network.protocol.version", "1.1"),
-    ];
-    if i.is_multiple_of(50) {
-        d.status = Status::error("upstream failed");
-    }
-    d
-}
 
 /// Batches of 512 spans numbered from `first`.
 fn batches(first: u64) -> Vec<Vec<SpanData>> {
