@@ -19,28 +19,19 @@ use std::time::Duration;
 
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue};
-use tracewire::export::{Pipeline, SpanExporter, SpanSink};
+use tracewire::export::{Pipeline, SpanExporter};
 use tracewire::propagation::Propagators;
 use tracewire::{ExportError, Resource, Sampler, SpanData, TracewireLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
-use callgrind::instructions;
+use callgrind::{Discard, instructions};
 
 #[path = "support/callgrind.rs"]
 mod callgrind;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const ITERATIONS: u64 = 2000;
-
-/// Drops finished spans: the layer's own cost, not an exporter's.
-struct Discard;
-
-impl SpanSink for Discard {
-    fn on_end(&self, span: SpanData) {
-        black_box(span);
-    }
-}
 
 /// An exporter that looks at every span and keeps nothing.
 struct Null;

@@ -14,7 +14,6 @@
 //! Run as `instructions CASE REQUESTS` (what the driver does under valgrind), it runs one case.
 
 use std::convert::Infallible;
-use std::hint::black_box;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -22,14 +21,13 @@ use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
 use tower::{Layer, Service, service_fn};
-use tracewire::export::SpanSink;
-use tracewire::{SpanData, TracewireLayer};
+use tracewire::TracewireLayer;
 use tracewire_tower::{HttpRoute, HttpServerLayer};
 use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
-use callgrind::instructions;
+use callgrind::{Discard, instructions};
 use support::{block, drain};
 
 #[path = "../../core/benches/support/callgrind.rs"]
@@ -39,15 +37,6 @@ mod support;
 const SAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const UNSAMPLED: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
 const REQUESTS: u64 = 2000;
-
-/// Drops finished spans.
-struct Discard;
-
-impl SpanSink for Discard {
-    fn on_end(&self, span: SpanData) {
-        black_box(span);
-    }
-}
 
 fn request(traceparent: &'static str) -> Request<Full<Bytes>> {
     let mut req = Request::get("/users/7")

@@ -1,7 +1,20 @@
-//! Counting instructions with `valgrind --tool=callgrind`: shared by the instruction-count
-//! benches of `tracewire` and `tracewire-tower`.
+//! Counting instructions with `valgrind --tool=callgrind`, and the span sink that drops what
+//! it is given: shared by the instruction-count benches of `tracewire` and `tracewire-tower`.
 
+use std::hint::black_box;
 use std::process::Command;
+
+use tracewire::SpanData;
+use tracewire::export::SpanSink;
+
+/// Drops finished spans: the layer's own cost is measured, not an exporter's.
+pub(crate) struct Discard;
+
+impl SpanSink for Discard {
+    fn on_end(&self, span: SpanData) {
+        black_box(span);
+    }
+}
 
 /// Total instructions of `exe CASE n` under callgrind.
 pub(crate) fn instructions(exe: &str, case: &str, n: u64) -> Result<u64, String> {
