@@ -216,8 +216,9 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
                 black_box(out.get("traceparent").map(HeaderValue::len));
             });
         }
-        "extract_inject" | "extract_inject_300" => {
-            let inbound = inbound(if kind == "extract_inject" { 0 } else { 300 });
+        "extract_inject" | "extract_inject_10" | "extract_inject_300" => {
+            let extra = kind.strip_prefix("extract_inject_").map_or(Ok(0), str::parse);
+            let inbound = inbound(extra.map_err(|e| format!("{case}: {e}"))?);
             let w3c = Propagators::w3c();
             let mut out = HeaderMap::new();
             spent = timed(n, || {
@@ -250,6 +251,7 @@ const CASES: &[&str] = &[
     "headermap_insert_get",
     "headermap_from_bytes",
     "extract_inject",
+    "extract_inject_10",
     "extract_inject_300",
     "clock_system",
     "clock_instant",
