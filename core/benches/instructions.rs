@@ -217,7 +217,9 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
             });
         }
         "extract_inject" | "extract_inject_10" | "extract_inject_300" => {
-            let extra = kind.strip_prefix("extract_inject_").map_or(Ok(0), str::parse);
+            let extra = kind
+                .strip_prefix("extract_inject_")
+                .map_or(Ok(0), str::parse);
             let inbound = inbound(extra.map_err(|e| format!("{case}: {e}"))?);
             let w3c = Propagators::w3c();
             let mut out = HeaderMap::new();
