@@ -115,13 +115,33 @@ fn hex8(digits: &[u8]) -> Option<u32> {
     Some(((quads | (quads >> 16)) & 0xffff_ffff) as u32)
 }
 
+/// `n` as eight lowercase hex digits, computed eight at a time in a `u64` like [`hex8`] reads
+/// them.
+fn hex8_of(n: u32) -> [u8; 8] {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Spread the eight nibbles over eight bytes, the highest first.
+    let v = u64::from(n);
+    let v = ((v & 0xffff_0000) << 16) | (v & 0x0000_ffff);
+    let v = ((v & 0x0000_ff00_0000_ff00) << 8) | (v & 0x0000_00ff_0000_00ff);
+    let v = ((v & 0x00f0_00f0_00f0_00f0) << 4) | (v & 0x000f_000f_000f_000f);
+    // 10..15 become 'a'..'f': adding 6 carries into bit 4 exactly for those.
+    let letters = ((v + ONES * 6) & (ONES * 0x10)) >> 4;
+    (v + ONES * u64::from(b'0') + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
+}
+
 /// Writes `00-{trace}-{span}-{flags}` into a fixed buffer.
 pub(crate) fn format_traceparent(cx: &SpanContext) -> [u8; V00_LEN] {
     let mut out = [b'-'; V00_LEN];
     out[0] = b'0';
     out[1] = b'0';
-    out[3..35].copy_from_slice(&cx.trace_id().to_hex());
-    out[36..52].copy_from_slice(&cx.span_id().to_hex());
+    let trace = cx.trace_id().to_u128();
+    out[3..11].copy_from_slice(&hex8_of((trace >> 96) as u32));
+    out[11..19].copy_from_slice(&hex8_of((trace >> 64) as u32));
+    out[19..27].copy_from_slice(&hex8_of((trace >> 32) as u32));
+    out[27..35].copy_from_slice(&hex8_of(trace as u32));
+    let span = cx.span_id().to_u64();
+    out[36..44].copy_from_slice(&hex8_of((span >> 32) as u32));
+    out[44..52].copy_from_slice(&hex8_of(span as u32));
     let flags = cx.flags().known().to_u8();
     crate::id::encode_hex(&[flags], &mut out[53..55]);
     out
@@ -376,6 +396,31 @@ mod tests {
         check(b"00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01");
         check(b"00-00000000000000000000000000000001-0000000000000001-01");
         check(b"00-0123456789abcdef0123456789abcdef-fedcba9876543210-01");
+    }
+
+    #[test]
+    fn hex8_of_agrees_with_to_hex() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0x0123_4567,
+            0x89ab_cdef,
+            0xdead_beef,
+            u32::MAX,
+        ]
+        .into_iter()
+        // Every digit in every position.
+        .chain((0..8).flat_map(|p| (0..16u32).map(move |d| d << (4 * p))))
+        .chain((0..4096u32).map(|i| i.wrapping_mul(0x0010_0ff1)))
+        {
+            let expected = SpanId::from_u64(u64::from(n)).to_hex();
+            assert_eq!(hex8_of(n), expected[8..], "{n:#x}");
+            assert_eq!(hex8(&hex8_of(n)), Some(n));
+        }
     }
 
     #[test]
