@@ -26,9 +26,12 @@ use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 use callgrind::{Discard, instructions};
+use headers::inbound;
 
 #[path = "support/callgrind.rs"]
 mod callgrind;
+#[path = "support/headers.rs"]
+mod headers;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const ITERATIONS: u64 = 2000;
@@ -144,20 +147,6 @@ fn http() {
     drop(entered);
 }
 
-/// A request's headers: `traceparent`, `content-type`, `user-agent` and `extra` more (a hostile
-/// peer's hundreds of headers).
-fn inbound(extra: usize) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert("traceparent", HeaderValue::from_static(TRACEPARENT));
-    h.insert("content-type", HeaderValue::from_static("application/json"));
-    h.insert("user-agent", HeaderValue::from_static("bench/1.0"));
-    for i in 0..extra {
-        let name = HeaderName::try_from(format!("x-extra-{i:03}")).expect("a valid name");
-        h.append(name, HeaderValue::from_static("v"));
-    }
-    h
-}
-
 /// Runs `case` `n` times; the time its loop spent on a CPU, in nanoseconds.
 fn run(case: &str, n: u64) -> Result<u64, String> {
     let (kind, sub) = case.split_once('/').unwrap_or((case, ""));
@@ -220,7 +209,7 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
             let extra = kind
                 .strip_prefix("extract_inject_")
                 .map_or(Ok(0), str::parse);
-            let inbound = inbound(extra.map_err(|e| format!("{case}: {e}"))?);
+            let inbound = inbound(TRACEPARENT, extra.map_err(|e| format!("{case}: {e}"))?);
             let w3c = Propagators::w3c();
             let mut out = HeaderMap::new();
             spent = timed(n, || {

@@ -14,21 +14,12 @@ use http::{HeaderMap, HeaderValue};
 use tracewire::propagation::{BaggagePropagator, Propagator, Propagators, TraceContextPropagator};
 use tracewire::{Baggage, Context};
 
-const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+use headers::inbound;
 
-/// A request's headers: `traceparent`, `content-type`, `user-agent` and `extra` more (a hostile
-/// peer's hundreds of headers).
-fn inbound(extra: usize) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert("traceparent", HeaderValue::from_static(TRACEPARENT));
-    h.insert("content-type", HeaderValue::from_static("application/json"));
-    h.insert("user-agent", HeaderValue::from_static("bench/1.0"));
-    for i in 0..extra {
-        let name = HeaderName::try_from(format!("x-extra-{i:03}")).expect("a valid name");
-        h.append(name, HeaderValue::from_static("v"));
-    }
-    h
-}
+#[path = "support/headers.rs"]
+mod headers;
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn baseline(c: &mut Criterion) {
     let mut g = c.benchmark_group("baseline");
@@ -56,8 +47,8 @@ fn baseline(c: &mut Criterion) {
 
 fn traceparent(c: &mut Criterion) {
     let mut g = c.benchmark_group("traceparent");
-    let crowded = inbound(300);
-    let inbound = inbound(0);
+    let crowded = inbound(TRACEPARENT, 300);
+    let inbound = inbound(TRACEPARENT, 0);
     let bare = TraceContextPropagator::new();
     let w3c = Propagators::w3c();
     let cx = w3c.extract(&inbound).unwrap();
