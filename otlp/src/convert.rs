@@ -215,25 +215,20 @@ pub fn to_any_value(v: &Value) -> AnyValue {
 
 /// Converts an array attribute value, element by element.
 fn to_array_value(a: &Array) -> ArrayValue {
-    let any = |v| AnyValue { value: Some(v) };
+    fn each<T>(items: &[T], value: impl Fn(&T) -> any_value::Value) -> Vec<AnyValue> {
+        items
+            .iter()
+            .map(|item| AnyValue {
+                value: Some(value(item)),
+            })
+            .collect()
+    }
     let values = match a {
-        Array::Bool(v) => v
-            .iter()
-            .map(|b| any(any_value::Value::BoolValue(*b)))
-            .collect(),
-        Array::I64(v) => v
-            .iter()
-            .map(|i| any(any_value::Value::IntValue(*i)))
-            .collect(),
-        Array::F64(v) => v
-            .iter()
-            .map(|f| any(any_value::Value::DoubleValue(*f)))
-            .collect(),
-        Array::String(v) => v
-            .iter()
-            .map(|s| any(any_value::Value::StringValue(s.to_string())))
-            .collect(),
-        other => vec![any(any_value::Value::StringValue(other.to_string()))],
+        Array::Bool(v) => each(v, |b| any_value::Value::BoolValue(*b)),
+        Array::I64(v) => each(v, |i| any_value::Value::IntValue(*i)),
+        Array::F64(v) => each(v, |f| any_value::Value::DoubleValue(*f)),
+        Array::String(v) => each(v, |s| any_value::Value::StringValue(s.to_string())),
+        other => each(&[other], |o| any_value::Value::StringValue(o.to_string())),
     };
     ArrayValue { values }
 }

@@ -423,32 +423,21 @@ mod tests {
                 "{endpoint}"
             );
         }
-        assert_eq!(
-            OtlpExporter::builder()
-                .header("bad name", "v")
-                .build()
-                .unwrap_err(),
-            OtlpConfigError::InvalidHeader {
-                name: "bad name".into()
-            }
-        );
-        assert_eq!(
-            OtlpExporter::builder()
-                .header("k", "line\nbreak")
-                .build()
-                .unwrap_err(),
-            OtlpConfigError::InvalidHeader { name: "k".into() }
-        );
-        assert_eq!(
-            OtlpExporter::builder()
-                .protocol(Protocol::Grpc)
-                .header("x-bin", "v")
-                .build()
-                .unwrap_err(),
-            OtlpConfigError::InvalidHeader {
-                name: "x-bin".into()
-            }
-        );
+        for (protocol, name, value) in [
+            (Protocol::HttpProtobuf, "bad name", "v"),
+            (Protocol::HttpProtobuf, "k", "line\nbreak"),
+            (Protocol::Grpc, "x-bin", "v"),
+        ] {
+            assert_eq!(
+                OtlpExporter::builder()
+                    .protocol(protocol)
+                    .header(name, value)
+                    .build()
+                    .unwrap_err(),
+                OtlpConfigError::InvalidHeader { name: name.into() },
+                "{name}: {value:?} over {protocol:?}"
+            );
+        }
         assert_eq!(
             OtlpExporter::builder()
                 .timeout(Duration::ZERO)
