@@ -188,11 +188,16 @@ mod tests {
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
     use tracewire::SpanKind;
-    use tracewire::testing::Recorder;
+    use tracewire::testing::{Recorder, SpanAssert};
 
     use super::*;
 
     fn assert_send_sync<T: Send + Sync>() {}
+
+    /// The `traceparent` a client span sends: its own ids, sampled with a random trace id.
+    fn traceparent_of(span: &SpanAssert) -> String {
+        format!("00-{}-{}-03", span.trace_id(), span.span_id())
+    }
 
     /// A one-connection-at-a-time HTTP/1 server recording request headers; answers `status`.
     async fn server(status: u16) -> (std::net::SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
@@ -249,10 +254,7 @@ mod tests {
             .assert_attr("http.response.status_code", 200i64);
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
-        assert_eq!(
-            seen[0]["traceparent"],
-            format!("00-{}-{}-03", span.trace_id(), span.span_id()).as_str()
-        );
+        assert_eq!(seen[0]["traceparent"], traceparent_of(&span).as_str());
     }
 
     #[tokio::test]
@@ -279,7 +281,7 @@ mod tests {
             .assert_attr("error.type", "503");
         assert_eq!(
             seen.lock().unwrap()[0]["traceparent"],
-            format!("00-{}-{}-03", get.trace_id(), get.span_id()).as_str()
+            traceparent_of(&get).as_str()
         );
     }
 
@@ -316,7 +318,7 @@ mod tests {
         let res = client.request(req).await.unwrap();
         let tp = res.into_body().collect().await.unwrap().to_bytes();
         let span = recorder.span("POST");
-        assert_eq!(tp, format!("00-{}-{}-03", span.trace_id(), span.span_id()));
+        assert_eq!(tp, traceparent_of(&span));
     }
 
     #[test]
