@@ -203,17 +203,15 @@ mod tests {
             ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
             ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
         ]);
-        assert_eq!(
-            (
-                general.attribute_count,
-                general.attribute_value_length,
-                general.attribute_per_event,
-                general.attribute_per_link,
-                general.event_count,
-                general.link_count,
-            ),
-            (10, Some(20), 10, 10, 128, 128)
-        );
+        let expected = SpanLimits {
+            attribute_count: 10,
+            attribute_value_length: Some(20),
+            event_count: 128,
+            link_count: 128,
+            attribute_per_event: 10,
+            attribute_per_link: 10,
+        };
+        assert_eq!(general, expected);
         let specific = from(&[
             ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
             ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
@@ -224,17 +222,15 @@ mod tests {
             ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "5"),
             ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", " 0 "),
         ]);
-        assert_eq!(
-            (
-                specific.attribute_count,
-                specific.attribute_value_length,
-                specific.event_count,
-                specific.link_count,
-                specific.attribute_per_event,
-                specific.attribute_per_link,
-            ),
-            (1, Some(2), 3, 4, 5, 0)
-        );
+        let expected = SpanLimits {
+            attribute_count: 1,
+            attribute_value_length: Some(2),
+            event_count: 3,
+            link_count: 4,
+            attribute_per_event: 5,
+            attribute_per_link: 0,
+        };
+        assert_eq!(specific, expected);
         // Not a non-negative integer: ignored, the next source applies.
         let bad = from(&[
             ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "-1"),

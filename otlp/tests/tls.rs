@@ -14,7 +14,9 @@ use common::certs::{CertAndKey, PemDir, TestCa, server_config};
 use common::{Receiver, batch, resource};
 use tracewire::ExportError;
 use tracewire::export::{Pipeline, SpanExporter};
-use tracewire_otlp::{OtlpExportError, OtlpExporter, Protocol, RetryPolicy, TlsError};
+use tracewire_otlp::{
+    OtlpExportError, OtlpExporter, OtlpExporterBuilder, Protocol, RetryPolicy, TlsError,
+};
 
 const PROTOCOLS: [Protocol; 3] = [Protocol::HttpProtobuf, Protocol::HttpJson, Protocol::Grpc];
 
@@ -40,7 +42,7 @@ fn receiver(
 }
 
 /// Retries would be allowed: TLS failures must still be tried once.
-fn exporter(protocol: Protocol, url: &str) -> tracewire_otlp::OtlpExporterBuilder {
+fn exporter(protocol: Protocol, url: &str) -> OtlpExporterBuilder {
     OtlpExporter::builder()
         .protocol(protocol)
         .endpoint(url)
@@ -116,12 +118,17 @@ fn ca_given_in_code_and_a_grpc_endpoint_without_scheme_means_tls() {
     assert_eq!(plain.seen().len(), 1);
 }
 
+/// Exporter settings trusting only `ca`.
+fn trusting(ca: &TestCa) -> impl Fn(OtlpExporterBuilder) -> OtlpExporterBuilder + '_ {
+    |b| b.ca_certificate_pem(ca.cert_pem.as_str())
+}
+
 /// Expect `want` on every protocol: one attempt (no retry), a counted failed batch, the typed
 /// error kept, and the pipeline's error text.
 fn assert_tls_failure(
     server: &CertAndKey,
     client_ca: Option<&TestCa>,
-    configure: impl Fn(tracewire_otlp::OtlpExporterBuilder) -> tracewire_otlp::OtlpExporterBuilder,
+    configure: impl Fn(OtlpExporterBuilder) -> OtlpExporterBuilder,
     want: TlsError,
 ) {
     for protocol in PROTOCOLS {
@@ -157,12 +164,7 @@ fn assert_tls_failure(
 fn wrong_ca_is_a_typed_counted_failure_not_retried() {
     let server = TestCa::new("real ca").server(&["localhost"]);
     let other = TestCa::new("other ca");
-    assert_tls_failure(
-        &server,
-        None,
-        |b| b.ca_certificate_pem(other.cert_pem.as_str()),
-        TlsError::UnknownIssuer,
-    );
+    assert_tls_failure(&server, None, trusting(&other), TlsError::UnknownIssuer);
     // No custom CA: the system's (or Mozilla's) roots do not know the test CA either.
     assert_tls_failure(&server, None, |b| b, TlsError::UnknownIssuer);
 }
@@ -171,12 +173,7 @@ fn wrong_ca_is_a_typed_counted_failure_not_retried() {
 fn expired_server_certificate() {
     let ca = TestCa::new("expiring ca");
     let server = ca.expired_server(&["localhost"]);
-    assert_tls_failure(
-        &server,
-        None,
-        |b| b.ca_certificate_pem(ca.cert_pem.as_str()),
-        TlsError::Expired,
-    );
+    assert_tls_failure(&server, None, trusting(&ca), TlsError::Expired);
 }
 
 #[test]
@@ -186,7 +183,7 @@ fn certificate_for_another_name() {
     assert_tls_failure(
         &server,
         None,
-        |b| b.ca_certificate_pem(ca.cert_pem.as_str()),
+        trusting(&ca),
         TlsError::NameMismatch {
             host: "localhost".into(),
         },
@@ -200,7 +197,7 @@ fn mtls_without_a_client_certificate_fails() {
     assert_tls_failure(
         &server,
         Some(&ca),
-        |b| b.ca_certificate_pem(ca.cert_pem.as_str()),
+        trusting(&ca),
         TlsError::ClientCertificateRequired,
     );
 }
@@ -210,7 +207,7 @@ fn mtls_with_a_client_certificate_from_another_ca_fails() {
     let ca = TestCa::new("mtls ca");
     let server = ca.server(&["localhost"]);
     let stranger = TestCa::new("stranger ca").client("intruder");
-    let configure = |b: tracewire_otlp::OtlpExporterBuilder| {
+    let configure = |b: OtlpExporterBuilder| {
         b.ca_certificate_pem(ca.cert_pem.as_str())
             .client_identity_pem(stranger.cert_pem.clone(), stranger.key_pem.clone())
     };
