@@ -203,13 +203,13 @@ mod tests {
             ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
             ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
         ]);
+        // The general variables set the span's and its events' and links' limits alike.
         let expected = SpanLimits {
             attribute_count: 10,
             attribute_value_length: Some(20),
-            event_count: 128,
-            link_count: 128,
             attribute_per_event: 10,
             attribute_per_link: 10,
+            ..SpanLimits::default()
         };
         assert_eq!(general, expected);
         let specific = from(&[

@@ -310,18 +310,11 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         let sp = &ss.spans[0];
-        assert_eq!(
-            sp.trace_id,
-            [
-                0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80,
-                0x31, 0x9c
-            ]
-        );
-        assert_eq!(sp.span_id, [0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31]);
-        assert_eq!(
-            sp.parent_span_id,
-            [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]
-        );
+        // Big-endian bytes.
+        let trace_id = 0x0af7651916cd43dd8448eb211c80319cu128.to_be_bytes();
+        assert_eq!(sp.trace_id, trace_id);
+        assert_eq!(sp.span_id, 0xb7ad6b7169203331u64.to_be_bytes());
+        assert_eq!(sp.parent_span_id, 0x00f067aa0ba902b7u64.to_be_bytes());
         assert_eq!(sp.trace_state, "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
         // sampled | has-is-remote | is-remote
         assert_eq!(sp.flags, 0x01 | 0x100 | 0x200);

@@ -253,19 +253,19 @@ mod tests {
             (TRACES_INSECURE, "TRUE"),
         ])
         .unwrap();
-        assert_eq!(
-            s.endpoint,
-            Some(EndpointSetting::Exact("http://traces:9999/custom".into()))
-        );
-        assert_eq!(s.protocol, Some(Protocol::HttpJson));
-        assert_eq!(s.headers, Some(vec![("b".into(), "2".into())]));
-        assert_eq!(s.timeout, Some(Duration::from_millis(2500)));
-        assert_eq!(s.compression, Some(Compression::Gzip));
-        assert_eq!(s.certificate, Some("/traces/ca.pem".into()));
-        assert_eq!(s.client_certificate, Some("/traces/client.pem".into()));
-        assert_eq!(s.client_key, Some("/traces/client.key".into()));
-        assert_eq!(s.insecure, Some(true));
-        assert!(s.warnings.is_empty());
+        let expected = EnvSettings {
+            endpoint: Some(EndpointSetting::Exact("http://traces:9999/custom".into())),
+            protocol: Some(Protocol::HttpJson),
+            headers: Some(vec![("b".into(), "2".into())]),
+            timeout: Some(Duration::from_millis(2500)),
+            compression: Some(Compression::Gzip),
+            certificate: Some("/traces/ca.pem".into()),
+            client_certificate: Some("/traces/client.pem".into()),
+            client_key: Some("/traces/client.key".into()),
+            insecure: Some(true),
+            warnings: Vec::new(),
+        };
+        assert_eq!(s, expected);
     }
 
     #[test]
@@ -280,22 +280,20 @@ mod tests {
             (INSECURE, "true"),
         ])
         .unwrap();
-        assert_eq!(
-            s.endpoint,
-            Some(EndpointSetting::Base("http://generic:4318/".into()))
-        );
-        assert_eq!(s.protocol, Some(Protocol::Grpc));
-        assert_eq!(
-            s.headers,
-            Some(vec![
+        let expected = EnvSettings {
+            endpoint: Some(EndpointSetting::Base("http://generic:4318/".into())),
+            protocol: Some(Protocol::Grpc),
+            headers: Some(vec![
                 ("api-key".into(), "abc def".into()),
-                ("tenant".into(), "acme".into())
-            ])
-        );
-        assert_eq!(s.timeout, Some(Duration::from_millis(750)));
-        assert_eq!(s.compression, Some(Compression::Gzip));
-        assert_eq!(s.certificate, Some("ca.pem".into()));
-        assert_eq!(s.insecure, Some(true));
+                ("tenant".into(), "acme".into()),
+            ]),
+            timeout: Some(Duration::from_millis(750)),
+            compression: Some(Compression::Gzip),
+            certificate: Some("ca.pem".into()),
+            insecure: Some(true),
+            ..EnvSettings::default()
+        };
+        assert_eq!(s, expected);
         // The obsolete name still works, below the signal-specific one.
         assert_eq!(
             read(&[(SPAN_INSECURE, "true")]).unwrap().insecure,

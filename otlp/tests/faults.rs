@@ -28,6 +28,14 @@ fn retry_after(status: u16, value: &str) -> Reply {
     Reply::Http(status, vec![("retry-after", value.to_owned())], vec![])
 }
 
+/// Asserts that `rx` saw two requests, the second a second (the server's hint) after the first.
+fn assert_retried_after_a_second(rx: &Receiver) {
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 2);
+    let gap = seen[1].at - seen[0].at;
+    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+}
+
 fn exporter(protocol: Protocol, url: String, retry: RetryPolicy) -> OtlpExporter {
     OtlpExporter::builder()
         .protocol(protocol)
@@ -139,10 +147,7 @@ fn retry_after_is_honoured() {
     // Without the header the retry would follow within milliseconds.
     let mut e = exporter(Protocol::HttpProtobuf, rx.http_url(), fast_retries(3));
     e.export(&batch(), &resource()).unwrap();
-    let seen = rx.seen();
-    assert_eq!(seen.len(), 2);
-    let gap = seen[1].at - seen[0].at;
-    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+    assert_retried_after_a_second(&rx);
     assert_eq!(e.stats_handle().snapshot().retries, 1);
 }
 
@@ -390,10 +395,7 @@ fn grpc_retry_info_is_honoured_and_capped() {
     let rx = Receiver::grpc(vec![Reply::GrpcRetryInfo(tonic::Code::Unavailable, 1, 0)]);
     let mut e = exporter(Protocol::Grpc, rx.grpc_url(), fast_retries(3));
     e.export(&batch(), &resource()).unwrap();
-    let seen = rx.seen();
-    assert_eq!(seen.len(), 2);
-    let gap = seen[1].at - seen[0].at;
-    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+    assert_retried_after_a_second(&rx);
 
     let rx = Receiver::grpc(vec![Reply::GrpcRetryInfo(
         tonic::Code::ResourceExhausted,

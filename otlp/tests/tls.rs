@@ -267,36 +267,29 @@ fn mtls_with_a_client_certificate_from_the_environment_succeeds() {
 fn unusable_certificate_files_are_config_errors() {
     let dir = PemDir::new("tracewire-otlp-badpem");
     let junk = dir.write("junk.pem", "not a certificate");
-    let err = OtlpExporter::builder()
-        .endpoint("https://localhost:4318/v1/traces")
-        .from_env_lookup(env(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", &junk)]))
-        .build()
-        .unwrap_err();
+    // An exporter to `scheme://localhost` with `var` naming the junk file.
+    let build = |scheme: &str, var: &str| {
+        OtlpExporter::builder()
+            .endpoint(format!("{scheme}://localhost:4318/v1/traces"))
+            .from_env_lookup(env(&[(var, &junk)]))
+            .build()
+    };
     assert_eq!(
-        err,
+        build("https", "OTEL_EXPORTER_OTLP_CERTIFICATE").unwrap_err(),
         tracewire_otlp::OtlpConfigError::Certificate {
             role: "ca certificate",
             origin: junk.display().to_string(),
             reason: "no pem certificate found".into()
         }
     );
-    let err = OtlpExporter::builder()
-        .endpoint("https://localhost:4318/v1/traces")
-        .from_env_lookup(env(&[("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &junk)]))
-        .build()
-        .unwrap_err();
     assert_eq!(
-        err,
+        build("https", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE").unwrap_err(),
         tracewire_otlp::OtlpConfigError::IncompleteClientIdentity {
             missing: "client key"
         }
     );
     // A certificate set for plain `http://` is not used, so it is not an error.
-    OtlpExporter::builder()
-        .endpoint("http://localhost:4318/v1/traces")
-        .from_env_lookup(env(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", &junk)]))
-        .build()
-        .unwrap();
+    build("http", "OTEL_EXPORTER_OTLP_CERTIFICATE").unwrap();
 }
 
 /// The failure reaches the pipeline's counters, and the application's log once, however many
