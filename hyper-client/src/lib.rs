@@ -63,7 +63,7 @@ pub type Response<B = hyper::body::Incoming> = http::Response<ResponseBody<B>>;
 
 /// A traced HTTP client: a cheap-to-clone handle around `S` (by default hyper-util's
 /// [`HttpClient`]) with the `tracewire-tower` client layer.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client<S = HttpClient> {
     inner: TraceClient<S>,
 }
@@ -144,14 +144,6 @@ impl<S> Client<S> {
         let mut req = Request::new(Full::default());
         *req.uri_mut() = uri;
         self.request(req).await
-    }
-}
-
-impl<S: fmt::Debug> fmt::Debug for Client<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("inner", &self.inner)
-            .finish()
     }
 }
 
