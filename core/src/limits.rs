@@ -116,31 +116,21 @@ impl SpanLimits {
 
     pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let num = |var: &str| get(var).and_then(|v| v.trim().parse::<usize>().ok());
-        let either = |specific: &str, general: &str| num(specific).or_else(|| num(general));
+        // An attribute count: its own variable, else the general `OTEL_ATTRIBUTE_COUNT_LIMIT`.
+        let attributes = |var: &str| num(var).or_else(|| num("OTEL_ATTRIBUTE_COUNT_LIMIT"));
         let d = SpanLimits::default();
         SpanLimits {
-            attribute_count: either(
-                "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
-                "OTEL_ATTRIBUTE_COUNT_LIMIT",
-            )
-            .unwrap_or(d.attribute_count),
-            attribute_value_length: either(
-                "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
-                "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
-            )
-            .or(d.attribute_value_length),
+            attribute_count: attributes("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")
+                .unwrap_or(d.attribute_count),
+            attribute_value_length: num("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT")
+                .or_else(|| num("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"))
+                .or(d.attribute_value_length),
             event_count: num("OTEL_SPAN_EVENT_COUNT_LIMIT").unwrap_or(d.event_count),
             link_count: num("OTEL_SPAN_LINK_COUNT_LIMIT").unwrap_or(d.link_count),
-            attribute_per_event: either(
-                "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
-                "OTEL_ATTRIBUTE_COUNT_LIMIT",
-            )
-            .unwrap_or(d.attribute_per_event),
-            attribute_per_link: either(
-                "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
-                "OTEL_ATTRIBUTE_COUNT_LIMIT",
-            )
-            .unwrap_or(d.attribute_per_link),
+            attribute_per_event: attributes("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT")
+                .unwrap_or(d.attribute_per_event),
+            attribute_per_link: attributes("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT")
+                .unwrap_or(d.attribute_per_link),
         }
     }
 
