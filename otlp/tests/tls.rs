@@ -300,6 +300,11 @@ fn tls_failure_under_the_pipeline_is_counted_and_logged_once() {
     let other = TestCa::new("other ca");
     let (rx, url) = receiver(Protocol::HttpProtobuf, &server, None);
     let lines = Lines::default();
+    // tracing-core caches a callsite's interest when it is first hit; while only one dispatcher
+    // is registered it asks the registering thread's default alone. A parallel test's exporter
+    // failing on a thread with no subscriber could then cache "never" for the warning below.
+    // With a second dispatcher registered it asks every live one, `lines` included.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     // The exporter logs to the subscriber that was current when it was built.
     let exporter = tracing::subscriber::with_default(lines.clone(), || {
         exporter(Protocol::HttpProtobuf, &url)
