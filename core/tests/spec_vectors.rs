@@ -141,6 +141,10 @@ fn bad_id(header: &'static str, source: ParseIdError) -> Outcome {
     Outcome::Rejected(ExtractError::InvalidId { header, source })
 }
 
+fn bad_length(header: &'static str, expected: usize, found: usize) -> Outcome {
+    bad_id(header, ParseIdError::Length { expected, found })
+}
+
 fn sc(trace: u128, span: u64, flags: TraceFlags, state: &str) -> SpanContext {
     let state = if state.is_empty() {
         TraceState::new()
@@ -1650,24 +1654,12 @@ fn b3_single_header_vectors() {
         v(
             "B3: TraceId is 32 or 16 hex characters",
             &[(H, "80f198ee56343ba864fe8b2a57d3eff-e457b5a2e4d86bd1-1")],
-            bad_id(
-                H,
-                ParseIdError::Length {
-                    expected: 32,
-                    found: 31,
-                },
-            ),
+            bad_length(H, 32, 31),
         ),
         v(
             "B3: SpanId is 16 hex characters",
             &[(H, "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd-1")],
-            bad_id(
-                H,
-                ParseIdError::Length {
-                    expected: 16,
-                    found: 15,
-                },
-            ),
+            bad_length(H, 16, 15),
         ),
         v(
             "B3: ids are hex",
@@ -1690,13 +1682,7 @@ fn b3_single_header_vectors() {
                 H,
                 "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3",
             )],
-            bad_id(
-                H,
-                ParseIdError::Length {
-                    expected: 16,
-                    found: 4,
-                },
-            ),
+            bad_length(H, 16, 4),
         ),
         v(
             "B3 single: at most four fields",
@@ -1830,13 +1816,7 @@ fn b3_multi_header_vectors() {
                 ("X-B3-TraceId", "463ac35c9f6413ad"),
                 ("X-B3-SpanId", "a2fb4a1d1a96d3"),
             ],
-            bad_id(
-                "x-b3-spanid",
-                ParseIdError::Length {
-                    expected: 16,
-                    found: 14,
-                },
-            ),
+            bad_length("x-b3-spanid", 16, 14),
         ),
         v(
             "B3 multi: X-B3-ParentSpanId is 16 hex characters",
@@ -1991,38 +1971,20 @@ fn jaeger_vectors() {
             "xyz:1:0:1",
             bad_id(UBER, ParseIdError::NotHex),
         ),
-        v(
+        uber(
             "Jaeger: ids are not empty",
-            &[(UBER, ":1:0:1")],
-            bad_id(
-                UBER,
-                ParseIdError::Length {
-                    expected: 32,
-                    found: 0,
-                },
-            ),
+            ":1:0:1",
+            bad_length(UBER, 32, 0),
         ),
-        v(
+        uber(
             "Jaeger: trace id is at most 128 bits",
-            &[(UBER, "123456789012345678901234567890123:1:0:1")],
-            bad_id(
-                UBER,
-                ParseIdError::Length {
-                    expected: 32,
-                    found: 33,
-                },
-            ),
+            "123456789012345678901234567890123:1:0:1",
+            bad_length(UBER, 32, 33),
         ),
-        v(
+        uber(
             "Jaeger: span id is at most 64 bits",
-            &[(UBER, "1:12345678901234567:0:1")],
-            bad_id(
-                UBER,
-                ParseIdError::Length {
-                    expected: 16,
-                    found: 17,
-                },
-            ),
+            "1:12345678901234567:0:1",
+            bad_length(UBER, 16, 17),
         ),
         uber(
             "Jaeger: exactly four fields (three given)",
