@@ -180,26 +180,19 @@ fn expired_server_certificate() {
 fn certificate_for_another_name() {
     let ca = TestCa::new("naming ca");
     let server = ca.server(&["collector.example"]);
-    assert_tls_failure(
-        &server,
-        None,
-        trusting(&ca),
-        TlsError::NameMismatch {
-            host: "localhost".into(),
-        },
-    );
+    // The exporter connects to `localhost`.
+    let mismatch = TlsError::NameMismatch {
+        host: "localhost".into(),
+    };
+    assert_tls_failure(&server, None, trusting(&ca), mismatch);
 }
 
 #[test]
 fn mtls_without_a_client_certificate_fails() {
     let ca = TestCa::new("mtls ca");
     let server = ca.server(&["localhost"]);
-    assert_tls_failure(
-        &server,
-        Some(&ca),
-        trusting(&ca),
-        TlsError::ClientCertificateRequired,
-    );
+    let required = TlsError::ClientCertificateRequired;
+    assert_tls_failure(&server, Some(&ca), trusting(&ca), required);
 }
 
 #[test]
