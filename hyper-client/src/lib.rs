@@ -191,32 +191,23 @@ mod tests {
         format!("00-{}-{}-03", span.trace_id(), span.span_id())
     }
 
-    /// A one-connection-at-a-time HTTP/1 server recording request headers; answers `status`.
+    /// An HTTP/1 server recording request headers; answers `status`.
     async fn server(status: u16) -> (std::net::SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
+        let record = seen.clone();
+        let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+            record.lock().unwrap().push(req.headers().clone());
+            let mut res = http::Response::new(Full::new(Bytes::from_static(b"pong")));
+            *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+            std::future::ready(Ok::<_, Infallible>(res))
+        });
         tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                        s.lock().unwrap().push(req.headers().clone());
-                        async move {
-                            let mut res =
-                                http::Response::new(Full::new(Bytes::from_static(b"pong")));
-                            *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
-                            Ok::<_, Infallible>(res)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
+            while let Ok((stream, _)) = listener.accept().await {
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc.clone());
+                tokio::spawn(conn);
             }
         });
         (addr, seen)
