@@ -202,13 +202,12 @@ mod tests {
 
     #[test]
     fn waterfall_marks_the_critical_path() {
-        // A gateway span of trace 7, from `start` to `end` milliseconds.
+        let (trace, ms) = (TraceId::from_u128(7), 1_000_000);
+        // A gateway span of `trace`, from `start` to `end` milliseconds.
         let span = |id, name, start: u64, end: u64| {
-            let ms = 1_000_000;
-            let id = SpanId::from_u64(id);
             AnalysisSpan::new(
-                TraceId::from_u128(7),
-                id,
+                trace,
+                SpanId::from_u64(id),
                 "gateway",
                 name,
                 start * ms,
