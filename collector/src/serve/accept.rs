@@ -13,15 +13,11 @@
 //! most `max_connections + 1` per listener.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
@@ -29,12 +25,9 @@ use tokio::sync::watch;
 use tokio::task::{Id, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
-use super::body::RequestBody;
 use super::conn::{ConnShared, Io, ListenerShared, Tracked, drive};
 use super::service::{EdgeCtx, EdgeService};
-use super::{Edge, HostPolicy, Timeouts};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::{Edge, EdgeBody, EdgeInner, HostPolicy, Timeouts};
 
 /// The largest HTTP/1.1 read buffer, so the most a connection's request head can hold.
 const MAX_H1_BUFFER: usize = 64 << 10;
@@ -152,13 +145,8 @@ impl Listener {
     /// deadline and cuts what remains.
     pub(crate) async fn serve<S, B>(self, inner: S, mut shutdown: watch::Receiver<bool>)
     where
-        S: tower::Service<Request<RequestBody>, Response = Response<B>, Error = Infallible>
-            + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
+        S: EdgeInner<B>,
+        B: EdgeBody,
     {
         let Listener {
             tcp,
@@ -321,13 +309,8 @@ async fn serve_connection<S, B>(
     timeouts: Timeouts,
     mut shutdown: watch::Receiver<bool>,
 ) where
-    S: tower::Service<Request<RequestBody>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    S: EdgeInner<B>,
+    B: EdgeBody,
 {
     let _ = stream.set_nodelay(true);
     let io = match tls {

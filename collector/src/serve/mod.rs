@@ -13,8 +13,13 @@
 //! - `body`: the request-body wrapper: the body read deadline and the budget of bytes in flight;
 //! - `auth`, `tls`: the bearer token, the loopback `Host` policy and the TLS configuration.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
 
 pub(crate) mod accept;
 mod auth;
@@ -28,6 +33,42 @@ pub(crate) use self::accept::{Listener, ListenerKind};
 pub(crate) use self::auth::{AuthToken, HostPolicy};
 pub(crate) use self::body::{Budget, RequestBodyError};
 pub use self::tls::{ServerTls, TlsError, TlsInput};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a listener serves behind its edge checks (a router or the gRPC service): it takes
+/// request bodies wrapped by the edge and never fails, answering with a body of `B`.
+pub(crate) trait EdgeInner<B>:
+    tower::Service<
+        Request<body::RequestBody>,
+        Response = Response<B>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S, B> EdgeInner<B> for S where
+    S: tower::Service<
+            Request<body::RequestBody>,
+            Response = Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// A response body a listener can send: bytes, with an error that can be boxed.
+pub(crate) trait EdgeBody:
+    Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static
+{
+}
+
+impl<B> EdgeBody for B where B: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static {}
 
 /// Default for [`CollectorBuilder::header_read_timeout`](crate::CollectorBuilder::header_read_timeout).
 pub(crate) const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tracewire::{SpanId, TraceId};
 
-use crate::analysis::{PathSegment, PathSpan, Waterfall, WaterfallRow};
+use crate::analysis::{PathSegment, PathSpan, Waterfall, WaterfallRow, ser};
 use crate::api::query_pairs;
 
 /// Rows per page unless asked (`limit`).
@@ -69,10 +69,7 @@ pub(super) fn parse(raw: &str) -> Result<RowPage, String> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct PathPage<'a> {
-    #[serde(
-        rename = "startTimeUnixNano",
-        serialize_with = "crate::analysis::ser::unix_nano"
-    )]
+    #[serde(rename = "startTimeUnixNano", serialize_with = "ser::unix_nano")]
     start_ns: u64,
     #[serde(rename = "totalNanos")]
     total_ns: u64,
@@ -91,16 +88,13 @@ pub(super) struct PathPage<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct WaterfallPage<'a> {
-    #[serde(serialize_with = "crate::analysis::ser::trace_id")]
+    #[serde(serialize_with = "ser::trace_id")]
     trace_id: TraceId,
-    #[serde(
-        rename = "startTimeUnixNano",
-        serialize_with = "crate::analysis::ser::unix_nano"
-    )]
+    #[serde(rename = "startTimeUnixNano", serialize_with = "ser::unix_nano")]
     start_ns: u64,
     #[serde(rename = "durationNanos")]
     duration_ns: u64,
-    #[serde(serialize_with = "crate::analysis::ser::arc_strs")]
+    #[serde(serialize_with = "ser::arc_strs")]
     services: &'a [Arc<str>],
     error_count: u64,
     skew_adjusted_count: u32,
