@@ -34,11 +34,7 @@ async fn send(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_listeners_answer_only_loopback_host_names() {
-    let h = builder()
-        .allow_host("collector.test")
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.allow_host("collector.test")).await;
     let (http, api) = (h.otlp_http_addr().unwrap(), h.api_addr().unwrap());
     let port = api.port().to_string();
     for host in [
@@ -145,7 +141,7 @@ async fn beyond_loopback_every_host_is_answered_and_start_up_warns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_is_required_on_every_listener() {
     const TOKEN: &str = "s3cr3t-t0ken";
-    let h = builder().auth_token(TOKEN).spawn().await.unwrap();
+    let h = start_with(|b| b.auth_token(TOKEN)).await;
     let (http, api) = (h.otlp_http_addr().unwrap(), h.api_addr().unwrap());
     let bearer = format!("Bearer {TOKEN}");
     let unauthorized = "missing or wrong bearer token: send `authorization: Bearer <token>`\n";
@@ -221,7 +217,7 @@ async fn the_token_is_required_on_every_listener() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_signs_in_once_and_then_carries_a_cookie() {
-    let h = builder().auth_token("abc123").spawn().await.unwrap();
+    let h = start_with(|b| b.auth_token("abc123")).await;
     let api = h.api_addr().unwrap();
     let r = send(
         api,

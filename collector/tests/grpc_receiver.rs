@@ -130,11 +130,7 @@ async fn truncated_protobuf_is_invalid_argument() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_message_is_refused() {
-    let h = builder()
-        .max_request_bytes(16 * 1024)
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.max_request_bytes(16 * 1024)).await;
     let big: Vec<_> = (1..=1000).map(|i| span(1, i, 0, "x")).collect();
     let err = client(&h)
         .await

@@ -143,12 +143,7 @@ async fn a_resource_shared_by_4000_scopes_is_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configured_decode_limits_hold_on_both_receivers() {
-    let h = builder()
-        .max_spans_per_request(3)
-        .max_resource_attributes(1)
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.max_spans_per_request(3).max_resource_attributes(1)).await;
     // Four scopes of one span: over the configured three spans, refused whole.
     let four = amplifier(16, 4, true);
     let body = four.encode_to_vec();

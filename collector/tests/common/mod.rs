@@ -148,6 +148,11 @@ pub async fn start() -> CollectorHandle {
     builder().spawn().await.unwrap()
 }
 
+/// A collector on ephemeral ports, configured by `f`.
+pub async fn start_with(f: impl FnOnce(CollectorBuilder) -> CollectorBuilder) -> CollectorHandle {
+    f(builder()).spawn().await.unwrap()
+}
+
 pub fn kv(key: &str, v: any_value::Value) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
