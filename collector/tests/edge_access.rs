@@ -7,7 +7,6 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
@@ -78,9 +77,7 @@ async fn loopback_listeners_answer_only_loopback_host_names() {
     h.flush().await;
     assert!(h.services().is_empty());
     // gRPC is not reachable from a page; its authority is not checked.
-    let mut grpc = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut grpc = grpc_client(&h).await;
     grpc.export(request("grpc", vec![span(6, 1, 0, "r")]))
         .await
         .unwrap();
@@ -173,9 +170,7 @@ async fn the_token_is_required_on_every_listener() {
     assert_eq!(r.status, 200);
 
     // OTLP/gRPC.
-    let mut grpc = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut grpc = grpc_client(&h).await;
     let err = grpc
         .export(request("grpc", vec![span(8, 1, 0, "r")]))
         .await

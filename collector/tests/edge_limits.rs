@@ -13,7 +13,6 @@ use common::*;
 use http_body_util::BodyExt;
 use http_body_util::channel::{Channel, Sender};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -408,9 +407,7 @@ async fn the_bytes_in_flight_budget_answers_429_and_recovers() {
             &big[..],
         )
         .unwrap();
-    let mut grpc = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut grpc = grpc_client(&h).await;
     let err = grpc.export(decoded.clone()).await.unwrap_err();
     assert_eq!(
         (err.code(), err.message()),
@@ -443,9 +440,7 @@ async fn shutdown_closes_idle_connections_at_once_and_cuts_the_rest_at_its_deadl
         .await
         .unwrap();
     assert_eq!(one_response(&mut kept).await.status, 200);
-    let mut grpc = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut grpc = grpc_client(&h).await;
     grpc.export(request("edge", vec![span(3, 1, 0, "r")]))
         .await
         .unwrap();

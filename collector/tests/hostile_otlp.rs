@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -92,10 +91,7 @@ async fn amplifying_requests_are_refused_over_http_and_grpc() {
             );
         }
 
-        let mut client =
-            TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-                .await
-                .unwrap();
+        let mut client = grpc_client(&h).await;
         let err = client.export(req).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
         assert_eq!(
@@ -115,9 +111,7 @@ async fn a_resource_shared_by_4000_scopes_is_stored_once() {
     let body = amplifier(64 << 10, 4000, true).encode_to_vec();
     let r = tokio::task::block_in_place(|| post(&h, "application/x-protobuf", &body));
     assert_eq!(r.status, 200, "{}", r.text());
-    let mut client = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut client = grpc_client(&h).await;
     // The same resource again over gRPC, with other scopes' spans: still one resource.
     let mut again = amplifier(64 << 10, 4000, true);
     for (i, ss) in again.resource_spans[0].scope_spans.iter_mut().enumerate() {
@@ -164,9 +158,7 @@ async fn configured_decode_limits_hold_on_both_receivers() {
         r.json()["message"],
         format!("invalid JSON ExportTraceServiceRequest: {too_many}")
     );
-    let mut client = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut client = grpc_client(&h).await;
     let err = client.export(four).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(

@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
@@ -146,6 +147,13 @@ pub fn builder() -> CollectorBuilder {
 
 pub async fn start() -> CollectorHandle {
     builder().spawn().await.unwrap()
+}
+
+/// An OTLP/gRPC client of `h`'s plain-text gRPC listener.
+pub async fn grpc_client(h: &CollectorHandle) -> TraceServiceClient<tonic::transport::Channel> {
+    TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
+        .await
+        .unwrap()
 }
 
 /// A collector on ephemeral ports, configured by `f`.
