@@ -93,14 +93,7 @@ fn request_over(min: usize) -> Vec<u8> {
 }
 
 async fn post(addr: SocketAddr, body: Vec<u8>) -> HttpResponse {
-    http_async(
-        addr,
-        "POST",
-        "/v1/traces".into(),
-        vec![("Content-Type", PB.to_owned())],
-        body,
-    )
-    .await
+    http_async(addr, "POST", "/v1/traces", &[("Content-Type", PB)], &body).await
 }
 
 /// Waits until `f` holds.

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
-use tracewire_collector::{TraceQuery, model::TraceId};
+use tracewire_collector::{CollectorHandle, TraceQuery, model::TraceId};
 
 const PB: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -13,18 +13,13 @@ const JSON: &str = "application/json";
 const CT: &str = "Content-Type";
 const CE: &str = "Content-Encoding";
 
-async fn post(
-    h: &tracewire_collector::CollectorHandle,
-    headers: &[(&'static str, &str)],
-    body: Vec<u8>,
-) -> HttpResponse {
-    let headers = headers.iter().map(|&(k, v)| (k, v.to_owned())).collect();
+async fn post(h: &CollectorHandle, headers: &[(&str, &str)], body: Vec<u8>) -> HttpResponse {
     http_async(
         h.otlp_http_addr().unwrap(),
         "POST",
-        "/v1/traces".into(),
+        "/v1/traces",
         headers,
-        body,
+        &body,
     )
     .await
 }
@@ -137,14 +132,7 @@ async fn wrong_content_type_or_encoding_is_415() {
         "unsupported content encoding `br`: use gzip or none"
     );
     // Other methods on the path are not allowed.
-    let r = http_async(
-        h.otlp_http_addr().unwrap(),
-        "GET",
-        "/v1/traces".into(),
-        vec![],
-        vec![],
-    )
-    .await;
+    let r = http_async(h.otlp_http_addr().unwrap(), "GET", "/v1/traces", &[], b"").await;
     assert_eq!(r.status, 405);
     h.shutdown().await;
 }

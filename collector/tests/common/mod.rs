@@ -120,16 +120,22 @@ pub fn parse_response(raw: &[u8]) -> HttpResponse {
     }
 }
 
-/// Runs a blocking HTTP call off the runtime's threads.
+/// Runs a blocking HTTP call ([`http`]) off the runtime's threads.
 pub async fn http_async(
     addr: SocketAddr,
     method: &'static str,
-    path: String,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
 ) -> HttpResponse {
+    let path = path.to_owned();
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let body = body.to_vec();
     tokio::task::spawn_blocking(move || {
-        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (&**k, &**v)).collect();
         http(addr, method, &path, &h, &body)
     })
     .await
@@ -137,7 +143,7 @@ pub async fn http_async(
 }
 
 pub async fn get_json(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    let r = http_async(addr, "GET", path.to_owned(), vec![], vec![]).await;
+    let r = http_async(addr, "GET", path, &[], b"").await;
     (r.status, r.json())
 }
 
