@@ -303,10 +303,8 @@ fn main() -> ExitCode {
     };
     let tls = matches.contains_id("tls-cert");
     let token = matches.contains_id("auth-token");
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The multi-threaded scheduler with I/O and timers.
+    let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the runtime: {e}");
