@@ -175,6 +175,14 @@ mod tests {
     use super::*;
     use crate::analysis::test_support::span;
 
+    /// `(span id, depth, offset, duration)` of each row.
+    fn layout(w: &Waterfall) -> Vec<(u64, u32, u64, u64)> {
+        w.rows
+            .iter()
+            .map(|r| (r.span_id.to_u64(), r.depth, r.offset_ns, r.duration_ns))
+            .collect()
+    }
+
     #[test]
     fn rows_are_depth_first_with_offsets_and_path_marks() {
         // root [100,200] (svc a)
@@ -190,31 +198,29 @@ mod tests {
             span(5, 1, "a", 120, 130),
         ];
         let w = waterfall(&spans);
-        type Row = (u64, u32, u64, u64, u64, u32, u32, u32);
-        let got: Vec<Row> = w
+        assert_eq!(
+            layout(&w),
+            [
+                (1, 0, 0, 100),
+                (3, 1, 10, 30),
+                (5, 1, 20, 10),
+                (2, 1, 50, 40),
+                (4, 2, 60, 10),
+            ]
+        );
+        let marks: Vec<(u64, u32, u32, u32)> = w
             .rows
             .iter()
-            .map(|r| {
-                (
-                    r.span_id.to_u64(),
-                    r.depth,
-                    r.offset_ns,
-                    r.duration_ns,
-                    r.critical_ns,
-                    r.service,
-                    r.child_count,
-                    r.descendant_count,
-                )
-            })
+            .map(|r| (r.critical_ns, r.service, r.child_count, r.descendant_count))
             .collect();
         assert_eq!(
-            got,
+            marks,
             [
-                (1, 0, 0, 100, 30, 0, 3, 4),
-                (3, 1, 10, 30, 30, 1, 0, 0),
-                (5, 1, 20, 10, 0, 0, 0, 0),
-                (2, 1, 50, 40, 30, 2, 1, 1),
-                (4, 2, 60, 10, 10, 2, 0, 0),
+                (30, 0, 3, 4),
+                (30, 1, 0, 0),
+                (0, 0, 0, 0),
+                (30, 2, 1, 1),
+                (10, 2, 0, 0),
             ]
         );
         let svcs: Vec<&str> = w.services.iter().map(|s| &**s).collect();
@@ -234,27 +240,9 @@ mod tests {
             span(3, 7, "c", 150, 230),
         ];
         let w = waterfall(&spans);
-        let got: Vec<(u64, u32, u64, u64, bool)> = w
-            .rows
-            .iter()
-            .map(|r| {
-                (
-                    r.span_id.to_u64(),
-                    r.depth,
-                    r.offset_ns,
-                    r.duration_ns,
-                    r.orphan,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                (1, 0, 0, 100, false),
-                (2, 1, 0, 50, false),
-                (3, 1, 50, 80, true),
-            ]
-        );
+        assert_eq!(layout(&w), [(1, 0, 0, 100), (2, 1, 0, 50), (3, 1, 50, 80)]);
+        let orphans: Vec<bool> = w.rows.iter().map(|r| r.orphan).collect();
+        assert_eq!(orphans, [false, false, true]);
         // Span 2 started 20 ns before its parent on another service's clock.
         let skew: Vec<i64> = w.rows.iter().map(|r| r.skew_ns).collect();
         assert_eq!((skew, w.skew_adjusted_count), (vec![0, 20, 0], 1));
