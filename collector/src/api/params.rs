@@ -239,22 +239,24 @@ mod tests {
             Window::parse("window=2h", longest, 7).unwrap().window,
             longest
         );
-        assert_eq!(
-            Window::parse("window=0s", longest, 7),
-            Err("`window` must be longer than zero, got `0s`".to_owned())
-        );
-        assert_eq!(
-            Window::parse("window=60", longest, 7),
-            Err("duration `60` needs a unit (ns, us, ms, s, m or h)".to_owned())
-        );
-        assert_eq!(
-            Window::parse("end=soon", longest, 7),
-            Err("`end` must be microseconds since the Unix epoch, got `soon`".to_owned())
-        );
-        assert_eq!(
-            Window::parse("window_s=60", longest, 7),
-            Err("unknown query parameter `window_s`".to_owned())
-        );
+        for (query, error) in [
+            ("window=0s", "`window` must be longer than zero, got `0s`"),
+            (
+                "window=60",
+                "duration `60` needs a unit (ns, us, ms, s, m or h)",
+            ),
+            (
+                "end=soon",
+                "`end` must be microseconds since the Unix epoch, got `soon`",
+            ),
+            ("window_s=60", "unknown query parameter `window_s`"),
+        ] {
+            assert_eq!(
+                Window::parse(query, longest, 7),
+                Err(error.to_owned()),
+                "{query}"
+            );
+        }
     }
 
     #[test]
@@ -297,18 +299,13 @@ mod tests {
             (Some(10_000), Some(20_000))
         );
         assert_eq!(q.limit, 5);
-        assert_eq!(
-            parse_query("limit=0").unwrap_err(),
-            "`limit` must be between 1 and 1000, got 0"
-        );
-        assert_eq!(
-            parse_query("colour=red").unwrap_err(),
-            "unknown query parameter `colour`"
-        );
-        assert_eq!(
-            parse_query("tags=novalue").unwrap_err(),
-            "tag `novalue` must be key=value"
-        );
+        for (query, error) in [
+            ("limit=0", "`limit` must be between 1 and 1000, got 0"),
+            ("colour=red", "unknown query parameter `colour`"),
+            ("tags=novalue", "tag `novalue` must be key=value"),
+        ] {
+            assert_eq!(parse_query(query).unwrap_err(), error, "{query}");
+        }
     }
 
     #[test]
@@ -343,17 +340,18 @@ mod tests {
                 limit: 10_000
             }
         );
-        assert_eq!(
-            parse_page("limit=10001").unwrap_err(),
-            "`limit` must be between 1 and 10000, got 10001"
-        );
-        assert_eq!(
-            parse_page("offset=-1").unwrap_err(),
-            "`offset` must be a non-negative integer, got `-1`"
-        );
-        assert_eq!(
-            parse_page("spans=all").unwrap_err(),
-            "unknown query parameter `spans`"
-        );
+        for (query, error) in [
+            (
+                "limit=10001",
+                "`limit` must be between 1 and 10000, got 10001",
+            ),
+            (
+                "offset=-1",
+                "`offset` must be a non-negative integer, got `-1`",
+            ),
+            ("spans=all", "unknown query parameter `spans`"),
+        ] {
+            assert_eq!(parse_page(query).unwrap_err(), error, "{query}");
+        }
     }
 }
