@@ -113,10 +113,8 @@ pub fn waterfall(spans: &[AnalysisSpan]) -> Waterfall {
     let mut services: Vec<Arc<str>> = Vec::new();
     let mut service_index: HashMap<Arc<str>, u32> = HashMap::new();
     let mut rows: Vec<WaterfallRow> = Vec::with_capacity(spans.len());
-    // (node, depth); children pushed in reverse so the earliest is visited first.
-    let mut stack: Vec<(u32, u32)> = tree.top.iter().rev().map(|&i| (i, 0)).collect();
     let mut row_of: Vec<u32> = vec![0; spans.len()];
-    while let Some((i, depth)) = stack.pop() {
+    for (i, depth) in tree.preorder() {
         let s = &spans[i as usize];
         let iu = i as usize;
         let svc = *service_index.entry(s.service.clone()).or_insert_with(|| {
@@ -143,7 +141,6 @@ pub fn waterfall(spans: &[AnalysisSpan]) -> Waterfall {
             orphan: tree.orphan[iu],
             skew_ns: shift[iu],
         });
-        stack.extend(kids.iter().rev().map(|&c| (c, depth + 1)));
     }
     // Pre-order reversed visits children before parents: sum subtree sizes bottom-up.
     for r in (0..rows.len()).rev() {
