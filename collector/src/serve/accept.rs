@@ -13,11 +13,13 @@
 //! most `max_connections + 1` per listener.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use http::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
@@ -25,9 +27,10 @@ use tokio::sync::watch;
 use tokio::task::{Id, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
+use super::body::RequestBody;
 use super::conn::{ConnShared, Io, ListenerShared, Tracked, drive};
 use super::service::{EdgeCtx, EdgeService};
-use super::{Edge, EdgeBody, EdgeInner, HostPolicy, Timeouts};
+use super::{Edge, EdgeBody, HostPolicy, Timeouts};
 
 /// The largest HTTP/1.1 read buffer, so the most a connection's request head can hold.
 const MAX_H1_BUFFER: usize = 64 << 10;
@@ -145,7 +148,11 @@ impl Listener {
     /// deadline and cuts what remains.
     pub(crate) async fn serve<S, B>(self, inner: S, mut shutdown: watch::Receiver<bool>)
     where
-        S: EdgeInner<B>,
+        S: tower::Service<Request<RequestBody>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
         B: EdgeBody,
     {
         let Listener {
@@ -204,15 +211,18 @@ impl Listener {
                 ctx: ctx.clone(),
                 conn: conn.clone(),
             };
-            let task = serve_connection(
-                stream,
-                tls.clone(),
-                builder.clone(),
-                service,
-                conn.clone(),
-                ctx.timeouts,
-                shutdown.clone(),
-            );
+            let task = {
+                let (conn, tls, builder) = (conn.clone(), tls.clone(), builder.clone());
+                let (timeouts, mut shutdown) = (ctx.timeouts, shutdown.clone());
+                async move {
+                    let Some(io) = open(stream, tls, &conn, &timeouts, &mut shutdown).await else {
+                        return;
+                    };
+                    let served = builder.serve_connection(TokioIo::new(io), service);
+                    tokio::pin!(served);
+                    drive(served, &conn, &timeouts, &mut shutdown).await;
+                }
+            };
             let handle = conns.spawn(task);
             live.insert(handle.id(), conn);
         }
@@ -300,18 +310,15 @@ fn is_per_connection(e: &std::io::Error) -> bool {
     )
 }
 
-async fn serve_connection<S, B>(
+/// The connection's byte stream, after the TLS handshake when there is one; `None` when the
+/// handshake fails, outlasts the header read timeout, or is cut for room or by shutdown.
+async fn open(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    service: EdgeService<S>,
-    conn: Arc<ConnShared>,
-    timeouts: Timeouts,
-    mut shutdown: watch::Receiver<bool>,
-) where
-    S: EdgeInner<B>,
-    B: EdgeBody,
-{
+    conn: &Arc<ConnShared>,
+    timeouts: &Timeouts,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Tracked> {
     let _ = stream.set_nodelay(true);
     let io = match tls {
         None => Io::Plain(stream),
@@ -327,17 +334,14 @@ async fn serve_connection<S, B>(
             tokio::select! {
                 r = handshake => match r {
                     Ok(Ok(tls)) => Io::Tls(Box::new(tls)),
-                    _ => return,
+                    _ => return None,
                 },
-                _ = evicted => return,
-                _ = stopped(&mut shutdown) => return,
+                _ = evicted => return None,
+                _ = stopped(shutdown) => return None,
             }
         }
     };
-    let io = TokioIo::new(Tracked::new(io, conn.clone()));
-    let served = builder.serve_connection(io, service);
-    tokio::pin!(served);
-    drive(served, &conn, &timeouts, &mut shutdown).await;
+    Some(Tracked::new(io, conn.clone()))
 }
 
 #[cfg(test)]

@@ -13,12 +13,10 @@
 //! - `body`: the request-body wrapper: the body read deadline and the budget of bytes in flight;
 //! - `auth`, `tls`: the bearer token, the loopback `Host` policy and the TLS configuration.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
 use http_body::Body;
 
 pub(crate) mod accept;
@@ -35,32 +33,6 @@ pub(crate) use self::body::{Budget, RequestBodyError};
 pub use self::tls::{ServerTls, TlsError, TlsInput};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// What a listener serves behind its edge checks (a router or the gRPC service): it takes
-/// request bodies wrapped by the edge and never fails, answering with a body of `B`.
-pub(crate) trait EdgeInner<B>:
-    tower::Service<
-        Request<body::RequestBody>,
-        Response = Response<B>,
-        Error = Infallible,
-        Future: Send + 'static,
-    > + Clone
-    + Send
-    + 'static
-{
-}
-
-impl<S, B> EdgeInner<B> for S where
-    S: tower::Service<
-            Request<body::RequestBody>,
-            Response = Response<B>,
-            Error = Infallible,
-            Future: Send + 'static,
-        > + Clone
-        + Send
-        + 'static
-{
-}
 
 /// A response body a listener can send: bytes, with an error that can be boxed.
 pub(crate) trait EdgeBody:
