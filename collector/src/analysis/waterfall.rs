@@ -170,7 +170,7 @@ pub fn waterfall(spans: &[AnalysisSpan]) -> Waterfall {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_support::span;
+    use crate::analysis::test_support::{chain, span};
 
     /// `(span id, depth, offset, duration)` of each row.
     fn layout(w: &Waterfall) -> Vec<(u64, u32, u64, u64)> {
@@ -256,10 +256,7 @@ mod tests {
 
     #[test]
     fn deep_traces_count_descendants() {
-        let spans: Vec<_> = (1..=1000u64)
-            .map(|i| span(i, i - 1, "a", i, 3000 - i))
-            .collect();
-        let w = waterfall(&spans);
+        let w = waterfall(&chain(1000, 3000));
         assert_eq!(w.rows[0].descendant_count, 999);
         assert_eq!(w.rows[999].depth, 999);
         assert_eq!(w.rows[500].descendant_count, 499);

@@ -163,16 +163,13 @@ pub(super) fn page<'a>(w: &'a Waterfall, p: RowPage) -> Option<WaterfallPage<'a>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_support::span;
+    use crate::analysis::test_support::chain;
     use crate::analysis::waterfall;
 
     #[test]
     fn pages_carry_their_rows_and_segments_and_the_top_contributors() {
         // A chain 1 → 2 → … → 50: every span is on the critical path.
-        let spans: Vec<_> = (1..=50u64)
-            .map(|i| span(i, i - 1, "a", i, 200 - i))
-            .collect();
-        let w = waterfall(&spans);
+        let w = waterfall(&chain(50, 200));
         let p = page(
             &w,
             RowPage {
