@@ -51,28 +51,23 @@ pub(super) fn parse_page(raw: &str) -> Result<Page, String> {
     Ok(page)
 }
 
-/// Decodes one `application/x-www-form-urlencoded` component.
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
+/// `percent_decode` passes a malformed escape through unchanged; a query is refused instead.
 pub(super) fn form_decode(s: &str) -> Result<String, String> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("invalid percent-encoding in `{s}`"))?;
-                out.push(hex);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let malformed = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if malformed {
+        return Err(format!("invalid percent-encoding in `{s}`"));
     }
-    String::from_utf8(out).map_err(|_| format!("`{s}` is not UTF-8"))
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| format!("`{s}` is not UTF-8"))
 }
 
 /// The decoded `key=value` pairs of a query string, in order (a pair that does not decode is
@@ -219,6 +214,27 @@ pub(super) fn parse_query(raw: &str) -> Result<TraceQuery, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_components_decode_strictly() {
+        for (raw, decoded) in [
+            ("a+b", "a b"),
+            ("a%2Bb", "a+b"),
+            ("%E2%82%AC", "\u{20ac}"),
+            ("http.route=%2Fusers%2F%7Bid%7D", "http.route=/users/{id}"),
+            ("", ""),
+        ] {
+            assert_eq!(form_decode(raw).as_deref(), Ok(decoded), "{raw}");
+        }
+        for raw in ["%", "a%4", "%zz", "%%41", "a%4g"] {
+            assert_eq!(
+                form_decode(raw),
+                Err(format!("invalid percent-encoding in `{raw}`")),
+                "{raw}"
+            );
+        }
+        assert_eq!(form_decode("%FF"), Err("`%FF` is not UTF-8".to_owned()));
+    }
 
     #[test]
     fn windows() {
