@@ -3,6 +3,7 @@
 //! freed when the last span referring to it is evicted, so the interner never outgrows the
 //! spans it serves.
 
+use std::borrow::Cow;
 use std::mem::size_of;
 use std::sync::Arc;
 
@@ -14,6 +15,36 @@ pub(crate) type Sym = u32;
 struct Entry {
     s: Option<Arc<str>>,
     refs: u32,
+    /// Bumped each time the symbol is freed, so a remembered `(symbol, generation)` pair tells
+    /// whether the symbol still names the same string (it fits in `Entry`'s padding).
+    generation: u32,
+}
+
+/// Slots of [`StaticSyms`]: a power of two, comfortably above the distinct `'static` strings a
+/// process's instrumentation uses (keys, span names, literal values).
+const STATIC_SLOTS: usize = 256;
+
+/// Symbols of `'static` strings, found by the string's address and length: spans exported in
+/// process carry the same literal keys, names and values span after span, so after the first
+/// lookup such a string costs one slot compare instead of hashing and comparing its bytes. A
+/// `'static` string's bytes never change, so its address names its text for the whole process;
+/// a slot is used only while its symbol's generation is unchanged (the string was not freed),
+/// and holds no reference of its own, so caching never keeps a string alive.
+struct StaticSyms {
+    /// `(address, length, symbol, generation)`; length `usize::MAX` when empty.
+    slots: Box<[(usize, usize, Sym, u32)]>,
+}
+
+impl Default for StaticSyms {
+    fn default() -> Self {
+        StaticSyms {
+            slots: vec![(0, usize::MAX, 0, 0); STATIC_SLOTS].into_boxed_slice(),
+        }
+    }
+}
+
+fn static_slot(addr: usize, len: usize) -> usize {
+    ((addr >> 3) ^ (addr >> 11) ^ len) & (STATIC_SLOTS - 1)
 }
 
 #[derive(Default)]
@@ -23,6 +54,7 @@ pub(crate) struct Interner {
     free: Vec<Sym>,
     /// Heap bytes of the strings themselves (Arc header + text), kept as a running total.
     string_bytes: usize,
+    statics: StaticSyms,
 }
 
 /// What one `Arc<str>` of `len` bytes costs on the heap: two counters and the text, rounded up to
@@ -40,17 +72,19 @@ impl Interner {
         }
         let arc: Arc<str> = Arc::from(s);
         self.string_bytes += arc_str_bytes(s.len());
-        let entry = Entry {
-            s: Some(arc.clone()),
-            refs: 1,
-        };
         let sym = match self.free.pop() {
             Some(sym) => {
-                self.entries[sym as usize] = entry;
+                let e = &mut self.entries[sym as usize];
+                e.s = Some(arc.clone());
+                e.refs = 1;
                 sym
             }
             None => {
-                self.entries.push(entry);
+                self.entries.push(Entry {
+                    s: Some(arc.clone()),
+                    refs: 1,
+                    generation: 0,
+                });
                 (self.entries.len() - 1) as Sym
             }
         };
@@ -59,6 +93,32 @@ impl Interner {
     }
 
     /// Takes one more reference to an interned symbol.
+    /// Interns `s` cut to `max` bytes by `cut` (what the store keeps), looking `'static` strings
+    /// up by address first.
+    pub(crate) fn intern_cow(
+        &mut self,
+        s: &Cow<'static, str>,
+        cut: impl FnOnce(&str) -> &str,
+    ) -> Sym {
+        let s: &'static str = match s {
+            Cow::Borrowed(s) => s,
+            Cow::Owned(s) => return self.intern(cut(s)),
+        };
+        let (addr, len) = (s.as_ptr() as usize, s.len());
+        let slot = static_slot(addr, len);
+        let (a, l, sym, generation) = self.statics.slots[slot];
+        if a == addr && l == len {
+            let e = &mut self.entries[sym as usize];
+            if e.generation == generation {
+                e.refs += 1;
+                return sym;
+            }
+        }
+        let sym = self.intern(cut(s));
+        self.statics.slots[slot] = (addr, len, sym, self.entries[sym as usize].generation);
+        sym
+    }
+
     pub(crate) fn retain(&mut self, sym: Sym) {
         self.entries[sym as usize].refs += 1;
     }
@@ -72,7 +132,12 @@ impl Interner {
                 self.string_bytes -= arc_str_bytes(s.len());
                 self.map.remove(&*s);
             }
-            self.free.push(sym);
+            // A symbol freed 2^32 times is retired rather than let its generation wrap, so an
+            // old `StaticSyms` slot can never match it again.
+            if let Some(g) = e.generation.checked_add(1) {
+                e.generation = g;
+                self.free.push(sym);
+            }
             return true;
         }
         false
@@ -112,6 +177,7 @@ impl Interner {
             + map_bytes::<Arc<str>, Sym>(self.map.capacity())
             + self.entries.capacity() * size_of::<Entry>()
             + self.free.capacity() * size_of::<Sym>()
+            + size_of_val(&*self.statics.slots)
     }
 }
 
@@ -132,6 +198,32 @@ pub(crate) fn map_bytes<K, V>(capacity: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn static_strings_are_found_by_address_only_while_their_symbol_lives() {
+        let mut i = Interner::default();
+        let key: Cow<'static, str> = Cow::Borrowed("http.route");
+        let a = i.intern_cow(&key, |s| s);
+        assert_eq!(i.intern_cow(&key, |s| s), a, "second lookup hits the slot");
+        assert_eq!(i.intern_cow(&Cow::Owned("http.route".into()), |s| s), a);
+        assert_eq!(i.entries[a as usize].refs, 3);
+        assert!(!i.release(a));
+        assert!(!i.release(a));
+        assert!(i.release(a), "the slot holds no reference of its own");
+        assert_eq!(i.len(), 0);
+        let other = i.intern("other");
+        assert_eq!(other, a, "the freed symbol is reused");
+        let b = i.intern_cow(&key, |s| s);
+        assert_ne!(b, a, "a stale slot is not trusted");
+        assert_eq!(&**i.resolve(b), "http.route");
+        assert_eq!(&**i.resolve(a), "other");
+        assert_eq!(i.entries[a as usize].refs, 1);
+        let long: Cow<'static, str> = Cow::Borrowed("abcdef");
+        let c = i.intern_cow(&long, |s| &s[..3]);
+        assert_eq!(&**i.resolve(c), "abc");
+        assert_eq!(i.intern_cow(&long, |s| &s[..3]), c);
+        assert_eq!(i.lookup("abc"), Some(c));
+    }
 
     #[test]
     fn refcounts_free_strings_and_reuse_symbols() {

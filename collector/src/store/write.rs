@@ -85,7 +85,10 @@ impl Store {
     fn intern_value(&mut self, v: &NewValue) -> (u8, u64) {
         let max = self.limits.max_value_len;
         match v {
-            NewValue::Str(s) => (TAG_STR, u64::from(self.strings.intern(truncate(s, max)))),
+            NewValue::Str(s) => (
+                TAG_STR,
+                u64::from(self.strings.intern_cow(s, |s| truncate(s, max))),
+            ),
             NewValue::Bool(b) => (TAG_BOOL, u64::from(*b)),
             NewValue::Int(i) => (TAG_INT, *i as u64),
             NewValue::Double(d) => (TAG_DOUBLE, d.to_bits()),
@@ -141,12 +144,12 @@ impl Store {
 
     fn pack(&mut self, span: NewSpan, source: u32, service: Sym, arrived: u32) -> StoredSpan {
         let max = self.limits.max_value_len;
-        let name = self.strings.intern(truncate(&span.name, max));
+        let name = self.strings.intern_cow(&span.name, |s| truncate(s, max));
         let kept = span.attributes.len().min(self.limits.max_attributes);
         let over_attrs = saturating_u32(span.attributes.len() - kept);
         let mut attrs = Vec::with_capacity(kept);
         for (k, v) in span.attributes.iter().take(kept) {
-            let key = self.strings.intern(truncate(k, max));
+            let key = self.strings.intern_cow(k, |s| truncate(s, max));
             let (tag, bits) = self.intern_value(v);
             attrs.push(PackedAttr { bits, key, tag });
         }
