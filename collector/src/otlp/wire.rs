@@ -209,15 +209,19 @@ impl Walk<'_> {
         let mut r = Reader { buf };
         // Elements per repeated field of this message (field numbers stay below 16).
         let mut counts = [0usize; 16];
+        // A bit per field number in `counts` that holds elements, so the sizes are summed for
+        // those alone (most messages here, attributes and values, have no repeated field).
+        let mut seen: u16 = 0;
         while !r.buf.is_empty() {
             let (number, wire) = r.key().map_err(invalid)?;
             match field(msg, number) {
-                Some(Field::Repeated(inner, _) | Field::Inline(inner)) if wire == 2 => {
+                Some(f @ (Field::Repeated(inner, _) | Field::Inline(inner))) if wire == 2 => {
                     let len = usize::try_from(r.varint().map_err(invalid)?)
                         .map_err(|_| invalid(TRUNCATED))?;
                     let body = r.take(len).map_err(invalid)?;
-                    if let Some(Field::Repeated(..)) = field(msg, number) {
+                    if let Field::Repeated(..) = f {
                         counts[number as usize % 16] += 1;
+                        seen |= 1 << (number % 16);
                         self.count(inner)?;
                     }
                     self.message(inner, body, depth + 1)?;
@@ -233,6 +237,7 @@ impl Walk<'_> {
                         .map_err(|_| invalid(TRUNCATED))?;
                     r.take(len).map_err(invalid)?;
                     counts[number as usize % 16] += 1;
+                    seen |= 1 << (number % 16);
                     self.add(buffer_bytes(len))?;
                 }
                 Some(Field::Scalar) | None => r.skip(wire, number, depth).map_err(invalid)?,
@@ -240,13 +245,15 @@ impl Walk<'_> {
                 Some(_) => return Err(invalid("invalid wire type for a known field")),
             }
         }
-        for (number, &n) in counts.iter().enumerate() {
-            let size = match field(msg, number as u32) {
+        while seen != 0 {
+            let number = seen.trailing_zeros();
+            seen &= seen - 1;
+            let size = match field(msg, number) {
                 Some(Field::Repeated(_, size)) => size,
                 Some(Field::RepeatedString) => size_of::<String>(),
                 _ => continue,
             };
-            self.add(vec_capacity(n) * size)?;
+            self.add(vec_capacity(counts[number as usize]) * size)?;
         }
         Ok(())
     }
