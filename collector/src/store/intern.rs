@@ -20,16 +20,18 @@ struct Entry {
     generation: u32,
 }
 
-/// Slots of [`StaticSyms`]: a power of two, comfortably above the distinct `'static` strings a
-/// process's instrumentation uses (keys, span names, literal values).
-const STATIC_SLOTS: usize = 256;
+/// Sets of [`StaticSyms`], two slots each: a power of two, well above the distinct `'static`
+/// strings a process's instrumentation uses (keys, span names, literal values), so that three of
+/// them rarely share a set.
+const STATIC_SETS: usize = 512;
 
 /// Symbols of `'static` strings, found by the string's address and length: spans exported in
 /// process carry the same literal keys, names and values span after span, so after the first
 /// lookup such a string costs one slot compare instead of hashing and comparing its bytes. A
 /// `'static` string's bytes never change, so its address names its text for the whole process;
 /// a slot is used only while its symbol's generation is unchanged (the string was not freed),
-/// and holds no reference of its own, so caching never keeps a string alive.
+/// and holds no reference of its own, so caching never keeps a string alive. Each set keeps its
+/// two most recently missed strings, the newer first.
 struct StaticSyms {
     /// `(address, length, symbol, generation)`; length `usize::MAX` when empty.
     slots: Box<[(usize, usize, Sym, u32)]>,
@@ -38,13 +40,15 @@ struct StaticSyms {
 impl Default for StaticSyms {
     fn default() -> Self {
         StaticSyms {
-            slots: vec![(0, usize::MAX, 0, 0); STATIC_SLOTS].into_boxed_slice(),
+            slots: vec![(0, usize::MAX, 0, 0); 2 * STATIC_SETS].into_boxed_slice(),
         }
     }
 }
 
-fn static_slot(addr: usize, len: usize) -> usize {
-    ((addr >> 3) ^ (addr >> 11) ^ len) & (STATIC_SLOTS - 1)
+/// The first slot of the set for a string at `addr` of `len` bytes.
+fn static_set(addr: usize, len: usize) -> usize {
+    let h = ((addr ^ len.rotate_left(40)) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    2 * ((h >> 32) as usize & (STATIC_SETS - 1))
 }
 
 #[derive(Default)]
@@ -105,17 +109,20 @@ impl Interner {
             Cow::Owned(s) => return self.intern(cut(s)),
         };
         let (addr, len) = (s.as_ptr() as usize, s.len());
-        let slot = static_slot(addr, len);
-        let (a, l, sym, generation) = self.statics.slots[slot];
-        if a == addr && l == len {
-            let e = &mut self.entries[sym as usize];
-            if e.generation == generation {
-                e.refs += 1;
-                return sym;
+        let set = static_set(addr, len);
+        for slot in set..set + 2 {
+            let (a, l, sym, generation) = self.statics.slots[slot];
+            if a == addr && l == len {
+                let e = &mut self.entries[sym as usize];
+                if e.generation == generation {
+                    e.refs += 1;
+                    return sym;
+                }
             }
         }
         let sym = self.intern(cut(s));
-        self.statics.slots[slot] = (addr, len, sym, self.entries[sym as usize].generation);
+        self.statics.slots[set + 1] = self.statics.slots[set];
+        self.statics.slots[set] = (addr, len, sym, self.entries[sym as usize].generation);
         sym
     }
 
