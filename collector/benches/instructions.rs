@@ -8,8 +8,10 @@
 //! way its `build_*` case does, so the store's own share is the difference of the two, printed
 //! as `net`. Name cases to run only those: `... --bench instructions -- steady`.
 //!
-//! `-- --cpu` measures instead the CPU time (from `/proc/thread-self/schedstat`, summed over the
-//! process's threads) of `N` spans, median of five runs, in nanoseconds per span.
+//! `-- --cpu` measures instead the CPU time of `10 N` spans, median of five runs, in nanoseconds
+//! per span: the scheduler's own accounting (`/proc/self/task/*/schedstat`, which excludes time
+//! spent waiting for a CPU) summed over the process's threads just before the collector stops
+//! them.
 //!
 //! Run as `instructions CASE SPANS` (what the driver does under valgrind), it runs one case.
 
@@ -57,7 +59,7 @@ fn bodies(n: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn in_process(n: u64, max_spans: usize) {
+fn in_process(n: u64, max_spans: usize) -> u64 {
     let batches = batches(n);
     let store = Collector::builder()
         .max_spans(max_spans)
@@ -73,10 +75,12 @@ fn in_process(n: u64, max_spans: usize) {
         store.flush_blocking();
     }
     assert_eq!(store.stats().spans as u64, n.min(max_spans as u64));
+    let cpu = threads_cpu_nanos();
     store.close();
+    cpu
 }
 
-fn otlp_http(n: u64) {
+fn otlp_http(n: u64) -> u64 {
     let bodies = bodies(n);
     let handle = Collector::builder()
         .ephemeral_ports()
@@ -92,34 +96,40 @@ fn otlp_http(n: u64) {
     }
     handle.store().flush_blocking();
     assert_eq!(handle.store().stats().spans as u64, n.min(2048));
+    let cpu = threads_cpu_nanos();
     drop(conn);
     handle.shutdown_blocking();
+    cpu
 }
 
-fn run(case: &str, n: u64) -> Result<(), String> {
-    match case {
-        "build_span_data" => drop(black_box(batches(n))),
+/// Runs `case` with `n` spans; returns the CPU time of the process's live threads at its end.
+fn run(case: &str, n: u64) -> Result<u64, String> {
+    Ok(match case {
+        "build_span_data" => {
+            black_box(batches(n));
+            threads_cpu_nanos()
+        }
         "in_process_steady" => in_process(n, 2048),
         "in_process_filling" => in_process(n, 1 << 22),
-        "build_otlp_bodies" => drop(black_box(bodies(n))),
+        "build_otlp_bodies" => {
+            black_box(bodies(n));
+            threads_cpu_nanos()
+        }
         "otlp_http_steady" => otlp_http(n),
         _ => return Err(format!("unknown case {case}")),
-    }
-    Ok(())
+    })
 }
 
-/// CPU time of the whole process so far (every thread, live or exited), in nanoseconds.
-fn process_cpu_nanos() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // utime and stime, fields 14 and 15, after the parenthesised command name.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    f.iter().sum::<u64>() * 10_000_000
+/// CPU time of the process's live threads, in nanoseconds (the first field of each thread's
+/// `schedstat`).
+fn threads_cpu_nanos() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 fn main() -> Result<(), String> {
@@ -131,7 +141,7 @@ fn main() -> Result<(), String> {
     if let [case, n] = args.as_slice()
         && let Ok(n) = n.parse()
     {
-        return run(case, n);
+        return run(case, n).map(drop);
     }
     let exe = std::env::args().next().ok_or("no program name")?;
     let chosen: Vec<(&str, Option<&str>)> = CASES
@@ -148,9 +158,8 @@ fn main() -> Result<(), String> {
             let n = 10 * SPANS;
             let mut runs = Vec::new();
             for _ in 0..5 {
-                let before = process_cpu_nanos();
-                run(case, n)?;
-                runs.push(process_cpu_nanos() - before);
+                let before = threads_cpu_nanos();
+                runs.push(run(case, n)?.saturating_sub(before));
             }
             runs.sort_unstable();
             runs[2] as f64 / n as f64
