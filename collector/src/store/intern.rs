@@ -96,9 +96,12 @@ impl Interner {
         sym
     }
 
-    /// Takes one more reference to an interned symbol.
-    /// Interns `s` cut to `max` bytes by `cut` (what the store keeps), looking `'static` strings
-    /// up by address first.
+    /// Interns `cut(s)` (the store passes its length limit), looking `'static` strings up by
+    /// address first.
+    #[expect(
+        clippy::ptr_arg,
+        reason = "whether the string is borrowed for 'static is what the lookup keys on"
+    )]
     pub(crate) fn intern_cow(
         &mut self,
         s: &Cow<'static, str>,
@@ -126,6 +129,7 @@ impl Interner {
         sym
     }
 
+    /// Takes one more reference to an interned symbol.
     pub(crate) fn retain(&mut self, sym: Sym) {
         self.entries[sym as usize].refs += 1;
     }
