@@ -4,13 +4,14 @@
 //! `cargo bench -p tracewire --bench instructions` runs every case twice under callgrind (with
 //! `N` and `2N` iterations) and prints the difference divided by `N`: the instructions of one
 //! iteration, setup and process start-up cancelled out. Every thread counts, so the `pipeline`
-//! cases include the export worker's share. Name cases to run only those:
+//! cases include the export worker's share. The `enter` cases enter and exit a span that already
+//! exists, as middleware does on every poll. Name cases to run only those:
 //! `cargo bench -p tracewire --bench instructions -- child fields3`.
 //!
 //! `-- --cpu` measures instead the time each case's loop spent on a CPU, from the scheduler's
 //! own accounting (`/proc/thread-self/schedstat`), which excludes the time spent waiting for one:
-//! the median of seven runs of 100,000 iterations, in nanoseconds per iteration. The pipeline
-//! case then counts only the calling thread.
+//! the median of seven runs of 100,000 iterations (2,000,000 for `enter`), in nanoseconds per
+//! iteration. The pipeline case then counts only the calling thread.
 //!
 //! Run as `instructions CASE ITERATIONS` (what the driver does under valgrind), it runs one case.
 
@@ -144,6 +145,12 @@ fn http() {
     drop(entered);
 }
 
+/// Enters and exits a span that already exists: what middleware pays on every poll of a
+/// request's future and body.
+fn enter(span: &tracing::Span) {
+    let _entered = black_box(span).enter();
+}
+
 /// Runs `case` `n` times; the time its loop spent on a CPU, in nanoseconds.
 fn run(case: &str, n: u64) -> Result<u64, String> {
     let (kind, sub) = case.split_once('/').unwrap_or((case, ""));
@@ -169,6 +176,16 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
                 p.shutdown(Duration::from_secs(60))
                     .map_err(|e| e.to_string())?;
             }
+        }
+        "enter" => {
+            let (d, pipeline) = dispatch(sub).ok_or_else(|| format!("unknown subscriber {sub}"))?;
+            spent = tracing::dispatcher::with_default(&d, || {
+                let parent = tracing::info_span!("parent");
+                let _p = parent.enter();
+                let span = tracing::info_span!("polled", http.request.method = "GET");
+                timed(n, || enter(&span))
+            });
+            drop(pipeline);
         }
         "clock_system" => {
             spent = timed(n, || {
@@ -219,6 +236,10 @@ const CASES: &[&str] = &[
     "http/noop",
     "http/unsampled",
     "http/sampled",
+    "enter/bare",
+    "enter/noop",
+    "enter/unsampled",
+    "enter/sampled",
     "root/bare",
     "root/noop",
     "root/unsampled",
@@ -250,11 +271,14 @@ fn main() -> Result<(), String> {
         const N: u64 = 100_000;
         println!("{:<24} {:>14}", "case", "ns on a CPU");
         for case in chosen {
+            // Entering takes a few nanoseconds: more iterations, so a run outlasts the
+            // scheduler's accounting tick.
+            let n = if case.starts_with("enter") { 20 * N } else { N };
             let mut runs = (0..7)
-                .map(|_| run(case, N))
+                .map(|_| run(case, n))
                 .collect::<Result<Vec<_>, _>>()?;
             runs.sort_unstable();
-            println!("{case:<24} {:>14.1}", runs[3] as f64 / N as f64);
+            println!("{case:<24} {:>14.1}", runs[3] as f64 / n as f64);
         }
         return Ok(());
     }
