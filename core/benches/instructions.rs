@@ -10,8 +10,10 @@
 //!
 //! `-- --cpu` measures instead the time each case's loop spent on a CPU, from the scheduler's
 //! own accounting (`/proc/thread-self/schedstat`), which excludes the time spent waiting for one:
-//! the median of seven runs of 100,000 iterations (2,000,000 for `enter`), in nanoseconds per
-//! iteration. The pipeline case then counts only the calling thread.
+//! the median of seven runs of 1,000,000 iterations (10,000,000 for `enter`), in nanoseconds per
+//! iteration. That accounting moves in scheduler ticks (4 ms here), so a run must be long for the
+//! figure to be fine: 100,000 iterations rounded every case to a multiple of 40 ns. The pipeline
+//! case then counts only the calling thread.
 //!
 //! Run as `instructions CASE ITERATIONS` (what the driver does under valgrind), it runs one case.
 
@@ -268,12 +270,12 @@ fn main() -> Result<(), String> {
         .filter(|c| args.is_empty() || args.iter().any(|a| c.contains(a.as_str())))
         .collect();
     if cpu {
-        const N: u64 = 100_000;
+        const N: u64 = 1_000_000;
         println!("{:<24} {:>14}", "case", "ns on a CPU");
         for case in chosen {
             // Entering takes a few nanoseconds: more iterations, so a run outlasts the
             // scheduler's accounting tick.
-            let n = if case.starts_with("enter") { 20 * N } else { N };
+            let n = if case.starts_with("enter") { 10 * N } else { N };
             let mut runs = (0..7)
                 .map(|_| run(case, n))
                 .collect::<Result<Vec<_>, _>>()?;
