@@ -164,7 +164,7 @@ where
         let limits = &self.config.limits;
         let recording = (sampled && self.config.record).then(|| {
             let (links, dropped_links) = limit_links(links, limits);
-            let mut rec = Box::new(Recording {
+            let mut rec = Recording {
                 name: Cow::Borrowed(meta.name()),
                 target: meta.target(),
                 kind: SpanKind::Internal,
@@ -183,7 +183,8 @@ where
                 status_code: None,
                 status_message: None,
                 error_message: None,
-            });
+            }
+            .boxed();
             for key in &self.config.baggage_attributes {
                 if let Some(v) = baggage.get(key) {
                     push_attribute(
@@ -300,23 +301,25 @@ where
             return;
         };
         let status = rec.status();
-        let rec = *rec;
-        self.config.sink.on_end(SpanData {
+        // The parts are taken out of the box, which goes back to this thread's pool.
+        let span = SpanData {
             span_context: state.cx,
             parent_span_id: state.parent_span_id,
             parent_is_remote: state.parent_is_remote,
             kind: rec.kind,
-            name: rec.name,
+            name: std::mem::replace(&mut rec.name, Cow::Borrowed("")),
             target: Cow::Borrowed(rec.target),
             start_time: rec.start,
             end_time: SystemTime::now(),
-            attributes: rec.attributes,
+            attributes: std::mem::take(&mut rec.attributes),
             dropped_attributes: rec.dropped_attributes,
-            events: rec.events,
+            events: std::mem::take(&mut rec.events),
             dropped_events: rec.dropped_events,
-            links: rec.links,
+            links: std::mem::take(&mut rec.links),
             dropped_links: rec.dropped_links,
             status,
-        });
+        };
+        Recording::recycle(rec);
+        self.config.sink.on_end(span);
     }
 }

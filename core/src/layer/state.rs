@@ -2,6 +2,7 @@
 //! records.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::time::SystemTime;
 
 use crate::baggage::Baggage;
@@ -50,7 +51,52 @@ pub(super) enum StatusCode {
     Error,
 }
 
+/// How many emptied recordings one thread keeps for its next sampled spans.
+pub(super) const POOL_PER_THREAD: usize = 32;
+
+thread_local! {
+    /// Boxes of recordings whose spans closed on this thread, emptied, for the next spans this
+    /// thread creates: a sampled span then costs no allocation and no free for its recording.
+    /// At most [`POOL_PER_THREAD`]; freed when the thread exits.
+    static POOL: RefCell<Vec<Box<Recording>>> = const { RefCell::new(Vec::new()) };
+}
+
 impl Recording {
+    /// `self` in a box, reusing one this thread emptied if it has one.
+    #[inline]
+    pub(super) fn boxed(self) -> Box<Recording> {
+        match POOL.try_with(|p| p.borrow_mut().pop()) {
+            Ok(Some(mut b)) => {
+                // A pooled recording owns nothing (see `recycle`): forgetting it leaks nothing
+                // and skips its drop glue.
+                std::mem::forget(std::mem::replace(&mut *b, self));
+                b
+            }
+            _ => Box::new(self),
+        }
+    }
+
+    /// Returns a box to this thread's pool (or frees it when the pool is full or the thread is
+    /// exiting). Whatever it still owns is dropped first, so a pooled recording owns nothing.
+    #[inline]
+    pub(super) fn recycle(mut b: Box<Recording>) {
+        b.name = Cow::Borrowed("");
+        b.attributes = Vec::new();
+        b.events = Vec::new();
+        b.links = Vec::new();
+        b.status_message = None;
+        b.error_message = None;
+        let _ = POOL.try_with(move |p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOL_PER_THREAD {
+                if p.capacity() == 0 {
+                    p.reserve_exact(POOL_PER_THREAD);
+                }
+                p.push(b);
+            }
+        });
+    }
+
     pub(super) fn status(&mut self) -> Status {
         match self.status_code {
             Some(StatusCode::Ok) => Status::Ok,
@@ -120,4 +166,71 @@ fn limit_some_links(mut links: Vec<Link>, limits: &SpanLimits) -> (Vec<Link>, u3
         }
     }
     (links, u32::try_from(dropped).unwrap_or(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recording(name: &'static str) -> Recording {
+        Recording {
+            name: Cow::Borrowed(name),
+            target: "t",
+            kind: SpanKind::Internal,
+            start: SystemTime::UNIX_EPOCH,
+            attributes: Vec::new(),
+            dropped_attributes: 0,
+            events: Vec::new(),
+            dropped_events: 0,
+            links: Vec::new(),
+            dropped_links: 0,
+            status_code: None,
+            status_message: None,
+            error_message: None,
+        }
+    }
+
+    fn pooled() -> usize {
+        POOL.with(|p| p.borrow().len())
+    }
+
+    #[test]
+    fn a_recycled_box_is_reused_emptied_and_the_pool_is_capped() {
+        // A fresh thread, so the pool starts empty whatever other tests ran here.
+        std::thread::spawn(|| {
+            let mut first = recording("a").boxed();
+            first.name = Cow::Owned("owned".to_owned());
+            first.attributes.push(KeyValue::new("k", "v"));
+            first.events.reserve(4);
+            first.status_message = Some(Cow::Owned("kept?".to_owned()));
+            first.error_message = Some(Cow::Owned("kept?".to_owned()));
+            let addr = &*first as *const Recording;
+            Recording::recycle(first);
+            assert_eq!(pooled(), 1);
+            let again = recording("b").boxed();
+            assert_eq!(&*again as *const Recording, addr, "the box is reused");
+            assert_eq!(again.name, "b");
+            assert_eq!(again.status_message, None);
+            assert_eq!(pooled(), 0);
+
+            let many: Vec<_> = (0..POOL_PER_THREAD + 10)
+                .map(|_| recording("c").boxed())
+                .collect();
+            for b in many {
+                Recording::recycle(b);
+            }
+            assert_eq!(pooled(), POOL_PER_THREAD, "the pool keeps at most its cap");
+            POOL.with(|p| {
+                for b in p.borrow().iter() {
+                    assert!(matches!(b.name, Cow::Borrowed("")));
+                    assert_eq!(b.attributes.capacity(), 0);
+                    assert_eq!(b.events.capacity(), 0);
+                    assert_eq!(b.links.capacity(), 0);
+                    assert!(b.status_message.is_none() && b.error_message.is_none());
+                }
+            });
+        })
+        .join()
+        .unwrap();
+    }
 }
