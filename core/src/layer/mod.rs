@@ -48,7 +48,7 @@ use crate::export::SpanSink;
 use crate::id::{SpanId, TraceFlags, TraceId};
 use crate::limits::SpanLimits;
 use crate::sampler::{Sampler, SamplingInput};
-use crate::span::{Event, Link, SpanData, SpanKind};
+use crate::span::{Event, Link, SpanData};
 use crate::value::{Text, Value};
 
 /// Settings shared by the layer.
@@ -163,28 +163,18 @@ where
         }
         let limits = &self.config.limits;
         let recording = (sampled && self.config.record).then(|| {
-            let (links, dropped_links) = limit_links(links, limits);
-            let mut rec = Recording {
-                name: Cow::Borrowed(meta.name()),
-                target: meta.target(),
-                kind: SpanKind::Internal,
-                start: SystemTime::now(),
-                // Sized from the call site: the span's own fields (a few of them `otel.*`,
-                // which are not attributes) and the baggage keys, so recording never grows it.
-                attributes: Vec::with_capacity(
-                    (meta.fields().len() + self.config.baggage_attributes.len())
-                        .min(limits.attribute_count),
-                ),
-                dropped_attributes: 0,
-                events: Vec::new(),
-                dropped_events: 0,
-                links,
-                dropped_links,
-                status_code: None,
-                status_message: None,
-                error_message: None,
-            }
-            .boxed();
+            // Sized from the call site: the span's own fields (a few of them `otel.*`, which
+            // are not attributes) and the baggage keys, so recording never grows it.
+            let attributes = Vec::with_capacity(
+                (meta.fields().len() + self.config.baggage_attributes.len())
+                    .min(limits.attribute_count),
+            );
+            let mut rec = Recording::start(
+                meta.name(),
+                meta.target(),
+                attributes,
+                limit_links(links, limits),
+            );
             for key in &self.config.baggage_attributes {
                 if let Some(v) = baggage.get(key) {
                     push_attribute(

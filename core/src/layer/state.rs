@@ -62,17 +62,46 @@ thread_local! {
 }
 
 impl Recording {
-    /// `self` in a box, reusing one this thread emptied if it has one.
+    /// The recording of a span starting now, in a box this thread emptied if it has one.
     #[inline]
-    pub(super) fn boxed(self) -> Box<Recording> {
+    pub(super) fn start(
+        name: &'static str,
+        target: &'static str,
+        attributes: Vec<KeyValue>,
+        (links, dropped_links): (Vec<Link>, u32),
+    ) -> Box<Recording> {
+        let start = SystemTime::now();
         match POOL.try_with(|p| p.borrow_mut().pop()) {
             Ok(Some(mut b)) => {
-                // A pooled recording owns nothing (see `recycle`): forgetting it leaks nothing
-                // and skips its drop glue.
-                std::mem::forget(std::mem::replace(&mut *b, self));
+                // Filled field by field where it lies, not built on the stack and copied in. A
+                // pooled recording owns nothing (see `recycle`), and keeps what `recycle` reset.
+                b.name = Cow::Borrowed(name);
+                b.target = target;
+                b.kind = SpanKind::Internal;
+                b.start = start;
+                b.attributes = attributes;
+                b.dropped_attributes = 0;
+                b.dropped_events = 0;
+                b.links = links;
+                b.dropped_links = dropped_links;
+                b.status_code = None;
                 b
             }
-            _ => Box::new(self),
+            _ => Box::new(Recording {
+                name: Cow::Borrowed(name),
+                target,
+                kind: SpanKind::Internal,
+                start,
+                attributes,
+                dropped_attributes: 0,
+                events: Vec::new(),
+                dropped_events: 0,
+                links,
+                dropped_links,
+                status_code: None,
+                status_message: None,
+                error_message: None,
+            }),
         }
     }
 
@@ -143,7 +172,8 @@ pub(super) fn push_attribute(
 #[inline]
 pub(super) fn limit_links(links: Vec<Link>, limits: &SpanLimits) -> (Vec<Link>, u32) {
     if links.is_empty() {
-        return (links, 0);
+        // A new empty vector rather than `links` moved: nothing to free either way.
+        return (Vec::new(), 0);
     }
     limit_some_links(links, limits)
 }
@@ -172,22 +202,8 @@ fn limit_some_links(mut links: Vec<Link>, limits: &SpanLimits) -> (Vec<Link>, u3
 mod tests {
     use super::*;
 
-    fn recording(name: &'static str) -> Recording {
-        Recording {
-            name: Cow::Borrowed(name),
-            target: "t",
-            kind: SpanKind::Internal,
-            start: SystemTime::UNIX_EPOCH,
-            attributes: Vec::new(),
-            dropped_attributes: 0,
-            events: Vec::new(),
-            dropped_events: 0,
-            links: Vec::new(),
-            dropped_links: 0,
-            status_code: None,
-            status_message: None,
-            error_message: None,
-        }
+    fn recording(name: &'static str) -> Box<Recording> {
+        Recording::start(name, "t", Vec::with_capacity(1), (Vec::new(), 0))
     }
 
     fn pooled() -> usize {
@@ -198,24 +214,39 @@ mod tests {
     fn a_recycled_box_is_reused_emptied_and_the_pool_is_capped() {
         // A fresh thread, so the pool starts empty whatever other tests ran here.
         std::thread::spawn(|| {
-            let mut first = recording("a").boxed();
+            let mut first = recording("a");
             first.name = Cow::Owned("owned".to_owned());
             first.attributes.push(KeyValue::new("k", "v"));
             first.events.reserve(4);
             first.status_message = Some(Cow::Owned("kept?".to_owned()));
             first.error_message = Some(Cow::Owned("kept?".to_owned()));
+            first.kind = SpanKind::Server;
+            first.dropped_attributes = 1;
+            first.dropped_events = 2;
+            first.dropped_links = 3;
+            first.status_code = Some(StatusCode::Error);
             let addr = &*first as *const Recording;
             Recording::recycle(first);
             assert_eq!(pooled(), 1);
-            let again = recording("b").boxed();
+            let again = recording("b");
             assert_eq!(&*again as *const Recording, addr, "the box is reused");
             assert_eq!(again.name, "b");
-            assert_eq!(again.status_message, None);
+            assert_eq!(again.target, "t");
+            assert!(again.kind == SpanKind::Internal && again.status_code.is_none());
+            assert!(again.attributes.is_empty() && again.attributes.capacity() >= 1);
+            assert!(again.events.is_empty() && again.links.is_empty());
+            assert_eq!(
+                (
+                    again.dropped_attributes,
+                    again.dropped_events,
+                    again.dropped_links
+                ),
+                (0, 0, 0)
+            );
+            assert!(again.status_message.is_none() && again.error_message.is_none());
             assert_eq!(pooled(), 0);
 
-            let many: Vec<_> = (0..POOL_PER_THREAD + 10)
-                .map(|_| recording("c").boxed())
-                .collect();
+            let many: Vec<_> = (0..POOL_PER_THREAD + 10).map(|_| recording("c")).collect();
             for b in many {
                 Recording::recycle(b);
             }
