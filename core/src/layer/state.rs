@@ -58,6 +58,10 @@ thread_local! {
     /// Boxes of recordings whose spans closed on this thread, emptied, for the next spans this
     /// thread creates: a sampled span then costs no allocation and no free for its recording.
     /// At most [`POOL_PER_THREAD`]; freed when the thread exits.
+    #[expect(
+        clippy::vec_box,
+        reason = "the boxes are what is pooled: each is handed to a span's state as it is"
+    )]
     static POOL: RefCell<Vec<Box<Recording>>> = const { RefCell::new(Vec::new()) };
 }
 
