@@ -165,10 +165,14 @@ where
         let recording = (sampled && self.config.record).then(|| {
             // Sized from the call site: the span's own fields (a few of them `otel.*`, which
             // are not attributes) and the baggage keys, so recording never grows it.
-            let attributes = Vec::with_capacity(
-                (meta.fields().len() + self.config.baggage_attributes.len())
-                    .min(limits.attribute_count),
-            );
+            // Taken back from the export worker when the sink keeps emptied vectors.
+            let capacity = (meta.fields().len() + self.config.baggage_attributes.len())
+                .min(limits.attribute_count);
+            let attributes = self
+                .config
+                .sink
+                .recycled_attributes(capacity)
+                .unwrap_or_else(|| Vec::with_capacity(capacity));
             let mut rec = Recording::start(
                 meta.name(),
                 meta.target(),
