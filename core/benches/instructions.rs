@@ -25,7 +25,7 @@ use tracewire::{ExportError, Resource, Sampler, SpanData, TracewireLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
-use callgrind::{Discard, instructions};
+use callgrind::{Discard, instructions, on_cpu_ns};
 
 #[path = "support/callgrind.rs"]
 mod callgrind;
@@ -99,14 +99,6 @@ fn fields3() {
         url.path = black_box("/rides/42"),
     );
     let _entered = span.enter();
-}
-
-/// Nanoseconds this thread has spent on a CPU (Linux).
-fn on_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Runs `f` `n` times; the time on a CPU it took.
