@@ -13,7 +13,7 @@ use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::test_helpers::{ChannelBody, assert_send_sync};
+use crate::test_helpers::{ChannelBody, FieldLog, assert_send_sync};
 use crate::{
     HttpClient, HttpClientLayer, HttpRoute, HttpServer, HttpServerLayer, SkipPaths, Trust,
 };
@@ -149,6 +149,70 @@ async fn server_span_continues_the_inbound_trace() {
             "user_agent.original",
         ]
     );
+}
+
+/// A recorder whose subscriber also keeps the server span's fields, as another layer sees them.
+fn recorder_and_fields() -> (Recorder, FieldLog) {
+    let fields = FieldLog::default();
+    let f = fields.clone();
+    let recorder =
+        Recorder::with_layer_and(TracewireLayer::builder(), |s| Dispatch::new(s.with(f)));
+    (recorder, fields)
+}
+
+#[tokio::test]
+async fn unsampled_spans_keep_only_their_creation_fields() {
+    let (recorder, fields) = recorder_and_fields();
+    let _guard = recorder.set_default();
+    let req = get(
+        "/users/7",
+        &[("traceparent", UNSAMPLED), ("user-agent", "curl/8.0")],
+    );
+    serve(HttpServerLayer::new(), status_service(StatusCode::OK), req).await;
+    assert!(recorder.spans().is_empty());
+    // No `otel.name`, `server.address`, `server.port`: nothing exports them.
+    assert_eq!(
+        fields.fields(),
+        [
+            "otel.kind=server",
+            "http.request.method=GET",
+            "url.path=/users/7",
+            "url.scheme=http",
+            "network.protocol.version=1.1",
+            "user_agent.original=curl/8.0",
+            "http.response.status_code=200",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn spans_only_other_subscribers_see_get_every_field() {
+    // No tracewire layer: another subscriber sees the span, so it records in full.
+    let fields = FieldLog::default();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(fields.clone()));
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let req = get("/users/7", &[("traceparent", SAMPLED)]);
+    serve(HttpServerLayer::new(), status_service(StatusCode::OK), req).await;
+    assert_eq!(
+        fields.names(),
+        [
+            "http.request.method",
+            "http.response.status_code",
+            "network.protocol.version",
+            "otel.kind",
+            "otel.name",
+            "server.address",
+            "server.port",
+            "url.path",
+            "url.scheme",
+        ]
+    );
+    assert!(
+        fields
+            .fields()
+            .contains(&"server.address=api.local".to_owned())
+    );
+    assert!(fields.fields().contains(&"server.port=8080".to_owned()));
 }
 
 #[tokio::test]

@@ -63,8 +63,11 @@ where
             .as_ref()
             .and_then(Context::span_context)
             .is_some_and(SpanContext::is_sampled);
-        if sampled {
-            // Only exported spans pay for formatting.
+        // An unsampled span is never exported: it keeps the attributes it was created with,
+        // and only sampled spans pay for parsing and formatting the rest. A span no tracewire
+        // layer took, but another subscriber did, gets them all too.
+        let records = sampled || (own.is_none() && !span.is_disabled());
+        if records {
             span.record("otel.name", &*self.name.span_name(parts, key));
             if !config.request_headers.is_empty() {
                 config.request_headers.record(&span, &parts.headers);
@@ -80,7 +83,7 @@ where
         // disabled) the trusted inbound context carries the trace onwards.
         let scope = own.is_none().then_some(fallback);
         let mut hook = ResponseHook::new(span, scope, outcome);
-        if sampled && !config.response_headers.is_empty() {
+        if records && !config.response_headers.is_empty() {
             hook = hook.record_response_headers(config.response_headers.clone());
         }
         match trace_response {
