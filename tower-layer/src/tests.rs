@@ -170,7 +170,8 @@ async fn unsampled_spans_keep_only_their_creation_fields() {
     );
     serve(HttpServerLayer::new(), status_service(StatusCode::OK), req).await;
     assert!(recorder.spans().is_empty());
-    // No `otel.name`, `server.address`, `server.port`: nothing exports them.
+    // No `otel.name`, `server.address`, `server.port`, nor the status code of a response that
+    // did not fail: nothing exports them.
     assert_eq!(
         fields.fields(),
         [
@@ -180,7 +181,29 @@ async fn unsampled_spans_keep_only_their_creation_fields() {
             "url.scheme=http",
             "network.protocol.version=1.1",
             "user_agent.original=curl/8.0",
-            "http.response.status_code=200",
+        ]
+    );
+
+    // A failure is still recorded, for the other subscribers' sake.
+    let fields = {
+        let (recorder, fields) = recorder_and_fields();
+        let _guard = recorder.set_default();
+        let req = get("/", &[("traceparent", UNSAMPLED)]);
+        serve(
+            HttpServerLayer::new(),
+            status_service(StatusCode::BAD_GATEWAY),
+            req,
+        )
+        .await;
+        assert!(recorder.spans().is_empty());
+        fields.fields()
+    };
+    assert_eq!(
+        fields[fields.len() - 3..],
+        [
+            "http.response.status_code=502",
+            "otel.status_code=error",
+            "error.type=502"
         ]
     );
 }

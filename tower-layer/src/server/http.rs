@@ -75,6 +75,10 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
     fn outcome(&self, _parts: &Parts) -> HttpOutcome {
         HttpOutcome::new(Side::Server)
     }
+
+    fn outcome_unsampled(&self, _parts: &Parts) -> HttpOutcome {
+        HttpOutcome::failures_only(Side::Server)
+    }
 }
 
 impl<I, N, F, T> ServerLayer<Http<I>, N, F, T> {

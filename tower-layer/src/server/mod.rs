@@ -32,7 +32,8 @@
 //! An unsampled span is never exported, so it carries only what is known without parsing:
 //! `otel.name`, `server.address`/`server.port` (parsed from the URI or `Host`), `url.query` and
 //! allowlisted headers are recorded on sampled spans only (and on spans that other subscribers
-//! see while no tracewire layer took them).
+//! see while no tracewire layer took them), as is `http.response.status_code` unless the
+//! response failed.
 //!
 //! Put the layer outermost (before compression, auth and request-id layers) so the span
 //! covers them and sees the final status.

@@ -43,6 +43,14 @@ pub trait ServerProtocol {
         let _ = (span, parts);
     }
 
-    /// Starts reading the outcome of a request whose span is enabled.
+    /// Starts reading the outcome of a request whose span records (see
+    /// [`record_sampled`](Self::record_sampled)).
     fn outcome(&self, parts: &Parts) -> Self::Outcome;
+
+    /// Starts reading the outcome of a request whose span is enabled but not sampled: it is
+    /// never exported, so the outcome may record less (HTTP records the status code only when
+    /// it is a failure). The default is [`outcome`](Self::outcome).
+    fn outcome_unsampled(&self, parts: &Parts) -> Self::Outcome {
+        self.outcome(parts)
+    }
 }

@@ -74,7 +74,11 @@ where
             }
             self.protocol.record_sampled(&span, parts);
         }
-        let outcome = (!span.is_disabled()).then(|| self.protocol.outcome(parts));
+        let outcome = match (span.is_disabled(), records) {
+            (true, _) => None,
+            (false, true) => Some(self.protocol.outcome(parts)),
+            (false, false) => Some(self.protocol.outcome_unsampled(parts)),
+        };
         let trace_response = config.trace_response.as_ref().and_then(|name| {
             let sc = own.as_ref()?.span_context()?;
             Some((name.clone(), trace_response_value(sc)?))
