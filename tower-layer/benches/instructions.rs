@@ -33,7 +33,7 @@ use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
-use callgrind::{Discard, instructions, on_cpu_ns};
+use callgrind::{Discard, on_cpu_ns};
 use support::{block, drain};
 
 #[path = "../../core/benches/support/callgrind.rs"]
@@ -107,38 +107,5 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
 const CASES: &[&str] = &["bare", "sampled", "unsampled", "disabled"];
 
 fn main() -> Result<(), String> {
-    let cpu = std::env::args().any(|a| a == "--cpu");
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if let [case, n] = args.as_slice()
-        && let Ok(n) = n.parse()
-    {
-        return run(case, n).map(drop);
-    }
-    let exe = std::env::args().next().ok_or("no program name")?;
-    let chosen = CASES
-        .iter()
-        .filter(|c| args.is_empty() || args.iter().any(|a| c.contains(a.as_str())));
-    if cpu {
-        const N: u64 = 100_000;
-        println!("{:<12} {:>14}", "case", "ns on a CPU");
-        for case in chosen {
-            let mut runs = (0..7)
-                .map(|_| run(case, N))
-                .collect::<Result<Vec<_>, _>>()?;
-            runs.sort_unstable();
-            println!("{case:<12} {:>14.1}", runs[3] as f64 / N as f64);
-        }
-        return Ok(());
-    }
-    println!("{:<12} {:>14}", "case", "instructions");
-    for case in chosen {
-        let once = instructions(&exe, case, REQUESTS)?;
-        let twice = instructions(&exe, case, 2 * REQUESTS)?;
-        let per = twice.saturating_sub(once) as f64 / REQUESTS as f64;
-        println!("{case:<12} {per:>14.0}");
-    }
-    Ok(())
+    callgrind::main(CASES, REQUESTS, run)
 }
