@@ -45,8 +45,8 @@ pub fn protocol_version(version: Version) -> Option<&'static str> {
 }
 
 /// The host and port a request is addressed to (`server.address`, `server.port`), from the URI
-/// authority or the `Host` header. The port is the explicit one, else the scheme's default.
-/// Userinfo is never returned, and an IPv6 address comes without its brackets:
+/// authority or the `Host` header. The port is the explicit one (ASCII digits), else the
+/// scheme's default. Userinfo is never returned, and an IPv6 address comes without its brackets:
 ///
 /// ```
 /// use http::{HeaderMap, Uri};
