@@ -1,4 +1,4 @@
-//! Instructions per request of the HTTP server layer, counted with `valgrind --tool=callgrind`:
+//! Instructions per request of the HTTP server and client layers, counted with `valgrind --tool=callgrind`:
 //! repeatable whatever else the machine is running, unlike wall-clock numbers. Not part of CI
 //! (it needs valgrind).
 //!
@@ -8,7 +8,10 @@
 //! `Host`, `User-Agent` and `traceparent` headers, the peer's `SocketAddr` and the matched
 //! route in its extensions. It is called and its response body drained inline (the inner
 //! service is immediately ready). Finished spans go to a sink that drops them, so the figures
-//! are the layer's and the span's own cost. Name cases to run only those:
+//! are the layer's and the span's own cost. The `client/` cases do the same through
+//! `HttpClientLayer`: an outbound `GET` with an absolute URI, each call inside a sampled or
+//! unsampled parent context (`tracewire::scope`, which `client/bare` pays as well). Name cases
+//! to run only those:
 //! `cargo bench -p tracewire-tower --bench instructions -- unsampled`.
 //!
 //! `-- --cpu` measures instead the time each case's request loop spent on a CPU, from the
@@ -27,8 +30,10 @@ use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
 use tower::{Layer, Service, service_fn};
-use tracewire::TracewireLayer;
-use tracewire_tower::{HttpRoute, HttpServerLayer};
+use tracewire::{
+    Context as TraceContext, SpanContext, SpanId, TraceFlags, TraceId, TraceState, TracewireLayer,
+};
+use tracewire_tower::{HttpClientLayer, HttpRoute, HttpServerLayer};
 use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -67,12 +72,65 @@ where
     drain(res.into_body());
 }
 
+/// A handler that answers at once.
+fn handler()
+-> impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
++ Clone {
+    service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    })
+}
+
+/// The context a client call runs in: a sampled or unsampled parent.
+fn parent(flags: TraceFlags) -> TraceContext {
+    TraceContext::from_span_context(SpanContext::new(
+        TraceId::from_u128(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+        SpanId::from_u64(0x00f0_67aa_0ba9_02b7),
+        flags,
+        TraceState::new(),
+        true,
+    ))
+}
+
+/// An outbound call as a client layer sees it: an absolute URI, no headers.
+fn outbound() -> Request<Full<Bytes>> {
+    Request::get("http://ranking.local:8080/rank?city=paris")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
 /// Runs `n` requests of `case`; the time the request loop spent on a CPU, in nanoseconds.
 fn run(case: &str, n: u64) -> Result<u64, String> {
-    let handler = service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-    });
     let layered = tracing_subscriber::registry().with(TracewireLayer::builder().build(Discard));
+    if let Some(client_case) = case.strip_prefix("client/") {
+        // Each call runs in the parent's scope, with or without the layer.
+        let (cx, traced) = match client_case {
+            "bare" => (parent(TraceFlags::SAMPLED), false),
+            "sampled" => (parent(TraceFlags::SAMPLED), true),
+            "unsampled" => (parent(TraceFlags::NONE), true),
+            _ => return Err(format!("unknown case {case}")),
+        };
+        return Ok(tracing::dispatcher::with_default(
+            &Dispatch::new(layered),
+            || {
+                let start;
+                if traced {
+                    let mut svc = HttpClientLayer::new().layer(handler());
+                    start = on_cpu_ns();
+                    for _ in 0..n {
+                        tracewire::scope(cx.clone(), || call(&mut svc, outbound()));
+                    }
+                } else {
+                    let mut svc = handler();
+                    start = on_cpu_ns();
+                    for _ in 0..n {
+                        tracewire::scope(cx.clone(), || call(&mut svc, outbound()));
+                    }
+                }
+                on_cpu_ns().saturating_sub(start)
+            },
+        ));
+    }
     let (dispatch, traceparent, traced) = match case {
         "bare" => (Dispatch::new(layered), SAMPLED, false),
         "sampled" => (Dispatch::new(layered), SAMPLED, true),
@@ -87,13 +145,13 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
     let spent = tracing::dispatcher::with_default(&dispatch, || {
         let start;
         if traced {
-            let mut svc = HttpServerLayer::new().layer(handler);
+            let mut svc = HttpServerLayer::new().layer(handler());
             start = on_cpu_ns();
             for _ in 0..n {
                 call(&mut svc, request(traceparent));
             }
         } else {
-            let mut svc = handler;
+            let mut svc = handler();
             start = on_cpu_ns();
             for _ in 0..n {
                 call(&mut svc, request(traceparent));
@@ -104,7 +162,15 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
     Ok(spent)
 }
 
-const CASES: &[&str] = &["bare", "sampled", "unsampled", "disabled"];
+const CASES: &[&str] = &[
+    "bare",
+    "sampled",
+    "unsampled",
+    "disabled",
+    "client/bare",
+    "client/sampled",
+    "client/unsampled",
+];
 
 fn main() -> Result<(), String> {
     callgrind::main(CASES, REQUESTS, run)
