@@ -54,8 +54,8 @@ pub(crate) enum Side {
 /// How an HTTP request ended, recorded on its span: `http.response.status_code` (5xx marks a
 /// server span failed, 4xx and 5xx a client span), `network.protocol.version` on client spans
 /// (the version the response came with), and for failures `error.type`
-/// ([`ErrorRef::error_type`]) and the error message. On an unsampled server span (never
-/// exported) a status code is recorded only when it is a failure.
+/// ([`ErrorRef::error_type`]) and the error message. On an unsampled span (never exported) the
+/// status code (and a client's protocol version) is recorded only for a failure.
 #[derive(Clone, Copy, Debug)]
 pub struct HttpOutcome {
     side: Side,

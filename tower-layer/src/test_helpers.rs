@@ -61,28 +61,34 @@ impl Body for ChannelBody {
     }
 }
 
-/// A `tracing` layer that keeps the fields every span named `HTTP request` was given, at
-/// creation or recorded later (`Empty` fields left out): what any subscriber other than
-/// tracewire sees of the server and client spans.
-#[derive(Clone, Default)]
-pub(crate) struct FieldLog(Arc<Mutex<Vec<(String, String)>>>);
+/// A `tracing` layer that keeps the fields every span of one name was given, at creation or
+/// recorded later (`Empty` fields left out): what any subscriber other than tracewire sees of
+/// the server (`HTTP request`) or client (`HTTP client request`) spans.
+#[derive(Clone)]
+pub(crate) struct FieldLog {
+    span: &'static str,
+    fields: Arc<Mutex<Vec<(String, String)>>>,
+}
 
 impl FieldLog {
+    /// Keeps the fields of the spans named `span`.
+    pub(crate) fn new(span: &'static str) -> Self {
+        FieldLog {
+            span,
+            fields: Arc::default(),
+        }
+    }
+
     /// The fields given so far, `name=value` (strings unquoted), in the order they came.
     pub(crate) fn fields(&self) -> Vec<String> {
-        let log = self.0.lock().unwrap();
+        let log = self.fields.lock().unwrap();
         log.iter().map(|(k, v)| format!("{k}={v}")).collect()
     }
 
     /// The names of the fields given so far, sorted.
     pub(crate) fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, _)| k.clone())
-            .collect();
+        let log = self.fields.lock().unwrap();
+        let mut names: Vec<String> = log.iter().map(|(k, _)| k.clone()).collect();
         names.sort();
         names
     }
@@ -105,14 +111,14 @@ where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: LayerContext<'_, S>) {
-        if attrs.metadata().name() == "HTTP request" {
-            attrs.record(&mut Visitor(&mut self.0.lock().unwrap()));
+        if attrs.metadata().name() == self.span {
+            attrs.record(&mut Visitor(&mut self.fields.lock().unwrap()));
         }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
-        if ctx.metadata(id).is_some_and(|m| m.name() == "HTTP request") {
-            values.record(&mut Visitor(&mut self.0.lock().unwrap()));
+        if ctx.metadata(id).is_some_and(|m| m.name() == self.span) {
+            values.record(&mut Visitor(&mut self.fields.lock().unwrap()));
         }
     }
 }
