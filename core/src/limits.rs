@@ -116,31 +116,21 @@ impl SpanLimits {
 
     pub(crate) fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let num = |var: &str| get(var).and_then(|v| v.trim().parse::<usize>().ok());
-        let either = |specific: &str, general: &str| num(specific).or_else(|| num(general));
+        // An attribute count: its own variable, else the general `OTEL_ATTRIBUTE_COUNT_LIMIT`.
+        let attributes = |var: &str| num(var).or_else(|| num("OTEL_ATTRIBUTE_COUNT_LIMIT"));
         let d = SpanLimits::default();
         SpanLimits {
-            attribute_count: either(
-                "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT",
-                "OTEL_ATTRIBUTE_COUNT_LIMIT",
-            )
-            .unwrap_or(d.attribute_count),
-            attribute_value_length: either(
-                "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
-                "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
-            )
-            .or(d.attribute_value_length),
+            attribute_count: attributes("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT")
+                .unwrap_or(d.attribute_count),
+            attribute_value_length: num("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT")
+                .or_else(|| num("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"))
+                .or(d.attribute_value_length),
             event_count: num("OTEL_SPAN_EVENT_COUNT_LIMIT").unwrap_or(d.event_count),
             link_count: num("OTEL_SPAN_LINK_COUNT_LIMIT").unwrap_or(d.link_count),
-            attribute_per_event: either(
-                "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
-                "OTEL_ATTRIBUTE_COUNT_LIMIT",
-            )
-            .unwrap_or(d.attribute_per_event),
-            attribute_per_link: either(
-                "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",
-                "OTEL_ATTRIBUTE_COUNT_LIMIT",
-            )
-            .unwrap_or(d.attribute_per_link),
+            attribute_per_event: attributes("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT")
+                .unwrap_or(d.attribute_per_event),
+            attribute_per_link: attributes("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT")
+                .unwrap_or(d.attribute_per_link),
         }
     }
 
@@ -203,17 +193,15 @@ mod tests {
             ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
             ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
         ]);
-        assert_eq!(
-            (
-                general.attribute_count,
-                general.attribute_value_length,
-                general.attribute_per_event,
-                general.attribute_per_link,
-                general.event_count,
-                general.link_count,
-            ),
-            (10, Some(20), 10, 10, 128, 128)
-        );
+        // The general variables set the span's and its events' and links' limits alike.
+        let expected = SpanLimits {
+            attribute_count: 10,
+            attribute_value_length: Some(20),
+            attribute_per_event: 10,
+            attribute_per_link: 10,
+            ..SpanLimits::default()
+        };
+        assert_eq!(general, expected);
         let specific = from(&[
             ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
             ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "20"),
@@ -224,17 +212,15 @@ mod tests {
             ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "5"),
             ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", " 0 "),
         ]);
-        assert_eq!(
-            (
-                specific.attribute_count,
-                specific.attribute_value_length,
-                specific.event_count,
-                specific.link_count,
-                specific.attribute_per_event,
-                specific.attribute_per_link,
-            ),
-            (1, Some(2), 3, 4, 5, 0)
-        );
+        let expected = SpanLimits {
+            attribute_count: 1,
+            attribute_value_length: Some(2),
+            event_count: 3,
+            link_count: 4,
+            attribute_per_event: 5,
+            attribute_per_link: 0,
+        };
+        assert_eq!(specific, expected);
         // Not a non-negative integer: ignored, the next source applies.
         let bad = from(&[
             ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "-1"),

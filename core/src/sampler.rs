@@ -248,26 +248,19 @@ impl Sampler {
             sampler: lower.clone(),
             arg: arg.unwrap_or_default().to_owned(),
         };
-        let ratio = || -> Result<f64, ConfigError> {
+        // The argument as a number `valid` accepts, `default` when there is none.
+        let number = |default: f64, valid: fn(f64) -> bool| -> Result<f64, ConfigError> {
             match arg {
-                None => Ok(1.0),
+                None => Ok(default),
                 Some(a) => a
                     .parse::<f64>()
                     .ok()
-                    .filter(|r| (0.0..=1.0).contains(r))
+                    .filter(|r| valid(*r))
                     .ok_or_else(bad_arg),
             }
         };
-        let rate = || -> Result<f64, ConfigError> {
-            match arg {
-                None => Ok(100.0),
-                Some(a) => a
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|r| r.is_finite() && *r >= 0.0)
-                    .ok_or_else(bad_arg),
-            }
-        };
+        let ratio = || number(1.0, |r| (0.0..=1.0).contains(&r));
+        let rate = || number(100.0, |r| r.is_finite() && r >= 0.0);
         Ok(match lower.as_str() {
             "always_on" => Sampler::AlwaysOn,
             "always_off" => Sampler::AlwaysOff,

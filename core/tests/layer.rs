@@ -31,6 +31,21 @@ fn inbound(flags: &str) -> Context {
     Propagators::w3c().extract(&h).unwrap()
 }
 
+/// A runtime on the test's own thread.
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
+/// A runtime with two worker threads, so tasks leave the test's thread.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
 fn off_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::new("off")
 }
@@ -296,9 +311,7 @@ fn propagation_survives_disabled_spans() {
     let r = Recorder::with_layer_and(TracewireLayer::builder(), |s| {
         Dispatch::new(s.with(off_filter()))
     });
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let _g = r.set_default();
     let cx = inbound("01");
     let outbound = rt.block_on(
@@ -396,10 +409,7 @@ fn spawn_blocking_keeps_ambient_context_with_disabled_spans() {
     let r = Recorder::with_layer_and(TracewireLayer::builder(), |s| {
         Dispatch::new(s.with(off_filter()))
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = two_workers();
     let cx = inbound("01");
     let seen = rt.block_on(
         async {
@@ -483,9 +493,7 @@ fn shutdown_outside_any_runtime() {
 #[test]
 fn shutdown_inside_current_thread_runtime() {
     let (pipeline, mem, dispatch) = pipeline_with_spans();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     rt.block_on(async {
         record_two(&dispatch);
         pipeline.shutdown(Duration::from_secs(5)).unwrap();
@@ -496,10 +504,7 @@ fn shutdown_inside_current_thread_runtime() {
 #[test]
 fn shutdown_inside_multi_thread_runtime() {
     let (pipeline, mem, dispatch) = pipeline_with_spans();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
+    let rt = two_workers();
     rt.block_on(async {
         record_two(&dispatch);
         tokio::task::spawn_blocking(move || pipeline.shutdown(Duration::from_secs(5)))
@@ -521,9 +526,7 @@ fn guard_from_builder_shuts_down_on_drop() {
         .unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
     record_two(&dispatch);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     // Dropping the guard inside a runtime neither hangs nor panics.
     rt.block_on(async move { drop(guard) });
     assert_eq!(mem.spans().len(), 2);

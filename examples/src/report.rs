@@ -202,29 +202,23 @@ mod tests {
 
     #[test]
     fn waterfall_marks_the_critical_path() {
-        let t = TraceId::from_u128(7);
-        let ms = 1_000_000;
+        let (trace, ms) = (TraceId::from_u128(7), 1_000_000);
+        // A gateway span of `trace`, from `start` to `end` milliseconds.
+        let span = |id, name, start: u64, end: u64| {
+            AnalysisSpan::new(
+                trace,
+                SpanId::from_u64(id),
+                "gateway",
+                name,
+                start * ms,
+                end * ms,
+            )
+        };
+        let root = SpanId::from_u64(1);
         let spans = vec![
-            AnalysisSpan::new(t, SpanId::from_u64(1), "gateway", "GET /ride", 0, 100 * ms)
-                .with_kind(SpanKind::Server),
-            AnalysisSpan::new(
-                t,
-                SpanId::from_u64(2),
-                "gateway",
-                "pricing",
-                5 * ms,
-                20 * ms,
-            )
-            .with_parent(SpanId::from_u64(1)),
-            AnalysisSpan::new(
-                t,
-                SpanId::from_u64(3),
-                "gateway",
-                "dispatch",
-                5 * ms,
-                90 * ms,
-            )
-            .with_parent(SpanId::from_u64(1)),
+            span(1, "GET /ride", 0, 100).with_kind(SpanKind::Server),
+            span(2, "pricing", 5, 20).with_parent(root),
+            span(3, "dispatch", 5, 90).with_parent(root),
         ];
         let text = render_waterfall(&waterfall(&spans), 20);
         assert_eq!(

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -120,6 +120,21 @@ pub async fn run(
 /// The server layer every HTTP service uses: spans named from axum's route templates.
 fn http_layer(cfg: &ServiceConfig) -> tracewire_axum::AxumLayer {
     tracewire_axum::layer().propagators(cfg.propagators.clone())
+}
+
+/// Serves the one route of a leaf HTTP service (ranking, pricing), with its faults as state,
+/// behind [`http_layer`].
+async fn serve_route(
+    cfg: ServiceConfig,
+    stopped: Stopped,
+    path: &str,
+    route: MethodRouter<Faults>,
+) -> Result<(), BoxError> {
+    let router = Router::new()
+        .route(path, route)
+        .with_state(cfg.faults)
+        .layer(http_layer(&cfg));
+    serve_http(router, bind().await?, stopped).await
 }
 
 /// The traced HTTP client the gateway and dispatch call their callees with.
@@ -468,11 +483,7 @@ async fn rank(
 
 /// Runs ranking.
 pub async fn ranking(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxError> {
-    let router = Router::new()
-        .route("/rank", post(rank))
-        .with_state(cfg.faults)
-        .layer(http_layer(&cfg));
-    serve_http(router, bind().await?, stopped).await
+    serve_route(cfg, stopped, "/rank", post(rank)).await
 }
 
 // --- pricing -----------------------------------------------------------------------------------
@@ -499,9 +510,5 @@ async fn price(
 
 /// Runs pricing.
 pub async fn pricing(cfg: ServiceConfig, stopped: Stopped) -> Result<(), BoxError> {
-    let router = Router::new()
-        .route("/price", get(price))
-        .with_state(cfg.faults)
-        .layer(http_layer(&cfg));
-    serve_http(router, bind().await?, stopped).await
+    serve_route(cfg, stopped, "/price", get(price)).await
 }

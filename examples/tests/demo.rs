@@ -30,6 +30,13 @@ const NO_FAULTS: [&str; 8] = [
     "none",
 ];
 
+/// `--requests <requests>` with no injected faults.
+fn fault_free(requests: &str) -> Vec<&str> {
+    let mut args = vec!["--requests", requests];
+    args.extend(NO_FAULTS);
+    args
+}
+
 /// Parent → child span names (`service name`) of a ride request that nothing went wrong with.
 const RIDE_EDGES: [&str; 10] = [
     "gateway GET /ride -> gateway rider_tier",
@@ -43,6 +50,14 @@ const RIDE_EDGES: [&str; 10] = [
     "gateway GET -> pricing GET /price",
     "pricing GET /price -> pricing surge_multiplier",
 ];
+
+/// [`RIDE_EDGES`] but those to a span named by one of `left_out`.
+fn ride_edges_without(left_out: &[&str]) -> Vec<&'static str> {
+    RIDE_EDGES
+        .into_iter()
+        .filter(|e| !left_out.iter().any(|s| e.ends_with(s)))
+        .collect()
+}
 
 /// A fresh log directory for one test (of this test process: runs may overlap), removed when
 /// the test passes and kept for a look when it fails.
@@ -116,6 +131,15 @@ fn run_exporting_to(endpoint: &str, args: &[&str], env: &[(&str, &str)], logs: &
 fn read_log(logs: &Path, service: &str) -> String {
     let path = logs.join(format!("{service}.log"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Asserts that `log` has the line a service logs once its tracing is set up.
+fn assert_set_up(log: &str, service: &str, endpoint: &str, protocol: &str) {
+    let line = format!(
+        "tracing set up service={service} exporters=otlp endpoint={endpoint} \
+         protocol={protocol} tls=false"
+    );
+    assert!(log.contains(&line), "{log}");
 }
 
 /// A receiver standing in for an external OTLP endpoint: OTLP/HTTP and OTLP/gRPC on free ports.
@@ -323,8 +347,7 @@ fn an_external_receiver_gets_every_span_faults_off() {
     let logs = LogDir::new("external-http");
     // A bare base URL gets the traces path, as OTEL_EXPORTER_OTLP_ENDPOINT does.
     let endpoint = format!("http://{}", c.otlp_http_addr().unwrap());
-    let mut args = vec!["--requests", "12"];
-    args.extend(NO_FAULTS);
+    let args = fault_free("12");
     // The demo names its services over the user's own service.name.
     let env = [(
         "OTEL_RESOURCE_ATTRIBUTES",
@@ -369,10 +392,8 @@ fn an_external_receiver_gets_every_span_over_grpc_with_faults() {
     let env = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
     let stdout = run_exporting_to(&endpoint, &args, &env, &logs);
     assert!(stdout.contains("(grpc)"), "{stdout}");
-    let edges: Vec<&str> = RIDE_EDGES
-        .into_iter()
-        .filter(|e| !e.ends_with("surge_multiplier"))
-        .collect();
+    // Pricing fails before it computes the surge.
+    let edges = ride_edges_without(&["surge_multiplier"]);
     let traces = stored_traces(&c);
     assert_complete(&traces, 12, &edges, true);
     for spans in traces.values() {
@@ -381,13 +402,7 @@ fn an_external_receiver_gets_every_span_over_grpc_with_faults() {
     }
     for service in SERVICES {
         let log = read_log(&logs, service);
-        assert!(
-            log.contains(&format!(
-                "tracing set up service={service} exporters=otlp endpoint={endpoint}/ \
-                 protocol=grpc tls=false"
-            )),
-            "{log}"
-        );
+        assert_set_up(&log, service, &format!("{endpoint}/"), "grpc");
     }
     c.shutdown_blocking();
 }
@@ -397,8 +412,7 @@ fn an_external_receiver_gets_every_span_over_http_json_gzip() {
     let c = receiver();
     let logs = LogDir::new("external-json");
     let endpoint = format!("http://{}/v1/traces", c.otlp_http_addr().unwrap());
-    let mut args = vec!["--requests", "6"];
-    args.extend(NO_FAULTS);
+    let args = fault_free("6");
     // Quiet logs do not stop tracing; the span filter alone leaves out the services' own
     // `#[instrument]` spans, and keeps the plugins' request spans.
     let env = [
@@ -409,24 +423,11 @@ fn an_external_receiver_gets_every_span_over_http_json_gzip() {
     ];
     let stdout = run_exporting_to(&endpoint, &args, &env, &logs);
     assert!(stdout.contains("(http/json)"), "{stdout}");
-    let edges: Vec<&str> = RIDE_EDGES
-        .into_iter()
-        .filter(|e| {
-            ["rider_tier", "find_candidates", "score", "surge_multiplier"]
-                .iter()
-                .all(|s| !e.ends_with(s))
-        })
-        .collect();
+    let edges = ride_edges_without(&["rider_tier", "find_candidates", "score", "surge_multiplier"]);
     assert_eq!(edges.len(), 6);
     assert_complete(&stored_traces(&c), 6, &edges, false);
     let log = read_log(&logs, "gateway");
-    assert!(
-        log.contains(&format!(
-            "tracing set up service=gateway exporters=otlp endpoint={endpoint} \
-             protocol=http/json tls=false"
-        )),
-        "{log}"
-    );
+    assert_set_up(&log, "gateway", &endpoint, "http/json");
     assert!(!log.contains("ride offered"), "info lines printed:\n{log}");
     c.shutdown_blocking();
 }
@@ -436,8 +437,7 @@ fn the_services_propagate_as_otel_propagators_says() {
     let c = receiver();
     let logs = LogDir::new("external-no-propagation");
     let endpoint = format!("http://{}", c.otlp_http_addr().unwrap());
-    let mut args = vec!["--requests", "3"];
-    args.extend(NO_FAULTS);
+    let args = fault_free("3");
     // No propagation: every service starts a trace of its own for each request.
     let env = [("OTEL_PROPAGATORS", "none")];
     run_exporting_to(&endpoint, &args, &env, &logs);
@@ -474,8 +474,8 @@ fn spans_that_do_not_arrive_fail_the_run_and_are_logged() {
         .expect("collector starts");
     let logs = LogDir::new("external-failing");
     let endpoint = format!("http://{}/v1/traces", c.api_addr().unwrap());
-    let mut args = vec!["--requests", "3", "--exit", "--otlp-endpoint", &endpoint];
-    args.extend(NO_FAULTS);
+    let mut args = fault_free("3");
+    args.extend(["--exit", "--otlp-endpoint", &endpoint]);
     let out = run_demo(&args, &[], &logs);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

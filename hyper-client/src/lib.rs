@@ -63,7 +63,7 @@ pub type Response<B = hyper::body::Incoming> = http::Response<ResponseBody<B>>;
 
 /// A traced HTTP client: a cheap-to-clone handle around `S` (by default hyper-util's
 /// [`HttpClient`]) with the `tracewire-tower` client layer.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client<S = HttpClient> {
     inner: TraceClient<S>,
 }
@@ -147,14 +147,6 @@ impl<S> Client<S> {
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for Client<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("inner", &self.inner)
-            .finish()
-    }
-}
-
 impl<S, B, ResB> Service<Request<B>> for Client<S>
 where
     S: Service<Request<B>, Response = http::Response<ResB>>,
@@ -188,38 +180,34 @@ mod tests {
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
     use tracewire::SpanKind;
-    use tracewire::testing::Recorder;
+    use tracewire::testing::{Recorder, SpanAssert};
 
     use super::*;
 
     fn assert_send_sync<T: Send + Sync>() {}
 
-    /// A one-connection-at-a-time HTTP/1 server recording request headers; answers `status`.
+    /// The `traceparent` a client span sends: its own ids, sampled with a random trace id.
+    fn traceparent_of(span: &SpanAssert) -> String {
+        format!("00-{}-{}-03", span.trace_id(), span.span_id())
+    }
+
+    /// An HTTP/1 server recording request headers; answers `status`.
     async fn server(status: u16) -> (std::net::SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
+        let record = seen.clone();
+        let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+            record.lock().unwrap().push(req.headers().clone());
+            let mut res = http::Response::new(Full::new(Bytes::from_static(b"pong")));
+            *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+            std::future::ready(Ok::<_, Infallible>(res))
+        });
         tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
-                        s.lock().unwrap().push(req.headers().clone());
-                        async move {
-                            let mut res =
-                                http::Response::new(Full::new(Bytes::from_static(b"pong")));
-                            *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
-                            Ok::<_, Infallible>(res)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
+            while let Ok((stream, _)) = listener.accept().await {
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc.clone());
+                tokio::spawn(conn);
             }
         });
         (addr, seen)
@@ -249,10 +237,7 @@ mod tests {
             .assert_attr("http.response.status_code", 200i64);
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
-        assert_eq!(
-            seen[0]["traceparent"],
-            format!("00-{}-{}-03", span.trace_id(), span.span_id()).as_str()
-        );
+        assert_eq!(seen[0]["traceparent"], traceparent_of(&span).as_str());
     }
 
     #[tokio::test]
@@ -279,7 +264,7 @@ mod tests {
             .assert_attr("error.type", "503");
         assert_eq!(
             seen.lock().unwrap()[0]["traceparent"],
-            format!("00-{}-{}-03", get.trace_id(), get.span_id()).as_str()
+            traceparent_of(&get).as_str()
         );
     }
 
@@ -316,7 +301,7 @@ mod tests {
         let res = client.request(req).await.unwrap();
         let tp = res.into_body().collect().await.unwrap().to_bytes();
         let span = recorder.span("POST");
-        assert_eq!(tp, format!("00-{}-{}-03", span.trace_id(), span.span_id()));
+        assert_eq!(tp, traceparent_of(&span));
     }
 
     #[test]

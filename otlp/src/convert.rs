@@ -215,25 +215,20 @@ pub fn to_any_value(v: &Value) -> AnyValue {
 
 /// Converts an array attribute value, element by element.
 fn to_array_value(a: &Array) -> ArrayValue {
-    let any = |v| AnyValue { value: Some(v) };
+    fn each<T>(items: &[T], value: impl Fn(&T) -> any_value::Value) -> Vec<AnyValue> {
+        items
+            .iter()
+            .map(|item| AnyValue {
+                value: Some(value(item)),
+            })
+            .collect()
+    }
     let values = match a {
-        Array::Bool(v) => v
-            .iter()
-            .map(|b| any(any_value::Value::BoolValue(*b)))
-            .collect(),
-        Array::I64(v) => v
-            .iter()
-            .map(|i| any(any_value::Value::IntValue(*i)))
-            .collect(),
-        Array::F64(v) => v
-            .iter()
-            .map(|f| any(any_value::Value::DoubleValue(*f)))
-            .collect(),
-        Array::String(v) => v
-            .iter()
-            .map(|s| any(any_value::Value::StringValue(s.to_string())))
-            .collect(),
-        other => vec![any(any_value::Value::StringValue(other.to_string()))],
+        Array::Bool(v) => each(v, |b| any_value::Value::BoolValue(*b)),
+        Array::I64(v) => each(v, |i| any_value::Value::IntValue(*i)),
+        Array::F64(v) => each(v, |f| any_value::Value::DoubleValue(*f)),
+        Array::String(v) => each(v, |s| any_value::Value::StringValue(s.to_string())),
+        other => each(&[other], |o| any_value::Value::StringValue(o.to_string())),
     };
     ArrayValue { values }
 }
@@ -315,18 +310,11 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         let sp = &ss.spans[0];
-        assert_eq!(
-            sp.trace_id,
-            [
-                0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80,
-                0x31, 0x9c
-            ]
-        );
-        assert_eq!(sp.span_id, [0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31]);
-        assert_eq!(
-            sp.parent_span_id,
-            [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]
-        );
+        // Big-endian bytes.
+        let trace_id = 0x0af7651916cd43dd8448eb211c80319cu128.to_be_bytes();
+        assert_eq!(sp.trace_id, trace_id);
+        assert_eq!(sp.span_id, 0xb7ad6b7169203331u64.to_be_bytes());
+        assert_eq!(sp.parent_span_id, 0x00f067aa0ba902b7u64.to_be_bytes());
         assert_eq!(sp.trace_state, "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
         // sampled | has-is-remote | is-remote
         assert_eq!(sp.flags, 0x01 | 0x100 | 0x200);

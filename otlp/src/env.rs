@@ -84,6 +84,22 @@ pub(crate) fn get(
         .map(|v| (var, v))
 }
 
+/// Parses a variable [`get`] found: `Ok(None)` when it was unset, `invalid(var, value)` when
+/// `parse` refuses its value.
+pub(crate) fn parse_var<T, E>(
+    found: Option<(&'static str, String)>,
+    parse: impl FnOnce(&str) -> Option<T>,
+    invalid: impl FnOnce(&'static str, String) -> E,
+) -> Result<Option<T>, E> {
+    match found {
+        None => Ok(None),
+        Some((var, value)) => match parse(&value) {
+            Some(parsed) => Ok(Some(parsed)),
+            None => Err(invalid(var, value)),
+        },
+    }
+}
+
 /// A Boolean per the specification: only `true` (any case) is true. Anything else is false;
 /// values other than `false` also produce a warning.
 pub(crate) fn parse_bool(var: &str, value: &str, warnings: &mut Vec<String>) -> bool {
@@ -134,22 +150,14 @@ impl EnvSettings {
             Some((_, v)) => Some(EndpointSetting::Exact(v)),
             None => get(lookup, ENDPOINT).map(|(_, v)| EndpointSetting::Base(v)),
         };
-        let protocol = match pick(TRACES_PROTOCOL, PROTOCOL) {
-            Some((var, v)) => Some(Protocol::parse(&v).ok_or_else(|| invalid(var, v))?),
-            None => None,
-        };
-        let headers = match pick(TRACES_HEADERS, HEADERS) {
-            Some((var, v)) => Some(parse_headers(&v).ok_or_else(|| invalid(var, v))?),
-            None => None,
-        };
-        let timeout = match pick(TRACES_TIMEOUT, TIMEOUT) {
-            Some((var, v)) => Some(parse_timeout(&v).ok_or_else(|| invalid(var, v))?),
-            None => None,
-        };
-        let compression = match pick(TRACES_COMPRESSION, COMPRESSION) {
-            Some((var, v)) => Some(Compression::parse(&v).ok_or_else(|| invalid(var, v))?),
-            None => None,
-        };
+        let protocol = parse_var(pick(TRACES_PROTOCOL, PROTOCOL), Protocol::parse, invalid)?;
+        let headers = parse_var(pick(TRACES_HEADERS, HEADERS), parse_headers, invalid)?;
+        let timeout = parse_var(pick(TRACES_TIMEOUT, TIMEOUT), parse_timeout, invalid)?;
+        let compression = parse_var(
+            pick(TRACES_COMPRESSION, COMPRESSION),
+            Compression::parse,
+            invalid,
+        )?;
         let mut warnings = Vec::new();
         let insecure = get(lookup, TRACES_INSECURE)
             .or_else(|| get(lookup, SPAN_INSECURE))
@@ -245,19 +253,19 @@ mod tests {
             (TRACES_INSECURE, "TRUE"),
         ])
         .unwrap();
-        assert_eq!(
-            s.endpoint,
-            Some(EndpointSetting::Exact("http://traces:9999/custom".into()))
-        );
-        assert_eq!(s.protocol, Some(Protocol::HttpJson));
-        assert_eq!(s.headers, Some(vec![("b".into(), "2".into())]));
-        assert_eq!(s.timeout, Some(Duration::from_millis(2500)));
-        assert_eq!(s.compression, Some(Compression::Gzip));
-        assert_eq!(s.certificate, Some("/traces/ca.pem".into()));
-        assert_eq!(s.client_certificate, Some("/traces/client.pem".into()));
-        assert_eq!(s.client_key, Some("/traces/client.key".into()));
-        assert_eq!(s.insecure, Some(true));
-        assert!(s.warnings.is_empty());
+        let expected = EnvSettings {
+            endpoint: Some(EndpointSetting::Exact("http://traces:9999/custom".into())),
+            protocol: Some(Protocol::HttpJson),
+            headers: Some(vec![("b".into(), "2".into())]),
+            timeout: Some(Duration::from_millis(2500)),
+            compression: Some(Compression::Gzip),
+            certificate: Some("/traces/ca.pem".into()),
+            client_certificate: Some("/traces/client.pem".into()),
+            client_key: Some("/traces/client.key".into()),
+            insecure: Some(true),
+            warnings: Vec::new(),
+        };
+        assert_eq!(s, expected);
     }
 
     #[test]
@@ -272,22 +280,20 @@ mod tests {
             (INSECURE, "true"),
         ])
         .unwrap();
-        assert_eq!(
-            s.endpoint,
-            Some(EndpointSetting::Base("http://generic:4318/".into()))
-        );
-        assert_eq!(s.protocol, Some(Protocol::Grpc));
-        assert_eq!(
-            s.headers,
-            Some(vec![
+        let expected = EnvSettings {
+            endpoint: Some(EndpointSetting::Base("http://generic:4318/".into())),
+            protocol: Some(Protocol::Grpc),
+            headers: Some(vec![
                 ("api-key".into(), "abc def".into()),
-                ("tenant".into(), "acme".into())
-            ])
-        );
-        assert_eq!(s.timeout, Some(Duration::from_millis(750)));
-        assert_eq!(s.compression, Some(Compression::Gzip));
-        assert_eq!(s.certificate, Some("ca.pem".into()));
-        assert_eq!(s.insecure, Some(true));
+                ("tenant".into(), "acme".into()),
+            ]),
+            timeout: Some(Duration::from_millis(750)),
+            compression: Some(Compression::Gzip),
+            certificate: Some("ca.pem".into()),
+            insecure: Some(true),
+            ..EnvSettings::default()
+        };
+        assert_eq!(s, expected);
         // The obsolete name still works, below the signal-specific one.
         assert_eq!(
             read(&[(SPAN_INSECURE, "true")]).unwrap().insecure,
@@ -351,33 +357,44 @@ mod tests {
     #[test]
     fn endpoint_resolution() {
         let base = |s: &str| EndpointSetting::Base(s.to_owned());
-        assert_eq!(
-            base("http://c:4318").resolve(Protocol::HttpProtobuf),
-            "http://c:4318/v1/traces"
-        );
-        assert_eq!(
-            base("http://c:4318/").resolve(Protocol::HttpJson),
-            "http://c:4318/v1/traces"
-        );
-        assert_eq!(
-            base("http://c:4318/prefix").resolve(Protocol::HttpProtobuf),
-            "http://c:4318/prefix/v1/traces"
-        );
-        assert_eq!(
-            base("http://c:4317").resolve(Protocol::Grpc),
-            "http://c:4317"
-        );
-        assert_eq!(
-            EndpointSetting::Exact("http://c/x".into()).resolve(Protocol::HttpProtobuf),
-            "http://c/x"
-        );
-        assert_eq!(
-            EndpointSetting::Default.resolve(Protocol::HttpProtobuf),
-            "http://localhost:4318/v1/traces"
-        );
-        assert_eq!(
-            EndpointSetting::Default.resolve(Protocol::Grpc),
-            "http://localhost:4317"
-        );
+        for (setting, protocol, expected) in [
+            (
+                base("http://c:4318"),
+                Protocol::HttpProtobuf,
+                "http://c:4318/v1/traces",
+            ),
+            (
+                base("http://c:4318/"),
+                Protocol::HttpJson,
+                "http://c:4318/v1/traces",
+            ),
+            (
+                base("http://c:4318/prefix"),
+                Protocol::HttpProtobuf,
+                "http://c:4318/prefix/v1/traces",
+            ),
+            (base("http://c:4317"), Protocol::Grpc, "http://c:4317"),
+            (
+                EndpointSetting::Exact("http://c/x".into()),
+                Protocol::HttpProtobuf,
+                "http://c/x",
+            ),
+            (
+                EndpointSetting::Default,
+                Protocol::HttpProtobuf,
+                "http://localhost:4318/v1/traces",
+            ),
+            (
+                EndpointSetting::Default,
+                Protocol::Grpc,
+                "http://localhost:4317",
+            ),
+        ] {
+            assert_eq!(
+                setting.resolve(protocol),
+                expected,
+                "{setting:?} with {protocol:?}"
+            );
+        }
     }
 }

@@ -346,18 +346,33 @@ impl Drop for OtlpExporter {
 mod tests {
     use super::*;
 
+    /// What an exporter built from `b` resolved: protocol, endpoint and timeout.
+    fn resolved(b: OtlpExporterBuilder) -> (Protocol, String, Duration) {
+        let e = b.build().unwrap();
+        (e.protocol(), e.endpoint(), e.timeout())
+    }
+
     #[test]
     fn defaults() {
         let e = OtlpExporter::builder().build().unwrap();
-        assert_eq!(e.protocol(), Protocol::HttpProtobuf);
-        assert_eq!(e.endpoint(), "http://localhost:4318/v1/traces");
-        assert_eq!(e.timeout(), Duration::from_secs(10));
         assert_eq!(e.compression(), Compression::None);
-        let e = OtlpExporter::builder()
-            .protocol(Protocol::Grpc)
-            .build()
-            .unwrap();
-        assert_eq!(e.endpoint(), "http://localhost:4317/");
+        let ten_seconds = Duration::from_secs(10);
+        assert_eq!(
+            resolved(OtlpExporter::builder()),
+            (
+                Protocol::HttpProtobuf,
+                "http://localhost:4318/v1/traces".to_owned(),
+                ten_seconds
+            )
+        );
+        assert_eq!(
+            resolved(OtlpExporter::builder().protocol(Protocol::Grpc)),
+            (
+                Protocol::Grpc,
+                "http://localhost:4317/".to_owned(),
+                ten_seconds
+            )
+        );
     }
 
     #[test]
@@ -368,29 +383,41 @@ mod tests {
             "OTEL_EXPORTER_OTLP_TIMEOUT" => Some("1500".to_owned()),
             _ => None,
         };
-        let e = OtlpExporter::builder()
-            .endpoint("http://code:1")
-            .from_env_lookup(env)
-            .build()
-            .unwrap();
-        assert_eq!(e.endpoint(), "http://env:4317/");
-        assert_eq!(e.protocol(), Protocol::Grpc);
-        assert_eq!(e.timeout(), Duration::from_millis(1500));
-        let e = OtlpExporter::builder()
-            .from_env_lookup(env)
-            .endpoint("http://code:1")
-            .timeout(Duration::from_secs(2))
-            .build()
-            .unwrap();
-        assert_eq!(e.endpoint(), "http://code:1/");
-        assert_eq!(e.timeout(), Duration::from_secs(2));
+        let env_timeout = Duration::from_millis(1500);
+        assert_eq!(
+            resolved(
+                OtlpExporter::builder()
+                    .endpoint("http://code:1")
+                    .from_env_lookup(env)
+            ),
+            (Protocol::Grpc, "http://env:4317/".to_owned(), env_timeout)
+        );
+        assert_eq!(
+            resolved(
+                OtlpExporter::builder()
+                    .from_env_lookup(env)
+                    .endpoint("http://code:1")
+                    .timeout(Duration::from_secs(2))
+            ),
+            (
+                Protocol::Grpc,
+                "http://code:1/".to_owned(),
+                Duration::from_secs(2)
+            )
+        );
         // A generic endpoint gets the HTTP path when the protocol is chosen later in code.
-        let e = OtlpExporter::builder()
-            .from_env_lookup(env)
-            .protocol(Protocol::HttpJson)
-            .build()
-            .unwrap();
-        assert_eq!(e.endpoint(), "http://env:4317/v1/traces");
+        assert_eq!(
+            resolved(
+                OtlpExporter::builder()
+                    .from_env_lookup(env)
+                    .protocol(Protocol::HttpJson)
+            ),
+            (
+                Protocol::HttpJson,
+                "http://env:4317/v1/traces".to_owned(),
+                env_timeout
+            )
+        );
     }
 
     #[test]
@@ -423,32 +450,21 @@ mod tests {
                 "{endpoint}"
             );
         }
-        assert_eq!(
-            OtlpExporter::builder()
-                .header("bad name", "v")
-                .build()
-                .unwrap_err(),
-            OtlpConfigError::InvalidHeader {
-                name: "bad name".into()
-            }
-        );
-        assert_eq!(
-            OtlpExporter::builder()
-                .header("k", "line\nbreak")
-                .build()
-                .unwrap_err(),
-            OtlpConfigError::InvalidHeader { name: "k".into() }
-        );
-        assert_eq!(
-            OtlpExporter::builder()
-                .protocol(Protocol::Grpc)
-                .header("x-bin", "v")
-                .build()
-                .unwrap_err(),
-            OtlpConfigError::InvalidHeader {
-                name: "x-bin".into()
-            }
-        );
+        for (protocol, name, value) in [
+            (Protocol::HttpProtobuf, "bad name", "v"),
+            (Protocol::HttpProtobuf, "k", "line\nbreak"),
+            (Protocol::Grpc, "x-bin", "v"),
+        ] {
+            assert_eq!(
+                OtlpExporter::builder()
+                    .protocol(protocol)
+                    .header(name, value)
+                    .build()
+                    .unwrap_err(),
+                OtlpConfigError::InvalidHeader { name: name.into() },
+                "{name}: {value:?} over {protocol:?}"
+            );
+        }
         assert_eq!(
             OtlpExporter::builder()
                 .timeout(Duration::ZERO)

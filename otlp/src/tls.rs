@@ -334,26 +334,24 @@ mod tests {
 
     #[test]
     fn client_identity_needs_both_halves() {
-        let half = TlsSettings {
+        let only_certificate = TlsSettings {
             client_certificate: Some(PemSource::Bytes(b"x".to_vec())),
             ..TlsSettings::default()
         };
-        assert_eq!(
-            half.check(),
-            Err(OtlpConfigError::IncompleteClientIdentity {
-                missing: "client key"
-            })
-        );
-        let half = TlsSettings {
+        let only_key = TlsSettings {
             client_key: Some(PemSource::File("k.pem".into())),
             ..TlsSettings::default()
         };
-        assert_eq!(
-            half.check(),
-            Err(OtlpConfigError::IncompleteClientIdentity {
-                missing: "client certificate"
-            })
-        );
+        for (half, missing) in [
+            (only_certificate, "client key"),
+            (only_key, "client certificate"),
+        ] {
+            assert_eq!(
+                half.check(),
+                Err(OtlpConfigError::IncompleteClientIdentity { missing }),
+                "{half:?}"
+            );
+        }
         assert_eq!(TlsSettings::default().check(), Ok(()));
     }
 

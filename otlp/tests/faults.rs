@@ -23,6 +23,19 @@ fn fast_retries(attempts: u32) -> RetryPolicy {
         .max_elapsed(Duration::from_secs(30))
 }
 
+/// An HTTP answer with `status`, a `Retry-After: value` header and no body.
+fn retry_after(status: u16, value: &str) -> Reply {
+    Reply::Http(status, vec![("retry-after", value.to_owned())], vec![])
+}
+
+/// Asserts that `rx` saw two requests, the second a second (the server's hint) after the first.
+fn assert_retried_after_a_second(rx: &Receiver) {
+    let seen = rx.seen();
+    assert_eq!(seen.len(), 2);
+    let gap = seen[1].at - seen[0].at;
+    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+}
+
 fn exporter(protocol: Protocol, url: String, retry: RetryPolicy) -> OtlpExporter {
     OtlpExporter::builder()
         .protocol(protocol)
@@ -130,28 +143,17 @@ fn retries_stop_at_max_attempts() {
 
 #[test]
 fn retry_after_is_honoured() {
-    let rx = Receiver::http(vec![Reply::Http(
-        429,
-        vec![("retry-after", "1".to_owned())],
-        vec![],
-    )]);
+    let rx = Receiver::http(vec![retry_after(429, "1")]);
     // Without the header the retry would follow within milliseconds.
     let mut e = exporter(Protocol::HttpProtobuf, rx.http_url(), fast_retries(3));
     e.export(&batch(), &resource()).unwrap();
-    let seen = rx.seen();
-    assert_eq!(seen.len(), 2);
-    let gap = seen[1].at - seen[0].at;
-    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+    assert_retried_after_a_second(&rx);
     assert_eq!(e.stats_handle().snapshot().retries, 1);
 }
 
 #[test]
 fn retry_after_beyond_the_budget_gives_up() {
-    let rx = Receiver::http(vec![Reply::Http(
-        503,
-        vec![("retry-after", "3600".to_owned())],
-        vec![],
-    )]);
+    let rx = Receiver::http(vec![retry_after(503, "3600")]);
     let mut e = exporter(
         Protocol::HttpProtobuf,
         rx.http_url(),
@@ -359,11 +361,7 @@ fn hostile_retry_after_never_panics() {
         ("Sun, 06 Nov 400000000000 08:49:37 GMT", true),
         ("Fri, 31 Dec 9999 23:59:59 GMT", false),
     ] {
-        let rx = Receiver::http(vec![Reply::Http(
-            503,
-            vec![("retry-after", value.to_owned())],
-            vec![],
-        )]);
+        let rx = Receiver::http(vec![retry_after(503, value)]);
         let mut e = exporter(Protocol::HttpProtobuf, rx.http_url(), fast_retries(3));
         let start = Instant::now();
         let result = e.export(&batch(), &resource());
@@ -397,10 +395,7 @@ fn grpc_retry_info_is_honoured_and_capped() {
     let rx = Receiver::grpc(vec![Reply::GrpcRetryInfo(tonic::Code::Unavailable, 1, 0)]);
     let mut e = exporter(Protocol::Grpc, rx.grpc_url(), fast_retries(3));
     e.export(&batch(), &resource()).unwrap();
-    let seen = rx.seen();
-    assert_eq!(seen.len(), 2);
-    let gap = seen[1].at - seen[0].at;
-    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+    assert_retried_after_a_second(&rx);
 
     let rx = Receiver::grpc(vec![Reply::GrpcRetryInfo(
         tonic::Code::ResourceExhausted,

@@ -58,24 +58,18 @@ fn export_traffic_is_invisible_to_subscribers() {
     let retry = RetryPolicy::default()
         .max_attempts(2)
         .initial_backoff(Duration::from_millis(5));
+    let exporter = |protocol, endpoint: String| {
+        OtlpExporter::builder()
+            .protocol(protocol)
+            .endpoint(endpoint)
+            .retry(retry)
+            .build()
+            .unwrap()
+    };
     let mut exporters = vec![
-        OtlpExporter::builder()
-            .endpoint(http.http_url())
-            .retry(retry)
-            .build()
-            .unwrap(),
-        OtlpExporter::builder()
-            .protocol(Protocol::Grpc)
-            .endpoint(grpc.grpc_url())
-            .retry(retry)
-            .build()
-            .unwrap(),
-        OtlpExporter::builder()
-            .protocol(Protocol::Grpc)
-            .endpoint(format!("http://{}", dead_addr()))
-            .retry(retry)
-            .build()
-            .unwrap(),
+        exporter(Protocol::HttpProtobuf, http.http_url()),
+        exporter(Protocol::Grpc, grpc.grpc_url()),
+        exporter(Protocol::Grpc, format!("http://{}", dead_addr())),
     ];
 
     let counts = Arc::new(Counts::default());

@@ -34,6 +34,16 @@ fn config(vars: &[(&str, &str)]) -> Config {
     build(vars).unwrap().config().clone()
 }
 
+/// The batching settings: queue size, batch size, schedule delay, export timeout.
+fn batching(c: &Config) -> (usize, usize, Duration, Duration) {
+    (
+        c.queue_size,
+        c.max_batch,
+        c.schedule_delay,
+        c.export_timeout,
+    )
+}
+
 fn attr(c: &Config, key: &str) -> Option<Value> {
     c.resource.get(key).cloned()
 }
@@ -43,7 +53,7 @@ fn defaults() {
     let c = config(&[]);
     assert!(!c.disabled);
     assert_eq!(c.exporters, [ExporterKind::Otlp]);
-    let otlp = c.otlp.unwrap();
+    let otlp = c.otlp.as_ref().unwrap();
     assert_eq!(otlp.protocol, Protocol::HttpProtobuf);
     assert_eq!(otlp.endpoint, "http://localhost:4318/v1/traces");
     assert!(!otlp.secure);
@@ -58,12 +68,7 @@ fn defaults() {
         ["traceparent", "tracestate", "baggage"]
     );
     assert_eq!(
-        (
-            c.queue_size,
-            c.max_batch,
-            c.schedule_delay,
-            c.export_timeout
-        ),
+        batching(&c),
         (2048, 512, Duration::from_secs(1), Duration::from_secs(30))
     );
     assert!(c.warnings.is_empty());
@@ -264,12 +269,7 @@ fn batch_span_processor() {
     ]);
     // The batch is at most the queue.
     assert_eq!(
-        (
-            c.queue_size,
-            c.max_batch,
-            c.schedule_delay,
-            c.export_timeout
-        ),
+        batching(&c),
         (100, 100, Duration::from_millis(250), Duration::from_secs(4))
     );
     // Huge values saturate; a zero export timeout means no limit.
@@ -279,10 +279,8 @@ fn batch_span_processor() {
         ("OTEL_BSP_SCHEDULE_DELAY", "18446744073709551615"),
         ("OTEL_BSP_EXPORT_TIMEOUT", "0"),
     ]);
-    assert_eq!(c.queue_size, tracewire_otlp::MAX_QUEUE_SIZE);
-    assert_eq!(c.max_batch, tracewire_otlp::MAX_QUEUE_SIZE);
-    assert_eq!(c.schedule_delay, tracewire_otlp::MAX_TIMEOUT);
-    assert_eq!(c.export_timeout, tracewire_otlp::MAX_TIMEOUT);
+    let (max_queue, max_time) = (tracewire_otlp::MAX_QUEUE_SIZE, tracewire_otlp::MAX_TIMEOUT);
+    assert_eq!(batching(&c), (max_queue, max_queue, max_time, max_time));
     for (var, value) in [
         ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
         ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-1"),

@@ -14,7 +14,9 @@ use common::certs::{CertAndKey, PemDir, TestCa, server_config};
 use common::{Receiver, batch, resource};
 use tracewire::ExportError;
 use tracewire::export::{Pipeline, SpanExporter};
-use tracewire_otlp::{OtlpExportError, OtlpExporter, Protocol, RetryPolicy, TlsError};
+use tracewire_otlp::{
+    OtlpExportError, OtlpExporter, OtlpExporterBuilder, Protocol, RetryPolicy, TlsError,
+};
 
 const PROTOCOLS: [Protocol; 3] = [Protocol::HttpProtobuf, Protocol::HttpJson, Protocol::Grpc];
 
@@ -40,7 +42,7 @@ fn receiver(
 }
 
 /// Retries would be allowed: TLS failures must still be tried once.
-fn exporter(protocol: Protocol, url: &str) -> tracewire_otlp::OtlpExporterBuilder {
+fn exporter(protocol: Protocol, url: &str) -> OtlpExporterBuilder {
     OtlpExporter::builder()
         .protocol(protocol)
         .endpoint(url)
@@ -116,12 +118,17 @@ fn ca_given_in_code_and_a_grpc_endpoint_without_scheme_means_tls() {
     assert_eq!(plain.seen().len(), 1);
 }
 
+/// Exporter settings trusting only `ca`.
+fn trusting(ca: &TestCa) -> impl Fn(OtlpExporterBuilder) -> OtlpExporterBuilder + '_ {
+    |b| b.ca_certificate_pem(ca.cert_pem.as_str())
+}
+
 /// Expect `want` on every protocol: one attempt (no retry), a counted failed batch, the typed
 /// error kept, and the pipeline's error text.
 fn assert_tls_failure(
     server: &CertAndKey,
     client_ca: Option<&TestCa>,
-    configure: impl Fn(tracewire_otlp::OtlpExporterBuilder) -> tracewire_otlp::OtlpExporterBuilder,
+    configure: impl Fn(OtlpExporterBuilder) -> OtlpExporterBuilder,
     want: TlsError,
 ) {
     for protocol in PROTOCOLS {
@@ -157,12 +164,7 @@ fn assert_tls_failure(
 fn wrong_ca_is_a_typed_counted_failure_not_retried() {
     let server = TestCa::new("real ca").server(&["localhost"]);
     let other = TestCa::new("other ca");
-    assert_tls_failure(
-        &server,
-        None,
-        |b| b.ca_certificate_pem(other.cert_pem.as_str()),
-        TlsError::UnknownIssuer,
-    );
+    assert_tls_failure(&server, None, trusting(&other), TlsError::UnknownIssuer);
     // No custom CA: the system's (or Mozilla's) roots do not know the test CA either.
     assert_tls_failure(&server, None, |b| b, TlsError::UnknownIssuer);
 }
@@ -171,38 +173,26 @@ fn wrong_ca_is_a_typed_counted_failure_not_retried() {
 fn expired_server_certificate() {
     let ca = TestCa::new("expiring ca");
     let server = ca.expired_server(&["localhost"]);
-    assert_tls_failure(
-        &server,
-        None,
-        |b| b.ca_certificate_pem(ca.cert_pem.as_str()),
-        TlsError::Expired,
-    );
+    assert_tls_failure(&server, None, trusting(&ca), TlsError::Expired);
 }
 
 #[test]
 fn certificate_for_another_name() {
     let ca = TestCa::new("naming ca");
     let server = ca.server(&["collector.example"]);
-    assert_tls_failure(
-        &server,
-        None,
-        |b| b.ca_certificate_pem(ca.cert_pem.as_str()),
-        TlsError::NameMismatch {
-            host: "localhost".into(),
-        },
-    );
+    // The exporter connects to `localhost`.
+    let mismatch = TlsError::NameMismatch {
+        host: "localhost".into(),
+    };
+    assert_tls_failure(&server, None, trusting(&ca), mismatch);
 }
 
 #[test]
 fn mtls_without_a_client_certificate_fails() {
     let ca = TestCa::new("mtls ca");
     let server = ca.server(&["localhost"]);
-    assert_tls_failure(
-        &server,
-        Some(&ca),
-        |b| b.ca_certificate_pem(ca.cert_pem.as_str()),
-        TlsError::ClientCertificateRequired,
-    );
+    let required = TlsError::ClientCertificateRequired;
+    assert_tls_failure(&server, Some(&ca), trusting(&ca), required);
 }
 
 #[test]
@@ -210,7 +200,7 @@ fn mtls_with_a_client_certificate_from_another_ca_fails() {
     let ca = TestCa::new("mtls ca");
     let server = ca.server(&["localhost"]);
     let stranger = TestCa::new("stranger ca").client("intruder");
-    let configure = |b: tracewire_otlp::OtlpExporterBuilder| {
+    let configure = |b: OtlpExporterBuilder| {
         b.ca_certificate_pem(ca.cert_pem.as_str())
             .client_identity_pem(stranger.cert_pem.clone(), stranger.key_pem.clone())
     };
@@ -270,36 +260,29 @@ fn mtls_with_a_client_certificate_from_the_environment_succeeds() {
 fn unusable_certificate_files_are_config_errors() {
     let dir = PemDir::new("tracewire-otlp-badpem");
     let junk = dir.write("junk.pem", "not a certificate");
-    let err = OtlpExporter::builder()
-        .endpoint("https://localhost:4318/v1/traces")
-        .from_env_lookup(env(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", &junk)]))
-        .build()
-        .unwrap_err();
+    // An exporter to `scheme://localhost` with `var` naming the junk file.
+    let build = |scheme: &str, var: &str| {
+        OtlpExporter::builder()
+            .endpoint(format!("{scheme}://localhost:4318/v1/traces"))
+            .from_env_lookup(env(&[(var, &junk)]))
+            .build()
+    };
     assert_eq!(
-        err,
+        build("https", "OTEL_EXPORTER_OTLP_CERTIFICATE").unwrap_err(),
         tracewire_otlp::OtlpConfigError::Certificate {
             role: "ca certificate",
             origin: junk.display().to_string(),
             reason: "no pem certificate found".into()
         }
     );
-    let err = OtlpExporter::builder()
-        .endpoint("https://localhost:4318/v1/traces")
-        .from_env_lookup(env(&[("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &junk)]))
-        .build()
-        .unwrap_err();
     assert_eq!(
-        err,
+        build("https", "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE").unwrap_err(),
         tracewire_otlp::OtlpConfigError::IncompleteClientIdentity {
             missing: "client key"
         }
     );
     // A certificate set for plain `http://` is not used, so it is not an error.
-    OtlpExporter::builder()
-        .endpoint("http://localhost:4318/v1/traces")
-        .from_env_lookup(env(&[("OTEL_EXPORTER_OTLP_CERTIFICATE", &junk)]))
-        .build()
-        .unwrap();
+    build("http", "OTEL_EXPORTER_OTLP_CERTIFICATE").unwrap();
 }
 
 /// The failure reaches the pipeline's counters, and the application's log once, however many
@@ -310,6 +293,11 @@ fn tls_failure_under_the_pipeline_is_counted_and_logged_once() {
     let other = TestCa::new("other ca");
     let (rx, url) = receiver(Protocol::HttpProtobuf, &server, None);
     let lines = Lines::default();
+    // tracing-core caches a callsite's interest when it is first hit; while only one dispatcher
+    // is registered it asks the registering thread's default alone. A parallel test's exporter
+    // failing on a thread with no subscriber could then cache "never" for the warning below.
+    // With a second dispatcher registered it asks every live one, `lines` included.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     // The exporter logs to the subscriber that was current when it was built.
     let exporter = tracing::subscriber::with_default(lines.clone(), || {
         exporter(Protocol::HttpProtobuf, &url)

@@ -97,38 +97,31 @@ async fn serve_axum(listener: TcpListener, router: Router) {
 
 // --- the services ------------------------------------------------------------------------------
 
-fn ranking(store: &TraceStore, off: bool, seen: Seen) -> Service {
-    start("ranking", store, off, move |l| {
-        let router = Router::new()
-            .route(
-                "/rank",
-                post(|State(seen): State<Seen>, headers: HeaderMap| async move {
-                    record(&seen, "/rank", &headers);
-                    // Long enough that this branch, not pricing, is the critical path.
-                    tokio::time::sleep(Duration::from_millis(40)).await;
-                    "[\"car-1\"]"
-                }),
-            )
-            .with_state(seen)
-            .layer(tracewire_axum::layer());
-        serve_axum(l, router)
+/// A service answering `router`'s routes behind the tracewire axum layer.
+fn axum_service(name: &'static str, store: &TraceStore, off: bool, router: Router) -> Service {
+    start(name, store, off, move |l| {
+        serve_axum(l, router.layer(tracewire_axum::layer()))
     })
 }
 
+fn ranking(store: &TraceStore, off: bool, seen: Seen) -> Service {
+    let rank = post(|State(seen): State<Seen>, headers: HeaderMap| async move {
+        record(&seen, "/rank", &headers);
+        // Long enough that this branch, not pricing, is the critical path.
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        "[\"car-1\"]"
+    });
+    let router = Router::new().route("/rank", rank).with_state(seen);
+    axum_service("ranking", store, off, router)
+}
+
 fn pricing(store: &TraceStore, off: bool, seen: Seen) -> Service {
-    start("pricing", store, off, move |l| {
-        let router = Router::new()
-            .route(
-                "/price",
-                get(|State(seen): State<Seen>, headers: HeaderMap| async move {
-                    record(&seen, "/price", &headers);
-                    "12.50"
-                }),
-            )
-            .with_state(seen)
-            .layer(tracewire_axum::layer());
-        serve_axum(l, router)
-    })
+    let price = get(|State(seen): State<Seen>, headers: HeaderMap| async move {
+        record(&seen, "/price", &headers);
+        "12.50"
+    });
+    let router = Router::new().route("/price", price).with_state(seen);
+    axum_service("pricing", store, off, router)
 }
 
 struct Dispatcher {

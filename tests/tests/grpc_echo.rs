@@ -236,11 +236,33 @@ async fn rpc_pair(recorder: &Recorder, name: &str) -> (SpanAssert, SpanAssert) {
     (client, server)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// Runs `test` on a current-thread runtime with a fresh recorder as this thread's subscriber,
+/// so the servers and clients it spawns record into it too.
+fn recorded<F: Future<Output = ()>>(test: impl FnOnce(Recorder) -> F) {
+    let recorder = Recorder::new();
+    let _guard = recorder.set_default();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
+        .block_on(test(recorder));
+}
+
+/// [`rpc_pair`] for a call that succeeded: both sides say `OK`.
+async fn ok_pair(recorder: &Recorder, name: &str) -> (SpanAssert, SpanAssert) {
+    let (client, server) = rpc_pair(recorder, name).await;
+    client.assert_attr("rpc.response.status_code", "OK");
+    server.assert_attr("rpc.response.status_code", "OK");
+    (client, server)
+}
+
+/// Every message of a response stream, in order.
+async fn messages(mut stream: Streaming<EchoResponse>) -> Vec<String> {
+    let mut got = Vec::new();
+    while let Some(item) = stream.next().await {
+        got.push(item.unwrap().message);
+    }
+    got
 }
 
 fn msg(text: &str) -> EchoRequest {
@@ -251,9 +273,7 @@ fn msg(text: &str) -> EchoRequest {
 }
 
 fn all_four_kinds(transport: Transport) {
-    let recorder = Recorder::new();
-    let _guard = recorder.set_default();
-    runtime().block_on(async {
+    recorded(|recorder| async move {
         let mut client = EchoClient::new(start(transport).await);
         let root = tracing::info_span!("test.root");
         let root_id = {
@@ -266,11 +286,9 @@ fn all_four_kinds(transport: Transport) {
             .await
             .unwrap();
         assert_eq!(resp.into_inner().message, "hi");
-        let (c, s) = rpc_pair(&recorder, "echo.Echo/UnaryEcho").await;
+        let (c, s) = ok_pair(&recorder, "echo.Echo/UnaryEcho").await;
         assert_eq!(c.data().parent_span_id, root_id);
-        c.assert_attr("rpc.response.status_code", "OK");
-        s.assert_attr("rpc.response.status_code", "OK")
-            .assert_status(tracewire::Status::Unset);
+        s.assert_status(tracewire::Status::Unset);
         recorder.span("handler.unary").assert_child_of(&s);
         match transport {
             Transport::Tcp => {
@@ -295,12 +313,10 @@ fn all_four_kinds(transport: Transport) {
             .await
             .unwrap();
         assert_eq!(resp.into_inner().received, 3);
-        let (c, s) = rpc_pair(&recorder, "echo.Echo/ClientStreamingEcho").await;
-        c.assert_attr("rpc.response.status_code", "OK");
-        s.assert_attr("rpc.response.status_code", "OK");
+        ok_pair(&recorder, "echo.Echo/ClientStreamingEcho").await;
 
         // Server streaming: one in, four out, handler work per item inside the server span.
-        let mut stream = client
+        let stream = client
             .server_streaming_echo(EchoRequest {
                 message: "n".into(),
                 count: 4,
@@ -309,14 +325,8 @@ fn all_four_kinds(transport: Transport) {
             .await
             .unwrap()
             .into_inner();
-        let mut got = Vec::new();
-        while let Some(item) = stream.next().await {
-            got.push(item.unwrap().message);
-        }
-        assert_eq!(got, ["n 0", "n 1", "n 2", "n 3"]);
-        let (c, s) = rpc_pair(&recorder, "echo.Echo/ServerStreamingEcho").await;
-        c.assert_attr("rpc.response.status_code", "OK");
-        s.assert_attr("rpc.response.status_code", "OK");
+        assert_eq!(messages(stream).await, ["n 0", "n 1", "n 2", "n 3"]);
+        let (_, s) = ok_pair(&recorder, "echo.Echo/ServerStreamingEcho").await;
         let items = recorder.spans_named("handler.stream_item");
         assert_eq!(items.len(), 4);
         for item in &items {
@@ -324,19 +334,13 @@ fn all_four_kinds(transport: Transport) {
         }
 
         // Bidi: two in, two out.
-        let mut stream = client
+        let stream = client
             .bidi_streaming_echo(tokio_stream::iter([msg("x"), msg("y")]))
             .await
             .unwrap()
             .into_inner();
-        let mut got = Vec::new();
-        while let Some(item) = stream.next().await {
-            got.push(item.unwrap().message);
-        }
-        assert_eq!(got, ["x", "y"]);
-        let (c, s) = rpc_pair(&recorder, "echo.Echo/BidiStreamingEcho").await;
-        c.assert_attr("rpc.response.status_code", "OK");
-        s.assert_attr("rpc.response.status_code", "OK");
+        assert_eq!(messages(stream).await, ["x", "y"]);
+        let (_, s) = ok_pair(&recorder, "echo.Echo/BidiStreamingEcho").await;
         for item in recorder.spans_named("handler.bidi_item") {
             item.assert_child_of(&s);
         }
@@ -357,9 +361,7 @@ fn all_four_kinds_over_tcp() {
 #[test]
 fn status_table_every_code_both_sides_trailers_only_and_in_trailers() {
     let server_errors = [2, 4, 12, 13, 14, 15];
-    let recorder = Recorder::new();
-    let _guard = recorder.set_default();
-    runtime().block_on(async {
+    recorded(|recorder| async move {
         let mut client = EchoClient::new(start(Transport::InProcess).await);
         for code in 1..=16 {
             // Trailers-only: a unary handler error.
@@ -425,9 +427,7 @@ fn status_table_every_code_both_sides_trailers_only_and_in_trailers() {
 
 #[test]
 fn cancelled_stream_ends_both_spans() {
-    let recorder = Recorder::new();
-    let _guard = recorder.set_default();
-    runtime().block_on(async {
+    recorded(|recorder| async move {
         let mut client = EchoClient::new(start(Transport::Tcp).await);
         // `count: 0` never ends: one message, then nothing.
         let mut stream = client
@@ -453,9 +453,7 @@ fn cancelled_stream_ends_both_spans() {
 
 #[test]
 fn deadline_exceeded_on_both_sides() {
-    let recorder = Recorder::new();
-    let _guard = recorder.set_default();
-    runtime().block_on(async {
+    recorded(|recorder| async move {
         let mut client = EchoClient::new(start(Transport::Tcp).await);
         // The handler's nested call never answers, so the 50 ms deadline passes.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -497,9 +495,7 @@ fn deadline_exceeded_on_both_sides() {
 
 #[test]
 fn parent_chain_client_server_nested_http() {
-    let recorder = Recorder::new();
-    let _guard = recorder.set_default();
-    runtime().block_on(async {
+    recorded(|recorder| async move {
         // A tiny HTTP service that continues the inbound trace with a SERVER span.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -554,9 +550,7 @@ fn parent_chain_client_server_nested_http() {
 fn health_is_skipped_on_the_server() {
     // The echo server skips `grpc.health.v1.Health` (it does not serve it, so the call fails
     // with UNIMPLEMENTED): the client span exists, the server span does not.
-    let recorder = Recorder::new();
-    let _guard = recorder.set_default();
-    runtime().block_on(async {
+    recorded(|recorder| async move {
         let mut grpc = tonic::client::Grpc::new(start(Transport::InProcess).await);
         grpc.ready().await.unwrap();
         let codec = tonic_prost::ProstCodec::<EchoRequest, EchoResponse>::default();

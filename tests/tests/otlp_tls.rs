@@ -29,6 +29,8 @@ const TOKEN: &str = "tw-test-token.0123456789";
 /// The API-key header carrying it, as `OTEL_EXPORTER_OTLP_HEADERS` spells it (values are
 /// percent-encoded).
 const AUTH_HEADER: &str = "authorization=Bearer%20tw-test-token.0123456789";
+/// The variable that sends the token with every export.
+const AUTH: (&str, &str) = ("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER);
 
 /// Writes `pem` to `name` in `dir` and returns the path, as the variables want it.
 fn write_pem(dir: &PemDir, name: &str, pem: &str) -> String {
@@ -268,8 +270,7 @@ fn exports_over_https_and_grpcs_with_a_custom_ca_and_the_collectors_token() {
     let server = pki.ca.server(&["127.0.0.1", "localhost"]);
     for protocol in PROTOCOLS {
         let c = collector(server_tls(&server, None));
-        let auth = [("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER)];
-        let out = export_one_trace(vars(&c, protocol, &pki.ca_file, &auth));
+        let out = export_one_trace(vars(&c, protocol, &pki.ca_file, &[AUTH]));
         assert_stored(&c, &out, protocol);
         c.shutdown_blocking();
     }
@@ -313,31 +314,28 @@ fn a_wrong_ca_or_an_expired_certificate_is_a_typed_tls_error_and_nothing_is_stor
     );
     let valid = pki.ca.server(&["127.0.0.1"]);
     let expired = pki.ca.expired_server(&["127.0.0.1"]);
-    let auth = [("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER)];
     for protocol in PROTOCOLS {
-        let c = collector(server_tls(&valid, None));
-        let out = export_one_trace(vars(&c, protocol, &other_ca_file, &auth));
-        assert_refused(
-            &c,
-            &out,
-            protocol,
-            &OtlpExportError::Tls(TlsError::UnknownIssuer),
-        );
-        // What the log line says.
-        assert_eq!(
-            out.error.unwrap().to_string(),
-            "tls: server certificate is not signed by a trusted certificate authority"
-        );
-        c.shutdown_blocking();
-
-        let c = collector(server_tls(&expired, None));
-        let out = export_one_trace(vars(&c, protocol, &pki.ca_file, &auth));
-        assert_refused(&c, &out, protocol, &OtlpExportError::Tls(TlsError::Expired));
-        assert_eq!(
-            out.error.unwrap().to_string(),
-            "tls: server certificate has expired"
-        );
-        c.shutdown_blocking();
+        for (server, ca_file, error, log_line) in [
+            (
+                &valid,
+                &other_ca_file,
+                TlsError::UnknownIssuer,
+                "tls: server certificate is not signed by a trusted certificate authority",
+            ),
+            (
+                &expired,
+                &pki.ca_file,
+                TlsError::Expired,
+                "tls: server certificate has expired",
+            ),
+        ] {
+            let c = collector(server_tls(server, None));
+            let out = export_one_trace(vars(&c, protocol, ca_file, &[AUTH]));
+            assert_refused(&c, &out, protocol, &OtlpExportError::Tls(error));
+            // What the log line says.
+            assert_eq!(out.error.unwrap().to_string(), log_line, "{protocol}");
+            c.shutdown_blocking();
+        }
     }
 }
 
@@ -351,13 +349,12 @@ fn mutual_tls_required_by_the_collector_refuses_no_client_certificate_and_accept
     let server = pki.ca.server(&["127.0.0.1"]);
     for protocol in PROTOCOLS {
         let c = collector(server_tls(&server, Some(&clients)));
-        let auth = [("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER)];
-        let out = export_one_trace(vars(&c, protocol, &pki.ca_file, &auth));
+        let out = export_one_trace(vars(&c, protocol, &pki.ca_file, &[AUTH]));
         let required = OtlpExportError::Tls(TlsError::ClientCertificateRequired);
         assert_refused(&c, &out, protocol, &required);
 
         let with_cert = [
-            ("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER),
+            AUTH,
             ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", cert.as_str()),
             ("OTEL_EXPORTER_OTLP_CLIENT_KEY", key.as_str()),
         ];
@@ -384,7 +381,7 @@ fn the_readmes_axum_service_exports_its_routes_over_https_with_a_private_ca_and_
             ("OTEL_SERVICE_NAME", "hello"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_EXPORTER_OTLP_CERTIFICATE", &pki.ca_file),
-            ("OTEL_EXPORTER_OTLP_HEADERS", AUTH_HEADER),
+            AUTH,
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .into(),

@@ -7,7 +7,7 @@ use tracewire::Sampler;
 use tracewire::propagation::Propagators;
 
 use super::InitError;
-use crate::env::{get, parse_bool, parse_millis, parse_timeout};
+use crate::env::{get, parse_bool, parse_millis, parse_timeout, parse_var};
 
 /// An exporter `OTEL_TRACES_EXPORTER` can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,10 +76,9 @@ impl GeneralEnv {
             Some((_, v)) => Some(parse_exporters(&v)?),
             None => None,
         };
-        let resource_attributes = match get(lookup, RESOURCE_ATTRIBUTES) {
-            Some((var, v)) => parse_attributes(&v).ok_or_else(|| invalid(var, v))?,
-            None => Vec::new(),
-        };
+        let resource_attributes =
+            parse_var(get(lookup, RESOURCE_ATTRIBUTES), parse_attributes, invalid)?
+                .unwrap_or_default();
         let sampler = Sampler::from_vars(
             get(lookup, SAMPLER).map(|(_, v)| v).as_deref(),
             get(lookup, SAMPLER_ARG).map(|(_, v)| v).as_deref(),
@@ -98,28 +97,11 @@ impl GeneralEnv {
             }
             None => Propagators::w3c(),
         };
-        let count = |var: &'static str| -> Result<Option<usize>, InitError> {
-            match get(lookup, var) {
-                Some((var, v)) => match v.parse::<u64>() {
-                    Ok(n) if n > 0 => Ok(Some(n.min(MAX_SPANS) as usize)),
-                    Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
-                        Ok(Some(MAX_SPANS as usize))
-                    }
-                    _ => Err(invalid(var, v)),
-                },
-                None => Ok(None),
-            }
-        };
+        let count = |var| parse_var(get(lookup, var), parse_count, invalid);
         let queue_size = count(BSP_MAX_QUEUE_SIZE)?;
         let max_batch = count(BSP_MAX_EXPORT_BATCH_SIZE)?;
-        let schedule_delay = match get(lookup, BSP_SCHEDULE_DELAY) {
-            Some((var, v)) => Some(parse_millis(&v).ok_or_else(|| invalid(var, v))?),
-            None => None,
-        };
-        let export_timeout = match get(lookup, BSP_EXPORT_TIMEOUT) {
-            Some((var, v)) => Some(parse_timeout(&v).ok_or_else(|| invalid(var, v))?),
-            None => None,
-        };
+        let schedule_delay = parse_var(get(lookup, BSP_SCHEDULE_DELAY), parse_millis, invalid)?;
+        let export_timeout = parse_var(get(lookup, BSP_EXPORT_TIMEOUT), parse_timeout, invalid)?;
         Ok(GeneralEnv {
             disabled,
             exporters,
@@ -133,6 +115,16 @@ impl GeneralEnv {
             export_timeout,
             warnings,
         })
+    }
+}
+
+/// A queue or batch size: a positive whole number, cut to [`MAX_QUEUE_SIZE`] (so are numbers too
+/// large for a `u64`). `None` for zero or anything that is not a number.
+fn parse_count(value: &str) -> Option<usize> {
+    match value.parse::<u64>() {
+        Ok(n) if n > 0 => Some(n.min(MAX_SPANS) as usize),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => Some(MAX_SPANS as usize),
+        _ => None,
     }
 }
 
