@@ -22,24 +22,21 @@
 //!
 //! Run as `instructions CASE REQUESTS` (what the driver does under valgrind), it runs one case.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
-use tower::{Layer, Service, service_fn};
-use tracewire::{
-    Context as TraceContext, SpanContext, SpanId, TraceFlags, TraceId, TraceState, TracewireLayer,
-};
+use tower::{Layer, Service};
+use tracewire::{TraceFlags, TracewireLayer};
 use tracewire_tower::{HttpClientLayer, HttpRoute, HttpServerLayer};
 use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
 use callgrind::{Discard, on_cpu_ns};
-use support::{block, drain};
+use support::{block, drain, handler, parent};
 
 #[path = "../../core/benches/support/callgrind.rs"]
 mod callgrind;
@@ -70,26 +67,6 @@ where
 {
     let res = block(svc.call(req)).unwrap();
     drain(res.into_body());
-}
-
-/// A handler that answers at once.
-fn handler()
--> impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
-+ Clone {
-    service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-    })
-}
-
-/// The context a client call runs in: a sampled or unsampled parent.
-fn parent(flags: TraceFlags) -> TraceContext {
-    TraceContext::from_span_context(SpanContext::new(
-        TraceId::from_u128(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
-        SpanId::from_u64(0x00f0_67aa_0ba9_02b7),
-        flags,
-        TraceState::new(),
-        true,
-    ))
 }
 
 /// An outbound call as a client layer sees it: an absolute URI, no headers.
