@@ -75,14 +75,7 @@ impl TraceStore {
         if skeleton.is_empty() {
             return None;
         }
-        let keys: Vec<Key> = skeleton
-            .iter()
-            .map(|k| Key {
-                span_id: k.span_id,
-                parent_span_id: k.parent_span_id,
-                start: k.start,
-            })
-            .collect();
+        let keys: Vec<Key> = skeleton.iter().map(|k| k.key()).collect();
         let a = arrange(&keys);
         let kept = a.order.len();
         let start = a

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use http::{Request, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value as Json;
 use serde_json::json;
@@ -349,16 +349,7 @@ async fn a_downloaded_trace_uploads_into_another_collector_unchanged() {
         );
         (api_router(s.clone()).merge(collector_ui(s.clone(), h)), s)
     };
-    let res = other
-        .clone()
-        .oneshot(
-            Request::post("/api/traces")
-                .header("content-type", "application/json")
-                .body(Body::from(bytes.clone()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = post_traces(&other, "application/json", bytes.clone()).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Json =
         serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
@@ -371,39 +362,12 @@ async fn a_downloaded_trace_uploads_into_another_collector_unchanged() {
     let (_, copy) = get(&other, &format!("/api/traces/{a}")).await;
     assert_eq!(copy, original);
 
-    let res = other
-        .clone()
-        .oneshot(
-            Request::post("/api/traces")
-                .header("content-type", "text/plain")
-                .body(Body::from("x"))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = post_traces(&other, "text/plain", "x").await;
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let res = other
-        .clone()
-        .oneshot(
-            Request::post("/api/traces")
-                .header("content-type", "application/json")
-                .body(Body::from("{not json"))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = post_traces(&other, "application/json", "{not json").await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let big = vec![b' '; (4 << 20) + 1];
-    let res = other
-        .clone()
-        .oneshot(
-            Request::post("/api/traces")
-                .header("content-type", "application/json")
-                .body(Body::from(big))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = post_traces(&other, "application/json", big).await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let (status, _) = get(&app, &format!("/api/traces/{}/otlp", hex_trace(0xdead))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -411,18 +375,18 @@ async fn a_downloaded_trace_uploads_into_another_collector_unchanged() {
     close(store).await;
 }
 
+/// `POST /api/traces` with this content type and body.
+async fn post_traces(app: &Router, content_type: &str, body: impl Into<Body>) -> Response<Body> {
+    let req = Request::post("/api/traces")
+        .header("content-type", content_type)
+        .body(body.into())
+        .unwrap();
+    app.clone().oneshot(req).await.unwrap()
+}
+
 /// `POST /api/traces` with `body` as OTLP/JSON: the status and the whole answer.
 async fn upload(app: &Router, body: Vec<u8>) -> (StatusCode, Json) {
-    let res = app
-        .clone()
-        .oneshot(
-            Request::post("/api/traces")
-                .header("content-type", "application/json")
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = post_traces(app, "application/json", body).await;
     let status = res.status();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap())

@@ -7,7 +7,6 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
@@ -20,25 +19,14 @@ fn body() -> Vec<u8> {
     request("access", vec![span(5, 1, 0, "root")]).encode_to_vec()
 }
 
-/// One request with these headers (`Host` among them).
-async fn send(
-    addr: SocketAddr,
-    method: &'static str,
-    path: &str,
-    headers: &[(&'static str, &str)],
-    body: &[u8],
-) -> HttpResponse {
-    let headers = headers.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-    http_async(addr, method, path.to_owned(), headers, body.to_vec()).await
+/// A `GET` with these headers (`Host` among them).
+async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    http_async(addr, "GET", path, headers, b"").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loopback_listeners_answer_only_loopback_host_names() {
-    let h = builder()
-        .allow_host("collector.test")
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.allow_host("collector.test")).await;
     let (http, api) = (h.otlp_http_addr().unwrap(), h.api_addr().unwrap());
     let port = api.port().to_string();
     for host in [
@@ -48,18 +36,11 @@ async fn loopback_listeners_answer_only_loopback_host_names() {
         format!("[::1]:{port}"),
         "collector.test".to_owned(),
     ] {
-        let r = send(api, "GET", "/api/services", &[("Host", &host)], b"").await;
+        let r = get(api, "/api/services", &[("Host", &host)]).await;
         assert_eq!(r.status, 200, "{host}");
     }
     // A page that rebinds its own name to 127.0.0.1 still sends its own name.
-    let r = send(
-        api,
-        "GET",
-        "/api/services",
-        &[("Host", "rebind.example:16686")],
-        b"",
-    )
-    .await;
+    let r = get(api, "/api/services", &[("Host", "rebind.example:16686")]).await;
     assert_eq!(r.status, 421);
     assert_eq!(
         r.text(),
@@ -67,7 +48,7 @@ async fn loopback_listeners_answer_only_loopback_host_names() {
          answers only localhost, 127.0.0.1 and [::1] (add names with --allow-host)\n"
     );
     assert_eq!(r.header("content-security-policy"), Some(CSP));
-    let r = send(
+    let r = http_async(
         http,
         "POST",
         "/v1/traces",
@@ -82,9 +63,7 @@ async fn loopback_listeners_answer_only_loopback_host_names() {
     h.flush().await;
     assert!(h.services().is_empty());
     // gRPC is not reachable from a page; its authority is not checked.
-    let mut grpc = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut grpc = grpc_client(&h).await;
     grpc.export(request("grpc", vec![span(6, 1, 0, "r")]))
         .await
         .unwrap();
@@ -110,14 +89,7 @@ async fn beyond_loopback_every_host_is_answered_and_start_up_warns() {
         )]
     );
     let api = SocketAddr::from(([127, 0, 0, 1], port));
-    let r = send(
-        api,
-        "GET",
-        "/api/services",
-        &[("Host", "collector.example.com")],
-        b"",
-    )
-    .await;
+    let r = get(api, "/api/services", &[("Host", "collector.example.com")]).await;
     assert_eq!(r.status, 200);
     h.shutdown().await;
 
@@ -145,7 +117,7 @@ async fn beyond_loopback_every_host_is_answered_and_start_up_warns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_is_required_on_every_listener() {
     const TOKEN: &str = "s3cr3t-t0ken";
-    let h = builder().auth_token(TOKEN).spawn().await.unwrap();
+    let h = start_with(|b| b.auth_token(TOKEN)).await;
     let (http, api) = (h.otlp_http_addr().unwrap(), h.api_addr().unwrap());
     let bearer = format!("Bearer {TOKEN}");
     let unauthorized = "missing or wrong bearer token: send `authorization: Bearer <token>`\n";
@@ -154,7 +126,7 @@ async fn the_token_is_required_on_every_listener() {
     for auth in [None, Some("Bearer wrong"), Some("Basic czNjcjN0LXQwa2Vu")] {
         let mut headers = vec![("Host", "localhost"), ("Content-Type", PB)];
         headers.extend(auth.map(|a| ("Authorization", a)));
-        let r = send(http, "POST", "/v1/traces", &headers, &body()).await;
+        let r = http_async(http, "POST", "/v1/traces", &headers, &body()).await;
         assert_eq!(r.status, 401, "{auth:?}");
         assert_eq!(
             r.header("www-authenticate"),
@@ -162,7 +134,7 @@ async fn the_token_is_required_on_every_listener() {
         );
         assert_eq!(r.text(), unauthorized);
     }
-    let r = send(
+    let r = http_async(
         http,
         "POST",
         "/v1/traces",
@@ -177,9 +149,7 @@ async fn the_token_is_required_on_every_listener() {
     assert_eq!(r.status, 200);
 
     // OTLP/gRPC.
-    let mut grpc = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut grpc = grpc_client(&h).await;
     let err = grpc
         .export(request("grpc", vec![span(8, 1, 0, "r")]))
         .await
@@ -201,15 +171,13 @@ async fn the_token_is_required_on_every_listener() {
         "/ui/assets/app.js",
         "/api/analysis/dependencies",
     ] {
-        let r = send(api, "GET", path, &[("Host", "localhost")], b"").await;
+        let r = get(api, path, &[("Host", "localhost")]).await;
         assert_eq!(r.status, 401, "{path}");
         assert_eq!(r.header("content-security-policy"), Some(CSP));
-        let r = send(
+        let r = get(
             api,
-            "GET",
             path,
             &[("Host", "localhost"), ("Authorization", &bearer)],
-            b"",
         )
         .await;
         assert_eq!(r.status, 200, "{path}");
@@ -221,16 +189,9 @@ async fn the_token_is_required_on_every_listener() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_signs_in_once_and_then_carries_a_cookie() {
-    let h = builder().auth_token("abc123").spawn().await.unwrap();
+    let h = start_with(|b| b.auth_token("abc123")).await;
     let api = h.api_addr().unwrap();
-    let r = send(
-        api,
-        "GET",
-        "/ui/?service=x&token=abc123",
-        &[("Host", "localhost")],
-        b"",
-    )
-    .await;
+    let r = get(api, "/ui/?service=x&token=abc123", &[("Host", "localhost")]).await;
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/ui/?service=x"));
     assert_eq!(
@@ -244,22 +205,15 @@ async fn a_browser_signs_in_once_and_then_carries_a_cookie() {
         "/ui/assets/app.css",
     ] {
         assert_eq!(
-            send(api, "GET", path, &cookie, b"").await.status,
+            http_async(api, "GET", path, &cookie, b"").await.status,
             200,
             "{path}"
         );
     }
     // A wrong token signs no one in; the cookie means nothing to the receivers.
-    let r = send(
-        api,
-        "GET",
-        "/ui/?token=abc124",
-        &[("Host", "localhost")],
-        b"",
-    )
-    .await;
+    let r = get(api, "/ui/?token=abc124", &[("Host", "localhost")]).await;
     assert_eq!(r.status, 401);
-    let r = send(
+    let r = http_async(
         h.otlp_http_addr().unwrap(),
         "POST",
         "/v1/traces",
@@ -288,7 +242,7 @@ async fn ui_and_api_answers_carry_the_security_headers() {
         "/api/analysis/dependencies",
         "/no/such/page",
     ] {
-        let r = send(api, "GET", path, &[("Host", "localhost")], b"").await;
+        let r = get(api, path, &[("Host", "localhost")]).await;
         assert_eq!(r.header("content-security-policy"), Some(CSP), "{path}");
         assert_eq!(
             r.header("x-content-type-options"),
@@ -297,9 +251,7 @@ async fn ui_and_api_answers_carry_the_security_headers() {
         );
     }
     // The page loads its script and style from files, never inline (the policy forbids it).
-    let page = send(api, "GET", "/ui/", &[("Host", "localhost")], b"")
-        .await
-        .text();
+    let page = get(api, "/ui/", &[("Host", "localhost")]).await.text();
     assert!(
         page.contains("<script src=\"/ui/assets/app.js\"></script>"),
         "{page}"

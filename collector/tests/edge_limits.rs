@@ -13,7 +13,6 @@ use common::*;
 use http_body_util::BodyExt;
 use http_body_util::channel::{Channel, Sender};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -94,14 +93,7 @@ fn request_over(min: usize) -> Vec<u8> {
 }
 
 async fn post(addr: SocketAddr, body: Vec<u8>) -> HttpResponse {
-    http_async(
-        addr,
-        "POST",
-        "/v1/traces".into(),
-        vec![("Content-Type", PB.to_owned())],
-        body,
-    )
-    .await
+    http_async(addr, "POST", "/v1/traces", &[("Content-Type", PB)], &body).await
 }
 
 /// Waits until `f` holds.
@@ -157,11 +149,7 @@ fn grpc_prefix(len: u32) -> Bytes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_head_is_closed_after_the_header_timeout() {
-    let h = builder()
-        .header_read_timeout(ms(200))
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.header_read_timeout(ms(200))).await;
     for addr in [h.otlp_http_addr().unwrap(), h.api_addr().unwrap()] {
         let mut s = TcpStream::connect(addr).await.unwrap();
         let start = Instant::now();
@@ -190,12 +178,7 @@ async fn a_half_sent_head_is_closed_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_close_after_the_keep_alive_timeout() {
-    let h = builder()
-        .header_read_timeout(ms(100))
-        .keep_alive_timeout(ms(600))
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.header_read_timeout(ms(100)).keep_alive_timeout(ms(600))).await;
     let api = h.api_addr().unwrap();
     // Each instant is taken before what starts the server's clock (accept, the request).
     // A connection that never sends a byte.
@@ -227,7 +210,7 @@ async fn idle_connections_close_after_the_keep_alive_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_body_is_cut_at_the_body_timeout_over_http_and_grpc() {
-    let h = builder().body_read_timeout(ms(400)).spawn().await.unwrap();
+    let h = start_with(|b| b.body_read_timeout(ms(400))).await;
     // HTTP: one byte every 20 ms, so the connection is never stalled, only slow.
     let s = TcpStream::connect(h.otlp_http_addr().unwrap())
         .await
@@ -276,7 +259,7 @@ async fn a_slow_body_is_cut_at_the_body_timeout_over_http_and_grpc() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_stops_moving_is_cut_at_the_stall_timeout() {
-    let h = builder().stall_timeout(ms(300)).spawn().await.unwrap();
+    let h = start_with(|b| b.stall_timeout(ms(300))).await;
     let mut s = TcpStream::connect(h.otlp_http_addr().unwrap())
         .await
         .unwrap();
@@ -297,7 +280,7 @@ async fn a_request_that_stops_moving_is_cut_at_the_stall_timeout() {
 async fn idle_sockets_beyond_the_cap_hold_no_descriptors_and_lock_out_no_one() {
     const CAP: usize = 8;
     const IDLE: usize = 300;
-    let h = builder().max_connections(CAP).spawn().await.unwrap();
+    let h = start_with(|b| b.max_connections(CAP)).await;
     let (http, api) = (h.otlp_http_addr().unwrap(), h.api_addr().unwrap());
     let before = open_fds();
     let mut idle = Vec::new();
@@ -346,12 +329,7 @@ async fn two_bodies_of_one_byte(h: &tracewire_collector::CollectorHandle) -> Vec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_cap_with_every_connection_busy_a_newcomer_waits_for_a_slot() {
-    let h = builder()
-        .max_connections(2)
-        .body_read_timeout(ms(500))
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.max_connections(2).body_read_timeout(ms(500))).await;
     let http = h.otlp_http_addr().unwrap();
     // Before the busy requests: their body deadlines fall 500 ms after this at the earliest.
     let start = Instant::now();
@@ -372,7 +350,7 @@ async fn at_the_cap_with_every_connection_busy_a_newcomer_waits_for_a_slot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_cap_a_body_that_trickles_in_is_cut_to_make_room() {
     // The default body read timeout (30 s): without the cut, the newcomer would wait for it.
-    let h = builder().max_connections(2).spawn().await.unwrap();
+    let h = start_with(|b| b.max_connections(2)).await;
     let http = h.otlp_http_addr().unwrap();
     let mut busy = two_bodies_of_one_byte(&h).await;
     let r = tokio::time::timeout(PATIENCE, post(http, small_request()))
@@ -395,12 +373,7 @@ async fn at_the_cap_a_body_that_trickles_in_is_cut_to_make_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bytes_in_flight_budget_answers_429_and_recovers() {
     const BUDGET: usize = 64 << 10;
-    let h = builder()
-        .max_request_bytes(BUDGET)
-        .max_in_flight_bytes(BUDGET)
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.max_request_bytes(BUDGET).max_in_flight_bytes(BUDGET)).await;
     let http = h.otlp_http_addr().unwrap();
     // A client declares 60,001 bytes and sends all but the last: what arrived is held.
     let mut holder = TcpStream::connect(http).await.unwrap();
@@ -427,9 +400,7 @@ async fn the_bytes_in_flight_budget_answers_429_and_recovers() {
             &big[..],
         )
         .unwrap();
-    let mut grpc = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut grpc = grpc_client(&h).await;
     let err = grpc.export(decoded.clone()).await.unwrap_err();
     assert_eq!(
         (err.code(), err.message()),
@@ -450,7 +421,7 @@ async fn the_bytes_in_flight_budget_answers_429_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_idle_connections_at_once_and_cuts_the_rest_at_its_deadline() {
-    let h = builder().shutdown_timeout(ms(400)).spawn().await.unwrap();
+    let h = start_with(|b| b.shutdown_timeout(ms(400))).await;
     let (http, api) = (h.otlp_http_addr().unwrap(), h.api_addr().unwrap());
     // Idle: silent sockets on every listener, a kept-alive HTTP/1.1 connection, a gRPC channel.
     let mut silent = Vec::new();
@@ -462,9 +433,7 @@ async fn shutdown_closes_idle_connections_at_once_and_cuts_the_rest_at_its_deadl
         .await
         .unwrap();
     assert_eq!(one_response(&mut kept).await.status, 200);
-    let mut grpc = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut grpc = grpc_client(&h).await;
     grpc.export(request("edge", vec![span(3, 1, 0, "r")]))
         .await
         .unwrap();

@@ -283,12 +283,11 @@ async fn mutual_tls_refuses_clients_without_a_good_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_handshake_is_cut_at_the_header_timeout() {
     let ca = TestCa::new("CA");
-    let h = builder()
-        .tls(server_tls(&ca.server(&["localhost"])))
-        .header_read_timeout(Duration::from_millis(200))
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| {
+        b.tls(server_tls(&ca.server(&["localhost"])))
+            .header_read_timeout(Duration::from_millis(200))
+    })
+    .await;
     for addr in [
         h.otlp_http_addr().unwrap(),
         h.otlp_grpc_addr().unwrap(),

@@ -4,24 +4,15 @@ mod common;
 
 use bytes::{Buf, BufMut};
 use common::*;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use tonic::Code;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tracewire_collector::model::TraceId;
 
-async fn client(
-    h: &tracewire_collector::CollectorHandle,
-) -> TraceServiceClient<tonic::transport::Channel> {
-    TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_plain_and_gzip_with_partial_success() {
     let h = start().await;
-    let mut c = client(&h).await;
+    let mut c = grpc_client(&h).await;
     let resp = c
         .export(request(
             "grpc-svc",
@@ -32,7 +23,9 @@ async fn export_plain_and_gzip_with_partial_success() {
         .into_inner();
     assert_eq!(resp.partial_success, None);
 
-    let mut gz = client(&h).await.send_compressed(CompressionEncoding::Gzip);
+    let mut gz = grpc_client(&h)
+        .await
+        .send_compressed(CompressionEncoding::Gzip);
     let mut bad = span(2, 3, 0, "bad");
     bad.trace_id = vec![0; 16];
     let resp = gz
@@ -130,13 +123,9 @@ async fn truncated_protobuf_is_invalid_argument() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_message_is_refused() {
-    let h = builder()
-        .max_request_bytes(16 * 1024)
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.max_request_bytes(16 * 1024)).await;
     let big: Vec<_> = (1..=1000).map(|i| span(1, i, 0, "x")).collect();
-    let err = client(&h)
+    let err = grpc_client(&h)
         .await
         .export(request("svc", big))
         .await
@@ -151,7 +140,7 @@ async fn oversized_message_is_refused() {
 async fn full_ingest_queue_is_unavailable() {
     let (gate, b) = gated(builder().ingest_queue_spans(1));
     let h = b.spawn().await.unwrap();
-    let mut c = client(&h).await;
+    let mut c = grpc_client(&h).await;
     c.export(request("svc", vec![span(1, 1, 0, "block")]))
         .await
         .unwrap();

@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -57,6 +56,44 @@ fn post(h: &tracewire_collector::CollectorHandle, content_type: &str, body: &[u8
     )
 }
 
+/// Sends `req` as protobuf and (when `as_json`) JSON over HTTP, and over gRPC, and asserts each
+/// is refused whole as invalid because of `detail`.
+async fn assert_refused_on_every_receiver(
+    h: &tracewire_collector::CollectorHandle,
+    req: ExportTraceServiceRequest,
+    as_json: bool,
+    detail: &str,
+) {
+    let body = req.encode_to_vec();
+    let r = tokio::task::block_in_place(|| post(h, "application/x-protobuf", &body));
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        rpc_status(&r.body),
+        (
+            3,
+            format!("invalid protobuf ExportTraceServiceRequest: {detail}")
+        )
+    );
+    if as_json {
+        let json = serde_json::to_vec(&req).unwrap();
+        let r = tokio::task::block_in_place(|| post(h, "application/json", &json));
+        assert_eq!(r.status, 400);
+        assert_eq!(
+            r.json(),
+            serde_json::json!({
+                "code": 3,
+                "message": format!("invalid JSON ExportTraceServiceRequest: {detail}"),
+            })
+        );
+    }
+    let err = grpc_client(h).await.export(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.message(),
+        format!("invalid protobuf ExportTraceServiceRequest: {detail}")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amplifying_requests_are_refused_over_http_and_grpc() {
     let h = start().await;
@@ -67,41 +104,9 @@ async fn amplifying_requests_are_refused_over_http_and_grpc() {
         (amplifier(64 << 10, 5000, true), true),
         (amplifier(1 << 20, 90_000, false), false),
     ] {
-        let body = req.encode_to_vec();
-        assert!(body.len() < 4 << 20, "{} bytes", body.len());
-        let r = tokio::task::block_in_place(|| post(&h, "application/x-protobuf", &body));
-        assert_eq!(r.status, 400);
-        assert_eq!(
-            rpc_status(&r.body),
-            (
-                3,
-                format!("invalid protobuf ExportTraceServiceRequest: {TOO_MANY_SCOPES}")
-            )
-        );
-
-        if as_json {
-            let json = serde_json::to_vec(&req).unwrap();
-            let r = tokio::task::block_in_place(|| post(&h, "application/json", &json));
-            assert_eq!(r.status, 400);
-            assert_eq!(
-                r.json(),
-                serde_json::json!({
-                    "code": 3,
-                    "message": format!("invalid JSON ExportTraceServiceRequest: {TOO_MANY_SCOPES}"),
-                })
-            );
-        }
-
-        let mut client =
-            TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-                .await
-                .unwrap();
-        let err = client.export(req).await.unwrap_err();
-        assert_eq!(err.code(), Code::InvalidArgument);
-        assert_eq!(
-            err.message(),
-            format!("invalid protobuf ExportTraceServiceRequest: {TOO_MANY_SCOPES}")
-        );
+        let size = req.encoded_len();
+        assert!(size < 4 << 20, "{size} bytes");
+        assert_refused_on_every_receiver(&h, req, as_json, TOO_MANY_SCOPES).await;
     }
     h.flush().await;
     assert_eq!(h.stats().spans, 0, "nothing of a refused request is stored");
@@ -115,9 +120,7 @@ async fn a_resource_shared_by_4000_scopes_is_stored_once() {
     let body = amplifier(64 << 10, 4000, true).encode_to_vec();
     let r = tokio::task::block_in_place(|| post(&h, "application/x-protobuf", &body));
     assert_eq!(r.status, 200, "{}", r.text());
-    let mut client = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
+    let mut client = grpc_client(&h).await;
     // The same resource again over gRPC, with other scopes' spans: still one resource.
     let mut again = amplifier(64 << 10, 4000, true);
     for (i, ss) in again.resource_spans[0].scope_spans.iter_mut().enumerate() {
@@ -143,42 +146,13 @@ async fn a_resource_shared_by_4000_scopes_is_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configured_decode_limits_hold_on_both_receivers() {
-    let h = builder()
-        .max_spans_per_request(3)
-        .max_resource_attributes(1)
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.max_spans_per_request(3).max_resource_attributes(1)).await;
     // Four scopes of one span: over the configured three spans, refused whole.
     let four = amplifier(16, 4, true);
-    let body = four.encode_to_vec();
-    let r = tokio::task::block_in_place(|| post(&h, "application/x-protobuf", &body));
-    assert_eq!(r.status, 400);
     let too_many = "request has more than 3 spans, the most one request may carry";
-    assert_eq!(
-        rpc_status(&r.body),
-        (
-            3,
-            format!("invalid protobuf ExportTraceServiceRequest: {too_many}")
-        )
-    );
-    let json = serde_json::to_vec(&four).unwrap();
-    let r = tokio::task::block_in_place(|| post(&h, "application/json", &json));
-    assert_eq!(r.status, 400);
-    assert_eq!(
-        r.json()["message"],
-        format!("invalid JSON ExportTraceServiceRequest: {too_many}")
-    );
-    let mut client = TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
-        .await
-        .unwrap();
-    let err = client.export(four).await.unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(
-        err.message(),
-        format!("invalid protobuf ExportTraceServiceRequest: {too_many}")
-    );
+    assert_refused_on_every_receiver(&h, four, true, too_many).await;
     // Three spans pass; the resource keeps one of its two attributes and counts the other.
+    let mut client = grpc_client(&h).await;
     client.export(amplifier(16, 3, true)).await.unwrap();
     h.flush().await;
     assert_eq!(h.stats().spans, 3);

@@ -5,22 +5,21 @@ mod common;
 use common::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
-use tracewire_collector::{TraceQuery, model::TraceId};
+use tracewire_collector::{CollectorHandle, TraceQuery, model::TraceId};
 
 const PB: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-async fn post(
-    h: &tracewire_collector::CollectorHandle,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
-) -> HttpResponse {
+const CT: &str = "Content-Type";
+const CE: &str = "Content-Encoding";
+
+async fn post(h: &CollectorHandle, headers: &[(&str, &str)], body: Vec<u8>) -> HttpResponse {
     http_async(
         h.otlp_http_addr().unwrap(),
         "POST",
-        "/v1/traces".into(),
+        "/v1/traces",
         headers,
-        body,
+        &body,
     )
     .await
 }
@@ -33,7 +32,7 @@ async fn protobuf_json_and_gzip_are_stored() {
         vec![span(1, 1, 0, "root"), span(1, 2, 1, "child")],
     )
     .encode_to_vec();
-    let r = post(&h, vec![("Content-Type", PB.into())], pb).await;
+    let r = post(&h, &[(CT, PB)], pb).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some(PB));
     assert_eq!(
@@ -44,26 +43,13 @@ async fn protobuf_json_and_gzip_are_stored() {
     );
 
     let json = serde_json::to_vec(&request("json-svc", vec![span(2, 3, 0, "j")])).unwrap();
-    let r = post(
-        &h,
-        vec![("Content-Type", "application/json; charset=utf-8".into())],
-        json,
-    )
-    .await;
+    let r = post(&h, &[(CT, "application/json; charset=utf-8")], json).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some(JSON));
     assert_eq!(r.json(), serde_json::json!({}));
 
     let gz = gzip(&request("gz-svc", vec![span(3, 4, 0, "g")]).encode_to_vec());
-    let r = post(
-        &h,
-        vec![
-            ("Content-Type", PB.into()),
-            ("Content-Encoding", "gzip".into()),
-        ],
-        gz,
-    )
-    .await;
+    let r = post(&h, &[(CT, PB), (CE, "gzip")], gz).await;
     assert_eq!(r.status, 200);
 
     h.flush().await;
@@ -84,7 +70,7 @@ async fn truncated_protobuf_is_400_and_stores_nothing() {
     let h = start().await;
     let mut pb = request("svc", vec![span(1, 1, 0, "a"), span(1, 2, 1, "b")]).encode_to_vec();
     pb.truncate(pb.len() - 5);
-    let r = post(&h, vec![("Content-Type", PB.into())], pb).await;
+    let r = post(&h, &[(CT, PB)], pb).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.header("content-type"), Some(PB));
     let (code, msg) = rpc_status(&r.body);
@@ -101,12 +87,7 @@ async fn truncated_protobuf_is_400_and_stores_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_and_bad_gzip_are_400() {
     let h = start().await;
-    let r = post(
-        &h,
-        vec![("Content-Type", JSON.into())],
-        b"{\"resourceSpans\": [".to_vec(),
-    )
-    .await;
+    let r = post(&h, &[(CT, JSON)], b"{\"resourceSpans\": [".to_vec()).await;
     assert_eq!(r.status, 400);
     let body = r.json();
     assert_eq!(body["code"], 3);
@@ -119,10 +100,7 @@ async fn malformed_json_and_bad_gzip_are_400() {
     );
     let r = post(
         &h,
-        vec![
-            ("Content-Type", JSON.into()),
-            ("Content-Encoding", "gzip".into()),
-        ],
+        &[(CT, JSON), (CE, "gzip")],
         b"definitely not gzip".to_vec(),
     )
     .await;
@@ -139,57 +117,33 @@ async fn malformed_json_and_bad_gzip_are_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_content_type_or_encoding_is_415() {
     let h = start().await;
-    let r = post(
-        &h,
-        vec![("Content-Type", "text/plain".into())],
-        b"hello".to_vec(),
-    )
-    .await;
+    let r = post(&h, &[(CT, "text/plain")], b"hello".to_vec()).await;
     assert_eq!(r.status, 415);
     assert_eq!(
         r.text(),
         "unsupported content type `text/plain`: use application/x-protobuf or application/json"
     );
-    let r = post(&h, vec![], b"hello".to_vec()).await;
+    let r = post(&h, &[], b"hello".to_vec()).await;
     assert_eq!(r.status, 415);
-    let r = post(
-        &h,
-        vec![
-            ("Content-Type", PB.into()),
-            ("Content-Encoding", "br".into()),
-        ],
-        b"x".to_vec(),
-    )
-    .await;
+    let r = post(&h, &[(CT, PB), (CE, "br")], b"x".to_vec()).await;
     assert_eq!(r.status, 415);
     assert_eq!(
         r.text(),
         "unsupported content encoding `br`: use gzip or none"
     );
     // Other methods on the path are not allowed.
-    let r = http_async(
-        h.otlp_http_addr().unwrap(),
-        "GET",
-        "/v1/traces".into(),
-        vec![],
-        vec![],
-    )
-    .await;
+    let r = http_async(h.otlp_http_addr().unwrap(), "GET", "/v1/traces", &[], b"").await;
     assert_eq!(r.status, 405);
     h.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_are_413_compressed_or_not() {
-    let h = builder()
-        .max_request_bytes(64 * 1024)
-        .spawn()
-        .await
-        .unwrap();
+    let h = start_with(|b| b.max_request_bytes(64 * 1024)).await;
     let big: Vec<_> = (1..=2000).map(|i| span(1, i, 0, "x")).collect();
     let pb = request("svc", big).encode_to_vec();
     assert!(pb.len() > 64 * 1024);
-    let r = post(&h, vec![("Content-Type", PB.into())], pb.clone()).await;
+    let r = post(&h, &[(CT, PB)], pb.clone()).await;
     assert_eq!(r.status, 413);
     assert_eq!(
         rpc_status(&r.body),
@@ -201,15 +155,7 @@ async fn oversized_bodies_are_413_compressed_or_not() {
     // Small when compressed, too large once decompressed (a zip bomb in miniature).
     let gz = gzip(&pb);
     assert!(gz.len() < 64 * 1024);
-    let r = post(
-        &h,
-        vec![
-            ("Content-Type", PB.into()),
-            ("Content-Encoding", "gzip".into()),
-        ],
-        gz,
-    )
-    .await;
+    let r = post(&h, &[(CT, PB), (CE, "gzip")], gz).await;
     assert_eq!(r.status, 413);
     assert_eq!(
         rpc_status(&r.body),
@@ -268,7 +214,7 @@ async fn invalid_ids_are_rejected_per_span_with_partial_success() {
             bad_parent,
         ],
     );
-    let r = post(&h, vec![("Content-Type", PB.into())], req.encode_to_vec()).await;
+    let r = post(&h, &[(CT, PB)], req.encode_to_vec()).await;
     assert_eq!(r.status, 200);
     let ps = ExportTraceServiceResponse::decode(&r.body[..])
         .unwrap()
@@ -279,7 +225,7 @@ async fn invalid_ids_are_rejected_per_span_with_partial_success() {
 
     // The JSON form of the same answer.
     let json = serde_json::to_vec(&request("svc", vec![span(0, 9, 0, "zero")])).unwrap();
-    let r = post(&h, vec![("Content-Type", JSON.into())], json).await;
+    let r = post(&h, &[(CT, JSON)], json).await;
     assert_eq!(r.status, 200);
     assert_eq!(
         r.json(),
@@ -297,13 +243,13 @@ async fn invalid_ids_are_rejected_per_span_with_partial_success() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_attribute_counts_are_capped_not_fatal() {
-    let h = builder().max_attributes_per_span(64).spawn().await.unwrap();
+    let h = start_with(|b| b.max_attributes_per_span(64)).await;
     let mut sp = span(1, 1, 0, "many-attrs");
     sp.attributes = (0..50_000).map(|i| kv(&format!("k{i}"), s("v"))).collect();
     sp.dropped_attributes_count = 7;
     let body = request("svc", vec![sp]).encode_to_vec();
     assert!(body.len() < 4 << 20);
-    let r = post(&h, vec![("Content-Type", PB.into())], body).await;
+    let r = post(&h, &[(CT, PB)], body).await;
     assert_eq!(r.status, 200);
     h.flush().await;
     let t = h.trace(TraceId::from_u128(1)).unwrap();
@@ -320,15 +266,10 @@ async fn full_ingest_queue_answers_429() {
     let h = builder.spawn().await.unwrap();
     // The writer stops inside the observer on the span named "block", so the queue stays full.
     let block = request("svc", vec![span(7, 1, 0, "block")]).encode_to_vec();
-    assert_eq!(
-        post(&h, vec![("Content-Type", PB.into())], block)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(post(&h, &[(CT, PB)], block).await.status, 200);
     gate.wait_blocked();
     let next = request("svc", vec![span(7, 2, 0, "x")]).encode_to_vec();
-    let r = post(&h, vec![("Content-Type", PB.into())], next.clone()).await;
+    let r = post(&h, &[(CT, PB)], next.clone()).await;
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(
@@ -337,12 +278,7 @@ async fn full_ingest_queue_answers_429() {
     );
     gate.release();
     h.flush().await;
-    assert_eq!(
-        post(&h, vec![("Content-Type", PB.into())], next)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(post(&h, &[(CT, PB)], next).await.status, 200);
     h.flush().await;
     let st = h.stats();
     assert_eq!((st.spans, st.rejected), (2, 1));

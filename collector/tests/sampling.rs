@@ -142,7 +142,8 @@ fn recent() -> u64 {
 }
 
 /// Exports `traces` in chunks of `chunk`: each chunk is stored (`flush`) at the current clock
-/// time, then the clock moves on by `step`.
+/// time, then the clock moves on by `step`. At the end the clock moves on by 3 s, past the idle
+/// gap, and the store is flushed, so every trace is decided.
 fn send(
     store: &TraceStore,
     clock: &ManualClock,
@@ -167,6 +168,20 @@ fn send(
         after_chunk(store);
         clock.advance(step);
     }
+    clock.advance(Duration::from_secs(3));
+    store.flush_blocking();
+}
+
+/// [`send`] in chunks of 500 traces, 500 ms apart.
+fn send_all(store: &TraceStore, clock: &ManualClock, traces: &[Generated]) {
+    send(
+        store,
+        clock,
+        traces,
+        500,
+        Duration::from_millis(500),
+        |_| {},
+    );
 }
 
 fn root(spans: &[Span]) -> &Span {
@@ -197,16 +212,7 @@ fn errors_and_slow_traces_are_all_kept_and_normal_ones_at_the_configured_rate() 
         .sampling_clock(clock.clone())
         .build_store();
     let traces = generate(&mut Rng(7), 20_000, 0.02, 0.01, recent());
-    send(
-        &store,
-        &clock,
-        &traces,
-        500,
-        Duration::from_millis(500),
-        |_| {},
-    );
-    clock.advance(Duration::from_secs(3));
-    store.flush_blocking();
+    send_all(&store, &clock, &traces);
 
     let (mut errors, mut slow, mut normal, mut normal_kept) = (0, 0, 0, 0);
     for t in &traces {
@@ -394,8 +400,6 @@ fn at_saturation_the_buffer_stays_within_its_budget_and_evictions_are_counted() 
             peak = peak.max(s.buffer_bytes);
         },
     );
-    clock.advance(Duration::from_secs(3));
-    store.flush_blocking();
     let s = store.sampling_stats().unwrap();
     assert!(peak > budget * 9 / 10, "the budget was not reached: {peak}");
     assert!(s.evicted_traces > 5_000, "{s:?}");
@@ -437,16 +441,7 @@ async fn per_operation_health_is_the_same_with_and_without_sampling() {
         let store = h.store().clone();
         let traffic = traces.clone();
         tokio::task::spawn_blocking(move || {
-            send(
-                &store,
-                &clock,
-                &traffic,
-                500,
-                Duration::from_millis(500),
-                |_| {},
-            );
-            clock.advance(Duration::from_secs(3));
-            store.flush_blocking();
+            send_all(&store, &clock, &traffic);
         })
         .await
         .unwrap();

@@ -18,7 +18,7 @@ use tracewire_collector::Collector;
 use tracewire_collector::sampling::{ForwardConfig, ManualClock, attributes};
 
 async fn post(addr: std::net::SocketAddr, path: String) -> HttpResponse {
-    http_async(addr, "POST", path, vec![], vec![]).await
+    http_async(addr, "POST", &path, &[], b"").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,9 +50,9 @@ async fn sampling_routes_over_otlp_http_traffic() {
     let r = http_async(
         otlp,
         "POST",
-        "/v1/traces".into(),
-        vec![("content-type", "application/x-protobuf".into())],
-        body,
+        "/v1/traces",
+        &[("content-type", "application/x-protobuf")],
+        &body,
     )
     .await;
     assert_eq!(r.status, 200);

@@ -208,18 +208,18 @@ mod tests {
             .await
             .unwrap();
         let mut c = Http1::new(e.addr(), limit);
-        let a = c
-            .post_otlp("application/x-protobuf", false, Bytes::new())
-            .await
-            .unwrap();
-        assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(a.headers[header::RETRY_AFTER], HOSTILE_RETRY_AFTER[0]);
-        let a = c
-            .post_otlp("application/x-protobuf", false, Bytes::new())
-            .await
-            .unwrap();
-        assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(a.headers[header::RETRY_AFTER], HOSTILE_RETRY_AFTER[1]);
+        let statuses = [
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::TOO_MANY_REQUESTS,
+        ];
+        for (status, retry_after) in statuses.into_iter().zip(HOSTILE_RETRY_AFTER) {
+            let a = c
+                .post_otlp("application/x-protobuf", false, Bytes::new())
+                .await
+                .unwrap();
+            assert_eq!(a.status, status);
+            assert_eq!(a.headers[header::RETRY_AFTER], retry_after);
+        }
         assert_eq!(e.requests(), 2);
         e.stop().await;
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracewire_reliability::process::profile_dir;
 use tracewire_reliability::report::Report;
-use tracewire_reliability::scenario::{self, Env, Figure};
+use tracewire_reliability::scenario::{self, Env};
 use tracewire_reliability::{BoxError, Scale};
 
 /// Fault scenarios against the tracewire collector and a traced service, on loopback.
@@ -77,10 +77,8 @@ fn parse_scale(s: &str) -> Result<Scale, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The multi-threaded scheduler with I/O and timers.
+    let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the runtime: {e}");
@@ -145,29 +143,20 @@ async fn run(args: RunArgs) -> Result<(), BoxError> {
     for w in order {
         let scale = env.scale;
         match w {
-            Which::Corpus => {
-                let f = scenario::corpus::run(&env).await?;
-                report.record("corpus", scale, &f.text(), &f)?;
-            }
-            Which::Slow => {
-                let f = scenario::slow::run(&env).await?;
-                report.record("slow", scale, &f.text(), &f)?;
-            }
+            Which::Corpus => report.record("corpus", scale, &scenario::corpus::run(&env).await?)?,
+            Which::Slow => report.record("slow", scale, &scenario::slow::run(&env).await?)?,
             Which::Queries => {
-                let f = scenario::queries::run(&env).await?;
-                report.record("queries", scale, &f.text(), &f)?;
+                report.record("queries", scale, &scenario::queries::run(&env).await?)?;
             }
             Which::Exporter => {
-                let f = scenario::exporter::run(&env).await?;
-                report.record("exporter", scale, &f.text(), &f)?;
+                report.record("exporter", scale, &scenario::exporter::run(&env).await?)?;
             }
             Which::Restart => {
-                let f = scenario::restart::run(&env).await?;
-                report.record("restart", scale, &f.text(), &f)?;
+                report.record("restart", scale, &scenario::restart::run(&env).await?)?;
             }
             Which::Headline => {
                 let f = scenario::headline::run(&env, args.requests).await?;
-                report.record("headline", scale, &f.text(), &f)?;
+                report.record("headline", scale, &f)?;
             }
             Which::All => {}
         }

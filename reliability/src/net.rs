@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
+use tokio::time::error::Elapsed;
 
 use crate::BoxError;
 
@@ -71,22 +72,15 @@ impl Http1 {
     pub async fn send(&mut self, req: Request<Full<Bytes>>) -> Result<Answer, BoxError> {
         let start = Instant::now();
         let out = tokio::time::timeout(self.limit, self.send_inner(req)).await;
-        match out {
-            Ok(Ok((status, headers, body))) => Ok(Answer {
-                status,
-                headers,
-                body,
-                elapsed: start.elapsed(),
-            }),
-            Ok(Err(e)) => {
-                self.sender = None;
-                Err(e)
-            }
-            Err(_) => {
-                self.sender = None;
-                Err(format!("no answer from {} within {:?}", self.addr, self.limit).into())
-            }
-        }
+        let (status, headers, body) = settle(out, &mut self.sender, || {
+            format!("no answer from {} within {:?}", self.addr, self.limit)
+        })?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            elapsed: start.elapsed(),
+        })
     }
 
     async fn send_inner(
@@ -198,6 +192,20 @@ pub struct Grpc {
     sender: Option<http2::SendRequest<Full<Bytes>>>,
 }
 
+/// The outcome of a call bounded by a timeout: a failure or a timeout (described by
+/// `timed_out`) drops the connection, so the next call opens a fresh one.
+fn settle<T, S>(
+    out: Result<Result<T, BoxError>, Elapsed>,
+    sender: &mut Option<S>,
+    timed_out: impl FnOnce() -> String,
+) -> Result<T, BoxError> {
+    let out = out.unwrap_or_else(|_| Err(timed_out().into()));
+    if out.is_err() {
+        *sender = None;
+    }
+    out
+}
+
 /// A gRPC length-prefixed message: the compressed flag, the length, the bytes.
 pub fn grpc_frame(message: &[u8], compressed: bool) -> Bytes {
     let mut b = BytesMut::with_capacity(5 + message.len());
@@ -220,17 +228,10 @@ impl Grpc {
     /// Calls `TraceService/Export` with `body` as the request stream's bytes (framed by the
     /// caller, see [`grpc_frame`]), declaring `grpc-encoding: gzip` if `gzip`.
     pub async fn export(&mut self, body: Bytes, gzip: bool) -> Result<GrpcAnswer, BoxError> {
-        match tokio::time::timeout(self.limit, self.export_inner(body, gzip)).await {
-            Ok(Ok(a)) => Ok(a),
-            Ok(Err(e)) => {
-                self.sender = None;
-                Err(e)
-            }
-            Err(_) => {
-                self.sender = None;
-                Err(format!("no gRPC answer from {} within {:?}", self.addr, self.limit).into())
-            }
-        }
+        let out = tokio::time::timeout(self.limit, self.export_inner(body, gzip)).await;
+        settle(out, &mut self.sender, || {
+            format!("no gRPC answer from {} within {:?}", self.addr, self.limit)
+        })
     }
 
     async fn export_inner(&mut self, body: Bytes, gzip: bool) -> Result<GrpcAnswer, BoxError> {

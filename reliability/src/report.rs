@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::scenario::Figure;
 use crate::{BoxError, Scale};
 
 /// Where figures go.
@@ -76,15 +77,14 @@ impl Report {
         self.path.as_deref()
     }
 
-    /// Prints `== scenario: text` and writes the figure as a JSON line.
-    pub fn record<F: Serialize>(
+    /// Prints `== scenario: ` and the figure's text, and writes the figure as a JSON line.
+    pub fn record<F: Figure>(
         &mut self,
         scenario: &str,
         scale: Scale,
-        text: &str,
         figure: &F,
     ) -> Result<(), BoxError> {
-        println!("== {scenario}: {text}");
+        println!("== {scenario}: {}", figure.text());
         if let Some(f) = &mut self.file {
             let line = Line {
                 scenario,
@@ -139,14 +139,23 @@ mod tests {
         assert_eq!(stamp(1_718_000_000), "20240610T061320Z");
     }
 
+    #[derive(Serialize)]
+    struct Demo {
+        x: u32,
+    }
+
+    impl Figure for Demo {
+        fn text(&self) -> String {
+            "text".to_owned()
+        }
+    }
+
     #[test]
     fn figures_are_appended_as_json_lines() {
         let dir = std::env::temp_dir().join(format!("fault-suite-report-{}", std::process::id()));
         let mut r = Report::in_dir(&dir).unwrap();
-        r.record("demo", Scale::Quick, "text", &serde_json::json!({"x": 1}))
-            .unwrap();
-        r.record("demo", Scale::Quick, "text", &serde_json::json!({"x": 2}))
-            .unwrap();
+        r.record("demo", Scale::Quick, &Demo { x: 1 }).unwrap();
+        r.record("demo", Scale::Quick, &Demo { x: 2 }).unwrap();
         let text = std::fs::read_to_string(r.path().unwrap()).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()

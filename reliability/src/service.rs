@@ -94,19 +94,23 @@ struct Front {
     guard: Option<Arc<tracewire_otlp::Guard>>,
 }
 
+/// The status and the whole body of a back-hop answer.
+async fn read<B>(res: http::Response<B>) -> Result<(StatusCode, Bytes), BoxError>
+where
+    B: hyper::body::Body,
+    B::Error: Into<BoxError>,
+{
+    let status = res.status();
+    let body = res.into_body().collect().await.map_err(Into::into)?;
+    Ok((status, body.to_bytes()))
+}
+
 async fn front(State(f): State<Front>) -> (StatusCode, String) {
     let call = async {
-        let (status, body) = match &f.hop {
-            Hop::Traced(c) => {
-                let res = c.get(f.back.clone()).await?;
-                (res.status(), res.into_body().collect().await?.to_bytes())
-            }
-            Hop::Plain(c) => {
-                let res = c.get(f.back.clone()).await?;
-                (res.status(), res.into_body().collect().await?.to_bytes())
-            }
-        };
-        Ok::<_, BoxError>((status, body))
+        match &f.hop {
+            Hop::Traced(c) => read(c.get(f.back.clone()).await?).await,
+            Hop::Plain(c) => read(c.get(f.back.clone()).await?).await,
+        }
     };
     match tokio::time::timeout(HOP_TIMEOUT, call).await {
         Ok(Ok((s, body))) if s.is_success() => {

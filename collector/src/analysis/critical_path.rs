@@ -305,7 +305,7 @@ pub(crate) fn compute(tree: &TraceTree, spans: &[AnalysisSpan], self_ns: &[u64])
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_support::span;
+    use crate::analysis::test_support::{chain, span};
 
     /// `(span id, start, end)` of each segment.
     fn segs(p: &CriticalPath) -> Vec<(u64, u64, u64)> {
@@ -528,10 +528,7 @@ mod tests {
     #[test]
     fn deep_chain_does_not_overflow() {
         let n = 20_000u64;
-        let spans: Vec<_> = (1..=n)
-            .map(|i| span(i, i - 1, "a", i, 2 * n + 10 - i))
-            .collect();
-        let p = critical_path(&spans);
+        let p = critical_path(&chain(n, 2 * n + 10));
         assert_eq!(p.spans.len(), n as usize);
         assert_eq!(p.segments.len(), 2 * n as usize - 1);
         assert_eq!(p.spans.last().map(|s| s.critical_ns), Some(10));

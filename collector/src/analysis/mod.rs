@@ -272,6 +272,12 @@ pub(crate) mod test_support {
         }
     }
 
+    /// Spans 1 to `n` of service `a`, each the parent of the next, span `i` over
+    /// `[i, end - i]`: a chain nested `n` deep.
+    pub(crate) fn chain(n: u64, end: u64) -> Vec<AnalysisSpan> {
+        (1..=n).map(|i| span(i, i - 1, "a", i, end - i)).collect()
+    }
+
     pub(crate) fn client(s: AnalysisSpan) -> AnalysisSpan {
         s.with_kind(SpanKind::Client)
     }

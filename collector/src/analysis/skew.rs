@@ -11,8 +11,8 @@ use super::tree::TraceTree;
 pub(crate) fn adjust(spans: &[AnalysisSpan]) -> (Vec<i64>, Option<Vec<AnalysisSpan>>) {
     let tree = TraceTree::build(spans);
     let mut shift = vec![0i64; spans.len()];
-    let mut stack: Vec<u32> = tree.top.clone();
-    while let Some(p) = stack.pop() {
+    // Parents come first, so a parent's shift is known before its children's.
+    for (p, _) in tree.preorder() {
         let pu = p as usize;
         let (ps, pe) = (
             tree.start[pu] as i128 + i128::from(shift[pu]),
@@ -36,7 +36,6 @@ pub(crate) fn adjust(spans: &[AnalysisSpan]) -> (Vec<i64>, Option<Vec<AnalysisSp
                 };
                 i64::try_from(delta).unwrap_or(0)
             };
-            stack.push(c);
         }
     }
     if shift.iter().all(|&s| s == 0) {

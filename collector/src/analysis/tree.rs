@@ -126,6 +126,20 @@ impl TraceTree {
             end,
         }
     }
+
+    /// Every span with its depth (top-level spans are 0), depth-first: each span before its
+    /// children, siblings in order.
+    pub(crate) fn preorder(&self) -> Vec<(u32, u32)> {
+        let mut out = Vec::with_capacity(self.start.len());
+        // Children pushed in reverse so the earliest is visited first.
+        let mut stack: Vec<(u32, u32)> = self.top.iter().rev().map(|&i| (i, 0)).collect();
+        while let Some((i, depth)) = stack.pop() {
+            out.push((i, depth));
+            let kids = self.children[i as usize].iter().rev();
+            stack.extend(kids.map(|&c| (c, depth + 1)));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +158,7 @@ mod tests {
         assert_eq!(t.top, [0]);
         assert_eq!(t.children[0], [1, 2]);
         assert_eq!(t.orphan, [false, true, false]);
+        assert_eq!(t.preorder(), [(0, 0), (1, 1), (2, 1)]);
     }
 
     #[test]
@@ -168,6 +183,7 @@ mod tests {
         assert_eq!(t.children[0], [2, 3]);
         assert_eq!(t.children[2], [1]);
         assert!(t.children[1].is_empty());
+        assert_eq!(t.preorder(), [(0, 0), (2, 1), (1, 2), (3, 1)]);
         assert_eq!(t.orphan, [false, false, true, true]);
     }
 }

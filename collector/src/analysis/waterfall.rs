@@ -113,10 +113,8 @@ pub fn waterfall(spans: &[AnalysisSpan]) -> Waterfall {
     let mut services: Vec<Arc<str>> = Vec::new();
     let mut service_index: HashMap<Arc<str>, u32> = HashMap::new();
     let mut rows: Vec<WaterfallRow> = Vec::with_capacity(spans.len());
-    // (node, depth); children pushed in reverse so the earliest is visited first.
-    let mut stack: Vec<(u32, u32)> = tree.top.iter().rev().map(|&i| (i, 0)).collect();
     let mut row_of: Vec<u32> = vec![0; spans.len()];
-    while let Some((i, depth)) = stack.pop() {
+    for (i, depth) in tree.preorder() {
         let s = &spans[i as usize];
         let iu = i as usize;
         let svc = *service_index.entry(s.service.clone()).or_insert_with(|| {
@@ -143,7 +141,6 @@ pub fn waterfall(spans: &[AnalysisSpan]) -> Waterfall {
             orphan: tree.orphan[iu],
             skew_ns: shift[iu],
         });
-        stack.extend(kids.iter().rev().map(|&c| (c, depth + 1)));
     }
     // Pre-order reversed visits children before parents: sum subtree sizes bottom-up.
     for r in (0..rows.len()).rev() {
@@ -173,7 +170,15 @@ pub fn waterfall(spans: &[AnalysisSpan]) -> Waterfall {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_support::span;
+    use crate::analysis::test_support::{chain, span};
+
+    /// `(span id, depth, offset, duration)` of each row.
+    fn layout(w: &Waterfall) -> Vec<(u64, u32, u64, u64)> {
+        w.rows
+            .iter()
+            .map(|r| (r.span_id.to_u64(), r.depth, r.offset_ns, r.duration_ns))
+            .collect()
+    }
 
     #[test]
     fn rows_are_depth_first_with_offsets_and_path_marks() {
@@ -190,31 +195,29 @@ mod tests {
             span(5, 1, "a", 120, 130),
         ];
         let w = waterfall(&spans);
-        type Row = (u64, u32, u64, u64, u64, u32, u32, u32);
-        let got: Vec<Row> = w
+        assert_eq!(
+            layout(&w),
+            [
+                (1, 0, 0, 100),
+                (3, 1, 10, 30),
+                (5, 1, 20, 10),
+                (2, 1, 50, 40),
+                (4, 2, 60, 10),
+            ]
+        );
+        let marks: Vec<(u64, u32, u32, u32)> = w
             .rows
             .iter()
-            .map(|r| {
-                (
-                    r.span_id.to_u64(),
-                    r.depth,
-                    r.offset_ns,
-                    r.duration_ns,
-                    r.critical_ns,
-                    r.service,
-                    r.child_count,
-                    r.descendant_count,
-                )
-            })
+            .map(|r| (r.critical_ns, r.service, r.child_count, r.descendant_count))
             .collect();
         assert_eq!(
-            got,
+            marks,
             [
-                (1, 0, 0, 100, 30, 0, 3, 4),
-                (3, 1, 10, 30, 30, 1, 0, 0),
-                (5, 1, 20, 10, 0, 0, 0, 0),
-                (2, 1, 50, 40, 30, 2, 1, 1),
-                (4, 2, 60, 10, 10, 2, 0, 0),
+                (30, 0, 3, 4),
+                (30, 1, 0, 0),
+                (0, 0, 0, 0),
+                (30, 2, 1, 1),
+                (10, 2, 0, 0),
             ]
         );
         let svcs: Vec<&str> = w.services.iter().map(|s| &**s).collect();
@@ -234,27 +237,9 @@ mod tests {
             span(3, 7, "c", 150, 230),
         ];
         let w = waterfall(&spans);
-        let got: Vec<(u64, u32, u64, u64, bool)> = w
-            .rows
-            .iter()
-            .map(|r| {
-                (
-                    r.span_id.to_u64(),
-                    r.depth,
-                    r.offset_ns,
-                    r.duration_ns,
-                    r.orphan,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                (1, 0, 0, 100, false),
-                (2, 1, 0, 50, false),
-                (3, 1, 50, 80, true),
-            ]
-        );
+        assert_eq!(layout(&w), [(1, 0, 0, 100), (2, 1, 0, 50), (3, 1, 50, 80)]);
+        let orphans: Vec<bool> = w.rows.iter().map(|r| r.orphan).collect();
+        assert_eq!(orphans, [false, false, true]);
         // Span 2 started 20 ns before its parent on another service's clock.
         let skew: Vec<i64> = w.rows.iter().map(|r| r.skew_ns).collect();
         assert_eq!((skew, w.skew_adjusted_count), (vec![0, 20, 0], 1));
@@ -271,10 +256,7 @@ mod tests {
 
     #[test]
     fn deep_traces_count_descendants() {
-        let spans: Vec<_> = (1..=1000u64)
-            .map(|i| span(i, i - 1, "a", i, 3000 - i))
-            .collect();
-        let w = waterfall(&spans);
+        let w = waterfall(&chain(1000, 3000));
         assert_eq!(w.rows[0].descendant_count, 999);
         assert_eq!(w.rows[999].depth, 999);
         assert_eq!(w.rows[500].descendant_count, 499);

@@ -31,18 +31,12 @@ pub(super) fn parse_page(raw: &str) -> Result<Page, String> {
         offset: 0,
         limit: Page::DEFAULT_LIMIT,
     };
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = form_decode(k)?;
-        let v = form_decode(v)?;
-        let int = |what: &str| {
-            v.parse::<usize>()
-                .map_err(|_| format!("`{what}` must be a non-negative integer, got `{v}`"))
-        };
+    for pair in decoded_pairs(raw) {
+        let (k, v) = pair?;
         match k.as_str() {
-            "offset" => page.offset = int("offset")?,
+            "offset" => page.offset = non_negative("offset", &v)?,
             "limit" => {
-                let n = int("limit")?;
+                let n = non_negative("limit", &v)?;
                 if n == 0 || n > Page::MAX_LIMIT {
                     return Err(format!(
                         "`limit` must be between 1 and {}, got {n}",
@@ -57,38 +51,45 @@ pub(super) fn parse_page(raw: &str) -> Result<Page, String> {
     Ok(page)
 }
 
-/// Decodes one `application/x-www-form-urlencoded` component.
+/// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte.
+/// `percent_decode` passes a malformed escape through unchanged; a query is refused instead.
 pub(super) fn form_decode(s: &str) -> Result<String, String> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("invalid percent-encoding in `{s}`"))?;
-                out.push(hex);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let malformed = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if malformed {
+        return Err(format!("invalid percent-encoding in `{s}`"));
     }
-    String::from_utf8(out).map_err(|_| format!("`{s}` is not UTF-8"))
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| format!("`{s}` is not UTF-8"))
 }
 
-/// Parses a duration with a unit: `250us`, `1.5ms`, `2s`, `1m`, `100ns` (`µs` also accepted).
+/// The decoded `key=value` pairs of a query string, in order (a pair that does not decode is
+/// an error in its place).
+fn decoded_pairs(raw: &str) -> impl Iterator<Item = Result<(String, String), String>> + '_ {
+    raw.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        Ok((form_decode(k)?, form_decode(v)?))
+    })
+}
+
+/// A parameter's value as a non-negative integer.
+fn non_negative<T: std::str::FromStr>(what: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("`{what}` must be a non-negative integer, got `{v}`"))
+}
+
 /// The decoded `key=value` pairs of a query string; a key outside `allowed` is refused.
 pub(crate) fn query_pairs(raw: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, String> {
-    raw.split('&')
-        .filter(|p| !p.is_empty())
+    decoded_pairs(raw)
         .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let (k, v) = (form_decode(k)?, form_decode(v)?);
+            let (k, v) = pair?;
             if allowed.contains(&k.as_str()) {
                 Ok((k, v))
             } else {
@@ -134,6 +135,7 @@ impl Window {
     }
 }
 
+/// Parses a duration with a unit: `250us`, `1.5ms`, `2s`, `1m`, `100ns` (`µs` also accepted).
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s
@@ -155,14 +157,9 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub(super) fn parse_query(raw: &str) -> Result<TraceQuery, String> {
     let mut q = TraceQuery::new();
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = form_decode(k)?;
-        let v = form_decode(v)?;
-        let int = |what: &str| {
-            v.parse::<u64>()
-                .map_err(|_| format!("`{what}` must be a non-negative integer, got `{v}`"))
-        };
+    for pair in decoded_pairs(raw) {
+        let (k, v) = pair?;
+        let int = |what: &str| non_negative::<u64>(what, &v);
         match k.as_str() {
             "service" if !v.is_empty() => q.service = Some(v),
             "operation" if !v.is_empty() => q.operation = Some(v),
@@ -219,6 +216,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn form_components_decode_strictly() {
+        for (raw, decoded) in [
+            ("a+b", "a b"),
+            ("a%2Bb", "a+b"),
+            ("%E2%82%AC", "\u{20ac}"),
+            ("http.route=%2Fusers%2F%7Bid%7D", "http.route=/users/{id}"),
+            ("", ""),
+        ] {
+            assert_eq!(form_decode(raw).as_deref(), Ok(decoded), "{raw}");
+        }
+        for raw in ["%", "a%4", "%zz", "%%41", "a%4g"] {
+            assert_eq!(
+                form_decode(raw),
+                Err(format!("invalid percent-encoding in `{raw}`")),
+                "{raw}"
+            );
+        }
+        assert_eq!(form_decode("%FF"), Err("`%FF` is not UTF-8".to_owned()));
+    }
+
+    #[test]
     fn windows() {
         let longest = Duration::from_secs(900);
         assert_eq!(
@@ -239,22 +257,24 @@ mod tests {
             Window::parse("window=2h", longest, 7).unwrap().window,
             longest
         );
-        assert_eq!(
-            Window::parse("window=0s", longest, 7),
-            Err("`window` must be longer than zero, got `0s`".to_owned())
-        );
-        assert_eq!(
-            Window::parse("window=60", longest, 7),
-            Err("duration `60` needs a unit (ns, us, ms, s, m or h)".to_owned())
-        );
-        assert_eq!(
-            Window::parse("end=soon", longest, 7),
-            Err("`end` must be microseconds since the Unix epoch, got `soon`".to_owned())
-        );
-        assert_eq!(
-            Window::parse("window_s=60", longest, 7),
-            Err("unknown query parameter `window_s`".to_owned())
-        );
+        for (query, error) in [
+            ("window=0s", "`window` must be longer than zero, got `0s`"),
+            (
+                "window=60",
+                "duration `60` needs a unit (ns, us, ms, s, m or h)",
+            ),
+            (
+                "end=soon",
+                "`end` must be microseconds since the Unix epoch, got `soon`",
+            ),
+            ("window_s=60", "unknown query parameter `window_s`"),
+        ] {
+            assert_eq!(
+                Window::parse(query, longest, 7),
+                Err(error.to_owned()),
+                "{query}"
+            );
+        }
     }
 
     #[test]
@@ -297,18 +317,13 @@ mod tests {
             (Some(10_000), Some(20_000))
         );
         assert_eq!(q.limit, 5);
-        assert_eq!(
-            parse_query("limit=0").unwrap_err(),
-            "`limit` must be between 1 and 1000, got 0"
-        );
-        assert_eq!(
-            parse_query("colour=red").unwrap_err(),
-            "unknown query parameter `colour`"
-        );
-        assert_eq!(
-            parse_query("tags=novalue").unwrap_err(),
-            "tag `novalue` must be key=value"
-        );
+        for (query, error) in [
+            ("limit=0", "`limit` must be between 1 and 1000, got 0"),
+            ("colour=red", "unknown query parameter `colour`"),
+            ("tags=novalue", "tag `novalue` must be key=value"),
+        ] {
+            assert_eq!(parse_query(query).unwrap_err(), error, "{query}");
+        }
     }
 
     #[test]
@@ -343,17 +358,18 @@ mod tests {
                 limit: 10_000
             }
         );
-        assert_eq!(
-            parse_page("limit=10001").unwrap_err(),
-            "`limit` must be between 1 and 10000, got 10001"
-        );
-        assert_eq!(
-            parse_page("offset=-1").unwrap_err(),
-            "`offset` must be a non-negative integer, got `-1`"
-        );
-        assert_eq!(
-            parse_page("spans=all").unwrap_err(),
-            "unknown query parameter `spans`"
-        );
+        for (query, error) in [
+            (
+                "limit=10001",
+                "`limit` must be between 1 and 10000, got 10001",
+            ),
+            (
+                "offset=-1",
+                "`offset` must be a non-negative integer, got `-1`",
+            ),
+            ("spans=all", "unknown query parameter `spans`"),
+        ] {
+            assert_eq!(parse_page(query).unwrap_err(), error, "{query}");
+        }
     }
 }

@@ -94,6 +94,34 @@ fn value(name: &'static str, value_name: &'static str, help: &'static str) -> Ar
     Arg::new(name).long(name).value_name(value_name).help(help)
 }
 
+/// A listener's address flag (`ADDR|off`) with its default.
+fn listener(name: &'static str, default: &'static str, help: &'static str) -> Arg {
+    value(name, "ADDR|off", help)
+        .default_value(default)
+        .value_parser(parse_addr)
+}
+
+/// A whole-number flag (`N`) with its default.
+fn count(name: &'static str, default: &'static str, help: &'static str) -> Arg {
+    value(name, "N", help)
+        .default_value(default)
+        .value_parser(clap::value_parser!(usize))
+}
+
+/// A byte-size flag (`SIZE`, see [`parse_size`]) with its default.
+fn size(name: &'static str, default: &'static str, help: &'static str) -> Arg {
+    value(name, "SIZE", help)
+        .default_value(default)
+        .value_parser(parse_size)
+}
+
+/// A duration flag (`DURATION`, see [`parse_duration`]) with its default.
+fn duration(name: &'static str, default: &'static str, help: &'static str) -> Arg {
+    value(name, "DURATION", help)
+        .default_value(default)
+        .value_parser(parse_duration)
+}
+
 fn command() -> Command {
     Command::new("tracewire-collector")
         .version(env!("CARGO_PKG_VERSION"))
@@ -105,54 +133,30 @@ fn command() -> Command {
         )
         .next_help_heading("Listeners")
         .args([
-            value("otlp-http", "ADDR|off", "OTLP/HTTP listener (POST /v1/traces)")
-                .default_value("127.0.0.1:4318")
-                .value_parser(parse_addr),
-            value("otlp-grpc", "ADDR|off", "OTLP/gRPC listener")
-                .default_value("127.0.0.1:4317")
-                .value_parser(parse_addr),
-            value("api", "ADDR|off", "JSON API and web UI listener")
-                .default_value("127.0.0.1:16686")
-                .value_parser(parse_addr),
+            listener("otlp-http", "127.0.0.1:4318", "OTLP/HTTP listener (POST /v1/traces)"),
+            listener("otlp-grpc", "127.0.0.1:4317", "OTLP/gRPC listener"),
+            listener("api", "127.0.0.1:16686", "JSON API and web UI listener"),
         ])
         .next_help_heading("Store")
         .args([
-            value("max-spans", "N", "Most spans kept")
-                .default_value("1000000")
-                .value_parser(clap::value_parser!(usize)),
-            value("max-bytes", "SIZE", "Store byte budget, e.g. 512MiB, 2GiB, 100000000")
-                .default_value("512MiB")
-                .value_parser(parse_size),
+            count("max-spans", "1000000", "Most spans kept"),
+            size("max-bytes", "512MiB", "Store byte budget, e.g. 512MiB, 2GiB, 100000000"),
             value("retention", "DURATION", "How long spans are kept, e.g. 30m, 1h; 0 = until evicted")
                 .default_value("1h")
                 .value_parser(parse_retention),
-            value("max-request-bytes", "SIZE", "Largest OTLP request body, compressed or not")
-                .default_value("4MiB")
-                .value_parser(parse_size),
+            size("max-request-bytes", "4MiB", "Largest OTLP request body, compressed or not"),
         ])
         .next_help_heading("Ingest (a request past a per-request limit is refused whole: 400 / INVALID_ARGUMENT)")
         .args([
-            value("max-spans-per-request", "N", "Most spans in one request")
-                .default_value("100000")
-                .value_parser(clap::value_parser!(usize)),
-            value("max-scopes-per-request", "N", "Most ScopeSpans in one request")
-                .default_value("4096")
-                .value_parser(clap::value_parser!(usize)),
-            value("max-resources-per-request", "N", "Most ResourceSpans in one request")
-                .default_value("4096")
-                .value_parser(clap::value_parser!(usize)),
-            value("max-decoded-request-bytes", "SIZE",
-                "Most memory one request may take once decoded (bounded before decoding)")
-                .default_value("64MiB")
-                .value_parser(parse_size),
-            value("max-resource-attributes", "N",
-                "Resource attributes kept per resource; the rest are dropped and counted")
-                .default_value("128")
-                .value_parser(clap::value_parser!(usize)),
-            value("ingest-queue-spans", "N",
-                "Spans waiting to be stored (beyond: 429 / UNAVAILABLE)")
-                .default_value("262144")
-                .value_parser(clap::value_parser!(usize)),
+            count("max-spans-per-request", "100000", "Most spans in one request"),
+            count("max-scopes-per-request", "4096", "Most ScopeSpans in one request"),
+            count("max-resources-per-request", "4096", "Most ResourceSpans in one request"),
+            size("max-decoded-request-bytes", "64MiB",
+                "Most memory one request may take once decoded (bounded before decoding)"),
+            count("max-resource-attributes", "128",
+                "Resource attributes kept per resource; the rest are dropped and counted"),
+            count("ingest-queue-spans", "262144",
+                "Spans waiting to be stored (beyond: 429 / UNAVAILABLE)"),
             value("ingest-queue-bytes", "SIZE",
                 "Bytes of spans waiting to be stored (beyond: 429 / UNAVAILABLE) [default: \
                  max-bytes / 8, at least max-decoded-request-bytes]")
@@ -160,48 +164,28 @@ fn command() -> Command {
         ])
         .next_help_heading("Queries (API and UI; run off the receivers' threads)")
         .args([
-            value("query-threads", "N", "Threads answering queries")
-                .default_value("2")
-                .value_parser(clap::value_parser!(usize)),
-            value("query-queue", "N", "Queries waiting for a thread (beyond: 503)")
-                .default_value("32")
-                .value_parser(clap::value_parser!(usize)),
-            value("query-time-budget", "DURATION",
-                "Longest a query may take, its wait included (beyond: 503 with a message)")
-                .default_value("5s")
-                .value_parser(parse_duration),
+            count("query-threads", "2", "Threads answering queries"),
+            count("query-queue", "32", "Queries waiting for a thread (beyond: 503)"),
+            duration("query-time-budget", "5s",
+                "Longest a query may take, its wait included (beyond: 503 with a message)"),
         ])
         .next_help_heading("Connections (every listener)")
         .args([
-            value("header-read-timeout", "DURATION",
-                "Time to send a request head (from its first byte) or finish a TLS handshake")
-                .default_value("10s")
-                .value_parser(parse_duration),
-            value("body-read-timeout", "DURATION",
-                "Time to send a whole request body, from its head (then 408 / DEADLINE_EXCEEDED)")
-                .default_value("30s")
-                .value_parser(parse_duration),
-            value("keep-alive-timeout", "DURATION",
-                "Time a connection may stay open with no request in flight")
-                .default_value("60s")
-                .value_parser(parse_duration),
-            value("stall-timeout", "DURATION",
-                "Time a connection with a request in flight may move no byte")
-                .default_value("30s")
-                .value_parser(parse_duration),
-            value("shutdown-timeout", "DURATION",
-                "On shutdown, time in-flight requests get before their connections are cut")
-                .default_value("5s")
-                .value_parser(parse_duration),
-            value("max-connections", "N",
+            duration("header-read-timeout", "10s",
+                "Time to send a request head (from its first byte) or finish a TLS handshake"),
+            duration("body-read-timeout", "30s",
+                "Time to send a whole request body, from its head (then 408 / DEADLINE_EXCEEDED)"),
+            duration("keep-alive-timeout", "60s",
+                "Time a connection may stay open with no request in flight"),
+            duration("stall-timeout", "30s",
+                "Time a connection with a request in flight may move no byte"),
+            duration("shutdown-timeout", "5s",
+                "On shutdown, time in-flight requests get before their connections are cut"),
+            count("max-connections", "256",
                 "Connections served at once per listener; at the cap the longest idle one (idle 100ms \
-                 or more) is closed, else a body arriving at under 16KiB/s for 1s")
-                .default_value("256")
-                .value_parser(clap::value_parser!(usize)),
-            value("max-in-flight-bytes", "SIZE",
-                "Request bytes held at once over all listeners (beyond: 429 / RESOURCE_EXHAUSTED)")
-                .default_value("64MiB")
-                .value_parser(parse_size),
+                 or more) is closed, else a body arriving at under 16KiB/s for 1s"),
+            size("max-in-flight-bytes", "64MiB",
+                "Request bytes held at once over all listeners (beyond: 429 / RESOURCE_EXHAUSTED)"),
         ])
         .next_help_heading("Security")
         .args([
@@ -319,10 +303,8 @@ fn main() -> ExitCode {
     };
     let tls = matches.contains_id("tls-cert");
     let token = matches.contains_id("auth-token");
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The multi-threaded scheduler with I/O and timers.
+    let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the runtime: {e}");

@@ -166,21 +166,20 @@ impl NewSpan {
 impl NewResource {
     /// Bytes of the shared allocation: the `Arc` with its counters and everything it owns.
     pub(crate) fn shared_bytes(&self) -> usize {
-        2 * size_of::<usize>()
-            + size_of::<NewResource>()
-            + str_bytes(&self.service)
-            + attrs_bytes(&self.attributes)
+        arc_bytes::<NewResource>() + str_bytes(&self.service) + attrs_bytes(&self.attributes)
     }
 }
 
 impl NewSource {
     /// Bytes of the shared allocation, not counting the resource it points to.
     pub(crate) fn shared_bytes(&self) -> usize {
-        2 * size_of::<usize>()
-            + size_of::<NewSource>()
-            + str_bytes(&self.scope_name)
-            + str_bytes(&self.scope_version)
+        arc_bytes::<NewSource>() + str_bytes(&self.scope_name) + str_bytes(&self.scope_version)
     }
+}
+
+/// Bytes of an `Arc<T>`'s allocation: its two counters and the value.
+fn arc_bytes<T>() -> usize {
+    2 * size_of::<usize>() + size_of::<T>()
 }
 
 /// Heap bytes held by `batches` and everything they own, shared sources and resources counted

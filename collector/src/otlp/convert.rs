@@ -109,26 +109,23 @@ pub(crate) fn convert_within(req: ExportTraceServiceRequest, limits: &DecodeLimi
     out
 }
 
-fn trace_id(bytes: &[u8], what: &str) -> Result<TraceId, String> {
-    let arr: [u8; 16] = bytes
+/// The bytes of an `N`-byte id; another length, or zeros only (an invalid id), is refused.
+fn id_bytes<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
+    let arr: [u8; N] = bytes
         .try_into()
-        .map_err(|_| format!("{what} must be 16 bytes, got {}", bytes.len()))?;
-    let id = TraceId::from_bytes(arr);
-    if !id.is_valid() {
+        .map_err(|_| format!("{what} must be {N} bytes, got {}", bytes.len()))?;
+    if arr == [0; N] {
         return Err(format!("{what} must not be all zeros"));
     }
-    Ok(id)
+    Ok(arr)
+}
+
+fn trace_id(bytes: &[u8], what: &str) -> Result<TraceId, String> {
+    id_bytes(bytes, what).map(TraceId::from_bytes)
 }
 
 fn span_id(bytes: &[u8], what: &str) -> Result<SpanId, String> {
-    let arr: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| format!("{what} must be 8 bytes, got {}", bytes.len()))?;
-    let id = SpanId::from_bytes(arr);
-    if !id.is_valid() {
-        return Err(format!("{what} must not be all zeros"));
-    }
-    Ok(id)
+    id_bytes(bytes, what).map(SpanId::from_bytes)
 }
 
 fn convert_span(s: OtlpSpan) -> Result<NewSpan, String> {

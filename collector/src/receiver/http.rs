@@ -141,6 +141,14 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
             );
         }
     };
+    let invalid = |message: String| {
+        status_response(
+            format,
+            StatusCode::BAD_REQUEST,
+            code::INVALID_ARGUMENT,
+            message,
+        )
+    };
     let too_large = || {
         status_response(
             format,
@@ -172,14 +180,7 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
             );
             return with_header(r, header::CONNECTION, "close");
         }
-        Err(BodyError::Read(e)) => {
-            return status_response(
-                format,
-                StatusCode::BAD_REQUEST,
-                code::INVALID_ARGUMENT,
-                format!("could not read request body: {e}"),
-            );
-        }
+        Err(BodyError::Read(e)) => return invalid(format!("could not read request body: {e}")),
     };
     let bytes = if gzip {
         match gunzip(&bytes, st.max_body) {
@@ -195,14 +196,7 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
                     ),
                 );
             }
-            Err(GunzipError::Invalid(e)) => {
-                return status_response(
-                    format,
-                    StatusCode::BAD_REQUEST,
-                    code::INVALID_ARGUMENT,
-                    format!("invalid gzip body: {e}"),
-                );
-            }
+            Err(GunzipError::Invalid(e)) => return invalid(format!("invalid gzip body: {e}")),
         }
     } else {
         bytes
@@ -215,14 +209,7 @@ async fn export(State(st): State<HttpState>, req: Request) -> Response {
     };
     let request = match decoded {
         Ok(r) => r,
-        Err(message) => {
-            return status_response(
-                format,
-                StatusCode::BAD_REQUEST,
-                code::INVALID_ARGUMENT,
-                message,
-            );
-        }
+        Err(message) => return invalid(message),
     };
     let converted = convert_within(request, &st.shared.decode);
     let rejected = converted.rejected as u64;

@@ -50,6 +50,18 @@ pub(crate) struct Adaptive {
     pub(crate) max_operations: usize,
 }
 
+impl Default for Adaptive {
+    /// p99 of the root operation over 5 min, after 100 traces; at most 1,000 operations.
+    fn default() -> Self {
+        Adaptive {
+            quantile: 0.99,
+            window: Duration::from_secs(300),
+            min_samples: 100,
+            max_operations: 1000,
+        }
+    }
+}
+
 /// The dynamic per-key sampler's settings.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Dynamic {
@@ -57,6 +69,19 @@ pub(crate) struct Dynamic {
     pub(crate) key: Vec<KeyPart>,
     pub(crate) adjust_every: Duration,
     pub(crate) max_keys: usize,
+}
+
+impl Default for Dynamic {
+    /// 10 kept traces/s keyed by service, operation and status, rates recomputed every 10 s;
+    /// at most 1,000 keys.
+    fn default() -> Self {
+        Dynamic {
+            target_per_sec: 10.0,
+            key: vec![KeyPart::Service, KeyPart::Operation, KeyPart::Status],
+            adjust_every: Duration::from_secs(10),
+            max_keys: 1000,
+        }
+    }
 }
 
 /// How the sampling stage buffers, completes and decides traces. See the
@@ -112,18 +137,8 @@ impl Default for SamplingConfig {
             keep_errors: true,
             force_attribute: Some(super::attributes::FORCE.to_owned()),
             latency_threshold: None,
-            adaptive: Some(Adaptive {
-                quantile: 0.99,
-                window: Duration::from_secs(300),
-                min_samples: 100,
-                max_operations: 1000,
-            }),
-            dynamic: Some(Dynamic {
-                target_per_sec: 10.0,
-                key: vec![KeyPart::Service, KeyPart::Operation, KeyPart::Status],
-                adjust_every: Duration::from_secs(10),
-                max_keys: 1000,
-            }),
+            adaptive: Some(Adaptive::default()),
+            dynamic: Some(Dynamic::default()),
             probabilistic: 0.0,
             limit_per_sec: None,
             seed: None,
@@ -270,7 +285,7 @@ impl SamplingConfigBuilder {
             .config
             .adaptive
             .as_ref()
-            .map_or(1000, |a| a.max_operations);
+            .map_or(Adaptive::default().max_operations, |a| a.max_operations);
         self.config.adaptive = Some(Adaptive {
             quantile,
             window,
@@ -289,12 +304,7 @@ impl SamplingConfigBuilder {
     /// The dynamic per-key sampler: aims at `target_per_sec` kept traces per second over all
     /// keys, keeping rare keys at a higher rate than frequent ones (default 10/s).
     pub fn dynamic(mut self, target_per_sec: f64) -> Self {
-        let mut d = self.config.dynamic.take().unwrap_or_else(|| Dynamic {
-            target_per_sec,
-            key: vec![KeyPart::Service, KeyPart::Operation, KeyPart::Status],
-            adjust_every: Duration::from_secs(10),
-            max_keys: 1000,
-        });
+        let mut d = self.config.dynamic.take().unwrap_or_default();
         d.target_per_sec = target_per_sec;
         self.config.dynamic = Some(d);
         self

@@ -19,9 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
@@ -32,9 +30,7 @@ use tokio_rustls::TlsAcceptor;
 use super::body::RequestBody;
 use super::conn::{ConnShared, Io, ListenerShared, Tracked, drive};
 use super::service::{EdgeCtx, EdgeService};
-use super::{Edge, HostPolicy, Timeouts};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::{Edge, EdgeBody, HostPolicy, Timeouts};
 
 /// The largest HTTP/1.1 read buffer, so the most a connection's request head can hold.
 const MAX_H1_BUFFER: usize = 64 << 10;
@@ -157,8 +153,7 @@ impl Listener {
             + Send
             + 'static,
         S::Future: Send + 'static,
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
+        B: EdgeBody,
     {
         let Listener {
             tcp,
@@ -216,15 +211,18 @@ impl Listener {
                 ctx: ctx.clone(),
                 conn: conn.clone(),
             };
-            let task = serve_connection(
-                stream,
-                tls.clone(),
-                builder.clone(),
-                service,
-                conn.clone(),
-                ctx.timeouts,
-                shutdown.clone(),
-            );
+            let task = {
+                let (conn, tls, builder) = (conn.clone(), tls.clone(), builder.clone());
+                let (timeouts, mut shutdown) = (ctx.timeouts, shutdown.clone());
+                async move {
+                    let Some(io) = open(stream, tls, &conn, &timeouts, &mut shutdown).await else {
+                        return;
+                    };
+                    let served = builder.serve_connection(TokioIo::new(io), service);
+                    tokio::pin!(served);
+                    drive(served, &conn, &timeouts, &mut shutdown).await;
+                }
+            };
             let handle = conns.spawn(task);
             live.insert(handle.id(), conn);
         }
@@ -312,23 +310,15 @@ fn is_per_connection(e: &std::io::Error) -> bool {
     )
 }
 
-async fn serve_connection<S, B>(
+/// The connection's byte stream, after the TLS handshake when there is one; `None` when the
+/// handshake fails, outlasts the header read timeout, or is cut for room or by shutdown.
+async fn open(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    service: EdgeService<S>,
-    conn: Arc<ConnShared>,
-    timeouts: Timeouts,
-    mut shutdown: watch::Receiver<bool>,
-) where
-    S: tower::Service<Request<RequestBody>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+    conn: &Arc<ConnShared>,
+    timeouts: &Timeouts,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Tracked> {
     let _ = stream.set_nodelay(true);
     let io = match tls {
         None => Io::Plain(stream),
@@ -344,17 +334,14 @@ async fn serve_connection<S, B>(
             tokio::select! {
                 r = handshake => match r {
                     Ok(Ok(tls)) => Io::Tls(Box::new(tls)),
-                    _ => return,
+                    _ => return None,
                 },
-                _ = evicted => return,
-                _ = stopped(&mut shutdown) => return,
+                _ = evicted => return None,
+                _ = stopped(shutdown) => return None,
             }
         }
     };
-    let io = TokioIo::new(Tracked::new(io, conn.clone()));
-    let served = builder.serve_connection(io, service);
-    tokio::pin!(served);
-    drive(served, &conn, &timeouts, &mut shutdown).await;
+    Some(Tracked::new(io, conn.clone()))
 }
 
 #[cfg(test)]

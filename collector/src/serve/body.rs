@@ -15,9 +15,8 @@ use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 
+use super::BoxError;
 use super::conn::{ConnShared, Receiving};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A budget of request-body bytes held at once, shared by every listener of a collector.
 #[derive(Clone)]

@@ -16,6 +16,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body::Body;
+
 pub(crate) mod accept;
 mod auth;
 mod body;
@@ -28,6 +31,16 @@ pub(crate) use self::accept::{Listener, ListenerKind};
 pub(crate) use self::auth::{AuthToken, HostPolicy};
 pub(crate) use self::body::{Budget, RequestBodyError};
 pub use self::tls::{ServerTls, TlsError, TlsInput};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body a listener can send: bytes, with an error that can be boxed.
+pub(crate) trait EdgeBody:
+    Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static
+{
+}
+
+impl<B> EdgeBody for B where B: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static {}
 
 /// Default for [`CollectorBuilder::header_read_timeout`](crate::CollectorBuilder::header_read_timeout).
 pub(crate) const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use tower::ServiceExt;
@@ -20,9 +20,7 @@ use tower::util::Oneshot;
 use super::auth::{self, AuthToken, HostPolicy};
 use super::body::{Budget, RequestBody};
 use super::conn::{ConnShared, InFlight};
-use super::{ListenerKind, Timeouts};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use super::{BoxError, EdgeBody, ListenerKind, Timeouts};
 
 /// What a listener's requests are checked against.
 #[derive(Debug)]
@@ -76,8 +74,7 @@ where
         + Send
         + 'static,
     S::Future: Send,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    B: EdgeBody,
 {
     type Response = Response<ResponseBody<B>>;
     type Error = Infallible;
@@ -145,9 +142,9 @@ where
             StateProj::Early { response } => response
                 .take()
                 .expect("ResponseFuture polled after completion")
-                .map(|body| Kind::Fixed { body }),
+                .map(Either::Right),
             StateProj::Inner { fut } => match ready!(fut.poll(cx)) {
-                Ok(r) => r.map(|body| Kind::Inner { body }),
+                Ok(r) => r.map(Either::Left),
                 Err(never) => match never {},
             },
         };
@@ -155,26 +152,19 @@ where
             auth::secure_headers(response.headers_mut());
         }
         let guard = this.guard.take();
-        Poll::Ready(Ok(response.map(|kind| ResponseBody {
-            kind,
+        Poll::Ready(Ok(response.map(|body| ResponseBody {
+            body,
             _guard: guard,
         })))
     }
 }
 
 pin_project! {
-    #[project = KindProj]
-    enum Kind<B> {
-        Inner { #[pin] body: B },
-        Fixed { #[pin] body: Full<Bytes> },
-    }
-}
-
-pin_project! {
-    /// A response body that keeps its request counted as in flight until it ends or is dropped.
+    /// A response body (the inner service's, or the edge's own answer) that keeps its request
+    /// counted as in flight until it ends or is dropped.
     pub(crate) struct ResponseBody<B> {
         #[pin]
-        kind: Kind<B>,
+        body: Either<B, Full<Bytes>>,
         _guard: Option<InFlight>,
     }
 }
@@ -185,35 +175,22 @@ impl<B> fmt::Debug for ResponseBody<B> {
     }
 }
 
-impl<B> Body for ResponseBody<B>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
+impl<B: EdgeBody> Body for ResponseBody<B> {
     type Data = Bytes;
     type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.project().kind.project() {
-            KindProj::Inner { body } => body.poll_frame(cx).map_err(Into::into),
-            KindProj::Fixed { body } => body.poll_frame(cx).map_err(|never| match never {}),
-        }
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        self.project().body.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.kind {
-            Kind::Inner { body } => body.is_end_stream(),
-            Kind::Fixed { body } => body.is_end_stream(),
-        }
+        self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.kind {
-            Kind::Inner { body } => body.size_hint(),
-            Kind::Fixed { body } => body.size_hint(),
-        }
+        self.body.size_hint()
     }
 }

@@ -81,13 +81,7 @@ impl Store {
 
     /// Services with stored spans, sorted.
     pub(crate) fn services(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .by_service
-            .keys()
-            .map(|&s| self.strings.resolve(s).to_string())
-            .collect();
-        v.sort();
-        v
+        self.sorted_strings(self.by_service.keys())
     }
 
     /// Operations (span names) of `service` with stored spans, sorted.
@@ -98,11 +92,12 @@ impl Store {
         let Some(si) = self.by_service.get(&svc) else {
             return Vec::new();
         };
-        let mut v: Vec<String> = si
-            .ops
-            .keys()
-            .map(|&op| self.strings.resolve(op).to_string())
-            .collect();
+        self.sorted_strings(si.ops.keys())
+    }
+
+    /// The strings of `syms`, sorted.
+    fn sorted_strings<'a>(&self, syms: impl Iterator<Item = &'a Sym>) -> Vec<String> {
+        let mut v: Vec<String> = syms.map(|&s| self.strings.resolve(s).to_string()).collect();
         v.sort();
         v
     }

@@ -110,16 +110,7 @@ impl Store {
             scope_version: version,
             refs: 1,
         };
-        let id = match self.free_sources.pop() {
-            Some(id) => {
-                self.sources[id as usize] = Some(entry);
-                id
-            }
-            None => {
-                self.sources.push(Some(entry));
-                (self.sources.len() - 1) as u32
-            }
-        };
+        let id = occupy(&mut self.sources, &mut self.free_sources, entry);
         self.source_ids.insert((resource, name, version), id);
         id
     }
@@ -156,16 +147,7 @@ impl Store {
                     refs: 1,
                     bytes,
                 };
-                let id = match self.free_resources.pop() {
-                    Some(id) => {
-                        self.resources[id as usize] = Some(entry);
-                        id
-                    }
-                    None => {
-                        self.resources.push(Some(entry));
-                        (self.resources.len() - 1) as u32
-                    }
-                };
+                let id = occupy(&mut self.resources, &mut self.free_resources, entry);
                 self.resource_ids.insert(key, id);
                 id
             }
@@ -220,6 +202,20 @@ impl Store {
         self.release_sym(name);
         self.release_sym(version);
         self.release_resource(resource);
+    }
+}
+
+/// Puts `entry` in a free slot of `slots` (or a new one at the end) and returns its index.
+fn occupy<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>, entry: T) -> u32 {
+    match free.pop() {
+        Some(id) => {
+            slots[id as usize] = Some(entry);
+            id
+        }
+        None => {
+            slots.push(Some(entry));
+            (slots.len() - 1) as u32
+        }
     }
 }
 

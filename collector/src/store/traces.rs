@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use super::Store;
 use super::span::{StoredSpan, TAG_STR};
 use crate::analysis::AnalysisSpan;
+use crate::assembly::Key;
 use crate::model::{Span, SpanId, SpanKind, TraceId, kind_from_u8};
 use crate::query::expired;
 
@@ -19,6 +20,17 @@ pub(crate) struct SpanKey {
     pub(crate) parent_span_id: SpanId,
     pub(crate) start: u64,
     pub(crate) end: u64,
+}
+
+impl SpanKey {
+    /// What arranging needs of the span.
+    pub(crate) fn key(&self) -> Key {
+        Key {
+            span_id: self.span_id,
+            parent_span_id: self.parent_span_id,
+            start: self.start,
+        }
+    }
 }
 
 /// Keys of the attributes that name a client span's peer, in order of preference.

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::{Value as J, json};
@@ -13,8 +13,8 @@ use super::UiState;
 use super::{stats, waterfall_page};
 use crate::TraceStore;
 use crate::analysis::{ServiceMapBuilder, Waterfall, rate_per_second, unix_nanos, waterfall};
-use crate::api::{Window, answer, data, error, parse_trace_id, query_pairs};
-use crate::model::{AttrValue, Span, SpanId};
+use crate::api::{TracePath, Window, answer, data, error, query_pairs};
+use crate::model::{AttrValue, Span, SpanId, TraceId};
 use crate::reads::DEFAULT_SAMPLE_SPANS;
 use crate::sampling::attributes;
 
@@ -32,19 +32,15 @@ fn sampling_of(root: &Span) -> J {
     json!({ "policy": policy, "rate": rate, "trigger": text(attributes::TRIGGER) })
 }
 
-/// Answers `f` of the trace's waterfall, computed on the query threads: 400 for a bad trace id
-/// or query string (`parse`), 404 when the trace is not stored.
+/// Answers `f` of the trace's waterfall, computed on the query threads: 400 for a bad query
+/// string (`parse`), 404 when the trace is not stored.
 async fn on_waterfall<Q: Send + 'static>(
     st: &UiState,
-    id: &str,
+    trace_id: TraceId,
     raw: Option<String>,
     parse: impl FnOnce(&str) -> Result<Q, String>,
     f: impl FnOnce(&TraceStore, Waterfall, Q) -> Response + Send + 'static,
 ) -> Response {
-    let trace_id = match parse_trace_id(id) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let q = match parse(raw.as_deref().unwrap_or("")) {
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
@@ -64,38 +60,44 @@ async fn on_waterfall<Q: Send + 'static>(
 /// `GET /api/analysis/traces/{trace_id}?offset=&limit=&spanId=`
 pub(super) async fn trace(
     State(st): State<UiState>,
-    Path(id): Path<String>,
+    TracePath(trace_id): TracePath,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    on_waterfall(&st, &id, raw, waterfall_page::parse, |store, w, rows| {
-        let sampling = w
-            .rows
-            .first()
-            .and_then(|r| store.span(w.trace_id, r.span_id))
-            .map_or(J::Null, |root| sampling_of(&root));
-        match waterfall_page::page(&w, rows) {
-            Some(page) => {
-                let mut body = serde_json::to_value(page).unwrap_or(J::Null);
-                body["sampling"] = sampling;
-                data(body)
+    on_waterfall(
+        &st,
+        trace_id,
+        raw,
+        waterfall_page::parse,
+        |store, w, rows| {
+            let sampling = w
+                .rows
+                .first()
+                .and_then(|r| store.span(w.trace_id, r.span_id))
+                .map_or(J::Null, |root| sampling_of(&root));
+            match waterfall_page::page(&w, rows) {
+                Some(page) => {
+                    let mut body = serde_json::to_value(page).unwrap_or(J::Null);
+                    body["sampling"] = sampling;
+                    data(body)
+                }
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    format!("span not found in trace {}", w.trace_id),
+                ),
             }
-            None => error(
-                StatusCode::NOT_FOUND,
-                format!("span not found in trace {}", w.trace_id),
-            ),
-        }
-    })
+        },
+    )
     .await
 }
 
 /// `GET /api/analysis/traces/{trace_id}/stats`
 pub(super) async fn trace_stats(
     State(st): State<UiState>,
-    Path(id): Path<String>,
+    TracePath(trace_id): TracePath,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let no_parameters = |raw: &str| query_pairs(raw, &[]).map(drop);
-    on_waterfall(&st, &id, raw, no_parameters, |_, w, ()| {
+    on_waterfall(&st, trace_id, raw, no_parameters, |_, w, ()| {
         data(stats::trace_stats(&w))
     })
     .await
@@ -199,10 +201,10 @@ fn parse_find(raw: &str) -> Result<String, String> {
 /// `GET /api/analysis/traces/{trace_id}/find?q=`
 pub(super) async fn find(
     State(st): State<UiState>,
-    Path(id): Path<String>,
+    TracePath(trace_id): TracePath,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    on_waterfall(&st, &id, raw, parse_find, |store, w, q| {
+    on_waterfall(&st, trace_id, raw, parse_find, |store, w, q| {
         let needle = q.to_lowercase();
         let hits: HashSet<SpanId> = store
             .spans(w.trace_id)

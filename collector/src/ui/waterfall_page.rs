@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tracewire::{SpanId, TraceId};
 
-use crate::analysis::{PathSegment, PathSpan, Waterfall, WaterfallRow};
+use crate::analysis::{PathSegment, PathSpan, Waterfall, WaterfallRow, ser};
 use crate::api::query_pairs;
 
 /// Rows per page unless asked (`limit`).
@@ -69,10 +69,7 @@ pub(super) fn parse(raw: &str) -> Result<RowPage, String> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct PathPage<'a> {
-    #[serde(
-        rename = "startTimeUnixNano",
-        serialize_with = "crate::analysis::ser::unix_nano"
-    )]
+    #[serde(rename = "startTimeUnixNano", serialize_with = "ser::unix_nano")]
     start_ns: u64,
     #[serde(rename = "totalNanos")]
     total_ns: u64,
@@ -91,16 +88,13 @@ pub(super) struct PathPage<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct WaterfallPage<'a> {
-    #[serde(serialize_with = "crate::analysis::ser::trace_id")]
+    #[serde(serialize_with = "ser::trace_id")]
     trace_id: TraceId,
-    #[serde(
-        rename = "startTimeUnixNano",
-        serialize_with = "crate::analysis::ser::unix_nano"
-    )]
+    #[serde(rename = "startTimeUnixNano", serialize_with = "ser::unix_nano")]
     start_ns: u64,
     #[serde(rename = "durationNanos")]
     duration_ns: u64,
-    #[serde(serialize_with = "crate::analysis::ser::arc_strs")]
+    #[serde(serialize_with = "ser::arc_strs")]
     services: &'a [Arc<str>],
     error_count: u64,
     skew_adjusted_count: u32,
@@ -169,16 +163,13 @@ pub(super) fn page<'a>(w: &'a Waterfall, p: RowPage) -> Option<WaterfallPage<'a>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_support::span;
+    use crate::analysis::test_support::chain;
     use crate::analysis::waterfall;
 
     #[test]
     fn pages_carry_their_rows_and_segments_and_the_top_contributors() {
         // A chain 1 → 2 → … → 50: every span is on the critical path.
-        let spans: Vec<_> = (1..=50u64)
-            .map(|i| span(i, i - 1, "a", i, 200 - i))
-            .collect();
-        let w = waterfall(&spans);
+        let w = waterfall(&chain(50, 200));
         let p = page(
             &w,
             RowPage {

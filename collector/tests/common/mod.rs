@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
@@ -119,16 +120,22 @@ pub fn parse_response(raw: &[u8]) -> HttpResponse {
     }
 }
 
-/// Runs a blocking HTTP call off the runtime's threads.
+/// Runs a blocking HTTP call ([`http`]) off the runtime's threads.
 pub async fn http_async(
     addr: SocketAddr,
     method: &'static str,
-    path: String,
-    headers: Vec<(&'static str, String)>,
-    body: Vec<u8>,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
 ) -> HttpResponse {
+    let path = path.to_owned();
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let body = body.to_vec();
     tokio::task::spawn_blocking(move || {
-        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (&**k, &**v)).collect();
         http(addr, method, &path, &h, &body)
     })
     .await
@@ -136,7 +143,7 @@ pub async fn http_async(
 }
 
 pub async fn get_json(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
-    let r = http_async(addr, "GET", path.to_owned(), vec![], vec![]).await;
+    let r = http_async(addr, "GET", path, &[], b"").await;
     (r.status, r.json())
 }
 
@@ -146,6 +153,18 @@ pub fn builder() -> CollectorBuilder {
 
 pub async fn start() -> CollectorHandle {
     builder().spawn().await.unwrap()
+}
+
+/// An OTLP/gRPC client of `h`'s plain-text gRPC listener.
+pub async fn grpc_client(h: &CollectorHandle) -> TraceServiceClient<tonic::transport::Channel> {
+    TraceServiceClient::connect(format!("http://{}", h.otlp_grpc_addr().unwrap()))
+        .await
+        .unwrap()
+}
+
+/// A collector on ephemeral ports, configured by `f`.
+pub async fn start_with(f: impl FnOnce(CollectorBuilder) -> CollectorBuilder) -> CollectorHandle {
+    f(builder()).spawn().await.unwrap()
 }
 
 pub fn kv(key: &str, v: any_value::Value) -> KeyValue {

@@ -136,28 +136,33 @@ mod tests {
         extract_with(&JaegerPropagator, pairs)
     }
 
+    /// Asserts that `value` extracts to a sampled context with these ids.
+    fn assert_sampled(value: &str, trace_id: &str, span_id: &str) {
+        let (r, cx) = extract(&[("uber-trace-id", value)]);
+        assert_eq!(r, Ok(true), "{value}");
+        let s = cx.span_context().unwrap();
+        assert_eq!(s.trace_id().to_string(), trace_id, "{value}");
+        assert_eq!(s.span_id().to_string(), span_id, "{value}");
+        assert!(s.is_sampled(), "{value}");
+    }
+
     #[test]
     fn plain_and_url_encoded() {
         for v in [
             "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1",
             "4bf92f3577b34da6a3ce929d0e0e4736%3A00f067aa0ba902b7%3A0%3A1",
         ] {
-            let (r, cx) = extract(&[("uber-trace-id", v)]);
-            assert_eq!(r, Ok(true), "{v}");
-            let s = cx.span_context().unwrap();
-            assert_eq!(s.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
-            assert_eq!(s.span_id().to_string(), "00f067aa0ba902b7");
-            assert!(s.is_sampled());
+            assert_sampled(v, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
         }
     }
 
     #[test]
     fn short_ids_are_padded_and_debug_samples() {
-        let (_, cx) = extract(&[("uber-trace-id", "abc:12:0:2")]);
-        let s = cx.span_context().unwrap();
-        assert_eq!(s.trace_id().to_string(), "00000000000000000000000000000abc");
-        assert_eq!(s.span_id().to_string(), "0000000000000012");
-        assert!(s.is_sampled());
+        assert_sampled(
+            "abc:12:0:2",
+            "00000000000000000000000000000abc",
+            "0000000000000012",
+        );
     }
 
     #[test]

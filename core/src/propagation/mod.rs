@@ -89,20 +89,21 @@ pub trait Injector {
     fn set_dynamic(&mut self, key: &str, value: &[u8]);
 }
 
-/// The header names the built-in formats use, as constants: looking one up by `HeaderName`
-/// skips parsing and lowercasing the name on every request.
-fn known_name(key: &str) -> Option<HeaderName> {
-    const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-    const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
-    const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
-    const B3: HeaderName = HeaderName::from_static("b3");
-    const UBER: HeaderName = HeaderName::from_static("uber-trace-id");
+/// The header names the built-in formats use, built once: looking one up by `HeaderName` skips
+/// parsing and lowercasing the name on every request, and lending a static one skips building
+/// and dropping it.
+fn known_name(key: &str) -> Option<&'static HeaderName> {
+    static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+    static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+    static B3: HeaderName = HeaderName::from_static("b3");
+    static UBER: HeaderName = HeaderName::from_static("uber-trace-id");
     Some(match key {
-        "traceparent" => TRACEPARENT,
-        "tracestate" => TRACESTATE,
-        "baggage" => BAGGAGE,
-        "b3" => B3,
-        "uber-trace-id" => UBER,
+        "traceparent" => &TRACEPARENT,
+        "tracestate" => &TRACESTATE,
+        "baggage" => &BAGGAGE,
+        "b3" => &B3,
+        "uber-trace-id" => &UBER,
         _ => return None,
     })
 }
@@ -136,7 +137,7 @@ impl Extractor for HeaderMap {
 impl Injector for HeaderMap {
     fn set(&mut self, key: &'static str, value: &[u8]) {
         if let Ok(value) = HeaderValue::from_bytes(value) {
-            let name = known_name(key).unwrap_or_else(|| HeaderName::from_static(key));
+            let name = known_name(key).map_or_else(|| HeaderName::from_static(key), Clone::clone);
             self.insert(name, value);
         }
     }
