@@ -28,7 +28,7 @@ use tracewire::{ExportError, Resource, Sampler, SpanData, TracewireLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
-use callgrind::{Discard, instructions};
+use callgrind::{Discard, on_cpu_ns};
 use headers::inbound;
 
 #[path = "support/callgrind.rs"]
@@ -105,14 +105,6 @@ fn fields3() {
         url.path = black_box("/rides/42"),
     );
     let _entered = span.enter();
-}
-
-/// Nanoseconds this thread has spent on a CPU (Linux).
-fn on_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Runs `f` `n` times; the time on a CPU it took.
@@ -271,44 +263,16 @@ const CASES: &[&str] = &[
     "clock_instant",
 ];
 
+/// Iterations of one `--cpu` run: enough for a run to outlast the scheduler's 4 ms accounting
+/// tick many times over; entering takes a few nanoseconds, so it runs ten times as many.
+fn cpu_iterations(case: &str) -> u64 {
+    if case.starts_with("enter") {
+        10_000_000
+    } else {
+        1_000_000
+    }
+}
+
 fn main() -> Result<(), String> {
-    let cpu = std::env::args().any(|a| a == "--cpu");
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if let [case, n] = args.as_slice()
-        && let Ok(n) = n.parse()
-    {
-        return run(case, n).map(drop);
-    }
-    let exe = std::env::args().next().ok_or("no program name")?;
-    let chosen: Vec<&str> = CASES
-        .iter()
-        .copied()
-        .filter(|c| args.is_empty() || args.iter().any(|a| c.contains(a.as_str())))
-        .collect();
-    if cpu {
-        const N: u64 = 1_000_000;
-        println!("{:<24} {:>14}", "case", "ns on a CPU");
-        for case in chosen {
-            // Entering takes a few nanoseconds: more iterations, so a run outlasts the
-            // scheduler's accounting tick.
-            let n = if case.starts_with("enter") { 10 * N } else { N };
-            let mut runs = (0..7)
-                .map(|_| run(case, n))
-                .collect::<Result<Vec<_>, _>>()?;
-            runs.sort_unstable();
-            println!("{case:<24} {:>14.1}", runs[3] as f64 / n as f64);
-        }
-        return Ok(());
-    }
-    println!("{:<24} {:>14}", "case", "instructions");
-    for case in chosen {
-        let once = instructions(&exe, case, ITERATIONS)?;
-        let twice = instructions(&exe, case, 2 * ITERATIONS)?;
-        let per = twice.saturating_sub(once) as f64 / ITERATIONS as f64;
-        println!("{case:<24} {per:>14.0}");
-    }
-    Ok(())
+    callgrind::main(CASES, ITERATIONS, cpu_iterations, run)
 }
