@@ -625,21 +625,29 @@ async fn trace_response_header_bytes() {
     assert_eq!(value.len(), 55);
 }
 
+/// Answers `GET /stream` through the server layer with `body`, leaving the response's body
+/// unread.
+async fn serve_streaming(
+    body: ChannelBody,
+) -> Response<impl http_body::Body<Data = Bytes, Error: std::fmt::Debug> + Unpin> {
+    let body = Mutex::new(Some(body));
+    let svc = service_fn(move |_req: Request<Body>| {
+        let body = body.lock().unwrap().take().unwrap();
+        async move { Ok::<_, Infallible>(Response::new(body)) }
+    });
+    HttpServerLayer::new()
+        .layer(svc)
+        .oneshot(get("/stream", &[]))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn server_span_ends_with_the_streaming_body() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();
     let (tx, body) = ChannelBody::new();
-    let body = Arc::new(Mutex::new(Some(body)));
-    let svc = service_fn(move |_req: Request<Body>| {
-        let body = body.lock().unwrap().take().unwrap();
-        async move { Ok::<_, Infallible>(Response::new(body)) }
-    });
-    let res = HttpServerLayer::new()
-        .layer(svc)
-        .oneshot(get("/stream", &[]))
-        .await
-        .unwrap();
+    let res = serve_streaming(body).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(recorder.spans().is_empty(), "span ended with the headers");
 
@@ -662,16 +670,7 @@ async fn server_span_ends_when_the_body_is_dropped() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();
     let (_tx, body) = ChannelBody::new();
-    let body = Arc::new(Mutex::new(Some(body)));
-    let svc = service_fn(move |_req: Request<Body>| {
-        let body = body.lock().unwrap().take().unwrap();
-        async move { Ok::<_, Infallible>(Response::new(body)) }
-    });
-    let res = HttpServerLayer::new()
-        .layer(svc)
-        .oneshot(get("/stream", &[]))
-        .await
-        .unwrap();
+    let res = serve_streaming(body).await;
     assert!(recorder.spans().is_empty());
     drop(res);
     let span = recorder.span("GET");
