@@ -4,12 +4,15 @@
 //! `cargo bench -p tracewire --bench instructions` runs every case twice under callgrind (with
 //! `N` and `2N` iterations) and prints the difference divided by `N`: the instructions of one
 //! iteration, setup and process start-up cancelled out. Every thread counts, so the `pipeline`
-//! cases include the export worker's share. Name cases to run only those:
+//! cases include the export worker's share. The `enter` cases enter and exit a span that already
+//! exists, as middleware does on every poll. Name cases to run only those:
 //! `cargo bench -p tracewire --bench instructions -- child fields3`.
 //!
 //! `-- --cpu` measures instead the time each case's loop spent on a CPU, from the scheduler's
 //! own accounting (`/proc/thread-self/schedstat`), which excludes the time spent waiting for one:
-//! the median of seven runs of 100,000 iterations, in nanoseconds per iteration. The pipeline
+//! the median of seven runs of 1,000,000 iterations (10,000,000 for `enter`), in nanoseconds per
+//! iteration. That accounting moves in scheduler ticks (4 ms here), so a run must be long for the
+//! figure to be fine: 100,000 iterations rounded every case to a multiple of 40 ns. The pipeline
 //! case then counts only the calling thread.
 //!
 //! Run as `instructions CASE ITERATIONS` (what the driver does under valgrind), it runs one case.
@@ -25,7 +28,7 @@ use tracewire::{ExportError, Resource, Sampler, SpanData, TracewireLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
-use callgrind::{Discard, instructions};
+use callgrind::{Discard, on_cpu_ns};
 use headers::inbound;
 
 #[path = "support/callgrind.rs"]
@@ -104,14 +107,6 @@ fn fields3() {
     let _entered = span.enter();
 }
 
-/// Nanoseconds this thread has spent on a CPU (Linux).
-fn on_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Runs `f` `n` times; the time on a CPU it took.
 fn timed(n: u64, mut f: impl FnMut()) -> u64 {
     let start = on_cpu_ns();
@@ -147,6 +142,12 @@ fn http() {
     drop(entered);
 }
 
+/// Enters and exits a span that already exists: what middleware pays on every poll of a
+/// request's future and body.
+fn enter(span: &tracing::Span) {
+    let _entered = black_box(span).enter();
+}
+
 /// Runs `case` `n` times; the time its loop spent on a CPU, in nanoseconds.
 fn run(case: &str, n: u64) -> Result<u64, String> {
     let (kind, sub) = case.split_once('/').unwrap_or((case, ""));
@@ -172,6 +173,16 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
                 p.shutdown(Duration::from_secs(60))
                     .map_err(|e| e.to_string())?;
             }
+        }
+        "enter" => {
+            let (d, pipeline) = dispatch(sub).ok_or_else(|| format!("unknown subscriber {sub}"))?;
+            spent = tracing::dispatcher::with_default(&d, || {
+                let parent = tracing::info_span!("parent");
+                let _p = parent.enter();
+                let span = tracing::info_span!("polled", http.request.method = "GET");
+                timed(n, || enter(&span))
+            });
+            drop(pipeline);
         }
         "clock_system" => {
             spent = timed(n, || {
@@ -235,6 +246,10 @@ const CASES: &[&str] = &[
     "http/noop",
     "http/unsampled",
     "http/sampled",
+    "enter/bare",
+    "enter/noop",
+    "enter/unsampled",
+    "enter/sampled",
     "root/bare",
     "root/noop",
     "root/unsampled",
@@ -248,41 +263,16 @@ const CASES: &[&str] = &[
     "clock_instant",
 ];
 
+/// Iterations of one `--cpu` run: enough for a run to outlast the scheduler's 4 ms accounting
+/// tick many times over; entering takes a few nanoseconds, so it runs ten times as many.
+fn cpu_iterations(case: &str) -> u64 {
+    if case.starts_with("enter") {
+        10_000_000
+    } else {
+        1_000_000
+    }
+}
+
 fn main() -> Result<(), String> {
-    let cpu = std::env::args().any(|a| a == "--cpu");
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if let [case, n] = args.as_slice()
-        && let Ok(n) = n.parse()
-    {
-        return run(case, n).map(drop);
-    }
-    let exe = std::env::args().next().ok_or("no program name")?;
-    let chosen: Vec<&str> = CASES
-        .iter()
-        .copied()
-        .filter(|c| args.is_empty() || args.iter().any(|a| c.contains(a.as_str())))
-        .collect();
-    if cpu {
-        const N: u64 = 100_000;
-        println!("{:<24} {:>14}", "case", "ns on a CPU");
-        for case in chosen {
-            let mut runs = (0..7)
-                .map(|_| run(case, N))
-                .collect::<Result<Vec<_>, _>>()?;
-            runs.sort_unstable();
-            println!("{case:<24} {:>14.1}", runs[3] as f64 / N as f64);
-        }
-        return Ok(());
-    }
-    println!("{:<24} {:>14}", "case", "instructions");
-    for case in chosen {
-        let once = instructions(&exe, case, ITERATIONS)?;
-        let twice = instructions(&exe, case, 2 * ITERATIONS)?;
-        let per = twice.saturating_sub(once) as f64 / ITERATIONS as f64;
-        println!("{case:<24} {per:>14.0}");
-    }
-    Ok(())
+    callgrind::main(CASES, ITERATIONS, cpu_iterations, run)
 }

@@ -264,6 +264,25 @@ impl Value {
     }
 }
 
+impl Value {
+    /// Makes this a string value holding a copy of `s`, written in place: the bytes go straight
+    /// into `self` instead of into a [`Text`] on the stack that is then moved.
+    #[inline]
+    pub(crate) fn set_str(&mut self, s: &str) {
+        if s.len() <= INLINE {
+            *self = Value::String(Text(TextRepr::Inline {
+                len: s.len() as u8,
+                buf: [0; INLINE],
+            }));
+            if let Value::String(Text(TextRepr::Inline { buf, .. })) = self {
+                buf[..s.len()].copy_from_slice(s.as_bytes());
+            }
+        } else {
+            *self = Value::String(Text(TextRepr::Shared(Arc::from(s))));
+        }
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -379,6 +398,22 @@ mod tests {
         assert!(empty.as_array().unwrap().is_empty());
         assert_eq!(Value::from(vec!["x"]).as_array().unwrap().len(), 1);
         assert_eq!(Value::from(vec!["x"]).as_str(), None);
+    }
+
+    #[test]
+    fn strings_set_in_place_equal_new_ones() {
+        for s in [
+            "",
+            "GET",
+            &"x".repeat(INLINE),
+            &"é".repeat(INLINE),
+            &"y".repeat(INLINE + 1),
+        ] {
+            let mut v = Value::I64(7);
+            v.set_str(s);
+            assert_eq!(v, Value::String(Text::new(s)));
+            assert_eq!(v.as_str(), Some(s));
+        }
     }
 
     #[test]

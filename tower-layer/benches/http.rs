@@ -10,23 +10,21 @@
     reason = "criterion_group! generates an undocumented function"
 )]
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
-use tower::{Layer, Service, service_fn};
+use tower::{Layer, Service};
+use tracewire::TraceFlags;
 use tracewire::TracewireLayer;
 use tracewire::export::Pipeline;
-use tracewire::{Context as TraceContext, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 use tracewire_tower::{HttpClientLayer, HttpServerLayer};
 use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
-use support::{block, drain};
+use support::{block, drain, handler, parent};
 
 mod support;
 
@@ -41,17 +39,6 @@ fn request(traceparent: Option<&'static str>) -> Request<Full<Bytes>> {
         b = b.header("traceparent", tp);
     }
     b.body(Full::new(Bytes::new())).unwrap()
-}
-
-fn handler() -> impl Service<
-    Request<Full<Bytes>>,
-    Response = Response<Full<Bytes>>,
-    Error = Infallible,
-    Future = impl Future<Output = Result<Response<Full<Bytes>>, Infallible>>,
-> + Clone {
-    service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-    })
 }
 
 fn dispatch(filter: Option<&str>) -> Dispatch {
@@ -107,16 +94,6 @@ fn server(c: &mut Criterion) {
         });
     });
     group.finish();
-}
-
-fn parent(flags: TraceFlags) -> TraceContext {
-    TraceContext::from_span_context(SpanContext::new(
-        TraceId::from_u128(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
-        SpanId::from_u64(0x00f0_67aa_0ba9_02b7),
-        flags,
-        TraceState::new(),
-        true,
-    ))
 }
 
 fn client(c: &mut Criterion) {

@@ -45,8 +45,8 @@ pub fn protocol_version(version: Version) -> Option<&'static str> {
 }
 
 /// The host and port a request is addressed to (`server.address`, `server.port`), from the URI
-/// authority or the `Host` header. The port is the explicit one, else the scheme's default.
-/// Userinfo is never returned, and an IPv6 address comes without its brackets:
+/// authority or the `Host` header. The port is the explicit one (ASCII digits), else the
+/// scheme's default. Userinfo is never returned, and an IPv6 address comes without its brackets:
 ///
 /// ```
 /// use http::{HeaderMap, Uri};
@@ -71,9 +71,7 @@ pub fn server_address<'a>(
             None => return (None, None),
         },
     };
-    // Strip any userinfo (never recorded).
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = split_host_port(hostport);
+    let (host, port) = split_authority(authority);
     let port = port.or(match scheme {
         "https" => Some(443),
         "http" => Some(80),
@@ -82,18 +80,57 @@ pub fn server_address<'a>(
     (Some(host).filter(|h| !h.is_empty()), port)
 }
 
-fn split_host_port(s: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = s.strip_prefix('[') {
+/// The host and explicit port of `[userinfo@]host[:port]`: one pass from the end finds where
+/// the userinfo ends (the last `@`, never recorded) and the colons of the rest. A host with
+/// more than one colon and no brackets (a bare IPv6 address) has no port.
+fn split_authority(authority: &str) -> (&str, Option<u16>) {
+    let bytes = authority.as_bytes();
+    let mut start = 0;
+    let mut colon = None;
+    let mut colons = 0u32;
+    for (i, &b) in bytes.iter().enumerate().rev() {
+        match b {
+            b'@' => {
+                start = i + 1;
+                break;
+            }
+            b':' => {
+                colons += 1;
+                colon.get_or_insert(i);
+            }
+            _ => {}
+        }
+    }
+    let hostport = &authority[start..];
+    if let Some(rest) = hostport.strip_prefix('[') {
         // [v6]:port
         return match rest.split_once(']') {
-            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
-            None => (s, None),
+            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(parse_port)),
+            None => (hostport, None),
         };
     }
-    match s.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
-        _ => (s, None),
+    match colon {
+        Some(i) if colons == 1 => (&authority[start..i], parse_port(&authority[i + 1..])),
+        _ => (hostport, None),
     }
+}
+
+/// A port: ASCII digits only (leading zeros allowed), at most 65535.
+fn parse_port(s: &str) -> Option<u16> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for &b in s.as_bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(b - b'0');
+        if n > u32::from(u16::MAX) {
+            return None;
+        }
+    }
+    u16::try_from(n).ok()
 }
 
 /// Whether a query or header key looks like it carries a credential: its value is never
@@ -311,6 +348,36 @@ mod tests {
             server_address(&uri, &HeaderMap::new(), "http"),
             (None, None)
         );
+    }
+
+    #[test]
+    fn authority_table() {
+        for (authority, expected) in [
+            ("api.local:8080", ("api.local", Some(8080))),
+            ("api.local", ("api.local", None)),
+            ("user:pw@api.local:81", ("api.local", Some(81))),
+            ("a@b@api.local", ("api.local", None)),
+            ("[::1]:9000", ("::1", Some(9000))),
+            ("[::1]", ("::1", None)),
+            ("[::1", ("[::1", None)),
+            ("::1", ("::1", None)),
+            ("fe80::1:80", ("fe80::1:80", None)),
+            ("host:", ("host", None)),
+            ("host:00080", ("host", Some(80))),
+            ("host:65535", ("host", Some(65535))),
+            ("host:65536", ("host", None)),
+            ("host:99999999999", ("host", None)),
+            ("host:+80", ("host", None)),
+            ("host:8o", ("host", None)),
+            (":80", ("", Some(80))),
+            ("", ("", None)),
+        ] {
+            assert_eq!(split_authority(authority), expected, "{authority}");
+        }
+        let uri: Uri = "/x".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("host", ":80".parse().unwrap());
+        assert_eq!(server_address(&uri, &h, "http"), (None, Some(80)));
     }
 
     #[test]

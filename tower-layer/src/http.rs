@@ -54,26 +54,43 @@ pub(crate) enum Side {
 /// How an HTTP request ended, recorded on its span: `http.response.status_code` (5xx marks a
 /// server span failed, 4xx and 5xx a client span), `network.protocol.version` on client spans
 /// (the version the response came with), and for failures `error.type`
-/// ([`ErrorRef::error_type`]) and the error message.
+/// ([`ErrorRef::error_type`]) and the error message. On an unsampled span (never exported) the
+/// status code (and a client's protocol version) is recorded only for a failure.
 #[derive(Clone, Copy, Debug)]
 pub struct HttpOutcome {
     side: Side,
+    /// Whether a status code that is not a failure is recorded.
+    every_status: bool,
 }
 
 impl HttpOutcome {
     pub(crate) const fn new(side: Side) -> Self {
-        HttpOutcome { side }
+        HttpOutcome {
+            side,
+            every_status: true,
+        }
+    }
+
+    /// Records failures only: no `http.response.status_code` for a response that succeeded.
+    pub(crate) const fn failures_only(side: Side) -> Self {
+        HttpOutcome {
+            side,
+            every_status: false,
+        }
     }
 }
 
 impl Outcome for HttpOutcome {
     fn on_response<B>(&mut self, span: &Span, response: &Response<B>) -> bool {
         let status = response.status();
-        span.record("http.response.status_code", status.as_u16());
         let failed = match self.side {
             Side::Server => server_status_is_error(status),
             Side::Client => client_status_is_error(status),
         };
+        if !failed && !self.every_status {
+            return true;
+        }
+        span.record("http.response.status_code", status.as_u16());
         if failed {
             span.record("otel.status_code", "error");
             span.record("error.type", status.as_str());

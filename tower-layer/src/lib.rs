@@ -64,6 +64,12 @@
 //! (`connection_refused`, `timeout`, ...), the error type's path for a named error type, or
 //! `_OTHER`.
 //!
+//! These are the attributes of exported (sampled) spans. An unsampled span is never exported
+//! and skips what costs parsing or a record: `server.address`/`server.port`, `url.full`, the
+//! header allowlists, `url.query`, the server span's name, and `http.response.status_code`
+//! (and a client's `network.protocol.version`) unless the response failed; other `tracing`
+//! layers see it with the rest of its fields.
+//!
 //! # Building on it
 //!
 //! The layers are generic over a protocol ([`ServerProtocol`], [`ClientProtocol`]): the span's

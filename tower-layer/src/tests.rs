@@ -8,12 +8,12 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tracewire::testing::Recorder;
-use tracewire::{SpanKind, Status, TracewireLayer};
+use tracewire::{FutureExt, SpanKind, Status, TracewireLayer};
 use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::test_helpers::{ChannelBody, assert_send_sync};
+use crate::test_helpers::{ChannelBody, FieldLog, assert_send_sync};
 use crate::{
     HttpClient, HttpClientLayer, HttpRoute, HttpServer, HttpServerLayer, SkipPaths, Trust,
 };
@@ -149,6 +149,94 @@ async fn server_span_continues_the_inbound_trace() {
             "user_agent.original",
         ]
     );
+}
+
+/// A recorder whose subscriber also keeps the fields of the spans named `span`, as another
+/// layer sees them.
+fn recorder_and_fields(span: &'static str) -> (Recorder, FieldLog) {
+    let fields = FieldLog::new(span);
+    let f = fields.clone();
+    let recorder =
+        Recorder::with_layer_and(TracewireLayer::builder(), |s| Dispatch::new(s.with(f)));
+    (recorder, fields)
+}
+
+#[tokio::test]
+async fn unsampled_spans_keep_only_their_creation_fields() {
+    let (recorder, fields) = recorder_and_fields("HTTP request");
+    let _guard = recorder.set_default();
+    let req = get(
+        "/users/7",
+        &[("traceparent", UNSAMPLED), ("user-agent", "curl/8.0")],
+    );
+    serve(HttpServerLayer::new(), status_service(StatusCode::OK), req).await;
+    assert!(recorder.spans().is_empty());
+    // No `otel.name`, `server.address`, `server.port`, nor the status code of a response that
+    // did not fail: nothing exports them.
+    assert_eq!(
+        fields.fields(),
+        [
+            "otel.kind=server",
+            "http.request.method=GET",
+            "url.path=/users/7",
+            "url.scheme=http",
+            "network.protocol.version=1.1",
+            "user_agent.original=curl/8.0",
+        ]
+    );
+
+    // A failure is still recorded, for the other subscribers' sake.
+    let fields = {
+        let (recorder, fields) = recorder_and_fields("HTTP request");
+        let _guard = recorder.set_default();
+        let req = get("/", &[("traceparent", UNSAMPLED)]);
+        serve(
+            HttpServerLayer::new(),
+            status_service(StatusCode::BAD_GATEWAY),
+            req,
+        )
+        .await;
+        assert!(recorder.spans().is_empty());
+        fields.fields()
+    };
+    assert_eq!(
+        fields[fields.len() - 3..],
+        [
+            "http.response.status_code=502",
+            "otel.status_code=error",
+            "error.type=502"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn spans_only_other_subscribers_see_get_every_field() {
+    // No tracewire layer: another subscriber sees the span, so it records in full.
+    let fields = FieldLog::new("HTTP request");
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(fields.clone()));
+    let _guard = tracing::dispatcher::set_default(&dispatch);
+    let req = get("/users/7", &[("traceparent", SAMPLED)]);
+    serve(HttpServerLayer::new(), status_service(StatusCode::OK), req).await;
+    assert_eq!(
+        fields.names(),
+        [
+            "http.request.method",
+            "http.response.status_code",
+            "network.protocol.version",
+            "otel.kind",
+            "otel.name",
+            "server.address",
+            "server.port",
+            "url.path",
+            "url.scheme",
+        ]
+    );
+    assert!(
+        fields
+            .fields()
+            .contains(&"server.address=api.local".to_owned())
+    );
+    assert!(fields.fields().contains(&"server.port=8080".to_owned()));
 }
 
 #[tokio::test]
@@ -537,21 +625,29 @@ async fn trace_response_header_bytes() {
     assert_eq!(value.len(), 55);
 }
 
+/// Answers `GET /stream` through the server layer with `body`, leaving the response's body
+/// unread.
+async fn serve_streaming(
+    body: ChannelBody,
+) -> Response<impl http_body::Body<Data = Bytes, Error: std::fmt::Debug> + Unpin> {
+    let body = Mutex::new(Some(body));
+    let svc = service_fn(move |_req: Request<Body>| {
+        let body = body.lock().unwrap().take().unwrap();
+        async move { Ok::<_, Infallible>(Response::new(body)) }
+    });
+    HttpServerLayer::new()
+        .layer(svc)
+        .oneshot(get("/stream", &[]))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn server_span_ends_with_the_streaming_body() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();
     let (tx, body) = ChannelBody::new();
-    let body = Arc::new(Mutex::new(Some(body)));
-    let svc = service_fn(move |_req: Request<Body>| {
-        let body = body.lock().unwrap().take().unwrap();
-        async move { Ok::<_, Infallible>(Response::new(body)) }
-    });
-    let res = HttpServerLayer::new()
-        .layer(svc)
-        .oneshot(get("/stream", &[]))
-        .await
-        .unwrap();
+    let res = serve_streaming(body).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(recorder.spans().is_empty(), "span ended with the headers");
 
@@ -574,16 +670,7 @@ async fn server_span_ends_when_the_body_is_dropped() {
     let recorder = Recorder::new();
     let _guard = recorder.set_default();
     let (_tx, body) = ChannelBody::new();
-    let body = Arc::new(Mutex::new(Some(body)));
-    let svc = service_fn(move |_req: Request<Body>| {
-        let body = body.lock().unwrap().take().unwrap();
-        async move { Ok::<_, Infallible>(Response::new(body)) }
-    });
-    let res = HttpServerLayer::new()
-        .layer(svc)
-        .oneshot(get("/stream", &[]))
-        .await
-        .unwrap();
+    let res = serve_streaming(body).await;
     assert!(recorder.spans().is_empty());
     drop(res);
     let span = recorder.span("GET");
@@ -773,6 +860,74 @@ async fn client_replaces_caller_trace_headers() {
     );
     assert!(values(&seen[0], "tracestate").is_empty());
     assert_eq!(values(&seen[0], "x-other"), ["kept"]);
+}
+
+#[tokio::test]
+async fn unsampled_client_spans_keep_only_their_creation_fields() {
+    let parent = |flags| {
+        tracewire::Context::from_span_context(tracewire::SpanContext::new(
+            TRACE_ID.parse().unwrap(),
+            PARENT_ID.parse().unwrap(),
+            flags,
+            tracewire::TraceState::new(),
+            true,
+        ))
+    };
+    let call = |status, flags| async move {
+        let (recorder, fields) = recorder_and_fields("HTTP client request");
+        let _guard = recorder.set_default();
+        let down = Downstream {
+            status: Some(status),
+            ..Downstream::default()
+        };
+        let client = HttpClient::new(down.service());
+        let req = request(Method::GET, "http://down.local:8080/x?q=1", &[]);
+        let res = client.oneshot(req).in_context(parent(flags)).await.unwrap();
+        res.into_body().collect().await.unwrap();
+        // Only the sampled span is exported.
+        let exported = usize::from(flags == tracewire::TraceFlags::SAMPLED);
+        assert_eq!(recorder.spans().len(), exported);
+        // The trace goes on downstream all the same.
+        assert_eq!(
+            values(&down.headers()[0], "traceparent")[0][..35],
+            format!("00-{TRACE_ID}")
+        );
+        fields.fields()
+    };
+    // No `server.address`, `server.port`, `url.full`, nor the status code and version of a
+    // response that did not fail: nothing exports them.
+    let creation = [
+        "otel.name=GET",
+        "otel.kind=client",
+        "http.request.method=GET",
+    ];
+    assert_eq!(
+        call(StatusCode::OK, tracewire::TraceFlags::NONE).await,
+        creation
+    );
+    let failed = call(StatusCode::NOT_FOUND, tracewire::TraceFlags::NONE).await;
+    assert_eq!(failed[..3], creation);
+    assert_eq!(
+        failed[3..],
+        [
+            "http.response.status_code=404",
+            "otel.status_code=error",
+            "error.type=404",
+            "network.protocol.version=1.1",
+        ]
+    );
+    // Sampled: every field.
+    let sampled = call(StatusCode::OK, tracewire::TraceFlags::SAMPLED).await;
+    assert_eq!(
+        sampled[3..],
+        [
+            "server.address=down.local",
+            "server.port=8080",
+            "url.full=http://down.local:8080/x?q=1",
+            "http.response.status_code=200",
+            "network.protocol.version=1.1",
+        ]
+    );
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@
 //! pipeline.shutdown(Duration::from_secs(5)).unwrap();
 //! ```
 
+mod buffers;
 mod memory;
 mod pipeline;
 mod stdout;
@@ -27,12 +28,14 @@ mod worker;
 
 use std::fmt;
 
+pub use self::buffers::RECYCLED_BUFFERS;
 pub use self::memory::InMemoryExporter;
 pub use self::pipeline::{MAX_QUEUE_SIZE, Pipeline, PipelineBuilder};
 pub use self::stdout::{StdoutExporter, StdoutFormat};
 use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::span::SpanData;
+use crate::value::KeyValue;
 
 /// Nanoseconds since the Unix epoch, as OTLP and the exporters write timestamps (0 before the
 /// epoch, saturating far in the future).
@@ -99,6 +102,16 @@ pub trait SpanSink: Send + Sync + 'static {
 
     /// A sampled span ended unrecorded because [`is_exporting`](Self::is_exporting) is `false`.
     fn on_discard(&self) {}
+
+    /// An empty attribute vector with room for at least `capacity` attributes, taken back from
+    /// spans this sink is done with, if it keeps any (default: none). The layer asks for one
+    /// when a sampled span starts, so that the vector is neither allocated on the request path
+    /// nor freed on another thread. A [`Pipeline`]'s worker returns the vectors of exported
+    /// spans, up to a fixed number ([`RECYCLED_BUFFERS`]).
+    fn recycled_attributes(&self, capacity: usize) -> Option<Vec<KeyValue>> {
+        let _ = capacity;
+        None
+    }
 }
 
 /// Why a pipeline could not start, or a flush or shutdown did not complete.

@@ -8,14 +8,18 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
+use super::buffers::Buffers;
 use super::worker::{Control, Counters, Worker, deadline_after};
 use super::{PipelineError, PipelineStats, SpanExporter, SpanSink};
 use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::span::SpanData;
+use crate::value::KeyValue;
 
 struct Inner {
     spans: Sender<SpanData>,
+    /// Attribute vectors of exported spans, emptied by the worker, for the next spans.
+    buffers: Arc<Buffers>,
     control: Sender<Control>,
     /// The batch size at which producers wake the worker.
     max_batch: usize,
@@ -161,11 +165,14 @@ impl PipelineBuilder {
         let exporting = !self.exporters.is_empty();
         let (tx, rx) = bounded(self.queue_size);
         let (ctl_tx, ctl_rx) = bounded(16);
+        let buffers = Arc::new(Buffers::default());
         let counters = Arc::new(Counters::default());
         let wake_pending = Arc::new(AtomicBool::new(false));
         let last_error = Arc::new(Mutex::new(None));
         let worker = Worker {
             spans: rx,
+            buffers: buffers.clone(),
+            emptied: Vec::new(),
             control: ctl_rx,
             counters: counters.clone(),
             last_error: last_error.clone(),
@@ -186,6 +193,7 @@ impl PipelineBuilder {
         Ok(Pipeline {
             inner: Arc::new(Inner {
                 spans: tx,
+                buffers,
                 control: ctl_tx,
                 max_batch: self.max_batch,
                 wake_pending,
@@ -327,6 +335,10 @@ impl SpanSink for Pipeline {
             .counters
             .discarded
             .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn recycled_attributes(&self, capacity: usize) -> Option<Vec<KeyValue>> {
+        self.inner.buffers.take(capacity)
     }
 }
 

@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 
 use super::SpanExporter;
+use super::buffers::Buffers;
 use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::span::SpanData;
+use crate::value::KeyValue;
 
 pub(super) enum Control {
     /// A full batch is waiting.
@@ -37,6 +39,10 @@ pub(super) struct Counters {
 
 pub(super) struct Worker {
     pub(super) spans: Receiver<SpanData>,
+    /// Where emptied attribute vectors go back to the layer (bounded; see `recycle`).
+    pub(super) buffers: Arc<Buffers>,
+    /// The vectors of the batch being recycled (kept to reuse its allocation).
+    pub(super) emptied: Vec<Vec<KeyValue>>,
     pub(super) control: Receiver<Control>,
     pub(super) counters: Arc<Counters>,
     pub(super) last_error: Arc<Mutex<Option<ExportError>>>,
@@ -152,7 +158,7 @@ impl Worker {
         if self.exporters.is_empty() {
             // Nothing receives them: say so rather than count them as exported.
             self.counters.discarded.fetch_add(n, Ordering::Relaxed);
-            batch.clear();
+            self.recycle(batch);
             return;
         }
         let mut ok = true;
@@ -166,7 +172,20 @@ impl Worker {
         } else {
             self.counters.failed.fetch_add(n, Ordering::Relaxed);
         }
-        batch.clear();
+        self.recycle(batch);
+    }
+
+    /// Empties the batch, handing its spans' attribute vectors, emptied, back to the layer
+    /// (within the pool's bounds; see [`Buffers`]).
+    fn recycle(&mut self, batch: &mut Vec<SpanData>) {
+        for span in batch.drain(..) {
+            let mut attributes = span.attributes;
+            if Buffers::keeps(&attributes) {
+                attributes.clear();
+                self.emptied.push(attributes);
+            }
+        }
+        self.buffers.give(&mut self.emptied);
     }
 
     /// Calls exporter `i` with no subscriber and the unwind caught; records a failure or a

@@ -48,7 +48,7 @@ use crate::export::SpanSink;
 use crate::id::{SpanId, TraceFlags, TraceId};
 use crate::limits::SpanLimits;
 use crate::sampler::{Sampler, SamplingInput};
-use crate::span::{Event, Link, SpanData, SpanKind};
+use crate::span::{Event, Link, SpanData};
 use crate::value::{Text, Value};
 
 /// Settings shared by the layer.
@@ -163,27 +163,22 @@ where
         }
         let limits = &self.config.limits;
         let recording = (sampled && self.config.record).then(|| {
-            let (links, dropped_links) = limit_links(links, limits);
-            let mut rec = Box::new(Recording {
-                name: Cow::Borrowed(meta.name()),
-                target: meta.target(),
-                kind: SpanKind::Internal,
-                start: SystemTime::now(),
-                // Sized from the call site: the span's own fields (a few of them `otel.*`,
-                // which are not attributes) and the baggage keys, so recording never grows it.
-                attributes: Vec::with_capacity(
-                    (meta.fields().len() + self.config.baggage_attributes.len())
-                        .min(limits.attribute_count),
-                ),
-                dropped_attributes: 0,
-                events: Vec::new(),
-                dropped_events: 0,
-                links,
-                dropped_links,
-                status_code: None,
-                status_message: None,
-                error_message: None,
-            });
+            // Sized from the call site: the span's own fields (a few of them `otel.*`, which
+            // are not attributes) and the baggage keys, so recording never grows it.
+            // Taken back from the export worker when the sink keeps emptied vectors.
+            let capacity = (meta.fields().len() + self.config.baggage_attributes.len())
+                .min(limits.attribute_count);
+            let attributes = self
+                .config
+                .sink
+                .recycled_attributes(capacity)
+                .unwrap_or_else(|| Vec::with_capacity(capacity));
+            let mut rec = Recording::start(
+                meta.name(),
+                meta.target(),
+                attributes,
+                limit_links(links, limits),
+            );
             for key in &self.config.baggage_attributes {
                 if let Some(v) = baggage.get(key) {
                     push_attribute(
@@ -300,23 +295,25 @@ where
             return;
         };
         let status = rec.status();
-        let rec = *rec;
-        self.config.sink.on_end(SpanData {
+        // The parts are taken out of the box, which goes back to this thread's pool.
+        let span = SpanData {
             span_context: state.cx,
             parent_span_id: state.parent_span_id,
             parent_is_remote: state.parent_is_remote,
             kind: rec.kind,
-            name: rec.name,
+            name: std::mem::replace(&mut rec.name, Cow::Borrowed("")),
             target: Cow::Borrowed(rec.target),
             start_time: rec.start,
             end_time: SystemTime::now(),
-            attributes: rec.attributes,
+            attributes: std::mem::take(&mut rec.attributes),
             dropped_attributes: rec.dropped_attributes,
-            events: rec.events,
+            events: std::mem::take(&mut rec.events),
             dropped_events: rec.dropped_events,
-            links: rec.links,
+            links: std::mem::take(&mut rec.links),
             dropped_links: rec.dropped_links,
             status,
-        });
+        };
+        Recording::recycle(rec);
+        self.config.sink.on_end(span);
     }
 }

@@ -2,6 +2,7 @@
 //! records.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::time::SystemTime;
 
 use crate::baggage::Baggage;
@@ -50,7 +51,85 @@ pub(super) enum StatusCode {
     Error,
 }
 
+/// How many emptied recordings one thread keeps for its next sampled spans.
+pub(super) const POOL_PER_THREAD: usize = 32;
+
+thread_local! {
+    /// Boxes of recordings whose spans closed on this thread, emptied, for the next spans this
+    /// thread creates: a sampled span then costs no allocation and no free for its recording.
+    /// At most [`POOL_PER_THREAD`]; freed when the thread exits.
+    #[expect(
+        clippy::vec_box,
+        reason = "the boxes are what is pooled: each is handed to a span's state as it is"
+    )]
+    static POOL: RefCell<Vec<Box<Recording>>> = const { RefCell::new(Vec::new()) };
+}
+
 impl Recording {
+    /// The recording of a span starting now, in a box this thread emptied if it has one.
+    #[inline]
+    pub(super) fn start(
+        name: &'static str,
+        target: &'static str,
+        attributes: Vec<KeyValue>,
+        (links, dropped_links): (Vec<Link>, u32),
+    ) -> Box<Recording> {
+        let start = SystemTime::now();
+        match POOL.try_with(|p| p.borrow_mut().pop()) {
+            Ok(Some(mut b)) => {
+                // Filled field by field where it lies, not built on the stack and copied in. A
+                // pooled recording owns nothing (see `recycle`), and keeps what `recycle` reset.
+                b.name = Cow::Borrowed(name);
+                b.target = target;
+                b.kind = SpanKind::Internal;
+                b.start = start;
+                b.attributes = attributes;
+                b.dropped_attributes = 0;
+                b.dropped_events = 0;
+                b.links = links;
+                b.dropped_links = dropped_links;
+                b.status_code = None;
+                b
+            }
+            _ => Box::new(Recording {
+                name: Cow::Borrowed(name),
+                target,
+                kind: SpanKind::Internal,
+                start,
+                attributes,
+                dropped_attributes: 0,
+                events: Vec::new(),
+                dropped_events: 0,
+                links,
+                dropped_links,
+                status_code: None,
+                status_message: None,
+                error_message: None,
+            }),
+        }
+    }
+
+    /// Returns a box to this thread's pool (or frees it when the pool is full or the thread is
+    /// exiting). Whatever it still owns is dropped first, so a pooled recording owns nothing.
+    #[inline]
+    pub(super) fn recycle(mut b: Box<Recording>) {
+        b.name = Cow::Borrowed("");
+        b.attributes = Vec::new();
+        b.events = Vec::new();
+        b.links = Vec::new();
+        b.status_message = None;
+        b.error_message = None;
+        let _ = POOL.try_with(move |p| {
+            let mut p = p.borrow_mut();
+            if p.len() < POOL_PER_THREAD {
+                if p.capacity() == 0 {
+                    p.reserve_exact(POOL_PER_THREAD);
+                }
+                p.push(b);
+            }
+        });
+    }
+
     pub(super) fn status(&mut self) -> Status {
         match self.status_code {
             Some(StatusCode::Ok) => Status::Ok,
@@ -97,7 +176,8 @@ pub(super) fn push_attribute(
 #[inline]
 pub(super) fn limit_links(links: Vec<Link>, limits: &SpanLimits) -> (Vec<Link>, u32) {
     if links.is_empty() {
-        return (links, 0);
+        // A new empty vector rather than `links` moved: nothing to free either way.
+        return (Vec::new(), 0);
     }
     limit_some_links(links, limits)
 }
@@ -120,4 +200,72 @@ fn limit_some_links(mut links: Vec<Link>, limits: &SpanLimits) -> (Vec<Link>, u3
         }
     }
     (links, u32::try_from(dropped).unwrap_or(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recording(name: &'static str) -> Box<Recording> {
+        Recording::start(name, "t", Vec::with_capacity(1), (Vec::new(), 0))
+    }
+
+    fn pooled() -> usize {
+        POOL.with(|p| p.borrow().len())
+    }
+
+    #[test]
+    fn a_recycled_box_is_reused_emptied_and_the_pool_is_capped() {
+        // A fresh thread, so the pool starts empty whatever other tests ran here.
+        std::thread::spawn(|| {
+            let mut first = recording("a");
+            first.name = Cow::Owned("owned".to_owned());
+            first.attributes.push(KeyValue::new("k", "v"));
+            first.events.reserve(4);
+            first.status_message = Some(Cow::Owned("kept?".to_owned()));
+            first.error_message = Some(Cow::Owned("kept?".to_owned()));
+            first.kind = SpanKind::Server;
+            first.dropped_attributes = 1;
+            first.dropped_events = 2;
+            first.dropped_links = 3;
+            first.status_code = Some(StatusCode::Error);
+            let addr = &*first as *const Recording;
+            Recording::recycle(first);
+            assert_eq!(pooled(), 1);
+            let again = recording("b");
+            assert_eq!(&*again as *const Recording, addr, "the box is reused");
+            assert_eq!(again.name, "b");
+            assert_eq!(again.target, "t");
+            assert!(again.kind == SpanKind::Internal && again.status_code.is_none());
+            assert!(again.attributes.is_empty() && again.attributes.capacity() >= 1);
+            assert!(again.events.is_empty() && again.links.is_empty());
+            assert_eq!(
+                (
+                    again.dropped_attributes,
+                    again.dropped_events,
+                    again.dropped_links
+                ),
+                (0, 0, 0)
+            );
+            assert!(again.status_message.is_none() && again.error_message.is_none());
+            assert_eq!(pooled(), 0);
+
+            let many: Vec<_> = (0..POOL_PER_THREAD + 10).map(|_| recording("c")).collect();
+            for b in many {
+                Recording::recycle(b);
+            }
+            assert_eq!(pooled(), POOL_PER_THREAD, "the pool keeps at most its cap");
+            POOL.with(|p| {
+                for b in p.borrow().iter() {
+                    assert!(matches!(b.name, Cow::Borrowed("")));
+                    assert_eq!(b.attributes.capacity(), 0);
+                    assert_eq!(b.events.capacity(), 0);
+                    assert_eq!(b.links.capacity(), 0);
+                    assert!(b.status_message.is_none() && b.error_message.is_none());
+                }
+            });
+        })
+        .join()
+        .unwrap();
+    }
 }

@@ -13,8 +13,6 @@ impl<I> ClientProtocol for Http<I> {
 
     fn make_span(&self, parts: &Parts) -> Span {
         let method = method_name(&parts.method);
-        let scheme = parts.uri.scheme_str().unwrap_or("http");
-        let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
         tracing::info_span!(
             target: "tracewire_tower::client",
             "HTTP client request",
@@ -24,8 +22,9 @@ impl<I> ClientProtocol for Http<I> {
             otel.status_message = Empty,
             http.request.method = method,
             http.request.method_original = (method == "_OTHER").then(|| parts.method.as_str()),
-            server.address = address,
-            server.port = port,
+            // Parsed from the URI or `Host` only for sampled spans (`record_sampled`).
+            server.address = Empty,
+            server.port = Empty,
             url.full = Empty,
             http.response.status_code = Empty,
             network.protocol.version = Empty,
@@ -34,10 +33,22 @@ impl<I> ClientProtocol for Http<I> {
     }
 
     fn record_sampled(&self, span: &Span, parts: &Parts) {
+        let scheme = parts.uri.scheme_str().unwrap_or("http");
+        let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
+        if let Some(address) = address {
+            span.record("server.address", address);
+        }
+        if let Some(port) = port {
+            span.record("server.port", port);
+        }
         span.record("url.full", url_full(&parts.uri).as_str());
     }
 
     fn outcome(&self, _parts: &Parts) -> HttpOutcome {
         HttpOutcome::new(Side::Client)
+    }
+
+    fn outcome_unsampled(&self, _parts: &Parts) -> HttpOutcome {
+        HttpOutcome::failures_only(Side::Client)
     }
 }

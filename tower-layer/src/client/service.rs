@@ -3,7 +3,7 @@
 use http::HeaderMap;
 use http::request::Parts;
 use tracewire::propagation::Propagators;
-use tracewire::{Context, SpanExt};
+use tracewire::{Context, SpanContext, SpanExt};
 
 use super::{ClientLayer, ClientProtocol};
 use crate::hook::ResponseHook;
@@ -37,16 +37,27 @@ impl<P: ClientProtocol, F: RequestFilter> StartRequest for ClientLayer<P, F> {
         } else {
             tracing::Span::none()
         };
-        // The span's own context, or (no span, or a disabled one) whatever context is
-        // current, so the trace goes on.
-        let cx = span.context().unwrap_or_else(tracewire::current);
+        let own = span.context();
         let enabled = !span.is_disabled();
-        if enabled && cx.span_context().is_some_and(|sc| sc.is_sampled()) {
-            // Only exported spans pay for formatting.
+        let sampled = own
+            .as_ref()
+            .and_then(Context::span_context)
+            .is_some_and(SpanContext::is_sampled);
+        // As on the server: an unsampled span is never exported, so only sampled spans (and
+        // spans only other subscribers see) pay for parsing, formatting and recording the rest.
+        let records = enabled && (sampled || own.is_none());
+        if records {
             self.protocol.record_sampled(&span, parts);
         }
+        // The span's own context, or (no span, or a disabled one) whatever context is
+        // current, so the trace goes on.
+        let cx = own.unwrap_or_else(tracewire::current);
         inject_replacing(&self.propagators, &cx, &mut parts.headers);
-        let outcome = enabled.then(|| self.protocol.outcome(parts));
+        let outcome = match (enabled, records) {
+            (false, _) => None,
+            (true, true) => Some(self.protocol.outcome(parts)),
+            (true, false) => Some(self.protocol.outcome_unsampled(parts)),
+        };
         ResponseHook::new(span, None, outcome)
     }
 }
@@ -66,8 +77,11 @@ impl<P: ClientProtocol, F: RequestFilter> StartRequest for ClientLayer<P, F> {
 /// assert!(headers.is_empty());
 /// ```
 pub fn inject_replacing(propagators: &Propagators, cx: &Context, headers: &mut HeaderMap) {
-    for field in propagators.fields() {
-        headers.remove(*field);
+    // Removing parses and hashes each name: not worth it when there is nothing to remove.
+    if !headers.is_empty() {
+        for field in propagators.fields() {
+            headers.remove(*field);
+        }
     }
     propagators.inject(cx, headers);
 }

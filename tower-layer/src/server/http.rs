@@ -22,9 +22,6 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
     fn make_span(&self, parts: &Parts, route: Option<&str>) -> Span {
         let method = method_name(&parts.method);
         let scheme = parts.uri.scheme_str().unwrap_or(self.scheme);
-        let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
-        // The `Host` header is the client's choice too.
-        let address = address.map(untrusted);
         let peer = self.info.peer_address(parts);
         tracing::info_span!(
             target: "tracewire_tower::server",
@@ -39,8 +36,9 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
             url.path = untrusted(parts.uri.path()),
             url.scheme = scheme,
             url.query = Empty,
-            server.address = address,
-            server.port = port,
+            // Parsed from the URI or `Host` only for sampled spans (`record_sampled`).
+            server.address = Empty,
+            server.port = Empty,
             client.address = peer.map(|p| display(PeerIp(p.ip()))),
             client.port = peer.map(|p| p.port()),
             network.peer.address = peer.map(|p| display(PeerIp(p.ip()))),
@@ -58,6 +56,15 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
     }
 
     fn record_sampled(&self, span: &Span, parts: &Parts) {
+        let scheme = parts.uri.scheme_str().unwrap_or(self.scheme);
+        let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
+        if let Some(address) = address {
+            // The `Host` header is the client's choice too.
+            span.record("server.address", untrusted(address));
+        }
+        if let Some(port) = port {
+            span.record("server.port", port);
+        }
         if self.record_query
             && let Some(query) = parts.uri.query()
         {
@@ -67,6 +74,10 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
 
     fn outcome(&self, _parts: &Parts) -> HttpOutcome {
         HttpOutcome::new(Side::Server)
+    }
+
+    fn outcome_unsampled(&self, _parts: &Parts) -> HttpOutcome {
+        HttpOutcome::failures_only(Side::Server)
     }
 }
 

@@ -19,14 +19,21 @@
 //!    mark the span failed, 4xx do not) and ends the span when the response body ends, fails
 //!    or is dropped.
 //!
-//! HTTP span fields, for the `tracing` subscriber:
+//! HTTP span fields of a sampled request, for the `tracing` subscriber:
 //!
 //! ```text
 //! HTTP request{otel.kind="server" http.request.method="GET" url.path="/users/7" url.scheme="http"
-//!   server.address="api.local" server.port=80 client.address="10.0.0.7" client.port=51234
-//!   network.peer.address="10.0.0.7" network.peer.port=51234 network.protocol.version="1.1"
-//!   http.route="/users/{id}" http.response.status_code=200 otel.name="GET /users/{id}"}
+//!   client.address="10.0.0.7" client.port=51234 network.peer.address="10.0.0.7"
+//!   network.peer.port=51234 network.protocol.version="1.1" http.route="/users/{id}"
+//!   otel.name="GET /users/{id}" server.address="api.local" server.port=80
+//!   http.response.status_code=200}
 //! ```
+//!
+//! An unsampled span is never exported, so it carries only what is known without parsing:
+//! `otel.name`, `server.address`/`server.port` (parsed from the URI or `Host`), `url.query` and
+//! allowlisted headers are recorded on sampled spans only (and on spans that other subscribers
+//! see while no tracewire layer took them), as is `http.response.status_code` unless the
+//! response failed.
 //!
 //! Put the layer outermost (before compression, auth and request-id layers) so the span
 //! covers them and sees the final status.

@@ -35,11 +35,22 @@ pub trait ServerProtocol {
     /// `otel.status_message`, `error.type` and the outcome's own.
     fn make_span(&self, parts: &Parts, name_key: Option<&str>) -> Span;
 
-    /// Records what only sampled spans pay for. The default records nothing.
+    /// Records what only recording spans pay for: sampled spans, and spans that other
+    /// subscribers see while no tracewire layer took them (an unsampled span is never exported,
+    /// so it keeps only its creation attributes). Fields recorded here must be declared `Empty`
+    /// by [`make_span`](Self::make_span). The default records nothing.
     fn record_sampled(&self, span: &Span, parts: &Parts) {
         let _ = (span, parts);
     }
 
-    /// Starts reading the outcome of a request whose span is enabled.
+    /// Starts reading the outcome of a request whose span records (see
+    /// [`record_sampled`](Self::record_sampled)).
     fn outcome(&self, parts: &Parts) -> Self::Outcome;
+
+    /// Starts reading the outcome of a request whose span is enabled but not sampled: it is
+    /// never exported, so the outcome may record less (HTTP records the status code only when
+    /// it is a failure). The default is [`outcome`](Self::outcome).
+    fn outcome_unsampled(&self, parts: &Parts) -> Self::Outcome {
+        self.outcome(parts)
+    }
 }

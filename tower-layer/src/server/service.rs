@@ -63,15 +63,22 @@ where
             .as_ref()
             .and_then(Context::span_context)
             .is_some_and(SpanContext::is_sampled);
-        if sampled {
-            // Only exported spans pay for formatting.
+        // An unsampled span is never exported: it keeps the attributes it was created with,
+        // and only sampled spans pay for parsing and formatting the rest. A span no tracewire
+        // layer took, but another subscriber did, gets them all too.
+        let records = sampled || (own.is_none() && !span.is_disabled());
+        if records {
             span.record("otel.name", &*self.name.span_name(parts, key));
             if !config.request_headers.is_empty() {
                 config.request_headers.record(&span, &parts.headers);
             }
             self.protocol.record_sampled(&span, parts);
         }
-        let outcome = (!span.is_disabled()).then(|| self.protocol.outcome(parts));
+        let outcome = match (span.is_disabled(), records) {
+            (true, _) => None,
+            (false, true) => Some(self.protocol.outcome(parts)),
+            (false, false) => Some(self.protocol.outcome_unsampled(parts)),
+        };
         let trace_response = config.trace_response.as_ref().and_then(|name| {
             let sc = own.as_ref()?.span_context()?;
             Some((name.clone(), trace_response_value(sc)?))
@@ -80,7 +87,7 @@ where
         // disabled) the trusted inbound context carries the trace onwards.
         let scope = own.is_none().then_some(fallback);
         let mut hook = ResponseHook::new(span, scope, outcome);
-        if sampled && !config.response_headers.is_empty() {
+        if records && !config.response_headers.is_empty() {
             hook = hook.record_response_headers(config.response_headers.clone());
         }
         match trace_response {

@@ -285,3 +285,49 @@ fn without_exporters_spans_are_discarded_not_exported() {
     let s = p.stats();
     assert_eq!((s.exported, s.failed, s.discarded), (0, 0, 2));
 }
+
+#[test]
+fn exported_spans_attribute_vectors_come_back_emptied_for_the_next_spans() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let mem = InMemoryExporter::new();
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_secs(60))
+        .exporter(mem.clone())
+        .build();
+    let subscriber =
+        tracing_subscriber::registry().with(crate::TracewireLayer::builder().build(p.clone()));
+    // A thread of its own, so its cache of recycled vectors starts empty.
+    std::thread::spawn(move || {
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..10i64 {
+                let _s = tracing::info_span!("first", a = i, b = "b", c = true).entered();
+            }
+            p.flush(Duration::from_secs(5)).unwrap();
+            let v = p.recycled_attributes(2).expect("a vector came back");
+            assert!(v.is_empty() && v.capacity() >= 3);
+            for i in 0..10i64 {
+                let _s = tracing::info_span!("second", x = i).entered();
+            }
+            p.flush(Duration::from_secs(5)).unwrap();
+        });
+        p.shutdown(Duration::from_secs(5)).unwrap();
+    })
+    .join()
+    .unwrap();
+    let spans = mem.spans();
+    assert_eq!(spans.len(), 20);
+    for (i, s) in spans.iter().filter(|s| s.name == "second").enumerate() {
+        assert_eq!(s.attributes, vec![crate::KeyValue::new("x", i as i64)]);
+    }
+    for (i, s) in spans.iter().filter(|s| s.name == "first").enumerate() {
+        assert_eq!(
+            s.attributes,
+            vec![
+                crate::KeyValue::new("a", i as i64),
+                crate::KeyValue::new("b", "b"),
+                crate::KeyValue::new("c", true),
+            ]
+        );
+    }
+}
