@@ -5,10 +5,10 @@
 //! callgrind (with `N` and `2N` spans) and prints the difference divided by `N`: the instructions
 //! of one span, setup and process start-up cancelled out. Every thread counts (the exporting
 //! thread, the store's writer, the OTLP server's workers). Each ingest case builds its input the
-//! way its `build_*` case does, so the store's own share is the difference of the two, printed
-//! as `net`. Name cases to run only those: `... --bench instructions -- steady`.
+//! way its `build_*` case does, so the collector's own share is the difference of the two rows
+//! (the "net" figures in BENCHMARKS.md). Name cases to run only those: `... --bench instructions -- steady`.
 //!
-//! `-- --cpu` measures instead the CPU time of `10 N` spans, median of five runs, in nanoseconds
+//! `-- --cpu` measures instead the CPU time of `10 N` spans, median of seven runs, in nanoseconds
 //! per span: the scheduler's own accounting (`/proc/self/task/*/schedstat`, which excludes time
 //! spent waiting for a CPU) summed over the process's threads just before the collector stops
 //! them.
@@ -23,7 +23,6 @@ use tracewire::export::SpanExporter;
 use tracewire::{Resource, SpanData};
 use tracewire_collector::Collector;
 
-use callgrind::instructions;
 use support::{Conn, otlp_request, span_data};
 
 #[path = "../../core/benches/support/callgrind.rs"]
@@ -36,15 +35,16 @@ mod callgrind;
 const BATCH: u64 = 512;
 const SPANS: u64 = 10_240;
 
-/// Every case, and the case that builds its input (its cost is subtracted).
-const CASES: &[(&str, Option<&str>)] = &[
-    ("build_span_data", None),
+/// Every case. An ingest case builds its input the way the `build_*` case above it does, so the
+/// collector's own share is the difference of the two rows.
+const CASES: &[&str] = &[
+    "build_span_data",
     // A store holding 2,048 spans: all but the first spans evict the oldest one.
-    ("in_process_steady", Some("build_span_data")),
+    "in_process_steady",
     // A store large enough for every span.
-    ("in_process_filling", Some("build_span_data")),
-    ("build_otlp_bodies", None),
-    ("otlp_http_steady", Some("build_otlp_bodies")),
+    "in_process_filling",
+    "build_otlp_bodies",
+    "otlp_http_steady",
 ];
 
 fn batches(n: u64) -> Vec<Vec<SpanData>> {
@@ -133,55 +133,13 @@ fn threads_cpu_nanos() -> u64 {
 }
 
 fn main() -> Result<(), String> {
-    let cpu = std::env::args().any(|a| a == "--cpu");
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if let [case, n] = args.as_slice()
-        && let Ok(n) = n.parse()
-    {
-        return run(case, n).map(drop);
-    }
-    let exe = std::env::args().next().ok_or("no program name")?;
-    let chosen: Vec<(&str, Option<&str>)> = CASES
-        .iter()
-        .copied()
-        .filter(|(c, _)| args.is_empty() || args.iter().any(|a| c.contains(a.as_str())))
-        .collect();
-    let mut per_span = std::collections::HashMap::new();
-    let mut measure = |case: &str| -> Result<f64, String> {
-        if let Some(&v) = per_span.get(case) {
-            return Ok(v);
-        }
-        let v = if cpu {
-            let n = 10 * SPANS;
-            let mut runs = Vec::new();
-            for _ in 0..5 {
-                let before = threads_cpu_nanos();
-                runs.push(run(case, n)?.saturating_sub(before));
-            }
-            runs.sort_unstable();
-            runs[2] as f64 / n as f64
-        } else {
-            let once = instructions(&exe, case, SPANS)?;
-            let twice = instructions(&exe, case, 2 * SPANS)?;
-            twice.saturating_sub(once) as f64 / SPANS as f64
-        };
-        per_span.insert(case.to_owned(), v);
-        Ok(v)
-    };
-    let unit = if cpu { "ns on a CPU" } else { "instructions" };
-    println!("{:<22} {:>14} {:>14}  (per span)", "case", unit, "net");
-    for (case, input) in chosen {
-        let v = measure(case)?;
-        match input {
-            Some(input) => {
-                let base = measure(input)?;
-                println!("{case:<22} {v:>14.0} {:>14.0}", v - base);
-            }
-            None => println!("{case:<22} {v:>14.0}"),
-        }
-    }
-    Ok(())
+    callgrind::main(
+        CASES,
+        SPANS,
+        |_| 10 * SPANS,
+        |case, n| {
+            let before = threads_cpu_nanos();
+            Ok(run(case, n)?.saturating_sub(before))
+        },
+    )
 }
