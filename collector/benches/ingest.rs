@@ -19,7 +19,7 @@ use tracewire::export::SpanExporter;
 use tracewire::{Resource, SpanData};
 use tracewire_collector::{Collector, TraceQuery};
 
-use support::{BASE, Conn, fill, otlp_request, span_data};
+use support::{BASE, Conn, fill, otlp_http_collector, otlp_request, span_data};
 
 fn rss_bytes() -> usize {
     std::fs::read_to_string("/proc/self/statm")
@@ -70,14 +70,7 @@ fn otlp_http(c: &mut Criterion) {
     let bodies: Vec<Vec<u8>> = (0..REQUESTS)
         .map(|r| otlp_request(r * PER_REQUEST, PER_REQUEST))
         .collect();
-    let handle = Collector::builder()
-        .ephemeral_ports()
-        .otlp_grpc_addr(None)
-        .api_addr(None)
-        .max_spans(1_000_000)
-        .max_bytes(1 << 30)
-        .start()
-        .unwrap();
+    let handle = otlp_http_collector(1_000_000);
     let mut conn = Conn::new(handle.otlp_http_addr().unwrap());
     let mut g = c.benchmark_group("ingest_otlp_http");
     g.throughput(Throughput::Elements(PER_REQUEST * REQUESTS));

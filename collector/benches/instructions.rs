@@ -23,7 +23,7 @@ use tracewire::export::SpanExporter;
 use tracewire::{Resource, SpanData};
 use tracewire_collector::Collector;
 
-use support::{Conn, otlp_request, span_data};
+use support::{Conn, otlp_http_collector, otlp_request, span_data};
 
 #[path = "../../core/benches/support/callgrind.rs"]
 #[allow(
@@ -82,14 +82,7 @@ fn in_process(n: u64, max_spans: usize) -> u64 {
 
 fn otlp_http(n: u64) -> u64 {
     let bodies = bodies(n);
-    let handle = Collector::builder()
-        .ephemeral_ports()
-        .otlp_grpc_addr(None)
-        .api_addr(None)
-        .max_spans(2048)
-        .max_bytes(1 << 30)
-        .start()
-        .expect("collector starts");
+    let handle = otlp_http_collector(2048);
     let mut conn = Conn::new(handle.otlp_http_addr().expect("OTLP/HTTP listens"));
     for body in &bodies {
         assert_eq!(conn.post(body), 200);

@@ -19,7 +19,7 @@ use tracewire::{
     KeyValue, Resource, SpanContext, SpanData, SpanId, SpanKind, Status, TraceFlags, TraceId,
     TraceState,
 };
-use tracewire_collector::TraceStore;
+use tracewire_collector::{Collector, CollectorHandle, TraceStore};
 
 pub const SERVICES: [&str; 4] = ["gateway", "dispatch", "ranking", "pricing"];
 pub const ROUTES: [&str; 5] = ["/rides", "/rides/{id}", "/cars", "/price", "/rank"];
@@ -93,6 +93,18 @@ pub fn fill(store: &TraceStore, n: u64) {
         i += 512;
     }
     store.flush_blocking();
+}
+
+/// A collector with only its OTLP/HTTP receiver, on an ephemeral port, keeping `max_spans`.
+pub fn otlp_http_collector(max_spans: usize) -> CollectorHandle {
+    Collector::builder()
+        .ephemeral_ports()
+        .otlp_grpc_addr(None)
+        .api_addr(None)
+        .max_spans(max_spans)
+        .max_bytes(1 << 30)
+        .start()
+        .expect("collector starts")
 }
 
 pub fn otlp_request(first: u64, n: u64) -> Vec<u8> {
