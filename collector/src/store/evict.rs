@@ -69,6 +69,7 @@ impl Store {
 
     /// Releases spare capacity (when an emptied store still holds on to a burst's worth).
     pub(super) fn shrink(&mut self) {
+        self.spare_attrs = Box::default();
         self.spans.shrink_to_fit();
         self.traces.shrink_to_fit();
         self.by_service.shrink_to_fit();
@@ -119,16 +120,17 @@ impl Store {
             if ki.disabled {
                 continue;
             }
-            let before = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
             if let Some(p) = ki.values.get_mut(&(a.tag, a.bits)) {
                 let (empty, d) = p.pop_front(seq);
                 heap += d;
                 if empty {
+                    // Only a removal can change the map's capacity (a tombstone takes a slot).
+                    let before = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
                     ki.values.remove(&(a.tag, a.bits));
+                    let after = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
+                    adjust(&mut self.attr_maps_bytes, after as isize - before as isize);
                 }
             }
-            let after = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
-            adjust(&mut self.attr_maps_bytes, after as isize - before as isize);
         }
         adjust(&mut self.posting_heap, heap);
         // Strings: the key index lives exactly as long as its key's symbol.
@@ -141,6 +143,8 @@ impl Store {
         self.release_sym(span.name);
         self.release_sym(span.service);
         self.release_source(span.source);
+        // Kept for the next span with as many attributes.
+        self.spare_attrs = span.attrs;
         // Zone map: drop blocks that are wholly evicted.
         while !self.blocks.is_empty() && (self.blocks_head + 1) << BLOCK_SHIFT <= self.head {
             self.blocks.pop_front();

@@ -48,7 +48,7 @@ use self::intern::{Interner, Sym};
 pub(crate) use self::limits::{Limits, alloc_bytes};
 use self::posting::Posting;
 use self::source::{ResourceEntry, ResourceKey, Source};
-use self::span::StoredSpan;
+use self::span::{PackedAttr, StoredSpan};
 #[cfg(test)]
 pub(crate) use self::write::tests_support::PANIC_SERVICE;
 use crate::hash::{SeededMap, SymMap};
@@ -73,6 +73,10 @@ pub(crate) struct Store {
     /// Sequence number of `spans[0]`.
     head: u64,
     span_heap: usize,
+    /// The packed attributes of the last evicted span, reused by the next span with as many
+    /// attributes (in a steady store nearly every span), so the write path allocates nothing for
+    /// them. At most one span's worth; counted in [`Store::bytes`].
+    spare_attrs: Box<[PackedAttr]>,
     traces: SeededMap<TraceId, Posting>,
     by_service: SymMap<Sym, ServiceIndex>,
     /// Map bytes of every service's operation map.
@@ -119,6 +123,7 @@ impl Store {
             spans: VecDeque::new(),
             head: 0,
             span_heap: 0,
+            spare_attrs: Box::default(),
             traces: SeededMap::default(),
             by_service: SymMap::default(),
             op_maps_bytes: 0,
@@ -161,6 +166,7 @@ impl Store {
     pub(crate) fn bytes(&self) -> usize {
         self.spans.capacity() * size_of::<StoredSpan>()
             + self.span_heap
+            + alloc_bytes(self.spare_attrs.len() * size_of::<PackedAttr>())
             + self.strings.heap_bytes()
             + self.source_bytes
             + self.resources.capacity() * size_of::<Option<ResourceEntry>>()

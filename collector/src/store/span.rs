@@ -15,7 +15,7 @@ pub(super) const TAG_JSON: u8 = 4;
 
 /// One attribute in 16 bytes: the key's symbol, a type tag and the value's bits (a symbol for
 /// strings).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub(super) struct PackedAttr {
     pub(super) bits: u64,
     pub(super) key: Sym,

@@ -335,3 +335,46 @@ fn observers_see_each_stored_span() {
         ]
     );
 }
+
+#[test]
+fn an_evicted_spans_attribute_slots_are_reused_counted_and_overwritten() {
+    let attrs = |s: &Store, trace: u128| -> Vec<(String, String)> {
+        s.trace(TraceId::from_u128(trace))[0]
+            .attributes()
+            .iter()
+            .map(|a| (a.key.to_string(), format!("{:?}", a.value)))
+            .collect()
+    };
+    let mut s = Store::new(limits(1, usize::MAX));
+    s.insert(batch("svc", vec![span(1, 1, 0, "op", 1, 1)]), &[]);
+    assert!(s.spare_attrs.is_empty());
+    // Evicting span 1 keeps its three slots; span 2 has three attributes and takes them.
+    s.insert(batch("svc", vec![span(2, 2, 0, "op", 2, 1)]), &[]);
+    assert!(s.spare_attrs.is_empty(), "reused, not kept beside");
+    assert_eq!(
+        attrs(&s, 2),
+        vec![
+            ("http.route".to_owned(), "String(\"/rides\")".to_owned()),
+            (
+                "http.response.status_code".to_owned(),
+                "Int(200)".to_owned()
+            ),
+            ("unique".to_owned(), "String(\"v2\")".to_owned()),
+        ]
+    );
+    // A span with another attribute count gets its own slots, and the spare is freed.
+    let mut one = span(3, 3, 0, "op", 3, 1);
+    one.attributes.truncate(1);
+    s.insert(batch("svc", vec![one]), &[]);
+    assert!(s.spare_attrs.is_empty());
+    assert_eq!(attrs(&s, 3).len(), 1);
+    // A spare left by eviction is counted until the store lets it go.
+    let before = s.bytes();
+    s.evict_front();
+    assert_eq!(s.spare_attrs.len(), 1);
+    assert_eq!(s.span_heap, 0);
+    assert!(s.bytes() >= alloc_bytes(size_of::<span::PackedAttr>()));
+    assert!(s.bytes() < before);
+    s.shrink();
+    assert!(s.spare_attrs.is_empty());
+}

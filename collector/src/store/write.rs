@@ -147,11 +147,15 @@ impl Store {
         let name = self.strings.intern_cow(&span.name, |s| truncate(s, max));
         let kept = span.attributes.len().min(self.limits.max_attributes);
         let over_attrs = saturating_u32(span.attributes.len() - kept);
-        let mut attrs = Vec::with_capacity(kept);
-        for (k, v) in span.attributes.iter().take(kept) {
+        // The last evicted span's attributes when they are as many, else a new allocation.
+        let mut attrs = std::mem::take(&mut self.spare_attrs);
+        if attrs.len() != kept {
+            attrs = vec![PackedAttr::default(); kept].into_boxed_slice();
+        }
+        for (slot, (k, v)) in attrs.iter_mut().zip(&span.attributes[..kept]) {
             let key = self.strings.intern_cow(k, |s| truncate(s, max));
             let (tag, bits) = self.intern_value(v);
-            attrs.push(PackedAttr { bits, key, tag });
+            *slot = PackedAttr { bits, key, tag };
         }
         let over_events = saturating_u32(span.events.len().saturating_sub(self.limits.max_events));
         let over_links = saturating_u32(span.links.len().saturating_sub(self.limits.max_links));
@@ -208,7 +212,7 @@ impl Store {
             parent_span_id: span.parent_span_id,
             start: span.start_unix_nano,
             end: span.end_unix_nano,
-            attrs: attrs.into_boxed_slice(),
+            attrs,
             extra,
             source,
             service,
@@ -253,13 +257,13 @@ impl Store {
             if ki.disabled {
                 continue;
             }
-            let before = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
-            match ki.values.get_mut(&(a.tag, a.bits)) {
-                Some(p) => heap += p.push(seq),
-                None => {
-                    ki.values.insert((a.tag, a.bits), Posting::new(seq));
-                }
+            if let Some(p) = ki.values.get_mut(&(a.tag, a.bits)) {
+                // The map's capacity changes only when a value is added.
+                heap += p.push(seq);
+                continue;
             }
+            let before = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
+            ki.values.insert((a.tag, a.bits), Posting::new(seq));
             if ki.values.len() > max_values {
                 // Too many distinct values to be worth indexing: searches on this key scan.
                 for p in ki.values.values() {
