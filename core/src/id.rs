@@ -78,15 +78,15 @@ impl TraceId {
 
     /// Lowercase hex into a fixed buffer, with no allocation.
     pub fn to_hex(self) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        encode_hex(&self.0, &mut out);
-        out
+        encode_id(&self.0)
     }
 
     /// Parses exactly 32 lowercase hex digits; the all-zero id is rejected.
     pub fn from_hex(s: &[u8]) -> Result<Self, ParseIdError> {
-        let mut bytes = [0u8; 16];
-        decode_hex(s, &mut bytes)?;
+        let bytes = match decode_id::<16>(s) {
+            Some(bytes) => bytes,
+            None => decode_id_slowly(s)?,
+        };
         let id = TraceId(bytes);
         if id.is_valid() {
             Ok(id)
@@ -137,15 +137,15 @@ impl SpanId {
 
     /// Lowercase hex into a fixed buffer, with no allocation.
     pub fn to_hex(self) -> [u8; 16] {
-        let mut out = [0u8; 16];
-        encode_hex(&self.0, &mut out);
-        out
+        encode_id(&self.0)
     }
 
     /// Parses exactly 16 lowercase hex digits; the all-zero id is rejected.
     pub fn from_hex(s: &[u8]) -> Result<Self, ParseIdError> {
-        let mut bytes = [0u8; 8];
-        decode_hex(s, &mut bytes)?;
+        let bytes = match decode_id::<8>(s) {
+            Some(bytes) => bytes,
+            None => decode_id_slowly(s)?,
+        };
         let id = SpanId(bytes);
         if id.is_valid() {
             Ok(id)
@@ -199,6 +199,40 @@ pub(crate) fn encode_hex(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
+/// An id's bytes as lowercase hex, four bytes at a time ([`hex8_of`]).
+#[inline]
+fn encode_id<const DIGITS: usize>(bytes: &[u8]) -> [u8; DIGITS] {
+    let mut out = [0u8; DIGITS];
+    for (quad, digits) in bytes.chunks_exact(4).zip(out.chunks_exact_mut(8)) {
+        let quad = [quad[0], quad[1], quad[2], quad[3]];
+        digits.copy_from_slice(&hex8_of(u32::from_be_bytes(quad)));
+    }
+    out
+}
+
+/// An id's `2 * N` digits as bytes, eight digits at a time ([`hex8`]); `None` when `s` is not
+/// exactly that many lowercase hex digits (the pair-by-pair [`decode_hex`] then says why).
+#[inline]
+fn decode_id<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (digits, quad) in s.chunks_exact(8).zip(out.chunks_exact_mut(4)) {
+        quad.copy_from_slice(&hex8(digits)?.to_be_bytes());
+    }
+    Some(out)
+}
+
+/// What [`decode_id`] refused, pair by pair: the bytes, or which rule the digits break.
+#[cold]
+#[inline(never)]
+fn decode_id_slowly<const N: usize>(s: &[u8]) -> Result<[u8; N], ParseIdError> {
+    let mut bytes = [0u8; N];
+    decode_hex(s, &mut bytes)?;
+    Ok(bytes)
+}
+
 /// Decodes lowercase hex of exactly `2 * out.len()` digits.
 pub(crate) fn decode_hex(s: &[u8], out: &mut [u8]) -> Result<(), ParseIdError> {
     if s.len() != out.len() * 2 {
@@ -217,6 +251,44 @@ pub(crate) fn decode_hex(s: &[u8], out: &mut [u8]) -> Result<(), ParseIdError> {
         out[i] = (hi << 4) | lo;
     }
     Ok(())
+}
+
+/// Eight lowercase hex digits as a number, or `None` if any byte is not one.
+fn hex8(digits: &[u8]) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_be_bytes(digits.try_into().ok()?);
+    if x & HIGH != 0 {
+        return None;
+    }
+    // With every high bit clear, adding `0x80 - lo` to each byte sets its high bit exactly when
+    // the byte is at least `lo`, and never carries into the next byte.
+    let at_least = |lo: u8| x.wrapping_add(ONES * u64::from(0x80 - lo)) & HIGH;
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if digit | letter != HIGH {
+        return None;
+    }
+    // '0'..'9' and 'a'..'f' end in 0..9 and 1..6: letters get 9 more.
+    let nibbles = (x & (ONES * 0x0f)) + (letter >> 7) * 9;
+    // Pack the eight nibbles (one per byte, first digit highest) into four bytes.
+    let pairs = (nibbles | (nibbles >> 4)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+    Some(((quads | (quads >> 16)) & 0xffff_ffff) as u32)
+}
+
+/// `n` as eight lowercase hex digits, computed eight at a time in a `u64` like [`hex8`] reads
+/// them.
+fn hex8_of(n: u32) -> [u8; 8] {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Spread the eight nibbles over eight bytes, the highest first.
+    let v = u64::from(n);
+    let v = ((v & 0xffff_0000) << 16) | (v & 0x0000_ffff);
+    let v = ((v & 0x0000_ff00_0000_ff00) << 8) | (v & 0x0000_00ff_0000_00ff);
+    let v = ((v & 0x00f0_00f0_00f0_00f0) << 4) | (v & 0x000f_000f_000f_000f);
+    // 10..15 become 'a'..'f': adding 6 carries into bit 4 exactly for those.
+    let letters = ((v + ONES * 6) & (ONES * 0x10)) >> 4;
+    (v + ONES * u64::from(b'0') + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 /// The value of each lowercase hex digit; 0xff for every other byte.
@@ -338,6 +410,86 @@ impl fmt::Display for TraceFlags {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eight_digit_decoding_agrees_with_the_pair_decoder() {
+        // Every byte value in every digit position of a valid id, plus edge ids: the decoder
+        // gives exactly what the pair-by-pair decoder gives, errors included.
+        let pairwise = |v: &[u8]| {
+            let mut bytes = [0u8; 16];
+            decode_hex(v, &mut bytes).map(|()| bytes)
+        };
+        let check = |v: &[u8]| {
+            let fast = decode_id::<16>(v);
+            assert_eq!(fast, pairwise(v).ok(), "{:?}", String::from_utf8_lossy(v));
+            let expected = pairwise(v).and_then(|b| {
+                let id = TraceId::from_bytes(b);
+                if id.is_valid() {
+                    Ok(id)
+                } else {
+                    Err(ParseIdError::AllZero)
+                }
+            });
+            assert_eq!(
+                TraceId::from_hex(v),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
+        };
+        let base = b"4bf92f3577b34da6a3ce929d0e0e4736";
+        for pos in 0..32 {
+            for b in 0..=u8::MAX {
+                let mut v = *base;
+                v[pos] = b;
+                check(&v);
+            }
+        }
+        check(b"00000000000000000000000000000000");
+        check(b"ffffffffffffffffffffffffffffffff");
+        check(b"0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            TraceId::from_hex(b"00000000000000000000000000000000"),
+            Err(ParseIdError::AllZero)
+        );
+    }
+
+    #[test]
+    fn eight_digit_encoding_agrees_with_the_table() {
+        let table = |n: u32| {
+            let mut out = [0u8; 8];
+            for (i, b) in n.to_be_bytes().iter().enumerate() {
+                out[2 * i] = HEX[(b >> 4) as usize];
+                out[2 * i + 1] = HEX[(b & 0x0f) as usize];
+            }
+            out
+        };
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0x0123_4567,
+            0x89ab_cdef,
+            0xdead_beef,
+            u32::MAX,
+        ]
+        .into_iter()
+        .chain((0..8).flat_map(|p| (0..16u32).map(move |d| d << (4 * p))))
+        .chain((0..4096u32).map(|i| i.wrapping_mul(0x0010_0ff1)))
+        {
+            assert_eq!(hex8_of(n), table(n), "{n:#x}");
+            assert_eq!(hex8(&hex8_of(n)), Some(n));
+        }
+        let id = TraceId::from_u128(0x0123_4567_89ab_cdef_fedc_ba98_7654_3210);
+        assert_eq!(&id.to_hex(), b"0123456789abcdeffedcba9876543210");
+        assert_eq!(
+            &SpanId::from_u64(0x00f0_67aa_0ba9_02b7).to_hex(),
+            b"00f067aa0ba902b7"
+        );
+    }
 
     #[test]
     fn hex_round_trip() {

@@ -61,15 +61,8 @@ pub(crate) fn parse_traceparent(
     if version > 0 && v.len() > V00_LEN && v[V00_LEN] != b'-' {
         return Err(malformed("data after the flags must start with '-'"));
     }
-    let (trace_id, span_id) = match fast_ids(v) {
-        Some(ids) => ids,
-        // Not plain lowercase hex, or an all-zero id: the byte-wise parsers say which rule
-        // the value breaks.
-        None => (
-            TraceId::from_hex(&v[3..35]).map_err(invalid_id)?,
-            SpanId::from_hex(&v[36..52]).map_err(invalid_id)?,
-        ),
-    };
+    let trace_id = TraceId::from_hex(&v[3..35]).map_err(invalid_id)?;
+    let span_id = SpanId::from_hex(&v[36..52]).map_err(invalid_id)?;
     let flags =
         hex2(v[53], v[54]).map_err(|_| malformed("flags are not two lowercase hex digits"))?;
     // Keep only the flags this version defines: a higher version's extra bits mean nothing to us,
@@ -77,71 +70,13 @@ pub(crate) fn parse_traceparent(
     Ok((trace_id, span_id, TraceFlags::new(flags).known()))
 }
 
-/// The trace and span ids of a `traceparent` (`v[3..35]`, `v[36..52]`, `v.len() >= 55`) when both
-/// are lowercase hex and non-zero; `None` otherwise, and the caller parses them byte by byte to
-/// learn what is wrong. Eight digits at a time in a `u64` ("SIMD within a register"): the
-/// byte-wise table lookups cost about three times as many instructions, the largest share of an
-/// extraction.
-fn fast_ids(v: &[u8]) -> Option<(TraceId, SpanId)> {
-    let mut trace = 0u128;
-    for chunk in v[3..35].chunks_exact(8) {
-        trace = (trace << 32) | u128::from(hex8(chunk)?);
-    }
-    let span = (u64::from(hex8(&v[36..44])?) << 32) | u64::from(hex8(&v[44..52])?);
-    (trace != 0 && span != 0).then(|| (TraceId::from_u128(trace), SpanId::from_u64(span)))
-}
-
-/// Eight lowercase hex digits as a number, or `None` if any byte is not one.
-fn hex8(digits: &[u8]) -> Option<u32> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let x = u64::from_be_bytes(digits.try_into().ok()?);
-    if x & HIGH != 0 {
-        return None;
-    }
-    // With every high bit clear, adding `0x80 - lo` to each byte sets its high bit exactly when
-    // the byte is at least `lo`, and never carries into the next byte.
-    let at_least = |lo: u8| x.wrapping_add(ONES * u64::from(0x80 - lo)) & HIGH;
-    let digit = at_least(b'0') & !at_least(b'9' + 1);
-    let letter = at_least(b'a') & !at_least(b'f' + 1);
-    if digit | letter != HIGH {
-        return None;
-    }
-    // '0'..'9' and 'a'..'f' end in 0..9 and 1..6: letters get 9 more.
-    let nibbles = (x & (ONES * 0x0f)) + (letter >> 7) * 9;
-    // Pack the eight nibbles (one per byte, first digit highest) into four bytes.
-    let pairs = (nibbles | (nibbles >> 4)) & 0x00ff_00ff_00ff_00ff;
-    let quads = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
-    Some(((quads | (quads >> 16)) & 0xffff_ffff) as u32)
-}
-
-/// `n` as eight lowercase hex digits, computed eight at a time in a `u64` like [`hex8`] reads
-/// them.
-fn hex8_of(n: u32) -> [u8; 8] {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    // Spread the eight nibbles over eight bytes, the highest first.
-    let v = u64::from(n);
-    let v = ((v & 0xffff_0000) << 16) | (v & 0x0000_ffff);
-    let v = ((v & 0x0000_ff00_0000_ff00) << 8) | (v & 0x0000_00ff_0000_00ff);
-    let v = ((v & 0x00f0_00f0_00f0_00f0) << 4) | (v & 0x000f_000f_000f_000f);
-    // 10..15 become 'a'..'f': adding 6 carries into bit 4 exactly for those.
-    let letters = ((v + ONES * 6) & (ONES * 0x10)) >> 4;
-    (v + ONES * u64::from(b'0') + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
-}
-
 /// Writes `00-{trace}-{span}-{flags}` into a fixed buffer.
 pub(crate) fn format_traceparent(cx: &SpanContext) -> [u8; V00_LEN] {
     let mut out = [b'-'; V00_LEN];
     out[0] = b'0';
     out[1] = b'0';
-    let trace = cx.trace_id().to_u128();
-    out[3..11].copy_from_slice(&hex8_of((trace >> 96) as u32));
-    out[11..19].copy_from_slice(&hex8_of((trace >> 64) as u32));
-    out[19..27].copy_from_slice(&hex8_of((trace >> 32) as u32));
-    out[27..35].copy_from_slice(&hex8_of(trace as u32));
-    let span = cx.span_id().to_u64();
-    out[36..44].copy_from_slice(&hex8_of((span >> 32) as u32));
-    out[44..52].copy_from_slice(&hex8_of(span as u32));
+    out[3..35].copy_from_slice(&cx.trace_id().to_hex());
+    out[36..52].copy_from_slice(&cx.span_id().to_hex());
     let flags = cx.flags().known().to_u8();
     crate::id::encode_hex(&[flags], &mut out[53..55]);
     out
@@ -371,56 +306,6 @@ mod tests {
         let (r, cx) = extract(&[("tracestate", "foo=1")]);
         assert_eq!(r, Ok(false));
         assert!(cx.span_context().is_none());
-    }
-
-    #[test]
-    fn fast_ids_agree_with_the_byte_wise_parsers() {
-        // Every byte value in every digit position of both ids, on a valid background: the
-        // fast path must accept exactly what `from_hex` accepts, with the same ids.
-        let base = VALID.as_bytes().to_vec();
-        let check = |v: &[u8]| {
-            let slow = TraceId::from_hex(&v[3..35])
-                .and_then(|t| SpanId::from_hex(&v[36..52]).map(|s| (t, s)));
-            assert_eq!(fast_ids(v), slow.ok(), "{:?}", String::from_utf8_lossy(v));
-        };
-        for pos in (3..35).chain(36..52) {
-            for b in 0..=u8::MAX {
-                let mut v = base.clone();
-                v[pos] = b;
-                check(&v);
-            }
-        }
-        // All-zero ids, each alone, and the extremes.
-        check(b"00-00000000000000000000000000000000-00f067aa0ba902b7-01");
-        check(b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01");
-        check(b"00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-01");
-        check(b"00-00000000000000000000000000000001-0000000000000001-01");
-        check(b"00-0123456789abcdef0123456789abcdef-fedcba9876543210-01");
-    }
-
-    #[test]
-    fn hex8_of_agrees_with_to_hex() {
-        for n in [
-            0,
-            1,
-            9,
-            10,
-            15,
-            16,
-            0x0123_4567,
-            0x89ab_cdef,
-            0xdead_beef,
-            u32::MAX,
-        ]
-        .into_iter()
-        // Every digit in every position.
-        .chain((0..8).flat_map(|p| (0..16u32).map(move |d| d << (4 * p))))
-        .chain((0..4096u32).map(|i| i.wrapping_mul(0x0010_0ff1)))
-        {
-            let expected = SpanId::from_u64(u64::from(n)).to_hex();
-            assert_eq!(hex8_of(n), expected[8..], "{n:#x}");
-            assert_eq!(hex8(&hex8_of(n)), Some(n));
-        }
     }
 
     #[test]
