@@ -61,6 +61,22 @@ impl Text {
         }
     }
 
+    /// The string, if it is a `&'static str` kept by reference ([`Text::from`] a literal): a
+    /// consumer may then key on its address, which names its text for the whole process.
+    ///
+    /// ```
+    /// use tracewire::Text;
+    ///
+    /// assert_eq!(Text::from("GET").as_static(), Some("GET"));
+    /// assert_eq!(Text::new("GET").as_static(), None);
+    /// ```
+    pub fn as_static(&self) -> Option<&'static str> {
+        match self.0 {
+            TextRepr::Static(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The string as a `Cow` (borrowed when static, else owned).
     pub fn into_cow(self) -> Cow<'static, str> {
         match self.0 {

@@ -54,6 +54,27 @@ pub trait SpanExporter: Send + 'static {
     /// Delivers one batch.
     fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError>;
 
+    /// Delivers one batch the exporter may keep: it may move spans out of `batch` (with
+    /// `std::mem::take`, `drain`…) instead of copying them. A [`Pipeline`]'s worker calls this
+    /// instead of [`export`](Self::export) for the last exporter a batch goes to (the only one,
+    /// usually), so an exporter that keeps spans in memory does not copy them.
+    ///
+    /// The outcome counts for the whole batch as handed over, whatever was taken: `Ok` counts
+    /// every span as exported, an error (or a panic) every span as failed. Spans left in
+    /// `batch` stay the worker's, which hands their attribute vectors back to the layer
+    /// ([`SpanSink::recycled_attributes`]); the attribute vectors of spans taken are not
+    /// returned to that pool, so an exporter that can do its work from a borrowed batch should
+    /// keep the default.
+    ///
+    /// The default borrows the batch and calls [`export`](Self::export).
+    fn export_owned(
+        &mut self,
+        batch: &mut Vec<SpanData>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
+        self.export(batch, resource)
+    }
+
     /// Delivers anything the exporter buffers itself.
     fn force_flush(&mut self) -> Result<(), ExportError> {
         Ok(())
@@ -73,6 +94,14 @@ pub trait SpanExporter: Send + 'static {
 impl SpanExporter for Box<dyn SpanExporter> {
     fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError> {
         (**self).export(batch, resource)
+    }
+
+    fn export_owned(
+        &mut self,
+        batch: &mut Vec<SpanData>,
+        resource: &Resource,
+    ) -> Result<(), ExportError> {
+        (**self).export_owned(batch, resource)
     }
 
     fn force_flush(&mut self) -> Result<(), ExportError> {

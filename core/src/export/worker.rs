@@ -97,7 +97,7 @@ impl Worker {
                     Ok(Control::Flush(ack)) => {
                         self.drain(&mut batch);
                         for i in 0..self.exporters.len() {
-                            let _ = self.call(i, Call::Flush, &[], |e, _, _| e.force_flush());
+                            let _ = self.call(i, Call::Flush, |e, _| e.force_flush());
                         }
                         let _ = ack.send(());
                     }
@@ -161,12 +161,15 @@ impl Worker {
             self.recycle(batch);
             return;
         }
+        // Every exporter but the last borrows the batch; the last may keep what it takes.
+        let last = self.exporters.len() - 1;
         let mut ok = true;
-        for i in 0..self.exporters.len() {
-            ok &= self.call(i, Call::Export, batch, |e, spans, resource| {
-                e.export(spans, resource)
-            });
+        for i in 0..last {
+            ok &= self.call(i, Call::Export, |e, resource| e.export(batch, resource));
         }
+        ok &= self.call(last, Call::Export, |e, resource| {
+            e.export_owned(batch, resource)
+        });
         if ok {
             self.counters.exported.fetch_add(n, Ordering::Relaxed);
         } else {
@@ -194,13 +197,12 @@ impl Worker {
         &mut self,
         i: usize,
         call: Call,
-        batch: &[SpanData],
-        f: impl FnOnce(&mut dyn SpanExporter, &[SpanData], &Resource) -> Result<(), ExportError>,
+        f: impl FnOnce(&mut dyn SpanExporter, &Resource) -> Result<(), ExportError>,
     ) -> bool {
         let exporter = &mut *self.exporters[i];
         let resource = &self.resource;
         let outcome = tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
-            catch_unwind(AssertUnwindSafe(|| f(exporter, batch, resource)))
+            catch_unwind(AssertUnwindSafe(|| f(exporter, resource)))
         });
         match outcome {
             Ok(Ok(())) => true,
@@ -229,7 +231,7 @@ impl Worker {
 
     fn shutdown_exporters(&mut self) {
         for i in 0..self.exporters.len() {
-            let _ = self.call(i, Call::Shutdown, &[], |e, _, _| e.shutdown());
+            let _ = self.call(i, Call::Shutdown, |e, _| e.shutdown());
         }
         // Dropping an exporter runs its code too (runtimes, connections): same rules.
         let exporters = std::mem::take(&mut self.exporters);
