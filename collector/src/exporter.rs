@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use tracewire::export::{SpanExporter, unix_nanos};
+use tracewire::export::{SpanExporter, SpanRecycler, unix_nanos};
 use tracewire::{ExportError, KeyValue, Resource, SpanData, Status, Value};
 
 use crate::ingest::{
@@ -23,8 +23,8 @@ use crate::model::StatusCode;
 /// [`export`](SpanExporter::export) clones it.) With a tail-sampling stage the writer converts
 /// them to the stage's form first. When the collector's ingest queue is full the batch is
 /// refused with [`ExportError::Rejected`] and left where it was, so the pipeline counts it as
-/// failed. Spans moved into the queue do not give their attribute vectors back to the
-/// pipeline's recycling pool. Get one from
+/// failed. Once stored, the spans' attribute vectors go back to the pipeline's pool for its
+/// next spans ([`SpanRecycler`]). Get one from
 /// [`CollectorHandle::in_process_exporter`](crate::CollectorHandle::in_process_exporter) or
 /// [`TraceStore::in_process_exporter`](crate::TraceStore::in_process_exporter).
 ///
@@ -84,20 +84,21 @@ impl SpanExporter for InProcessExporter {
         if batch.is_empty() {
             return Ok(());
         }
-        self.export_owned(&mut batch.to_vec(), resource)
+        self.export_owned(&mut batch.to_vec(), resource, &SpanRecycler::none())
     }
 
     fn export_owned(
         &mut self,
         batch: &mut Vec<SpanData>,
         resource: &Resource,
+        recycler: &SpanRecycler,
     ) -> Result<(), ExportError> {
         if batch.is_empty() {
             return Ok(());
         }
         let n = batch.len() as u64;
         let source = self.source(resource);
-        match self.shared.submit_local(&source, batch) {
+        match self.shared.submit_local(&source, batch, recycler) {
             Ok(_) => Ok(()),
             Err(SubmitError::Full) => Err(ExportError::Rejected {
                 spans: n,

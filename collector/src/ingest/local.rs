@@ -15,14 +15,9 @@ fn cow_bytes(s: &Cow<'static, str>) -> usize {
     }
 }
 
-/// A text that is not a literal, counted as if it were shared (`Arc<str>`): short texts are
-/// kept inline and hold nothing, so this is an upper bound.
+/// A shared text's allocation, counted for each span that holds it (an upper bound).
 fn text_bytes(t: &Text) -> usize {
-    if t.as_static().is_some() {
-        0
-    } else {
-        alloc_bytes(2 * size_of::<usize>() + t.len())
-    }
+    alloc_bytes(t.heap_bytes())
 }
 
 fn value_bytes(v: &Value) -> usize {

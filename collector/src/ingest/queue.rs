@@ -21,6 +21,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
 use tracewire::SpanData;
+use tracewire::export::SpanRecycler;
 
 use super::batch::{NewBatch, NewSource, batches_bytes};
 use super::local::spans_bytes;
@@ -37,11 +38,13 @@ pub(super) enum Msg {
         spans: usize,
         bytes: usize,
     },
-    /// Spans exported in process, as the pipeline built them, all from `source`.
+    /// Spans exported in process, as the pipeline built them, all from `source`; given back
+    /// to `recycler` once stored.
     Local {
         source: Arc<NewSource>,
         spans: Vec<SpanData>,
         bytes: usize,
+        recycler: SpanRecycler,
     },
     Flush(tokio::sync::oneshot::Sender<()>),
     Sampling(Command),
@@ -166,7 +169,8 @@ impl Shared {
 
     /// Queues spans exported in process as they are, without blocking: their room in the queue
     /// is reserved from the borrowed batch, then they are moved out of `batch` (left empty)
-    /// into the queue, and the store's writer reads them directly.
+    /// into the queue, and the store's writer reads them directly, then hands them to
+    /// `recycler`.
     ///
     /// Refused with [`SubmitError::Full`], under the same bounds as [`Shared::submit`], with
     /// `batch` untouched.
@@ -174,6 +178,7 @@ impl Shared {
         &self,
         source: &Arc<NewSource>,
         batch: &mut Vec<SpanData>,
+        recycler: &SpanRecycler,
     ) -> Result<usize, SubmitError> {
         let n = batch.len();
         if n == 0 {
@@ -185,6 +190,7 @@ impl Shared {
             source: source.clone(),
             spans: batch.drain(..).collect(),
             bytes,
+            recycler: recycler.clone(),
         };
         self.send(msg, n, bytes)
     }
@@ -404,6 +410,10 @@ mod tests {
         assert!(started.is_err(), "{started:?}");
     }
 
+    fn none() -> SpanRecycler {
+        SpanRecycler::none()
+    }
+
     fn local(first: u64, n: u64) -> Vec<SpanData> {
         use tracewire::{KeyValue, SpanContext, TraceFlags, TraceId};
         (first..first + n)
@@ -438,12 +448,12 @@ mod tests {
         let hold = shared.store.write();
         for i in 0..2 {
             let mut b = local(i * 10, 10);
-            assert_eq!(shared.submit_local(&source, &mut b), Ok(10));
+            assert_eq!(shared.submit_local(&source, &mut b, &none()), Ok(10));
             assert!(b.is_empty(), "the spans were moved into the queue");
         }
         let mut refused = local(20, 10);
         assert_eq!(
-            shared.submit_local(&source, &mut refused),
+            shared.submit_local(&source, &mut refused, &none()),
             Err(SubmitError::Full)
         );
         assert_eq!(refused, local(20, 10), "a refused batch is left as it was");
@@ -452,15 +462,18 @@ mod tests {
         drop(hold);
         shared.flush_blocking();
         assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
-        assert_eq!(shared.submit_local(&source, &mut refused), Ok(10));
-        assert_eq!(shared.submit_local(&source, &mut Vec::new()), Ok(0));
+        assert_eq!(shared.submit_local(&source, &mut refused, &none()), Ok(10));
+        assert_eq!(
+            shared.submit_local(&source, &mut Vec::new(), &none()),
+            Ok(0)
+        );
         shared.flush_blocking();
         let stats = shared.store.read().stats();
         assert_eq!((stats.spans, stats.queued, stats.queued_bytes), (30, 0, 0));
         shared.stop();
         let mut late = local(30, 1);
         assert_eq!(
-            shared.submit_local(&source, &mut late),
+            shared.submit_local(&source, &mut late, &none()),
             Err(SubmitError::Closed)
         );
         assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
@@ -470,13 +483,13 @@ mod tests {
     fn a_panicking_in_process_insert_is_counted_and_ingest_goes_on() {
         let shared = start(1 << 20, 1000);
         shared
-            .submit_local(&source("svc"), &mut local(0, 2))
+            .submit_local(&source("svc"), &mut local(0, 2), &none())
             .unwrap();
         shared
-            .submit_local(&source(PANIC_SERVICE), &mut local(2, 1))
+            .submit_local(&source(PANIC_SERVICE), &mut local(2, 1), &none())
             .unwrap();
         shared
-            .submit_local(&source("svc"), &mut local(3, 1))
+            .submit_local(&source("svc"), &mut local(3, 1), &none())
             .unwrap();
         shared.flush_blocking();
         let stats = shared.store.read().stats();

@@ -3,7 +3,8 @@
 //!
 //! Spans exported in process arrive as the pipeline built them ([`SpanData`]) and are packed
 //! straight from it; with a sampling stage, which buffers and rewrites the decoded form, they
-//! are converted to it first, here.
+//! are converted to it first, here. Once stored, their attribute vectors go back to the
+//! exporting pipeline's pool ([`SpanRecycler`]), outside the store's lock.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use tracewire::SpanData;
+use tracewire::export::SpanRecycler;
 
 use super::batch::{NewBatch, NewSource};
 use super::queue::{Msg, Shared};
@@ -37,6 +39,7 @@ enum Work {
         source: Arc<NewSource>,
         spans: Vec<SpanData>,
         release: (usize, usize),
+        recycler: SpanRecycler,
     },
     /// Answers a sampling command once what it released is stored.
     Reply(Reply),
@@ -81,8 +84,8 @@ pub(super) fn writer(
         // lock, so queries wait only for the inserts themselves.
         let mut stop = false;
         let mut work = Vec::new();
-        // In-process spans once stored, freed after the store's lock is released.
-        let mut spent: Vec<Vec<SpanData>> = Vec::new();
+        // In-process spans once stored, given back after the store's lock is released.
+        let mut spent: Vec<(Vec<SpanData>, SpanRecycler)> = Vec::new();
         let mut msg = Some(first);
         while let Some(m) = msg.take() {
             match m {
@@ -104,6 +107,7 @@ pub(super) fn writer(
                     source,
                     spans,
                     bytes,
+                    recycler,
                 } => {
                     let release = (spans.len(), bytes);
                     match &mut stage {
@@ -117,12 +121,13 @@ pub(super) fn writer(
                                 batches,
                                 release: Some(release),
                             });
-                            spent.push(spans);
+                            spent.push((spans, recycler));
                         }
                         None => work.push(Work::InsertLocal {
                             source,
                             spans,
                             release,
+                            recycler,
                         }),
                     }
                 }
@@ -179,17 +184,20 @@ pub(super) fn writer(
                         source,
                         spans,
                         release: (n, bytes),
+                        recycler,
                     } => {
                         guarded(&mut store, |s| s.insert_local(&source, &spans, observers));
                         shared.release(n, bytes);
-                        spent.push(spans);
+                        spent.push((spans, recycler));
                     }
                     Work::Reply(reply) => replies.push(reply),
                 }
             }
             guarded(&mut store, Store::expire);
         }
-        drop(spent);
+        for (spans, recycler) in spent {
+            recycler.recycle(spans);
+        }
         for reply in replies {
             reply.send();
         }

@@ -28,7 +28,7 @@ mod worker;
 
 use std::fmt;
 
-pub use self::buffers::RECYCLED_BUFFERS;
+pub use self::buffers::{RECYCLED_BUFFERS, SpanRecycler};
 pub use self::memory::InMemoryExporter;
 pub use self::pipeline::{MAX_QUEUE_SIZE, Pipeline, PipelineBuilder};
 pub use self::stdout::{StdoutExporter, StdoutFormat};
@@ -62,16 +62,18 @@ pub trait SpanExporter: Send + 'static {
     /// The outcome counts for the whole batch as handed over, whatever was taken: `Ok` counts
     /// every span as exported, an error (or a panic) every span as failed. Spans left in
     /// `batch` stay the worker's, which hands their attribute vectors back to the layer
-    /// ([`SpanSink::recycled_attributes`]); the attribute vectors of spans taken are not
-    /// returned to that pool, so an exporter that can do its work from a borrowed batch should
-    /// keep the default.
+    /// ([`SpanSink::recycled_attributes`]); an exporter that takes spans should give them to
+    /// `recycler` once it is done with them (from any thread), else their vectors are freed and
+    /// the layer allocates new ones.
     ///
     /// The default borrows the batch and calls [`export`](Self::export).
     fn export_owned(
         &mut self,
         batch: &mut Vec<SpanData>,
         resource: &Resource,
+        recycler: &SpanRecycler,
     ) -> Result<(), ExportError> {
+        let _ = recycler;
         self.export(batch, resource)
     }
 
@@ -100,8 +102,9 @@ impl SpanExporter for Box<dyn SpanExporter> {
         &mut self,
         batch: &mut Vec<SpanData>,
         resource: &Resource,
+        recycler: &SpanRecycler,
     ) -> Result<(), ExportError> {
-        (**self).export_owned(batch, resource)
+        (**self).export_owned(batch, resource, recycler)
     }
 
     fn force_flush(&mut self) -> Result<(), ExportError> {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 
 use super::SpanExporter;
-use super::buffers::Buffers;
+use super::buffers::{Buffers, SpanRecycler};
 use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::span::SpanData;
@@ -41,6 +41,8 @@ pub(super) struct Worker {
     pub(super) spans: Receiver<SpanData>,
     /// Where emptied attribute vectors go back to the layer (bounded; see `recycle`).
     pub(super) buffers: Arc<Buffers>,
+    /// The same pool, for the last exporter of each batch to give back the spans it keeps.
+    pub(super) recycler: SpanRecycler,
     /// The vectors of the batch being recycled (kept to reuse its allocation).
     pub(super) emptied: Vec<Vec<KeyValue>>,
     pub(super) control: Receiver<Control>,
@@ -167,8 +169,9 @@ impl Worker {
         for i in 0..last {
             ok &= self.call(i, Call::Export, |e, resource| e.export(batch, resource));
         }
+        let recycler = self.recycler.clone();
         ok &= self.call(last, Call::Export, |e, resource| {
-            e.export_owned(batch, resource)
+            e.export_owned(batch, resource, &recycler)
         });
         if ok {
             self.counters.exported.fetch_add(n, Ordering::Relaxed);
