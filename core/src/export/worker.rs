@@ -1,4 +1,6 @@
-//! The worker thread: drains the queue into batches and hands each batch to every exporter.
+//! The worker thread: drains the queue into batches and hands each batch to every exporter,
+//! borrowed, except the last, which may keep it ([`SpanExporter::export_owned`]) and gets a
+//! [`SpanRecycler`] to give the spans' attribute vectors back to the pool.
 //!
 //! Exporters run with no `tracing` subscriber (their own HTTP clients, h2 or tonic must never
 //! produce spans that come back into this pipeline), and inside `catch_unwind`: an exporter that
