@@ -27,14 +27,16 @@ pub enum SpanKind {
 impl SpanKind {
     /// Parses the `otel.kind` field's value (case-insensitive).
     pub fn parse(s: &str) -> Option<SpanKind> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "internal" => SpanKind::Internal,
-            "server" => SpanKind::Server,
-            "client" => SpanKind::Client,
-            "producer" => SpanKind::Producer,
-            "consumer" => SpanKind::Consumer,
-            _ => return None,
-        })
+        // Compared in place: no lowercased copy of the value.
+        [
+            SpanKind::Server,
+            SpanKind::Client,
+            SpanKind::Internal,
+            SpanKind::Producer,
+            SpanKind::Consumer,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str().eq_ignore_ascii_case(s))
     }
 
     /// The lowercase name.
@@ -205,5 +207,42 @@ impl SpanData {
         self.end_time
             .duration_since(self.start_time)
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpanKind;
+
+    #[test]
+    fn kinds_parse_in_any_case_and_nothing_else_does() {
+        for kind in [
+            SpanKind::Internal,
+            SpanKind::Server,
+            SpanKind::Client,
+            SpanKind::Producer,
+            SpanKind::Consumer,
+        ] {
+            let name = kind.as_str();
+            assert_eq!(SpanKind::parse(name), Some(kind));
+            assert_eq!(SpanKind::parse(&name.to_ascii_uppercase()), Some(kind));
+            let mixed: String = name
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            assert_eq!(SpanKind::parse(&mixed), Some(kind), "{mixed}");
+        }
+        for not_a_kind in [
+            "", "serv", "servers", " server", "server ", "clíent", "SERVER\0",
+        ] {
+            assert_eq!(SpanKind::parse(not_a_kind), None, "{not_a_kind:?}");
+        }
     }
 }

@@ -225,9 +225,11 @@ fn any_to_json(v: &any_value::Value) -> serde_json::Value {
             serde_json::Number::from_f64(*d).map_or_else(|| J::String(d.to_string()), J::Number)
         }
         any_value::Value::BytesValue(b) => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
             let mut s = String::with_capacity(b.len() * 2);
             for byte in b {
-                s.push_str(&format!("{byte:02x}"));
+                s.push(char::from(HEX[usize::from(byte >> 4)]));
+                s.push(char::from(HEX[usize::from(byte & 0x0f)]));
             }
             J::String(s)
         }
@@ -328,12 +330,14 @@ mod tests {
                             value: Some(any_value::Value::IntValue(1)),
                         },
                         AnyValue {
-                            value: Some(any_value::Value::BytesValue(vec![0xab, 0x01])),
+                            value: Some(any_value::Value::BytesValue(vec![
+                                0xab, 0x01, 0x00, 0xff, 0x10,
+                            ])),
                         },
                     ],
                 },
             )),
         }));
-        assert_eq!(v, NewValue::Json(r#"[1,"ab01"]"#.into()));
+        assert_eq!(v, NewValue::Json(r#"[1,"ab0100ff10"]"#.into()));
     }
 }
