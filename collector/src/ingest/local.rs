@@ -8,6 +8,10 @@ use tracewire::{Array, Event, KeyValue, Link, SpanData, Text, TraceState, Value}
 
 use crate::store::alloc_bytes;
 
+#[expect(
+    clippy::ptr_arg,
+    reason = "whether the string is owned is what is counted"
+)]
 fn cow_bytes(s: &Cow<'static, str>) -> usize {
     match s {
         Cow::Borrowed(_) => 0,

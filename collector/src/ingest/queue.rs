@@ -186,9 +186,15 @@ impl Shared {
         }
         let bytes = spans_bytes(batch) + source.shared_bytes() + source.resource.shared_bytes();
         self.reserve(n, bytes)?;
+        #[expect(
+            clippy::drain_collect,
+            reason = "the worker keeps its batch's allocation for the next batch; the queue gets \
+                      a vector exactly as long as the spans, as their byte count assumes"
+        )]
+        let spans: Vec<SpanData> = batch.drain(..).collect();
         let msg = Msg::Local {
             source: source.clone(),
-            spans: batch.drain(..).collect(),
+            spans,
             bytes,
             recycler: recycler.clone(),
         };

@@ -205,6 +205,10 @@ mod tests {
     use super::*;
 
     impl Interner {
+        #[expect(
+            clippy::ptr_arg,
+            reason = "whether the string is borrowed for 'static is what the lookup keys on"
+        )]
         fn intern_cow(&mut self, s: &Cow<'static, str>, cut: impl FnOnce(&str) -> &str) -> Sym {
             self.intern_ref(s.into(), cut)
         }
