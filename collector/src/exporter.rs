@@ -176,20 +176,15 @@ pub(crate) fn convert_span(s: &SpanData) -> NewSpan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tracewire::{Array, Link, SpanContext, SpanId, Text, TraceFlags, TraceId};
 
-    fn span() -> SpanData {
-        let cx = SpanContext::new(
-            TraceId::from_u128(7),
-            SpanId::from_u64(9),
-            TraceFlags::SAMPLED,
-            Default::default(),
-            false,
-        );
-        let mut s = SpanData::new(cx, "op");
-        s.attributes = vec![
+    /// One attribute of each array kind, with strings that need escaping, floats JSON cannot
+    /// hold, and an empty array; the store keeps them as
+    /// `["a/b","say \"hi\""]`, `[200,-1]`, `[0.5,"NaN","inf"]`, `[true,false]` and `[]`.
+    pub(crate) fn array_attributes() -> Vec<KeyValue> {
+        vec![
             KeyValue::new(
                 "http.request.header.accept",
                 Value::Array(Array::String(vec![
@@ -204,7 +199,19 @@ mod tests {
             ),
             KeyValue::new("flags", Value::Array(Array::Bool(vec![true, false]))),
             KeyValue::new("none", Value::Array(Array::String(Vec::new()))),
-        ];
+        ]
+    }
+
+    fn span() -> SpanData {
+        let cx = SpanContext::new(
+            TraceId::from_u128(7),
+            SpanId::from_u64(9),
+            TraceFlags::SAMPLED,
+            Default::default(),
+            false,
+        );
+        let mut s = SpanData::new(cx, "op");
+        s.attributes = array_attributes();
         s.dropped_attributes = 3;
         s.dropped_events = 4;
         s.dropped_links = 5;

@@ -362,18 +362,28 @@ mod tests {
 
     #[test]
     fn a_panicking_insert_is_counted_and_ingest_goes_on() {
-        let shared = start(1 << 20, 1000);
-        shared.submit(batch("svc", 0, 2)).unwrap();
-        shared.submit(batch(PANIC_SERVICE, 2, 1)).unwrap();
-        shared.submit(batch("svc", 3, 1)).unwrap();
-        shared.flush_blocking();
-        let stats = shared.store.read().stats();
-        assert_eq!(stats.writer_panics, 1);
-        // The store was reset by the panic; the batch after it was stored.
-        assert_eq!(stats.spans, 1);
-        assert_eq!((stats.stored_total, stats.evicted), (3, 2));
-        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
-        shared.stop();
+        // Decoded batches and in-process spans alike.
+        for in_process in [false, true] {
+            let shared = start(1 << 20, 1000);
+            let submit = |service, first, n| {
+                if in_process {
+                    shared.submit_local(&source(service), &mut local(first, n), &none())
+                } else {
+                    shared.submit(batch(service, first, n))
+                }
+            };
+            submit("svc", 0, 2).unwrap();
+            submit(PANIC_SERVICE, 2, 1).unwrap();
+            submit("svc", 3, 1).unwrap();
+            shared.flush_blocking();
+            let stats = shared.store.read().stats();
+            assert_eq!(stats.writer_panics, 1);
+            // The store was reset by the panic; the batch after it was stored.
+            assert_eq!(stats.spans, 1);
+            assert_eq!((stats.stored_total, stats.evicted), (3, 2));
+            assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
+            shared.stop();
+        }
     }
 
     #[test]
@@ -483,26 +493,5 @@ mod tests {
             Err(SubmitError::Closed)
         );
         assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
-    }
-
-    #[test]
-    fn a_panicking_in_process_insert_is_counted_and_ingest_goes_on() {
-        let shared = start(1 << 20, 1000);
-        shared
-            .submit_local(&source("svc"), &mut local(0, 2), &none())
-            .unwrap();
-        shared
-            .submit_local(&source(PANIC_SERVICE), &mut local(2, 1), &none())
-            .unwrap();
-        shared
-            .submit_local(&source("svc"), &mut local(3, 1), &none())
-            .unwrap();
-        shared.flush_blocking();
-        let stats = shared.store.read().stats();
-        assert_eq!(stats.writer_panics, 1);
-        assert_eq!(stats.spans, 1);
-        assert_eq!((stats.stored_total, stats.evicted), (3, 2));
-        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
-        shared.stop();
     }
 }

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use tracewire::{
-    Array, Event, KeyValue, Link, Resource, SpanContext, SpanData, SpanId, SpanKind, Status, Text,
+    Event, KeyValue, Link, Resource, SpanContext, SpanData, SpanId, SpanKind, Status, Text,
     TraceFlags, TraceId, TraceState, Value,
 };
 
 use super::*;
 use crate::exporter::convert_span;
+use crate::exporter::tests::array_attributes;
 use crate::ingest::{NewBatch, NewResource, NewSource};
 use crate::model::{AttrValue, Attribute, Span, SpanEvent, SpanLink, StatusCode};
 
@@ -69,21 +70,8 @@ fn spans() -> Vec<SpanData> {
         KeyValue::new("http.response.status_code", 200i64),
         KeyValue::new("ratio", 0.25),
         KeyValue::new("cached", true),
-        KeyValue::new(
-            "http.request.header.accept",
-            Value::Array(Array::String(vec![
-                Text::from("a/b"),
-                Text::new("say \"hi\""),
-            ])),
-        ),
-        KeyValue::new("codes", Value::Array(Array::I64(vec![200, -1]))),
-        KeyValue::new(
-            "ratios",
-            Value::Array(Array::F64(vec![0.5, f64::NAN, f64::INFINITY])),
-        ),
-        KeyValue::new("flags", Value::Array(Array::Bool(vec![true, false]))),
-        KeyValue::new("none", Value::Array(Array::String(Vec::new()))),
     ];
+    root.attributes.extend(array_attributes());
     root.dropped_attributes = 3;
     root.dropped_events = 4;
     root.dropped_links = 5;
