@@ -18,8 +18,9 @@
 mod support;
 
 use std::hint::black_box;
+use std::time::Duration;
 
-use tracewire::export::SpanExporter;
+use tracewire::export::{Pipeline, SpanExporter, SpanRecycler, SpanSink};
 use tracewire::{Resource, SpanData};
 use tracewire_collector::Collector;
 
@@ -43,6 +44,14 @@ const CASES: &[&str] = &[
     "in_process_steady",
     // A store large enough for every span.
     "in_process_filling",
+    // The same two, each batch handed over to keep (`export_owned`), as a pipeline's worker
+    // hands it to its last exporter.
+    "in_process_owned_steady",
+    "in_process_owned_filling",
+    // Spans through a real `Pipeline` (its worker thread included) into a 2,048-span store, each
+    // recorded into an attribute vector from the pipeline's pool when it has one, as the layer
+    // does; its build is `build_span_data` plus one vector move a span.
+    "pipeline_steady",
     "build_otlp_bodies",
     "otlp_http_steady",
 ];
@@ -59,7 +68,7 @@ fn bodies(n: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn in_process(n: u64, max_spans: usize) -> u64 {
+fn in_process(n: u64, max_spans: usize, owned: bool) -> u64 {
     let batches = batches(n);
     let store = Collector::builder()
         .max_spans(max_spans)
@@ -67,8 +76,16 @@ fn in_process(n: u64, max_spans: usize) -> u64 {
         .build_store();
     let resource = Resource::new("gateway");
     let mut exp = store.in_process_exporter();
-    for batch in &batches {
-        while exp.export(batch, &resource).is_err() {
+    for mut batch in batches {
+        let mut export = |b: &mut Vec<SpanData>| {
+            if owned {
+                exp.export_owned(b, &resource, &SpanRecycler::none())
+            } else {
+                exp.export(b, &resource)
+            }
+        };
+        // A refused batch is left as it was; it is retried once the queue has drained.
+        while export(&mut batch).is_err() {
             store.flush_blocking();
         }
         // One batch in flight at a time: no thread spins waiting for another.
@@ -95,6 +112,41 @@ fn otlp_http(n: u64) -> u64 {
     cpu
 }
 
+fn pipeline(n: u64, max_spans: usize) -> u64 {
+    let store = Collector::builder()
+        .max_spans(max_spans)
+        .max_bytes(1 << 30)
+        .build_store();
+    let pipeline = Pipeline::builder()
+        .max_batch(BATCH as usize)
+        .batch_timeout(Duration::from_secs(3600))
+        .resource(Resource::new("gateway"))
+        .exporter(store.in_process_exporter())
+        .build();
+    for b in 0..n / BATCH {
+        for i in b * BATCH..(b + 1) * BATCH {
+            let mut span = span_data(i);
+            if let Some(mut v) = pipeline.recycled_attributes(span.attributes.len()) {
+                v.append(&mut span.attributes);
+                span.attributes = v;
+            }
+            assert!(pipeline.submit(span));
+        }
+        // One batch in flight at a time: no thread spins waiting for another.
+        pipeline.flush(Duration::from_secs(60)).expect("flushed");
+        store.flush_blocking();
+    }
+    let stats = pipeline.stats();
+    assert_eq!((stats.exported, stats.failed, stats.dropped), (n, 0, 0));
+    assert_eq!(store.stats().spans as u64, n.min(max_spans as u64));
+    let cpu = threads_cpu_nanos();
+    pipeline
+        .shutdown(Duration::from_secs(60))
+        .expect("shut down");
+    store.close();
+    cpu
+}
+
 /// Runs `case` with `n` spans; returns the CPU time of the process's live threads at its end.
 fn run(case: &str, n: u64) -> Result<u64, String> {
     Ok(match case {
@@ -102,8 +154,11 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
             black_box(batches(n));
             threads_cpu_nanos()
         }
-        "in_process_steady" => in_process(n, 2048),
-        "in_process_filling" => in_process(n, 1 << 22),
+        "in_process_steady" => in_process(n, 2048, false),
+        "in_process_filling" => in_process(n, 1 << 22, false),
+        "in_process_owned_steady" => in_process(n, 2048, true),
+        "in_process_owned_filling" => in_process(n, 1 << 22, true),
+        "pipeline_steady" => pipeline(n, 2048),
         "build_otlp_bodies" => {
             black_box(bodies(n));
             threads_cpu_nanos()

@@ -5,20 +5,26 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use tracewire::export::{SpanExporter, unix_nanos};
-use tracewire::{Array, ExportError, KeyValue, Resource, SpanData, Status, Value};
+use tracewire::export::{SpanExporter, SpanRecycler, unix_nanos};
+use tracewire::{ExportError, KeyValue, Resource, SpanData, Status, Value};
 
 use crate::ingest::{
-    NewBatch, NewEvent, NewLink, NewResource, NewSource, NewSpan, NewValue, Shared, Str,
-    SubmitError,
+    NewEvent, NewLink, NewResource, NewSource, NewSpan, NewValue, Shared, Str, SubmitError,
+    array_json,
 };
 use crate::model::StatusCode;
 
 /// A [`SpanExporter`] feeding an embedded collector directly.
 ///
-/// Spans are converted to the store's model on the pipeline's worker thread and queued without
-/// blocking; when the collector's ingest queue is full the batch is refused with
-/// [`ExportError::Rejected`], so the pipeline counts it as failed. Get one from
+/// Spans are queued as they are, without blocking, and the store's writer thread packs them
+/// straight into the store: a pipeline hands its last exporter each batch to keep
+/// ([`SpanExporter::export_owned`]), so the spans are moved, not copied, and the worker's
+/// thread does little more than count their bytes. (Called with a borrowed batch,
+/// [`export`](SpanExporter::export) clones it.) With a tail-sampling stage the writer converts
+/// them to the stage's form first. When the collector's ingest queue is full the batch is
+/// refused with [`ExportError::Rejected`] and left where it was, so the pipeline counts it as
+/// failed. Once stored, the spans' attribute vectors go back to the pipeline's pool for its
+/// next spans ([`SpanRecycler`]). Get one from
 /// [`CollectorHandle::in_process_exporter`](crate::CollectorHandle::in_process_exporter) or
 /// [`TraceStore::in_process_exporter`](crate::TraceStore::in_process_exporter).
 ///
@@ -78,12 +84,24 @@ impl SpanExporter for InProcessExporter {
         if batch.is_empty() {
             return Ok(());
         }
+        self.export_owned(&mut batch.to_vec(), resource, &SpanRecycler::none())
+    }
+
+    fn export_owned(
+        &mut self,
+        batch: &mut Vec<SpanData>,
+        resource: &Resource,
+        recycler: &SpanRecycler,
+    ) -> Result<(), ExportError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let n = batch.len() as u64;
         let source = self.source(resource);
-        let spans = batch.iter().map(convert_span).collect();
-        match self.shared.submit(vec![NewBatch { source, spans }]) {
+        match self.shared.submit_local(&source, batch, recycler) {
             Ok(_) => Ok(()),
             Err(SubmitError::Full) => Err(ExportError::Rejected {
-                spans: batch.len() as u64,
+                spans: n,
                 message: "collector ingest queue is full".to_owned(),
             }),
             Err(SubmitError::Closed) => Err(ExportError::Shutdown),
@@ -103,31 +121,11 @@ fn convert_value(v: &Value) -> NewValue {
     }
 }
 
-/// An array as the store keeps arrays: JSON text, written exactly as the OTLP receiver writes an
-/// `ArrayValue` (a float that JSON cannot hold becomes its text, e.g. `"NaN"`), so a span reads
-/// the same whichever way it arrived.
-fn array_json(a: &Array) -> String {
-    use serde_json::Value as J;
-    let items: Vec<J> = match a {
-        Array::Bool(v) => v.iter().map(|b| J::Bool(*b)).collect(),
-        Array::I64(v) => v.iter().map(|i| J::from(*i)).collect(),
-        Array::F64(v) => v
-            .iter()
-            .map(|d| {
-                serde_json::Number::from_f64(*d).map_or_else(|| J::String(d.to_string()), J::Number)
-            })
-            .collect(),
-        Array::String(v) => v.iter().map(|s| J::String(s.as_str().to_owned())).collect(),
-        // `Array` is non-exhaustive: a future kind is kept as its text.
-        other => return other.to_string(),
-    };
-    J::Array(items).to_string()
-}
-
 fn convert_kv(kv: &KeyValue) -> (Str, NewValue) {
     (kv.key.clone(), convert_value(&kv.value))
 }
 
+/// `s` in the decoded form, for the tail-sampling stage (which buffers and rewrites that form).
 pub(crate) fn convert_span(s: &SpanData) -> NewSpan {
     let ctx = &s.span_context;
     let (status, status_message) = match &s.status {
@@ -178,20 +176,15 @@ pub(crate) fn convert_span(s: &SpanData) -> NewSpan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use tracewire::{Link, SpanContext, SpanId, Text, TraceFlags, TraceId};
+    use tracewire::{Array, Link, SpanContext, SpanId, Text, TraceFlags, TraceId};
 
-    fn span() -> SpanData {
-        let cx = SpanContext::new(
-            TraceId::from_u128(7),
-            SpanId::from_u64(9),
-            TraceFlags::SAMPLED,
-            Default::default(),
-            false,
-        );
-        let mut s = SpanData::new(cx, "op");
-        s.attributes = vec![
+    /// One attribute of each array kind, with strings that need escaping, floats JSON cannot
+    /// hold, and an empty array; the store keeps them as
+    /// `["a/b","say \"hi\""]`, `[200,-1]`, `[0.5,"NaN","inf"]`, `[true,false]` and `[]`.
+    pub(crate) fn array_attributes() -> Vec<KeyValue> {
+        vec![
             KeyValue::new(
                 "http.request.header.accept",
                 Value::Array(Array::String(vec![
@@ -206,7 +199,19 @@ mod tests {
             ),
             KeyValue::new("flags", Value::Array(Array::Bool(vec![true, false]))),
             KeyValue::new("none", Value::Array(Array::String(Vec::new()))),
-        ];
+        ]
+    }
+
+    fn span() -> SpanData {
+        let cx = SpanContext::new(
+            TraceId::from_u128(7),
+            SpanId::from_u64(9),
+            TraceFlags::SAMPLED,
+            Default::default(),
+            false,
+        );
+        let mut s = SpanData::new(cx, "op");
+        s.attributes = array_attributes();
         s.dropped_attributes = 3;
         s.dropped_events = 4;
         s.dropped_links = 5;

@@ -82,7 +82,7 @@
 //! | `collector/` | [`Collector::builder`] / [`CollectorBuilder`] (`mod.rs`), the running [`CollectorHandle`], the read side [`TraceStore`], [`CollectorError`] |
 //! | `receiver/`, `otlp/` | the OTLP/HTTP and OTLP/gRPC receivers; decoding with per-request limits (`otlp/wire.rs` bounds a request before it is decoded) and conversion to the store's model |
 //! | `exporter.rs` | [`InProcessExporter`]: a tracewire pipeline straight into the store |
-//! | `ingest/` | the byte-bounded ingest queue and the writer thread in front of the store |
+//! | `ingest/` | the byte-bounded ingest queue and the writer thread in front of the store; what the write path reads from a span, decoded or in-process `SpanData` |
 //! | `store/` | the bounded store: limits, spans, sources, indexes, writes, eviction, reads, search (its own table in `store/mod.rs`) |
 //! | `sampling/` | tail and retroactive sampling: buffer, completion, policies, decision cache, forwarding, its API |
 //! | `query/`, `reads.rs`, `assembly.rs` | the query pool with its time budget, paged trace reads, trace assembly |

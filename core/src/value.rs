@@ -61,6 +61,55 @@ impl Text {
         }
     }
 
+    /// The string, if it is a `&'static str` kept by reference ([`Text::from`] a literal): a
+    /// consumer may then key on its address, which names its text for the whole process.
+    ///
+    /// ```
+    /// use tracewire::Text;
+    ///
+    /// assert_eq!(Text::from("GET").as_static(), Some("GET"));
+    /// assert_eq!(Text::new("GET").as_static(), None);
+    /// ```
+    pub fn as_static(&self) -> Option<&'static str> {
+        match self.0 {
+            TextRepr::Static(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The length in bytes (read from the representation; `str::len` through `Deref` would
+    /// check an inline text's bytes first).
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            TextRepr::Static(s) => s.len(),
+            TextRepr::Inline { len, .. } => usize::from(*len),
+            TextRepr::Shared(s) => s.len(),
+        }
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes this text refers to, for memory accounting: none for a literal or a short
+    /// (inline) text, the shared allocation (its two counters and the text) otherwise, counted
+    /// for each clone.
+    ///
+    /// ```
+    /// use tracewire::Text;
+    ///
+    /// assert_eq!(Text::from("a literal of any length, kept by reference").heap_bytes(), 0);
+    /// assert_eq!(Text::new("GET").heap_bytes(), 0);
+    /// assert_eq!(Text::new(&"x".repeat(100)).heap_bytes(), 116);
+    /// ```
+    pub fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            TextRepr::Static(_) | TextRepr::Inline { .. } => 0,
+            TextRepr::Shared(s) => 2 * std::mem::size_of::<usize>() + s.len(),
+        }
+    }
+
     /// The string as a `Cow` (borrowed when static, else owned).
     pub fn into_cow(self) -> Cow<'static, str> {
         match self.0 {

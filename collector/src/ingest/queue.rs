@@ -14,27 +14,37 @@
 //! goes on.
 
 use std::fmt;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
+use tracewire::SpanData;
+use tracewire::export::SpanRecycler;
 
-use super::batch::{NewBatch, batches_bytes};
+use super::batch::{NewBatch, NewSource, batches_bytes};
+use super::local::spans_bytes;
+use super::writer::writer;
 use crate::model::IngestObserver;
 use crate::otlp::DecodeLimits;
 use crate::query::QueryPool;
-use crate::sampling::{Command, Reply, SamplingShared, SamplingStage};
+use crate::sampling::{Command, SamplingShared, SamplingStage};
 use crate::store::{Limits, Store};
 
-enum Msg {
+pub(super) enum Msg {
     Spans {
         batches: Vec<NewBatch>,
         spans: usize,
         bytes: usize,
+    },
+    /// Spans exported in process, as the pipeline built them, all from `source`; given back
+    /// to `recycler` once stored.
+    Local {
+        source: Arc<NewSource>,
+        spans: Vec<SpanData>,
+        bytes: usize,
+        recycler: SpanRecycler,
     },
     Flush(tokio::sync::oneshot::Sender<()>),
     Sampling(Command),
@@ -148,6 +158,51 @@ impl Shared {
             return Ok(0);
         }
         let bytes = batches_bytes(&batches);
+        self.reserve(n, bytes)?;
+        let msg = Msg::Spans {
+            batches,
+            spans: n,
+            bytes,
+        };
+        self.send(msg, n, bytes)
+    }
+
+    /// Queues spans exported in process as they are, without blocking: their room in the queue
+    /// is reserved from the borrowed batch, then they are moved out of `batch` (left empty)
+    /// into the queue, and the store's writer reads them directly, then hands them to
+    /// `recycler`.
+    ///
+    /// Refused with [`SubmitError::Full`], under the same bounds as [`Shared::submit`], with
+    /// `batch` untouched.
+    pub(crate) fn submit_local(
+        &self,
+        source: &Arc<NewSource>,
+        batch: &mut Vec<SpanData>,
+        recycler: &SpanRecycler,
+    ) -> Result<usize, SubmitError> {
+        let n = batch.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let bytes = spans_bytes(batch) + source.shared_bytes() + source.resource.shared_bytes();
+        self.reserve(n, bytes)?;
+        #[expect(
+            clippy::drain_collect,
+            reason = "the worker keeps its batch's allocation for the next batch; the queue gets \
+                      a vector exactly as long as the spans, as their byte count assumes"
+        )]
+        let spans: Vec<SpanData> = batch.drain(..).collect();
+        let msg = Msg::Local {
+            source: source.clone(),
+            spans,
+            bytes,
+            recycler: recycler.clone(),
+        };
+        self.send(msg, n, bytes)
+    }
+
+    /// Takes room for `n` spans of `bytes` in the queue, or refuses (and counts) them.
+    fn reserve(&self, n: usize, bytes: usize) -> Result<(), SubmitError> {
         let g = &self.gauge;
         let prev_spans = g.spans.fetch_add(n, Ordering::AcqRel);
         let prev_bytes = g.bytes.fetch_add(bytes, Ordering::AcqRel);
@@ -158,11 +213,11 @@ impl Shared {
             self.counters.refused.fetch_add(n as u64, Ordering::Relaxed);
             return Err(SubmitError::Full);
         }
-        let msg = Msg::Spans {
-            batches,
-            spans: n,
-            bytes,
-        };
+        Ok(())
+    }
+
+    /// Sends a message holding `n` spans of `bytes` whose room is reserved.
+    fn send(&self, msg: Msg, n: usize, bytes: usize) -> Result<usize, SubmitError> {
         if self.tx.send(msg).is_err() {
             self.release(n, bytes);
             return Err(SubmitError::Closed);
@@ -173,7 +228,7 @@ impl Shared {
         Ok(n)
     }
 
-    fn release(&self, spans: usize, bytes: usize) {
+    pub(super) fn release(&self, spans: usize, bytes: usize) {
         self.gauge.spans.fetch_sub(spans, Ordering::AcqRel);
         self.gauge.bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
@@ -222,144 +277,6 @@ impl Shared {
         let _ = self.tx.send(Msg::Stop);
         if let Some(h) = self.writer.lock().take() {
             let _ = h.join();
-        }
-    }
-}
-
-/// How many queued messages the writer applies under one write lock, so readers are never held
-/// off for long.
-const MAX_MSGS_PER_LOCK: usize = 64;
-
-/// What the writer does under the store's lock, in the order the messages came.
-enum Work {
-    /// Inserts batches the sampling stage let through (or all, without one); `release` gives
-    /// back a queued message's share of the queue's budget once they are stored.
-    Insert {
-        batches: Vec<NewBatch>,
-        release: Option<(usize, usize)>,
-    },
-    /// Answers a sampling command once what it released is stored.
-    Reply(Reply),
-}
-
-/// Runs `f` on the store; a panic is counted and leaves an empty store with the same limits and
-/// counters, since a half-done update may have left its indexes inconsistent.
-fn guarded(store: &mut Store, f: impl FnOnce(&mut Store)) {
-    if std::panic::catch_unwind(AssertUnwindSafe(|| f(store))).is_err() {
-        store.reset_after_panic();
-    }
-}
-
-fn writer(
-    shared: &Shared,
-    rx: &Receiver<Msg>,
-    observers: &[Arc<dyn IngestObserver>],
-    mut stage: Option<SamplingStage>,
-) {
-    let mut pending_acks = Vec::new();
-    let idle = Duration::from_millis(500);
-    loop {
-        // Wake for the sampling stage's next deadline, else at least twice a second.
-        let wait = stage
-            .as_ref()
-            .and_then(|s| s.next_wake(s.now()))
-            .map_or(idle, |w| w.min(idle));
-        let first = match rx.recv_timeout(wait) {
-            Ok(msg) => msg,
-            Err(RecvTimeoutError::Timeout) => {
-                let kept = stage.as_mut().map(|s| s.tick(s.now()));
-                let mut store = shared.store.write();
-                if let Some(kept) = kept {
-                    guarded(&mut store, |s| s.insert(kept, observers));
-                }
-                guarded(&mut store, Store::expire);
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        // The messages are taken and run through the sampling stage first, without the store's
-        // lock, so queries wait only for the inserts themselves.
-        let mut stop = false;
-        let mut work = Vec::new();
-        let mut msg = Some(first);
-        while let Some(m) = msg.take() {
-            match m {
-                Msg::Spans {
-                    batches,
-                    spans,
-                    bytes,
-                } => {
-                    let batches = match &mut stage {
-                        Some(s) => s.offer(batches, s.now()),
-                        None => batches,
-                    };
-                    work.push(Work::Insert {
-                        batches,
-                        release: Some((spans, bytes)),
-                    });
-                }
-                Msg::Flush(ack) => pending_acks.push(ack),
-                Msg::Sampling(cmd) => {
-                    if let Some(s) = &mut stage {
-                        let (kept, reply) = s.handle(cmd, s.now());
-                        work.push(Work::Insert {
-                            batches: kept,
-                            release: None,
-                        });
-                        work.push(Work::Reply(reply));
-                    }
-                }
-                Msg::Stop => {
-                    if let Some(s) = &mut stage {
-                        let kept = s.shutdown(s.now());
-                        work.push(Work::Insert {
-                            batches: kept,
-                            release: None,
-                        });
-                    }
-                    stop = true;
-                    break;
-                }
-            }
-            if work.len() < MAX_MSGS_PER_LOCK {
-                msg = rx.try_recv().ok();
-            }
-        }
-        // Deadlines that fell due while busy (and everything due before a flush's ack).
-        if let Some(s) = &mut stage
-            && !stop
-        {
-            work.push(Work::Insert {
-                batches: s.tick(s.now()),
-                release: None,
-            });
-        }
-        let mut replies = Vec::new();
-        {
-            let mut store = shared.store.write();
-            for w in work {
-                match w {
-                    Work::Insert { batches, release } => {
-                        if !batches.is_empty() {
-                            guarded(&mut store, |s| s.insert(batches, observers));
-                        }
-                        if let Some((spans, bytes)) = release {
-                            shared.release(spans, bytes);
-                        }
-                    }
-                    Work::Reply(reply) => replies.push(reply),
-                }
-            }
-            guarded(&mut store, Store::expire);
-        }
-        for reply in replies {
-            reply.send();
-        }
-        for ack in pending_acks.drain(..) {
-            let _ = ack.send(());
-        }
-        if stop {
-            return;
         }
     }
 }
@@ -445,18 +362,28 @@ mod tests {
 
     #[test]
     fn a_panicking_insert_is_counted_and_ingest_goes_on() {
-        let shared = start(1 << 20, 1000);
-        shared.submit(batch("svc", 0, 2)).unwrap();
-        shared.submit(batch(PANIC_SERVICE, 2, 1)).unwrap();
-        shared.submit(batch("svc", 3, 1)).unwrap();
-        shared.flush_blocking();
-        let stats = shared.store.read().stats();
-        assert_eq!(stats.writer_panics, 1);
-        // The store was reset by the panic; the batch after it was stored.
-        assert_eq!(stats.spans, 1);
-        assert_eq!((stats.stored_total, stats.evicted), (3, 2));
-        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
-        shared.stop();
+        // Decoded batches and in-process spans alike.
+        for in_process in [false, true] {
+            let shared = start(1 << 20, 1000);
+            let submit = |service, first, n| {
+                if in_process {
+                    shared.submit_local(&source(service), &mut local(first, n), &none())
+                } else {
+                    shared.submit(batch(service, first, n))
+                }
+            };
+            submit("svc", 0, 2).unwrap();
+            submit(PANIC_SERVICE, 2, 1).unwrap();
+            submit("svc", 3, 1).unwrap();
+            shared.flush_blocking();
+            let stats = shared.store.read().stats();
+            assert_eq!(stats.writer_panics, 1);
+            // The store was reset by the panic; the batch after it was stored.
+            assert_eq!(stats.spans, 1);
+            assert_eq!((stats.stored_total, stats.evicted), (3, 2));
+            assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
+            shared.stop();
+        }
     }
 
     #[test]
@@ -497,5 +424,74 @@ mod tests {
             None,
         );
         assert!(started.is_err(), "{started:?}");
+    }
+
+    fn none() -> SpanRecycler {
+        SpanRecycler::none()
+    }
+
+    fn local(first: u64, n: u64) -> Vec<SpanData> {
+        use tracewire::{KeyValue, SpanContext, TraceFlags, TraceId};
+        (first..first + n)
+            .map(|i| {
+                let cx = SpanContext::new(
+                    TraceId::from_u128(u128::from(i) + 1),
+                    tracewire::SpanId::from_u64(i + 1),
+                    TraceFlags::SAMPLED,
+                    Default::default(),
+                    false,
+                );
+                let mut s = SpanData::new(cx, "op");
+                s.start_time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(i);
+                s.end_time = s.start_time;
+                s.attributes = vec![KeyValue::new(
+                    "path",
+                    format!("/a/fairly/long/path/{i:040}"),
+                )];
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_process_spans_are_bounded_by_the_same_bytes_and_moved_only_when_taken() {
+        let source = source("svc");
+        let one =
+            spans_bytes(&local(0, 10)) + source.shared_bytes() + source.resource.shared_bytes();
+        // The shared text of each span is counted.
+        assert!(one > 10 * (16 + 57), "{one}");
+        let shared = start(one * 2, 1000);
+        let hold = shared.store.write();
+        for i in 0..2 {
+            let mut b = local(i * 10, 10);
+            assert_eq!(shared.submit_local(&source, &mut b, &none()), Ok(10));
+            assert!(b.is_empty(), "the spans were moved into the queue");
+        }
+        let mut refused = local(20, 10);
+        assert_eq!(
+            shared.submit_local(&source, &mut refused, &none()),
+            Err(SubmitError::Full)
+        );
+        assert_eq!(refused, local(20, 10), "a refused batch is left as it was");
+        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 2 * one);
+        assert_eq!((shared.queued(), shared.rejected()), (20, 10));
+        drop(hold);
+        shared.flush_blocking();
+        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
+        assert_eq!(shared.submit_local(&source, &mut refused, &none()), Ok(10));
+        assert_eq!(
+            shared.submit_local(&source, &mut Vec::new(), &none()),
+            Ok(0)
+        );
+        shared.flush_blocking();
+        let stats = shared.store.read().stats();
+        assert_eq!((stats.spans, stats.queued, stats.queued_bytes), (30, 0, 0));
+        shared.stop();
+        let mut late = local(30, 1);
+        assert_eq!(
+            shared.submit_local(&source, &mut late, &none()),
+            Err(SubmitError::Closed)
+        );
+        assert_eq!(shared.gauge.bytes.load(Ordering::Relaxed), 0);
     }
 }

@@ -3,11 +3,11 @@
 //! freed when the last span referring to it is evicted, so the interner never outgrows the
 //! spans it serves.
 
-use std::borrow::Cow;
 use std::mem::size_of;
 use std::sync::Arc;
 
 use crate::hash::SeededMap;
+use crate::ingest::StrRef;
 
 /// An interned string's handle.
 pub(crate) type Sym = u32;
@@ -98,18 +98,10 @@ impl Interner {
 
     /// Interns `cut(s)` (the store passes its length limit), looking `'static` strings up by
     /// address first.
-    #[expect(
-        clippy::ptr_arg,
-        reason = "whether the string is borrowed for 'static is what the lookup keys on"
-    )]
-    pub(crate) fn intern_cow(
-        &mut self,
-        s: &Cow<'static, str>,
-        cut: impl FnOnce(&str) -> &str,
-    ) -> Sym {
+    pub(crate) fn intern_ref(&mut self, s: StrRef<'_>, cut: impl FnOnce(&str) -> &str) -> Sym {
         let s: &'static str = match s {
-            Cow::Borrowed(s) => s,
-            Cow::Owned(s) => return self.intern(cut(s)),
+            StrRef::Static(s) => s,
+            StrRef::Other(s) => return self.intern(cut(s)),
         };
         let (addr, len) = (s.as_ptr() as usize, s.len());
         let set = static_set(addr, len);
@@ -208,7 +200,19 @@ pub(crate) fn map_bytes<K, V>(capacity: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::*;
+
+    impl Interner {
+        #[expect(
+            clippy::ptr_arg,
+            reason = "whether the string is borrowed for 'static is what the lookup keys on"
+        )]
+        fn intern_cow(&mut self, s: &Cow<'static, str>, cut: impl FnOnce(&str) -> &str) -> Sym {
+            self.intern_ref(s.into(), cut)
+        }
+    }
 
     #[test]
     fn static_strings_are_found_by_address_only_while_their_symbol_lives() {

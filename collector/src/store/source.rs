@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::Store;
 use super::intern::{Sym, arc_str_bytes};
 use super::limits::{alloc_bytes, truncate};
-use crate::ingest::{NewResource, NewSource, NewValue, Str};
+use crate::ingest::{IngestAttr, NewResource, NewSource, ValueRef, array_json};
 use crate::model::{AttrValue, Attribute};
 
 /// A resource's attributes, hashed and compared by content (doubles by their bits, so a `NaN`
@@ -130,7 +130,7 @@ impl Store {
             .attributes
             .iter()
             .take(kept)
-            .map(|(k, v)| resolved_attr(k, v, max))
+            .map(|a| resolved_attr(a, max))
             .collect();
         let key = ResourceKey(attrs);
         let id = match self.resource_ids.get(&key) {
@@ -219,15 +219,18 @@ fn occupy<T>(slots: &mut Vec<Option<T>>, free: &mut Vec<u32>, entry: T) -> u32 {
     }
 }
 
-pub(super) fn resolved_attr(k: &Str, v: &NewValue, max: usize) -> Attribute {
+/// An attribute as readers see it, its key and text cut at `max` bytes.
+pub(super) fn resolved_attr(a: &impl IngestAttr, max: usize) -> Attribute {
     Attribute {
-        key: Arc::from(truncate(k, max)),
-        value: match v {
-            NewValue::Str(s) => AttrValue::String(Arc::from(truncate(s, max))),
-            NewValue::Bool(b) => AttrValue::Bool(*b),
-            NewValue::Int(i) => AttrValue::Int(*i),
-            NewValue::Double(d) => AttrValue::Double(*d),
-            NewValue::Json(s) => AttrValue::Json(Arc::from(truncate(s, max))),
+        key: Arc::from(truncate(a.key().as_str(), max)),
+        value: match a.value() {
+            ValueRef::Str(s) => AttrValue::String(Arc::from(truncate(s.as_str(), max))),
+            ValueRef::Bool(b) => AttrValue::Bool(b),
+            ValueRef::Int(i) => AttrValue::Int(i),
+            ValueRef::Double(d) => AttrValue::Double(d),
+            ValueRef::Json(s) => AttrValue::Json(Arc::from(truncate(s, max))),
+            ValueRef::Array(a) => AttrValue::Json(Arc::from(truncate(&array_json(a), max))),
+            ValueRef::Other(v) => AttrValue::String(Arc::from(truncate(&v.to_string(), max))),
         },
     }
 }

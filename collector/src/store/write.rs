@@ -1,4 +1,5 @@
-//! The write path: packing decoded spans and adding them to the ring and its indexes.
+//! The write path: packing spans and adding them to the ring and its indexes. Spans are read
+//! through [`IngestSpan`], so OTLP-decoded spans and in-process `SpanData` take the same path.
 
 use std::mem::size_of;
 use std::panic::AssertUnwindSafe;
@@ -13,8 +14,12 @@ use super::source::{ResourceCache, resolved_attr};
 use super::span::{
     Extra, PackedAttr, StoredSpan, TAG_BOOL, TAG_DOUBLE, TAG_INT, TAG_JSON, TAG_STR,
 };
+use tracewire::SpanData;
+
 use crate::hash::SeededMap;
-use crate::ingest::{NewBatch, NewSpan, NewValue, Str};
+use crate::ingest::{
+    IngestAttr, IngestEvent, IngestLink, IngestSpan, NewBatch, NewSource, ValueRef, array_json,
+};
 use crate::model::{
     Attribute, IngestObserver, IngestedSpan, SpanEvent, SpanLink, kind_from_u8, kind_to_u8,
 };
@@ -33,31 +38,62 @@ impl Store {
         }
         let arrived = self.now_ticks();
         let mut cache = ResourceCache::default();
-        for batch in batches {
-            if batch.spans.is_empty() {
-                continue;
-            }
-            let source = self.source_for(&batch.source, &mut cache);
-            let service = self.strings.intern(truncate(
-                &batch.source.resource.service,
-                self.limits.max_value_len,
-            ));
-            for span in batch.spans {
-                self.make_room(self.span_cost(&span));
-                self.strings.retain(service);
-                self.retain_source(source);
-                let stored = self.pack(span, source, service, arrived);
-                let seq = self.push(stored);
-                if !observers.is_empty() {
-                    self.observe(seq, observers);
-                }
-            }
-            // The batch's own references were taken per span.
-            self.release_sym(service);
-            self.release_source(source);
+        for batch in &batches {
+            self.insert_spans(&batch.source, &batch.spans, arrived, &mut cache, observers);
         }
         self.end_resource_cache(&mut cache);
         self.enforce_bytes();
+    }
+
+    /// [`Store::insert`] for spans exported in process, all from `source`: each is packed
+    /// straight from its `SpanData`.
+    pub(crate) fn insert_local(
+        &mut self,
+        source: &NewSource,
+        spans: &[SpanData],
+        observers: &[Arc<dyn IngestObserver>],
+    ) {
+        #[cfg(test)]
+        if source.resource.service == tests_support::PANIC_SERVICE {
+            panic!("store insert panicked (test)");
+        }
+        let arrived = self.now_ticks();
+        let mut cache = ResourceCache::default();
+        self.insert_spans(source, spans, arrived, &mut cache, observers);
+        self.end_resource_cache(&mut cache);
+        self.enforce_bytes();
+    }
+
+    fn insert_spans<S: IngestSpan>(
+        &mut self,
+        from: &NewSource,
+        spans: &[S],
+        arrived: u32,
+        cache: &mut ResourceCache,
+        observers: &[Arc<dyn IngestObserver>],
+    ) {
+        if spans.is_empty() {
+            return;
+        }
+        let source = self.source_for(from, cache);
+        let service = self
+            .strings
+            .intern(truncate(&from.resource.service, self.limits.max_value_len));
+        for span in spans {
+            let trace_state = span.trace_state();
+            let trace_state = trace_state.as_deref();
+            self.make_room(self.span_cost(span, trace_state));
+            self.strings.retain(service);
+            self.retain_source(source);
+            let stored = self.pack(span, trace_state, source, service, arrived);
+            let seq = self.push(stored);
+            if !observers.is_empty() {
+                self.observe(seq, observers);
+            }
+        }
+        // The batch's own references were taken per span.
+        self.release_sym(service);
+        self.release_source(source);
     }
 
     fn observe(&mut self, seq: u64, observers: &[Arc<dyn IngestObserver>]) {
@@ -82,145 +118,145 @@ impl Store {
         self.observer_panics += panics;
     }
 
-    fn intern_value(&mut self, v: &NewValue) -> (u8, u64) {
+    fn intern_value(&mut self, v: ValueRef<'_>) -> (u8, u64) {
         let max = self.limits.max_value_len;
-        match v {
-            NewValue::Str(s) => (
-                TAG_STR,
-                u64::from(self.strings.intern_cow(s, |s| truncate(s, max))),
-            ),
-            NewValue::Bool(b) => (TAG_BOOL, u64::from(*b)),
-            NewValue::Int(i) => (TAG_INT, *i as u64),
-            NewValue::Double(d) => (TAG_DOUBLE, d.to_bits()),
-            NewValue::Json(s) => (TAG_JSON, u64::from(self.strings.intern(truncate(s, max)))),
-        }
+        let (tag, sym) = match v {
+            ValueRef::Str(s) => (TAG_STR, self.strings.intern_ref(s, |s| truncate(s, max))),
+            ValueRef::Bool(b) => return (TAG_BOOL, u64::from(b)),
+            ValueRef::Int(i) => return (TAG_INT, i as u64),
+            ValueRef::Double(d) => return (TAG_DOUBLE, d.to_bits()),
+            ValueRef::Json(s) => (TAG_JSON, self.strings.intern(truncate(s, max))),
+            ValueRef::Array(a) => (TAG_JSON, self.strings.intern(truncate(&array_json(a), max))),
+            ValueRef::Other(v) => (TAG_STR, self.strings.intern(truncate(&v.to_string(), max))),
+        };
+        (tag, u64::from(sym))
     }
 
     /// The most heap bytes storing `span` can add: its packed attributes and rare parts, every
     /// string as if it were new, and posting-list growth for each index entry.
-    fn span_cost(&self, span: &NewSpan) -> usize {
+    fn span_cost<S: IngestSpan>(&self, span: &S, trace_state: Option<&str>) -> usize {
         let l = &self.limits;
         let text = |s: &str| arc_str_bytes(s.len().min(l.max_value_len));
-        let value = |v: &NewValue| match v {
-            NewValue::Str(s) => text(s),
-            NewValue::Json(s) => text(s),
-            _ => 0,
+        let value = |v: ValueRef<'_>| match v {
+            ValueRef::Str(s) => text(s.as_str()),
+            ValueRef::Json(s) => text(s),
+            ValueRef::Array(a) => text(&array_json(a)),
+            ValueRef::Other(v) => text(&v.to_string()),
+            ValueRef::Bool(_) | ValueRef::Int(_) | ValueRef::Double(_) => 0,
         };
-        let resolved = |attrs: &[(Str, NewValue)]| {
+        let attr = |a: &S::Attr| text(a.key().as_str()) + value(a.value());
+        let resolved = |attrs: &[S::Attr]| {
             let kept = &attrs[..attrs.len().min(l.max_attributes)];
-            alloc_bytes(kept.len() * size_of::<Attribute>())
-                + kept.iter().map(|(k, v)| text(k) + value(v)).sum::<usize>()
+            alloc_bytes(kept.len() * size_of::<Attribute>()) + kept.iter().map(attr).sum::<usize>()
         };
-        let kept = &span.attributes[..span.attributes.len().min(l.max_attributes)];
-        let mut n = text(&span.name)
+        let attributes = span.attributes();
+        let kept = &attributes[..attributes.len().min(l.max_attributes)];
+        let mut n = text(span.name().as_str())
             + alloc_bytes(kept.len() * size_of::<PackedAttr>())
-            + kept.iter().map(|(k, v)| text(k) + value(v)).sum::<usize>()
+            + kept.iter().map(attr).sum::<usize>()
             // Trace, service, operation, error and one entry per attribute; a new trace takes
             // a map slot.
             + (4 + kept.len()) * POSTING_GROWTH;
-        let events = &span.events[..span.events.len().min(l.max_events)];
-        let links = &span.links[..span.links.len().min(l.max_links)];
+        let events = span.events();
+        let events = &events[..events.len().min(l.max_events)];
+        let links = span.links();
+        let links = &links[..links.len().min(l.max_links)];
         n += alloc_bytes(size_of::<Extra>())
             + span
-                .status_message
-                .as_deref()
+                .status_message()
                 .map_or(0, |m| alloc_bytes(m.len().min(l.max_value_len)))
-            + span
-                .trace_state
-                .as_deref()
-                .map_or(0, |t| alloc_bytes(t.len().min(l.max_value_len)))
+            + trace_state.map_or(0, |t| alloc_bytes(t.len().min(l.max_value_len)))
             + alloc_bytes(events.len() * size_of::<SpanEvent>())
             + events
                 .iter()
-                .map(|e| text(&e.name) + resolved(&e.attributes))
+                .map(|e| text(e.name()) + resolved(e.attributes()))
                 .sum::<usize>()
             + alloc_bytes(links.len() * size_of::<SpanLink>())
             + links
                 .iter()
-                .map(|lk| resolved(&lk.attributes))
+                .map(|lk| resolved(lk.attributes()))
                 .sum::<usize>();
         n
     }
 
-    fn pack(&mut self, span: NewSpan, source: u32, service: Sym, arrived: u32) -> StoredSpan {
+    fn pack<S: IngestSpan>(
+        &mut self,
+        span: &S,
+        trace_state: Option<&str>,
+        source: u32,
+        service: Sym,
+        arrived: u32,
+    ) -> StoredSpan {
         let max = self.limits.max_value_len;
-        let name = self.strings.intern_cow(&span.name, |s| truncate(s, max));
-        let kept = span.attributes.len().min(self.limits.max_attributes);
-        let over_attrs = saturating_u32(span.attributes.len() - kept);
+        let name = self.strings.intern_ref(span.name(), |s| truncate(s, max));
+        let attributes = span.attributes();
+        let kept = attributes.len().min(self.limits.max_attributes);
+        let over_attrs = saturating_u32(attributes.len() - kept);
         // The last evicted span's attributes when they are as many, else a new allocation.
         let mut attrs = std::mem::take(&mut self.spare_attrs);
         if attrs.len() != kept {
             attrs = vec![PackedAttr::default(); kept].into_boxed_slice();
         }
-        for (slot, (k, v)) in attrs.iter_mut().zip(&span.attributes[..kept]) {
-            let key = self.strings.intern_cow(k, |s| truncate(s, max));
-            let (tag, bits) = self.intern_value(v);
+        for (slot, a) in attrs.iter_mut().zip(&attributes[..kept]) {
+            let key = self.strings.intern_ref(a.key(), |s| truncate(s, max));
+            let (tag, bits) = self.intern_value(a.value());
             *slot = PackedAttr { bits, key, tag };
         }
-        let over_events = saturating_u32(span.events.len().saturating_sub(self.limits.max_events));
-        let over_links = saturating_u32(span.links.len().saturating_sub(self.limits.max_links));
-        let has_extra = span
-            .status_message
-            .as_deref()
-            .is_some_and(|m| !m.is_empty())
-            || span.trace_state.as_deref().is_some_and(|t| !t.is_empty())
-            || !span.events.is_empty()
-            || !span.links.is_empty()
-            || span.dropped_attributes > 0
+        let (events, links) = (span.events(), span.links());
+        let over_events = saturating_u32(events.len().saturating_sub(self.limits.max_events));
+        let over_links = saturating_u32(links.len().saturating_sub(self.limits.max_links));
+        let status_message = span.status_message();
+        let has_extra = status_message.is_some()
+            || trace_state.is_some()
+            || !events.is_empty()
+            || !links.is_empty()
+            || span.dropped_attributes() > 0
             || over_attrs > 0
-            || span.dropped_events > 0
-            || span.dropped_links > 0;
+            || span.dropped_events() > 0
+            || span.dropped_links() > 0;
         let extra = has_extra.then(|| {
             let max_attrs = self.limits.max_attributes;
             Box::new(Extra {
-                status_message: span
-                    .status_message
-                    .filter(|m| !m.is_empty())
-                    .map(|m| truncate(&m, max).into()),
-                trace_state: span
-                    .trace_state
-                    .filter(|t| !t.is_empty())
-                    .map(|t| truncate(&t, max).into()),
-                events: span
-                    .events
+                status_message: status_message.map(|m| truncate(m, max).into()),
+                trace_state: trace_state.map(|t| truncate(t, max).into()),
+                events: events
                     .iter()
                     .take(self.limits.max_events)
                     .map(|e| SpanEvent {
-                        time_unix_nano: e.time_unix_nano,
-                        name: Arc::from(truncate(&e.name, max)),
-                        attributes: resolved_attrs(&e.attributes, max_attrs, max),
+                        time_unix_nano: e.time_unix_nano(),
+                        name: Arc::from(truncate(e.name(), max)),
+                        attributes: resolved_attrs(e.attributes(), max_attrs, max),
                     })
                     .collect(),
-                links: span
-                    .links
+                links: links
                     .iter()
                     .take(self.limits.max_links)
                     .map(|l| SpanLink {
-                        trace_id: l.trace_id,
-                        span_id: l.span_id,
-                        attributes: resolved_attrs(&l.attributes, max_attrs, max),
+                        trace_id: l.trace_id(),
+                        span_id: l.span_id(),
+                        attributes: resolved_attrs(l.attributes(), max_attrs, max),
                     })
                     .collect(),
-                dropped_attributes: span.dropped_attributes.saturating_add(over_attrs),
-                dropped_events: span.dropped_events.saturating_add(over_events),
-                dropped_links: span.dropped_links.saturating_add(over_links),
+                dropped_attributes: span.dropped_attributes().saturating_add(over_attrs),
+                dropped_events: span.dropped_events().saturating_add(over_events),
+                dropped_links: span.dropped_links().saturating_add(over_links),
             })
         });
         StoredSpan {
-            trace_id: span.trace_id,
-            span_id: span.span_id,
-            parent_span_id: span.parent_span_id,
-            start: span.start_unix_nano,
-            end: span.end_unix_nano,
+            trace_id: span.trace_id(),
+            span_id: span.span_id(),
+            parent_span_id: span.parent_span_id(),
+            start: span.start_unix_nano(),
+            end: span.end_unix_nano(),
             attrs,
             extra,
             source,
             service,
             name,
             arrived,
-            flags: span.flags as u8,
-            kind: kind_to_u8(span.kind),
-            status: span.status.to_u8(),
+            flags: span.flags(),
+            kind: kind_to_u8(span.kind()),
+            status: span.status().to_u8(),
         }
     }
 
@@ -300,11 +336,11 @@ impl Store {
 const POSTING_GROWTH: usize = 16;
 
 /// The first `max_attrs` of `attrs`, resolved with values cut at `max` bytes.
-fn resolved_attrs(attrs: &[(Str, NewValue)], max_attrs: usize, max: usize) -> Vec<Attribute> {
+fn resolved_attrs(attrs: &[impl IngestAttr], max_attrs: usize, max: usize) -> Vec<Attribute> {
     attrs
         .iter()
         .take(max_attrs)
-        .map(|(k, v)| resolved_attr(k, v, max))
+        .map(|a| resolved_attr(a, max))
         .collect()
 }
 

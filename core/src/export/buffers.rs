@@ -10,9 +10,11 @@
 //! with room for at most [`RECYCLED_MAX_ATTRIBUTES`] attributes are kept at all.
 
 use std::cell::RefCell;
+use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::span::SpanData;
 use crate::value::KeyValue;
 
 /// How many emptied attribute vectors a [`Pipeline`](super::Pipeline)'s worker keeps for the
@@ -98,8 +100,63 @@ impl Buffers {
     }
 
     #[cfg(test)]
-    fn pooled(&self) -> usize {
+    pub(super) fn pooled(&self) -> usize {
         self.pool.lock().unwrap().len()
+    }
+}
+
+/// Gives the attribute vectors of spans an exporter kept
+/// ([`SpanExporter::export_owned`](super::SpanExporter::export_owned)) back to the pipeline that
+/// exported them, for the layer to record its next spans into
+/// ([`SpanSink::recycled_attributes`](super::SpanSink::recycled_attributes)), as the worker does
+/// with the spans it keeps. Within the same bounds ([`RECYCLED_BUFFERS`] vectors of at most 16
+/// attributes); the rest are freed. Cheap to clone, and usable from any thread, so an exporter
+/// that hands spans on to a thread of its own can recycle them there once it is done.
+#[derive(Clone, Default)]
+pub struct SpanRecycler(Option<Arc<Buffers>>);
+
+impl fmt::Debug for SpanRecycler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SpanRecycler")
+            .field(&if self.0.is_some() { "pipeline" } else { "none" })
+            .finish()
+    }
+}
+
+impl SpanRecycler {
+    /// One that keeps nothing: spans given to it are dropped. For calling an exporter outside a
+    /// pipeline.
+    pub fn none() -> Self {
+        SpanRecycler(None)
+    }
+
+    pub(super) fn new(buffers: Arc<Buffers>) -> Self {
+        SpanRecycler(Some(buffers))
+    }
+
+    /// Drops `spans`, keeping their attribute vectors, emptied, for reuse (as many as the pool
+    /// has room for).
+    pub fn recycle(&self, spans: impl IntoIterator<Item = SpanData>) {
+        let Some(buffers) = &self.0 else { return };
+        let spans = spans.into_iter();
+        let mut emptied = Vec::with_capacity(spans.size_hint().0);
+        for span in spans {
+            let mut attributes = span.attributes;
+            if Buffers::keeps(&attributes) {
+                attributes.clear();
+                emptied.push(attributes);
+            }
+        }
+        buffers.give(&mut emptied);
+    }
+
+    /// Whether two recyclers give back to the same pipeline (or both keep nothing).
+    pub fn same_pipeline(&self, other: &SpanRecycler) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
     }
 }
 

@@ -28,7 +28,7 @@ mod worker;
 
 use std::fmt;
 
-pub use self::buffers::RECYCLED_BUFFERS;
+pub use self::buffers::{RECYCLED_BUFFERS, SpanRecycler};
 pub use self::memory::InMemoryExporter;
 pub use self::pipeline::{MAX_QUEUE_SIZE, Pipeline, PipelineBuilder};
 pub use self::stdout::{StdoutExporter, StdoutFormat};
@@ -54,6 +54,29 @@ pub trait SpanExporter: Send + 'static {
     /// Delivers one batch.
     fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError>;
 
+    /// Delivers one batch the exporter may keep: it may move spans out of `batch` (with
+    /// `std::mem::take`, `drain`…) instead of copying them. A [`Pipeline`]'s worker calls this
+    /// instead of [`export`](Self::export) for the last exporter a batch goes to (the only one,
+    /// usually), so an exporter that keeps spans in memory does not copy them.
+    ///
+    /// The outcome counts for the whole batch as handed over, whatever was taken: `Ok` counts
+    /// every span as exported, an error (or a panic) every span as failed. Spans left in
+    /// `batch` stay the worker's, which hands their attribute vectors back to the layer
+    /// ([`SpanSink::recycled_attributes`]); an exporter that takes spans should give them to
+    /// `recycler` once it is done with them (from any thread), else their vectors are freed and
+    /// the layer allocates new ones.
+    ///
+    /// The default borrows the batch and calls [`export`](Self::export).
+    fn export_owned(
+        &mut self,
+        batch: &mut Vec<SpanData>,
+        resource: &Resource,
+        recycler: &SpanRecycler,
+    ) -> Result<(), ExportError> {
+        let _ = recycler;
+        self.export(batch, resource)
+    }
+
     /// Delivers anything the exporter buffers itself.
     fn force_flush(&mut self) -> Result<(), ExportError> {
         Ok(())
@@ -73,6 +96,15 @@ pub trait SpanExporter: Send + 'static {
 impl SpanExporter for Box<dyn SpanExporter> {
     fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError> {
         (**self).export(batch, resource)
+    }
+
+    fn export_owned(
+        &mut self,
+        batch: &mut Vec<SpanData>,
+        resource: &Resource,
+        recycler: &SpanRecycler,
+    ) -> Result<(), ExportError> {
+        (**self).export_owned(batch, resource, recycler)
     }
 
     fn force_flush(&mut self) -> Result<(), ExportError> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 
-use super::buffers::Buffers;
+use super::buffers::{Buffers, SpanRecycler};
 use super::worker::{Control, Counters, Worker, deadline_after};
 use super::{PipelineError, PipelineStats, SpanExporter, SpanSink};
 use crate::error::ExportError;
@@ -172,6 +172,7 @@ impl PipelineBuilder {
         let worker = Worker {
             spans: rx,
             buffers: buffers.clone(),
+            recycler: SpanRecycler::new(buffers.clone()),
             emptied: Vec::new(),
             control: ctl_rx,
             counters: counters.clone(),
@@ -318,6 +319,14 @@ impl Pipeline {
             let _ = h.join();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Pipeline {
+    /// A recycler giving back to this pipeline's pool, as its worker hands out.
+    pub(crate) fn inner_recycler(&self) -> SpanRecycler {
+        SpanRecycler::new(self.inner.buffers.clone())
     }
 }
 

@@ -1,4 +1,6 @@
-//! The worker thread: drains the queue into batches and hands each batch to every exporter.
+//! The worker thread: drains the queue into batches and hands each batch to every exporter,
+//! borrowed, except the last, which may keep it ([`SpanExporter::export_owned`]) and gets a
+//! [`SpanRecycler`] to give the spans' attribute vectors back to the pool.
 //!
 //! Exporters run with no `tracing` subscriber (their own HTTP clients, h2 or tonic must never
 //! produce spans that come back into this pipeline), and inside `catch_unwind`: an exporter that
@@ -13,7 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 
 use super::SpanExporter;
-use super::buffers::Buffers;
+use super::buffers::{Buffers, SpanRecycler};
 use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::span::SpanData;
@@ -41,6 +43,8 @@ pub(super) struct Worker {
     pub(super) spans: Receiver<SpanData>,
     /// Where emptied attribute vectors go back to the layer (bounded; see `recycle`).
     pub(super) buffers: Arc<Buffers>,
+    /// The same pool, for the last exporter of each batch to give back the spans it keeps.
+    pub(super) recycler: SpanRecycler,
     /// The vectors of the batch being recycled (kept to reuse its allocation).
     pub(super) emptied: Vec<Vec<KeyValue>>,
     pub(super) control: Receiver<Control>,
@@ -97,7 +101,7 @@ impl Worker {
                     Ok(Control::Flush(ack)) => {
                         self.drain(&mut batch);
                         for i in 0..self.exporters.len() {
-                            let _ = self.call(i, Call::Flush, &[], |e, _, _| e.force_flush());
+                            let _ = self.call(i, Call::Flush, |e, _| e.force_flush());
                         }
                         let _ = ack.send(());
                     }
@@ -161,12 +165,16 @@ impl Worker {
             self.recycle(batch);
             return;
         }
+        // Every exporter but the last borrows the batch; the last may keep what it takes.
+        let last = self.exporters.len() - 1;
         let mut ok = true;
-        for i in 0..self.exporters.len() {
-            ok &= self.call(i, Call::Export, batch, |e, spans, resource| {
-                e.export(spans, resource)
-            });
+        for i in 0..last {
+            ok &= self.call(i, Call::Export, |e, resource| e.export(batch, resource));
         }
+        let recycler = self.recycler.clone();
+        ok &= self.call(last, Call::Export, |e, resource| {
+            e.export_owned(batch, resource, &recycler)
+        });
         if ok {
             self.counters.exported.fetch_add(n, Ordering::Relaxed);
         } else {
@@ -194,13 +202,12 @@ impl Worker {
         &mut self,
         i: usize,
         call: Call,
-        batch: &[SpanData],
-        f: impl FnOnce(&mut dyn SpanExporter, &[SpanData], &Resource) -> Result<(), ExportError>,
+        f: impl FnOnce(&mut dyn SpanExporter, &Resource) -> Result<(), ExportError>,
     ) -> bool {
         let exporter = &mut *self.exporters[i];
         let resource = &self.resource;
         let outcome = tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
-            catch_unwind(AssertUnwindSafe(|| f(exporter, batch, resource)))
+            catch_unwind(AssertUnwindSafe(|| f(exporter, resource)))
         });
         match outcome {
             Ok(Ok(())) => true,
@@ -229,7 +236,7 @@ impl Worker {
 
     fn shutdown_exporters(&mut self) {
         for i in 0..self.exporters.len() {
-            let _ = self.call(i, Call::Shutdown, &[], |e, _, _| e.shutdown());
+            let _ = self.call(i, Call::Shutdown, |e, _| e.shutdown());
         }
         // Dropping an exporter runs its code too (runtimes, connections): same rules.
         let exporters = std::mem::take(&mut self.exporters);

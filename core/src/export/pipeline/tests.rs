@@ -5,6 +5,7 @@ use std::time::Instant;
 use super::*;
 use crate::SpanContext;
 use crate::export::InMemoryExporter;
+use crate::export::SpanRecycler;
 
 fn span(name: &'static str) -> SpanData {
     SpanData::new(SpanContext::default(), name)
@@ -330,4 +331,175 @@ fn exported_spans_attribute_vectors_come_back_emptied_for_the_next_spans() {
             ]
         );
     }
+}
+
+/// Keeps the first `take` spans of each batch it is handed (taking them out of the batch), gives
+/// them back to the recycler if told to, and then succeeds or refuses the batch.
+struct Keeping {
+    take: usize,
+    recycle: bool,
+    refuse: bool,
+    kept: Arc<Mutex<Vec<SpanData>>>,
+    borrowed: Arc<AtomicU64>,
+}
+
+impl SpanExporter for Keeping {
+    fn export(&mut self, batch: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+        self.borrowed
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn export_owned(
+        &mut self,
+        batch: &mut Vec<SpanData>,
+        _: &Resource,
+        recycler: &SpanRecycler,
+    ) -> Result<(), ExportError> {
+        let n = batch.len();
+        let take = self.take.min(n);
+        let taken: Vec<SpanData> = batch.drain(..take).collect();
+        if self.recycle {
+            // What a real exporter does once done with them.
+            self.kept.lock().unwrap().extend(taken.iter().cloned());
+            recycler.recycle(taken);
+        } else {
+            self.kept.lock().unwrap().extend(taken);
+        }
+        if self.refuse {
+            return Err(ExportError::Rejected {
+                spans: n as u64,
+                message: "full".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn span_with_room(name: &'static str) -> SpanData {
+    let mut s = span(name);
+    s.attributes = Vec::with_capacity(4);
+    s
+}
+
+/// How many recycled vectors a thread with an empty cache can take from `p`.
+fn recycled(p: &Pipeline) -> usize {
+    std::thread::scope(|s| {
+        s.spawn(|| std::iter::from_fn(|| p.recycled_attributes(1)).count())
+            .join()
+            .unwrap()
+    })
+}
+
+#[test]
+fn the_last_exporter_may_keep_the_batch_and_the_others_borrow_it() {
+    let mem = InMemoryExporter::new();
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let borrowed = Arc::new(AtomicU64::new(0));
+    let keeping = Keeping {
+        take: 2,
+        recycle: false,
+        refuse: false,
+        kept: kept.clone(),
+        borrowed: borrowed.clone(),
+    };
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_secs(60))
+        .exporter(mem.clone())
+        .exporter(keeping)
+        .build();
+    for name in ["a", "b", "c", "d"] {
+        assert!(p.submit(span_with_room(name)));
+    }
+    p.flush(Duration::from_secs(5)).unwrap();
+    // The first exporter saw every span, borrowed; the last was handed the batch to keep.
+    assert_eq!(mem.batches(), vec![4]);
+    assert_eq!(borrowed.load(Ordering::Relaxed), 0);
+    let names: Vec<_> = kept
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    let s = p.stats();
+    assert_eq!(
+        (s.queued, s.exported, s.failed, s.export_errors),
+        (4, 4, 0, 0)
+    );
+    // Only the spans left in the batch give their attribute vectors back.
+    assert_eq!(recycled(&p), 2);
+    p.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_kept_batch_that_is_refused_counts_every_span_as_failed() {
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_secs(60))
+        .exporter(Keeping {
+            take: 1,
+            recycle: false,
+            refuse: true,
+            kept: kept.clone(),
+            borrowed: Arc::new(AtomicU64::new(0)),
+        })
+        .build();
+    for name in ["a", "b", "c"] {
+        assert!(p.submit(span_with_room(name)));
+    }
+    p.flush(Duration::from_secs(5)).unwrap();
+    let s = p.stats();
+    assert_eq!(
+        (s.queued, s.exported, s.failed, s.export_errors, s.dropped),
+        (3, 0, 3, 1, 0)
+    );
+    assert_eq!(
+        p.last_error(),
+        Some(ExportError::Rejected {
+            spans: 3,
+            message: "full".into()
+        })
+    );
+    assert_eq!(kept.lock().unwrap().len(), 1);
+    assert_eq!(recycled(&p), 2);
+    p.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn spans_an_exporter_kept_give_their_vectors_back_through_the_recycler() {
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_secs(60))
+        .exporter(Keeping {
+            take: usize::MAX,
+            recycle: true,
+            refuse: false,
+            kept: kept.clone(),
+            borrowed: Arc::new(AtomicU64::new(0)),
+        })
+        .build();
+    for name in ["a", "b", "c"] {
+        assert!(p.submit(span_with_room(name)));
+    }
+    // Too large to keep: freed, not pooled.
+    let mut big = span("big");
+    big.attributes = Vec::with_capacity(super::super::buffers::RECYCLED_MAX_ATTRIBUTES + 1);
+    assert!(p.submit(big));
+    p.flush(Duration::from_secs(5)).unwrap();
+    assert_eq!(kept.lock().unwrap().len(), 4);
+    assert_eq!(p.stats().exported, 4);
+    assert_eq!(recycled(&p), 3);
+    p.shutdown(Duration::from_secs(5)).unwrap();
+}
+
+#[test]
+fn a_recycler_outside_a_pipeline_drops_the_spans() {
+    let none = SpanRecycler::none();
+    none.recycle(vec![span_with_room("a")]);
+    assert!(none.same_pipeline(&SpanRecycler::default()));
+    let p = Pipeline::builder().build();
+    assert!(!none.same_pipeline(&p.inner_recycler()));
+    assert!(p.inner_recycler().same_pipeline(&p.inner_recycler()));
+    p.shutdown(Duration::from_secs(5)).unwrap();
 }
