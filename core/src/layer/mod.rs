@@ -42,7 +42,7 @@ use self::span_ext::SpanLookup;
 pub(crate) use self::span_ext::current_span_context;
 use self::state::{Recording, SpanState, limit_links, push_attribute};
 pub(crate) use self::table::SpanTable;
-use self::visit::{EventFields, Fields, SpanFields};
+use self::visit::{EventFields, Fields, Plain, Skip, SpanFields};
 use crate::context::{Context, SpanContext};
 use crate::export::SpanSink;
 use crate::id::{SpanId, TraceFlags, TraceId};
@@ -215,15 +215,33 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: LayerContext<'_, S>) {
-        // The recording is taken out while the values are visited: their `Debug` may log.
-        let Some(mut rec) = self.spans.with(id, |s| s.recording.take()).flatten() else {
+        let limits = &self.config.limits;
+        // Values that run no user code (strings, numbers, booleans: `tracing`'s `Value` is
+        // sealed, so those are never a user type) are recorded under the table's lock, in one
+        // lookup. From the first `Debug` or error value on, the recording is taken out and the
+        // rest are visited with no lock held: their `Debug` may log.
+        let Some(Some((rec, applied))) = self.spans.with(id, |s| {
+            let rec = s.recording.as_deref_mut()?;
+            let mut plain = Plain::new(SpanFields {
+                rec,
+                limits,
+                replace: true,
+            });
+            values.record(&mut plain);
+            let applied = plain.stopped()?;
+            s.recording.take().map(|rec| (rec, applied))
+        }) else {
             return;
         };
-        values.record(&mut Fields(&mut SpanFields {
-            rec: &mut rec,
-            limits: &self.config.limits,
-            replace: true,
-        }));
+        let mut rec = rec;
+        values.record(&mut Skip::new(
+            applied,
+            Fields(&mut SpanFields {
+                rec: &mut rec,
+                limits,
+                replace: true,
+            }),
+        ));
         self.spans.with(id, |s| s.recording = Some(rec));
     }
 

@@ -209,6 +209,136 @@ impl FieldSink for SpanFields<'_> {
     }
 }
 
+/// Records the values that run no user code (strings, numbers, booleans), in order, until the
+/// first that would (a `Debug`, `Display` or error value): visited under the span table's lock,
+/// it must never call a value's formatting code.
+pub(super) struct Plain<'a> {
+    fields: SpanFields<'a>,
+    /// How many values were recorded.
+    applied: usize,
+    /// Whether a value that runs user code was met (it and every later value are left).
+    stopped: bool,
+}
+
+impl<'a> Plain<'a> {
+    pub(super) fn new(fields: SpanFields<'a>) -> Self {
+        Plain {
+            fields,
+            applied: 0,
+            stopped: false,
+        }
+    }
+
+    /// `None` when every value was recorded; otherwise how many were, in visiting order.
+    pub(super) fn stopped(&self) -> Option<usize> {
+        self.stopped.then_some(self.applied)
+    }
+
+    fn plain(&mut self, visit: impl FnOnce(&mut Fields<'_, SpanFields<'a>>)) {
+        if !self.stopped {
+            visit(&mut Fields(&mut self.fields));
+            self.applied += 1;
+        }
+    }
+}
+
+impl Visit for Plain<'_> {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.plain(|f| f.record_bool(field, value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.plain(|f| f.record_i64(field, value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.plain(|f| f.record_u64(field, value));
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.plain(|f| f.record_f64(field, value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.plain(|f| f.record_str(field, value));
+    }
+
+    fn record_error(&mut self, _: &Field, _: &(dyn std::error::Error + 'static)) {
+        self.stopped = true;
+    }
+
+    /// Also where `tracing`'s other provided methods (`i128`, `u128`, bytes) end up.
+    fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {
+        self.stopped = true;
+    }
+}
+
+/// Passes the values on to a visitor after skipping the first `skip` of them (those [`Plain`]
+/// recorded already).
+pub(super) struct Skip<V> {
+    skip: usize,
+    inner: V,
+}
+
+impl<V> Skip<V> {
+    pub(super) fn new(skip: usize, inner: V) -> Self {
+        Skip { skip, inner }
+    }
+
+    fn next(&mut self) -> Option<&mut V> {
+        if self.skip == 0 {
+            Some(&mut self.inner)
+        } else {
+            self.skip -= 1;
+            None
+        }
+    }
+}
+
+impl<V: Visit> Visit for Skip<V> {
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if let Some(v) = self.next() {
+            v.record_bool(field, value);
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if let Some(v) = self.next() {
+            v.record_i64(field, value);
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if let Some(v) = self.next() {
+            v.record_u64(field, value);
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if let Some(v) = self.next() {
+            v.record_f64(field, value);
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if let Some(v) = self.next() {
+            v.record_str(field, value);
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if let Some(v) = self.next() {
+            v.record_error(field, value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if let Some(v) = self.next() {
+            v.record_debug(field, value);
+        }
+    }
+}
+
 /// An event's fields: `message` names the span event, `log.*` (from `tracing-log`) is dropped,
 /// the rest are its attributes, within the per-event limits.
 pub(super) struct EventFields<'a> {
@@ -296,6 +426,81 @@ mod tests {
         assert_eq!(data.kind, SpanKind::Client);
         assert_eq!(data.status, crate::span::Status::error("boom"));
         assert_eq!(data.dropped_attributes, 0);
+    }
+
+    #[test]
+    fn a_record_of_mixed_values_keeps_their_order_and_replaces_in_place() {
+        let r = Recorder::new();
+        r.in_scope(|| {
+            let span = tracing::info_span!(
+                "mixed",
+                first = 1i64,
+                s = tracing::field::Empty,
+                d = tracing::field::Empty,
+                big = tracing::field::Empty,
+                n = tracing::field::Empty,
+                otel.name = tracing::field::Empty,
+            );
+            let meta = span.metadata().unwrap();
+            let field = |name| meta.fields().field(name).unwrap();
+            let (s, d, big, n, name) = (
+                field("s"),
+                field("d"),
+                field("big"),
+                field("n"),
+                field("otel.name"),
+            );
+            let dbg = tracing::field::debug([1, 2]);
+            // A plain value, one formatted by `Debug`, an `i128` (which `tracing` hands over as
+            // `Debug`), then plain values again: all in call-site order.
+            span.record_all(&meta.fields().value_set(&[
+                (&s, Some(&"one" as &dyn tracing::Value)),
+                (&d, Some(&dbg as &dyn tracing::Value)),
+                (&big, Some(&(i128::MAX) as &dyn tracing::Value)),
+                (&n, Some(&false as &dyn tracing::Value)),
+                (&name, Some(&"renamed" as &dyn tracing::Value)),
+            ]));
+            // Recorded again: each replaces its value where it is.
+            span.record("first", 2.5f64);
+            span.record("d", "plain now");
+            span.record("s", tracing::field::display("formatted now"));
+        });
+        let s = r.span("renamed");
+        let data = s.data();
+        let got: Vec<(&str, Value)> = data
+            .attributes
+            .iter()
+            .map(|kv| (&*kv.key, kv.value.clone()))
+            .collect();
+        let expected = vec![
+            ("first", Value::F64(2.5)),
+            ("s", Value::String(Text::new("formatted now"))),
+            ("d", Value::String(Text::new("plain now"))),
+            ("big", Value::String(Text::from(i128::MAX.to_string()))),
+            ("n", Value::Bool(false)),
+        ];
+        assert_eq!(got, expected);
+        assert_eq!(data.dropped_attributes, 0);
+    }
+
+    #[test]
+    fn a_record_on_an_unsampled_span_formats_nothing() {
+        struct Counted<'a>(&'a std::cell::Cell<u32>);
+        impl fmt::Debug for Counted<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.set(self.0.get() + 1);
+                f.write_str("counted")
+            }
+        }
+        let calls = std::cell::Cell::new(0);
+        let r = Recorder::with_layer(
+            crate::TracewireLayer::builder().sampler(crate::Sampler::AlwaysOff),
+        );
+        r.in_scope(|| {
+            let span = tracing::info_span!("off", v = tracing::field::Empty);
+            span.record("v", tracing::field::debug(Counted(&calls)));
+        });
+        assert_eq!(calls.get(), 0);
     }
 
     #[test]
