@@ -25,6 +25,12 @@ pub(super) trait FieldSink {
         set(&mut value);
         self.field(field, value);
     }
+
+    /// A string value.
+    #[inline]
+    fn field_str(&mut self, field: &Field, value: &str) {
+        self.field_in_place(field, |v| v.set_str(value));
+    }
 }
 
 /// Visits the fields of a span or event and hands each value to a [`FieldSink`].
@@ -52,7 +58,7 @@ impl<T: FieldSink> Visit for Fields<'_, T> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.field_in_place(field, |v| v.set_str(value));
+        self.0.field_str(field, value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
@@ -150,6 +156,17 @@ impl SpanFields<'_> {
 }
 
 impl FieldSink for SpanFields<'_> {
+    /// `otel.name` (which the HTTP layers record on every sampled span) is copied once into the
+    /// span's name, not first into a [`Value`] that is then copied out and dropped.
+    #[inline]
+    fn field_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "otel.name" {
+            self.rec.name = Cow::Owned(value.to_owned());
+        } else {
+            self.field_in_place(field, |v| v.set_str(value));
+        }
+    }
+
     /// A plain attribute of a new span (the common case) is appended with its value written in
     /// place; anything else goes through [`field`](Self::field).
     #[inline]
