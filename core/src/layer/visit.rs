@@ -312,48 +312,29 @@ impl<V> Skip<V> {
     }
 }
 
+/// Each of `Visit`'s methods passing its value on unless it is skipped.
+macro_rules! skip_or_forward {
+    ($($method:ident: $ty:ty),* $(,)?) => {
+        $(
+            fn $method(&mut self, field: &Field, value: $ty) {
+                if let Some(v) = self.next() {
+                    v.$method(field, value);
+                }
+            }
+        )*
+    };
+}
+
 impl<V: Visit> Visit for Skip<V> {
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if let Some(v) = self.next() {
-            v.record_bool(field, value);
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        if let Some(v) = self.next() {
-            v.record_i64(field, value);
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if let Some(v) = self.next() {
-            v.record_u64(field, value);
-        }
-    }
-
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        if let Some(v) = self.next() {
-            v.record_f64(field, value);
-        }
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if let Some(v) = self.next() {
-            v.record_str(field, value);
-        }
-    }
-
-    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if let Some(v) = self.next() {
-            v.record_error(field, value);
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if let Some(v) = self.next() {
-            v.record_debug(field, value);
-        }
-    }
+    skip_or_forward!(
+        record_bool: bool,
+        record_i64: i64,
+        record_u64: u64,
+        record_f64: f64,
+        record_str: &str,
+        record_error: &(dyn std::error::Error + 'static),
+        record_debug: &dyn fmt::Debug,
+    );
 }
 
 /// An event's fields: `message` names the span event, `log.*` (from `tracing-log`) is dropped,
