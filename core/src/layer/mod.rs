@@ -313,8 +313,10 @@ where
             return;
         };
         let status = rec.status();
-        // The parts are taken out of the box, which goes back to this thread's pool.
-        let span = SpanData {
+        // The parts are taken out of the box, which then goes back to this thread's pool. The
+        // `SpanData` is built in the call: built first into a local, it was copied into the
+        // call's argument, and that copy read back bytes just written (a stall on each).
+        self.config.sink.on_end(SpanData {
             span_context: state.cx,
             parent_span_id: state.parent_span_id,
             parent_is_remote: state.parent_is_remote,
@@ -330,8 +332,7 @@ where
             links: std::mem::take(&mut rec.links),
             dropped_links: rec.dropped_links,
             status,
-        };
+        });
         Recording::recycle(rec);
-        self.config.sink.on_end(span);
     }
 }
