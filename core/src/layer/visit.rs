@@ -383,6 +383,14 @@ mod tests {
     use super::*;
     use crate::testing::Recorder;
 
+    /// A span's attributes as (key, value) pairs, in order.
+    fn attributes(data: &crate::SpanData) -> Vec<(&str, Value)> {
+        data.attributes
+            .iter()
+            .map(|kv| (&*kv.key, kv.value.clone()))
+            .collect()
+    }
+
     #[test]
     fn every_field_type_is_recorded_exactly_in_call_site_order() {
         let long = "l".repeat(STACK + 1);
@@ -405,11 +413,7 @@ mod tests {
         });
         let s = r.span("types");
         let data = s.data();
-        let got: Vec<(&str, Value)> = data
-            .attributes
-            .iter()
-            .map(|kv| (&*kv.key, kv.value.clone()))
-            .collect();
+        let got = attributes(data);
         let expected = vec![
             ("b", Value::Bool(true)),
             ("i", Value::I64(-3)),
@@ -465,11 +469,7 @@ mod tests {
         });
         let s = r.span("renamed");
         let data = s.data();
-        let got: Vec<(&str, Value)> = data
-            .attributes
-            .iter()
-            .map(|kv| (&*kv.key, kv.value.clone()))
-            .collect();
+        let got = attributes(data);
         let expected = vec![
             ("first", Value::F64(2.5)),
             ("s", Value::String(Text::new("formatted now"))),
