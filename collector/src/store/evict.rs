@@ -157,6 +157,7 @@ impl Store {
 
     /// Drops a reference to a symbol; when it is freed, so is the key index under it (no live
     /// span can have that key any more, and the symbol may be reused for another string).
+    #[inline]
     pub(super) fn release_sym(&mut self, sym: Sym) {
         if self.strings.release(sym)
             && let Some(ki) = self.by_attr.remove(&sym)

@@ -33,14 +33,15 @@ const STATIC_SETS: usize = 512;
 /// and holds no reference of its own, so caching never keeps a string alive. Each set keeps its
 /// two most recently missed strings, the newer first.
 struct StaticSyms {
-    /// `(address, length, symbol, generation)`; length `usize::MAX` when empty.
-    slots: Box<[(usize, usize, Sym, u32)]>,
+    /// `(address, length, symbol, generation)`; length `usize::MAX` when empty. A fixed-size
+    /// array, so indexing by [`static_set`] needs no bounds check.
+    slots: Box<[(usize, usize, Sym, u32); 2 * STATIC_SETS]>,
 }
 
 impl Default for StaticSyms {
     fn default() -> Self {
         StaticSyms {
-            slots: vec![(0, usize::MAX, 0, 0); 2 * STATIC_SETS].into_boxed_slice(),
+            slots: Box::new([(0, usize::MAX, 0, 0); 2 * STATIC_SETS]),
         }
     }
 }
@@ -97,7 +98,9 @@ impl Interner {
     }
 
     /// Interns `cut(s)` (the store passes its length limit), looking `'static` strings up by
-    /// address first.
+    /// address first. Inlined: a hit is a few instructions, and the call would cost as much
+    /// (a miss goes to [`Interner::intern_static_miss`]).
+    #[inline]
     pub(crate) fn intern_ref(&mut self, s: StrRef<'_>, cut: impl FnOnce(&str) -> &str) -> Sym {
         let s: &'static str = match s {
             StrRef::Static(s) => s,
@@ -115,6 +118,19 @@ impl Interner {
                 }
             }
         }
+        self.intern_static_miss(s, set, cut)
+    }
+
+    /// Interns a `'static` string its set did not remember, and remembers it.
+    #[cold]
+    #[inline(never)]
+    fn intern_static_miss(
+        &mut self,
+        s: &'static str,
+        set: usize,
+        cut: impl FnOnce(&str) -> &str,
+    ) -> Sym {
+        let (addr, len) = (s.as_ptr() as usize, s.len());
         let sym = self.intern(cut(s));
         self.statics.slots[set + 1] = self.statics.slots[set];
         self.statics.slots[set] = (addr, len, sym, self.entries[sym as usize].generation);
@@ -126,8 +142,22 @@ impl Interner {
         self.entries[sym as usize].refs += 1;
     }
 
-    /// Drops one reference; the string is freed with the last (and `true` returned).
+    /// Drops one reference; the string is freed with the last (and `true` returned). Inlined:
+    /// most releases only decrement (the last one goes to [`Interner::release_last`]).
+    #[inline]
     pub(crate) fn release(&mut self, sym: Sym) -> bool {
+        let e = &mut self.entries[sym as usize];
+        if e.refs > 1 {
+            e.refs -= 1;
+            return false;
+        }
+        self.release_last(sym)
+    }
+
+    /// [`Interner::release`] of a symbol's last reference: frees its string.
+    #[cold]
+    #[inline(never)]
+    fn release_last(&mut self, sym: Sym) -> bool {
         let e = &mut self.entries[sym as usize];
         e.refs -= 1;
         if e.refs == 0 {

@@ -118,6 +118,7 @@ impl Store {
         self.observer_panics += panics;
     }
 
+    #[inline]
     fn intern_value(&mut self, v: ValueRef<'_>) -> (u8, u64) {
         let max = self.limits.max_value_len;
         let (tag, sym) = match v {
