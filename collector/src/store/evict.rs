@@ -73,7 +73,7 @@ impl Store {
         self.spans.shrink_to_fit();
         self.traces.shrink_to_fit();
         self.by_service.shrink_to_fit();
-        self.by_attr.shrink_to_fit();
+        self.by_attr.shrink();
         self.blocks.shrink_to_fit();
         self.source_ids.shrink_to_fit();
         if self.source_ids.is_empty() {
@@ -114,7 +114,7 @@ impl Store {
             if !indexable(a.tag) {
                 continue;
             }
-            let Some(ki) = self.by_attr.get_mut(&a.key) else {
+            let Some(ki) = self.by_attr.get_mut(self.strings.key_slot(a.key)) else {
                 continue;
             };
             if ki.disabled {
@@ -159,8 +159,8 @@ impl Store {
     /// span can have that key any more, and the symbol may be reused for another string).
     #[inline]
     pub(super) fn release_sym(&mut self, sym: Sym) {
-        if self.strings.release(sym)
-            && let Some(ki) = self.by_attr.remove(&sym)
+        if let Some(slot) = self.strings.release(sym)
+            && let Some(ki) = self.by_attr.remove(slot)
         {
             let b = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
             self.attr_maps_bytes -= b;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::Store;
 use super::index::{BLOCK_SHIFT, Block, ServiceIndex, indexable, push_posting};
-use super::intern::{Sym, arc_str_bytes, map_bytes};
+use super::intern::{NO_SLOT, Sym, arc_str_bytes, map_bytes};
 use super::limits::{adjust, alloc_bytes, truncate};
 use super::posting::Posting;
 use super::source::{ResourceCache, resolved_attr};
@@ -290,7 +290,14 @@ impl Store {
             if !indexable(a.tag) {
                 continue;
             }
-            let ki = self.by_attr.entry(a.key).or_default();
+            let mut slot = self.strings.key_slot(a.key);
+            if slot == NO_SLOT {
+                slot = self.by_attr.insert();
+                self.strings.set_key_slot(a.key, slot);
+            }
+            let Some(ki) = self.by_attr.get_mut(slot) else {
+                continue;
+            };
             if ki.disabled {
                 continue;
             }
