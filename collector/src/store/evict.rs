@@ -157,11 +157,19 @@ impl Store {
 
     /// Drops a reference to a symbol; when it is freed, so is the key index under it (no live
     /// span can have that key any more, and the symbol may be reused for another string).
-    #[inline]
+    /// Always inlined: most releases only decrement a count.
+    #[inline(always)]
     pub(super) fn release_sym(&mut self, sym: Sym) {
-        if let Some(slot) = self.strings.release(sym)
-            && let Some(ki) = self.by_attr.remove(slot)
-        {
+        if let Some(slot) = self.strings.release(sym) {
+            self.free_key_index(slot);
+        }
+    }
+
+    /// Frees the key index in `slot`, if any (its key's symbol was just freed).
+    #[cold]
+    #[inline(never)]
+    fn free_key_index(&mut self, slot: u32) {
+        if let Some(ki) = self.by_attr.remove(slot) {
             let b = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
             self.attr_maps_bytes -= b;
         }

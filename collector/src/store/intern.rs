@@ -153,7 +153,7 @@ impl Interner {
     /// Drops one reference. The string is freed with the last, and its attribute-index slot
     /// returned (`Some(NO_SLOT)` if it had none); `None` while other references remain.
     /// Inlined: most releases only decrement (the last one goes to [`Interner::release_last`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn release(&mut self, sym: Sym) -> Option<u32> {
         let e = &mut self.entries[sym as usize];
         if e.refs > 1 {
