@@ -339,8 +339,9 @@ impl Store {
     }
 }
 
-/// Posting-list growth allowed per index entry of a new span (a list doubling from its usual
-/// small size; longer lists grow rarely and are accounted right after).
+/// Posting-list growth allowed per index entry of a new span (most lists are short and inline
+/// and grow by nothing; a list moving to the heap or doubling grows by more, rarely, and is
+/// accounted right after).
 const POSTING_GROWTH: usize = 16;
 
 /// The first `max_attrs` of `attrs`, resolved with values cut at `max` bytes.
