@@ -275,7 +275,11 @@ mod tests {
         assert_eq!(i.entries[a as usize].refs, 3);
         assert_eq!(i.release(a), None);
         assert_eq!(i.release(a), None);
-        assert_eq!(i.release(a), Some(NO_SLOT), "the slot holds no reference of its own");
+        assert_eq!(
+            i.release(a),
+            Some(NO_SLOT),
+            "the slot holds no reference of its own"
+        );
         assert_eq!(i.len(), 0);
         let other = i.intern("other");
         assert_eq!(other, a, "the freed symbol is reused");

@@ -209,8 +209,14 @@ mod tests {
         p.push(15);
         p.push(16);
         assert_eq!(p.heap_bytes(), 0);
-        assert_eq!(p.iter_oldest(12).collect::<Vec<_>>(), vec![12, 13, 14, 15, 16]);
+        assert_eq!(
+            p.iter_oldest(12).collect::<Vec<_>>(),
+            vec![12, 13, 14, 15, 16]
+        );
         assert_eq!(p.push(17), 32);
-        assert_eq!(p.iter_newest(12).collect::<Vec<_>>(), vec![17, 16, 15, 14, 13, 12]);
+        assert_eq!(
+            p.iter_newest(12).collect::<Vec<_>>(),
+            vec![17, 16, 15, 14, 13, 12]
+        );
     }
 }
