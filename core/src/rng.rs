@@ -167,16 +167,23 @@ mod tests {
         std::thread::spawn(|| {
             let _ = next_u64();
             assert_eq!(state().until_check, CHECK_EVERY - 1);
-            // A fork that no cold path noticed: the stored id is another process's.
+            // A fork that no cold path noticed: the stored id is another process's. (Tests
+            // running in parallel may notice it first, on a cold path of theirs; then the
+            // generation has moved already and this thread reseeds on its next id all the same.)
+            let before = GENERATION.load(Ordering::Relaxed);
             SEEDED_PID.store(std::process::id().wrapping_add(1), Ordering::Relaxed);
             for _ in 1..CHECK_EVERY {
                 let _ = next_u64();
             }
             assert_eq!(state().until_check, 0);
-            let generation = state().generation;
             let _ = next_u64();
+            // The check ran on this id: a new period started, and the fork was noticed.
+            assert_eq!(state().until_check, CHECK_EVERY - 1);
             assert_eq!(SEEDED_PID.load(Ordering::Relaxed), std::process::id());
-            assert!(state().generation > generation, "reseeded after the check");
+            assert!(
+                state().generation > before,
+                "reseeded in a generation after the fork"
+            );
         })
         .join()
         .unwrap();

@@ -12,6 +12,7 @@
 //! call from there cannot deadlock on the table.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -97,8 +98,19 @@ impl SpanTable {
     #[inline]
     pub(super) fn insert(&self, id: &Id, state: SpanState) {
         let key = mix(id.into_u64());
-        let stale = self.shard(key).insert(key, state);
-        drop(stale);
+        let mut shard = self.shard(key);
+        // Through the entry: a new key (the usual case) writes the state in place, with no
+        // `Option` of the old state to copy out and drop.
+        match shard.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert(state);
+            }
+            Entry::Occupied(mut slot) => {
+                let stale = slot.insert(state);
+                drop(shard);
+                drop(stale);
+            }
+        }
     }
 
     /// Takes a span's state out, when it closes.
@@ -190,6 +202,23 @@ mod tests {
         }
         assert_eq!(table.len(), 0);
         assert!(table.remove(&Id::from_u64(5)).is_none());
+    }
+
+    #[test]
+    fn a_stale_state_is_replaced() {
+        let table = SpanTable::new();
+        let id = Id::from_u64(42);
+        table.insert(&id, state(1));
+        table.insert(&id, state(2));
+        assert_eq!(table.len(), 1);
+        assert_eq!(
+            table.with(&id, |s| s.cx.span_id()),
+            Some(crate::SpanId::from_u64(2))
+        );
+        let removed = table.remove(&id).map(|s| s.cx.span_id());
+        assert_eq!(removed, Some(crate::SpanId::from_u64(2)));
+        assert_eq!(table.len(), 0);
+        assert!(table.remove(&id).is_none());
     }
 
     #[test]
