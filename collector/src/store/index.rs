@@ -83,6 +83,12 @@ impl KeyIndexes {
         self.slots.len() - self.free.len()
     }
 
+    /// Slots in the table, live or free.
+    #[cfg(test)]
+    pub(super) fn table_len(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Bytes of the two vectors (the indexes' value maps are counted by the store).
     pub(super) fn bytes(&self) -> usize {
         self.slots.capacity() * size_of::<Option<KeyIndex>>()
