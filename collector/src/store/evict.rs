@@ -73,7 +73,7 @@ impl Store {
         self.spans.shrink_to_fit();
         self.traces.shrink_to_fit();
         self.by_service.shrink_to_fit();
-        self.by_attr.shrink_to_fit();
+        self.by_attr.shrink();
         self.blocks.shrink_to_fit();
         self.source_ids.shrink_to_fit();
         if self.source_ids.is_empty() {
@@ -114,7 +114,7 @@ impl Store {
             if !indexable(a.tag) {
                 continue;
             }
-            let Some(ki) = self.by_attr.get_mut(&a.key) else {
+            let Some(ki) = self.by_attr.get_mut(self.strings.key_slot(a.key)) else {
                 continue;
             };
             if ki.disabled {
@@ -157,10 +157,19 @@ impl Store {
 
     /// Drops a reference to a symbol; when it is freed, so is the key index under it (no live
     /// span can have that key any more, and the symbol may be reused for another string).
+    /// Always inlined: most releases only decrement a count.
+    #[inline(always)]
     pub(super) fn release_sym(&mut self, sym: Sym) {
-        if self.strings.release(sym)
-            && let Some(ki) = self.by_attr.remove(&sym)
-        {
+        if let Some(slot) = self.strings.release(sym) {
+            self.free_key_index(slot);
+        }
+    }
+
+    /// Frees the key index in `slot`, if any (its key's symbol was just freed).
+    #[cold]
+    #[inline(never)]
+    fn free_key_index(&mut self, slot: u32) {
+        if let Some(ki) = self.by_attr.remove(slot) {
             let b = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
             self.attr_maps_bytes -= b;
         }

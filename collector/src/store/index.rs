@@ -4,6 +4,7 @@ use super::posting::Posting;
 use super::span::{TAG_BOOL, TAG_INT, TAG_STR};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
+use std::mem::size_of;
 
 use super::intern::{Sym, map_bytes};
 use crate::hash::{SeededMap, SymMap};
@@ -34,6 +35,73 @@ pub(super) struct KeyIndex {
     pub(super) values: SeededMap<(u8, u64), Posting>,
     /// Set once the key has had too many distinct values; searches on it scan instead.
     pub(super) disabled: bool,
+}
+
+/// The attribute indexes, one per key some stored span has, each in a slot that the key's
+/// interned symbol names ([`Interner::key_slot`](super::intern::Interner::key_slot)): the write
+/// path and eviction reach a key's index from the symbol in hand, with no map lookup. A slot is
+/// freed with its key's symbol and reused; the vector never holds more slots than the most keys
+/// live at once, and an emptied one is released by [`KeyIndexes::shrink`].
+#[derive(Default)]
+pub(super) struct KeyIndexes {
+    slots: Vec<Option<KeyIndex>>,
+    free: Vec<u32>,
+}
+
+impl KeyIndexes {
+    pub(super) fn get(&self, slot: u32) -> Option<&KeyIndex> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    pub(super) fn get_mut(&mut self, slot: u32) -> Option<&mut KeyIndex> {
+        self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// A new, empty index; returns its slot.
+    pub(super) fn insert(&mut self) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(KeyIndex::default());
+                slot
+            }
+            None => {
+                self.slots.push(Some(KeyIndex::default()));
+                u32::try_from(self.slots.len() - 1).expect("fewer keys than symbols")
+            }
+        }
+    }
+
+    /// Frees a slot, returning its index.
+    pub(super) fn remove(&mut self, slot: u32) -> Option<KeyIndex> {
+        let ki = self.slots.get_mut(slot as usize)?.take()?;
+        self.free.push(slot);
+        Some(ki)
+    }
+
+    /// Live indexes.
+    pub(super) fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Slots in the table, live or free.
+    #[cfg(test)]
+    pub(super) fn table_len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Bytes of the two vectors (the indexes' value maps are counted by the store).
+    pub(super) fn bytes(&self) -> usize {
+        self.slots.capacity() * size_of::<Option<KeyIndex>>()
+            + self.free.capacity() * size_of::<u32>()
+    }
+
+    /// Releases both vectors when no index is live (slots are named by symbols, so a live one
+    /// cannot move).
+    pub(super) fn shrink(&mut self) {
+        if self.len() == 0 {
+            *self = KeyIndexes::default();
+        }
+    }
 }
 
 pub(super) fn indexable(tag: u8) -> bool {
@@ -110,5 +178,46 @@ impl ServiceIndex {
             },
             bytes,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_index_slots_are_reused_and_counted_and_an_empty_table_is_released() {
+        let mut k = KeyIndexes::default();
+        let (a, b, c) = (k.insert(), k.insert(), k.insert());
+        assert_eq!((a, b, c), (0, 1, 2));
+        k.get_mut(b).unwrap().disabled = true;
+        assert!(k.get(b).unwrap().disabled && !k.get(a).unwrap().disabled);
+        assert!(k.remove(b).unwrap().disabled);
+        assert!(k.remove(b).is_none(), "a freed slot is freed once");
+        assert!(k.get(b).is_none() && k.get_mut(b).is_none() && k.get(9).is_none());
+        assert_eq!(k.len(), 2);
+        assert_eq!(k.insert(), b, "the freed slot is reused");
+        assert!(!k.get(b).unwrap().disabled, "as a new, empty index");
+        assert_eq!(k.len(), 3);
+        // Many cycles of insert and remove never grow the table past the most live at once.
+        for _ in 0..1000 {
+            let s = k.insert();
+            assert_eq!(s, 3);
+            k.remove(s);
+        }
+        assert_eq!(k.slots.len(), 4);
+        assert_eq!(
+            k.bytes(),
+            k.slots.capacity() * size_of::<Option<KeyIndex>>() + k.free.capacity() * 4
+        );
+        k.shrink();
+        assert_eq!(k.slots.len(), 4, "live indexes keep their slots");
+        for s in [a, b, c] {
+            k.remove(s);
+        }
+        assert_eq!(k.len(), 0);
+        k.shrink();
+        assert_eq!(k.bytes(), 0);
+        assert_eq!(k.insert(), 0);
     }
 }

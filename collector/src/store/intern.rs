@@ -18,7 +18,14 @@ struct Entry {
     /// Bumped each time the symbol is freed, so a remembered `(symbol, generation)` pair tells
     /// whether the symbol still names the same string (it fits in `Entry`'s padding).
     generation: u32,
+    /// The store's attribute index for this string as a key ([`NO_SLOT`] if none), so the
+    /// write path reaches it from the symbol it just interned, with no map lookup. Cleared when
+    /// the symbol is freed.
+    key_slot: u32,
 }
+
+/// [`Entry::key_slot`] of a string with no attribute index.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// Sets of [`StaticSyms`], two slots each: a power of two, well above the distinct `'static`
 /// strings a process's instrumentation uses (keys, span names, literal values), so that three of
@@ -33,14 +40,15 @@ const STATIC_SETS: usize = 512;
 /// and holds no reference of its own, so caching never keeps a string alive. Each set keeps its
 /// two most recently missed strings, the newer first.
 struct StaticSyms {
-    /// `(address, length, symbol, generation)`; length `usize::MAX` when empty.
-    slots: Box<[(usize, usize, Sym, u32)]>,
+    /// `(address, length, symbol, generation)`; length `usize::MAX` when empty. A fixed-size
+    /// array, so indexing by [`static_set`] needs no bounds check.
+    slots: Box<[(usize, usize, Sym, u32); 2 * STATIC_SETS]>,
 }
 
 impl Default for StaticSyms {
     fn default() -> Self {
         StaticSyms {
-            slots: vec![(0, usize::MAX, 0, 0); 2 * STATIC_SETS].into_boxed_slice(),
+            slots: Box::new([(0, usize::MAX, 0, 0); 2 * STATIC_SETS]),
         }
     }
 }
@@ -88,6 +96,7 @@ impl Interner {
                     s: Some(arc.clone()),
                     refs: 1,
                     generation: 0,
+                    key_slot: NO_SLOT,
                 });
                 (self.entries.len() - 1) as Sym
             }
@@ -97,7 +106,9 @@ impl Interner {
     }
 
     /// Interns `cut(s)` (the store passes its length limit), looking `'static` strings up by
-    /// address first.
+    /// address first. Inlined: a hit is a few instructions, and the call would cost as much
+    /// (a miss goes to [`Interner::intern_static_miss`]).
+    #[inline]
     pub(crate) fn intern_ref(&mut self, s: StrRef<'_>, cut: impl FnOnce(&str) -> &str) -> Sym {
         let s: &'static str = match s {
             StrRef::Static(s) => s,
@@ -115,6 +126,19 @@ impl Interner {
                 }
             }
         }
+        self.intern_static_miss(s, set, cut)
+    }
+
+    /// Interns a `'static` string its set did not remember, and remembers it.
+    #[cold]
+    #[inline(never)]
+    fn intern_static_miss(
+        &mut self,
+        s: &'static str,
+        set: usize,
+        cut: impl FnOnce(&str) -> &str,
+    ) -> Sym {
+        let (addr, len) = (s.as_ptr() as usize, s.len());
         let sym = self.intern(cut(s));
         self.statics.slots[set + 1] = self.statics.slots[set];
         self.statics.slots[set] = (addr, len, sym, self.entries[sym as usize].generation);
@@ -126,24 +150,51 @@ impl Interner {
         self.entries[sym as usize].refs += 1;
     }
 
-    /// Drops one reference; the string is freed with the last (and `true` returned).
-    pub(crate) fn release(&mut self, sym: Sym) -> bool {
+    /// Drops one reference. The string is freed with the last, and its attribute-index slot
+    /// returned (`Some(NO_SLOT)` if it had none); `None` while other references remain.
+    /// Inlined: most releases only decrement (the last one goes to [`Interner::release_last`]).
+    #[inline(always)]
+    pub(crate) fn release(&mut self, sym: Sym) -> Option<u32> {
+        let e = &mut self.entries[sym as usize];
+        if e.refs > 1 {
+            e.refs -= 1;
+            return None;
+        }
+        self.release_last(sym)
+    }
+
+    /// [`Interner::release`] of a symbol's last reference: frees its string and clears its slot.
+    #[cold]
+    #[inline(never)]
+    fn release_last(&mut self, sym: Sym) -> Option<u32> {
         let e = &mut self.entries[sym as usize];
         e.refs -= 1;
-        if e.refs == 0 {
-            if let Some(s) = e.s.take() {
-                self.string_bytes -= arc_str_bytes(s.len());
-                self.map.remove(&*s);
-            }
-            // A symbol freed 2^32 times is retired rather than let its generation wrap, so an
-            // old `StaticSyms` slot can never match it again.
-            if let Some(g) = e.generation.checked_add(1) {
-                e.generation = g;
-                self.free.push(sym);
-            }
-            return true;
+        if e.refs != 0 {
+            return None;
         }
-        false
+        if let Some(s) = e.s.take() {
+            self.string_bytes -= arc_str_bytes(s.len());
+            self.map.remove(&*s);
+        }
+        let slot = std::mem::replace(&mut e.key_slot, NO_SLOT);
+        // A symbol freed 2^32 times is retired rather than let its generation wrap, so an
+        // old `StaticSyms` slot can never match it again.
+        if let Some(g) = e.generation.checked_add(1) {
+            e.generation = g;
+            self.free.push(sym);
+        }
+        Some(slot)
+    }
+
+    /// The attribute-index slot of a live symbol ([`NO_SLOT`] if it has none).
+    #[inline]
+    pub(crate) fn key_slot(&self, sym: Sym) -> u32 {
+        self.entries[sym as usize].key_slot
+    }
+
+    /// Gives a live symbol its attribute-index slot.
+    pub(crate) fn set_key_slot(&mut self, sym: Sym, slot: u32) {
+        self.entries[sym as usize].key_slot = slot;
     }
 
     /// The symbol of `s`, if some live span uses it.
@@ -222,9 +273,13 @@ mod tests {
         assert_eq!(i.intern_cow(&key, |s| s), a, "second lookup hits the slot");
         assert_eq!(i.intern_cow(&Cow::Owned("http.route".into()), |s| s), a);
         assert_eq!(i.entries[a as usize].refs, 3);
-        assert!(!i.release(a));
-        assert!(!i.release(a));
-        assert!(i.release(a), "the slot holds no reference of its own");
+        assert_eq!(i.release(a), None);
+        assert_eq!(i.release(a), None);
+        assert_eq!(
+            i.release(a),
+            Some(NO_SLOT),
+            "the slot holds no reference of its own"
+        );
         assert_eq!(i.len(), 0);
         let other = i.intern("other");
         assert_eq!(other, a, "the freed symbol is reused");
@@ -256,6 +311,23 @@ mod tests {
         let c = i.intern("payments");
         assert_eq!(c, a, "freed symbols are reused");
         assert_eq!(i.len(), 1);
+    }
+
+    #[test]
+    fn a_key_slot_lives_as_long_as_its_symbol_and_is_handed_back_with_the_last_reference() {
+        let mut i = Interner::default();
+        let a = i.intern("http.route");
+        assert_eq!(i.key_slot(a), NO_SLOT);
+        i.set_key_slot(a, 7);
+        assert_eq!(i.intern("http.route"), a);
+        assert_eq!(i.key_slot(a), 7);
+        assert_eq!(i.release(a), None, "one reference left");
+        assert_eq!(i.key_slot(a), 7);
+        assert_eq!(i.release(a), Some(7), "freed: its slot comes back");
+        let b = i.intern("user.id");
+        assert_eq!(b, a, "the freed symbol is reused");
+        assert_eq!(i.key_slot(b), NO_SLOT, "without the old string's slot");
+        assert_eq!(i.release(b), Some(NO_SLOT));
     }
 
     #[test]

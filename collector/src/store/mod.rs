@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use self::index::{Block, KeyIndex, ServiceIndex};
+use self::index::{Block, KeyIndex, KeyIndexes, ServiceIndex};
 pub(crate) use self::intern::map_bytes;
 use self::intern::{Interner, Sym};
 pub(crate) use self::limits::{Limits, alloc_bytes};
@@ -82,7 +82,8 @@ pub(crate) struct Store {
     /// Map bytes of every service's operation map.
     op_maps_bytes: usize,
     errors: Option<Posting>,
-    by_attr: SymMap<Sym, KeyIndex>,
+    /// Attribute indexes, reached from a key's symbol ([`Interner::key_slot`]).
+    by_attr: KeyIndexes,
     attr_maps_bytes: usize,
     posting_heap: usize,
     blocks: VecDeque<Block>,
@@ -128,7 +129,7 @@ impl Store {
             by_service: SymMap::default(),
             op_maps_bytes: 0,
             errors: None,
-            by_attr: SymMap::default(),
+            by_attr: KeyIndexes::default(),
             attr_maps_bytes: 0,
             posting_heap: 0,
             blocks: VecDeque::new(),
@@ -178,7 +179,7 @@ impl Store {
             + map_bytes::<TraceId, Posting>(self.traces.capacity())
             + map_bytes::<Sym, ServiceIndex>(self.by_service.capacity())
             + self.op_maps_bytes
-            + map_bytes::<Sym, KeyIndex>(self.by_attr.capacity())
+            + self.by_attr.bytes()
             + self.attr_maps_bytes
             + self.posting_heap
             + self.blocks.capacity() * size_of::<Block>()
@@ -208,6 +209,11 @@ impl Store {
             writer_panics: self.writer_panics,
             observer_panics: self.observer_panics,
         }
+    }
+
+    /// The attribute index of key `key`, if some stored span has that key.
+    fn key_index(&self, key: Sym) -> Option<&KeyIndex> {
+        self.by_attr.get(self.strings.key_slot(key))
     }
 
     pub(super) fn now_ticks(&self) -> u32 {

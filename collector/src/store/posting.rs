@@ -7,46 +7,75 @@
 use std::collections::VecDeque;
 use std::mem::size_of;
 
-/// Most keys index one span (a unique value, a one-span trace); those need no heap at all.
+/// Entries a list keeps inline before it moves to the heap.
+const INLINE: usize = 5;
+// `Posting::pop_front` shifts the inline entries with a shuffle written for five.
+const _: () = assert!(INLINE == 5);
+
+/// Capacity of a list when it moves to the heap.
+const FIRST_HEAP: usize = 8;
+
+/// Most keys index a few spans (a unique value, a trace's spans, a rare value): up to [`INLINE`]
+/// of them are kept in the list itself (no heap, and no allocation, reallocation or free as the
+/// list comes and goes), in the same 32 bytes a heap list takes.
 pub(crate) enum Posting {
-    One(u32),
+    Few { len: u8, seqs: [u32; INLINE] },
     Many(VecDeque<u32>),
 }
 
 impl Posting {
     pub(crate) fn new(seq: u64) -> Self {
-        Posting::One(seq as u32)
+        let mut seqs = [0; INLINE];
+        seqs[0] = seq as u32;
+        Posting::Few { len: 1, seqs }
     }
 
     /// Heap bytes owned by the list.
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
-            Posting::One(_) => 0,
+            Posting::Few { .. } => 0,
             Posting::Many(v) => v.capacity() * size_of::<u32>(),
         }
     }
 
     /// Appends `seq` (the newest); returns the change in heap bytes.
+    #[inline]
     pub(crate) fn push(&mut self, seq: u64) -> isize {
-        let before = self.heap_bytes();
         match self {
-            Posting::One(first) => {
-                let mut v = VecDeque::with_capacity(4);
-                v.push_back(*first);
+            Posting::Few { len, seqs } if usize::from(*len) < INLINE => {
+                seqs[usize::from(*len)] = seq as u32;
+                *len += 1;
+                0
+            }
+            Posting::Few { len, seqs } => {
+                let mut v = VecDeque::with_capacity(FIRST_HEAP);
+                v.extend(&seqs[..usize::from(*len)]);
                 v.push_back(seq as u32);
                 *self = Posting::Many(v);
+                self.heap_bytes() as isize
             }
-            Posting::Many(v) => v.push_back(seq as u32),
+            Posting::Many(v) => {
+                let before = v.capacity();
+                v.push_back(seq as u32);
+                ((v.capacity() - before) * size_of::<u32>()) as isize
+            }
         }
-        self.heap_bytes() as isize - before as isize
     }
 
     /// Removes `seq` from the front if it is there. Returns whether the list is now empty and the
     /// change in heap bytes.
+    #[inline]
     pub(crate) fn pop_front(&mut self, seq: u64) -> (bool, isize) {
         let s = seq as u32;
         match self {
-            Posting::One(first) => (*first == s, 0),
+            Posting::Few { len, seqs } => {
+                if *len > 0 && seqs[0] == s {
+                    // A fixed shuffle, cheaper than a `memmove` of the live part.
+                    *seqs = [seqs[1], seqs[2], seqs[3], seqs[4], 0];
+                    *len -= 1;
+                }
+                (*len == 0, 0)
+            }
             Posting::Many(v) => {
                 if v.front() == Some(&s) {
                     v.pop_front();
@@ -67,31 +96,32 @@ impl Posting {
 
     pub(crate) fn len(&self) -> usize {
         match self {
-            Posting::One(_) => 1,
+            Posting::Few { len, .. } => usize::from(*len),
             Posting::Many(v) => v.len(),
+        }
+    }
+
+    /// The low 32 bits of the sequence numbers, oldest first, in two parts.
+    fn as_slices(&self) -> (&[u32], &[u32]) {
+        match self {
+            Posting::Few { len, seqs } => (&seqs[..usize::from(*len)], &[]),
+            Posting::Many(v) => v.as_slices(),
         }
     }
 
     /// Full sequence numbers, newest first. `head` is the oldest live sequence number.
     pub(crate) fn iter_newest(&self, head: u64) -> impl Iterator<Item = u64> + '_ {
-        let (one, many) = match self {
-            Posting::One(s) => (Some(*s), None),
-            Posting::Many(v) => (None, Some(v.iter().rev())),
-        };
-        one.into_iter()
-            .chain(many.into_iter().flatten().copied())
-            .map(move |s| full(head, s))
+        let (a, b) = self.as_slices();
+        b.iter()
+            .rev()
+            .chain(a.iter().rev())
+            .map(move |&s| full(head, s))
     }
 
     /// Full sequence numbers, oldest first.
     pub(crate) fn iter_oldest(&self, head: u64) -> impl Iterator<Item = u64> + '_ {
-        let (one, many) = match self {
-            Posting::One(s) => (Some(*s), None),
-            Posting::Many(v) => (None, Some(v.iter())),
-        };
-        one.into_iter()
-            .chain(many.into_iter().flatten().copied())
-            .map(move |s| full(head, s))
+        let (a, b) = self.as_slices();
+        a.iter().chain(b).map(move |&s| full(head, s))
     }
 }
 
@@ -108,7 +138,7 @@ mod tests {
     fn push_pop_and_wrap() {
         let head = u64::from(u32::MAX) - 1;
         let mut p = Posting::new(head);
-        assert_eq!(p.push(head + 1), 16);
+        assert_eq!(p.push(head + 1), 0, "short lists are inline");
         p.push(head + 3);
         assert_eq!(
             p.iter_newest(head).collect::<Vec<_>>(),
@@ -125,6 +155,68 @@ mod tests {
         p.pop_front(head + 1);
         let (empty, delta) = p.pop_front(head + 3);
         assert!(empty);
-        assert_eq!(delta, -16);
+        assert_eq!(delta, 0);
+        assert_eq!(p.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn a_list_moves_to_the_heap_past_its_inline_entries_and_keeps_every_entry_in_order() {
+        let head = u64::from(u32::MAX) - 3;
+        let mut p = Posting::new(head);
+        for i in 1..INLINE as u64 {
+            assert_eq!(p.push(head + i), 0);
+        }
+        assert!(matches!(p, Posting::Few { len: 5, .. }));
+        // The sixth entry moves the list to the heap: exactly its first capacity, counted.
+        assert_eq!(p.push(head + 5), (FIRST_HEAP * 4) as isize);
+        assert_eq!(p.heap_bytes(), 32);
+        assert_eq!(p.push(head + 6), 0);
+        assert_eq!(p.push(head + 7), 0);
+        assert_eq!(p.push(head + 8), 32, "then it doubles");
+        assert_eq!(p.len(), 9);
+        assert_eq!(
+            p.iter_oldest(head).collect::<Vec<_>>(),
+            (0..9).map(|i| head + i).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            p.iter_newest(head).collect::<Vec<_>>(),
+            (0..9).rev().map(|i| head + i).collect::<Vec<_>>()
+        );
+        let mut freed = 0;
+        for i in 0..9 {
+            let (empty, d) = p.pop_front(head + i);
+            assert_eq!(empty, i == 8);
+            assert_eq!(
+                p.iter_oldest(head + i + 1).collect::<Vec<_>>(),
+                (i + 1..9).map(|j| head + j).collect::<Vec<_>>()
+            );
+            freed += d;
+        }
+        assert_eq!(freed, -64, "every heap byte comes back");
+    }
+
+    #[test]
+    fn an_inline_list_pops_only_its_front_and_refills() {
+        let mut p = Posting::new(10);
+        for s in 11..15 {
+            p.push(s);
+        }
+        assert_eq!(p.pop_front(12), (false, 0), "not the front");
+        assert_eq!(p.pop_front(10), (false, 0));
+        assert_eq!(p.pop_front(11), (false, 0));
+        assert_eq!(p.len(), 3);
+        // Room again inline: no heap until a sixth entry.
+        p.push(15);
+        p.push(16);
+        assert_eq!(p.heap_bytes(), 0);
+        assert_eq!(
+            p.iter_oldest(12).collect::<Vec<_>>(),
+            vec![12, 13, 14, 15, 16]
+        );
+        assert_eq!(p.push(17), 32);
+        assert_eq!(
+            p.iter_newest(12).collect::<Vec<_>>(),
+            vec![17, 16, 15, 14, 13, 12]
+        );
     }
 }

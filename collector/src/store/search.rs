@@ -50,7 +50,7 @@ impl Store {
             candidates.extend(self.errors.as_ref());
         }
         for t in &m.tags {
-            if let Some(ki) = self.by_attr.get(&t.key)
+            if let Some(ki) = self.key_index(t.key)
                 && !ki.disabled
                 && t.values.iter().all(|v| indexable(v.0))
             {

@@ -150,6 +150,61 @@ fn search_filters() {
 }
 
 #[test]
+fn attribute_keys_that_come_and_go_reuse_index_slots_and_searches_stay_exact() {
+    // Four spans at most; each also carries a key of its own ("k0".."k6"), freed with the last
+    // span that has it, so key symbols and index slots are reused by other keys all along.
+    let mut s = Store::new(limits(4, usize::MAX));
+    for i in 0..200u64 {
+        let mut sp = span(u128::from(i) + 1, i + 1, 0, "op", i, 1);
+        sp.attributes.push((
+            Cow::Owned(format!("k{}", i % 7)),
+            NewValue::Str(Cow::Owned(format!("x{}", i % 3))),
+        ));
+        s.insert(batch("svc", vec![sp]), &[]);
+        let live = i.saturating_sub(3)..=i;
+        for k in 0..7 {
+            for x in 0..3 {
+                let mut want: Vec<u128> = live
+                    .clone()
+                    .filter(|j| j % 7 == k && j % 3 == x)
+                    .map(|j| u128::from(j) + 1)
+                    .collect();
+                let mut got =
+                    trace_ids(&s.search(&TraceQuery::new().tag(format!("k{k}"), format!("x{x}"))));
+                want.sort_unstable();
+                got.sort_unstable();
+                assert_eq!(got, want, "k{k}=x{x} after span {i}");
+            }
+        }
+        // One index per live key: the three every span has and the live spans' own keys.
+        let mut own: Vec<u64> = live.map(|j| j % 7).collect();
+        own.dedup();
+        assert_eq!(s.by_attr.len(), 3 + own.len(), "after span {i}");
+        assert!(
+            s.by_attr.table_len() <= 3 + 4,
+            "slots are reused, not added"
+        );
+    }
+    // Emptied, every index goes with its key and the table is released.
+    s.insert(
+        batch(
+            "svc",
+            (0..4)
+                .map(|j| {
+                    let mut sp = span(1000 + j, 1000 + j as u64, 0, "op", 1000, 1);
+                    sp.attributes.clear();
+                    sp
+                })
+                .collect(),
+        ),
+        &[],
+    );
+    assert_eq!(s.by_attr.len(), 0);
+    s.shrink();
+    assert_eq!(s.by_attr.bytes(), 0);
+}
+
+#[test]
 fn high_cardinality_keys_stop_being_indexed_but_stay_searchable() {
     let mut s = Store::new(limits(1000, usize::MAX));
     for i in 0..50u64 {
@@ -159,14 +214,12 @@ fn high_cardinality_keys_stop_being_indexed_but_stay_searchable() {
         );
     }
     assert!(
-        s.by_attr
-            .get(&s.strings.lookup("unique").unwrap())
+        s.key_index(s.strings.lookup("unique").unwrap())
             .unwrap()
             .disabled
     );
     assert!(
-        !s.by_attr
-            .get(&s.strings.lookup("http.route").unwrap())
+        !s.key_index(s.strings.lookup("http.route").unwrap())
             .unwrap()
             .disabled
     );
@@ -239,7 +292,7 @@ fn byte_budget_is_never_exceeded_and_accounting_returns_to_zero() {
     assert_eq!(s.strings.len(), 0);
     assert!(s.traces.is_empty() && s.by_service.is_empty());
     assert_eq!(s.op_maps_bytes, 0);
-    assert!(s.by_attr.is_empty());
+    assert_eq!(s.by_attr.len(), 0);
     s.shrink();
     assert!(s.bytes() <= empty + 4096, "{} vs {empty}", s.bytes());
 }

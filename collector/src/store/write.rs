@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::Store;
 use super::index::{BLOCK_SHIFT, Block, ServiceIndex, indexable, push_posting};
-use super::intern::{Sym, arc_str_bytes, map_bytes};
+use super::intern::{NO_SLOT, Sym, arc_str_bytes, map_bytes};
 use super::limits::{adjust, alloc_bytes, truncate};
 use super::posting::Posting;
 use super::source::{ResourceCache, resolved_attr};
@@ -118,6 +118,7 @@ impl Store {
         self.observer_panics += panics;
     }
 
+    #[inline]
     fn intern_value(&mut self, v: ValueRef<'_>) -> (u8, u64) {
         let max = self.limits.max_value_len;
         let (tag, sym) = match v {
@@ -289,7 +290,14 @@ impl Store {
             if !indexable(a.tag) {
                 continue;
             }
-            let ki = self.by_attr.entry(a.key).or_default();
+            let mut slot = self.strings.key_slot(a.key);
+            if slot == NO_SLOT {
+                slot = self.by_attr.insert();
+                self.strings.set_key_slot(a.key, slot);
+            }
+            let Some(ki) = self.by_attr.get_mut(slot) else {
+                continue;
+            };
             if ki.disabled {
                 continue;
             }
@@ -331,8 +339,9 @@ impl Store {
     }
 }
 
-/// Posting-list growth allowed per index entry of a new span (a list doubling from its usual
-/// small size; longer lists grow rarely and are accounted right after).
+/// Posting-list growth allowed per index entry of a new span (most lists are short and inline
+/// and grow by nothing; a list moving to the heap or doubling grows by more, rarely, and is
+/// accounted right after).
 const POSTING_GROWTH: usize = 16;
 
 /// The first `max_attrs` of `attrs`, resolved with values cut at `max` bytes.
