@@ -94,32 +94,37 @@ fn value(name: &'static str, value_name: &'static str, help: &'static str) -> Ar
     Arg::new(name).long(name).value_name(value_name).help(help)
 }
 
+/// A flag with a value of the kind `value_name` names, its default and its parser.
+fn with_default(
+    name: &'static str,
+    value_name: &'static str,
+    default: &'static str,
+    help: &'static str,
+    parser: impl clap::builder::IntoResettable<clap::builder::ValueParser>,
+) -> Arg {
+    value(name, value_name, help)
+        .default_value(default)
+        .value_parser(parser)
+}
+
 /// A listener's address flag (`ADDR|off`) with its default.
 fn listener(name: &'static str, default: &'static str, help: &'static str) -> Arg {
-    value(name, "ADDR|off", help)
-        .default_value(default)
-        .value_parser(parse_addr)
+    with_default(name, "ADDR|off", default, help, parse_addr)
 }
 
 /// A whole-number flag (`N`) with its default.
 fn count(name: &'static str, default: &'static str, help: &'static str) -> Arg {
-    value(name, "N", help)
-        .default_value(default)
-        .value_parser(clap::value_parser!(usize))
+    with_default(name, "N", default, help, clap::value_parser!(usize))
 }
 
 /// A byte-size flag (`SIZE`, see [`parse_size`]) with its default.
 fn size(name: &'static str, default: &'static str, help: &'static str) -> Arg {
-    value(name, "SIZE", help)
-        .default_value(default)
-        .value_parser(parse_size)
+    with_default(name, "SIZE", default, help, parse_size)
 }
 
 /// A duration flag (`DURATION`, see [`parse_duration`]) with its default.
 fn duration(name: &'static str, default: &'static str, help: &'static str) -> Arg {
-    value(name, "DURATION", help)
-        .default_value(default)
-        .value_parser(parse_duration)
+    with_default(name, "DURATION", default, help, parse_duration)
 }
 
 fn command() -> Command {
