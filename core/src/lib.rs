@@ -60,7 +60,7 @@
 //! | `limits.rs` | [`SpanLimits`] (`OTEL_*_LIMIT`), [`limits::untrusted`] for request data |
 //! | `span.rs`, `resource.rs` | [`SpanData`], [`Value`] and the other exported parts; [`Resource`] |
 //! | `export/mod.rs` | [`export::SpanExporter`], [`export::SpanSink`], counters |
-//! | `export/pipeline.rs`, `export/worker.rs` | the queue and its handle; the batching thread |
+//! | `export/pipeline.rs`, `export/queue.rs`, `export/worker.rs` | the handle and its builder; the queue, in chunks of one batch; the exporting thread |
 //! | `export/memory.rs`, `export/stdout.rs` | the built-in exporters |
 //! | `setup/` | [`init`], [`Builder`], [`Guard`], [`InitError`]; `setup/logs.rs`: log output and the log/span filters |
 //! | `fmt.rs` | the log-line format with trace ids, [`fmt::LogFormat`] |

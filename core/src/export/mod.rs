@@ -1,8 +1,12 @@
-//! The export pipeline: finished spans go into a bounded queue, a worker thread batches them and
-//! hands each batch to one or more [`SpanExporter`]s.
+//! The export pipeline: finished spans go into a bounded queue, a worker thread hands them in
+//! batches to one or more [`SpanExporter`]s.
 //!
-//! The request path never waits: [`Pipeline::submit`] is a non-blocking `try_send`; a full queue
-//! drops the span and counts it. The worker is a plain OS thread, so no async runtime is needed of
+//! The request path never waits for the worker or an exporter: [`Pipeline::submit`] moves the
+//! span into the queue under a lock held for that move alone; a full queue drops the span and
+//! counts it. The queue is kept in chunks of one batch, allocated as spans arrive and handed
+//! whole to the exporters, so its memory follows what it holds, not its bound
+//! ([`PipelineBuilder::queue_size`]): an idle pipeline holds no span storage, and after a burst
+//! it keeps two chunks. The worker is a plain OS thread, so no async runtime is needed of
 //! the application and shutdown cannot deadlock against one. Exporters that need a runtime (OTLP
 //! over gRPC, say) own a small one on the worker thread.
 //!
@@ -23,6 +27,7 @@
 mod buffers;
 mod memory;
 mod pipeline;
+mod queue;
 mod stdout;
 mod worker;
 

@@ -1,4 +1,5 @@
-//! The [`Pipeline`] handle and its [`PipelineBuilder`]: the bounded queue producers submit to.
+//! The [`Pipeline`] handle and its [`PipelineBuilder`]: what producers submit to (the bounded
+//! queue itself is in `queue.rs`).
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -6,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError, bounded};
+use crossbeam_channel::{Sender, bounded};
 
 use super::buffers::{Buffers, SpanRecycler};
+use super::queue::{Push, SpanQueue};
 use super::worker::{Control, Counters, Worker, deadline_after};
 use super::{PipelineError, PipelineStats, SpanExporter, SpanSink};
 use crate::error::ExportError;
@@ -17,12 +19,10 @@ use crate::span::SpanData;
 use crate::value::KeyValue;
 
 struct Inner {
-    spans: Sender<SpanData>,
+    queue: Arc<SpanQueue>,
     /// Attribute vectors of exported spans, emptied by the worker, for the next spans.
     buffers: Arc<Buffers>,
     control: Sender<Control>,
-    /// The batch size at which producers wake the worker.
-    max_batch: usize,
     /// Set by the producer that sends a [`Control::Wake`], cleared by the worker when it drains,
     /// so a burst sends one wake, not one per span.
     wake_pending: Arc<AtomicBool>,
@@ -49,9 +49,11 @@ impl fmt::Debug for Pipeline {
 }
 
 /// The largest export queue or batch a [`PipelineBuilder`] accepts; larger values, from code or
-/// from `OTEL_BSP_*`, are cut to this. The queue is allocated up front (a few hundred bytes a
-/// slot), so an unchecked `OTEL_BSP_MAX_QUEUE_SIZE=1000000000000` would otherwise abort the
-/// process on allocation failure.
+/// from `OTEL_BSP_*`, are cut to this. The queue's memory follows what it holds (it takes room
+/// for one batch at a time as spans arrive), so the bound is what a stalled exporter lets pile
+/// up: a few hundred bytes a span plus its attributes and events. Uncapped, a mistaken
+/// `OTEL_BSP_MAX_QUEUE_SIZE=1000000000000` would let memory grow until the process is killed,
+/// and a batch that large could not be allocated at all.
 pub const MAX_QUEUE_SIZE: usize = 1 << 18;
 
 /// Configures a [`Pipeline`].
@@ -163,14 +165,14 @@ impl PipelineBuilder {
         // A forked child setting itself up again gets ids of its own from here on.
         crate::rng::check_fork();
         let exporting = !self.exporters.is_empty();
-        let (tx, rx) = bounded(self.queue_size);
+        let queue = Arc::new(SpanQueue::new(self.queue_size, self.max_batch));
         let (ctl_tx, ctl_rx) = bounded(16);
         let buffers = Arc::new(Buffers::default());
         let counters = Arc::new(Counters::default());
         let wake_pending = Arc::new(AtomicBool::new(false));
         let last_error = Arc::new(Mutex::new(None));
         let worker = Worker {
-            spans: rx,
+            queue: queue.clone(),
             buffers: buffers.clone(),
             recycler: SpanRecycler::new(buffers.clone()),
             emptied: Vec::new(),
@@ -180,7 +182,6 @@ impl PipelineBuilder {
             wake_pending: wake_pending.clone(),
             exporters: self.exporters,
             resource: self.resource,
-            max_batch: self.max_batch,
             batch_timeout: self.batch_timeout,
         };
         let mut thread = std::thread::Builder::new().name("tracewire-export".into());
@@ -193,10 +194,9 @@ impl PipelineBuilder {
             .map_err(|e| PipelineError::Spawn(e.kind()))?;
         Ok(Pipeline {
             inner: Arc::new(Inner {
-                spans: tx,
+                queue,
                 buffers,
                 control: ctl_tx,
-                max_batch: self.max_batch,
                 wake_pending,
                 counters,
                 last_error,
@@ -228,17 +228,16 @@ impl Pipeline {
     /// server costs more than recording the span. It wakes when a full batch is waiting, when
     /// the batch timeout passes, and on flush or shutdown.
     pub fn submit(&self, span: SpanData) -> bool {
-        match self.inner.spans.try_send(span) {
-            Ok(()) => {
-                if self.inner.spans.len() >= self.inner.max_batch
-                    && !self.inner.wake_pending.swap(true, Ordering::AcqRel)
-                {
+        match self.inner.queue.push(span) {
+            Push::Queued => true,
+            Push::Filled => {
+                if !self.inner.wake_pending.swap(true, Ordering::AcqRel) {
                     // A full control queue already holds a message that will drain the spans.
                     let _ = self.inner.control.try_send(Control::Wake);
                 }
                 true
             }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+            Push::Refused => {
                 self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 false
             }
@@ -249,7 +248,7 @@ impl Pipeline {
     pub fn stats(&self) -> PipelineStats {
         let c = &self.inner.counters;
         PipelineStats {
-            queued: c.received.load(Ordering::Relaxed) + self.inner.spans.len() as u64,
+            queued: self.inner.queue.accepted(),
             exported: c.exported.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
@@ -327,6 +326,11 @@ impl Pipeline {
     /// A recycler giving back to this pipeline's pool, as its worker hands out.
     pub(crate) fn inner_recycler(&self) -> SpanRecycler {
         SpanRecycler::new(self.inner.buffers.clone())
+    }
+
+    /// The queue's chunks and their room in spans.
+    pub(crate) fn retained(&self) -> (usize, usize) {
+        self.inner.queue.retained()
     }
 }
 

@@ -1,6 +1,7 @@
-//! The worker thread: drains the queue into batches and hands each batch to every exporter,
-//! borrowed, except the last, which may keep it ([`SpanExporter::export_owned`]) and gets a
-//! [`SpanRecycler`] to give the spans' attribute vectors back to the pool.
+//! The worker thread: takes the queue's chunks, each one batch, and hands each to every
+//! exporter, borrowed, except the last, which may keep it ([`SpanExporter::export_owned`]) and
+//! gets a [`SpanRecycler`] to give the spans' attribute vectors back to the pool. The emptied
+//! chunk goes back to the queue for the next spans.
 //!
 //! Exporters run with no `tracing` subscriber (their own HTTP clients, h2 or tonic must never
 //! produce spans that come back into this pipeline), and inside `catch_unwind`: an exporter that
@@ -16,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender, select};
 
 use super::SpanExporter;
 use super::buffers::{Buffers, SpanRecycler};
+use super::queue::SpanQueue;
 use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::span::SpanData;
@@ -30,7 +32,6 @@ pub(super) enum Control {
 
 #[derive(Default)]
 pub(super) struct Counters {
-    pub(super) received: AtomicU64,
     pub(super) exported: AtomicU64,
     pub(super) dropped: AtomicU64,
     pub(super) failed: AtomicU64,
@@ -40,7 +41,7 @@ pub(super) struct Counters {
 }
 
 pub(super) struct Worker {
-    pub(super) spans: Receiver<SpanData>,
+    pub(super) queue: Arc<SpanQueue>,
     /// Where emptied attribute vectors go back to the layer (bounded; see `recycle`).
     pub(super) buffers: Arc<Buffers>,
     /// The same pool, for the last exporter of each batch to give back the spans it keeps.
@@ -53,7 +54,6 @@ pub(super) struct Worker {
     pub(super) wake_pending: Arc<AtomicBool>,
     pub(super) exporters: Vec<Box<dyn SpanExporter>>,
     pub(super) resource: Resource,
-    pub(super) max_batch: usize,
     pub(super) batch_timeout: Duration,
 }
 
@@ -83,7 +83,6 @@ impl Call {
 
 impl Worker {
     pub(super) fn run(mut self) {
-        let mut batch = Vec::with_capacity(self.max_batch);
         let mut deadline = deadline_after(self.batch_timeout);
         loop {
             // `Duration::MAX` (no timer) is fine: the channel caps it itself.
@@ -95,63 +94,65 @@ impl Worker {
             select! {
                 recv(self.control) -> msg => match msg {
                     Ok(Control::Wake) => {
+                        // Cleared before the queue is looked at: a chunk filled after this
+                        // sends another wake.
                         self.wake_pending.store(false, Ordering::Release);
-                        self.drain_full(&mut batch);
+                        while let Some(chunk) = self.queue.take_full() {
+                            self.export_chunk(chunk);
+                        }
                     }
                     Ok(Control::Flush(ack)) => {
-                        self.drain(&mut batch);
+                        self.drain();
                         for i in 0..self.exporters.len() {
                             let _ = self.call(i, Call::Flush, |e, _| e.force_flush());
                         }
                         let _ = ack.send(());
                     }
                     Ok(Control::Shutdown(ack)) => {
-                        self.drain(&mut batch);
+                        self.close();
                         self.shutdown_exporters();
                         let _ = ack.send(());
                         return;
                     }
                     // Every handle is gone: export what is left and stop.
                     Err(_) => {
-                        self.drain(&mut batch);
+                        self.close();
                         self.shutdown_exporters();
                         return;
                     }
                 },
                 default(wait) => {
-                    self.drain(&mut batch);
+                    self.drain();
                     deadline = deadline_after(self.batch_timeout);
                 }
             }
         }
     }
 
-    /// Exports the full batches waiting in the queue; a remainder stays for the timer.
-    fn drain_full(&mut self, batch: &mut Vec<SpanData>) {
-        loop {
-            while batch.len() < self.max_batch {
-                match self.spans.try_recv() {
-                    Ok(span) => {
-                        self.counters.received.fetch_add(1, Ordering::Relaxed);
-                        batch.push(span);
-                    }
-                    Err(_) => return,
-                }
-            }
-            self.export(batch);
+    /// Exports the spans waiting now, a chunk at a time (not those that arrive meanwhile, so a
+    /// steady stream cannot keep it going).
+    fn drain(&mut self) {
+        let mut left = self.queue.len();
+        while left > 0
+            && let Some(chunk) = self.queue.take_any()
+        {
+            left = left.saturating_sub(chunk.len());
+            self.export_chunk(chunk);
         }
     }
 
-    /// Exports everything currently queued, in batches.
-    fn drain(&mut self, batch: &mut Vec<SpanData>) {
-        while let Ok(span) = self.spans.try_recv() {
-            self.counters.received.fetch_add(1, Ordering::Relaxed);
-            batch.push(span);
-            if batch.len() >= self.max_batch {
-                self.export(batch);
-            }
+    /// Closes the queue and exports what it held: a span submitted later is refused and
+    /// counted as dropped.
+    fn close(&mut self) {
+        for chunk in self.queue.close() {
+            self.export_chunk(chunk);
         }
-        self.export(batch);
+    }
+
+    /// Exports one chunk as a batch and gives the emptied chunk back to the queue.
+    fn export_chunk(&mut self, mut chunk: Vec<SpanData>) {
+        self.export(&mut chunk);
+        self.queue.give_back(chunk);
     }
 
     fn export(&mut self, batch: &mut Vec<SpanData>) {

@@ -503,3 +503,171 @@ fn a_recycler_outside_a_pipeline_drops_the_spans() {
     assert!(p.inner_recycler().same_pipeline(&p.inner_recycler()));
     p.shutdown(Duration::from_secs(5)).unwrap();
 }
+
+/// Holds its first batch until released, signalling when it has it; later batches pass.
+struct Gate {
+    entered: mpsc::Sender<()>,
+    release: mpsc::Receiver<()>,
+    held: bool,
+}
+
+impl Gate {
+    fn new() -> (Self, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (entered, entered_rx) = mpsc::channel();
+        let (release_tx, release) = mpsc::channel();
+        let gate = Gate {
+            entered,
+            release,
+            held: false,
+        };
+        (gate, entered_rx, release_tx)
+    }
+}
+
+impl SpanExporter for Gate {
+    fn export(&mut self, _: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+        if !self.held {
+            self.held = true;
+            let _ = self.entered.send(());
+            let _ = self.release.recv_timeout(Duration::from_secs(10));
+        }
+        Ok(())
+    }
+}
+
+/// A pipeline whose worker holds one full batch of `max_batch` (or `queue_size`, if smaller)
+/// spans in a stalled exporter, its queue empty.
+fn stalled_pipeline(queue_size: usize, max_batch: usize) -> (Pipeline, mpsc::Sender<()>) {
+    let (gate, entered, release) = Gate::new();
+    let p = Pipeline::builder()
+        .queue_size(queue_size)
+        .max_batch(max_batch)
+        .batch_timeout(Duration::from_secs(600))
+        .exporter(gate)
+        .build();
+    for _ in 0..queue_size.min(max_batch) {
+        assert!(p.submit(span("held")));
+    }
+    entered.recv_timeout(Duration::from_secs(10)).unwrap();
+    (p, release)
+}
+
+#[test]
+fn the_queue_size_is_exact_below_at_and_above_the_batch_size() {
+    for queue_size in [3, 4, 9] {
+        let (p, release) = stalled_pipeline(queue_size, 4);
+        let held = queue_size.min(4) as u64;
+        for i in 0..queue_size {
+            assert!(p.submit(span("queued")), "{queue_size}: span {i} refused");
+        }
+        assert!(!p.submit(span("one too many")), "{queue_size}");
+        let s = p.stats();
+        assert_eq!((s.queued, s.dropped), (held + queue_size as u64, 1));
+        release.send(()).unwrap();
+        p.flush(Duration::from_secs(10)).unwrap();
+        let s = p.stats();
+        assert_eq!(
+            (s.queued, s.exported, s.dropped, s.failed),
+            (held + queue_size as u64, held + queue_size as u64, 1, 0),
+            "{queue_size}"
+        );
+        p.shutdown(Duration::from_secs(10)).unwrap();
+    }
+}
+
+#[test]
+fn a_large_queue_holds_storage_for_what_it_holds_not_for_its_size() {
+    let mem = InMemoryExporter::new();
+    let p = Pipeline::builder()
+        .queue_size(65_536)
+        .exporter(mem.clone())
+        .build();
+    assert_eq!(p.retained(), (0, 0), "no span, no storage");
+    p.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(p.retained(), (0, 0));
+    p.shutdown(Duration::from_secs(10)).unwrap();
+
+    // A burst while the exporter is stalled: a chunk of one batch per 512 spans.
+    let (p, release) = stalled_pipeline(65_536, 512);
+    for _ in 0..4096 {
+        assert!(p.submit(span("burst")));
+    }
+    assert_eq!(p.retained(), (8, 8 * 512));
+    release.send(()).unwrap();
+    p.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(p.stats().exported, 512 + 4096);
+    // Once exported, only the spare chunks remain.
+    assert_eq!(p.retained(), (2, 2 * 512));
+    p.shutdown(Duration::from_secs(10)).unwrap();
+    assert_eq!(p.retained(), (0, 0));
+}
+
+/// Signals when its `shutdown` starts and holds it until released.
+struct SlowShutdown {
+    shutting: mpsc::Sender<()>,
+    release: mpsc::Receiver<()>,
+}
+
+impl SpanExporter for SlowShutdown {
+    fn export(&mut self, _: &[SpanData], _: &Resource) -> Result<(), ExportError> {
+        Ok(())
+    }
+
+    fn shutdown(&mut self) -> Result<(), ExportError> {
+        let _ = self.shutting.send(());
+        let _ = self.release.recv_timeout(Duration::from_secs(10));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_span_submitted_while_the_exporters_shut_down_is_dropped_and_counted() {
+    let (shutting, shutting_rx) = mpsc::channel();
+    let (release_tx, release) = mpsc::channel();
+    let p = Pipeline::builder()
+        .exporter(SlowShutdown { shutting, release })
+        .build();
+    assert!(p.submit(span("before")));
+    let q = p.clone();
+    let shutdown = std::thread::spawn(move || q.shutdown(Duration::from_secs(20)));
+    shutting_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    // The worker has taken what was queued and closed the queue.
+    assert!(!p.submit(span("late")));
+    release_tx.send(()).unwrap();
+    shutdown.join().unwrap().unwrap();
+    let s = p.stats();
+    assert_eq!((s.queued, s.exported, s.dropped), (1, 1, 1));
+}
+
+#[test]
+fn spans_racing_shutdown_are_each_exported_or_counted_as_dropped() {
+    let mem = InMemoryExporter::new();
+    let p = Pipeline::builder()
+        .queue_size(100_000)
+        .max_batch(64)
+        .exporter(mem.clone())
+        .build();
+    let threads = 4u64;
+    let per_thread = 20_000u64;
+    let accepted: u64 = std::thread::scope(|s| {
+        let submitters: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..per_thread)
+                        .map(|_| u64::from(p.submit(span("racing"))))
+                        .sum::<u64>()
+                })
+            })
+            .collect();
+        while p.stats().queued < 1000 {
+            std::thread::yield_now();
+        }
+        p.shutdown(Duration::from_secs(20)).unwrap();
+        submitters.into_iter().map(|t| t.join().unwrap()).sum()
+    });
+    let s = p.stats();
+    assert_eq!(s.queued, accepted);
+    assert_eq!(s.queued + s.dropped, threads * per_thread);
+    assert_eq!((s.exported, s.failed), (accepted, 0));
+    assert_eq!(mem.spans().len() as u64, accepted);
+}
