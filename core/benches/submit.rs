@@ -1,17 +1,30 @@
 //! Producers contending for one export queue: 1, 2 and 4 threads submitting finished spans to
-//! one `Pipeline` at once, its exporter discarding each batch. One iteration is one span from
-//! each thread, so with no contention the time per iteration stays flat as threads are added
-//! (on a machine with that many cores). The queue holds 65,536 spans, as in the load benchmark;
-//! the spans each case dropped because the worker fell behind are printed after it, since a
-//! dropped span costs less than a queued one.
+//! one `Pipeline` at once, its exporter discarding each batch. The figure is the CPU time per
+//! span of the submitting threads, from the scheduler's own accounting
+//! (`/proc/thread-self/schedstat`, Linux; see `support/callgrind.rs`), so time spent waiting for
+//! a CPU on a busy machine is left out while time spent contending for the queue (spinning,
+//! futex calls) is counted. With no contention it stays flat as threads are added. The queue
+//! holds 65,536 spans, as in the load benchmark. The threads submit in rounds, the queue flushed
+//! between two, so that no span is dropped (a dropped span costs less than a queued one; each
+//! case prints its counters after it, to show that): `steady` rounds of 1,024 spans (two
+//! batches, what a worker that keeps up sees queued), `burst` rounds of 16,384 (32 batches
+//! queued at once when the worker falls behind). Ten samples of at least half a second each, as
+//! the accounting moves in scheduler ticks (4 ms here).
 
 use std::hint::black_box;
 use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use criterion::{Criterion, Throughput};
+use criterion::Criterion;
 use tracewire::export::{Pipeline, SpanExporter};
 use tracewire::{ExportError, Resource, SpanContext, SpanData};
+
+use callgrind::on_cpu_ns;
+
+// Only its reader of the scheduler's accounting is used here.
+#[allow(dead_code)]
+#[path = "support/callgrind.rs"]
+mod callgrind;
 
 /// Looks at every batch and keeps nothing.
 struct Null;
@@ -23,51 +36,66 @@ impl SpanExporter for Null {
     }
 }
 
-/// `threads` threads each submit `n` spans, started together; the wall-clock time until the
-/// last one is done.
-fn submit_from(pipeline: &Pipeline, threads: usize, n: u64) -> Duration {
+/// `threads` threads each submit `n` spans, started together, in rounds of `round` spans (all
+/// threads together) between which the queue is flushed; their CPU time, summed, per thread.
+fn submit_from(pipeline: &Pipeline, threads: usize, round: u64, n: u64) -> Duration {
+    let per_round = round / threads as u64;
+    let rounds = n.div_ceil(per_round);
     let start_line = Barrier::new(threads + 1);
+    let finish_line = Barrier::new(threads + 1);
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
+        let submitters: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    start_line.wait();
-                    for _ in 0..n {
-                        pipeline.submit(SpanData::new(SpanContext::default(), "s"));
+                    let start = on_cpu_ns();
+                    for round in 0..rounds {
+                        let spans = per_round.min(n - round * per_round);
+                        start_line.wait();
+                        for _ in 0..spans {
+                            pipeline.submit(SpanData::new(SpanContext::default(), "s"));
+                        }
+                        finish_line.wait();
                     }
+                    on_cpu_ns() - start
                 })
             })
             .collect();
-        start_line.wait();
-        let start = Instant::now();
-        for w in workers {
-            w.join().expect("a submitting thread panicked");
+        for _ in 0..rounds {
+            start_line.wait();
+            finish_line.wait();
+            pipeline
+                .flush(Duration::from_secs(60))
+                .expect("the worker keeps up");
         }
-        start.elapsed()
+        let spent: u64 = submitters
+            .into_iter()
+            .map(|t| t.join().expect("a submitting thread panicked"))
+            .sum();
+        Duration::from_nanos(spent / threads as u64)
     })
 }
 
 fn bench(c: &mut Criterion) {
-    let mut g = c.benchmark_group("submit, threads at once");
-    for threads in [1, 2, 4] {
-        let pipeline = Pipeline::builder()
-            .queue_size(65_536)
-            .max_batch(512)
-            .batch_timeout(Duration::from_secs(3600))
-            .exporter(Null)
-            .build();
-        g.throughput(Throughput::Elements(threads as u64));
-        g.bench_function(format!("{threads} thread(s)"), |b| {
-            b.iter_custom(|iters| submit_from(&pipeline, threads, iters));
-        });
-        pipeline
-            .shutdown(Duration::from_secs(60))
-            .expect("the pipeline shuts down");
-        let stats = pipeline.stats();
-        eprintln!(
-            "{threads} thread(s): {} queued, {} dropped",
-            stats.queued, stats.dropped
-        );
+    let mut g = c.benchmark_group("submit, CPU per span, threads at once");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    for (pattern, round) in [("steady", 1024), ("burst", 16_384)] {
+        for threads in [1, 2, 4] {
+            let pipeline = Pipeline::builder()
+                .queue_size(65_536)
+                .max_batch(512)
+                .batch_timeout(Duration::from_secs(3600))
+                .exporter(Null)
+                .build();
+            let name = format!("{pattern}, {threads} thread(s)");
+            g.bench_function(&name, |b| {
+                b.iter_custom(|iters| submit_from(&pipeline, threads, round, iters));
+            });
+            pipeline
+                .shutdown(Duration::from_secs(60))
+                .expect("the pipeline shuts down");
+            let stats = pipeline.stats();
+            eprintln!("{name}: {} queued, {} dropped", stats.queued, stats.dropped);
+        }
     }
     g.finish();
 }

@@ -117,7 +117,8 @@ impl PipelineBuilder {
     }
 
     /// The most spans waiting for export; more are dropped and counted (default 2048, at most
-    /// [`MAX_QUEUE_SIZE`]).
+    /// [`MAX_QUEUE_SIZE`]). A bound, not a reservation: the queue takes memory for the spans
+    /// waiting, one batch's room at a time, and gives it back once they are exported.
     pub fn queue_size(mut self, n: usize) -> Self {
         self.queue_size = n.clamp(1, MAX_QUEUE_SIZE);
         self
@@ -221,8 +222,9 @@ impl Pipeline {
         PipelineBuilder::default()
     }
 
-    /// Queues a finished span without blocking. Returns `false` (and counts a drop) when the
-    /// queue is full or the pipeline is shut down.
+    /// Queues a finished span without waiting for the worker or an exporter (the queue's lock
+    /// is held only to move one span in or one batch out). Returns `false` (and counts a drop)
+    /// when the queue is full or the pipeline is shut down.
     ///
     /// The worker is not woken for each span — a wake-up costs a context switch, which on a busy
     /// server costs more than recording the span. It wakes when a full batch is waiting, when
