@@ -22,32 +22,25 @@ use std::time::Duration;
 
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue};
-use tracewire::export::{Pipeline, SpanExporter};
+use tracewire::export::Pipeline;
 use tracewire::propagation::Propagators;
-use tracewire::{ExportError, Resource, Sampler, SpanData, TracewireLayer};
+use tracewire::{Sampler, TracewireLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 use callgrind::{Discard, on_cpu_ns};
 use headers::inbound;
+use null::Null;
 
 #[path = "support/callgrind.rs"]
 mod callgrind;
 #[path = "support/headers.rs"]
 mod headers;
+#[path = "support/null.rs"]
+mod null;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const ITERATIONS: u64 = 2000;
-
-/// An exporter that looks at every span and keeps nothing.
-struct Null;
-
-impl SpanExporter for Null {
-    fn export(&mut self, batch: &[SpanData], _: &Resource) -> Result<(), ExportError> {
-        black_box(batch);
-        Ok(())
-    }
-}
 
 /// A layer that does nothing: what the registry costs under any layer (see `noop` below).
 struct Noop;

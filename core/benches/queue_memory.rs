@@ -10,36 +10,26 @@
 //! `cargo bench -p tracewire --bench queue_memory` prints each case's peak and its ratio to the
 //! floor; `queue_memory CASE` runs one case and prints its peak in KiB.
 
-use std::hint::black_box;
 use std::process::Command;
 use std::time::Duration;
 
-use tracewire::export::{Pipeline, SpanExporter, SpanSink};
-use tracewire::{ExportError, Resource, Sampler, SpanData, TracewireLayer};
+use tracewire::export::{Pipeline, SpanSink};
+use tracewire::{Sampler, TracewireLayer};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
+use callgrind::Discard;
+use null::Null;
+
+// Only its span sink that drops what it is given is used here.
+#[allow(dead_code)]
+#[path = "support/callgrind.rs"]
+mod callgrind;
+#[path = "support/null.rs"]
+mod null;
+
 const CASES: &[&str] = &["floor", "idle", "unsampled", "sampled"];
 const SPANS: u64 = 200_000;
-
-/// Looks at every batch and keeps nothing.
-struct Null;
-
-impl SpanExporter for Null {
-    fn export(&mut self, batch: &[SpanData], _: &Resource) -> Result<(), ExportError> {
-        black_box(batch);
-        Ok(())
-    }
-}
-
-/// Drops finished spans.
-struct Discard;
-
-impl SpanSink for Discard {
-    fn on_end(&self, span: SpanData) {
-        black_box(span);
-    }
-}
 
 fn pipeline() -> Pipeline {
     Pipeline::builder()

@@ -11,30 +11,22 @@
 //! queued at once when the worker falls behind). Ten samples of at least half a second each, as
 //! the accounting moves in scheduler ticks (4 ms here).
 
-use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::Duration;
 
 use criterion::Criterion;
-use tracewire::export::{Pipeline, SpanExporter};
-use tracewire::{ExportError, Resource, SpanContext, SpanData};
+use tracewire::export::Pipeline;
+use tracewire::{SpanContext, SpanData};
 
 use callgrind::on_cpu_ns;
+use null::Null;
 
 // Only its reader of the scheduler's accounting is used here.
 #[allow(dead_code)]
 #[path = "support/callgrind.rs"]
 mod callgrind;
-
-/// Looks at every batch and keeps nothing.
-struct Null;
-
-impl SpanExporter for Null {
-    fn export(&mut self, batch: &[SpanData], _: &Resource) -> Result<(), ExportError> {
-        black_box(batch);
-        Ok(())
-    }
-}
+#[path = "support/null.rs"]
+mod null;
 
 /// `threads` threads each submit `n` spans, started together, in rounds of `round` spans (all
 /// threads together) between which the queue is flushed; their CPU time, summed, per thread.

@@ -8,11 +8,11 @@
 //! next spans (a chunk whose storage an exporter took away is not kept), so after a burst the
 //! queue returns to that many chunks.
 //!
-//! One lock guards it. A producer holds it to move one span in, never to allocate (a new chunk
-//! is allocated before the lock is taken again) nor to free; the worker holds it to take a
-//! chunk out or give one back, once per batch, so the worker does nothing per span. Closing
-//! takes what is left in the same step, so a span is either taken by the worker or refused
-//! (and counted as dropped by the caller), never left behind.
+//! One lock guards it. A producer holds it to move one span in, never to allocate or free a
+//! chunk (a new one is allocated with the lock released, then the lock is taken again); the
+//! worker holds it to take a chunk out or give one back, once per batch, so the worker does
+//! nothing per span. Closing takes what is left in the same step, so a span is either taken by
+//! the worker or refused (and counted as dropped by the caller), never left behind.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -44,8 +44,8 @@ pub(crate) const BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
 pub(crate) const BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
 pub(crate) const BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
 
-/// The largest queue or batch the environment may ask for (core's cap): the export queue is
-/// allocated up front, so larger values are cut to this.
+/// The largest queue or batch the environment may ask for (core's cap, the most spans a stalled
+/// exporter can let pile up); larger values are cut to this.
 pub use tracewire::export::MAX_QUEUE_SIZE;
 const MAX_SPANS: u64 = MAX_QUEUE_SIZE as u64;
 
