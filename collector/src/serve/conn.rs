@@ -7,12 +7,19 @@
 //! | HTTP/1.1, part of a request head received | `header_read` from its first byte | at once |
 //! | no request in flight | `keep_alive` since the last one ended (or since accept) | HTTP/1.1 at once, HTTP/2 with GOAWAY |
 //! | a request in flight, no byte moved either way | `stall` | at once |
-//! | evicted (the listener is full) or shutting down | — | idle: as above; busy: after the current requests |
+//! | evicted (the listener is full) or shutting down | — | idle: as above; busy: after the current requests, whose HTTP/1.1 answers say `Connection: close` |
 //! | cut (the listener is full and its request body arrives too slowly) | — | at once |
 //!
 //! A connection closed with GOAWAY that does not finish within `header_read` is cut. For the
 //! listener's choice of a body to cut, [`Receiving`] guards note when a connection's request
 //! bodies began arriving and how many bytes they have brought.
+//!
+//! [`drive`] sees a shutdown or an eviction only between two polls of the connection, while
+//! hyper may read the rest of a request, answer it and write the answer within one poll. So the
+//! answer itself asks whether its request is the last ([`InFlight::last_on_connection`], read
+//! from the shutdown signal and the eviction flag) and then says `Connection: close`: without
+//! it, an answer made in that window went out as kept alive and the connection, idle by the
+//! time [`drive`] looked, was cut under it.
 
 use std::io;
 use std::pin::Pin;
@@ -44,15 +51,23 @@ pub(crate) struct ListenerShared {
     pub(crate) pressure: AtomicBool,
     /// Notified when a connection goes idle under pressure: a candidate to close.
     pub(crate) went_idle: Notify,
+    /// The collector's shutdown signal, read where a connection's own task has not seen it yet.
+    shutdown: watch::Receiver<bool>,
 }
 
 impl ListenerShared {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(shutdown: watch::Receiver<bool>) -> Self {
         ListenerShared {
             base: Instant::now(),
             pressure: AtomicBool::new(false),
             went_idle: Notify::new(),
+            shutdown,
         }
+    }
+
+    /// Whether shutdown has begun (the signal is true, or its sender is gone).
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow() || self.shutdown.has_changed().is_err()
     }
 
     /// Now, in nanoseconds since the listener started.
@@ -212,6 +227,13 @@ impl InFlight {
         conn.in_flight.fetch_add(1, Ordering::AcqRel);
         conn.head_started.store(0, Ordering::Release);
         InFlight(conn.clone())
+    }
+
+    /// Whether the connection is to close after this request: the collector is shutting down
+    /// or the listener asked for the connection's slot. Read when the response head is made,
+    /// as the connection's own task may not have seen the request to close yet.
+    pub(crate) fn last_on_connection(&self) -> bool {
+        self.0.listener.stopping() || self.0.evicted()
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response, Version};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
@@ -83,6 +83,7 @@ where
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let guard = InFlight::new(&self.conn);
         let ui = self.ctx.kind == ListenerKind::Api;
+        let h1 = req.version() < Version::HTTP_2;
         if let Some(early) = self.ctx.screen(&req) {
             return ResponseFuture {
                 state: State::Early {
@@ -90,6 +91,7 @@ where
                 },
                 guard: Some(guard),
                 ui,
+                h1,
             };
         }
         let grpc = self.ctx.kind == ListenerKind::OtlpGrpc;
@@ -102,6 +104,7 @@ where
             },
             guard: Some(guard),
             ui,
+            h1,
         }
     }
 }
@@ -121,6 +124,8 @@ pin_project! {
         state: State<F>,
         guard: Option<InFlight>,
         ui: bool,
+        // An HTTP/1.x request, whose response says when the connection closes after it.
+        h1: bool,
     }
 }
 
@@ -152,6 +157,15 @@ where
             auth::secure_headers(response.headers_mut());
         }
         let guard = this.guard.take();
+        // The connection's task learns of a shutdown or an eviction only between two polls of
+        // the connection, and hyper may read the rest of a request and write its response
+        // within one poll: a response made once either has begun says itself that it is the
+        // last, and hyper closes the connection after it.
+        if *this.h1 && guard.as_ref().is_some_and(InFlight::last_on_connection) {
+            response
+                .headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        }
         Poll::Ready(Ok(response.map(|body| ResponseBody {
             body,
             _guard: guard,
@@ -192,5 +206,111 @@ impl<B: EdgeBody> Body for ResponseBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::serve::{Edge, EdgeConfig, Listener};
+
+    const PATIENCE: Duration = Duration::from_secs(10);
+
+    /// One response's head (lower-case header names) and body, read off a kept-alive connection.
+    async fn response(s: &mut TcpStream) -> (String, Vec<(String, String)>, Vec<u8>) {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(
+                s.read_u8()
+                    .await
+                    .expect("the connection ends inside a head"),
+            );
+        }
+        let head = String::from_utf8(head).unwrap();
+        let mut lines = head.trim_end().split("\r\n");
+        let status = lines.next().unwrap().to_owned();
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.to_ascii_lowercase(), v.trim().to_owned())
+            })
+            .collect();
+        let len = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let mut body = vec![0; len];
+        s.read_exact(&mut body).await.unwrap();
+        (status, headers, body)
+    }
+
+    fn connection(headers: &[(String, String)]) -> Vec<&str> {
+        headers
+            .iter()
+            .filter(|(n, _)| n == "connection")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The handler of `/last` begins the shutdown itself: the signal comes after the request's
+    /// head was read, and hyper writes the response within the same poll of the connection, so
+    /// before the connection's own task can see the signal. This is the interleaving a busy
+    /// machine produces when a request's last bytes arrive while shutdown begins.
+    #[tokio::test]
+    async fn a_response_made_once_shutdown_has_begun_closes_its_connection() {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let cfg = EdgeConfig::default();
+        let edge = Edge {
+            budget: Budget::new(cfg.max_in_flight_bytes),
+            cfg,
+            auth: None,
+        };
+        let listener = Listener::new(ListenerKind::OtlpHttp, tcp, &edge);
+        let (stop, stopped) = watch::channel(false);
+        let stop = Arc::new(stop);
+        let inner = tower::service_fn(move |req: Request<RequestBody>| {
+            if req.uri().path() == "/last" {
+                stop.send_replace(true);
+            }
+            std::future::ready(Ok::<_, Infallible>(Response::new(Full::new(
+                Bytes::from_static(b"ok"),
+            ))))
+        });
+        let serving = tokio::spawn(listener.serve(inner, stopped));
+
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        s.write_all(get("/first").as_bytes()).await.unwrap();
+        let (status, headers, body) = tokio::time::timeout(PATIENCE, response(&mut s))
+            .await
+            .unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(connection(&headers), Vec::<&str>::new(), "kept alive");
+        assert_eq!(body, b"ok");
+
+        s.write_all(get("/last").as_bytes()).await.unwrap();
+        let (status, headers, body) = tokio::time::timeout(PATIENCE, response(&mut s))
+            .await
+            .unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(connection(&headers), ["close"]);
+        assert_eq!(body, b"ok");
+        let mut rest = Vec::new();
+        let n = tokio::time::timeout(PATIENCE, s.read_to_end(&mut rest))
+            .await
+            .expect("left open after its last response")
+            .unwrap();
+        assert_eq!(n, 0);
+        tokio::time::timeout(PATIENCE, serving)
+            .await
+            .expect("shutdown hangs")
+            .unwrap();
     }
 }

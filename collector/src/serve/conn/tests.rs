@@ -11,8 +11,13 @@ fn timeouts() -> Timeouts {
     }
 }
 
+/// A connection of a listener whose shutdown signal's sender is gone (the clock tests pass
+/// `stop` to [`decide`] themselves).
 fn conn(h2: bool) -> Arc<ConnShared> {
-    Arc::new(ConnShared::new(Arc::new(ListenerShared::new()), h2))
+    Arc::new(ConnShared::new(
+        Arc::new(ListenerShared::new(watch::channel(false).1)),
+        h2,
+    ))
 }
 
 fn at(c: &ConnShared, secs: u64) -> Instant {
@@ -100,6 +105,33 @@ async fn stopping_cuts_idle_http1_and_finishes_http2_or_busy() {
     // HTTP/2 bytes while idle start no header clock.
     h2.on_read(h2.listener.now());
     assert_eq!(h2.head_started.load(Ordering::Acquire), 0);
+}
+
+#[tokio::test]
+async fn a_request_is_the_last_on_its_connection_once_shutdown_or_eviction_has_begun() {
+    let (stop, stopped) = watch::channel(false);
+    let listener = Arc::new(ListenerShared::new(stopped));
+    let c = Arc::new(ConnShared::new(listener.clone(), false));
+    let req = InFlight::new(&c);
+    assert!(!req.last_on_connection());
+    // Evicted while busy: this request is its last.
+    c.evict();
+    assert!(req.last_on_connection());
+    // Shutdown: read from the signal itself, whether or not the connection's task saw it.
+    let other = Arc::new(ConnShared::new(listener.clone(), true));
+    let req = InFlight::new(&other);
+    assert!(!req.last_on_connection());
+    stop.send_replace(true);
+    assert!(req.last_on_connection());
+    // A sender gone is a shutdown too, as for the listener's accept loop.
+    let (stop, stopped) = watch::channel(false);
+    let c = Arc::new(ConnShared::new(
+        Arc::new(ListenerShared::new(stopped)),
+        false,
+    ));
+    let req = InFlight::new(&c);
+    drop(stop);
+    assert!(req.last_on_connection());
 }
 
 #[test]
