@@ -1,3 +1,4 @@
+use super::socket::sniff;
 use super::*;
 use std::time::Duration;
 
