@@ -7,7 +7,7 @@
 //! | HTTP/1.1, part of a request head received | `header_read` from its first byte | at once |
 //! | no request in flight | `keep_alive` since the last one ended (or since accept) | HTTP/1.1 at once, HTTP/2 with GOAWAY |
 //! | a request in flight, no byte moved either way | `stall` | at once |
-//! | evicted (the listener is full) or shutting down | — | idle: as above; busy: after the current requests, whose HTTP/1.1 answers say `Connection: close` |
+//! | evicted (the listener is full) or shutting down | — | idle: as above; busy: after the current requests (HTTP/1.1: `Connection: close`, the answer written out whole) |
 //! | cut (the listener is full and its request body arrives too slowly) | — | at once |
 //!
 //! A connection closed with GOAWAY that does not finish within `header_read` is cut. For the
@@ -15,11 +15,12 @@
 //! bodies began arriving and how many bytes they have brought.
 //!
 //! [`drive`] sees a shutdown or an eviction only between two polls of the connection, while
-//! hyper may read the rest of a request, answer it and write the answer within one poll. So the
-//! answer itself asks whether its request is the last ([`InFlight::last_on_connection`], read
-//! from the shutdown signal and the eviction flag) and then says `Connection: close`: without
-//! it, an answer made in that window went out as kept alive and the connection, idle by the
-//! time [`drive`] looked, was cut under it.
+//! hyper may read the rest of a request and answer it within one poll; so the answer asks
+//! itself whether it is the last ([`InFlight::answer_is_last`]) and says `Connection: close`.
+//! A request stops counting as in flight once hyper has taken the end of its answer, which may
+//! still sit in hyper's write buffer: an HTTP/1.1 connection whose last answer is decided is
+//! therefore left to hyper, which writes it out and ends the connection, and cut only at a
+//! stall.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -98,6 +99,9 @@ pub(crate) struct ConnShared {
     evict: AtomicBool,
     /// Asked by the listener to close at once, busy or not.
     cut: AtomicBool,
+    /// An HTTP/1.1 answer said `Connection: close`: hyper ends the connection once it is
+    /// written.
+    last_answer: AtomicBool,
     /// Request bodies still arriving.
     receiving: AtomicUsize,
     /// When the current run of arriving bodies began.
@@ -119,6 +123,7 @@ impl ConnShared {
             proto: AtomicU8::new(if http2_only { PROTO_H2 } else { PROTO_UNKNOWN }),
             evict: AtomicBool::new(false),
             cut: AtomicBool::new(false),
+            last_answer: AtomicBool::new(false),
             receiving: AtomicUsize::new(0),
             receiving_since: AtomicU64::new(0),
             received: AtomicU64::new(0),
@@ -226,11 +231,17 @@ impl InFlight {
         InFlight(conn.clone())
     }
 
-    /// Whether the connection is to close after this request: the collector is shutting down
-    /// or the listener asked for the connection's slot. Read when the response head is made,
-    /// as the connection's own task may not have seen the request to close yet.
-    pub(crate) fn last_on_connection(&self) -> bool {
-        self.0.listener.stopping() || self.0.evicted()
+    /// Whether the HTTP/1.1 answer to this request is the connection's last: the collector
+    /// is shutting down or the listener asked for the connection's slot. Read when the answer is
+    /// made, as the connection's own task may not have seen the request to close yet; when it
+    /// is the last, the connection is no longer cut once idle but left to hyper to write the
+    /// answer out and end.
+    pub(crate) fn answer_is_last(&self) -> bool {
+        let last = self.0.listener.stopping() || self.0.evicted();
+        if last {
+            self.0.last_answer.store(true, Ordering::Release);
+        }
+        last
     }
 }
 
@@ -295,11 +306,20 @@ fn decide(c: &ConnShared, t: &Timeouts, stop: bool, closing: &mut Closing, now: 
     }
     let idle = c.in_flight.load(Ordering::Acquire) == 0;
     let h2 = c.is_h2();
+    // HTTP/1.1 with its last answer decided (asked to finish while busy, or an answer said
+    // `Connection: close`): hyper writes that answer out, its tail may still be buffered when
+    // the request stops counting as in flight, and then ends the connection itself.
+    let ending = !h2 && (closing.asked || c.last_answer.load(Ordering::Acquire));
     if (stop || c.evicted()) && !closing.asked {
-        return if idle && !h2 { Next::Cut } else { Next::Finish };
+        return if idle && !h2 && !ending {
+            Next::Cut
+        } else {
+            Next::Finish
+        };
     }
-    if !idle {
-        // Busy: only a stall ends it early (a finishing connection ends with its requests).
+    if !idle || ending {
+        // Busy or ending: only a stall ends it early (a finishing connection ends with its
+        // requests).
         let at = l.instant(c.last_io.load(Ordering::Acquire)) + t.stall;
         return if now >= at {
             Next::Cut
@@ -308,9 +328,6 @@ fn decide(c: &ConnShared, t: &Timeouts, stop: bool, closing: &mut Closing, now: 
         };
     }
     if closing.asked {
-        if !h2 {
-            return Next::Cut;
-        }
         let at = *closing.cut_at.get_or_insert(now + t.header_read);
         return if now >= at {
             Next::Cut

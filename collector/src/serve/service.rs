@@ -161,7 +161,7 @@ where
         // the connection, and hyper may read the rest of a request and write its response
         // within one poll: a response made once either has begun says itself that it is the
         // last, and hyper closes the connection after it.
-        if *this.h1 && guard.as_ref().is_some_and(InFlight::last_on_connection) {
+        if *this.h1 && guard.as_ref().is_some_and(InFlight::answer_is_last) {
             response
                 .headers_mut()
                 .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
@@ -211,18 +211,52 @@ impl<B: EdgeBody> Body for ResponseBody<B> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::SocketAddr;
     use std::time::Duration;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
+    use tokio::net::{TcpListener, TcpSocket, TcpStream};
     use tokio::sync::watch;
+    use tokio::task::JoinHandle;
 
     use super::*;
     use crate::serve::{Edge, EdgeConfig, Listener};
 
     const PATIENCE: Duration = Duration::from_secs(10);
 
-    /// One response's head (lower-case header names) and body, read off a kept-alive connection.
+    /// An OTLP/HTTP listener with the default settings on a loopback port, answering every
+    /// request with `body`; the handler of `/last` begins the shutdown itself. The signal then
+    /// comes after the request's head was read, and hyper writes the answer within the same
+    /// poll of the connection, so before the connection's own task can see the signal: the
+    /// interleaving a busy machine produces when a request's last bytes arrive while shutdown
+    /// begins.
+    async fn listen(body: Bytes) -> (SocketAddr, JoinHandle<()>) {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let cfg = EdgeConfig::default();
+        let edge = Edge {
+            budget: Budget::new(cfg.max_in_flight_bytes),
+            cfg,
+            auth: None,
+        };
+        let listener = Listener::new(ListenerKind::OtlpHttp, tcp, &edge);
+        let (stop, stopped) = watch::channel(false);
+        let stop = Arc::new(stop);
+        let inner = tower::service_fn(move |req: Request<RequestBody>| {
+            if req.uri().path() == "/last" {
+                stop.send_replace(true);
+            }
+            std::future::ready(Ok::<_, Infallible>(Response::new(Full::new(body.clone()))))
+        });
+        (addr, tokio::spawn(listener.serve(inner, stopped)))
+    }
+
+    fn get(path: &str) -> String {
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    }
+
+    /// One response's status line, headers (lower-case names) and body, read off a kept-alive
+    /// connection.
     async fn response(s: &mut TcpStream) -> (String, Vec<(String, String)>, Vec<u8>) {
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
@@ -246,7 +280,9 @@ mod tests {
             .find(|(n, _)| n == "content-length")
             .map_or(0, |(_, v)| v.parse().unwrap());
         let mut body = vec![0; len];
-        s.read_exact(&mut body).await.unwrap();
+        s.read_exact(&mut body)
+            .await
+            .expect("the connection ends inside a body");
         (status, headers, body)
     }
 
@@ -258,35 +294,20 @@ mod tests {
             .collect()
     }
 
-    /// The handler of `/last` begins the shutdown itself: the signal comes after the request's
-    /// head was read, and hyper writes the response within the same poll of the connection, so
-    /// before the connection's own task can see the signal. This is the interleaving a busy
-    /// machine produces when a request's last bytes arrive while shutdown begins.
+    /// Reads until the server closes the connection, which must then have nothing more to say.
+    async fn closed(mut s: TcpStream) {
+        let mut rest = Vec::new();
+        tokio::time::timeout(PATIENCE, s.read_to_end(&mut rest))
+            .await
+            .expect("left open after its last answer")
+            .unwrap();
+        assert_eq!(rest, b"");
+    }
+
     #[tokio::test]
     async fn a_response_made_once_shutdown_has_begun_closes_its_connection() {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = tcp.local_addr().unwrap();
-        let cfg = EdgeConfig::default();
-        let edge = Edge {
-            budget: Budget::new(cfg.max_in_flight_bytes),
-            cfg,
-            auth: None,
-        };
-        let listener = Listener::new(ListenerKind::OtlpHttp, tcp, &edge);
-        let (stop, stopped) = watch::channel(false);
-        let stop = Arc::new(stop);
-        let inner = tower::service_fn(move |req: Request<RequestBody>| {
-            if req.uri().path() == "/last" {
-                stop.send_replace(true);
-            }
-            std::future::ready(Ok::<_, Infallible>(Response::new(Full::new(
-                Bytes::from_static(b"ok"),
-            ))))
-        });
-        let serving = tokio::spawn(listener.serve(inner, stopped));
-
+        let (addr, serving) = listen(Bytes::from_static(b"ok")).await;
         let mut s = TcpStream::connect(addr).await.unwrap();
-        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         s.write_all(get("/first").as_bytes()).await.unwrap();
         let (status, headers, body) = tokio::time::timeout(PATIENCE, response(&mut s))
             .await
@@ -302,12 +323,33 @@ mod tests {
         assert_eq!(status, "HTTP/1.1 200 OK");
         assert_eq!(connection(&headers), ["close"]);
         assert_eq!(body, b"ok");
-        let mut rest = Vec::new();
-        let n = tokio::time::timeout(PATIENCE, s.read_to_end(&mut rest))
+        closed(s).await;
+        tokio::time::timeout(PATIENCE, serving)
             .await
-            .expect("left open after its last response")
+            .expect("shutdown hangs")
             .unwrap();
-        assert_eq!(n, 0);
+    }
+
+    /// The request stops counting as in flight once hyper has taken the end of its answer's
+    /// body; an answer larger than the two sockets can hold is then mostly still to be written,
+    /// and must not be cut short with its connection.
+    #[tokio::test]
+    async fn the_last_answer_is_written_out_whole_before_its_connection_closes() {
+        // Far more than the loopback socket buffers between the two ends hold.
+        const LEN: usize = 32 << 20;
+        let (addr, serving) = listen(Bytes::from(vec![b'x'; LEN])).await;
+        let client = TcpSocket::new_v4().unwrap();
+        client.set_recv_buffer_size(64 << 10).unwrap();
+        let mut s = client.connect(addr).await.unwrap();
+        s.write_all(get("/last").as_bytes()).await.unwrap();
+        let (status, headers, body) = tokio::time::timeout(PATIENCE, response(&mut s))
+            .await
+            .unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(connection(&headers), ["close"]);
+        assert_eq!(body.len(), LEN);
+        assert!(body.iter().all(|&b| b == b'x'));
+        closed(s).await;
         tokio::time::timeout(PATIENCE, serving)
             .await
             .expect("shutdown hangs")

@@ -80,13 +80,35 @@ async fn stopping_cuts_idle_http1_and_finishes_http2_or_busy() {
         Next::Cut
     );
     let busy = conn(false);
-    let _req = InFlight::new(&busy);
+    let req = InFlight::new(&busy);
     let mut cl = Closing::default();
     assert_eq!(decide(&busy, &t, true, &mut cl, now), Next::Finish);
     cl.asked = true;
-    assert!(matches!(
+    let stall = busy.listener.instant(busy.last_io.load(Ordering::Acquire)) + t.stall;
+    assert_eq!(
         decide(&busy, &t, true, &mut cl, now),
-        Next::WaitUntil(_)
+        Next::WaitUntil(stall)
+    );
+    // Its answer taken, the request no longer counts, but hyper may still be writing the answer
+    // out before it ends the connection: only a stall cuts it.
+    drop(req);
+    assert_eq!(
+        decide(&busy, &t, true, &mut cl, now),
+        Next::WaitUntil(stall)
+    );
+    assert_eq!(decide(&busy, &t, true, &mut cl, stall), Next::Cut);
+    // Likewise an answer that said it was the last before the connection's task saw the
+    // shutdown (the listener of `conn` is shutting down: its signal's sender is gone).
+    let answered = conn(false);
+    let req = InFlight::new(&answered);
+    assert!(req.answer_is_last());
+    drop(req);
+    let mut cl = Closing::default();
+    assert_eq!(decide(&answered, &t, true, &mut cl, now), Next::Finish);
+    cl.asked = true;
+    assert!(matches!(
+        decide(&answered, &t, true, &mut cl, now),
+        Next::WaitUntil(at) if at > now
     ));
 
     let h2 = conn(true);
@@ -114,16 +136,16 @@ async fn a_request_is_the_last_on_its_connection_once_shutdown_or_eviction_has_b
     let listener = Arc::new(ListenerShared::new(stopped));
     let c = Arc::new(ConnShared::new(listener.clone(), false));
     let req = InFlight::new(&c);
-    assert!(!req.last_on_connection());
+    assert!(!req.answer_is_last());
     // Evicted while busy: this request is its last.
     c.evict();
-    assert!(req.last_on_connection());
+    assert!(req.answer_is_last());
     // Shutdown: read from the signal itself, whether or not the connection's task saw it.
     let other = Arc::new(ConnShared::new(listener.clone(), true));
     let req = InFlight::new(&other);
-    assert!(!req.last_on_connection());
+    assert!(!req.answer_is_last());
     stop.send_replace(true);
-    assert!(req.last_on_connection());
+    assert!(req.answer_is_last());
     // A sender gone is a shutdown too, as for the listener's accept loop.
     let (stop, stopped) = watch::channel(false);
     let c = Arc::new(ConnShared::new(
@@ -132,7 +154,7 @@ async fn a_request_is_the_last_on_its_connection_once_shutdown_or_eviction_has_b
     ));
     let req = InFlight::new(&c);
     drop(stop);
-    assert!(req.last_on_connection());
+    assert!(req.answer_is_last());
 }
 
 #[test]
