@@ -18,9 +18,9 @@
 //! hyper may read the rest of a request and answer it within one poll; so the answer asks
 //! itself whether it is the last ([`InFlight::answer_is_last`]) and says `Connection: close`.
 //! A request stops counting as in flight once hyper has taken the end of its answer, which may
-//! still sit in hyper's write buffer: an HTTP/1.1 connection whose last answer is decided is
-//! therefore left to hyper, which writes it out and ends the connection, and cut only at a
-//! stall.
+//! still sit in hyper's write buffer: an HTTP/1.1 connection whose last answer is decided, or
+//! whose socket was full at its last write, is therefore left to hyper, which writes out what
+//! it holds and ends the connection, and cut only at a stall.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -102,6 +102,9 @@ pub(crate) struct ConnShared {
     /// An HTTP/1.1 answer said `Connection: close`: hyper ends the connection once it is
     /// written.
     last_answer: AtomicBool,
+    /// The socket's last write or flush would have blocked: hyper, which writes until its
+    /// buffer is empty or the socket is full, still holds bytes to send.
+    write_blocked: AtomicBool,
     /// Request bodies still arriving.
     receiving: AtomicUsize,
     /// When the current run of arriving bodies began.
@@ -124,6 +127,7 @@ impl ConnShared {
             evict: AtomicBool::new(false),
             cut: AtomicBool::new(false),
             last_answer: AtomicBool::new(false),
+            write_blocked: AtomicBool::new(false),
             receiving: AtomicUsize::new(0),
             receiving_since: AtomicU64::new(0),
             received: AtomicU64::new(0),
@@ -184,6 +188,10 @@ impl ConnShared {
 
     pub(crate) async fn woken(&self) {
         self.wake.notified().await
+    }
+
+    fn write_blocked(&self, blocked: bool) {
+        self.write_blocked.store(blocked, Ordering::Release);
     }
 
     fn is_h2(&self) -> bool {
@@ -311,7 +319,9 @@ fn decide(c: &ConnShared, t: &Timeouts, stop: bool, closing: &mut Closing, now: 
     // the request stops counting as in flight, and then ends the connection itself.
     let ending = !h2 && (closing.asked || c.last_answer.load(Ordering::Acquire));
     if (stop || c.evicted()) && !closing.asked {
-        return if idle && !h2 && !ending {
+        // An answer made before may still be on its way out: hyper writes it before it closes.
+        let writing = c.write_blocked.load(Ordering::Acquire);
+        return if idle && !h2 && !ending && !writing {
             Next::Cut
         } else {
             Next::Finish

@@ -223,6 +223,16 @@ mod tests {
     use crate::serve::{Edge, EdgeConfig, Listener};
 
     const PATIENCE: Duration = Duration::from_secs(10);
+    /// An answer far larger than the loopback socket buffers between the two ends hold.
+    const LARGE: usize = 32 << 20;
+
+    /// A client with a small receive buffer, so that most of a large answer waits on the
+    /// server's side.
+    async fn slow_reader(addr: SocketAddr) -> TcpStream {
+        let client = TcpSocket::new_v4().unwrap();
+        client.set_recv_buffer_size(64 << 10).unwrap();
+        client.connect(addr).await.unwrap()
+    }
 
     /// An OTLP/HTTP listener with the default settings on a loopback port, answering every
     /// request with `body`; the handler of `/last` begins the shutdown itself. The signal then
@@ -230,7 +240,7 @@ mod tests {
     /// poll of the connection, so before the connection's own task can see the signal: the
     /// interleaving a busy machine produces when a request's last bytes arrive while shutdown
     /// begins.
-    async fn listen(body: Bytes) -> (SocketAddr, JoinHandle<()>) {
+    async fn listen(body: Bytes) -> (SocketAddr, Arc<watch::Sender<bool>>, JoinHandle<()>) {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
         let cfg = EdgeConfig::default();
@@ -242,13 +252,14 @@ mod tests {
         let listener = Listener::new(ListenerKind::OtlpHttp, tcp, &edge);
         let (stop, stopped) = watch::channel(false);
         let stop = Arc::new(stop);
+        let signal = stop.clone();
         let inner = tower::service_fn(move |req: Request<RequestBody>| {
             if req.uri().path() == "/last" {
                 stop.send_replace(true);
             }
             std::future::ready(Ok::<_, Infallible>(Response::new(Full::new(body.clone()))))
         });
-        (addr, tokio::spawn(listener.serve(inner, stopped)))
+        (addr, signal, tokio::spawn(listener.serve(inner, stopped)))
     }
 
     fn get(path: &str) -> String {
@@ -258,6 +269,20 @@ mod tests {
     /// One response's status line, headers (lower-case names) and body, read off a kept-alive
     /// connection.
     async fn response(s: &mut TcpStream) -> (String, Vec<(String, String)>, Vec<u8>) {
+        let (status, headers) = head(s).await;
+        let len = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let mut body = vec![0; len];
+        s.read_exact(&mut body)
+            .await
+            .expect("the connection ends inside a body");
+        (status, headers, body)
+    }
+
+    /// A response's status line and headers (lower-case names).
+    async fn head(s: &mut TcpStream) -> (String, Vec<(String, String)>) {
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
             head.push(
@@ -275,15 +300,7 @@ mod tests {
                 (n.to_ascii_lowercase(), v.trim().to_owned())
             })
             .collect();
-        let len = headers
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .map_or(0, |(_, v)| v.parse().unwrap());
-        let mut body = vec![0; len];
-        s.read_exact(&mut body)
-            .await
-            .expect("the connection ends inside a body");
-        (status, headers, body)
+        (status, headers)
     }
 
     fn connection(headers: &[(String, String)]) -> Vec<&str> {
@@ -306,7 +323,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_response_made_once_shutdown_has_begun_closes_its_connection() {
-        let (addr, serving) = listen(Bytes::from_static(b"ok")).await;
+        let (addr, _, serving) = listen(Bytes::from_static(b"ok")).await;
         let mut s = TcpStream::connect(addr).await.unwrap();
         s.write_all(get("/first").as_bytes()).await.unwrap();
         let (status, headers, body) = tokio::time::timeout(PATIENCE, response(&mut s))
@@ -335,19 +352,45 @@ mod tests {
     /// and must not be cut short with its connection.
     #[tokio::test]
     async fn the_last_answer_is_written_out_whole_before_its_connection_closes() {
-        // Far more than the loopback socket buffers between the two ends hold.
-        const LEN: usize = 32 << 20;
-        let (addr, serving) = listen(Bytes::from(vec![b'x'; LEN])).await;
-        let client = TcpSocket::new_v4().unwrap();
-        client.set_recv_buffer_size(64 << 10).unwrap();
-        let mut s = client.connect(addr).await.unwrap();
+        let (addr, _, serving) = listen(Bytes::from(vec![b'x'; LARGE])).await;
+        let mut s = slow_reader(addr).await;
         s.write_all(get("/last").as_bytes()).await.unwrap();
         let (status, headers, body) = tokio::time::timeout(PATIENCE, response(&mut s))
             .await
             .unwrap();
         assert_eq!(status, "HTTP/1.1 200 OK");
         assert_eq!(connection(&headers), ["close"]);
-        assert_eq!(body.len(), LEN);
+        assert_eq!(body.len(), LARGE);
+        assert!(body.iter().all(|&b| b == b'x'));
+        closed(s).await;
+        tokio::time::timeout(PATIENCE, serving)
+            .await
+            .expect("shutdown hangs")
+            .unwrap();
+    }
+
+    /// An answer made before shutdown began, larger than the sockets hold: when the connection
+    /// sees the shutdown, no request counts as in flight any more, but hyper still holds most
+    /// of the answer. It is written out whole, then the connection closes.
+    #[tokio::test]
+    async fn an_answer_still_being_written_when_shutdown_begins_is_written_out_whole() {
+        let (addr, stop, serving) = listen(Bytes::from(vec![b'x'; LARGE])).await;
+        let mut s = slow_reader(addr).await;
+        s.write_all(get("/large").as_bytes()).await.unwrap();
+        // The head has arrived, so the answer was made and hyper has taken its whole body.
+        let (status, headers) = tokio::time::timeout(PATIENCE, head(&mut s)).await.unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(
+            connection(&headers),
+            Vec::<&str>::new(),
+            "made before shutdown"
+        );
+        stop.send_replace(true);
+        let mut body = vec![0; LARGE];
+        tokio::time::timeout(PATIENCE, s.read_exact(&mut body))
+            .await
+            .unwrap()
+            .expect("the connection ends inside the answer");
         assert!(body.iter().all(|&b| b == b'x'));
         closed(s).await;
         tokio::time::timeout(PATIENCE, serving)

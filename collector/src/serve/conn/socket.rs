@@ -108,7 +108,9 @@ impl AsyncWrite for Tracked {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let n = ready!(io!(this, io => io.poll_write(cx, buf)))?;
+        let r = io!(this, io => io.poll_write(cx, buf));
+        this.conn.write_blocked(r.is_pending());
+        let n = ready!(r)?;
         this.wrote(n);
         Poll::Ready(Ok(n))
     }
@@ -119,7 +121,9 @@ impl AsyncWrite for Tracked {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let n = ready!(io!(this, io => io.poll_write_vectored(cx, bufs)))?;
+        let r = io!(this, io => io.poll_write_vectored(cx, bufs));
+        this.conn.write_blocked(r.is_pending());
+        let n = ready!(r)?;
         this.wrote(n);
         Poll::Ready(Ok(n))
     }
@@ -133,7 +137,10 @@ impl AsyncWrite for Tracked {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        io!(this, io => io.poll_flush(cx))
+        // TLS may take bytes into its own buffer and only block here.
+        let r = io!(this, io => io.poll_flush(cx));
+        this.conn.write_blocked(r.is_pending());
+        r
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

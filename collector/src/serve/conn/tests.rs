@@ -110,6 +110,16 @@ async fn stopping_cuts_idle_http1_and_finishes_http2_or_busy() {
         decide(&answered, &t, true, &mut cl, now),
         Next::WaitUntil(at) if at > now
     ));
+    // Likewise an answer made before, still on its way out (the socket was full).
+    let writing = conn(false);
+    writing.write_blocked(true);
+    let mut cl = Closing::default();
+    assert_eq!(decide(&writing, &t, true, &mut cl, now), Next::Finish);
+    writing.write_blocked(false);
+    assert_eq!(
+        decide(&writing, &t, true, &mut Closing::default(), now),
+        Next::Cut
+    );
 
     let h2 = conn(true);
     h2.evict();
