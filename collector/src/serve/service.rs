@@ -311,14 +311,27 @@ mod tests {
             .collect()
     }
 
-    /// Reads until the server closes the connection, which must then have nothing more to say.
-    async fn closed(mut s: TcpStream) {
+    /// Asks for `/last`: its answer, which must say it is the connection's last.
+    async fn last(s: &mut TcpStream) -> Vec<u8> {
+        s.write_all(get("/last").as_bytes()).await.unwrap();
+        let (status, headers, body) = tokio::time::timeout(PATIENCE, response(s)).await.unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(connection(&headers), ["close"]);
+        body
+    }
+
+    /// The server closes the connection with nothing more to say, and the listener ends.
+    async fn ends(mut s: TcpStream, serving: JoinHandle<()>) {
         let mut rest = Vec::new();
         tokio::time::timeout(PATIENCE, s.read_to_end(&mut rest))
             .await
             .expect("left open after its last answer")
             .unwrap();
         assert_eq!(rest, b"");
+        tokio::time::timeout(PATIENCE, serving)
+            .await
+            .expect("shutdown hangs")
+            .unwrap();
     }
 
     #[tokio::test]
@@ -333,18 +346,8 @@ mod tests {
         assert_eq!(connection(&headers), Vec::<&str>::new(), "kept alive");
         assert_eq!(body, b"ok");
 
-        s.write_all(get("/last").as_bytes()).await.unwrap();
-        let (status, headers, body) = tokio::time::timeout(PATIENCE, response(&mut s))
-            .await
-            .unwrap();
-        assert_eq!(status, "HTTP/1.1 200 OK");
-        assert_eq!(connection(&headers), ["close"]);
-        assert_eq!(body, b"ok");
-        closed(s).await;
-        tokio::time::timeout(PATIENCE, serving)
-            .await
-            .expect("shutdown hangs")
-            .unwrap();
+        assert_eq!(last(&mut s).await, b"ok");
+        ends(s, serving).await;
     }
 
     /// The request stops counting as in flight once hyper has taken the end of its answer's
@@ -354,19 +357,10 @@ mod tests {
     async fn the_last_answer_is_written_out_whole_before_its_connection_closes() {
         let (addr, _, serving) = listen(Bytes::from(vec![b'x'; LARGE])).await;
         let mut s = slow_reader(addr).await;
-        s.write_all(get("/last").as_bytes()).await.unwrap();
-        let (status, headers, body) = tokio::time::timeout(PATIENCE, response(&mut s))
-            .await
-            .unwrap();
-        assert_eq!(status, "HTTP/1.1 200 OK");
-        assert_eq!(connection(&headers), ["close"]);
+        let body = last(&mut s).await;
         assert_eq!(body.len(), LARGE);
         assert!(body.iter().all(|&b| b == b'x'));
-        closed(s).await;
-        tokio::time::timeout(PATIENCE, serving)
-            .await
-            .expect("shutdown hangs")
-            .unwrap();
+        ends(s, serving).await;
     }
 
     /// An answer made before shutdown began, larger than the sockets hold: when the connection
@@ -392,10 +386,6 @@ mod tests {
             .unwrap()
             .expect("the connection ends inside the answer");
         assert!(body.iter().all(|&b| b == b'x'));
-        closed(s).await;
-        tokio::time::timeout(PATIENCE, serving)
-            .await
-            .expect("shutdown hangs")
-            .unwrap();
+        ends(s, serving).await;
     }
 }

@@ -37,12 +37,17 @@ impl Tracked {
         Tracked { io, conn, sniff }
     }
 
-    fn wrote(&self, n: usize) {
-        if n > 0 {
+    /// Notes a write's outcome: bytes moved, or the socket full.
+    fn wrote(&self, r: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        self.conn.write_blocked(r.is_pending());
+        if let Poll::Ready(Ok(n)) = r
+            && n > 0
+        {
             self.conn
                 .last_io
                 .store(self.conn.listener.now(), Ordering::Release);
         }
+        r
     }
 }
 
@@ -109,10 +114,7 @@ impl AsyncWrite for Tracked {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = io!(this, io => io.poll_write(cx, buf));
-        this.conn.write_blocked(r.is_pending());
-        let n = ready!(r)?;
-        this.wrote(n);
-        Poll::Ready(Ok(n))
+        this.wrote(r)
     }
 
     fn poll_write_vectored(
@@ -122,10 +124,7 @@ impl AsyncWrite for Tracked {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = io!(this, io => io.poll_write_vectored(cx, bufs));
-        this.conn.write_blocked(r.is_pending());
-        let n = ready!(r)?;
-        this.wrote(n);
-        Poll::Ready(Ok(n))
+        this.wrote(r)
     }
 
     fn is_write_vectored(&self) -> bool {
