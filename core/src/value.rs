@@ -61,6 +61,26 @@ impl Text {
         }
     }
 
+    /// The string's bytes, read from the representation: unlike `as_str` (and `str::as_bytes`
+    /// through `Deref`), an inline text's bytes are not checked as UTF-8 again, so a consumer
+    /// that hashes or compares bytes (an interner's lookup) pays nothing per read. They are
+    /// always valid UTF-8: a `Text` is only ever made from a whole `str`.
+    ///
+    /// ```
+    /// use tracewire::Text;
+    ///
+    /// assert_eq!(Text::new("GET").as_bytes(), b"GET");
+    /// assert_eq!(Text::new(&"é".repeat(20)).as_bytes(), "é".repeat(20).as_bytes());
+    /// ```
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            TextRepr::Static(s) => s.as_bytes(),
+            TextRepr::Inline { len, buf } => &buf[..usize::from(*len)],
+            TextRepr::Shared(s) => s.as_bytes(),
+        }
+    }
+
     /// The string, if it is a `&'static str` kept by reference ([`Text::from`] a literal): a
     /// consumer may then key on its address, which names its text for the whole process.
     ///
@@ -79,6 +99,7 @@ impl Text {
 
     /// The length in bytes (read from the representation; `str::len` through `Deref` would
     /// check an inline text's bytes first).
+    #[inline]
     pub fn len(&self) -> usize {
         match &self.0 {
             TextRepr::Static(s) => s.len(),

@@ -130,7 +130,9 @@ impl CollectorHandle {
 
     /// Stops accepting connections, closes idle ones, gives in-flight requests the
     /// [shutdown timeout](super::CollectorBuilder::shutdown_timeout) and cuts what remains, stores
-    /// what was queued and stops the writer thread.
+    /// what was queued and stops the writer thread. A request whose head was read is answered,
+    /// over HTTP/1.1 with `Connection: close`; one whose head had not fully arrived is not (see
+    /// the crate docs on shutdown).
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         for t in self.tasks.drain(..) {

@@ -7,23 +7,39 @@
 use std::borrow::Cow;
 
 use tracewire::export::unix_nanos;
-use tracewire::{Array, Event, KeyValue, Link, SpanData, Status, Value};
+use tracewire::{Array, Event, KeyValue, Link, SpanData, Status, Text, Value};
 
 use super::batch::{NewEvent, NewLink, NewSpan, NewValue, Str};
 use crate::model::{SpanId, SpanKind, StatusCode, TraceId};
 
-/// A string as the store interns it: `'static` strings are looked up by their address first.
+/// A string as the store interns it: `'static` strings are looked up by their address first,
+/// a [`Text`] by its bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum StrRef<'a> {
     Static(&'static str),
     Other(&'a str),
+    /// A string value exported in process. Its length and bytes are read as they are kept;
+    /// `str` access checks a short (inline) text's bytes as UTF-8 on every call, so the write
+    /// path asks for it only to keep a string it has not seen (or to cut one).
+    Text(&'a Text),
 }
 
 impl<'a> StrRef<'a> {
+    /// The string (for a [`StrRef::Text`], its bytes checked as UTF-8).
     pub(crate) fn as_str(self) -> &'a str {
         match self {
             StrRef::Static(s) => s,
             StrRef::Other(s) => s,
+            StrRef::Text(t) => t.as_str(),
+        }
+    }
+
+    /// The length in bytes, without checking anything.
+    pub(crate) fn len(self) -> usize {
+        match self {
+            StrRef::Static(s) => s.len(),
+            StrRef::Other(s) => s.len(),
+            StrRef::Text(t) => t.len(),
         }
     }
 }
@@ -238,7 +254,7 @@ impl IngestAttr for KeyValue {
             Value::F64(d) => ValueRef::Double(*d),
             Value::String(t) => ValueRef::Str(match t.as_static() {
                 Some(s) => StrRef::Static(s),
-                None => StrRef::Other(t.as_str()),
+                None => StrRef::Text(t),
             }),
             Value::Array(a) => ValueRef::Array(a),
             other => ValueRef::Other(other),

@@ -163,7 +163,7 @@ impl Listener {
             builder,
         } = self;
         let builder = Arc::new(builder);
-        let shared = Arc::new(ListenerShared::new());
+        let shared = Arc::new(ListenerShared::new(shutdown.clone()));
         let mut conns = JoinSet::new();
         let mut live: HashMap<Id, Arc<ConnShared>> = HashMap::new();
         let http2_only = ctx.kind == ListenerKind::OtlpGrpc;

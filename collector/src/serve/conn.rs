@@ -7,33 +7,38 @@
 //! | HTTP/1.1, part of a request head received | `header_read` from its first byte | at once |
 //! | no request in flight | `keep_alive` since the last one ended (or since accept) | HTTP/1.1 at once, HTTP/2 with GOAWAY |
 //! | a request in flight, no byte moved either way | `stall` | at once |
-//! | evicted (the listener is full) or shutting down | — | idle: as above; busy: after the current requests |
+//! | evicted (the listener is full) or shutting down | — | idle: as above; busy: after the current requests (HTTP/1.1: `Connection: close`, the answer written out whole) |
 //! | cut (the listener is full and its request body arrives too slowly) | — | at once |
 //!
 //! A connection closed with GOAWAY that does not finish within `header_read` is cut. For the
 //! listener's choice of a body to cut, [`Receiving`] guards note when a connection's request
 //! bodies began arriving and how many bytes they have brought.
+//!
+//! [`drive`] sees a shutdown or an eviction only between two polls of the connection, while
+//! hyper may read the rest of a request and answer it within one poll; so the answer asks
+//! itself whether it is the last ([`InFlight::answer_is_last`]) and says `Connection: close`.
+//! A request stops counting as in flight once hyper has taken the end of its answer, which may
+//! still sit in hyper's write buffer: an HTTP/1.1 connection whose last answer is decided, or
+//! whose socket was full at its last write, is therefore left to hyper, which writes out what
+//! it holds and ends the connection, and cut only at a stall.
 
-use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::Timeouts;
 
+mod socket;
+
+pub(crate) use self::socket::{Io, Tracked};
+
 /// Not known yet (fewer than three bytes read).
 const PROTO_UNKNOWN: u8 = 0;
 const PROTO_H1: u8 = 1;
 const PROTO_H2: u8 = 2;
-
-/// The start of the HTTP/2 connection preface; no HTTP/1.1 method starts with it.
-const H2_PREFIX: &[u8] = b"PRI";
 
 /// What a listener shares with its connections.
 #[derive(Debug)]
@@ -44,15 +49,23 @@ pub(crate) struct ListenerShared {
     pub(crate) pressure: AtomicBool,
     /// Notified when a connection goes idle under pressure: a candidate to close.
     pub(crate) went_idle: Notify,
+    /// The collector's shutdown signal, read where a connection's own task has not seen it yet.
+    shutdown: watch::Receiver<bool>,
 }
 
 impl ListenerShared {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(shutdown: watch::Receiver<bool>) -> Self {
         ListenerShared {
             base: Instant::now(),
             pressure: AtomicBool::new(false),
             went_idle: Notify::new(),
+            shutdown,
         }
+    }
+
+    /// Whether shutdown has begun (the signal is true, or its sender is gone).
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow() || self.shutdown.has_changed().is_err()
     }
 
     /// Now, in nanoseconds since the listener started.
@@ -86,6 +99,12 @@ pub(crate) struct ConnShared {
     evict: AtomicBool,
     /// Asked by the listener to close at once, busy or not.
     cut: AtomicBool,
+    /// An HTTP/1.1 answer said `Connection: close`: hyper ends the connection once it is
+    /// written.
+    last_answer: AtomicBool,
+    /// The socket's last write or flush would have blocked: hyper, which writes until its
+    /// buffer is empty or the socket is full, still holds bytes to send.
+    write_blocked: AtomicBool,
     /// Request bodies still arriving.
     receiving: AtomicUsize,
     /// When the current run of arriving bodies began.
@@ -107,6 +126,8 @@ impl ConnShared {
             proto: AtomicU8::new(if http2_only { PROTO_H2 } else { PROTO_UNKNOWN }),
             evict: AtomicBool::new(false),
             cut: AtomicBool::new(false),
+            last_answer: AtomicBool::new(false),
+            write_blocked: AtomicBool::new(false),
             receiving: AtomicUsize::new(0),
             receiving_since: AtomicU64::new(0),
             received: AtomicU64::new(0),
@@ -169,6 +190,10 @@ impl ConnShared {
         self.wake.notified().await
     }
 
+    fn write_blocked(&self, blocked: bool) {
+        self.write_blocked.store(blocked, Ordering::Release);
+    }
+
     fn is_h2(&self) -> bool {
         self.proto.load(Ordering::Acquire) == PROTO_H2
     }
@@ -213,6 +238,19 @@ impl InFlight {
         conn.head_started.store(0, Ordering::Release);
         InFlight(conn.clone())
     }
+
+    /// Whether the HTTP/1.1 answer to this request is the connection's last: the collector
+    /// is shutting down or the listener asked for the connection's slot. Read when the answer is
+    /// made, as the connection's own task may not have seen the request to close yet; when it
+    /// is the last, the connection is no longer cut once idle but left to hyper to write the
+    /// answer out and end.
+    pub(crate) fn answer_is_last(&self) -> bool {
+        let last = self.0.listener.stopping() || self.0.evicted();
+        if last {
+            self.0.last_answer.store(true, Ordering::Release);
+        }
+        last
+    }
 }
 
 impl Drop for InFlight {
@@ -226,133 +264,6 @@ impl Drop for InFlight {
                 c.listener.went_idle.notify_one();
             }
         }
-    }
-}
-
-/// A plain or TLS socket.
-#[derive(Debug)]
-pub(crate) enum Io {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-}
-
-/// A socket that reports to its [`ConnShared`].
-#[derive(Debug)]
-pub(crate) struct Tracked {
-    io: Io,
-    conn: Arc<ConnShared>,
-    /// Bytes of [`H2_PREFIX`] matched so far; `None` once the protocol is known.
-    sniff: Option<usize>,
-}
-
-impl Tracked {
-    pub(crate) fn new(io: Io, conn: Arc<ConnShared>) -> Self {
-        let sniff = (!conn.is_h2()).then_some(0);
-        Tracked { io, conn, sniff }
-    }
-
-    fn wrote(&self, n: usize) {
-        if n > 0 {
-            self.conn
-                .last_io
-                .store(self.conn.listener.now(), Ordering::Release);
-        }
-    }
-}
-
-/// Decides the protocol from the first bytes read: the HTTP/2 preface or anything else.
-/// `matched` counts the bytes of [`H2_PREFIX`] seen so far and becomes `None` once decided.
-fn sniff(matched: &mut Option<usize>, proto: &AtomicU8, bytes: &[u8]) {
-    let Some(mut n) = *matched else {
-        return;
-    };
-    for &b in bytes {
-        if b != H2_PREFIX[n] {
-            proto.store(PROTO_H1, Ordering::Release);
-            *matched = None;
-            return;
-        }
-        n += 1;
-        if n == H2_PREFIX.len() {
-            proto.store(PROTO_H2, Ordering::Release);
-            *matched = None;
-            return;
-        }
-    }
-    *matched = Some(n);
-}
-
-macro_rules! io {
-    ($self:ident, $io:ident => $e:expr) => {
-        match &mut $self.io {
-            Io::Plain($io) => {
-                let $io = Pin::new($io);
-                $e
-            }
-            Io::Tls($io) => {
-                let $io = Pin::new(&mut **$io);
-                $e
-            }
-        }
-    };
-}
-
-impl AsyncRead for Tracked {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        ready!(io!(this, io => io.poll_read(cx, buf)))?;
-        let new = &buf.filled()[before..];
-        if !new.is_empty() {
-            sniff(&mut this.sniff, &this.conn.proto, new);
-            this.conn.on_read(this.conn.listener.now());
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Tracked {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let n = ready!(io!(this, io => io.poll_write(cx, buf)))?;
-        this.wrote(n);
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let n = ready!(io!(this, io => io.poll_write_vectored(cx, bufs)))?;
-        this.wrote(n);
-        Poll::Ready(Ok(n))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match &self.io {
-            Io::Plain(io) => io.is_write_vectored(),
-            Io::Tls(io) => io.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        io!(this, io => io.poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        io!(this, io => io.poll_shutdown(cx))
     }
 }
 
@@ -403,11 +314,22 @@ fn decide(c: &ConnShared, t: &Timeouts, stop: bool, closing: &mut Closing, now: 
     }
     let idle = c.in_flight.load(Ordering::Acquire) == 0;
     let h2 = c.is_h2();
+    // HTTP/1.1 with its last answer decided (asked to finish while busy, or an answer said
+    // `Connection: close`): hyper writes that answer out, its tail may still be buffered when
+    // the request stops counting as in flight, and then ends the connection itself.
+    let ending = !h2 && (closing.asked || c.last_answer.load(Ordering::Acquire));
     if (stop || c.evicted()) && !closing.asked {
-        return if idle && !h2 { Next::Cut } else { Next::Finish };
+        // An answer made before may still be on its way out: hyper writes it before it closes.
+        let writing = c.write_blocked.load(Ordering::Acquire);
+        return if idle && !h2 && !ending && !writing {
+            Next::Cut
+        } else {
+            Next::Finish
+        };
     }
-    if !idle {
-        // Busy: only a stall ends it early (a finishing connection ends with its requests).
+    if !idle || ending {
+        // Busy or ending: only a stall ends it early (a finishing connection ends with its
+        // requests).
         let at = l.instant(c.last_io.load(Ordering::Acquire)) + t.stall;
         return if now >= at {
             Next::Cut
@@ -416,9 +338,6 @@ fn decide(c: &ConnShared, t: &Timeouts, stop: bool, closing: &mut Closing, now: 
         };
     }
     if closing.asked {
-        if !h2 {
-            return Next::Cut;
-        }
         let at = *closing.cut_at.get_or_insert(now + t.header_read);
         return if now >= at {
             Next::Cut

@@ -3,9 +3,14 @@
 //! freed when the last span referring to it is evicted, so the interner never outgrows the
 //! spans it serves.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
 use std::mem::size_of;
 use std::sync::Arc;
 
+use tracewire::Text;
+
+use super::limits::truncate;
 use crate::hash::SeededMap;
 use crate::ingest::StrRef;
 
@@ -59,9 +64,34 @@ fn static_set(addr: usize, len: usize) -> usize {
     2 * ((h >> 32) as usize & (STATIC_SETS - 1))
 }
 
+/// An interned string as the map keys it: by its bytes, so a string value exported in process
+/// is found from the bytes its `Text` keeps (valid UTF-8 by construction) without checking them
+/// again; only a string the interner keeps for the first time is checked.
+struct Key(Arc<str>);
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes() == other.0.as_bytes()
+    }
+}
+
+impl Eq for Key {}
+
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Interner {
-    map: SeededMap<Arc<str>, Sym>,
+    map: SeededMap<Key, Sym>,
     entries: Vec<Entry>,
     free: Vec<Sym>,
     /// Heap bytes of the strings themselves (Arc header + text), kept as a running total.
@@ -78,10 +108,22 @@ pub(crate) fn arc_str_bytes(len: usize) -> usize {
 impl Interner {
     /// Interns `s`, taking one reference.
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&sym) = self.map.get(s) {
-            self.entries[sym as usize].refs += 1;
-            return sym;
+        match self.hit(s.as_bytes()) {
+            Some(sym) => sym,
+            None => self.insert(s),
         }
+    }
+
+    /// Takes one more reference to the symbol of the string with these bytes, if interned.
+    #[inline]
+    fn hit(&mut self, bytes: &[u8]) -> Option<Sym> {
+        let sym = *self.map.get(bytes)?;
+        self.entries[sym as usize].refs += 1;
+        Some(sym)
+    }
+
+    /// Keeps `s`, not interned yet, with one reference.
+    fn insert(&mut self, s: &str) -> Sym {
         let arc: Arc<str> = Arc::from(s);
         self.string_bytes += arc_str_bytes(s.len());
         let sym = match self.free.pop() {
@@ -101,18 +143,20 @@ impl Interner {
                 (self.entries.len() - 1) as Sym
             }
         };
-        self.map.insert(arc, sym);
+        self.map.insert(Key(arc), sym);
         sym
     }
 
-    /// Interns `cut(s)` (the store passes its length limit), looking `'static` strings up by
-    /// address first. Inlined: a hit is a few instructions, and the call would cost as much
-    /// (a miss goes to [`Interner::intern_static_miss`]).
-    #[inline]
-    pub(crate) fn intern_ref(&mut self, s: StrRef<'_>, cut: impl FnOnce(&str) -> &str) -> Sym {
+    /// Interns `s` cut to at most `max` bytes (on a character boundary), looking `'static`
+    /// strings up by address first and a [`StrRef::Text`] that needs no cut by its bytes.
+    /// Inlined: a hit is a few instructions, and the call would cost as much (a miss goes to
+    /// [`Interner::intern_static_miss`]).
+    #[inline(always)]
+    pub(crate) fn intern_ref(&mut self, s: StrRef<'_>, max: usize) -> Sym {
         let s: &'static str = match s {
             StrRef::Static(s) => s,
-            StrRef::Other(s) => return self.intern(cut(s)),
+            StrRef::Other(s) => return self.intern(truncate(s, max)),
+            StrRef::Text(t) => return self.intern_text(t, max),
         };
         let (addr, len) = (s.as_ptr() as usize, s.len());
         let set = static_set(addr, len);
@@ -126,20 +170,27 @@ impl Interner {
                 }
             }
         }
-        self.intern_static_miss(s, set, cut)
+        self.intern_static_miss(s, set, max)
+    }
+
+    /// Interns a text cut to at most `max` bytes, found by its bytes when it needs no cut (its
+    /// bytes are checked as UTF-8 only when it is kept for the first time).
+    fn intern_text(&mut self, t: &Text, max: usize) -> Sym {
+        if t.len() > max {
+            return self.intern(truncate(t.as_str(), max));
+        }
+        match self.hit(t.as_bytes()) {
+            Some(sym) => sym,
+            None => self.insert(t.as_str()),
+        }
     }
 
     /// Interns a `'static` string its set did not remember, and remembers it.
     #[cold]
     #[inline(never)]
-    fn intern_static_miss(
-        &mut self,
-        s: &'static str,
-        set: usize,
-        cut: impl FnOnce(&str) -> &str,
-    ) -> Sym {
+    fn intern_static_miss(&mut self, s: &'static str, set: usize, max: usize) -> Sym {
         let (addr, len) = (s.as_ptr() as usize, s.len());
-        let sym = self.intern(cut(s));
+        let sym = self.intern(truncate(s, max));
         self.statics.slots[set + 1] = self.statics.slots[set];
         self.statics.slots[set] = (addr, len, sym, self.entries[sym as usize].generation);
         sym
@@ -174,7 +225,7 @@ impl Interner {
         }
         if let Some(s) = e.s.take() {
             self.string_bytes -= arc_str_bytes(s.len());
-            self.map.remove(&*s);
+            self.map.remove(s.as_bytes());
         }
         let slot = std::mem::replace(&mut e.key_slot, NO_SLOT);
         // A symbol freed 2^32 times is retired rather than let its generation wrap, so an
@@ -199,7 +250,7 @@ impl Interner {
 
     /// The symbol of `s`, if some live span uses it.
     pub(crate) fn lookup(&self, s: &str) -> Option<Sym> {
-        self.map.get(s).copied()
+        self.map.get(s.as_bytes()).copied()
     }
 
     /// The string of a live symbol.
@@ -260,8 +311,8 @@ mod tests {
             clippy::ptr_arg,
             reason = "whether the string is borrowed for 'static is what the lookup keys on"
         )]
-        fn intern_cow(&mut self, s: &Cow<'static, str>, cut: impl FnOnce(&str) -> &str) -> Sym {
-            self.intern_ref(s.into(), cut)
+        fn intern_cow(&mut self, s: &Cow<'static, str>, max: usize) -> Sym {
+            self.intern_ref(s.into(), max)
         }
     }
 
@@ -269,9 +320,16 @@ mod tests {
     fn static_strings_are_found_by_address_only_while_their_symbol_lives() {
         let mut i = Interner::default();
         let key: Cow<'static, str> = Cow::Borrowed("http.route");
-        let a = i.intern_cow(&key, |s| s);
-        assert_eq!(i.intern_cow(&key, |s| s), a, "second lookup hits the slot");
-        assert_eq!(i.intern_cow(&Cow::Owned("http.route".into()), |s| s), a);
+        let a = i.intern_cow(&key, usize::MAX);
+        assert_eq!(
+            i.intern_cow(&key, usize::MAX),
+            a,
+            "second lookup hits the slot"
+        );
+        assert_eq!(
+            i.intern_cow(&Cow::Owned("http.route".into()), usize::MAX),
+            a
+        );
         assert_eq!(i.entries[a as usize].refs, 3);
         assert_eq!(i.release(a), None);
         assert_eq!(i.release(a), None);
@@ -283,16 +341,52 @@ mod tests {
         assert_eq!(i.len(), 0);
         let other = i.intern("other");
         assert_eq!(other, a, "the freed symbol is reused");
-        let b = i.intern_cow(&key, |s| s);
+        let b = i.intern_cow(&key, usize::MAX);
         assert_ne!(b, a, "a stale slot is not trusted");
         assert_eq!(&**i.resolve(b), "http.route");
         assert_eq!(&**i.resolve(a), "other");
         assert_eq!(i.entries[a as usize].refs, 1);
         let long: Cow<'static, str> = Cow::Borrowed("abcdef");
-        let c = i.intern_cow(&long, |s| &s[..3]);
+        let c = i.intern_cow(&long, 3);
         assert_eq!(&**i.resolve(c), "abc");
-        assert_eq!(i.intern_cow(&long, |s| &s[..3]), c);
+        assert_eq!(i.intern_cow(&long, 3), c);
         assert_eq!(i.lookup("abc"), Some(c));
+    }
+
+    #[test]
+    fn texts_are_found_by_their_bytes_and_cut_on_a_character_boundary() {
+        use tracewire::Text;
+        let mut i = Interner::default();
+        let a = i.intern("checkout");
+        let inline = Text::new("checkout");
+        let shared = Text::new(&"x".repeat(40));
+        assert_eq!(
+            i.intern_ref(StrRef::Text(&inline), 64),
+            a,
+            "found by its bytes"
+        );
+        assert_eq!(i.entries[a as usize].refs, 2);
+        let s = i.intern_ref(StrRef::Text(&shared), 64);
+        assert_eq!(&**i.resolve(s), "x".repeat(40));
+        assert_eq!(
+            i.intern(&"x".repeat(40)),
+            s,
+            "a text kept first is found as a str"
+        );
+        // A new inline text with multi-byte characters is kept as it is, and cut on a
+        // character boundary when over the limit: "é" is two bytes, so 5 bytes keep two.
+        let accents = Text::new("ééé");
+        let e = i.intern_ref(StrRef::Text(&accents), 64);
+        assert_eq!(&**i.resolve(e), "ééé");
+        let cut = i.intern_ref(StrRef::Text(&accents), 5);
+        assert_eq!(&**i.resolve(cut), "éé");
+        assert_eq!(i.lookup("éé"), Some(cut));
+        assert_eq!(
+            i.intern_ref(StrRef::Text(&accents), 6),
+            e,
+            "exactly the limit: no cut"
+        );
+        assert_eq!(i.len(), 4);
     }
 
     #[test]
@@ -336,7 +430,10 @@ mod tests {
         let keys = crate::hash::tests::fx_colliding_keys(1000);
         let mut i = Interner::default();
         let syms: Vec<Sym> = keys.iter().map(|k| i.intern(k)).collect();
-        let mut hashes: Vec<u64> = keys.iter().map(|k| i.map.hasher().hash_one(k)).collect();
+        let mut hashes: Vec<u64> = keys
+            .iter()
+            .map(|k| i.map.hasher().hash_one(k.as_bytes()))
+            .collect();
         hashes.sort_unstable();
         hashes.dedup();
         assert_eq!(hashes.len(), 1000, "every key has its own hash");

@@ -122,7 +122,7 @@ impl Store {
     fn intern_value(&mut self, v: ValueRef<'_>) -> (u8, u64) {
         let max = self.limits.max_value_len;
         let (tag, sym) = match v {
-            ValueRef::Str(s) => (TAG_STR, self.strings.intern_ref(s, |s| truncate(s, max))),
+            ValueRef::Str(s) => (TAG_STR, self.strings.intern_ref(s, max)),
             ValueRef::Bool(b) => return (TAG_BOOL, u64::from(b)),
             ValueRef::Int(i) => return (TAG_INT, i as u64),
             ValueRef::Double(d) => return (TAG_DOUBLE, d.to_bits()),
@@ -137,22 +137,22 @@ impl Store {
     /// string as if it were new, and posting-list growth for each index entry.
     fn span_cost<S: IngestSpan>(&self, span: &S, trace_state: Option<&str>) -> usize {
         let l = &self.limits;
-        let text = |s: &str| arc_str_bytes(s.len().min(l.max_value_len));
+        let text = |len: usize| arc_str_bytes(len.min(l.max_value_len));
         let value = |v: ValueRef<'_>| match v {
-            ValueRef::Str(s) => text(s.as_str()),
-            ValueRef::Json(s) => text(s),
-            ValueRef::Array(a) => text(&array_json(a)),
-            ValueRef::Other(v) => text(&v.to_string()),
+            ValueRef::Str(s) => text(s.len()),
+            ValueRef::Json(s) => text(s.len()),
+            ValueRef::Array(a) => text(array_json(a).len()),
+            ValueRef::Other(v) => text(v.to_string().len()),
             ValueRef::Bool(_) | ValueRef::Int(_) | ValueRef::Double(_) => 0,
         };
-        let attr = |a: &S::Attr| text(a.key().as_str()) + value(a.value());
+        let attr = |a: &S::Attr| text(a.key().len()) + value(a.value());
         let resolved = |attrs: &[S::Attr]| {
             let kept = &attrs[..attrs.len().min(l.max_attributes)];
             alloc_bytes(kept.len() * size_of::<Attribute>()) + kept.iter().map(attr).sum::<usize>()
         };
         let attributes = span.attributes();
         let kept = &attributes[..attributes.len().min(l.max_attributes)];
-        let mut n = text(span.name().as_str())
+        let mut n = text(span.name().len())
             + alloc_bytes(kept.len() * size_of::<PackedAttr>())
             + kept.iter().map(attr).sum::<usize>()
             // Trace, service, operation, error and one entry per attribute; a new trace takes
@@ -170,7 +170,7 @@ impl Store {
             + alloc_bytes(events.len() * size_of::<SpanEvent>())
             + events
                 .iter()
-                .map(|e| text(e.name()) + resolved(e.attributes()))
+                .map(|e| text(e.name().len()) + resolved(e.attributes()))
                 .sum::<usize>()
             + alloc_bytes(links.len() * size_of::<SpanLink>())
             + links
@@ -189,7 +189,7 @@ impl Store {
         arrived: u32,
     ) -> StoredSpan {
         let max = self.limits.max_value_len;
-        let name = self.strings.intern_ref(span.name(), |s| truncate(s, max));
+        let name = self.strings.intern_ref(span.name(), max);
         let attributes = span.attributes();
         let kept = attributes.len().min(self.limits.max_attributes);
         let over_attrs = saturating_u32(attributes.len() - kept);
@@ -199,7 +199,7 @@ impl Store {
             attrs = vec![PackedAttr::default(); kept].into_boxed_slice();
         }
         for (slot, a) in attrs.iter_mut().zip(&attributes[..kept]) {
-            let key = self.strings.intern_ref(a.key(), |s| truncate(s, max));
+            let key = self.strings.intern_ref(a.key(), max);
             let (tag, bits) = self.intern_value(a.value());
             *slot = PackedAttr { bits, key, tag };
         }

@@ -1,3 +1,4 @@
+use super::socket::sniff;
 use super::*;
 use std::time::Duration;
 
@@ -11,8 +12,13 @@ fn timeouts() -> Timeouts {
     }
 }
 
+/// A connection of a listener whose shutdown signal's sender is gone (the clock tests pass
+/// `stop` to [`decide`] themselves).
 fn conn(h2: bool) -> Arc<ConnShared> {
-    Arc::new(ConnShared::new(Arc::new(ListenerShared::new()), h2))
+    Arc::new(ConnShared::new(
+        Arc::new(ListenerShared::new(watch::channel(false).1)),
+        h2,
+    ))
 }
 
 fn at(c: &ConnShared, secs: u64) -> Instant {
@@ -74,14 +80,46 @@ async fn stopping_cuts_idle_http1_and_finishes_http2_or_busy() {
         Next::Cut
     );
     let busy = conn(false);
-    let _req = InFlight::new(&busy);
+    let req = InFlight::new(&busy);
     let mut cl = Closing::default();
     assert_eq!(decide(&busy, &t, true, &mut cl, now), Next::Finish);
     cl.asked = true;
-    assert!(matches!(
+    let stall = busy.listener.instant(busy.last_io.load(Ordering::Acquire)) + t.stall;
+    assert_eq!(
         decide(&busy, &t, true, &mut cl, now),
-        Next::WaitUntil(_)
+        Next::WaitUntil(stall)
+    );
+    // Its answer taken, the request no longer counts, but hyper may still be writing the answer
+    // out before it ends the connection: only a stall cuts it.
+    drop(req);
+    assert_eq!(
+        decide(&busy, &t, true, &mut cl, now),
+        Next::WaitUntil(stall)
+    );
+    assert_eq!(decide(&busy, &t, true, &mut cl, stall), Next::Cut);
+    // Likewise an answer that said it was the last before the connection's task saw the
+    // shutdown (the listener of `conn` is shutting down: its signal's sender is gone).
+    let answered = conn(false);
+    let req = InFlight::new(&answered);
+    assert!(req.answer_is_last());
+    drop(req);
+    let mut cl = Closing::default();
+    assert_eq!(decide(&answered, &t, true, &mut cl, now), Next::Finish);
+    cl.asked = true;
+    assert!(matches!(
+        decide(&answered, &t, true, &mut cl, now),
+        Next::WaitUntil(at) if at > now
     ));
+    // Likewise an answer made before, still on its way out (the socket was full).
+    let writing = conn(false);
+    writing.write_blocked(true);
+    let mut cl = Closing::default();
+    assert_eq!(decide(&writing, &t, true, &mut cl, now), Next::Finish);
+    writing.write_blocked(false);
+    assert_eq!(
+        decide(&writing, &t, true, &mut Closing::default(), now),
+        Next::Cut
+    );
 
     let h2 = conn(true);
     h2.evict();
@@ -100,6 +138,33 @@ async fn stopping_cuts_idle_http1_and_finishes_http2_or_busy() {
     // HTTP/2 bytes while idle start no header clock.
     h2.on_read(h2.listener.now());
     assert_eq!(h2.head_started.load(Ordering::Acquire), 0);
+}
+
+#[tokio::test]
+async fn a_request_is_the_last_on_its_connection_once_shutdown_or_eviction_has_begun() {
+    let (stop, stopped) = watch::channel(false);
+    let listener = Arc::new(ListenerShared::new(stopped));
+    let c = Arc::new(ConnShared::new(listener.clone(), false));
+    let req = InFlight::new(&c);
+    assert!(!req.answer_is_last());
+    // Evicted while busy: this request is its last.
+    c.evict();
+    assert!(req.answer_is_last());
+    // Shutdown: read from the signal itself, whether or not the connection's task saw it.
+    let other = Arc::new(ConnShared::new(listener.clone(), true));
+    let req = InFlight::new(&other);
+    assert!(!req.answer_is_last());
+    stop.send_replace(true);
+    assert!(req.answer_is_last());
+    // A sender gone is a shutdown too, as for the listener's accept loop.
+    let (stop, stopped) = watch::channel(false);
+    let c = Arc::new(ConnShared::new(
+        Arc::new(ListenerShared::new(stopped)),
+        false,
+    ));
+    let req = InFlight::new(&c);
+    drop(stop);
+    assert!(req.answer_is_last());
 }
 
 #[test]
