@@ -430,6 +430,9 @@ pub fn serve(variant: Variant, port: u16) -> Result<(), BoxError> {
                 "spans_failed": p.failed,
                 "stored_total": s.stored_total,
                 "rejected": s.rejected,
+                "store_bytes": s.bytes,
+                "store_spans": s.spans,
+                "ingest_queue_max_bytes": s.max_queue_bytes,
             })
         }
     };
