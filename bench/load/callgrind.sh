@@ -34,21 +34,9 @@ OUT="${OUT:-$here/results}"
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is required" >&2; exit 1; }
 command -v callgrind_control >/dev/null || { echo "callgrind.sh: callgrind_control is required" >&2; exit 1; }
 
-echo "== build (release)" >&2
-cargo build --release --locked --manifest-path "$here/Cargo.toml" >&2
-bin="$here/target/release/tracewire-load"
-
-mkdir -p "$OUT"
-stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+# shellcheck source=bench/load/common.sh
+. "$here/common.sh"
 report="$OUT/$stamp.callgrind.md"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
 
 # The `"requests":N` field of the load generator's JSON line.
 requests_of() { sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$1"; }
@@ -63,16 +51,9 @@ floor_per_request=""
 for variant in $VARIANTS; do
     log="$OUT/$stamp.$variant.server.log"
     dump="$OUT/$stamp.$variant.callgrind"
-    valgrind --tool=callgrind --callgrind-out-file="$dump" \
-        "$bin" serve --variant "$variant" --port "$PORT" >"$log" 2>&1 &
-    server_pid=$!
     # Up to 120 s to start: everything runs ~50x slower under callgrind.
-    for _ in $(seq 1 1200); do
-        grep -q '^READY' "$log" && break
-        kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
-        sleep 0.1
-    done
-    grep -q '^READY' "$log" || { echo "callgrind.sh: $variant did not start" >&2; exit 1; }
+    start_server "$log" 120 valgrind --tool=callgrind --callgrind-out-file="$dump" \
+        "$bin" serve --variant "$variant" --port "$PORT"
 
     "$bin" load --url "http://127.0.0.1:$PORT/" --duration "$WARMUP" --warmup 0 \
         --connections "$CONNECTIONS" >/dev/null
@@ -80,9 +61,7 @@ for variant in $VARIANTS; do
     "$bin" load --url "http://127.0.0.1:$PORT/" --duration "$DURATION" --warmup 0 \
         --connections "$CONNECTIONS" >"$OUT/$stamp.$variant.load.json"
     callgrind_control --dump "$server_pid" >/dev/null 2>&1
-    kill -TERM "$server_pid"
-    wait "$server_pid" || true
-    server_pid=""
+    stop_server
 
     requests="$(requests_of "$OUT/$stamp.$variant.load.json")"
     # The zeroed-then-dumped part is the dump's first numbered part.

@@ -33,36 +33,17 @@ OUT="${OUT:-$here/results}"
 
 command -v taskset >/dev/null || { echo "run.sh: taskset (util-linux) is required" >&2; exit 1; }
 
-echo "== build (release)" >&2
-cargo build --release --locked --manifest-path "$here/Cargo.toml" >&2
-bin="$here/target/release/tracewire-load"
-
-mkdir -p "$OUT"
-stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+# shellcheck source=bench/load/common.sh
+. "$here/common.sh"
 lines="$OUT/$stamp.jsonl"
 : >"$lines"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 for rep in $(seq 1 "$REPS"); do
     for variant in $VARIANTS; do
         log="$OUT/$stamp.server.log"
-        taskset -c "$SERVER_CPU" "$bin" serve --variant "$variant" --port "$PORT" >"$log" 2>&1 &
-        server_pid=$!
         # Up to 30 s to start: a loaded machine can take several seconds to bring a stack up.
-        for _ in $(seq 1 300); do
-            grep -q '^READY' "$log" && break
-            kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
-            sleep 0.1
-        done
-        grep -q '^READY' "$log" || { echo "run.sh: $variant did not start" >&2; exit 1; }
+        start_server "$log" 30 taskset -c "$SERVER_CPU" "$bin" serve --variant "$variant" --port "$PORT"
 
         result="$(taskset -c "$LOADER_CPU" "$bin" load --url "http://127.0.0.1:$PORT/" \
             --duration "$DURATION" --warmup "$WARMUP" --connections "$CONNECTIONS")"
@@ -73,9 +54,7 @@ for rep in $(seq 1 "$REPS"); do
         # the fields after the parenthesised command name, utime and stime.
         cpu_ticks="$(sed 's/^.*) //' "/proc/$server_pid/stat" | awk '{print $12 + $13}')"
 
-        kill -TERM "$server_pid"
-        wait "$server_pid" || true
-        server_pid=""
+        stop_server
         stats="$(sed -n 's/^STATS //p' "$log")"
         [ -n "$stats" ] || stats='{}'
         printf '{"rep":%d,"variant":"%s","rss_kb":%d,"ctxt_switches":%d,"cpu_ticks":%d,"tick_hz":%d,"load":%s,"server":%s}\n' \
