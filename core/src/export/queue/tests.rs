@@ -180,3 +180,23 @@ fn pushes_racing_a_close_are_either_taken_or_refused() {
     assert_eq!(q.accepted(), accepted as u64);
     assert_eq!(q.len(), 0);
 }
+
+#[test]
+fn a_push_waits_for_a_held_lock_through_its_spins_yields_and_naps_then_lands() {
+    let q = SpanQueue::new(10, 4);
+    let guard = q.lock();
+    std::thread::scope(|s| {
+        let producer = s.spawn(|| q.push(span(7)));
+        // Long enough for the waiter to spin, yield its way past `LOCK_YIELDS` and nap; it
+        // cannot finish while the lock is held.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !producer.is_finished(),
+            "a push went in under another's lock"
+        );
+        drop(guard);
+        assert_eq!(producer.join().unwrap(), Push::Queued);
+    });
+    assert_eq!((q.len(), q.accepted()), (1, 1));
+    assert_eq!(names(&q.take_any().unwrap()), ["7"]);
+}
