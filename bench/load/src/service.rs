@@ -432,6 +432,8 @@ pub fn serve(variant: Variant, port: u16) -> Result<(), BoxError> {
                 "rejected": s.rejected,
                 "store_bytes": s.bytes,
                 "store_spans": s.spans,
+                "store_traces": s.traces,
+                "store_strings": s.strings,
                 "ingest_queue_max_bytes": s.max_queue_bytes,
             })
         }
