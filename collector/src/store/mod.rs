@@ -78,6 +78,9 @@ pub(crate) struct Store {
     /// them. At most one span's worth; counted in [`Store::bytes`].
     spare_attrs: Box<[PackedAttr]>,
     traces: SeededMap<TraceId, Posting>,
+    /// The most room the trace map has shown since it was last sized: its buckets' capacity
+    /// (see [`Store::keep_trace_map_sized`]).
+    trace_room: usize,
     by_service: SymMap<Sym, ServiceIndex>,
     /// Map bytes of every service's operation map.
     op_maps_bytes: usize,
@@ -126,6 +129,7 @@ impl Store {
             span_heap: 0,
             spare_attrs: Box::default(),
             traces: SeededMap::default(),
+            trace_room: 0,
             by_service: SymMap::default(),
             op_maps_bytes: 0,
             errors: None,

@@ -258,6 +258,35 @@ fn span_budget_evicts_oldest_first_and_cleans_indexes() {
 }
 
 #[test]
+fn the_trace_map_stays_at_the_size_its_live_traces_need_however_many_are_evicted() {
+    // 500 live traces, each one span: more than half of the 896 a 1,024-bucket map holds, so
+    // the tombstones that evictions leave would make it double to 2,048 buckets (room for
+    // 1,792) once they have used up its free slots.
+    let mut s = Store::new(limits(500, usize::MAX));
+    for chunk in 0..200u64 {
+        let spans = (0..500)
+            .map(|i| {
+                let id = chunk * 500 + i + 1;
+                span(u128::from(id), id, 0, "op", id, 1)
+            })
+            .collect();
+        s.insert(batch("svc", spans), &[]);
+        assert!(
+            s.traces.capacity() <= 896,
+            "after {} evictions: room for {} traces",
+            s.stats().evicted,
+            s.traces.capacity()
+        );
+    }
+    assert_eq!(s.stats().evicted, 99_500);
+    assert_eq!(s.traces.len(), 500);
+    assert_eq!(
+        trace_ids(&s.search(&TraceQuery::new().limit(3))),
+        vec![100_000, 99_999, 99_998]
+    );
+}
+
+#[test]
 fn byte_budget_is_never_exceeded_and_accounting_returns_to_zero() {
     let budget = 256 << 10;
     let mut s = Store::new(limits(usize::MAX, budget));

@@ -266,6 +266,7 @@ impl Store {
         self.span_heap += span.heap_bytes();
         // Indexes.
         let mut heap: isize = 0;
+        self.keep_trace_map_sized();
         push_posting(&mut self.traces, span.trace_id, seq, &mut heap);
         match self.by_service.get_mut(&span.service) {
             Some(si) => {
