@@ -64,15 +64,21 @@ impl Store {
     /// at most half full in place but doubles one more than half full, which a store that keeps
     /// evicting reaches sooner or later (in the load benchmark ~33,000 live traces doubled a
     /// 65,536-bucket table, +3 MiB for nothing). Just before that insert the map is rebuilt at
-    /// its own size instead: O(traces), once per that many tombstones. Inlined: the check is
+    /// its own size instead — O(traces) — when it is at most two thirds full, so that at least
+    /// a third of its room is free again and the rebuilds stay rare; fuller, it is left to
+    /// double (rebuilt, it would run out again within a few evictions). Inlined: the check is
     /// two loads and a compare on every stored span.
     #[inline]
     pub(super) fn keep_trace_map_sized(&mut self) {
         let (len, cap) = (self.traces.len(), self.traces.capacity());
         self.trace_room = self.trace_room.max(cap);
         // `cap` is the live traces plus the free slots left: none left, yet fewer traces than
-        // the table has room for, and too many for the in-place rehash.
-        if len == cap && len < self.trace_room && len + 1 > self.trace_room / 2 {
+        // the table has room for, too many for the in-place rehash and few enough to rebuild.
+        if len == cap
+            && len < self.trace_room
+            && len + 1 > self.trace_room / 2
+            && len <= self.trace_room / 3 * 2
+        {
             self.resize_trace_map();
         }
     }
