@@ -51,12 +51,23 @@ impl Store {
             0
         };
         let cap = self.traces.capacity();
-        let traces = if self.traces.len() == cap {
+        // A map about to be rebuilt at its own size (`keep_trace_map_sized`) does not grow.
+        let traces = if self.traces.len() == cap && !self.trace_map_rebuilds(cap) {
             map_bytes::<TraceId, Posting>((cap * 2).max(4)) - map_bytes::<TraceId, Posting>(cap)
         } else {
             0
         };
         ring + traces
+    }
+
+    /// Whether the next new trace finds the trace map with no free slot left (`cap`, its
+    /// capacity now, is the live traces plus the free slots) while it holds fewer traces than
+    /// it has room for: too many for hashbrown's in-place rehash, which would double it, and few
+    /// enough that [`Store::keep_trace_map_sized`] rebuilds it at its size instead.
+    #[inline]
+    fn trace_map_rebuilds(&self, cap: usize) -> bool {
+        let (len, room) = (self.traces.len(), self.trace_room.max(cap));
+        len == cap && len < room && len + 1 > room / 2 && len <= room / 3 * 2
     }
 
     /// Keeps the trace map at the size its live traces need. Evicted traces leave tombstones
@@ -70,15 +81,9 @@ impl Store {
     /// two loads and a compare on every stored span.
     #[inline]
     pub(super) fn keep_trace_map_sized(&mut self) {
-        let (len, cap) = (self.traces.len(), self.traces.capacity());
+        let cap = self.traces.capacity();
         self.trace_room = self.trace_room.max(cap);
-        // `cap` is the live traces plus the free slots left: none left, yet fewer traces than
-        // the table has room for, too many for the in-place rehash and few enough to rebuild.
-        if len == cap
-            && len < self.trace_room
-            && len + 1 > self.trace_room / 2
-            && len <= self.trace_room / 3 * 2
-        {
+        if self.trace_map_rebuilds(cap) {
             self.resize_trace_map();
         }
     }
