@@ -1,9 +1,15 @@
 # Sourced by run.sh and callgrind.sh: building the benchmark, the results' names, and starting
 # and stopping the server under test. Expects `here` (this directory) and `OUT` to be set.
 
-echo "== build (release)" >&2
-cargo build --release --locked --manifest-path "$here/Cargo.toml" >&2
-bin="$here/target/release/tracewire-load"
+# LOAD_BIN=path runs a saved build instead (to alternate two builds of the same benchmark).
+if [ -n "${LOAD_BIN:-}" ]; then
+    bin="$LOAD_BIN"
+    echo "== using $bin" >&2
+else
+    echo "== build (release)" >&2
+    cargo build --release --locked --manifest-path "$here/Cargo.toml" >&2
+    bin="$here/target/release/tracewire-load"
+fi
 
 mkdir -p "$OUT"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"

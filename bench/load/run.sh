@@ -14,6 +14,7 @@
 #   SERVER_CPU=0 LOADER_CPU=1                    taskset CPU lists
 #   PORT=18080      front hop; the back hop listens on PORT+1
 #   OUT=bench/load/results                       where the raw lines and the report go
+#   LOAD_BIN=path   run a saved build of the benchmark instead of building (to alternate two)
 #
 # The server is one process (both hops, one current-thread runtime, plus the exporters'
 # background threads) pinned to SERVER_CPU; the load generator (one current-thread runtime) is

@@ -4,12 +4,11 @@
 use std::mem::size_of;
 
 use super::Store;
-use super::index::{BLOCK_SHIFT, indexable, pop_posting};
+use super::index::{BLOCK_SHIFT, indexable};
 use super::intern::{Sym, map_bytes};
 use super::limits::adjust;
 use super::posting::Posting;
 use super::span::{StoredSpan, TAG_JSON, TAG_STR};
-use crate::hash::SeededMap;
 use crate::model::TraceId;
 
 impl Store {
@@ -29,73 +28,28 @@ impl Store {
         }
     }
 
-    /// Makes room for one more span that will allocate at most `cost` bytes: under the span
-    /// budget, and under the byte budget counting the span and any growth of the ring and the
-    /// trace map its insertion triggers, before anything is allocated.
-    pub(super) fn make_room(&mut self, cost: usize) {
+    /// Makes room for one more span of trace `trace_id` that will allocate at most `cost`
+    /// bytes: under the span budget, and under the byte budget counting the span and any growth
+    /// of the ring and the trace map its insertion triggers, before anything is allocated.
+    pub(super) fn make_room(&mut self, cost: usize, trace_id: TraceId) {
         while self.spans.len() >= self.limits.max_spans.max(1) {
             self.evict_front();
         }
         while !self.spans.is_empty()
-            && self.bytes() + cost + self.growth_bytes() > self.limits.max_bytes
+            && self.bytes() + cost + self.growth_bytes(trace_id) > self.limits.max_bytes
         {
             self.evict_front();
         }
     }
 
     /// Bytes the ring and the trace map add if one more span makes them grow (both double).
-    fn growth_bytes(&self) -> usize {
+    fn growth_bytes(&self, trace_id: TraceId) -> usize {
         let ring = if self.spans.len() == self.spans.capacity() {
             self.spans.capacity().max(4) * size_of::<StoredSpan>()
         } else {
             0
         };
-        let cap = self.traces.capacity();
-        // A map about to be rebuilt at its own size (`keep_trace_map_sized`) does not grow.
-        let traces = if self.traces.len() == cap && !self.trace_map_rebuilds(cap) {
-            map_bytes::<TraceId, Posting>((cap * 2).max(4)) - map_bytes::<TraceId, Posting>(cap)
-        } else {
-            0
-        };
-        ring + traces
-    }
-
-    /// Whether the next new trace finds the trace map with no free slot left (`cap`, its
-    /// capacity now, is the live traces plus the free slots) while it holds fewer traces than
-    /// it has room for: too many for hashbrown's in-place rehash, which would double it, and few
-    /// enough that [`Store::keep_trace_map_sized`] rebuilds it at its size instead.
-    #[inline]
-    fn trace_map_rebuilds(&self, cap: usize) -> bool {
-        let (len, room) = (self.traces.len(), self.trace_room.max(cap));
-        len == cap && len < room && len + 1 > room / 2 && len <= room / 3 * 2
-    }
-
-    /// Keeps the trace map at the size its live traces need. Evicted traces leave tombstones
-    /// that use up the map's free slots; once none is left, the next insert rehashes a table
-    /// at most half full in place but doubles one more than half full, which a store that keeps
-    /// evicting reaches sooner or later (in the load benchmark ~33,000 live traces doubled a
-    /// 65,536-bucket table, +3 MiB for nothing). Just before that insert the map is rebuilt at
-    /// its own size instead — O(traces) — when it is at most two thirds full, so that at least
-    /// a third of its room is free again and the rebuilds stay rare; fuller, it is left to
-    /// double (rebuilt, it would run out again within a few evictions). Inlined: the check is
-    /// two loads and a compare on every stored span.
-    #[inline]
-    pub(super) fn keep_trace_map_sized(&mut self) {
-        let cap = self.traces.capacity();
-        self.trace_room = self.trace_room.max(cap);
-        if self.trace_map_rebuilds(cap) {
-            self.resize_trace_map();
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn resize_trace_map(&mut self) {
-        let hasher = *self.traces.hasher();
-        let fresh = SeededMap::with_capacity_and_hasher(self.traces.len() + 1, hasher);
-        let old = std::mem::replace(&mut self.traces, fresh);
-        self.traces.extend(old);
-        self.trace_room = self.traces.capacity();
+        ring + self.traces.growth_bytes(trace_id)
     }
 
     pub(super) fn enforce_bytes(&mut self) {
@@ -112,7 +66,6 @@ impl Store {
         self.spare_attrs = Box::default();
         self.spans.shrink_to_fit();
         self.traces.shrink_to_fit();
-        self.trace_room = self.traces.capacity();
         self.by_service.shrink_to_fit();
         self.by_attr.shrink();
         self.blocks.shrink_to_fit();
@@ -133,7 +86,7 @@ impl Store {
         self.evicted += 1;
         self.span_heap -= span.heap_bytes();
         let mut heap: isize = 0;
-        pop_posting(&mut self.traces, span.trace_id, seq, &mut heap);
+        self.traces.pop(span.trace_id, seq, &mut heap);
         if let Some(si) = self.by_service.get_mut(&span.service) {
             let (empty, h, maps) = si.pop_front(span.name, seq);
             heap += h;
@@ -190,10 +143,6 @@ impl Store {
         while !self.blocks.is_empty() && (self.blocks_head + 1) << BLOCK_SHIFT <= self.head {
             self.blocks.pop_front();
             self.blocks_head += 1;
-        }
-        if self.traces.capacity() > 1024 && self.traces.len() * 8 < self.traces.capacity() {
-            self.traces.shrink_to(self.traces.len() * 2);
-            self.trace_room = self.traces.capacity();
         }
     }
 

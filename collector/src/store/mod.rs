@@ -18,6 +18,7 @@
 //! | `intern.rs` | the reference-counted string interner |
 //! | `source.rs` | resources and scopes shared by the spans that came with them |
 //! | `posting.rs`, `index.rs` | posting lists, the attribute index and the zone map |
+//! | `trace_map.rs` | trace id → spans, in shards kept at the size their live traces need |
 //! | `write.rs` | the write path: packing spans and indexing them |
 //! | `evict.rs` | eviction by span count, bytes and retention |
 //! | `read.rs` | resolving spans for readers: traces, services, operations |
@@ -33,6 +34,7 @@ mod read;
 mod search;
 mod source;
 mod span;
+mod trace_map;
 mod traces;
 mod write;
 
@@ -49,11 +51,11 @@ pub(crate) use self::limits::{Limits, alloc_bytes};
 use self::posting::Posting;
 use self::source::{ResourceEntry, ResourceKey, Source};
 use self::span::{PackedAttr, StoredSpan};
+use self::trace_map::TraceMap;
 #[cfg(test)]
 pub(crate) use self::write::tests_support::PANIC_SERVICE;
 use crate::hash::{SeededMap, SymMap};
 use crate::ingest::QueueGauge;
-use crate::model::TraceId;
 use crate::query::StoreStats;
 
 /// The store. Written by one thread; read under a shared lock.
@@ -77,10 +79,7 @@ pub(crate) struct Store {
     /// attributes (in a steady store nearly every span), so the write path allocates nothing for
     /// them. At most one span's worth; counted in [`Store::bytes`].
     spare_attrs: Box<[PackedAttr]>,
-    traces: SeededMap<TraceId, Posting>,
-    /// The most room the trace map has shown since it was last sized: its buckets' capacity
-    /// (see [`Store::keep_trace_map_sized`]).
-    trace_room: usize,
+    traces: TraceMap,
     by_service: SymMap<Sym, ServiceIndex>,
     /// Map bytes of every service's operation map.
     op_maps_bytes: usize,
@@ -128,8 +127,7 @@ impl Store {
             head: 0,
             span_heap: 0,
             spare_attrs: Box::default(),
-            traces: SeededMap::default(),
-            trace_room: 0,
+            traces: TraceMap::default(),
             by_service: SymMap::default(),
             op_maps_bytes: 0,
             errors: None,
@@ -180,7 +178,7 @@ impl Store {
             + self.sources.capacity() * size_of::<Option<Source>>()
             + map_bytes::<(u32, Sym, Sym), u32>(self.source_ids.capacity())
             + self.free_sources.capacity() * size_of::<u32>()
-            + map_bytes::<TraceId, Posting>(self.traces.capacity())
+            + self.traces.bytes()
             + map_bytes::<Sym, ServiceIndex>(self.by_service.capacity())
             + self.op_maps_bytes
             + self.by_attr.bytes()

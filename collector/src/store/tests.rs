@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::ingest::{NewBatch, NewResource, NewSource, NewSpan, NewValue};
-use crate::model::{IngestObserver, IngestedSpan, SpanKind, StatusCode};
+use crate::model::{IngestObserver, IngestedSpan, SpanKind, StatusCode, TraceId};
 use crate::query::{TraceQuery, TraceSummary};
 
 fn source(service: &'static str) -> Arc<NewSource> {

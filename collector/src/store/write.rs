@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use super::Store;
-use super::index::{BLOCK_SHIFT, Block, ServiceIndex, indexable, push_posting};
+use super::index::{BLOCK_SHIFT, Block, ServiceIndex, indexable};
 use super::intern::{NO_SLOT, Sym, arc_str_bytes, map_bytes};
 use super::limits::{adjust, alloc_bytes, truncate};
 use super::posting::Posting;
@@ -82,7 +82,7 @@ impl Store {
         for span in spans {
             let trace_state = span.trace_state();
             let trace_state = trace_state.as_deref();
-            self.make_room(self.span_cost(span, trace_state));
+            self.make_room(self.span_cost(span, trace_state), span.trace_id());
             self.strings.retain(service);
             self.retain_source(source);
             let stored = self.pack(span, trace_state, source, service, arrived);
@@ -266,8 +266,7 @@ impl Store {
         self.span_heap += span.heap_bytes();
         // Indexes.
         let mut heap: isize = 0;
-        self.keep_trace_map_sized();
-        push_posting(&mut self.traces, span.trace_id, seq, &mut heap);
+        self.traces.push(span.trace_id, seq, &mut heap);
         match self.by_service.get_mut(&span.service) {
             Some(si) => {
                 let (h, maps) = si.push(span.name, seq);

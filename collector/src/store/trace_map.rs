@@ -1,0 +1,233 @@
+//! The trace map: each stored trace's spans, by trace id.
+//!
+//! It is split into [`SHARDS`] hash maps by a mix of the trace id's bits. One map would do for
+//! lookups, but keeping a map at its size under eviction means rebuilding it now and then
+//! (see [`TraceMap::push`]), and a rebuild holds the old and the new table at once: with one map
+//! that is a second copy of the whole map (3 MiB for the load benchmark's 33,000 traces) on top
+//! of the store's budget; with sixteen it is a sixteenth of it.
+//!
+//! A sender who chooses trace ids can steer them all into one shard; that shard then behaves as
+//! the single map did, with its lookups still hashed under the process's secret seed.
+
+use super::index::{pop_posting, push_posting};
+use super::intern::map_bytes;
+use super::posting::Posting;
+use crate::hash::SeededMap;
+use crate::model::TraceId;
+
+/// How many maps the trace map is split into.
+pub(super) const SHARDS: usize = 16;
+
+#[derive(Default)]
+struct Shard {
+    map: SeededMap<TraceId, Posting>,
+    /// The most room the map has shown since it was last sized: its capacity (live traces
+    /// plus free slots) at its largest, which is what its buckets hold; the tombstones of
+    /// evicted traces lower `capacity()` but not the table's size (see [`Shard::rebuilds`]).
+    room: usize,
+}
+
+pub(super) struct TraceMap {
+    shards: [Shard; SHARDS],
+    /// Bytes of every shard's table (from each one's `room`), kept in step so that the store's
+    /// byte count, read for every span it stores, does not add up sixteen maps.
+    bytes: usize,
+}
+
+impl Default for TraceMap {
+    fn default() -> Self {
+        TraceMap {
+            shards: std::array::from_fn(|_| Shard::default()),
+            bytes: 0,
+        }
+    }
+}
+
+/// Which shard holds `id`: the id's two halves folded and mixed by a multiply, so that ids
+/// that differ in any bits (random ones, or a test's consecutive ones) spread evenly.
+#[inline]
+fn shard_of(id: TraceId) -> usize {
+    let v = id.to_u128();
+    let folded = (v as u64) ^ ((v >> 64) as u64);
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SHARDS.trailing_zeros())) as usize
+}
+
+impl Shard {
+    /// Whether the next new trace finds this map with no free slot left (`cap`, its capacity
+    /// now, is the live traces plus the free slots) while it holds fewer traces than it has
+    /// room for: too many for hashbrown's in-place rehash, which would double it, and few
+    /// enough that [`TraceMap::push`] rebuilds it at its size instead.
+    #[inline]
+    fn rebuilds(&self, cap: usize) -> bool {
+        let (len, room) = (self.map.len(), self.room);
+        len == cap && len < room && len + 1 > room / 2 && len <= room / 3 * 2
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rebuild(&mut self) {
+        let hasher = *self.map.hasher();
+        let fresh = SeededMap::with_capacity_and_hasher(self.map.len() + 1, hasher);
+        let old = std::mem::replace(&mut self.map, fresh);
+        self.map.extend(old);
+        self.room = self.map.capacity();
+    }
+}
+
+impl TraceMap {
+    pub(super) fn get(&self, id: &TraceId) -> Option<&Posting> {
+        self.shards[shard_of(*id)].map.get(id)
+    }
+
+    /// Stored traces.
+    pub(super) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.map.len()).sum()
+    }
+
+    #[cfg(test)]
+    pub(super) fn is_empty(&self) -> bool {
+        self.shards.iter().all(|s| s.map.is_empty())
+    }
+
+    /// Traces the tables have room for, over every shard.
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.shards.iter().map(|s| s.map.capacity()).sum()
+    }
+
+    /// Heap bytes of the tables.
+    #[inline]
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Bytes the tables add if a span of trace `id` makes one grow (hashbrown doubles a table
+    /// with no free slot left, unless [`TraceMap::push`] rebuilds it at its size first).
+    pub(super) fn growth_bytes(&self, id: TraceId) -> usize {
+        let shard = &self.shards[shard_of(id)];
+        let cap = shard.map.capacity();
+        if shard.map.len() == cap && !shard.rebuilds(cap) {
+            map_bytes::<TraceId, Posting>((shard.room * 2).max(4))
+                - map_bytes::<TraceId, Posting>(shard.room)
+        } else {
+            0
+        }
+    }
+
+    /// Adds span `seq` to trace `id`; `heap` takes the change in posting heap.
+    ///
+    /// First keeps the shard at the size its live traces need. Evicted traces leave tombstones
+    /// that use up a map's free slots; once none is left, the next insert rehashes a table at
+    /// most half full in place but doubles one more than half full, which a store that keeps
+    /// evicting reaches sooner or later (in the load benchmark ~33,000 live traces doubled a
+    /// 65,536-bucket table, +3 MiB for nothing). Just before that insert the shard is rebuilt at
+    /// its own size instead — O(its traces) — when it is at most two thirds full, so that at
+    /// least a third of its room is free again and the rebuilds stay rare; fuller, it is left to
+    /// double (rebuilt, it would run out again within a few evictions).
+    #[inline]
+    pub(super) fn push(&mut self, id: TraceId, seq: u64, heap: &mut isize) {
+        let shard = &mut self.shards[shard_of(id)];
+        let room = shard.room;
+        if shard.rebuilds(shard.map.capacity()) {
+            shard.rebuild();
+        }
+        push_posting(&mut shard.map, id, seq, heap);
+        shard.room = shard.room.max(shard.map.capacity());
+        if shard.room != room {
+            self.bytes = self.bytes + map_bytes::<TraceId, Posting>(shard.room)
+                - map_bytes::<TraceId, Posting>(room);
+        }
+    }
+
+    /// Removes span `seq` from trace `id` (it is the trace's oldest); `heap` takes the change in
+    /// posting heap. A shard left with fewer than an eighth of its room in use is shrunk.
+    pub(super) fn pop(&mut self, id: TraceId, seq: u64, heap: &mut isize) {
+        let shard = &mut self.shards[shard_of(id)];
+        pop_posting(&mut shard.map, id, seq, heap);
+        if shard.room > 1024 / SHARDS && shard.map.len() * 8 < shard.room {
+            let old = map_bytes::<TraceId, Posting>(shard.room);
+            shard.map.shrink_to(shard.map.len() * 2);
+            shard.room = shard.map.capacity();
+            self.bytes = self.bytes + map_bytes::<TraceId, Posting>(shard.room) - old;
+        }
+    }
+
+    /// Releases every shard's spare room.
+    pub(super) fn shrink_to_fit(&mut self) {
+        for shard in &mut self.shards {
+            shard.map.shrink_to_fit();
+            shard.room = shard.map.capacity();
+        }
+        self.bytes = self
+            .shards
+            .iter()
+            .map(|s| map_bytes::<TraceId, Posting>(s.room))
+            .sum();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_and_random_looking_ids_spread_over_every_shard() {
+        let mut counts = [0usize; SHARDS];
+        for i in 1..=1_600u128 {
+            counts[shard_of(TraceId::from_u128(i))] += 1;
+        }
+        assert!(
+            counts.iter().all(|&n| (80..=120).contains(&n)),
+            "{counts:?}"
+        );
+        let mut counts = [0usize; SHARDS];
+        for i in 1..=1_600u128 {
+            // Ids that differ only in their high half.
+            counts[shard_of(TraceId::from_u128(i << 64))] += 1;
+        }
+        assert!(
+            counts.iter().all(|&n| (80..=120).contains(&n)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn the_byte_count_follows_every_table_as_it_grows_is_rebuilt_and_shrinks() {
+        let mut m = TraceMap::default();
+        let mut heap = 0;
+        let exact = |m: &TraceMap| {
+            m.shards
+                .iter()
+                .map(|s| {
+                    assert!(s.room >= s.map.capacity());
+                    map_bytes::<TraceId, Posting>(s.room)
+                })
+                .sum::<usize>()
+        };
+        for i in 1..=5_000u64 {
+            m.push(TraceId::from_u128(u128::from(i)), i, &mut heap);
+            assert_eq!(m.bytes(), exact(&m));
+        }
+        assert_eq!(m.len(), 5_000);
+        // Evict most: shards shrink once an eighth full.
+        for i in 1..=4_990u64 {
+            m.pop(TraceId::from_u128(u128::from(i)), i, &mut heap);
+            assert_eq!(m.bytes(), exact(&m));
+        }
+        assert_eq!(m.len(), 10);
+        assert!(m.capacity() < 5_000, "room for {}", m.capacity());
+        m.shrink_to_fit();
+        let tables = m
+            .shards
+            .iter()
+            .map(|s| map_bytes::<TraceId, Posting>(s.map.capacity()));
+        assert_eq!(m.bytes(), tables.sum::<usize>());
+        assert_eq!(heap, 0);
+        for i in 4_991..=5_000u64 {
+            let id = TraceId::from_u128(u128::from(i));
+            assert_eq!(m.get(&id).map(Posting::len), Some(1));
+            m.pop(id, i, &mut heap);
+        }
+        assert!(m.is_empty());
+    }
+}
