@@ -12,7 +12,7 @@ use bytes::Bytes;
 use common::tls::{CertAndKey, TestCa, client_config};
 use common::*;
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 use rustls_pki_types::ServerName;
@@ -73,6 +73,11 @@ async fn tls_connect(
 }
 
 /// One HTTP/1.1 request over TLS: the status and body.
+///
+/// The request's sender is dropped as soon as the request is queued. A refused client's
+/// connection can die just as the request goes into hyper's queue: the connection's end then
+/// misses it, and the queued request is failed ("connection closed") only when its last sender
+/// goes — held until the answer came, it would wait forever.
 async fn https(
     addr: SocketAddr,
     config: Arc<rustls::ClientConfig>,
@@ -89,7 +94,9 @@ async fn https(
         .header("host", format!("localhost:{}", addr.port()))
         .header("content-type", "application/x-protobuf")
         .body(Full::new(Bytes::from(body)))?;
-    let resp = send.send_request(req).await?;
+    let resp = send.send_request(req);
+    drop(send);
+    let resp = resp.await?;
     let status = resp.status().as_u16();
     Ok((status, resp.into_body().collect().await?.to_bytes()))
 }
@@ -110,6 +117,38 @@ async fn api_refusal(h: &CollectorHandle, config: Arc<rustls::ClientConfig>) -> 
 
 fn assert_contains(haystack: &str, needle: &str) {
     assert!(haystack.contains(needle), "`{needle}` not in: {haystack}");
+}
+
+/// One gRPC `Export` over a fresh HTTP/2 connection that is expected to be refused: the error
+/// with its sources. Like [`https`], it drops the request's sender once the request is queued
+/// (a `tonic` channel keeps its sender, so a request queued as the refused connection dies
+/// would wait forever).
+async fn grpcs_refusal(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> String {
+    let attempt = async {
+        let tls = tls_connect(addr, config).await?;
+        let (mut send, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await?;
+        tokio::spawn(conn);
+        let message = request("x", vec![span(1, 1, 0, "r")]).encode_to_vec();
+        let mut framed = vec![0u8];
+        framed.extend_from_slice(&u32::try_from(message.len())?.to_be_bytes());
+        framed.extend_from_slice(&message);
+        let req = http::Request::post(format!(
+            "http://localhost:{}/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            addr.port()
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(Bytes::from(framed)))?;
+        let resp = send.send_request(req);
+        drop(send);
+        let resp = resp.await?;
+        Ok::<_, BoxError>(resp.status())
+    };
+    match attempt.await {
+        Ok(status) => panic!("a refused client got an answer: {status}"),
+        Err(e) => chain(&*e),
+    }
 }
 
 /// A gRPC client whose connections are TLS with `config`.
@@ -245,16 +284,7 @@ async fn mutual_tls_refuses_clients_without_a_good_certificate() {
     // No certificate.
     let e = post_traces(http, &ca.cert_pem, None).await.unwrap_err();
     assert_refused(&chain(&*e), "received fatal alert: CertificateRequired");
-    let refused = match grpcs(grpc, client_config(&ca.cert_pem, None, H2)).await {
-        Err(e) => chain(&*e),
-        Ok(mut c) => {
-            let status = c
-                .export(request("x", vec![span(1, 1, 0, "r")]))
-                .await
-                .unwrap_err();
-            chain(&status)
-        }
-    };
+    let refused = grpcs_refusal(grpc, client_config(&ca.cert_pem, None, H2)).await;
     assert_refused(&refused, "received fatal alert: CertificateRequired");
     // A certificate from another CA.
     let stranger = other.client("stranger");
