@@ -43,8 +43,8 @@ impl Default for TraceMap {
     }
 }
 
-/// Which shard holds `id`: the id's two halves folded and mixed by a multiply, so that ids
-/// that differ in any bits (random ones, or a test's consecutive ones) spread evenly.
+/// Which shard holds `id`: the id's two halves folded and mixed by a multiply (the top bits of
+/// the product), so that random ids, and ids counting up in either half, spread evenly.
 #[inline]
 fn shard_of(id: TraceId) -> usize {
     let v = id.to_u128();
