@@ -3,6 +3,7 @@
 //! frames can be sent as they are). Every call has a time limit and every answer body a size
 //! limit.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::error::Elapsed;
 
 use crate::BoxError;
@@ -50,12 +52,58 @@ async fn connect(addr: SocketAddr, limit: Duration) -> Result<TcpStream, BoxErro
     Ok(stream)
 }
 
+/// A kept-alive connection: its request sender, and what tells that its connection task ended.
+#[derive(Debug)]
+struct Kept<S> {
+    send: S,
+    /// Its sender lives in the connection task: `changed` fails once the task has ended.
+    ended: watch::Receiver<()>,
+}
+
+impl<S> Kept<S> {
+    /// Runs `conn` (the connection, from a hyper handshake) in a task of its own.
+    fn spawn<C>(send: S, conn: C) -> Self
+    where
+        C: Future + Send + 'static,
+    {
+        let (alive, ended) = watch::channel(());
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(alive);
+        });
+        Kept { send, ended }
+    }
+}
+
+/// Awaits `answer`, the response to a request just queued on the connection in `kept`.
+///
+/// hyper fails a queued request when its connection ends, except one queued at the very
+/// moment the connection ends: that one is failed only when the connection's last request
+/// sender is dropped, so a client that keeps its sender while it waits would wait until its
+/// time limit. When the connection ends first, the sender is dropped here (the next call
+/// reconnects) and the answer — the failure, or a response that came in just before — is
+/// awaited.
+async fn answer_or_closed<S, F: Future>(answer: F, kept: &mut Option<Kept<S>>) -> F::Output {
+    let Some(mut ended) = kept.as_ref().map(|k| k.ended.clone()) else {
+        return answer.await;
+    };
+    tokio::pin!(answer);
+    tokio::select! {
+        biased;
+        out = &mut answer => out,
+        _ = ended.changed() => {
+            *kept = None;
+            answer.await
+        }
+    }
+}
+
 /// An HTTP/1.1 client holding one keep-alive connection, reconnecting when it is closed.
 #[derive(Debug)]
 pub struct Http1 {
     addr: SocketAddr,
     limit: Duration,
-    sender: Option<http1::SendRequest<Full<Bytes>>>,
+    sender: Option<Kept<http1::SendRequest<Full<Bytes>>>>,
 }
 
 impl Http1 {
@@ -94,9 +142,10 @@ impl Http1 {
                 .parse()
                 .expect("an address is a valid Host"),
         );
-        let reused = self.sender.as_ref().is_some_and(|s| !s.is_closed());
+        let reused = self.sender.as_ref().is_some_and(|k| !k.send.is_closed());
         let again = reused.then(|| copy(&req));
-        let res = match self.connection().await?.send_request(req).await {
+        let answer = self.connection().await?.send_request(req);
+        let res = match answer_or_closed(answer, &mut self.sender).await {
             Ok(res) => res,
             // The collector closed the kept-alive connection as the request went out (it was
             // idle, and the listener needed the slot): once more on a new connection, as HTTP
@@ -106,7 +155,8 @@ impl Http1 {
                     return Err(e.into());
                 };
                 self.sender = None;
-                self.connection().await?.send_request(again).await?
+                let answer = self.connection().await?.send_request(again);
+                answer_or_closed(answer, &mut self.sender).await?
             }
             Err(e) => return Err(e.into()),
         };
@@ -128,15 +178,14 @@ impl Http1 {
 
     /// The kept-alive connection, opened anew when there is none, ready for a request.
     async fn connection(&mut self) -> Result<&mut http1::SendRequest<Full<Bytes>>, BoxError> {
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+        if self.sender.as_ref().is_none_or(|k| k.send.is_closed()) {
             let io = TokioIo::new(connect(self.addr, self.limit).await?);
             let (sender, conn) = http1::handshake(io).await?;
-            tokio::spawn(conn);
-            self.sender = Some(sender);
+            self.sender = Some(Kept::spawn(sender, conn));
         }
-        let sender = self.sender.as_mut().ok_or("no connection")?;
-        sender.ready().await?;
-        Ok(sender)
+        let kept = self.sender.as_mut().ok_or("no connection")?;
+        kept.send.ready().await?;
+        Ok(&mut kept.send)
     }
 
     /// `GET path`.
@@ -189,7 +238,7 @@ fn copy(req: &Request<Full<Bytes>>) -> Request<Full<Bytes>> {
 pub struct Grpc {
     addr: SocketAddr,
     limit: Duration,
-    sender: Option<http2::SendRequest<Full<Bytes>>>,
+    sender: Option<Kept<http2::SendRequest<Full<Bytes>>>>,
 }
 
 /// The outcome of a call bounded by a timeout: a failure or a timeout (described by
@@ -235,14 +284,13 @@ impl Grpc {
     }
 
     async fn export_inner(&mut self, body: Bytes, gzip: bool) -> Result<GrpcAnswer, BoxError> {
-        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+        if self.sender.as_ref().is_none_or(|k| k.send.is_closed()) {
             let io = TokioIo::new(connect(self.addr, self.limit).await?);
             let (sender, conn) = http2::handshake(TokioExecutor::new(), io).await?;
-            tokio::spawn(conn);
-            self.sender = Some(sender);
+            self.sender = Some(Kept::spawn(sender, conn));
         }
-        let sender = self.sender.as_mut().ok_or("no connection")?;
-        sender.ready().await?;
+        let kept = self.sender.as_mut().ok_or("no connection")?;
+        kept.send.ready().await?;
         let mut req = Request::builder()
             .method(Method::POST)
             .uri(format!("http://{}{GRPC_EXPORT}", self.addr))
@@ -251,7 +299,8 @@ impl Grpc {
         if gzip {
             req = req.header("grpc-encoding", "gzip");
         }
-        let res = sender.send_request(req.body(Full::new(body))?).await?;
+        let answer = kept.send.send_request(req.body(Full::new(body))?);
+        let res = answer_or_closed(answer, &mut self.sender).await?;
         let (parts, body) = res.into_parts();
         let collected = Limited::new(body, MAX_ANSWER)
             .collect()
@@ -276,4 +325,51 @@ impl Grpc {
 /// Reads one number from the collector's `/api/stats` (`data.<field>`).
 pub fn stat(stats: &serde_json::Value, field: &str) -> u64 {
     stats["data"][field].as_u64().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_answer_held_by_the_sender_comes_once_the_connection_ends() {
+        // The answer's sender lives in the kept connection's sender, as hyper's does for a
+        // request queued just as its connection ended.
+        let (answer_tx, answer) = oneshot::channel::<()>();
+        let (close, closed) = oneshot::channel::<()>();
+        let mut kept = Some(Kept::spawn(answer_tx, async move {
+            let _ = closed.await;
+        }));
+        let waiting =
+            tokio::spawn(
+                async move { (answer_or_closed(answer, &mut kept).await, kept.is_none()) },
+            );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !waiting.is_finished(),
+            "answered while the connection is up"
+        );
+        drop(close);
+        let (out, dropped) = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("answered once the connection ended")
+            .unwrap();
+        assert!(out.is_err(), "the sender was dropped, not used");
+        assert!(dropped, "the ended connection is not kept");
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_comes_first_keeps_the_connection() {
+        let (answer_tx, answer) = oneshot::channel::<u8>();
+        let mut kept = Some(Kept::spawn((), std::future::pending::<()>()));
+        answer_tx.send(7).unwrap();
+        assert_eq!(answer_or_closed(answer, &mut kept).await, Ok(7));
+        assert!(kept.is_some());
+        // And with no connection kept, the answer is simply awaited.
+        let (answer_tx, answer) = oneshot::channel::<u8>();
+        answer_tx.send(8).unwrap();
+        assert_eq!(answer_or_closed(answer, &mut None::<Kept<()>>).await, Ok(8));
+    }
 }
