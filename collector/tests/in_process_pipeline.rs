@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::gated;
-use tracewire::export::{Pipeline, SpanSink};
+use tracewire::export::{Pipeline, SpanExporter, SpanSink};
 use tracewire::{
     ExportError, KeyValue, Resource, SpanContext, SpanData, SpanId, TraceFlags, TraceId,
 };
@@ -121,6 +121,63 @@ fn a_refused_batch_counts_every_span_as_failed_and_none_as_exported() {
     // The refused spans stayed the worker's, which gave their vectors back; the stored one
     // came back from the store's writer.
     assert_eq!(recycled(&p), 4);
+    p.shutdown(Duration::from_secs(10)).unwrap();
+    store.close();
+}
+
+/// Passes batches on to the in-process exporter, noting each batch's size; states the inner
+/// exporter's preferred batch as its own.
+struct Sizes<E> {
+    inner: E,
+    sizes: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl<E: SpanExporter> SpanExporter for Sizes<E> {
+    fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError> {
+        self.sizes.lock().unwrap().push(batch.len());
+        self.inner.export(batch, resource)
+    }
+
+    fn preferred_batch(&self) -> Option<usize> {
+        self.inner.preferred_batch()
+    }
+}
+
+#[test]
+fn a_pipeline_into_the_store_exports_in_batches_of_64_unless_told_otherwise() {
+    let store = Collector::builder().build_store();
+    let sizes = std::sync::Arc::default();
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_secs(60))
+        .exporter(Sizes {
+            inner: store.in_process_exporter(),
+            sizes: std::sync::Arc::clone(&sizes),
+        })
+        .build();
+    for id in 1..=150 {
+        assert!(p.submit(span(3, id, "work")));
+    }
+    p.flush(Duration::from_secs(10)).unwrap();
+    store.flush_blocking();
+    assert_eq!(*sizes.lock().unwrap(), [64, 64, 22]);
+    assert_eq!(store.spans(TraceId::from_u128(3)).len(), 150);
+    p.shutdown(Duration::from_secs(10)).unwrap();
+
+    // A batch size set in code (or by OTEL_BSP_MAX_EXPORT_BATCH_SIZE) wins.
+    let sizes = std::sync::Arc::default();
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_secs(60))
+        .max_batch(100)
+        .exporter(Sizes {
+            inner: store.in_process_exporter(),
+            sizes: std::sync::Arc::clone(&sizes),
+        })
+        .build();
+    for id in 151..=300 {
+        assert!(p.submit(span(3, id, "work")));
+    }
+    p.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(*sizes.lock().unwrap(), [100, 50]);
     p.shutdown(Duration::from_secs(10)).unwrap();
     store.close();
 }

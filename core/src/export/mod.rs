@@ -35,7 +35,7 @@ use std::fmt;
 
 pub use self::buffers::{RECYCLED_BUFFERS, SpanRecycler};
 pub use self::memory::InMemoryExporter;
-pub use self::pipeline::{MAX_QUEUE_SIZE, Pipeline, PipelineBuilder};
+pub use self::pipeline::{DEFAULT_MAX_BATCH, MAX_QUEUE_SIZE, Pipeline, PipelineBuilder};
 pub use self::stdout::{StdoutExporter, StdoutFormat};
 use crate::error::ExportError;
 use crate::resource::Resource;
@@ -82,6 +82,19 @@ pub trait SpanExporter: Send + 'static {
         self.export(batch, resource)
     }
 
+    /// The batch size this exporter works best with, when it differs from the pipeline's
+    /// default ([`DEFAULT_MAX_BATCH`]). A [`Pipeline`] whose batch size was not set (in code or
+    /// by `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`) takes the smallest of its exporters' preferences
+    /// when every exporter states one, and the default otherwise. An exporter that does its
+    /// work per batch on a thread the service shares CPUs with (an embedded store, say) states
+    /// a small one, so that each batch's work is a short burst; one that pays per call (a
+    /// network round trip) states none.
+    ///
+    /// The default states none.
+    fn preferred_batch(&self) -> Option<usize> {
+        None
+    }
+
     /// Delivers anything the exporter buffers itself.
     fn force_flush(&mut self) -> Result<(), ExportError> {
         Ok(())
@@ -110,6 +123,10 @@ impl SpanExporter for Box<dyn SpanExporter> {
         recycler: &SpanRecycler,
     ) -> Result<(), ExportError> {
         (**self).export_owned(batch, resource, recycler)
+    }
+
+    fn preferred_batch(&self) -> Option<usize> {
+        (**self).preferred_batch()
     }
 
     fn force_flush(&mut self) -> Result<(), ExportError> {

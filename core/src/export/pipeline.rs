@@ -56,11 +56,17 @@ impl fmt::Debug for Pipeline {
 /// and a batch that large could not be allocated at all.
 pub const MAX_QUEUE_SIZE: usize = 1 << 18;
 
+/// The most spans in one exporter call when neither code, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` nor
+/// the exporters ([`SpanExporter::preferred_batch`]) say otherwise: OpenTelemetry's default.
+pub const DEFAULT_MAX_BATCH: usize = 512;
+
 /// Configures a [`Pipeline`].
 #[must_use]
 pub struct PipelineBuilder {
     queue_size: usize,
-    max_batch: usize,
+    /// Set in code or by `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`; else the exporters' preference, else
+    /// [`DEFAULT_MAX_BATCH`].
+    max_batch: Option<usize>,
     batch_timeout: Duration,
     resource: Resource,
     exporters: Vec<Box<dyn SpanExporter>>,
@@ -84,7 +90,7 @@ impl Default for PipelineBuilder {
     fn default() -> Self {
         PipelineBuilder {
             queue_size: 2048,
-            max_batch: 512,
+            max_batch: None,
             batch_timeout: Duration::from_secs(1),
             resource: Resource::default(),
             exporters: Vec::new(),
@@ -95,8 +101,8 @@ impl Default for PipelineBuilder {
 
 impl PipelineBuilder {
     /// Reads `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` and
-    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds) over the defaults (2048, 512, 1000 ms); sizes are
-    /// capped at [`MAX_QUEUE_SIZE`].
+    /// `OTEL_BSP_SCHEDULE_DELAY` (milliseconds) over the defaults (2048, see
+    /// [`max_batch`](Self::max_batch), 1000 ms); sizes are capped at [`MAX_QUEUE_SIZE`].
     pub fn from_env() -> Self {
         let num = |var| {
             std::env::var(var)
@@ -124,10 +130,27 @@ impl PipelineBuilder {
         self
     }
 
-    /// The most spans in one exporter call (default 512, at most [`MAX_QUEUE_SIZE`]).
+    /// The most spans in one exporter call, at most [`MAX_QUEUE_SIZE`]. Unset, it is the
+    /// smallest [`SpanExporter::preferred_batch`] when every exporter states one (an embedded
+    /// collector's does), else [`DEFAULT_MAX_BATCH`] (512).
     pub fn max_batch(mut self, n: usize) -> Self {
-        self.max_batch = n.clamp(1, MAX_QUEUE_SIZE);
+        self.max_batch = Some(n.clamp(1, MAX_QUEUE_SIZE));
         self
+    }
+
+    /// The batch size [`try_build`](Self::try_build) uses: see [`max_batch`](Self::max_batch).
+    fn effective_max_batch(&self) -> usize {
+        if let Some(n) = self.max_batch {
+            return n;
+        }
+        let mut preferred = None::<usize>;
+        for e in &self.exporters {
+            match e.preferred_batch() {
+                Some(n) => preferred = Some(preferred.map_or(n, |p| p.min(n))),
+                None => return DEFAULT_MAX_BATCH,
+            }
+        }
+        preferred.map_or(DEFAULT_MAX_BATCH, |n| n.clamp(1, MAX_QUEUE_SIZE))
     }
 
     /// How long a partial batch waits before it is exported (default 1 s).
@@ -166,7 +189,7 @@ impl PipelineBuilder {
         // A forked child setting itself up again gets ids of its own from here on.
         crate::rng::check_fork();
         let exporting = !self.exporters.is_empty();
-        let queue = Arc::new(SpanQueue::new(self.queue_size, self.max_batch));
+        let queue = Arc::new(SpanQueue::new(self.queue_size, self.effective_max_batch()));
         let (ctl_tx, ctl_rx) = bounded(16);
         let buffers = Arc::new(Buffers::default());
         let counters = Arc::new(Counters::default());

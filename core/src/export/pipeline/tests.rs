@@ -18,10 +18,10 @@ fn queue_and_batch_sizes_are_capped_so_a_huge_setting_cannot_abort_the_process()
         .max_batch(usize::MAX);
     assert_eq!(
         (b.queue_size, b.max_batch),
-        (MAX_QUEUE_SIZE, MAX_QUEUE_SIZE)
+        (MAX_QUEUE_SIZE, Some(MAX_QUEUE_SIZE))
     );
     let b = PipelineBuilder::default().queue_size(0).max_batch(0);
-    assert_eq!((b.queue_size, b.max_batch), (1, 1));
+    assert_eq!((b.queue_size, b.max_batch), (1, Some(1)));
     // The capped queue really is built (this allocated 549 GB and aborted before the cap).
     let pipeline = PipelineBuilder::default()
         .queue_size(1_000_000_000_000)
@@ -52,6 +52,69 @@ impl SpanExporter for Failing {
     fn export(&mut self, _: &[SpanData], _: &Resource) -> Result<(), ExportError> {
         Err(ExportError::Transport("connection refused".into()))
     }
+}
+
+/// An in-memory exporter that states a preferred batch size.
+struct Preferring(usize, InMemoryExporter);
+
+impl SpanExporter for Preferring {
+    fn export(&mut self, batch: &[SpanData], resource: &Resource) -> Result<(), ExportError> {
+        self.1.export(batch, resource)
+    }
+
+    fn preferred_batch(&self) -> Option<usize> {
+        Some(self.0)
+    }
+}
+
+/// The batch sizes `builder`'s pipeline hands its exporters for 200 spans submitted at once
+/// (a minute's timeout, so only full batches and the flush cut them), as `mem` saw them.
+fn batches_of_200(builder: PipelineBuilder, mem: &InMemoryExporter) -> Vec<usize> {
+    let p = builder.batch_timeout(Duration::from_secs(60)).build();
+    for _ in 0..200 {
+        assert!(p.submit(span("s")));
+    }
+    p.flush(Duration::from_secs(5)).unwrap();
+    p.shutdown(Duration::from_secs(5)).unwrap();
+    mem.batches()
+}
+
+#[test]
+fn an_unset_batch_size_is_the_exporters_preference_when_every_exporter_states_one() {
+    // One exporter preferring 64.
+    let mem = InMemoryExporter::new();
+    let b = Pipeline::builder().exporter(Preferring(64, mem.clone()));
+    assert_eq!(batches_of_200(b, &mem), vec![64, 64, 64, 8]);
+    // Two preferences: the smaller.
+    let mem = InMemoryExporter::new();
+    let b = Pipeline::builder()
+        .exporter(Preferring(100, InMemoryExporter::new()))
+        .exporter(Preferring(64, mem.clone()));
+    assert_eq!(batches_of_200(b, &mem), vec![64, 64, 64, 8]);
+    // A preference of 0 is taken as 1, not as an empty batch.
+    let mem = InMemoryExporter::new();
+    let b = Pipeline::builder().exporter(Preferring(0, mem.clone()));
+    assert_eq!(batches_of_200(b, &mem), vec![1; 200]);
+}
+
+#[test]
+fn a_set_batch_size_or_an_exporter_without_a_preference_keeps_the_default_or_the_setting() {
+    // An exporter with no preference alongside: the default, for both.
+    let mem = InMemoryExporter::new();
+    let b = Pipeline::builder()
+        .exporter(Preferring(64, mem.clone()))
+        .exporter(InMemoryExporter::new());
+    let sizes = batches_of_200(b, &mem);
+    assert_eq!(sizes, vec![200]);
+    assert!(DEFAULT_MAX_BATCH >= 200);
+    // Set in code (as `from_env` does for OTEL_BSP_MAX_EXPORT_BATCH_SIZE): the setting.
+    let mem = InMemoryExporter::new();
+    let b = Pipeline::builder()
+        .max_batch(150)
+        .exporter(Preferring(64, mem.clone()));
+    assert_eq!(batches_of_200(b, &mem), vec![150, 50]);
+    // No exporter at all: nothing to prefer (and nothing exported).
+    assert_eq!(Pipeline::builder().effective_max_batch(), DEFAULT_MAX_BATCH);
 }
 
 #[test]
