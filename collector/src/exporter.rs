@@ -24,7 +24,9 @@ use crate::model::StatusCode;
 /// them to the stage's form first. When the collector's ingest queue is full the batch is
 /// refused with [`ExportError::Rejected`] and left where it was, so the pipeline counts it as
 /// failed. Once stored, the spans' attribute vectors go back to the pipeline's pool for its
-/// next spans ([`SpanRecycler`]). Get one from
+/// next spans ([`SpanRecycler`]). It asks its pipeline for batches of 64 spans
+/// ([`SpanExporter::preferred_batch`]) rather than the default 512, so that the store's work
+/// on each batch is a short burst on the CPUs the service shares. Get one from
 /// [`CollectorHandle::in_process_exporter`](crate::CollectorHandle::in_process_exporter) or
 /// [`TraceStore::in_process_exporter`](crate::TraceStore::in_process_exporter).
 ///
