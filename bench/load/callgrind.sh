@@ -7,7 +7,7 @@
 #   VARIANTS="floor tracewire-off" bench/load/callgrind.sh
 #
 # Settings (environment):
-#   VARIANTS="floor tower-http otel tracewire tracewire-off tracewire-null"
+#   VARIANTS="floor tower-http otel tracewire tracewire-off tracewire-null"   (also: otel-off)
 #   WARMUP=5 DURATION=20 CONNECTIONS=4   seconds of load before counting / while counting
 #   PORT=18180                           front hop; the back hop listens on PORT+1
 #   OUT=bench/load/results               where the callgrind files and the report go

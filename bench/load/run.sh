@@ -10,7 +10,7 @@
 #   DURATION=10     measured seconds per run
 #   WARMUP=2        seconds of load before measuring (same connections)
 #   CONNECTIONS=16  closed-loop connections (one request in flight each)
-#   VARIANTS="floor tower-http otel tracewire"   (tracewire-off is also available)
+#   VARIANTS="floor tower-http otel tracewire"   (also: otel-off, tracewire-off, tracewire-null)
 #   SERVER_CPU=0 LOADER_CPU=1                    taskset CPU lists
 #   PORT=18080      front hop; the back hop listens on PORT+1
 #   OUT=bench/load/results                       where the raw lines and the report go

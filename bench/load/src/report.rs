@@ -40,10 +40,11 @@ struct Load {
     errors: u64,
 }
 
-const ORDER: [&str; 7] = [
+const ORDER: [&str; 8] = [
     "floor",
     "tower-http",
     "otel",
+    "otel-off",
     "tracewire",
     "tracewire-off",
     "tracewire-null",

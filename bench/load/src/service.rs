@@ -6,6 +6,7 @@
 //! | `tower-http` | `TraceLayer::new_for_http()` | hyper-util, no propagation | registry |
 //! | `otel` | `OtelAxumLayer` (extracts W3C context) | hyper-util in a `CLIENT` span, W3C context injected by the global propagator | registry + `tracing-opentelemetry`, `opentelemetry_sdk` batch processor, always-on sampler |
 //! | `tracewire` | `tracewire_axum::layer()` | `tracewire_hyper::Client` | registry + `TracewireLayer`, always-on sampler, pipeline into the in-process collector |
+//! | `otel-off` | as `otel` | as `otel` | as `otel`, always-off sampler (context still propagated) |
 //! | `tracewire-off` | as `tracewire` | as `tracewire` | as `tracewire`, always-off sampler (context still propagated) |
 //! | `tracewire-null` | as `tracewire` | as `tracewire` | as `tracewire`, but the pipeline's exporter discards the batches |
 //! | `tracewire-tick` | as `tracewire` | as `tracewire` | as `tracewire`, but spans go to [`TickSink`] instead of the `Pipeline` |
@@ -66,6 +67,7 @@ pub enum Variant {
     Floor,
     TowerHttp,
     Otel,
+    OtelOff,
     Tracewire,
     TracewireOff,
     TracewireNull,
@@ -78,6 +80,7 @@ impl Variant {
             "floor" => Variant::Floor,
             "tower-http" => Variant::TowerHttp,
             "otel" => Variant::Otel,
+            "otel-off" => Variant::OtelOff,
             "tracewire" => Variant::Tracewire,
             "tracewire-off" => Variant::TracewireOff,
             "tracewire-null" => Variant::TracewireNull,
@@ -269,7 +272,7 @@ fn install(variant: Variant) -> Result<Telemetry, BoxError> {
             tracing::subscriber::set_global_default(tracing_subscriber::registry().with(filter()))?;
             Ok(Telemetry::None)
         }
-        Variant::Otel => {
+        Variant::Otel | Variant::OtelOff => {
             use opentelemetry::propagation::TextMapCompositePropagator;
             use opentelemetry::trace::TracerProvider as _;
             use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
@@ -291,7 +294,11 @@ fn install(variant: Variant) -> Result<Telemetry, BoxError> {
                 )
                 .build();
             let provider = SdkTracerProvider::builder()
-                .with_sampler(Sampler::AlwaysOn)
+                .with_sampler(if variant == Variant::OtelOff {
+                    Sampler::AlwaysOff
+                } else {
+                    Sampler::AlwaysOn
+                })
                 .with_span_processor(processor)
                 .with_resource(
                     opentelemetry_sdk::Resource::builder()
@@ -346,7 +353,7 @@ fn router(variant: Variant, router: Router) -> Router {
     match variant {
         Variant::Floor => router,
         Variant::TowerHttp => router.layer(tower_http::trace::TraceLayer::new_for_http()),
-        Variant::Otel => {
+        Variant::Otel | Variant::OtelOff => {
             router.layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
         }
         Variant::Tracewire
@@ -362,7 +369,7 @@ pub fn serve(variant: Variant, port: u16) -> Result<(), BoxError> {
     let telemetry = install(variant)?;
     let upstream = match variant {
         Variant::Floor | Variant::TowerHttp => Upstream::Plain(http_client()),
-        Variant::Otel => Upstream::Otel(http_client()),
+        Variant::Otel | Variant::OtelOff => Upstream::Otel(http_client()),
         Variant::Tracewire
         | Variant::TracewireOff
         | Variant::TracewireNull
