@@ -91,6 +91,11 @@ fn an_unset_batch_size_is_the_exporters_preference_when_every_exporter_states_on
         .exporter(Preferring(100, InMemoryExporter::new()))
         .exporter(Preferring(64, mem.clone()));
     assert_eq!(batches_of_200(b, &mem), vec![64, 64, 64, 8]);
+    // Through a boxed exporter too.
+    let mem = InMemoryExporter::new();
+    let boxed: Box<dyn SpanExporter> = Box::new(Preferring(64, mem.clone()));
+    let b = Pipeline::builder().exporter(boxed);
+    assert_eq!(batches_of_200(b, &mem), vec![64, 64, 64, 8]);
     // A preference of 0 is taken as 1, not as an empty batch.
     let mem = InMemoryExporter::new();
     let b = Pipeline::builder().exporter(Preferring(0, mem.clone()));
