@@ -143,41 +143,44 @@ impl<E: SpanExporter> SpanExporter for Sizes<E> {
     }
 }
 
+/// The sizes of the batches `builder`'s pipeline hands the in-process exporter of `store` for
+/// spans `ids` of trace 3, submitted at once.
+fn batch_sizes(
+    builder: tracewire::export::PipelineBuilder,
+    store: &tracewire_collector::TraceStore,
+    ids: std::ops::RangeInclusive<u64>,
+) -> Vec<usize> {
+    let sizes = std::sync::Arc::default();
+    let p = builder
+        .batch_timeout(Duration::from_secs(60))
+        .exporter(Sizes {
+            inner: store.in_process_exporter(),
+            sizes: std::sync::Arc::clone(&sizes),
+        })
+        .build();
+    for id in ids {
+        assert!(p.submit(span(3, id, "work")));
+    }
+    p.flush(Duration::from_secs(10)).unwrap();
+    p.shutdown(Duration::from_secs(10)).unwrap();
+    store.flush_blocking();
+    let sizes = sizes.lock().unwrap().clone();
+    sizes
+}
+
 #[test]
 fn a_pipeline_into_the_store_exports_in_batches_of_64_unless_told_otherwise() {
     let store = Collector::builder().build_store();
-    let sizes = std::sync::Arc::default();
-    let p = Pipeline::builder()
-        .batch_timeout(Duration::from_secs(60))
-        .exporter(Sizes {
-            inner: store.in_process_exporter(),
-            sizes: std::sync::Arc::clone(&sizes),
-        })
-        .build();
-    for id in 1..=150 {
-        assert!(p.submit(span(3, id, "work")));
-    }
-    p.flush(Duration::from_secs(10)).unwrap();
-    store.flush_blocking();
-    assert_eq!(*sizes.lock().unwrap(), [64, 64, 22]);
+    assert_eq!(
+        batch_sizes(Pipeline::builder(), &store, 1..=150),
+        [64, 64, 22]
+    );
     assert_eq!(store.spans(TraceId::from_u128(3)).len(), 150);
-    p.shutdown(Duration::from_secs(10)).unwrap();
-
     // A batch size set in code (or by OTEL_BSP_MAX_EXPORT_BATCH_SIZE) wins.
-    let sizes = std::sync::Arc::default();
-    let p = Pipeline::builder()
-        .batch_timeout(Duration::from_secs(60))
-        .max_batch(100)
-        .exporter(Sizes {
-            inner: store.in_process_exporter(),
-            sizes: std::sync::Arc::clone(&sizes),
-        })
-        .build();
-    for id in 151..=300 {
-        assert!(p.submit(span(3, id, "work")));
-    }
-    p.flush(Duration::from_secs(10)).unwrap();
-    assert_eq!(*sizes.lock().unwrap(), [100, 50]);
-    p.shutdown(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        batch_sizes(Pipeline::builder().max_batch(100), &store, 151..=300),
+        [100, 50]
+    );
+    assert_eq!(store.spans(TraceId::from_u128(3)).len(), 300);
     store.close();
 }
