@@ -164,8 +164,7 @@ fn batch_sizes(
     p.flush(Duration::from_secs(10)).unwrap();
     p.shutdown(Duration::from_secs(10)).unwrap();
     store.flush_blocking();
-    let sizes = sizes.lock().unwrap().clone();
-    sizes
+    sizes.lock().unwrap().clone()
 }
 
 #[test]
