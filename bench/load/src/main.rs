@@ -76,7 +76,13 @@ fn run() -> Result<(), BoxError> {
         }
         "report" => {
             let path = args.0.first().ok_or(usage())?;
-            print!("{}", report::render(&std::fs::read_to_string(path)?)?);
+            let (report, failed) = report::render(&std::fs::read_to_string(path)?)?;
+            print!("{report}");
+            if failed > 0 {
+                return Err(
+                    format!("{failed} runs failed their checks (listed in the report)").into(),
+                );
+            }
             Ok(())
         }
         _ => Err(usage().into()),

@@ -61,6 +61,43 @@ impl Line {
     }
 }
 
+/// Spans each request of `variant` must export: one per hop and one for the client call when
+/// sampled, none when not; `None` for the variants with no tracing pipeline to count.
+fn expected_spans(variant: &str) -> Option<u64> {
+    match variant {
+        "otel" | "tracewire" | "tracewire-null" | "tracewire-tick" => Some(3),
+        "otel-off" | "tracewire-off" => Some(0),
+        _ => None,
+    }
+}
+
+/// What is wrong with one run, if anything: a failed request, spans exported other than the
+/// variant's exact count per request, spans dropped, failed or rejected on the way.
+fn problems(l: &Line) -> Vec<String> {
+    let mut found = Vec::new();
+    if l.load.errors > 0 {
+        found.push(format!("{} failed requests", l.load.errors));
+    }
+    let counter = |name: &str| l.server.get(name).and_then(serde_json::Value::as_u64);
+    if let Some(per_request) = expected_spans(&l.variant) {
+        let want = per_request * l.load.total_requests;
+        match counter("spans_exported") {
+            Some(got) if got == want => {}
+            Some(got) => found.push(format!(
+                "{got} spans exported for {} requests (expected {want})",
+                l.load.total_requests
+            )),
+            None => found.push("no exported-span count in the server's STATS line".to_owned()),
+        }
+    }
+    for name in ["spans_dropped", "spans_failed", "rejected"] {
+        if let Some(n) = counter(name).filter(|&n| n > 0) {
+            found.push(format!("{name} = {n}"));
+        }
+    }
+    found
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
@@ -73,8 +110,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// The Markdown report.
-pub fn render(input: &str) -> Result<String, BoxError> {
+/// The Markdown report, and how many runs failed their checks ([`problems`]); the report lists
+/// them last.
+pub fn render(input: &str) -> Result<(String, usize), BoxError> {
     let mut lines = Vec::new();
     for (i, l) in input.lines().enumerate() {
         if l.trim().is_empty() {
@@ -177,7 +215,26 @@ pub fn render(input: &str) -> Result<String, BoxError> {
             l.cpu_us(),
         )?;
     }
-    Ok(out)
+
+    writeln!(out)?;
+    let failed: Vec<(&Line, Vec<String>)> = lines
+        .iter()
+        .map(|l| (l, problems(l)))
+        .filter(|(_, p)| !p.is_empty())
+        .collect();
+    if failed.is_empty() {
+        writeln!(
+            out,
+            "Checks: every run answered every request; each sampled run exported exactly 3 spans per request and each unsampled run none, with nothing dropped, failed or rejected."
+        )?;
+    } else {
+        writeln!(out, "Checks FAILED:")?;
+        writeln!(out)?;
+        for (l, p) in &failed {
+            writeln!(out, "- rep {} {}: {}", l.rep, l.variant, p.join("; "))?;
+        }
+    }
+    Ok((out, failed.len()))
 }
 
 fn us(v: f64) -> String {
