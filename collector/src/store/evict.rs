@@ -31,10 +31,21 @@ impl Store {
     /// Makes room for one more span of trace `trace_id` that will allocate at most `cost`
     /// bytes: under the span budget, and under the byte budget counting the span and any growth
     /// of the ring and the trace map its insertion triggers, before anything is allocated.
-    pub(super) fn make_room(&mut self, cost: usize, trace_id: TraceId) {
+    /// `bound` is a cheap bound on `cost`: with room for that much, `cost` is not computed.
+    pub(super) fn make_room(
+        &mut self,
+        trace_id: TraceId,
+        bound: usize,
+        cost: impl FnOnce(&Self) -> usize,
+    ) {
         while self.spans.len() >= self.limits.max_spans.max(1) {
             self.evict_front();
         }
+        let growth = self.growth_bytes(trace_id);
+        if self.bytes().saturating_add(bound).saturating_add(growth) <= self.limits.max_bytes {
+            return;
+        }
+        let cost = cost(self);
         while !self.spans.is_empty()
             && self.bytes() + cost + self.growth_bytes(trace_id) > self.limits.max_bytes
         {

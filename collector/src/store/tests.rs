@@ -460,3 +460,75 @@ fn an_evicted_spans_attribute_slots_are_reused_counted_and_overwritten() {
     s.shrink();
     assert!(s.spare_attrs.is_empty());
 }
+
+/// A span of a shape chosen by `n`: attribute, event and link counts, string lengths around the
+/// value limit, JSON values, a status message and a trace state.
+fn shaped_span(n: u64) -> NewSpan {
+    let len = |k: u64| ((n * 7 + k * 13) % 40) as usize;
+    let text = |k: u64| "x".repeat(len(k));
+    let attrs = |count: u64| -> Vec<(Cow<'static, str>, NewValue)> {
+        (0..count)
+            .map(|k| {
+                let value = match (n + k) % 4 {
+                    0 => NewValue::Str(Cow::Owned(text(k))),
+                    1 => NewValue::Json(format!("[{}]", text(k + 1))),
+                    2 => NewValue::Int(k as i64),
+                    _ => NewValue::Bool(true),
+                };
+                (Cow::Owned(format!("k{}{}", k, text(k + 2))), value)
+            })
+            .collect()
+    };
+    let mut s = NewSpan::test(u128::from(n) + 1, n + 1, 0, "op", n, 10);
+    s.name = Cow::Owned(format!("op{}", text(3)));
+    s.attributes = attrs(n % 6);
+    if n.is_multiple_of(3) {
+        s.status_message = Some(text(4));
+        s.trace_state = Some(format!("k={}", text(5)));
+    }
+    for e in 0..(n % 4) {
+        s.events.push(crate::ingest::NewEvent {
+            time_unix_nano: n + e,
+            name: Cow::Owned(text(e + 6)),
+            attributes: attrs((n + e) % 5),
+        });
+    }
+    for l in 0..(n % 3) {
+        s.links.push(crate::ingest::NewLink {
+            trace_id: TraceId::from_u128(u128::from(n) + 2),
+            span_id: crate::model::SpanId::from_u64(l + 1),
+            attributes: attrs(l + 1),
+        });
+    }
+    s
+}
+
+#[test]
+fn the_cheap_span_cost_bound_is_never_below_the_exact_cost() {
+    // Tight caps (strings cut at 8 bytes, a few attributes, events and links kept) and the
+    // defaults; the bound decides whether the exact cost is computed at all.
+    let tight = Limits {
+        max_value_len: 8,
+        max_attributes: 3,
+        max_events: 2,
+        max_links: 1,
+        ..Limits::default()
+    };
+    for limits in [tight, Limits::default()] {
+        let s = Store::new(limits);
+        for n in 0..500 {
+            let sp = shaped_span(n);
+            let exact = s.span_cost(&sp, sp.trace_state.as_deref());
+            let bound = s.span_cost_bound(&sp);
+            assert!(bound >= exact, "span {n}: bound {bound} < cost {exact}");
+        }
+    }
+    // A limit too large to bound by saturates instead of overflowing, and spans still go in.
+    let mut s = Store::new(Limits {
+        max_value_len: usize::MAX,
+        ..limits(100, 1 << 20)
+    });
+    assert_eq!(s.span_cost_bound(&shaped_span(5)), usize::MAX);
+    s.insert(batch("svc", vec![shaped_span(5)]), &[]);
+    assert_eq!(s.stats().spans, 1);
+}

@@ -82,7 +82,9 @@ impl Store {
         for span in spans {
             let trace_state = span.trace_state();
             let trace_state = trace_state.as_deref();
-            self.make_room(self.span_cost(span, trace_state), span.trace_id());
+            self.make_room(span.trace_id(), self.span_cost_bound(span), |store| {
+                store.span_cost(span, trace_state)
+            });
             self.strings.retain(service);
             self.retain_source(source);
             let stored = self.pack(span, trace_state, source, service, arrived);
@@ -135,7 +137,7 @@ impl Store {
 
     /// The most heap bytes storing `span` can add: its packed attributes and rare parts, every
     /// string as if it were new, and posting-list growth for each index entry.
-    fn span_cost<S: IngestSpan>(&self, span: &S, trace_state: Option<&str>) -> usize {
+    pub(super) fn span_cost<S: IngestSpan>(&self, span: &S, trace_state: Option<&str>) -> usize {
         let l = &self.limits;
         let text = |len: usize| arc_str_bytes(len.min(l.max_value_len));
         let value = |v: ValueRef<'_>| match v {
@@ -178,6 +180,49 @@ impl Store {
                 .map(|lk| resolved(lk.attributes()))
                 .sum::<usize>();
         n
+    }
+
+    /// A bound on [`span_cost`](Self::span_cost) from the span's counts alone, every string as
+    /// long as `max_value_len` lets it be: no walk over the attributes, so a store far from its
+    /// byte budget does not sum their lengths ([`make_room`](Self::make_room)). Saturates
+    /// rather than overflows (a huge `max_value_len` makes it useless, not wrong).
+    pub(super) fn span_cost_bound<S: IngestSpan>(&self, span: &S) -> usize {
+        let l = &self.limits;
+        // The most any one string costs (`text` in `span_cost`), and any one attribute.
+        let text = 16usize
+            .checked_add(l.max_value_len)
+            .and_then(|n| n.checked_next_multiple_of(16))
+            .unwrap_or(usize::MAX);
+        let attr = text.saturating_mul(2);
+        let raw = |n: usize| n.checked_next_multiple_of(16).unwrap_or(usize::MAX);
+        let resolved = |count: usize| {
+            let kept = count.min(l.max_attributes);
+            raw(kept.saturating_mul(size_of::<Attribute>()))
+                .saturating_add(kept.saturating_mul(attr))
+        };
+        let kept = span.attributes().len().min(l.max_attributes);
+        let events = span.events();
+        let events = &events[..events.len().min(l.max_events)];
+        let links = span.links();
+        let links = &links[..links.len().min(l.max_links)];
+        let parts = [
+            text,
+            raw(kept * size_of::<PackedAttr>()),
+            kept.saturating_mul(attr),
+            (4 + kept) * POSTING_GROWTH,
+            alloc_bytes(size_of::<Extra>()),
+            // The status message and the trace state.
+            raw(l.max_value_len).saturating_mul(2),
+            alloc_bytes(events.len() * size_of::<SpanEvent>()),
+            events.iter().fold(0, |n: usize, e| {
+                n.saturating_add(text.saturating_add(resolved(e.attributes().len())))
+            }),
+            alloc_bytes(links.len() * size_of::<SpanLink>()),
+            links.iter().fold(0, |n: usize, lk| {
+                n.saturating_add(resolved(lk.attributes().len()))
+            }),
+        ];
+        parts.iter().fold(0, |n: usize, &p| n.saturating_add(p))
     }
 
     fn pack<S: IngestSpan>(
