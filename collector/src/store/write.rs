@@ -188,41 +188,47 @@ impl Store {
     /// rather than overflows (a huge `max_value_len` makes it useless, not wrong).
     pub(super) fn span_cost_bound<S: IngestSpan>(&self, span: &S) -> usize {
         let l = &self.limits;
-        // The most any one string costs (`text` in `span_cost`), and any one attribute.
+        // The most any one string costs (`text` in `span_cost`, which cuts at `max_value_len`),
+        // any one attribute (its key and value), and the status message or trace state.
         let text = 16usize
             .checked_add(l.max_value_len)
             .and_then(|n| n.checked_next_multiple_of(16))
             .unwrap_or(usize::MAX);
         let attr = text.saturating_mul(2);
-        let raw = |n: usize| n.checked_next_multiple_of(16).unwrap_or(usize::MAX);
+        let message = l
+            .max_value_len
+            .checked_next_multiple_of(16)
+            .unwrap_or(usize::MAX);
+        // Counts are of what the span holds, so the sizes below them cannot overflow.
         let resolved = |count: usize| {
             let kept = count.min(l.max_attributes);
-            raw(kept.saturating_mul(size_of::<Attribute>()))
-                .saturating_add(kept.saturating_mul(attr))
+            alloc_bytes(kept * size_of::<Attribute>()).saturating_add(kept.saturating_mul(attr))
         };
         let kept = span.attributes().len().min(l.max_attributes);
         let events = span.events();
         let events = &events[..events.len().min(l.max_events)];
         let links = span.links();
         let links = &links[..links.len().min(l.max_links)];
-        let parts = [
+        let events_cost = events.iter().fold(0, |n: usize, e| {
+            n.saturating_add(text.saturating_add(resolved(e.attributes().len())))
+        });
+        let links_cost = links.iter().fold(0, |n: usize, lk| {
+            n.saturating_add(resolved(lk.attributes().len()))
+        });
+        [
             text,
-            raw(kept * size_of::<PackedAttr>()),
+            alloc_bytes(kept * size_of::<PackedAttr>()),
             kept.saturating_mul(attr),
             (4 + kept) * POSTING_GROWTH,
             alloc_bytes(size_of::<Extra>()),
-            // The status message and the trace state.
-            raw(l.max_value_len).saturating_mul(2),
+            message.saturating_mul(2),
             alloc_bytes(events.len() * size_of::<SpanEvent>()),
-            events.iter().fold(0, |n: usize, e| {
-                n.saturating_add(text.saturating_add(resolved(e.attributes().len())))
-            }),
+            events_cost,
             alloc_bytes(links.len() * size_of::<SpanLink>()),
-            links.iter().fold(0, |n: usize, lk| {
-                n.saturating_add(resolved(lk.attributes().len()))
-            }),
-        ];
-        parts.iter().fold(0, |n: usize, &p| n.saturating_add(p))
+            links_cost,
+        ]
+        .into_iter()
+        .fold(0, usize::saturating_add)
     }
 
     fn pack<S: IngestSpan>(
