@@ -122,7 +122,7 @@ impl SpanExporter for InProcessExporter {
 /// 512-span batch (the pipeline's default) is a burst of most of a millisecond during which, on
 /// a busy core, requests wait; 64 spans make it a tenth of a millisecond. On the load benchmark
 /// (server on one core, every span sampled into the collector) that took p99 latency down by
-/// about an eighth at the same throughput (BENCHMARKS.md, "In-process batches of 64").
+/// 14 % at the same throughput (BENCHMARKS.md, "In-process batches of 64").
 const PREFERRED_BATCH: usize = 64;
 
 fn convert_value(v: &Value) -> NewValue {
