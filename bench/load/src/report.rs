@@ -61,25 +61,16 @@ impl Line {
     }
 }
 
-/// Spans each request of `variant` must export: one per hop and one for the client call when
-/// sampled, none when not; `None` for the variants with no tracing pipeline to count.
-fn expected_spans(variant: &str) -> Option<u64> {
-    match variant {
-        "otel" | "tracewire" | "tracewire-null" | "tracewire-tick" => Some(3),
-        "otel-off" | "tracewire-off" => Some(0),
-        _ => None,
-    }
-}
-
 /// What is wrong with one run, if anything: a failed request, spans exported other than the
-/// variant's exact count per request, spans dropped, failed or rejected on the way.
+/// exact count per request the server states for its variant (`spans_per_request`), spans
+/// dropped, failed or rejected on the way.
 fn problems(l: &Line) -> Vec<String> {
     let mut found = Vec::new();
     if l.load.errors > 0 {
         found.push(format!("{} failed requests", l.load.errors));
     }
     let counter = |name: &str| l.server.get(name).and_then(serde_json::Value::as_u64);
-    if let Some(per_request) = expected_spans(&l.variant) {
+    if let Some(per_request) = counter("spans_per_request") {
         let want = per_request * l.load.total_requests;
         match counter("spans_exported") {
             Some(got) if got == want => {}

@@ -75,6 +75,20 @@ pub enum Variant {
 }
 
 impl Variant {
+    /// Spans each request must export: one per hop and one for the client call when sampled,
+    /// none when not; `None` for the variants with no tracing pipeline to count. Stated in the
+    /// `STATS` line, where the report checks it.
+    fn spans_per_request(self) -> Option<u64> {
+        match self {
+            Variant::Otel
+            | Variant::Tracewire
+            | Variant::TracewireNull
+            | Variant::TracewireTick => Some(3),
+            Variant::OtelOff | Variant::TracewireOff => Some(0),
+            Variant::Floor | Variant::TowerHttp => None,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self, BoxError> {
         Ok(match s {
             "floor" => Variant::Floor,
@@ -413,6 +427,7 @@ pub fn serve(variant: Variant, port: u16) -> Result<(), BoxError> {
             serde_json::json!({
                 "variant": format!("{variant:?}"),
                 "flushed": flushed,
+                "spans_per_request": variant.spans_per_request(),
                 "spans_exported": exporter.exported.load(Ordering::Relaxed),
             })
         }
@@ -432,6 +447,7 @@ pub fn serve(variant: Variant, port: u16) -> Result<(), BoxError> {
             serde_json::json!({
                 "variant": format!("{variant:?}"),
                 "flushed": flushed,
+                "spans_per_request": variant.spans_per_request(),
                 "spans_exported": exported,
                 "spans_dropped": p.dropped,
                 "spans_failed": p.failed,
