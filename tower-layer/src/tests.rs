@@ -988,3 +988,42 @@ fn services_and_futures_are_send_and_sync() {
     assert_send_sync::<HttpClientLayer>();
     assert_send_sync::<HttpClient<Svc>>();
 }
+
+/// The attribute vectors of exported HTTP server spans (20 declared fields) go back to the
+/// pipeline for the next spans to record into, so a sampled request's span takes its vector from
+/// the pool instead of allocating it on the request thread and freeing it on the worker's.
+#[test]
+fn exported_server_spans_give_their_attribute_vectors_back_to_the_pipeline() {
+    use std::time::Duration;
+    use tracewire::export::{InMemoryExporter, Pipeline, SpanSink as _};
+
+    let mem = InMemoryExporter::new();
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_secs(60))
+        .exporter(mem.clone())
+        .build();
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry().with(TracewireLayer::builder().build(p.clone())),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        rt.block_on(async {
+            for _ in 0..5 {
+                let req = get("/x", &[("traceparent", SAMPLED)]);
+                serve(HttpServerLayer::new(), status_service(StatusCode::OK), req).await;
+            }
+        });
+    });
+    p.flush(Duration::from_secs(5)).unwrap();
+    assert_eq!(mem.spans().len(), 5);
+    // A thread of its own starts with an empty cache, so it takes from the pipeline's pool.
+    let back = std::thread::scope(|s| {
+        s.spawn(|| std::iter::from_fn(|| p.recycled_attributes(20)).count())
+            .join()
+            .unwrap()
+    });
+    assert_eq!(back, 5, "one vector back for each exported server span");
+    p.shutdown(Duration::from_secs(5)).unwrap();
+}

@@ -20,13 +20,15 @@ use crate::value::KeyValue;
 /// How many emptied attribute vectors a [`Pipeline`](super::Pipeline)'s worker keeps for the
 /// layer to reuse ([`SpanSink::recycled_attributes`](super::SpanSink::recycled_attributes)).
 /// Twice the default batch, so a steady stream of spans finds a vector for each. Only vectors
-/// with room for at most 16 attributes are kept, so the pool holds at most 1024 × 16 attribute
-/// slots (1 MiB), whatever the spans' sizes.
+/// with room for at most 24 attributes are kept, so the pool holds at most 1024 × 24 attribute
+/// slots (1.5 MiB), whatever the spans' sizes.
 pub const RECYCLED_BUFFERS: usize = 1024;
 
 /// The largest attribute vector (in attributes) the worker keeps for reuse; larger ones are
-/// freed.
-pub(super) const RECYCLED_MAX_ATTRIBUTES: usize = 16;
+/// freed. The layer sizes a span's vector by its call site's field count, so this covers the
+/// spans a service records most: the HTTP server span declares 20 fields (its `otel.*` fields
+/// included), the HTTP client and gRPC spans fewer.
+pub(super) const RECYCLED_MAX_ATTRIBUTES: usize = 24;
 
 /// How many vectors a thread takes from the pool at once, and keeps at most.
 const LOCAL_BATCH: usize = 16;
@@ -109,7 +111,7 @@ impl Buffers {
 /// ([`SpanExporter::export_owned`](super::SpanExporter::export_owned)) back to the pipeline that
 /// exported them, for the layer to record its next spans into
 /// ([`SpanSink::recycled_attributes`](super::SpanSink::recycled_attributes)), as the worker does
-/// with the spans it keeps. Within the same bounds ([`RECYCLED_BUFFERS`] vectors of at most 16
+/// with the spans it keeps. Within the same bounds ([`RECYCLED_BUFFERS`] vectors of at most 24
 /// attributes); the rest are freed. Cheap to clone, and usable from any thread, so an exporter
 /// that hands spans on to a thread of its own can recycle them there once it is done.
 #[derive(Clone, Default)]
