@@ -158,7 +158,7 @@ pub(crate) fn convert_span(s: &SpanData) -> NewSpan {
         trace_id: ctx.trace_id(),
         span_id: ctx.span_id(),
         parent_span_id: s.parent_span_id,
-        name: s.name.clone(),
+        name: s.name.clone().into_cow(),
         kind: s.kind,
         start_unix_nano: unix_nanos(s.start_time),
         end_unix_nano: unix_nanos(s.end_time),

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use crate::context::SpanContext;
 use crate::id::SpanId;
-use crate::value::{KeyValue, Value};
+use crate::value::{KeyValue, Text, Value};
 
 /// The role of a span in a request, as OpenTelemetry defines it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -146,8 +146,11 @@ pub struct SpanData {
     pub parent_is_remote: bool,
     /// The span's kind.
     pub kind: SpanKind,
-    /// The span's name (the `otel.name` field if set, else the `tracing` span name).
-    pub name: Cow<'static, str>,
+    /// The span's name (the `otel.name` field if set, else the `tracing` span name). A [`Text`]:
+    /// a name recorded at run time (`otel.name`, such as `GET /users/{id}`) is kept inline when
+    /// short, so it is neither allocated on the thread that records the span nor freed on the
+    /// one that exports it.
+    pub name: Text,
     /// The `tracing` target (usually the module path) that created the span.
     pub target: Cow<'static, str>,
     /// When the span started.
@@ -180,7 +183,7 @@ impl SpanData {
             parent_span_id: SpanId::INVALID,
             parent_is_remote: false,
             kind: SpanKind::Internal,
-            name: name.into(),
+            name: Text::from(name.into()),
             target: Cow::Borrowed(""),
             start_time: now,
             end_time: now,

@@ -64,7 +64,7 @@ fn span_bytes(s: &SpanData) -> usize {
         tracewire::Status::Error { description } => cow_bytes(description),
         _ => 0,
     };
-    cow_bytes(&s.name)
+    text_bytes(&s.name)
         + cow_bytes(&s.target)
         + attrs_bytes(&s.attributes)
         + status

@@ -44,6 +44,16 @@ impl<'a> StrRef<'a> {
     }
 }
 
+/// A literal by address (interned without reading it), any other text by its bytes.
+impl<'a> From<&'a Text> for StrRef<'a> {
+    fn from(t: &'a Text) -> Self {
+        match t.as_static() {
+            Some(s) => StrRef::Static(s),
+            None => StrRef::Text(t),
+        }
+    }
+}
+
 impl<'a> From<&'a Str> for StrRef<'a> {
     fn from(s: &'a Str) -> Self {
         match s {
@@ -252,10 +262,7 @@ impl IngestAttr for KeyValue {
             Value::Bool(b) => ValueRef::Bool(*b),
             Value::I64(i) => ValueRef::Int(*i),
             Value::F64(d) => ValueRef::Double(*d),
-            Value::String(t) => ValueRef::Str(match t.as_static() {
-                Some(s) => StrRef::Static(s),
-                None => StrRef::Text(t),
-            }),
+            Value::String(t) => ValueRef::Str(t.into()),
             Value::Array(a) => ValueRef::Array(a),
             other => ValueRef::Other(other),
         }

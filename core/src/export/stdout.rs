@@ -94,7 +94,7 @@ pub(crate) fn span_json(span: &SpanData, resource: &Resource) -> serde_json::Val
         "trace_id": span.span_context.trace_id().to_string(),
         "span_id": span.span_context.span_id().to_string(),
         "parent_span_id": span.parent_span_id.is_valid().then(|| span.parent_span_id.to_string()),
-        "name": span.name,
+        "name": span.name.as_str(),
         "kind": span.kind.as_str(),
         "start_time_unix_nano": unix_nanos(span.start_time),
         "end_time_unix_nano": unix_nanos(span.end_time),

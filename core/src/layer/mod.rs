@@ -321,7 +321,7 @@ where
             parent_span_id: state.parent_span_id,
             parent_is_remote: state.parent_is_remote,
             kind: rec.kind,
-            name: std::mem::replace(&mut rec.name, Cow::Borrowed("")),
+            name: std::mem::replace(&mut rec.name, Text::from("")),
             target: Cow::Borrowed(rec.target),
             start_time: rec.start,
             end_time: SystemTime::now(),

@@ -10,7 +10,7 @@ use crate::context::{Context, SpanContext};
 use crate::id::SpanId;
 use crate::limits::SpanLimits;
 use crate::span::{Event, Link, SpanKind, Status};
-use crate::value::{KeyValue, Value};
+use crate::value::{KeyValue, Text, Value};
 
 /// The per-span state the layer keeps in its table.
 pub(super) struct SpanState {
@@ -29,7 +29,7 @@ impl SpanState {
 }
 
 pub(super) struct Recording {
-    pub(super) name: Cow<'static, str>,
+    pub(super) name: Text,
     pub(super) target: &'static str,
     pub(super) kind: SpanKind,
     pub(super) start: SystemTime,
@@ -79,7 +79,7 @@ impl Recording {
             Ok(Some(mut b)) => {
                 // Filled field by field where it lies, not built on the stack and copied in. A
                 // pooled recording owns nothing (see `recycle`), and keeps what `recycle` reset.
-                b.name = Cow::Borrowed(name);
+                b.name = Text::from(name);
                 b.target = target;
                 b.kind = SpanKind::Internal;
                 b.start = start;
@@ -92,7 +92,7 @@ impl Recording {
                 b
             }
             _ => Box::new(Recording {
-                name: Cow::Borrowed(name),
+                name: Text::from(name),
                 target,
                 kind: SpanKind::Internal,
                 start,
@@ -113,7 +113,7 @@ impl Recording {
     /// exiting). Whatever it still owns is dropped first, so a pooled recording owns nothing.
     #[inline]
     pub(super) fn recycle(mut b: Box<Recording>) {
-        b.name = Cow::Borrowed("");
+        b.name = Text::from("");
         b.attributes = Vec::new();
         b.events = Vec::new();
         b.links = Vec::new();
@@ -219,7 +219,7 @@ mod tests {
         // A fresh thread, so the pool starts empty whatever other tests ran here.
         std::thread::spawn(|| {
             let mut first = recording("a");
-            first.name = Cow::Owned("owned".to_owned());
+            first.name = Text::from("owned".to_owned());
             first.attributes.push(KeyValue::new("k", "v"));
             first.events.reserve(4);
             first.status_message = Some(Cow::Owned("kept?".to_owned()));
@@ -257,7 +257,7 @@ mod tests {
             assert_eq!(pooled(), POOL_PER_THREAD, "the pool keeps at most its cap");
             POOL.with(|p| {
                 for b in p.borrow().iter() {
-                    assert!(matches!(b.name, Cow::Borrowed("")));
+                    assert_eq!(b.name.as_static(), Some(""));
                     assert_eq!(b.attributes.capacity(), 0);
                     assert_eq!(b.events.capacity(), 0);
                     assert_eq!(b.links.capacity(), 0);

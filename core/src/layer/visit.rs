@@ -161,7 +161,7 @@ impl FieldSink for SpanFields<'_> {
     #[inline]
     fn field_str(&mut self, field: &Field, value: &str) {
         if field.name() == "otel.name" {
-            self.rec.name = Cow::Owned(value.to_owned());
+            self.rec.name = Text::new(value);
         } else {
             self.field_in_place(field, |v| v.set_str(value));
         }
@@ -203,7 +203,12 @@ impl FieldSink for SpanFields<'_> {
             return self.attribute(name, value);
         }
         match name {
-            "otel.name" => self.rec.name = into_text(value),
+            "otel.name" => {
+                self.rec.name = match value {
+                    Value::String(s) => s,
+                    other => Text::from(other.to_string()),
+                }
+            }
             "otel.kind" => {
                 if let Some(kind) = value.as_str().and_then(SpanKind::parse) {
                     self.rec.kind = kind;
@@ -479,6 +484,34 @@ mod tests {
         ];
         assert_eq!(got, expected);
         assert_eq!(data.dropped_attributes, 0);
+    }
+
+    #[test]
+    fn a_name_recorded_at_run_time_is_kept_inline_when_short() {
+        let r = Recorder::new();
+        let long = format!("GET /{}", "segment/".repeat(8));
+        r.in_scope(|| {
+            let span =
+                |n: u8| tracing::info_span!("HTTP request", n, otel.name = tracing::field::Empty);
+            span(1).record("otel.name", "GET /users/{id}");
+            span(2).record("otel.name", long.as_str());
+            span(3).record("otel.name", tracing::field::display(404));
+            // The span's own name, when nothing renames it: the call site's literal.
+            let _ = tracing::info_span!("GET /static");
+        });
+        let short = r.span("GET /users/{id}");
+        assert_eq!(
+            short.data().name.heap_bytes(),
+            0,
+            "30 bytes or fewer: inline"
+        );
+        assert_eq!(short.data().name.as_static(), None);
+        assert!(r.span(&long).data().name.heap_bytes() > 0);
+        r.span("404");
+        assert_eq!(
+            r.span("GET /static").data().name.as_static(),
+            Some("GET /static")
+        );
     }
 
     #[test]
