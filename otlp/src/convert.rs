@@ -116,7 +116,7 @@ pub fn to_span(s: &SpanData) -> Span {
             Vec::new()
         },
         flags: flags(cx, s.parent_is_remote),
-        name: s.name.to_string(),
+        name: s.name.as_str().to_owned(),
         kind: to_kind(s.kind) as i32,
         start_time_unix_nano: unix_nanos(s.start_time),
         end_time_unix_nano: unix_nanos(s.end_time),
