@@ -1,0 +1,167 @@
+use super::*;
+use crate::testing::Recorder;
+
+/// A span's attributes as (key, value) pairs, in order.
+fn attributes(data: &crate::SpanData) -> Vec<(&str, Value)> {
+    data.attributes
+        .iter()
+        .map(|kv| (&*kv.key, kv.value.clone()))
+        .collect()
+}
+
+#[test]
+fn every_field_type_is_recorded_exactly_in_call_site_order() {
+    let long = "l".repeat(STACK + 1);
+    let r = Recorder::new();
+    r.in_scope(|| {
+        let _s = tracing::info_span!(
+            "types",
+            b = true,
+            i = -3i64,
+            u = u64::MAX,
+            f = 1.5f64,
+            short = "GET",
+            long = long.as_str(),
+            d = ?Some(1),
+            otel.kind = "client",
+            error = "boom",
+            otel.other = "an attribute",
+        )
+        .entered();
+    });
+    let s = r.span("types");
+    let data = s.data();
+    let got = attributes(data);
+    let expected = vec![
+        ("b", Value::Bool(true)),
+        ("i", Value::I64(-3)),
+        ("u", Value::String(Text::from(u64::MAX.to_string()))),
+        ("f", Value::F64(1.5)),
+        ("short", Value::String(Text::new("GET"))),
+        ("long", Value::String(Text::new(&long))),
+        ("d", Value::String(Text::new("Some(1)"))),
+        ("otel.other", Value::String(Text::new("an attribute"))),
+    ];
+    assert_eq!(got, expected);
+    assert_eq!(data.kind, SpanKind::Client);
+    assert_eq!(data.status, crate::span::Status::error("boom"));
+    assert_eq!(data.dropped_attributes, 0);
+}
+
+#[test]
+fn a_record_of_mixed_values_keeps_their_order_and_replaces_in_place() {
+    let r = Recorder::new();
+    r.in_scope(|| {
+        let span = tracing::info_span!(
+            "mixed",
+            first = 1i64,
+            s = tracing::field::Empty,
+            d = tracing::field::Empty,
+            big = tracing::field::Empty,
+            n = tracing::field::Empty,
+            otel.name = tracing::field::Empty,
+        );
+        let meta = span.metadata().unwrap();
+        let field = |name| meta.fields().field(name).unwrap();
+        let (s, d, big, n, name) = (
+            field("s"),
+            field("d"),
+            field("big"),
+            field("n"),
+            field("otel.name"),
+        );
+        let dbg = tracing::field::debug([1, 2]);
+        // A plain value, one formatted by `Debug`, an `i128` (which `tracing` hands over as
+        // `Debug`), then plain values again: all in call-site order.
+        span.record_all(&meta.fields().value_set(&[
+            (&s, Some(&"one" as &dyn tracing::Value)),
+            (&d, Some(&dbg as &dyn tracing::Value)),
+            (&big, Some(&(i128::MAX) as &dyn tracing::Value)),
+            (&n, Some(&false as &dyn tracing::Value)),
+            (&name, Some(&"renamed" as &dyn tracing::Value)),
+        ]));
+        // Recorded again: each replaces its value where it is.
+        span.record("first", 2.5f64);
+        span.record("d", "plain now");
+        span.record("s", tracing::field::display("formatted now"));
+    });
+    let s = r.span("renamed");
+    let data = s.data();
+    let got = attributes(data);
+    let expected = vec![
+        ("first", Value::F64(2.5)),
+        ("s", Value::String(Text::new("formatted now"))),
+        ("d", Value::String(Text::new("plain now"))),
+        ("big", Value::String(Text::from(i128::MAX.to_string()))),
+        ("n", Value::Bool(false)),
+    ];
+    assert_eq!(got, expected);
+    assert_eq!(data.dropped_attributes, 0);
+}
+
+#[test]
+fn a_name_recorded_at_run_time_is_kept_inline_when_short() {
+    let r = Recorder::new();
+    let long = format!("GET /{}", "segment/".repeat(8));
+    r.in_scope(|| {
+        let span =
+            |n: u8| tracing::info_span!("HTTP request", n, otel.name = tracing::field::Empty);
+        span(1).record("otel.name", "GET /users/{id}");
+        span(2).record("otel.name", long.as_str());
+        span(3).record("otel.name", tracing::field::display(404));
+        // The span's own name, when nothing renames it: the call site's literal.
+        let _ = tracing::info_span!("GET /static");
+    });
+    let short = r.span("GET /users/{id}");
+    assert_eq!(
+        short.data().name.heap_bytes(),
+        0,
+        "30 bytes or fewer: inline"
+    );
+    assert_eq!(short.data().name.as_static(), None);
+    assert!(r.span(&long).data().name.heap_bytes() > 0);
+    r.span("404");
+    assert_eq!(
+        r.span("GET /static").data().name.as_static(),
+        Some("GET /static")
+    );
+}
+
+#[test]
+fn a_record_on_an_unsampled_span_formats_nothing() {
+    struct Counted<'a>(&'a std::cell::Cell<u32>);
+    impl fmt::Debug for Counted<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.set(self.0.get() + 1);
+            f.write_str("counted")
+        }
+    }
+    let calls = std::cell::Cell::new(0);
+    let r =
+        Recorder::with_layer(crate::TracewireLayer::builder().sampler(crate::Sampler::AlwaysOff));
+    r.in_scope(|| {
+        let span = tracing::info_span!("off", v = tracing::field::Empty);
+        span.record("v", tracing::field::debug(Counted(&calls)));
+    });
+    assert_eq!(calls.get(), 0);
+}
+
+#[test]
+fn formatted_text_is_exact_below_at_and_above_the_stack_buffer() {
+    let ip = std::net::Ipv4Addr::new(192, 168, 100, 200);
+    assert_eq!(formatted(format_args!("{ip}")).as_str(), "192.168.100.200");
+    let exact = "a".repeat(STACK);
+    assert_eq!(formatted(format_args!("{exact}")).as_str(), exact);
+    let over = "b".repeat(STACK - 3);
+    assert_eq!(
+        formatted(format_args!("{over}{}", "cdef")).as_str(),
+        format!("{over}cdef")
+    );
+    let long = "é".repeat(100);
+    assert_eq!(
+        formatted(format_args!("{long:?}")).as_str(),
+        format!("{long:?}")
+    );
+    assert_eq!(formatted(format_args!("static")).as_str(), "static");
+    assert_eq!(formatted(format_args!("{}", "")).as_str(), "");
+}
