@@ -156,14 +156,19 @@ impl SpanFields<'_> {
 }
 
 impl FieldSink for SpanFields<'_> {
-    /// `otel.name` (which the HTTP layers record on every sampled span) is copied once into the
-    /// span's name, not first into a [`Value`] that is then copied out and dropped.
+    /// `otel.name` and `otel.kind` (which the HTTP and gRPC layers set on every span) are read
+    /// from the `str` itself, not first copied into a [`Value`] that is then read back (an
+    /// inline text's bytes checked as UTF-8 again) and dropped.
     #[inline]
     fn field_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "otel.name" {
-            self.rec.name = Text::new(value);
-        } else {
-            self.field_in_place(field, |v| v.set_str(value));
+        match field.name() {
+            "otel.name" => self.rec.name = Text::new(value),
+            "otel.kind" => {
+                if let Some(kind) = SpanKind::parse(value) {
+                    self.rec.kind = kind;
+                }
+            }
+            _ => self.field_in_place(field, |v| v.set_str(value)),
         }
     }
 

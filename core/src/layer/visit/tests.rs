@@ -165,3 +165,29 @@ fn formatted_text_is_exact_below_at_and_above_the_stack_buffer() {
     assert_eq!(formatted(format_args!("static")).as_str(), "static");
     assert_eq!(formatted(format_args!("{}", "")).as_str(), "");
 }
+
+#[test]
+fn otel_kind_is_read_from_a_str_a_display_value_or_a_later_record() {
+    let r = Recorder::new();
+    r.in_scope(|| {
+        let _ = tracing::info_span!("upper", otel.kind = "SERVER");
+        let _ = tracing::info_span!("mixed", otel.kind = "Consumer");
+        let _ = tracing::info_span!("unknown", otel.kind = "bogus");
+        let _ = tracing::info_span!("display", otel.kind = %"producer");
+        let later = tracing::info_span!("later", otel.kind = tracing::field::Empty);
+        later.record("otel.kind", "client");
+    });
+    let kind = |name| r.span(name).data().kind;
+    assert_eq!(kind("upper"), SpanKind::Server);
+    assert_eq!(kind("mixed"), SpanKind::Consumer);
+    assert_eq!(
+        kind("unknown"),
+        SpanKind::Internal,
+        "an unknown kind is ignored"
+    );
+    assert_eq!(kind("display"), SpanKind::Producer);
+    assert_eq!(kind("later"), SpanKind::Client);
+    for name in ["upper", "mixed", "unknown", "display", "later"] {
+        r.span(name).assert_no_attr("otel.kind");
+    }
+}
