@@ -143,6 +143,17 @@ pub(super) struct SpanFields<'a> {
 }
 
 impl SpanFields<'_> {
+    /// `otel.status_code`: `ok`, `error` or `unset` in any case; anything else is ignored.
+    fn status_code(&mut self, code: &str) {
+        let code = [StatusCode::Ok, StatusCode::Error, StatusCode::Unset]
+            .into_iter()
+            .zip(["ok", "error", "unset"])
+            .find(|(_, name)| name.eq_ignore_ascii_case(code));
+        if let Some((code, _)) = code {
+            self.rec.status_code = Some(code);
+        }
+    }
+
     fn attribute(&mut self, name: &'static str, value: Value) {
         let value = self.limits.cut_value(value);
         push_attribute(
@@ -156,9 +167,9 @@ impl SpanFields<'_> {
 }
 
 impl FieldSink for SpanFields<'_> {
-    /// `otel.name` and `otel.kind` (which the HTTP and gRPC layers set on every span) are read
-    /// from the `str` itself, not first copied into a [`Value`] that is then read back (an
-    /// inline text's bytes checked as UTF-8 again) and dropped.
+    /// `otel.name`, `otel.kind` (which the HTTP and gRPC layers set on every span) and
+    /// `otel.status_code` are read from the `str` itself, not first copied into a [`Value`] that
+    /// is then read back (an inline text's bytes checked as UTF-8 again) and dropped.
     #[inline]
     fn field_str(&mut self, field: &Field, value: &str) {
         match field.name() {
@@ -168,6 +179,7 @@ impl FieldSink for SpanFields<'_> {
                     self.rec.kind = kind;
                 }
             }
+            "otel.status_code" => self.status_code(value),
             _ => self.field_in_place(field, |v| v.set_str(value)),
         }
     }
@@ -219,16 +231,7 @@ impl FieldSink for SpanFields<'_> {
                     self.rec.kind = kind;
                 }
             }
-            "otel.status_code" => {
-                let is = |code: &str| value.as_str().is_some_and(|v| v.eq_ignore_ascii_case(code));
-                if is("ok") {
-                    self.rec.status_code = Some(StatusCode::Ok);
-                } else if is("error") {
-                    self.rec.status_code = Some(StatusCode::Error);
-                } else if is("unset") {
-                    self.rec.status_code = Some(StatusCode::Unset);
-                }
-            }
+            "otel.status_code" => self.status_code(value.as_str().unwrap_or_default()),
             "otel.status_message" => self.rec.status_message = Some(into_text(value)),
             "error" => self.rec.error_message = Some(into_text(value)),
             name => self.attribute(name, value),

@@ -191,3 +191,25 @@ fn otel_kind_is_read_from_a_str_a_display_value_or_a_later_record() {
         r.span(name).assert_no_attr("otel.kind");
     }
 }
+
+#[test]
+fn otel_status_code_is_read_from_a_str_or_a_display_value_in_any_case() {
+    use crate::span::Status;
+    let r = Recorder::new();
+    r.in_scope(|| {
+        let _ = tracing::info_span!("err", otel.status_code = "ERROR");
+        let _ = tracing::info_span!("ok", otel.status_code = "Ok", error = "ignored");
+        let _ = tracing::info_span!("bogus", otel.status_code = "bogus");
+        let unset = tracing::info_span!("unset", otel.status_code = %"error");
+        unset.record("otel.status_code", "unset");
+    });
+    let status = |name| r.span(name).data().status.clone();
+    assert_eq!(status("err"), Status::error(""));
+    assert_eq!(status("ok"), Status::Ok);
+    assert_eq!(status("bogus"), Status::Unset, "an unknown code is ignored");
+    assert_eq!(
+        status("unset"),
+        Status::Unset,
+        "a later record replaces the code"
+    );
+}
