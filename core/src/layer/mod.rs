@@ -190,11 +190,12 @@ where
                     );
                 }
             }
-            let replace = !rec.attributes.is_empty();
+            // A field may have to replace a baggage key of the same name.
+            rec.other_keys = !rec.attributes.is_empty();
             attrs.record(&mut Fields(&mut SpanFields {
                 rec: &mut rec,
                 limits,
-                replace,
+                update: false,
             }));
             rec
         });
@@ -225,7 +226,7 @@ where
             let mut plain = Plain::new(SpanFields {
                 rec,
                 limits,
-                replace: true,
+                update: true,
             });
             values.record(&mut plain);
             let applied = plain.stopped()?;
@@ -239,7 +240,7 @@ where
             Fields(&mut SpanFields {
                 rec: &mut rec,
                 limits,
-                replace: true,
+                update: true,
             }),
         ));
         self.spans.with(id, |s| s.recording = Some(rec));

@@ -171,9 +171,9 @@ impl SpanExt for tracing::Span {
         let (key, value) = (key.into(), value.into());
         with_span_state(self, |s, limits| match s.recording.as_mut() {
             Some(rec) => {
-                let before = rec.dropped_attributes;
-                push_attribute(rec, limits, key, limits.cut_value(value), true);
-                rec.dropped_attributes == before
+                // A key of its own choosing, which a field recorded later may have to replace.
+                rec.other_keys = true;
+                push_attribute(rec, limits, key, limits.cut_value(value), true)
             }
             None => false,
         })

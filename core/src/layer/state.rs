@@ -34,6 +34,13 @@ pub(super) struct Recording {
     pub(super) kind: SpanKind,
     pub(super) start: SystemTime,
     pub(super) attributes: Vec<KeyValue>,
+    /// Bit `i` set: the attributes hold the value of the call site's field `i` (for `i` < 64),
+    /// so a field recorded again replaces it and a field recorded for the first time is
+    /// appended without a search.
+    pub(super) fields: u64,
+    /// Whether the attributes hold keys that are not the call site's fields (baggage copied
+    /// onto the span), which any field may have to replace.
+    pub(super) other_keys: bool,
     pub(super) dropped_attributes: u32,
     pub(super) events: Vec<Event>,
     pub(super) dropped_events: u32,
@@ -84,6 +91,8 @@ impl Recording {
                 b.kind = SpanKind::Internal;
                 b.start = start;
                 b.attributes = attributes;
+                b.fields = 0;
+                b.other_keys = false;
                 b.dropped_attributes = 0;
                 b.dropped_events = 0;
                 b.links = links;
@@ -97,6 +106,8 @@ impl Recording {
                 kind: SpanKind::Internal,
                 start,
                 attributes,
+                fields: 0,
+                other_keys: false,
                 dropped_attributes: 0,
                 events: Vec::new(),
                 dropped_events: 0,
@@ -158,7 +169,7 @@ pub(super) fn push_attribute(
     key: Cow<'static, str>,
     value: Value,
     replace: bool,
-) {
+) -> bool {
     if let Some(kv) = replace
         .then(|| rec.attributes.iter_mut().find(|kv| kv.key == key))
         .flatten()
@@ -168,7 +179,9 @@ pub(super) fn push_attribute(
         rec.attributes.push(KeyValue { key, value });
     } else {
         rec.dropped_attributes = rec.dropped_attributes.saturating_add(1);
+        return false;
     }
+    true
 }
 
 /// The links a new span keeps, within the link and per-link attribute limits, and how many

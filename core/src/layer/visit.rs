@@ -138,8 +138,9 @@ fn into_text(value: Value) -> Cow<'static, str> {
 pub(super) struct SpanFields<'a> {
     pub(super) rec: &'a mut Recording,
     pub(super) limits: &'a SpanLimits,
-    /// Whether a recorded key may already be present (updates, or fields after baggage).
-    pub(super) replace: bool,
+    /// Whether the span exists already (a `record`), so a field may be recorded a second time;
+    /// at creation each field comes once.
+    pub(super) update: bool,
 }
 
 impl SpanFields<'_> {
@@ -154,15 +155,35 @@ impl SpanFields<'_> {
         }
     }
 
-    fn attribute(&mut self, name: &'static str, value: Value) {
+    /// Whether the attributes may already hold `field`'s key: it was recorded before, or keys
+    /// other than fields are present (or the field's index is past what the bits track).
+    #[inline]
+    fn may_hold(&self, field: &Field) -> bool {
+        let i = field.index();
+        self.rec.other_keys || (self.update && (i >= 64 || self.rec.fields & (1 << i) != 0))
+    }
+
+    /// Marks `field` as held by the attributes (when it was kept, not dropped over the cap).
+    #[inline]
+    fn held(&mut self, field: &Field) {
+        if let Some(bit) = 1u64.checked_shl(field.index() as u32) {
+            self.rec.fields |= bit;
+        }
+    }
+
+    fn attribute(&mut self, field: &Field, value: Value) {
         let value = self.limits.cut_value(value);
-        push_attribute(
+        let replace = self.may_hold(field);
+        let kept = push_attribute(
             self.rec,
             self.limits,
-            Cow::Borrowed(name),
+            Cow::Borrowed(field.name()),
             value,
-            self.replace,
+            replace,
         );
+        if kept {
+            self.held(field);
+        }
     }
 }
 
@@ -189,16 +210,17 @@ impl FieldSink for SpanFields<'_> {
     #[inline]
     fn field_in_place(&mut self, field: &Field, set: impl FnOnce(&mut Value)) {
         let name = field.name();
-        let attributes = &mut self.rec.attributes;
-        if self.replace
+        if self.may_hold(field)
             || name.starts_with("otel.")
             || name == "error"
-            || attributes.len() >= self.limits.attribute_count
+            || self.rec.attributes.len() >= self.limits.attribute_count
         {
             let mut value = Value::Bool(false);
             set(&mut value);
             return self.field(field, value);
         }
+        self.held(field);
+        let attributes = &mut self.rec.attributes;
         attributes.push(KeyValue {
             key: Cow::Borrowed(name),
             value: Value::Bool(false),
@@ -217,7 +239,7 @@ impl FieldSink for SpanFields<'_> {
         // Most fields are attributes: one prefix test sends them there without comparing the
         // name against each special field in turn.
         if !name.starts_with("otel.") && name != "error" {
-            return self.attribute(name, value);
+            return self.attribute(field, value);
         }
         match name {
             "otel.name" => {
@@ -234,7 +256,7 @@ impl FieldSink for SpanFields<'_> {
             "otel.status_code" => self.status_code(value.as_str().unwrap_or_default()),
             "otel.status_message" => self.rec.status_message = Some(into_text(value)),
             "error" => self.rec.error_message = Some(into_text(value)),
-            name => self.attribute(name, value),
+            _ => self.attribute(field, value),
         }
     }
 }

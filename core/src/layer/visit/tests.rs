@@ -213,3 +213,75 @@ fn otel_status_code_is_read_from_a_str_or_a_display_value_in_any_case() {
         "a later record replaces the code"
     );
 }
+
+/// Each key once, holding its last value: a field recorded again replaces its value; a field
+/// recorded for the first time is appended; a field named like a baggage attribute or a key
+/// set through `SpanExt` replaces that attribute; a field over the cap is counted each time.
+#[test]
+fn a_key_is_held_once_whichever_way_its_value_came() {
+    use crate::SpanExt as _;
+    let r = Recorder::with_layer(crate::TracewireLayer::builder().baggage_attributes(["tenant"]));
+    let baggage = crate::Baggage::default()
+        .with("tenant", "from-baggage")
+        .unwrap();
+    let cx = crate::Context::new().with_baggage(baggage);
+    r.in_scope(|| {
+        crate::scope(cx, || {
+            let s = tracing::info_span!(
+                "s",
+                a = 1i64,
+                b = tracing::field::Empty,
+                tenant = tracing::field::Empty,
+                set = tracing::field::Empty,
+            );
+            s.record("b", 2i64);
+            s.record("b", 3i64);
+            s.record("a", 4i64);
+            s.record("tenant", "from-field");
+            assert!(s.set_attribute("set", "from-ext"));
+            s.record("set", "from-field");
+        });
+    });
+    let s = r.span("s");
+    assert_eq!(
+        attributes(s.data()),
+        vec![
+            ("tenant", Value::String(Text::new("from-field"))),
+            ("a", Value::I64(4)),
+            ("b", Value::I64(3)),
+            ("set", Value::String(Text::new("from-field"))),
+        ]
+    );
+
+    // No baggage attribute here: only the key set through `SpanExt` is not a field.
+    let r = Recorder::new();
+    r.in_scope(|| {
+        let s = tracing::info_span!("ext", set = tracing::field::Empty);
+        assert!(s.set_attribute("set", "from-ext"));
+        s.record("set", "from-field");
+    });
+    assert_eq!(
+        attributes(r.span("ext").data()),
+        vec![("set", Value::String(Text::new("from-field")))]
+    );
+
+    let r = Recorder::with_layer(crate::TracewireLayer::builder().max_attributes(2));
+    r.in_scope(|| {
+        let capped = tracing::info_span!(
+            "capped",
+            a = 1i64,
+            b = tracing::field::Empty,
+            c = tracing::field::Empty,
+        );
+        capped.record("b", 2i64);
+        capped.record("c", 3i64);
+        capped.record("c", 4i64);
+        capped.record("b", 5i64);
+    });
+    let capped = r.span("capped");
+    assert_eq!(
+        attributes(capped.data()),
+        vec![("a", Value::I64(1)), ("b", Value::I64(5))]
+    );
+    assert_eq!(capped.data().dropped_attributes, 2, "`c` dropped twice");
+}
