@@ -27,16 +27,24 @@ pub enum SpanKind {
 impl SpanKind {
     /// Parses the `otel.kind` field's value (case-insensitive).
     pub fn parse(s: &str) -> Option<SpanKind> {
-        // Compared in place: no lowercased copy of the value.
-        [
-            SpanKind::Server,
-            SpanKind::Client,
-            SpanKind::Internal,
-            SpanKind::Producer,
-            SpanKind::Consumer,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str().eq_ignore_ascii_case(s))
+        // The lowercase names (what the plugins declare) by one `match`; any other case compared
+        // in place, with no lowercased copy of the value.
+        match s {
+            "server" => Some(SpanKind::Server),
+            "client" => Some(SpanKind::Client),
+            "internal" => Some(SpanKind::Internal),
+            "producer" => Some(SpanKind::Producer),
+            "consumer" => Some(SpanKind::Consumer),
+            _ => [
+                SpanKind::Server,
+                SpanKind::Client,
+                SpanKind::Internal,
+                SpanKind::Producer,
+                SpanKind::Consumer,
+            ]
+            .into_iter()
+            .find(|kind| kind.as_str().eq_ignore_ascii_case(s)),
+        }
     }
 
     /// The lowercase name.
