@@ -9,6 +9,7 @@ use crate::attrs::{
 use crate::body::BodyEnd;
 use crate::error::ErrorRef;
 use crate::hook::Outcome;
+use crate::known_field::KnownField;
 use crate::server::DefaultRequestInfo;
 
 /// The HTTP protocol for [`ServerLayer`](crate::ServerLayer) and
@@ -80,6 +81,28 @@ impl HttpOutcome {
     }
 }
 
+/// The fields a response records, one set for each side's span (each its own call site).
+struct ResponseFields {
+    status_code: KnownField,
+    otel_status_code: KnownField,
+    error_type: KnownField,
+    protocol_version: KnownField,
+}
+
+impl ResponseFields {
+    const fn new() -> Self {
+        ResponseFields {
+            status_code: KnownField::new("http.response.status_code"),
+            otel_status_code: KnownField::new("otel.status_code"),
+            error_type: KnownField::new("error.type"),
+            protocol_version: KnownField::new("network.protocol.version"),
+        }
+    }
+}
+
+static SERVER_RESPONSE: ResponseFields = ResponseFields::new();
+static CLIENT_RESPONSE: ResponseFields = ResponseFields::new();
+
 impl Outcome for HttpOutcome {
     fn on_response<B>(&mut self, span: &Span, response: &Response<B>) -> bool {
         let status = response.status();
@@ -90,15 +113,19 @@ impl Outcome for HttpOutcome {
         if !failed && !self.every_status {
             return true;
         }
-        span.record("http.response.status_code", status.as_u16());
+        let fields = match self.side {
+            Side::Server => &SERVER_RESPONSE,
+            Side::Client => &CLIENT_RESPONSE,
+        };
+        fields.status_code.record(span, status.as_u16());
         if failed {
-            span.record("otel.status_code", "error");
-            span.record("error.type", status.as_str());
+            fields.otel_status_code.record(span, "error");
+            fields.error_type.record(span, status.as_str());
         }
         if self.side == Side::Client
             && let Some(version) = protocol_version(response.version())
         {
-            span.record("network.protocol.version", version);
+            fields.protocol_version.record(span, version);
         }
         true
     }

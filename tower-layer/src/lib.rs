@@ -101,6 +101,7 @@ mod error;
 mod future;
 mod hook;
 mod http;
+mod known_field;
 mod server;
 mod service;
 

@@ -7,6 +7,12 @@ use tracing::field::Empty;
 use super::ClientProtocol;
 use crate::attrs::{method_name, server_address, span_method, url_full};
 use crate::http::{Http, HttpOutcome, Side};
+use crate::known_field::KnownField;
+
+/// The client span's fields recorded after it is created.
+static SERVER_ADDRESS: KnownField = KnownField::new("server.address");
+static SERVER_PORT: KnownField = KnownField::new("server.port");
+static URL_FULL: KnownField = KnownField::new("url.full");
 
 impl<I> ClientProtocol for Http<I> {
     type Outcome = HttpOutcome;
@@ -36,12 +42,12 @@ impl<I> ClientProtocol for Http<I> {
         let scheme = parts.uri.scheme_str().unwrap_or("http");
         let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
         if let Some(address) = address {
-            span.record("server.address", address);
+            SERVER_ADDRESS.record(span, address);
         }
         if let Some(port) = port {
-            span.record("server.port", port);
+            SERVER_PORT.record(span, port);
         }
-        span.record("url.full", url_full(&parts.uri).as_str());
+        URL_FULL.record(span, url_full(&parts.uri).as_str());
     }
 
     fn outcome(&self, _parts: &Parts) -> HttpOutcome {

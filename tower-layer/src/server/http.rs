@@ -8,6 +8,12 @@ use tracing::field::Empty;
 use super::{DefaultSpanName, RequestInfo, ServerLayer, ServerProtocol};
 use crate::attrs::{PeerIp, method_name, protocol_version, redact_query, server_address};
 use crate::http::{Http, HttpOutcome, Side};
+use crate::known_field::KnownField;
+
+/// The server span's fields recorded after it is created.
+static SERVER_ADDRESS: KnownField = KnownField::new("server.address");
+static SERVER_PORT: KnownField = KnownField::new("server.port");
+static URL_QUERY: KnownField = KnownField::new("url.query");
 
 impl<I: RequestInfo> ServerProtocol for Http<I> {
     type DefaultSpanName = DefaultSpanName;
@@ -60,15 +66,15 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
         let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
         if let Some(address) = address {
             // The `Host` header is the client's choice too.
-            span.record("server.address", untrusted(address));
+            SERVER_ADDRESS.record(span, untrusted(address));
         }
         if let Some(port) = port {
-            span.record("server.port", port);
+            SERVER_PORT.record(span, port);
         }
         if self.record_query
             && let Some(query) = parts.uri.query()
         {
-            span.record("url.query", untrusted(&redact_query(query)));
+            URL_QUERY.record(span, untrusted(&redact_query(query)));
         }
     }
 
