@@ -122,6 +122,7 @@ pub fn with_parent<R>(parent: Parent, f: impl FnOnce() -> R) -> R {
 /// let (_, cx) = with_parent_and_context(Parent::root(), || tracing::info_span!("no layer"));
 /// assert!(cx.is_none());
 /// ```
+#[inline]
 pub fn with_parent_and_context<R>(parent: Parent, f: impl FnOnce() -> R) -> (R, Option<Context>) {
     CREATED.with(|c| c.borrow_mut().take());
     let r = with_parent(parent, f);

@@ -46,11 +46,13 @@ impl<T: FieldSink> Visit for Fields<'_, T> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        let value = match i64::try_from(value) {
-            Ok(i) => Value::I64(i),
-            Err(_) => Value::String(Text::from(value.to_string())),
-        };
-        self.0.field(field, value);
+        match i64::try_from(value) {
+            Ok(i) => self.0.field_in_place(field, |v| *v = Value::I64(i)),
+            // Past `i64`: kept exact, as text.
+            Err(_) => self
+                .0
+                .field(field, Value::String(Text::from(value.to_string()))),
+        }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
