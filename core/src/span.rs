@@ -7,6 +7,15 @@ use crate::context::SpanContext;
 use crate::id::SpanId;
 use crate::value::{KeyValue, Text, Value};
 
+/// Every kind, the most common first.
+const KINDS: [SpanKind; 5] = [
+    SpanKind::Server,
+    SpanKind::Client,
+    SpanKind::Internal,
+    SpanKind::Producer,
+    SpanKind::Consumer,
+];
+
 /// The role of a span in a request, as OpenTelemetry defines it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -27,24 +36,16 @@ pub enum SpanKind {
 impl SpanKind {
     /// Parses the `otel.kind` field's value (case-insensitive).
     pub fn parse(s: &str) -> Option<SpanKind> {
-        // The lowercase names (what the plugins declare) by one `match`; any other case compared
-        // in place, with no lowercased copy of the value.
-        match s {
-            "server" => Some(SpanKind::Server),
-            "client" => Some(SpanKind::Client),
-            "internal" => Some(SpanKind::Internal),
-            "producer" => Some(SpanKind::Producer),
-            "consumer" => Some(SpanKind::Consumer),
-            _ => [
-                SpanKind::Server,
-                SpanKind::Client,
-                SpanKind::Internal,
-                SpanKind::Producer,
-                SpanKind::Consumer,
-            ]
+        // The lowercase names (what the plugins declare) first, by plain comparison; any other
+        // case compared in place, with no lowercased copy of the value.
+        KINDS
             .into_iter()
-            .find(|kind| kind.as_str().eq_ignore_ascii_case(s)),
-        }
+            .find(|kind| kind.as_str() == s)
+            .or_else(|| {
+                KINDS
+                    .into_iter()
+                    .find(|kind| kind.as_str().eq_ignore_ascii_case(s))
+            })
     }
 
     /// The lowercase name.

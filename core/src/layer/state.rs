@@ -39,7 +39,8 @@ pub(super) struct Recording {
     /// appended without a search.
     pub(super) fields: u64,
     /// Whether the attributes hold keys that are not the call site's fields (baggage copied
-    /// onto the span), which any field may have to replace.
+    /// onto the span, keys set through `SpanExt::set_attribute`), which any field may have to
+    /// replace.
     pub(super) other_keys: bool,
     pub(super) dropped_attributes: u32,
     pub(super) events: Vec<Event>,
