@@ -5,7 +5,8 @@
 //! `N` and `2N` iterations) and prints the difference divided by `N`: the instructions of one
 //! iteration, setup and process start-up cancelled out. Every thread counts, so the `pipeline`
 //! cases include the export worker's share. The `enter` cases enter and exit a span that already
-//! exists, as middleware does on every poll. Name cases to run only those:
+//! exists, as middleware does on every poll; the `events` cases log one event in a span. Name
+//! cases to run only those:
 //! `cargo bench -p tracewire --bench instructions -- child fields3`.
 //!
 //! `-- --cpu` measures instead the time each case's loop spent on a CPU, from the scheduler's
@@ -100,6 +101,18 @@ fn fields3() {
     let _entered = span.enter();
 }
 
+/// A span with one event in it, as a handler's `tracing::info!` writes it: a message and two
+/// fields.
+fn events() {
+    let span = tracing::info_span!("child", http.request.method = "GET");
+    let _entered = span.enter();
+    tracing::info!(
+        rider.id = black_box(42),
+        zone = black_box("north"),
+        "ride requested"
+    );
+}
+
 /// Runs `f` `n` times; the time on a CPU it took.
 fn timed(n: u64, mut f: impl FnMut()) -> u64 {
     let start = on_cpu_ns();
@@ -146,12 +159,13 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
     let (kind, sub) = case.split_once('/').unwrap_or((case, ""));
     let spent;
     match kind {
-        "child" | "fields3" | "root" | "http" => {
+        "child" | "fields3" | "root" | "http" | "events" => {
             let (d, pipeline) = dispatch(sub).ok_or_else(|| format!("unknown subscriber {sub}"))?;
             spent = tracing::dispatcher::with_default(&d, || {
                 let cycle: fn() = match kind {
                     "fields3" => fields3,
                     "http" => http,
+                    "events" => events,
                     _ => child,
                 };
                 if kind == "root" {
@@ -239,6 +253,10 @@ const CASES: &[&str] = &[
     "http/noop",
     "http/unsampled",
     "http/sampled",
+    "events/bare",
+    "events/noop",
+    "events/sampled",
+    "events/pipeline",
     "enter/bare",
     "enter/noop",
     "enter/unsampled",

@@ -1,7 +1,7 @@
 //! `tracewire-load`: the load benchmark behind `bench/load/run.sh`.
 //!
 //! ```text
-//! tracewire-load serve  --variant {floor,tower-http,otel,tracewire,tracewire-off,tracewire-null,tracewire-tick} --port P
+//! tracewire-load serve  --variant {floor,tower-http,otel,tracewire,tracewire-off,tracewire-null,tracewire-tick} --port P [--events N]
 //! tracewire-load load   --url http://127.0.0.1:P/ --duration 10 --warmup 2 --connections 16
 //! tracewire-load report results.jsonl
 //! ```
@@ -12,7 +12,8 @@
 //! load ──HTTP/1.1──▶ front (axum, :P)  GET /  ──HTTP/1.1 (hyper-util client)──▶ back (axum, :P+1)  GET /work
 //! ```
 //!
-//! The variant decides the layers, the client and the subscriber; see [`service`]. `load` is a
+//! The variant decides the layers, the client and the subscriber; see [`service`]. `--events N`
+//! has the back hop's handler log N `tracing::info!` events per request (none by default). `load` is a
 //! closed-loop keep-alive generator (one request in flight per connection) that prints one JSON
 //! line. `report` turns the lines `run.sh` collects into the Markdown table of medians.
 
@@ -27,7 +28,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn usage() -> &'static str {
     "usage:\n  \
-     tracewire-load serve --variant {floor,tower-http,otel,tracewire,tracewire-off,tracewire-null,tracewire-tick} [--port 8080]\n  \
+     tracewire-load serve --variant {floor,tower-http,otel,tracewire,tracewire-off,tracewire-null,tracewire-tick} [--port 8080] [--events 0]\n  \
      tracewire-load load --url URL [--duration 10] [--warmup 2] [--connections 16]\n  \
      tracewire-load report FILE"
 }
@@ -61,7 +62,11 @@ fn run() -> Result<(), BoxError> {
     match cmd.as_str() {
         "serve" => {
             let variant = service::Variant::parse(args.get("--variant").ok_or(usage())?)?;
-            service::serve(variant, args.num("--port", 8080u16)?)
+            service::serve(
+                variant,
+                args.num("--port", 8080u16)?,
+                args.num("--events", 0u32)?,
+            )
         }
         "load" => {
             let cfg = load::Config {

@@ -173,7 +173,12 @@ async fn front(State(f): State<Front>) -> Result<Bytes, (StatusCode, String)> {
         .map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))
 }
 
-async fn work() -> &'static str {
+/// The back hop's handler: logs `events` events (the `--events` option; none by default), as a
+/// handler's `tracing::info!` would, then answers.
+async fn work(State(events): State<u32>) -> &'static str {
+    for attempt in 0..events {
+        tracing::info!(attempt, zone = "north", "ride quote computed");
+    }
     BODY
 }
 
@@ -378,8 +383,8 @@ fn router(variant: Variant, router: Router) -> Router {
 }
 
 /// Runs the service until SIGTERM or SIGINT, then flushes the exporters and prints one JSON
-/// line with what they received.
-pub fn serve(variant: Variant, port: u16) -> Result<(), BoxError> {
+/// line with what they received. The back hop's handler logs `events` events per request.
+pub fn serve(variant: Variant, port: u16, events: u32) -> Result<(), BoxError> {
     let telemetry = install(variant)?;
     let upstream = match variant {
         Variant::Floor | Variant::TowerHttp => Upstream::Plain(http_client()),
@@ -399,7 +404,7 @@ pub fn serve(variant: Variant, port: u16) -> Result<(), BoxError> {
         let front_listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
         let back_listener =
             TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], back_port))).await?;
-        let back = router(variant, Router::new().route("/work", get(work)));
+        let back = router(variant, Router::new().route("/work", get(work)).with_state(events));
         let front_app = router(
             variant,
             Router::new().route("/", get(front)).with_state(Front {
