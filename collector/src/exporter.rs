@@ -170,7 +170,7 @@ pub(crate) fn convert_span(s: &SpanData) -> NewSpan {
             .iter()
             .map(|e| NewEvent {
                 time_unix_nano: unix_nanos(e.time),
-                name: e.name.clone(),
+                name: e.name.clone().into_cow(),
                 attributes: e.attributes.iter().map(convert_kv).collect(),
             })
             .collect(),

@@ -265,6 +265,47 @@ fn fields_status_and_events() {
 }
 
 #[test]
+fn event_names_are_kept_without_a_heap_copy_when_short() {
+    let r = Recorder::new();
+    let long = "a message longer than the thirty bytes kept inline";
+    r.in_scope(|| {
+        tracing::info_span!("events").in_scope(|| {
+            tracing::info!("ride quote computed");
+            tracing::info!(zone = "north", "quote {} for rider {}", 42, "r-7");
+            tracing::info!("{long}");
+            tracing::info!(zone = "south");
+        });
+    });
+    let s = r.span("events");
+    let names: Vec<&str> = s.data().events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names[..3],
+        ["ride quote computed", "quote 42 for rider r-7", long]
+    );
+    let [short, args, long, unnamed] = &s.data().events[..] else {
+        panic!("four events: {names:?}");
+    };
+    for inline in [short, args] {
+        assert_eq!(inline.name.heap_bytes(), 0, "{:?} is inline", inline.name);
+        assert_eq!(inline.name.as_static(), None);
+    }
+    assert_eq!(long.name.heap_bytes(), 16 + long.name.len());
+    // No message: the call site's name, by reference.
+    let name = unnamed
+        .name
+        .as_static()
+        .expect("the call site's name, static");
+    assert!(name.starts_with("event core/tests/layer.rs:"), "{name}");
+    assert_eq!(
+        args.attributes,
+        vec![
+            tracewire::KeyValue::new("zone", "north"),
+            tracewire::KeyValue::new("level", "INFO"),
+        ]
+    );
+}
+
+#[test]
 fn caps_count_overflow() {
     let r = Recorder::with_layer(TracewireLayer::builder().max_attributes(2).max_events(1));
     r.in_scope(|| {

@@ -127,7 +127,7 @@ pub fn to_span(s: &SpanData) -> Span {
             .iter()
             .map(|e| span::Event {
                 time_unix_nano: unix_nanos(e.time),
-                name: e.name.to_string(),
+                name: e.name.as_str().to_owned(),
                 attributes: e.attributes.iter().map(to_key_value).collect(),
                 dropped_attributes_count: e.dropped_attributes,
             })

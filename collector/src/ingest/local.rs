@@ -72,7 +72,7 @@ fn span_bytes(s: &SpanData) -> usize {
         + alloc_bytes(s.events.capacity() * size_of::<Event>())
         + s.events
             .iter()
-            .map(|e| cow_bytes(&e.name) + attrs_bytes(&e.attributes))
+            .map(|e| text_bytes(&e.name) + attrs_bytes(&e.attributes))
             .sum::<usize>()
         + alloc_bytes(s.links.capacity() * size_of::<Link>())
         + s.links

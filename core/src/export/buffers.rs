@@ -1,6 +1,7 @@
-//! Attribute vectors handed back by the export worker for the next spans to record into, so a
-//! sampled span's vector is neither allocated on the request path nor freed on the worker's
-//! thread (where the allocator would take the slow path on both sides).
+//! Attribute vectors handed back by the export worker for the next spans and events to record
+//! into, so a sampled span's vector (or its events') is neither allocated on the request path
+//! nor freed on the worker's thread (where the allocator would take the slow path on both
+//! sides).
 //!
 //! The worker empties the vectors of each exported batch and puts them in a shared pool under
 //! one lock per batch. A thread creating spans takes them from the pool [`LOCAL_BATCH`] at a
@@ -19,7 +20,8 @@ use crate::value::KeyValue;
 
 /// How many emptied attribute vectors a [`Pipeline`](super::Pipeline)'s worker keeps for the
 /// layer to reuse ([`SpanSink::recycled_attributes`](super::SpanSink::recycled_attributes)).
-/// Twice the default batch, so a steady stream of spans finds a vector for each. Only vectors
+/// Twice the default batch, so a steady stream of spans finds a vector for each (a span with
+/// events needs one more per event; past the bound, vectors are freed as before). Only vectors
 /// with room for at most 24 attributes are kept, so the pool holds at most 1024 × 24 attribute
 /// slots (1.5 MiB), whatever the spans' sizes.
 pub const RECYCLED_BUFFERS: usize = 1024;
@@ -48,7 +50,9 @@ pub(super) struct Buffers {
 
 impl Buffers {
     /// An empty vector with room for `capacity` attributes, if this thread's cache or the pool
-    /// has one.
+    /// has one. Spans' and events' vectors share the pool, so the cache is searched from its
+    /// top for one already large enough (a span's vector is not grown from an event's); only
+    /// if none is does the top one grow.
     pub(super) fn take(&self, capacity: usize) -> Option<Vec<KeyValue>> {
         let mut v = LOCAL
             .try_with(|local| {
@@ -56,7 +60,10 @@ impl Buffers {
                 if local.is_empty() {
                     self.refill(&mut local);
                 }
-                local.pop()
+                match local.iter().rposition(|v| v.capacity() >= capacity) {
+                    Some(i) => Some(local.swap_remove(i)),
+                    None => local.pop(),
+                }
             })
             .ok()
             .flatten()?;
@@ -101,6 +108,21 @@ impl Buffers {
         (1..=RECYCLED_MAX_ATTRIBUTES).contains(&v.capacity())
     }
 
+    /// Drops `span`, adding to `emptied` the attribute vectors of it and its events that are
+    /// worth keeping ([`Buffers::keeps`]), emptied.
+    pub(super) fn harvest(span: SpanData, emptied: &mut Vec<Vec<KeyValue>>) {
+        let mut keep = |mut v: Vec<KeyValue>| {
+            if Buffers::keeps(&v) {
+                v.clear();
+                emptied.push(v);
+            }
+        };
+        keep(span.attributes);
+        for event in span.events {
+            keep(event.attributes);
+        }
+    }
+
     #[cfg(test)]
     pub(super) fn pooled(&self) -> usize {
         self.pool.lock().unwrap().len()
@@ -136,18 +158,14 @@ impl SpanRecycler {
         SpanRecycler(Some(buffers))
     }
 
-    /// Drops `spans`, keeping their attribute vectors, emptied, for reuse (as many as the pool
-    /// has room for).
+    /// Drops `spans`, keeping their and their events' attribute vectors, emptied, for reuse (as
+    /// many as the pool has room for).
     pub fn recycle(&self, spans: impl IntoIterator<Item = SpanData>) {
         let Some(buffers) = &self.0 else { return };
         let spans = spans.into_iter();
         let mut emptied = Vec::with_capacity(spans.size_hint().0);
         for span in spans {
-            let mut attributes = span.attributes;
-            if Buffers::keeps(&attributes) {
-                attributes.clear();
-                emptied.push(attributes);
-            }
+            Buffers::harvest(span, &mut emptied);
         }
         buffers.give(&mut emptied);
     }
@@ -186,6 +204,32 @@ mod tests {
                 assert_eq!(LOCAL.with(|l| l.borrow().len()), LOCAL_BATCH - 1);
                 let bigger = buffers.take(10).unwrap();
                 assert!(bigger.capacity() >= 10, "grown to the capacity asked for");
+            });
+        });
+    }
+
+    #[test]
+    fn a_vector_large_enough_is_taken_before_a_small_one_is_grown() {
+        let buffers = Buffers::default();
+        // Spans' and events' vectors mixed, as the worker gives them back: the newest on top.
+        let mut given = vec![Vec::with_capacity(20), Vec::with_capacity(3)];
+        given.extend(vectors(2, 4));
+        let large = given[0].as_ptr() as usize;
+        buffers.give(&mut given);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let v = buffers.take(20).unwrap();
+                assert_eq!(
+                    (v.as_ptr() as usize, v.capacity()),
+                    (large, 20),
+                    "the one large enough, not grown"
+                );
+                assert_eq!(buffers.take(4).unwrap().capacity(), 4);
+                assert_eq!(buffers.take(4).unwrap().capacity(), 4);
+                // Only the 3-slot vector is left: it is grown.
+                let grown = buffers.take(5).unwrap();
+                assert!(grown.capacity() >= 5);
+                assert_eq!(LOCAL.with(|l| l.borrow().len()), 0);
             });
         });
     }

@@ -159,9 +159,10 @@ pub trait SpanSink: Send + Sync + 'static {
 
     /// An empty attribute vector with room for at least `capacity` attributes, taken back from
     /// spans this sink is done with, if it keeps any (default: none). The layer asks for one
-    /// when a sampled span starts, so that the vector is neither allocated on the request path
-    /// nor freed on another thread. A [`Pipeline`]'s worker returns the vectors of exported
-    /// spans, up to a fixed number ([`RECYCLED_BUFFERS`]).
+    /// when a sampled span starts and when an event is recorded in one, so that the vector is
+    /// neither allocated on the request path nor freed on another thread. A [`Pipeline`]'s
+    /// worker returns the vectors of exported spans and of their events, up to a fixed number
+    /// ([`RECYCLED_BUFFERS`]).
     fn recycled_attributes(&self, capacity: usize) -> Option<Vec<KeyValue>> {
         let _ = capacity;
         None

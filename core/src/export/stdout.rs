@@ -81,7 +81,7 @@ pub(crate) fn span_json(span: &SpanData, resource: &Resource) -> serde_json::Val
                 .iter()
                 .map(|kv| (kv.key.to_string(), json_value(&kv.value)))
                 .collect();
-            serde_json::json!({ "name": e.name, "time_unix_nano": unix_nanos(e.time), "attributes": a })
+            serde_json::json!({ "name": e.name.as_str(), "time_unix_nano": unix_nanos(e.time), "attributes": a })
         })
         .collect();
     let (status, message) = match &span.status {

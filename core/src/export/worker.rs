@@ -184,15 +184,11 @@ impl Worker {
         self.recycle(batch);
     }
 
-    /// Empties the batch, handing its spans' attribute vectors, emptied, back to the layer
-    /// (within the pool's bounds; see [`Buffers`]).
+    /// Empties the batch, handing its spans' and their events' attribute vectors, emptied, back
+    /// to the layer (within the pool's bounds; see [`Buffers`]).
     fn recycle(&mut self, batch: &mut Vec<SpanData>) {
         for span in batch.drain(..) {
-            let mut attributes = span.attributes;
-            if Buffers::keeps(&attributes) {
-                attributes.clear();
-                self.emptied.push(attributes);
-            }
+            Buffers::harvest(span, &mut self.emptied);
         }
         self.buffers.give(&mut self.emptied);
     }

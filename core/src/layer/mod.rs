@@ -280,10 +280,18 @@ where
         if !look {
             return;
         }
-        // The fields are visited with no lock held: their `Debug` may log.
-        let mut fields = EventFields::new(limits);
+        // The fields are visited with no lock held: their `Debug` may log. They go into a
+        // vector the export worker handed back when there is one, sized for every field and
+        // the level.
+        let room = (meta.fields().len() + 1).min(limits.attribute_per_event);
+        let attributes = self
+            .config
+            .sink
+            .recycled_attributes(room)
+            .unwrap_or_else(|| Vec::with_capacity(room));
+        let mut fields = EventFields::new(limits, attributes);
         event.record(&mut Fields(&mut fields));
-        let name = fields.message.take().unwrap_or(Cow::Borrowed(meta.name()));
+        let name = fields.message.take().unwrap_or(Text::from(meta.name()));
         fields.push(Cow::Borrowed("level"), Value::from(meta.level().as_str()));
         let time = SystemTime::now();
         self.spans.with(&id, |s| {
@@ -291,7 +299,7 @@ where
                 return;
             };
             if error && rec.status_code.is_none() && rec.error_message.is_none() {
-                rec.error_message = Some(name.clone());
+                rec.error_message = Some(name.clone().into_cow());
             }
             if rec.events.len() >= limits.event_count {
                 rec.dropped_events = rec.dropped_events.saturating_add(1);

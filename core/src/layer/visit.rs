@@ -377,7 +377,7 @@ impl<V: Visit> Visit for Skip<V> {
 /// An event's fields: `message` names the span event, `log.*` (from `tracing-log`) is dropped,
 /// the rest are its attributes, within the per-event limits.
 pub(super) struct EventFields<'a> {
-    pub(super) message: Option<Cow<'static, str>>,
+    pub(super) message: Option<Text>,
     pub(super) attributes: Vec<KeyValue>,
     /// Attributes over the per-event cap.
     pub(super) dropped: u32,
@@ -385,10 +385,11 @@ pub(super) struct EventFields<'a> {
 }
 
 impl<'a> EventFields<'a> {
-    pub(super) fn new(limits: &'a SpanLimits) -> Self {
+    /// Fields recorded into `attributes` (empty; a recycled vector when the sink has one).
+    pub(super) fn new(limits: &'a SpanLimits, attributes: Vec<KeyValue>) -> Self {
         EventFields {
             message: None,
-            attributes: Vec::new(),
+            attributes,
             dropped: 0,
             limits,
         }
@@ -408,7 +409,10 @@ impl<'a> EventFields<'a> {
 impl FieldSink for EventFields<'_> {
     fn field(&mut self, field: &Field, value: Value) {
         if field.name() == "message" {
-            self.message = Some(into_text(value));
+            self.message = Some(match value {
+                Value::String(t) => t,
+                other => Text::from(other.to_string()),
+            });
         } else if !field.name().starts_with("log.") {
             self.push(Cow::Borrowed(field.name()), value);
         }

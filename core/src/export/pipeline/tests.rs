@@ -355,6 +355,58 @@ fn without_exporters_spans_are_discarded_not_exported() {
 }
 
 #[test]
+fn exported_events_attribute_vectors_come_back_too_and_are_reused_emptied() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let mem = InMemoryExporter::new();
+    let p = Pipeline::builder()
+        .batch_timeout(Duration::from_secs(60))
+        .exporter(mem.clone())
+        .build();
+    let subscriber =
+        tracing_subscriber::registry().with(crate::TracewireLayer::builder().build(p.clone()));
+    std::thread::spawn(move || {
+        tracing::subscriber::with_default(subscriber, || {
+            for i in 0..10i64 {
+                let _s = tracing::info_span!("first", a = i).entered();
+                tracing::info!(n = i, "one");
+                tracing::info!(m = i, k = "k", "two");
+            }
+            p.flush(Duration::from_secs(5)).unwrap();
+            assert_eq!(
+                p.inner.buffers.pooled(),
+                30,
+                "each span's vector and each of its events'"
+            );
+            for i in 0..10i64 {
+                let _s = tracing::info_span!("second", x = i).entered();
+                tracing::warn!(z = i, "three");
+            }
+            p.flush(Duration::from_secs(5)).unwrap();
+            // The second round moved all thirty to this thread's cache (sixteen, then the other
+            // fourteen), used twenty, and the worker gave those twenty back.
+            assert_eq!(p.inner.buffers.pooled(), 20);
+        });
+        p.shutdown(Duration::from_secs(5)).unwrap();
+    })
+    .join()
+    .unwrap();
+    let spans = mem.spans();
+    for (i, s) in spans.iter().filter(|s| s.name == "second").enumerate() {
+        assert_eq!(s.attributes, vec![crate::KeyValue::new("x", i as i64)]);
+        assert_eq!(s.events.len(), 1);
+        assert_eq!(s.events[0].name, "three");
+        assert_eq!(
+            s.events[0].attributes,
+            vec![
+                crate::KeyValue::new("z", i as i64),
+                crate::KeyValue::new("level", "WARN"),
+            ]
+        );
+    }
+}
+
+#[test]
 fn exported_spans_attribute_vectors_come_back_emptied_for_the_next_spans() {
     use tracing_subscriber::layer::SubscriberExt;
 
