@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue};
-use tracewire::export::Pipeline;
+use tracewire::export::{MAX_QUEUE_SIZE, Pipeline};
 use tracewire::propagation::Propagators;
 use tracewire::{Sampler, TracewireLayer};
 use tracing::Dispatch;
@@ -68,7 +68,10 @@ fn dispatch(name: &str) -> Option<(Dispatch, Option<Pipeline>)> {
         "sampled" => (layered(Sampler::AlwaysOn), None),
         "unsampled" => (layered(Sampler::AlwaysOff), None),
         "pipeline" => {
+            // A queue that holds every span of a run: under valgrind the worker may not run
+            // until the end, and a full queue would measure its drops instead of its exports.
             let p = Pipeline::builder()
+                .queue_size(MAX_QUEUE_SIZE)
                 .max_batch(512)
                 .batch_timeout(Duration::from_secs(3600))
                 .exporter(Null)
@@ -179,6 +182,10 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
             if let Some(p) = pipeline {
                 p.shutdown(Duration::from_secs(60))
                     .map_err(|e| e.to_string())?;
+                let stats = p.stats();
+                if stats.dropped != 0 || stats.exported < n {
+                    return Err(format!("{case}: {stats:?} for {n} spans"));
+                }
             }
         }
         "enter" => {
