@@ -1,21 +1,24 @@
-//! Attribute vectors handed back by the export worker for the next spans and events to record
-//! into, so a sampled span's vector (or its events') is neither allocated on the request path
-//! nor freed on the worker's thread (where the allocator would take the slow path on both
-//! sides).
+//! Vectors handed back by the export worker for the next spans and events to record into, so a
+//! sampled span's attribute vector, its events' and its vector of events are neither allocated
+//! on the request path nor freed on the worker's thread (where the allocator would take the
+//! slow path on both sides).
 //!
-//! The worker empties the vectors of each exported batch and puts them in a shared pool under
-//! one lock per batch. A thread creating spans takes them from the pool [`LOCAL_BATCH`] at a
-//! time into a cache of its own, so a span costs one thread-local pop and the lock is taken once
-//! every [`LOCAL_BATCH`] spans. Everything is bounded: the pool holds at most
-//! [`RECYCLED_BUFFERS`] vectors, each thread's cache at most [`LOCAL_BATCH`], and only vectors
-//! with room for at most [`RECYCLED_MAX_ATTRIBUTES`] attributes are kept at all.
+//! The worker empties the vectors of each exported batch and puts them in shared pools (one for
+//! attribute vectors, one for vectors of events) under one lock per pool and batch. A thread
+//! recording spans takes them from a pool [`LOCAL_BATCH`] at a time into a cache of its own, so
+//! a span costs one thread-local pop and the lock is taken once every [`LOCAL_BATCH`] spans.
+//! Everything is bounded: the attribute pool holds at most [`RECYCLED_BUFFERS`] vectors of at
+//! most [`RECYCLED_MAX_ATTRIBUTES`] attributes, the events pool [`RECYCLED_EVENT_BUFFERS`] of at
+//! most [`RECYCLED_MAX_EVENTS`] events, and each thread's caches [`LOCAL_BATCH`] each; larger
+//! vectors, and those past the bounds, are freed.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::LocalKey;
 
-use crate::span::SpanData;
+use crate::span::{Event, SpanData};
 use crate::value::KeyValue;
 
 /// How many emptied attribute vectors a [`Pipeline`](super::Pipeline)'s worker keeps for the
@@ -32,29 +35,53 @@ pub const RECYCLED_BUFFERS: usize = 1024;
 /// included), the HTTP client and gRPC spans fewer.
 pub(super) const RECYCLED_MAX_ATTRIBUTES: usize = 24;
 
-/// How many vectors a thread takes from the pool at once, and keeps at most.
+/// How many emptied vectors of events the worker keeps
+/// ([`SpanSink::recycled_events`](super::SpanSink::recycled_events)): only spans with events
+/// have one, so fewer than attribute vectors.
+pub(super) const RECYCLED_EVENT_BUFFERS: usize = 256;
+
+/// The largest vector of events (in events) the worker keeps: the first push makes room for
+/// four, and a span with a few more grows it to eight. At most 256 × 8 events' room (160 KiB).
+pub(super) const RECYCLED_MAX_EVENTS: usize = 8;
+
+/// How many vectors a thread takes from a pool at once, and keeps at most.
 const LOCAL_BATCH: usize = 16;
 
 thread_local! {
-    /// This thread's share of recycled vectors, freed when the thread exits.
+    /// This thread's share of recycled attribute vectors, freed when the thread exits.
     static LOCAL: RefCell<Vec<Vec<KeyValue>>> = const { RefCell::new(Vec::new()) };
+    /// This thread's share of recycled vectors of events.
+    static LOCAL_EVENTS: RefCell<Vec<Vec<Event>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The pool shared by a pipeline's handles and its worker.
-#[derive(Default)]
-pub(super) struct Buffers {
-    pool: Mutex<Vec<Vec<KeyValue>>>,
+/// One kind of emptied vector, shared by a pipeline's handles and its worker.
+struct Pool<T> {
+    vectors: Mutex<Vec<Vec<T>>>,
     /// How many vectors the pool holds, read without the lock so an empty pool costs one load.
     available: AtomicUsize,
+    /// The most vectors it keeps.
+    bound: usize,
 }
 
-impl Buffers {
-    /// An empty vector with room for `capacity` attributes, if this thread's cache or the pool
-    /// has one. Spans' and events' vectors share the pool, so the cache is searched from its
-    /// top for one already large enough (a span's vector is not grown from an event's); only
-    /// if none is does the top one grow.
-    pub(super) fn take(&self, capacity: usize) -> Option<Vec<KeyValue>> {
-        let mut v = LOCAL
+impl<T> Pool<T> {
+    fn new(bound: usize) -> Self {
+        Pool {
+            vectors: Mutex::new(Vec::new()),
+            available: AtomicUsize::new(0),
+            bound,
+        }
+    }
+
+    /// An empty vector with room for `capacity` items, if this thread's cache (`local`) or the
+    /// pool has one. The cache is searched from its top for one already large enough (spans'
+    /// and events' attribute vectors share a pool, and a span's is not grown from an event's);
+    /// only if none is does the top one grow.
+    fn take(
+        &self,
+        local: &'static LocalKey<RefCell<Vec<Vec<T>>>>,
+        capacity: usize,
+    ) -> Option<Vec<T>> {
+        let mut v = local
             .try_with(|local| {
                 let mut local = local.borrow_mut();
                 if local.is_empty() {
@@ -72,11 +99,11 @@ impl Buffers {
     }
 
     /// Moves up to [`LOCAL_BATCH`] vectors from the pool to `local`.
-    fn refill(&self, local: &mut Vec<Vec<KeyValue>>) {
+    fn refill(&self, local: &mut Vec<Vec<T>>) {
         if self.available.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pool = self.vectors.lock().unwrap_or_else(PoisonError::into_inner);
         let n = pool.len().min(LOCAL_BATCH);
         if local.capacity() == 0 {
             local.reserve_exact(LOCAL_BATCH);
@@ -87,14 +114,14 @@ impl Buffers {
     }
 
     /// Puts emptied vectors back, as many as the pool has room for; the rest are freed.
-    pub(super) fn give(&self, vectors: &mut Vec<Vec<KeyValue>>) {
+    fn give(&self, vectors: &mut Vec<Vec<T>>) {
         if vectors.is_empty() {
             return;
         }
-        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-        let room = RECYCLED_BUFFERS.saturating_sub(pool.len());
+        let mut pool = self.vectors.lock().unwrap_or_else(PoisonError::into_inner);
+        let room = self.bound.saturating_sub(pool.len());
         if pool.capacity() == 0 {
-            pool.reserve_exact(RECYCLED_BUFFERS);
+            pool.reserve_exact(self.bound);
         }
         let n = vectors.len().min(room);
         pool.extend(vectors.drain(..n));
@@ -103,38 +130,95 @@ impl Buffers {
         vectors.clear();
     }
 
+    #[cfg(test)]
+    fn pooled(&self) -> usize {
+        self.vectors.lock().unwrap().len()
+    }
+}
+
+/// Vectors emptied from exported spans, on their way back to the pools.
+#[derive(Default)]
+pub(super) struct Emptied {
+    attributes: Vec<Vec<KeyValue>>,
+    events: Vec<Vec<Event>>,
+}
+
+/// The pools shared by a pipeline's handles and its worker.
+pub(super) struct Buffers {
+    attributes: Pool<KeyValue>,
+    events: Pool<Event>,
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Buffers {
+            attributes: Pool::new(RECYCLED_BUFFERS),
+            events: Pool::new(RECYCLED_EVENT_BUFFERS),
+        }
+    }
+}
+
+impl Buffers {
+    /// An empty attribute vector with room for `capacity` attributes, if this thread's cache or
+    /// the pool has one.
+    pub(super) fn take(&self, capacity: usize) -> Option<Vec<KeyValue>> {
+        self.attributes.take(&LOCAL, capacity)
+    }
+
+    /// An empty vector of events, if this thread's cache or the pool has one.
+    pub(super) fn take_events(&self) -> Option<Vec<Event>> {
+        self.events.take(&LOCAL_EVENTS, 1)
+    }
+
+    /// Puts emptied vectors back, as many as the pools have room for; the rest are freed.
+    pub(super) fn give(&self, emptied: &mut Emptied) {
+        self.attributes.give(&mut emptied.attributes);
+        self.events.give(&mut emptied.events);
+    }
+
     /// Whether the worker should keep `v` (emptied) for reuse.
     pub(super) fn keeps(v: &Vec<KeyValue>) -> bool {
         (1..=RECYCLED_MAX_ATTRIBUTES).contains(&v.capacity())
     }
 
-    /// Drops `span`, adding to `emptied` the attribute vectors of it and its events that are
-    /// worth keeping ([`Buffers::keeps`]), emptied.
-    pub(super) fn harvest(span: SpanData, emptied: &mut Vec<Vec<KeyValue>>) {
+    /// Drops `span`, adding to `emptied` the vectors of it and its events that are worth
+    /// keeping, emptied: its attribute vector and its events' ([`Buffers::keeps`]), and its
+    /// vector of events if it has room for at most [`RECYCLED_MAX_EVENTS`].
+    pub(super) fn harvest(span: SpanData, emptied: &mut Emptied) {
         let mut keep = |mut v: Vec<KeyValue>| {
             if Buffers::keeps(&v) {
                 v.clear();
-                emptied.push(v);
+                emptied.attributes.push(v);
             }
         };
         keep(span.attributes);
-        for event in span.events {
+        let mut events = span.events;
+        for event in events.drain(..) {
             keep(event.attributes);
+        }
+        if (1..=RECYCLED_MAX_EVENTS).contains(&events.capacity()) {
+            emptied.events.push(events);
         }
     }
 
     #[cfg(test)]
     pub(super) fn pooled(&self) -> usize {
-        self.pool.lock().unwrap().len()
+        self.attributes.pooled()
+    }
+
+    #[cfg(test)]
+    pub(super) fn pooled_events(&self) -> usize {
+        self.events.pooled()
     }
 }
 
-/// Gives the attribute vectors of spans an exporter kept
+/// Gives the vectors of spans an exporter kept
 /// ([`SpanExporter::export_owned`](super::SpanExporter::export_owned)) back to the pipeline that
 /// exported them, for the layer to record its next spans into
-/// ([`SpanSink::recycled_attributes`](super::SpanSink::recycled_attributes)), as the worker does
-/// with the spans it keeps. Within the same bounds ([`RECYCLED_BUFFERS`] vectors of at most 24
-/// attributes); the rest are freed. Cheap to clone, and usable from any thread, so an exporter
+/// ([`SpanSink::recycled_attributes`](super::SpanSink::recycled_attributes),
+/// [`SpanSink::recycled_events`](super::SpanSink::recycled_events)), as the worker does with the
+/// spans it keeps. Within the same bounds ([`RECYCLED_BUFFERS`] attribute vectors of at most 24
+/// attributes, 256 vectors of at most 8 events); the rest are freed. Cheap to clone, and usable from any thread, so an exporter
 /// that hands spans on to a thread of its own can recycle them there once it is done.
 #[derive(Clone, Default)]
 pub struct SpanRecycler(Option<Arc<Buffers>>);
@@ -158,12 +242,15 @@ impl SpanRecycler {
         SpanRecycler(Some(buffers))
     }
 
-    /// Drops `spans`, keeping their and their events' attribute vectors, emptied, for reuse (as
-    /// many as the pool has room for).
+    /// Drops `spans`, keeping their vectors (attributes, events, events' attributes), emptied,
+    /// for reuse (as many as the pools have room for).
     pub fn recycle(&self, spans: impl IntoIterator<Item = SpanData>) {
         let Some(buffers) = &self.0 else { return };
         let spans = spans.into_iter();
-        let mut emptied = Vec::with_capacity(spans.size_hint().0);
+        let mut emptied = Emptied {
+            attributes: Vec::with_capacity(spans.size_hint().0),
+            events: Vec::new(),
+        };
         for span in spans {
             Buffers::harvest(span, &mut emptied);
         }
@@ -192,7 +279,7 @@ mod tests {
     fn the_pool_and_each_threads_cache_are_capped() {
         let buffers = Buffers::default();
         let mut given = vectors(RECYCLED_BUFFERS + 40, 4);
-        buffers.give(&mut given);
+        buffers.attributes.give(&mut given);
         assert!(given.is_empty(), "what does not fit is freed");
         assert_eq!(buffers.pooled(), RECYCLED_BUFFERS);
         std::thread::scope(|s| {
@@ -215,7 +302,7 @@ mod tests {
         let mut given = vec![Vec::with_capacity(20), Vec::with_capacity(3)];
         given.extend(vectors(2, 4));
         let large = given[0].as_ptr() as usize;
-        buffers.give(&mut given);
+        buffers.attributes.give(&mut given);
         std::thread::scope(|s| {
             s.spawn(|| {
                 let v = buffers.take(20).unwrap();

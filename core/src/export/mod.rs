@@ -39,7 +39,7 @@ pub use self::pipeline::{DEFAULT_MAX_BATCH, MAX_QUEUE_SIZE, Pipeline, PipelineBu
 pub use self::stdout::{StdoutExporter, StdoutFormat};
 use crate::error::ExportError;
 use crate::resource::Resource;
-use crate::span::SpanData;
+use crate::span::{Event, SpanData};
 use crate::value::KeyValue;
 
 /// Nanoseconds since the Unix epoch, as OTLP and the exporters write timestamps (0 before the
@@ -165,6 +165,15 @@ pub trait SpanSink: Send + Sync + 'static {
     /// ([`RECYCLED_BUFFERS`]).
     fn recycled_attributes(&self, capacity: usize) -> Option<Vec<KeyValue>> {
         let _ = capacity;
+        None
+    }
+
+    /// An empty vector of events, taken back from spans this sink is done with, if it keeps
+    /// any (default: none). The layer asks for one when a sampled span records its first
+    /// event, for the same reason as [`recycled_attributes`](Self::recycled_attributes). A
+    /// [`Pipeline`]'s worker returns those of exported spans with room for up to 8 events, up
+    /// to 256 of them.
+    fn recycled_events(&self) -> Option<Vec<Event>> {
         None
     }
 }

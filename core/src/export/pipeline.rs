@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded};
 
-use super::buffers::{Buffers, SpanRecycler};
+use super::buffers::{Buffers, Emptied, SpanRecycler};
 use super::queue::{Push, SpanQueue};
 use super::worker::{Control, Counters, Worker, deadline_after};
 use super::{PipelineError, PipelineStats, SpanExporter, SpanSink};
 use crate::error::ExportError;
 use crate::resource::Resource;
-use crate::span::SpanData;
+use crate::span::{Event, SpanData};
 use crate::value::KeyValue;
 
 struct Inner {
@@ -199,7 +199,7 @@ impl PipelineBuilder {
             queue: queue.clone(),
             buffers: buffers.clone(),
             recycler: SpanRecycler::new(buffers.clone()),
-            emptied: Vec::new(),
+            emptied: Emptied::default(),
             control: ctl_rx,
             counters: counters.clone(),
             last_error: last_error.clone(),
@@ -377,6 +377,10 @@ impl SpanSink for Pipeline {
 
     fn recycled_attributes(&self, capacity: usize) -> Option<Vec<KeyValue>> {
         self.inner.buffers.take(capacity)
+    }
+
+    fn recycled_events(&self) -> Option<Vec<Event>> {
+        self.inner.buffers.take_events()
     }
 }
 

@@ -16,12 +16,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, select};
 
 use super::SpanExporter;
-use super::buffers::{Buffers, SpanRecycler};
+use super::buffers::{Buffers, Emptied, SpanRecycler};
 use super::queue::SpanQueue;
 use crate::error::ExportError;
 use crate::resource::Resource;
 use crate::span::SpanData;
-use crate::value::KeyValue;
 
 pub(super) enum Control {
     /// A full batch is waiting.
@@ -47,7 +46,7 @@ pub(super) struct Worker {
     /// The same pool, for the last exporter of each batch to give back the spans it keeps.
     pub(super) recycler: SpanRecycler,
     /// The vectors of the batch being recycled (kept to reuse its allocation).
-    pub(super) emptied: Vec<Vec<KeyValue>>,
+    pub(super) emptied: Emptied,
     pub(super) control: Receiver<Control>,
     pub(super) counters: Arc<Counters>,
     pub(super) last_error: Arc<Mutex<Option<ExportError>>>,

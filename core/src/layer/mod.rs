@@ -266,20 +266,18 @@ where
         let meta = event.metadata();
         let limits = &self.config.limits;
         let error = self.config.error_events_set_status && *meta.level() == Level::ERROR;
-        let Some((id, look)) = self.event_span(event, &ctx, |rec| {
+        // Whether to record the event, and whether the span has a vector of events yet.
+        let Some((id, Some(unallocated))) = self.event_span(event, &ctx, |rec| {
             let sets_status = error && rec.status_code.is_none() && rec.error_message.is_none();
             let full = rec.events.len() >= limits.event_count;
             if full && !sets_status {
                 rec.dropped_events = rec.dropped_events.saturating_add(1);
-                return false;
+                return None;
             }
-            true
+            Some(rec.events.capacity() == 0)
         }) else {
             return;
         };
-        if !look {
-            return;
-        }
         // The fields are visited with no lock held: their `Debug` may log. They go into a
         // vector the export worker handed back when there is one, sized for every field and
         // the level.
@@ -294,6 +292,13 @@ where
         let name = fields.message.take().unwrap_or(Text::from(meta.name()));
         fields.push(Cow::Borrowed("level"), Value::from(meta.level().as_str()));
         let time = SystemTime::now();
+        // A span's first event goes into a vector the export worker handed back, if any (taken
+        // before the table's lock, like the attributes').
+        let events = if unallocated {
+            self.config.sink.recycled_events()
+        } else {
+            None
+        };
         self.spans.with(&id, |s| {
             let Some(rec) = s.recording.as_mut() else {
                 return;
@@ -307,6 +312,11 @@ where
             }
             let mut recorded = Event::new(name, time, fields.attributes);
             recorded.dropped_attributes = fields.dropped;
+            if rec.events.capacity() == 0
+                && let Some(events) = events
+            {
+                rec.events = events;
+            }
             rec.events.push(recorded);
         });
     }

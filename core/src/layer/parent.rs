@@ -233,12 +233,12 @@ impl TracewireLayer {
     /// there is none or it is not recorded; otherwise its id and what `look` says of its
     /// recording (run under the table's lock).
     #[inline]
-    pub(super) fn event_span<S>(
+    pub(super) fn event_span<S, T>(
         &self,
         event: &tracing::Event<'_>,
         ctx: &LayerContext<'_, S>,
-        mut look: impl FnMut(&mut Recording) -> bool,
-    ) -> Option<(Id, bool)>
+        mut look: impl FnMut(&mut Recording) -> T,
+    ) -> Option<(Id, T)>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {

@@ -355,7 +355,7 @@ fn without_exporters_spans_are_discarded_not_exported() {
 }
 
 #[test]
-fn exported_events_attribute_vectors_come_back_too_and_are_reused_emptied() {
+fn exported_events_vectors_come_back_too_and_are_reused_emptied() {
     use tracing_subscriber::layer::SubscriberExt;
 
     let mem = InMemoryExporter::new();
@@ -378,14 +378,17 @@ fn exported_events_attribute_vectors_come_back_too_and_are_reused_emptied() {
                 30,
                 "each span's vector and each of its events'"
             );
+            assert_eq!(p.inner.buffers.pooled_events(), 10, "each span's events");
             for i in 0..10i64 {
                 let _s = tracing::info_span!("second", x = i).entered();
                 tracing::warn!(z = i, "three");
             }
             p.flush(Duration::from_secs(5)).unwrap();
             // The second round moved all thirty to this thread's cache (sixteen, then the other
-            // fourteen), used twenty, and the worker gave those twenty back.
+            // fourteen), used twenty, and the worker gave those twenty back; likewise the ten
+            // vectors of events.
             assert_eq!(p.inner.buffers.pooled(), 20);
+            assert_eq!(p.inner.buffers.pooled_events(), 10);
         });
         p.shutdown(Duration::from_secs(5)).unwrap();
     })
