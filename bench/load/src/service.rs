@@ -33,7 +33,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -173,10 +173,14 @@ async fn front(State(f): State<Front>) -> Result<Bytes, (StatusCode, String)> {
         .map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))
 }
 
-/// The back hop's handler: logs `events` events (the `--events` option; none by default), as a
-/// handler's `tracing::info!` would, then answers.
-async fn work(State(events): State<u32>) -> &'static str {
-    for attempt in 0..events {
+/// Events the back hop's handler logs per request (`--events`; none by default). A static, not
+/// the router's state, so that the handler is the same as without the option.
+static EVENTS: AtomicU32 = AtomicU32::new(0);
+
+/// The back hop's handler: logs [`EVENTS`] events, as a handler's `tracing::info!` would, then
+/// answers.
+async fn work() -> &'static str {
+    for attempt in 0..EVENTS.load(Ordering::Relaxed) {
         tracing::info!(attempt, zone = "north", "ride quote computed");
     }
     BODY
@@ -385,6 +389,7 @@ fn router(variant: Variant, router: Router) -> Router {
 /// Runs the service until SIGTERM or SIGINT, then flushes the exporters and prints one JSON
 /// line with what they received. The back hop's handler logs `events` events per request.
 pub fn serve(variant: Variant, port: u16, events: u32) -> Result<(), BoxError> {
+    EVENTS.store(events, Ordering::Relaxed);
     let telemetry = install(variant)?;
     let upstream = match variant {
         Variant::Floor | Variant::TowerHttp => Upstream::Plain(http_client()),
@@ -404,7 +409,7 @@ pub fn serve(variant: Variant, port: u16, events: u32) -> Result<(), BoxError> {
         let front_listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
         let back_listener =
             TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], back_port))).await?;
-        let back = router(variant, Router::new().route("/work", get(work)).with_state(events));
+        let back = router(variant, Router::new().route("/work", get(work)));
         let front_app = router(
             variant,
             Router::new().route("/", get(front)).with_state(Front {
