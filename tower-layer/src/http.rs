@@ -2,6 +2,7 @@
 
 use http::Response;
 use tracing::Span;
+use tracing::field::Value;
 
 use crate::attrs::{
     client_status_is_error, protocol_version, record_error, server_status_is_error,
@@ -9,7 +10,7 @@ use crate::attrs::{
 use crate::body::BodyEnd;
 use crate::error::ErrorRef;
 use crate::hook::Outcome;
-use crate::known_field::KnownField;
+use crate::known_field::{KnownField, record_known};
 use crate::server::DefaultRequestInfo;
 
 /// The HTTP protocol for [`ServerLayer`](crate::ServerLayer) and
@@ -117,16 +118,34 @@ impl Outcome for HttpOutcome {
             Side::Server => &SERVER_RESPONSE,
             Side::Client => &CLIENT_RESPONSE,
         };
-        fields.status_code.record(span, status.as_u16());
-        if failed {
-            fields.otel_status_code.record(span, "error");
-            fields.error_type.record(span, status.as_str());
+        let code = status.as_u16();
+        let version = match self.side {
+            Side::Client => protocol_version(response.version()),
+            Side::Server => None,
+        };
+        if !failed && version.is_none() {
+            fields.status_code.record(span, code);
+            return true;
         }
-        if self.side == Side::Client
-            && let Some(version) = protocol_version(response.version())
-        {
-            fields.protocol_version.record(span, version);
-        }
+        // More than one value: one `record` for all of them.
+        record_known(
+            span,
+            [
+                (&fields.status_code, Some(&code as &dyn Value)),
+                (
+                    &fields.otel_status_code,
+                    failed.then_some(&"error" as &dyn Value),
+                ),
+                (
+                    &fields.error_type,
+                    failed.then_some(&status.as_str() as &dyn Value),
+                ),
+                (
+                    &fields.protocol_version,
+                    version.as_ref().map(|v| v as &dyn Value),
+                ),
+            ],
+        );
         true
     }
 

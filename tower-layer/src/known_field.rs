@@ -29,10 +29,48 @@ impl KnownField {
         let Some(meta) = span.metadata() else {
             return;
         };
-        match self.field.get_or_init(|| meta.fields().field(self.name)) {
-            Some(field) if field.callsite() == meta.callsite() => span.record(field, value),
-            _ => span.record(self.name, value),
+        match self.resolve(meta) {
+            Some(field) => span.record(field, value),
+            None => span.record(self.name, value),
         };
+    }
+
+    /// The field, if it is one of `meta`'s call site.
+    #[inline]
+    fn resolve(&self, meta: &tracing::Metadata<'_>) -> Option<&Field> {
+        self.field
+            .get_or_init(|| meta.fields().field(self.name))
+            .as_ref()
+            .filter(|f| f.callsite() == meta.callsite())
+    }
+}
+
+/// Records the values given for several fields into `span` in one `record` call (one dispatch
+/// and one span lookup, not one per field). A field that is not one of the span's call site's
+/// is recorded by name, as [`KnownField::record`] does; a `None` value records nothing.
+#[inline]
+pub(crate) fn record_known<const N: usize>(
+    span: &Span,
+    values: [(&KnownField, Option<&dyn Value>); N],
+) {
+    let Some(meta) = span.metadata() else {
+        return;
+    };
+    let resolved = values.map(|(k, _)| k.resolve(meta));
+    if let Some(&any) = resolved.iter().flatten().next() {
+        // A field found elsewhere holds no value here (`record` skips it).
+        let set: [(&Field, Option<&dyn Value>); N] = std::array::from_fn(|i| match resolved[i] {
+            Some(f) => (f, values[i].1),
+            None => (any, None),
+        });
+        span.record_all(&meta.fields().value_set(&set));
+    }
+    for ((k, v), f) in values.iter().zip(&resolved) {
+        if f.is_none()
+            && let Some(v) = v
+        {
+            span.record(k.name, v);
+        }
     }
 }
 
@@ -66,5 +104,85 @@ mod tests {
         firsts[1].assert_attr("server.port", 2i64);
         r.span("other").assert_attr("server.port", 3i64);
         r.span("without").assert_no_attr("server.port");
+    }
+
+    /// Counts `record` calls reaching the subscriber.
+    struct Records(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Records {
+        fn on_record(
+            &self,
+            _: &tracing::span::Id,
+            _: &tracing::span::Record<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn several_known_fields_are_recorded_in_one_call_and_by_name_elsewhere() {
+        use tracing_subscriber::layer::SubscriberExt;
+
+        static ADDRESS: KnownField = KnownField::new("server.address");
+        static PORT: KnownField = KnownField::new("server.port");
+        static URL: KnownField = KnownField::new("url.full");
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        let r = Recorder::with_layer_and(tracewire::TracewireLayer::builder(), |s| {
+            tracing::Dispatch::new(s.with(Records(counted)))
+        });
+        let count = || calls.swap(0, std::sync::atomic::Ordering::Relaxed);
+        r.in_scope(|| {
+            let empty = tracing::field::Empty;
+            for port in [1u16, 2] {
+                let first = tracing::info_span!(
+                    "first",
+                    server.address = empty,
+                    server.port = empty,
+                    url.full = empty
+                );
+                let url = format!("http://a:{port}/");
+                record_known(
+                    &first,
+                    [
+                        (&ADDRESS, Some(&"a" as &dyn Value)),
+                        (&PORT, Some(&port as &dyn Value)),
+                        (&URL, (port == 2).then_some(&url.as_str() as &dyn Value)),
+                    ],
+                );
+                assert_eq!(count(), 1, "one record for every value");
+            }
+            // Another call site: its fields at other places, one missing.
+            let other = tracing::info_span!("other", url.full = empty, server.port = empty);
+            record_known(
+                &other,
+                [
+                    (&ADDRESS, Some(&"b" as &dyn Value)),
+                    (&PORT, Some(&3u16 as &dyn Value)),
+                    (&URL, Some(&"http://b:3/" as &dyn Value)),
+                ],
+            );
+            assert_eq!(
+                count(),
+                2,
+                "by name, none being this call site's field (the one it lacks not at all)"
+            );
+            record_known(&tracing::Span::none(), [(&PORT, Some(&4u16 as &dyn Value))]);
+            assert_eq!(count(), 0);
+        });
+        let firsts = r.spans_named("first");
+        assert_eq!(firsts.len(), 2);
+        firsts[0]
+            .assert_attr("server.address", "a")
+            .assert_attr("server.port", 1i64)
+            .assert_no_attr("url.full");
+        firsts[1]
+            .assert_attr("server.port", 2i64)
+            .assert_attr("url.full", "http://a:2/");
+        r.span("other")
+            .assert_no_attr("server.address")
+            .assert_attr("server.port", 3i64)
+            .assert_attr("url.full", "http://b:3/");
     }
 }

@@ -2,12 +2,12 @@
 
 use http::request::Parts;
 use tracing::Span;
-use tracing::field::Empty;
+use tracing::field::{Empty, Value};
 
 use super::ClientProtocol;
 use crate::attrs::{method_name, server_address, span_method, url_full};
 use crate::http::{Http, HttpOutcome, Side};
-use crate::known_field::KnownField;
+use crate::known_field::{KnownField, record_known};
 
 /// The client span's fields recorded after it is created.
 static SERVER_ADDRESS: KnownField = KnownField::new("server.address");
@@ -41,13 +41,15 @@ impl<I> ClientProtocol for Http<I> {
     fn record_sampled(&self, span: &Span, parts: &Parts) {
         let scheme = parts.uri.scheme_str().unwrap_or("http");
         let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
-        if let Some(address) = address {
-            SERVER_ADDRESS.record(span, address);
-        }
-        if let Some(port) = port {
-            SERVER_PORT.record(span, port);
-        }
-        URL_FULL.record(span, url_full(&parts.uri).as_str());
+        let url = url_full(&parts.uri);
+        record_known(
+            span,
+            [
+                (&SERVER_ADDRESS, address.as_ref().map(|a| a as &dyn Value)),
+                (&SERVER_PORT, port.as_ref().map(|p| p as &dyn Value)),
+                (&URL_FULL, Some(&url.as_str() as &dyn Value)),
+            ],
+        );
     }
 
     fn outcome(&self, _parts: &Parts) -> HttpOutcome {

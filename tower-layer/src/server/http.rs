@@ -3,12 +3,12 @@
 use http::request::Parts;
 use tracewire::limits::untrusted;
 use tracing::Span;
-use tracing::field::Empty;
+use tracing::field::{Empty, Value};
 
 use super::{DefaultSpanName, RequestInfo, ServerLayer, ServerProtocol};
 use crate::attrs::{PeerIp, method_name, protocol_version, redact_query, server_address};
 use crate::http::{Http, HttpOutcome, Side};
-use crate::known_field::KnownField;
+use crate::known_field::{KnownField, record_known};
 
 /// The server span's fields recorded after it is created.
 static SERVER_ADDRESS: KnownField = KnownField::new("server.address");
@@ -64,13 +64,15 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
     fn record_sampled(&self, span: &Span, parts: &Parts) {
         let scheme = parts.uri.scheme_str().unwrap_or(self.scheme);
         let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
-        if let Some(address) = address {
-            // The `Host` header is the client's choice too.
-            SERVER_ADDRESS.record(span, untrusted(address));
-        }
-        if let Some(port) = port {
-            SERVER_PORT.record(span, port);
-        }
+        // The `Host` header is the client's choice too.
+        let address = address.map(untrusted);
+        record_known(
+            span,
+            [
+                (&SERVER_ADDRESS, address.as_ref().map(|a| a as &dyn Value)),
+                (&SERVER_PORT, port.as_ref().map(|p| p as &dyn Value)),
+            ],
+        );
         if self.record_query
             && let Some(query) = parts.uri.query()
         {
