@@ -68,6 +68,8 @@ impl Body for ChannelBody {
 pub(crate) struct FieldLog {
     span: &'static str,
     fields: Arc<Mutex<Vec<(String, String)>>>,
+    /// `record` calls on those spans.
+    records: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FieldLog {
@@ -76,7 +78,13 @@ impl FieldLog {
         FieldLog {
             span,
             fields: Arc::default(),
+            records: Arc::default(),
         }
+    }
+
+    /// How many `record` calls reached those spans so far.
+    pub(crate) fn records(&self) -> usize {
+        self.records.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The fields given so far, `name=value` (strings unquoted), in the order they came.
@@ -118,6 +126,8 @@ where
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: LayerContext<'_, S>) {
         if ctx.metadata(id).is_some_and(|m| m.name() == self.span) {
+            self.records
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             values.record(&mut Visitor(&mut self.fields.lock().unwrap()));
         }
     }

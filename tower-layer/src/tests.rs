@@ -210,6 +210,74 @@ async fn unsampled_spans_keep_only_their_creation_fields() {
 }
 
 #[tokio::test]
+async fn a_sampled_request_records_its_later_fields_in_one_call_per_hook() {
+    let head = [
+        "otel.kind=server",
+        "http.request.method=GET",
+        "url.path=/users/7",
+        "url.scheme=http",
+        "network.protocol.version=1.1",
+        // The first record.
+        "otel.name=GET",
+        "server.address=api.local",
+        "server.port=8080",
+    ];
+    for (status, tail) in [
+        (StatusCode::OK, &["http.response.status_code=200"][..]),
+        (
+            StatusCode::BAD_GATEWAY,
+            &[
+                "http.response.status_code=502",
+                "otel.status_code=error",
+                "error.type=502",
+            ],
+        ),
+    ] {
+        let (recorder, fields) = recorder_and_fields("HTTP request");
+        let _guard = recorder.set_default();
+        let req = get("/users/7", &[("traceparent", SAMPLED)]);
+        serve(HttpServerLayer::new(), status_service(status), req).await;
+        assert_eq!(
+            fields.records(),
+            2,
+            "{status}: the name, address and port; then the response's fields"
+        );
+        assert_eq!(fields.fields(), [&head[..], tail].concat());
+    }
+    let (recorder, fields) = recorder_and_fields("HTTP client request");
+    let _guard = recorder.set_default();
+    let down = Downstream {
+        status: Some(StatusCode::SERVICE_UNAVAILABLE),
+        ..Default::default()
+    };
+    let res = HttpClient::new(down.service())
+        .oneshot(request(Method::GET, "http://down.local/", &[]))
+        .await
+        .unwrap();
+    drop(res);
+    assert_eq!(
+        fields.records(),
+        2,
+        "address, port and URL; then the response's"
+    );
+    assert_eq!(
+        fields.fields(),
+        [
+            "otel.name=GET",
+            "otel.kind=client",
+            "http.request.method=GET",
+            "server.address=down.local",
+            "server.port=80",
+            "url.full=http://down.local/",
+            "http.response.status_code=503",
+            "otel.status_code=error",
+            "error.type=503",
+            "network.protocol.version=1.1",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn spans_only_other_subscribers_see_get_every_field() {
     // No tracewire layer: another subscriber sees the span, so it records in full.
     let fields = FieldLog::new("HTTP request");

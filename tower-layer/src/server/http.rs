@@ -11,6 +11,7 @@ use crate::http::{Http, HttpOutcome, Side};
 use crate::known_field::{KnownField, record_known};
 
 /// The server span's fields recorded after it is created.
+static OTEL_NAME: KnownField = KnownField::new("otel.name");
 static SERVER_ADDRESS: KnownField = KnownField::new("server.address");
 static SERVER_PORT: KnownField = KnownField::new("server.port");
 static URL_QUERY: KnownField = KnownField::new("url.query");
@@ -62,6 +63,26 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
     }
 
     fn record_sampled(&self, span: &Span, parts: &Parts) {
+        self.record_server(span, parts, None);
+    }
+
+    fn record_name_and_sampled(&self, span: &Span, parts: &Parts, name: &str) {
+        self.record_server(span, parts, Some(name));
+    }
+
+    fn outcome(&self, _parts: &Parts) -> HttpOutcome {
+        HttpOutcome::new(Side::Server)
+    }
+
+    fn outcome_unsampled(&self, _parts: &Parts) -> HttpOutcome {
+        HttpOutcome::failures_only(Side::Server)
+    }
+}
+
+impl<I> Http<I> {
+    /// What a recording server span gets after creation, in one `record` call: its name when
+    /// given, `server.address` and `server.port`; then `url.query` if asked for.
+    fn record_server(&self, span: &Span, parts: &Parts, name: Option<&str>) {
         let scheme = parts.uri.scheme_str().unwrap_or(self.scheme);
         let (address, port) = server_address(&parts.uri, &parts.headers, scheme);
         // The `Host` header is the client's choice too.
@@ -69,6 +90,7 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
         record_known(
             span,
             [
+                (&OTEL_NAME, name.as_ref().map(|n| n as &dyn Value)),
                 (&SERVER_ADDRESS, address.as_ref().map(|a| a as &dyn Value)),
                 (&SERVER_PORT, port.as_ref().map(|p| p as &dyn Value)),
             ],
@@ -78,14 +100,6 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
         {
             URL_QUERY.record(span, untrusted(&redact_query(query)));
         }
-    }
-
-    fn outcome(&self, _parts: &Parts) -> HttpOutcome {
-        HttpOutcome::new(Side::Server)
-    }
-
-    fn outcome_unsampled(&self, _parts: &Parts) -> HttpOutcome {
-        HttpOutcome::failures_only(Side::Server)
     }
 }
 

@@ -43,6 +43,15 @@ pub trait ServerProtocol {
         let _ = (span, parts);
     }
 
+    /// Records the span's name (`otel.name`, from the span-name hook) and then what
+    /// [`record_sampled`](Self::record_sampled) records, on the same spans. The default does
+    /// just that, in two `record` calls; a protocol may make it one (the HTTP protocol does: each
+    /// `record` reaches every layer and looks the span up again).
+    fn record_name_and_sampled(&self, span: &Span, parts: &Parts, name: &str) {
+        span.record("otel.name", name);
+        self.record_sampled(span, parts);
+    }
+
     /// Starts reading the outcome of a request whose span records (see
     /// [`record_sampled`](Self::record_sampled)).
     fn outcome(&self, parts: &Parts) -> Self::Outcome;

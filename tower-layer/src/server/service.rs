@@ -68,11 +68,11 @@ where
         // layer took, but another subscriber did, gets them all too.
         let records = sampled || (own.is_none() && !span.is_disabled());
         if records {
-            span.record("otel.name", &*self.name.span_name(parts, key));
+            self.protocol
+                .record_name_and_sampled(&span, parts, &self.name.span_name(parts, key));
             if !config.request_headers.is_empty() {
                 config.request_headers.record(&span, &parts.headers);
             }
-            self.protocol.record_sampled(&span, parts);
         }
         let outcome = match (span.is_disabled(), records) {
             (true, _) => None,
