@@ -48,6 +48,9 @@ const CASES: &[&str] = &[
     // hands it to its last exporter.
     "in_process_owned_steady",
     "in_process_owned_filling",
+    // `in_process_owned_steady` with spans of three shapes taking turns (6, 4 and 5
+    // attributes), as a service's server, client and database spans do.
+    "in_process_shapes_steady",
     // Spans through a real `Pipeline` (its worker thread included) into a 2,048-span store, each
     // recorded into an attribute vector from the pipeline's pool when it has one, as the layer
     // does; its build is `build_span_data` plus one vector move a span.
@@ -62,14 +65,22 @@ fn batches(n: u64) -> Vec<Vec<SpanData>> {
         .collect()
 }
 
+/// [`batches`] with spans of three shapes in turn: 6, 4 and 5 attributes.
+fn shaped_batches(n: u64) -> Vec<Vec<SpanData>> {
+    let mut batches = batches(n);
+    for (i, span) in batches.iter_mut().flatten().enumerate() {
+        span.attributes.truncate([6, 4, 5][i % 3]);
+    }
+    batches
+}
+
 fn bodies(n: u64) -> Vec<Vec<u8>> {
     (0..n / BATCH)
         .map(|b| otlp_request(b * BATCH, BATCH))
         .collect()
 }
 
-fn in_process(n: u64, max_spans: usize, owned: bool) -> u64 {
-    let batches = batches(n);
+fn in_process(batches: Vec<Vec<SpanData>>, n: u64, max_spans: usize, owned: bool) -> u64 {
     let store = Collector::builder()
         .max_spans(max_spans)
         .max_bytes(1 << 30)
@@ -154,10 +165,11 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
             black_box(batches(n));
             threads_cpu_nanos()
         }
-        "in_process_steady" => in_process(n, 2048, false),
-        "in_process_filling" => in_process(n, 1 << 22, false),
-        "in_process_owned_steady" => in_process(n, 2048, true),
-        "in_process_owned_filling" => in_process(n, 1 << 22, true),
+        "in_process_steady" => in_process(batches(n), n, 2048, false),
+        "in_process_filling" => in_process(batches(n), n, 1 << 22, false),
+        "in_process_owned_steady" => in_process(batches(n), n, 2048, true),
+        "in_process_owned_filling" => in_process(batches(n), n, 1 << 22, true),
+        "in_process_shapes_steady" => in_process(shaped_batches(n), n, 2048, true),
         "pipeline_steady" => pipeline(n, 2048),
         "build_otlp_bodies" => {
             black_box(bodies(n));
