@@ -3,12 +3,12 @@
 
 use std::mem::size_of;
 
-use super::Store;
 use super::index::{BLOCK_SHIFT, indexable};
 use super::intern::{Sym, map_bytes};
 use super::limits::adjust;
 use super::posting::Posting;
-use super::span::{StoredSpan, TAG_JSON, TAG_STR};
+use super::span::{StoredSpan, TAG_JSON, TAG_STR, packed_bytes};
+use super::{SPARE_ATTRS, Store};
 use crate::model::TraceId;
 
 impl Store {
@@ -74,7 +74,8 @@ impl Store {
 
     /// Releases spare capacity (when an emptied store still holds on to a burst's worth).
     pub(super) fn shrink(&mut self) {
-        self.spare_attrs = Box::default();
+        self.spare_attrs = Vec::new();
+        self.spare_bytes = 0;
         self.spans.shrink_to_fit();
         self.traces.shrink_to_fit();
         self.by_service.shrink_to_fit();
@@ -149,7 +150,14 @@ impl Store {
         self.release_sym(span.service);
         self.release_source(span.source);
         // Kept for the next span with as many attributes.
-        self.spare_attrs = span.attrs;
+        if !span.attrs.is_empty() {
+            if self.spare_attrs.len() == SPARE_ATTRS {
+                let oldest = self.spare_attrs.remove(0);
+                self.spare_bytes -= packed_bytes(oldest.len());
+            }
+            self.spare_bytes += packed_bytes(span.attrs.len());
+            self.spare_attrs.push(span.attrs);
+        }
         // Zone map: drop blocks that are wholly evicted.
         while !self.blocks.is_empty() && (self.blocks_head + 1) << BLOCK_SHIFT <= self.head {
             self.blocks.pop_front();

@@ -48,6 +48,10 @@ use self::index::{Block, KeyIndex, KeyIndexes, ServiceIndex};
 pub(crate) use self::intern::map_bytes;
 use self::intern::{Interner, Sym};
 pub(crate) use self::limits::{Limits, alloc_bytes};
+
+/// How many evicted spans' attribute slots the store keeps for reuse ([`Store::spare_attrs`]):
+/// enough for the few span shapes a service's spans take turns in.
+const SPARE_ATTRS: usize = 8;
 use self::posting::Posting;
 use self::source::{ResourceEntry, ResourceKey, Source};
 use self::span::{PackedAttr, StoredSpan};
@@ -75,10 +79,13 @@ pub(crate) struct Store {
     /// Sequence number of `spans[0]`.
     head: u64,
     span_heap: usize,
-    /// The packed attributes of the last evicted span, reused by the next span with as many
-    /// attributes (in a steady store nearly every span), so the write path allocates nothing for
-    /// them. At most one span's worth; counted in [`Store::bytes`].
-    spare_attrs: Box<[PackedAttr]>,
+    /// The packed attributes of the last evicted spans, each reused by the next span with as
+    /// many attributes, so in a steady store the write path allocates nothing for them: spans of
+    /// a few shapes (a server span, a client span) take turns, so one spare would rarely fit.
+    /// At most [`SPARE_ATTRS`] (the oldest goes first); their bytes are `spare_bytes`, counted
+    /// in [`Store::bytes`].
+    spare_attrs: Vec<Box<[PackedAttr]>>,
+    spare_bytes: usize,
     traces: TraceMap,
     by_service: SymMap<Sym, ServiceIndex>,
     /// Map bytes of every service's operation map.
@@ -126,7 +133,8 @@ impl Store {
             spans: VecDeque::new(),
             head: 0,
             span_heap: 0,
-            spare_attrs: Box::default(),
+            spare_attrs: Vec::new(),
+            spare_bytes: 0,
             traces: TraceMap::default(),
             by_service: SymMap::default(),
             op_maps_bytes: 0,
@@ -169,7 +177,8 @@ impl Store {
     pub(crate) fn bytes(&self) -> usize {
         self.spans.capacity() * size_of::<StoredSpan>()
             + self.span_heap
-            + alloc_bytes(self.spare_attrs.len() * size_of::<PackedAttr>())
+            + self.spare_bytes
+            + self.spare_attrs.capacity() * size_of::<Box<[PackedAttr]>>()
             + self.strings.heap_bytes()
             + self.source_bytes
             + self.resources.capacity() * size_of::<Option<ResourceEntry>>()

@@ -64,7 +64,7 @@ impl Posting {
 
     /// Removes `seq` from the front if it is there. Returns whether the list is now empty and the
     /// change in heap bytes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pop_front(&mut self, seq: u64) -> (bool, isize) {
         let s = seq as u32;
         match self {

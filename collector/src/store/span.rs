@@ -51,6 +51,11 @@ pub(super) struct StoredSpan {
     pub(super) status: u8,
 }
 
+/// Heap bytes of `len` packed attribute slots.
+pub(super) fn packed_bytes(len: usize) -> usize {
+    alloc_bytes(len * size_of::<PackedAttr>())
+}
+
 impl StoredSpan {
     pub(super) fn is_error(&self) -> bool {
         self.status == StatusCode::Error.to_u8()
@@ -63,7 +68,7 @@ impl StoredSpan {
     /// Heap bytes owned by this span outside the ring slot (strings it shares through the
     /// interner are accounted there).
     pub(super) fn heap_bytes(&self) -> usize {
-        let mut n = alloc_bytes(self.attrs.len() * size_of::<PackedAttr>());
+        let mut n = packed_bytes(self.attrs.len());
         if let Some(extra) = &self.extra {
             n += alloc_bytes(size_of::<Extra>());
             n += extra

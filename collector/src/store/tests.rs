@@ -444,21 +444,72 @@ fn an_evicted_spans_attribute_slots_are_reused_counted_and_overwritten() {
             ("unique".to_owned(), "String(\"v2\")".to_owned()),
         ]
     );
-    // A span with another attribute count gets its own slots, and the spare is freed.
+    // A span with another attribute count gets its own slots; the evicted span's stay spare.
     let mut one = span(3, 3, 0, "op", 3, 1);
     one.attributes.truncate(1);
     s.insert(batch("svc", vec![one]), &[]);
-    assert!(s.spare_attrs.is_empty());
+    assert_eq!(
+        s.spare_attrs.iter().map(|b| b.len()).collect::<Vec<_>>(),
+        [3]
+    );
     assert_eq!(attrs(&s, 3).len(), 1);
-    // A spare left by eviction is counted until the store lets it go.
+    // Spares left by eviction are counted until the store lets them go.
     let before = s.bytes();
     s.evict_front();
-    assert_eq!(s.spare_attrs.len(), 1);
+    assert_eq!(
+        s.spare_attrs.iter().map(|b| b.len()).collect::<Vec<_>>(),
+        [3, 1]
+    );
     assert_eq!(s.span_heap, 0);
-    assert!(s.bytes() >= alloc_bytes(size_of::<span::PackedAttr>()));
+    assert_eq!(s.spare_bytes, span::packed_bytes(3) + span::packed_bytes(1));
+    assert!(s.bytes() >= s.spare_bytes);
     assert!(s.bytes() < before);
     s.shrink();
     assert!(s.spare_attrs.is_empty());
+    assert_eq!(s.spare_bytes, 0);
+}
+
+#[test]
+fn spans_of_shapes_taking_turns_reuse_the_slots_of_the_evicted_ones() {
+    let shaped = |n: u64| {
+        let mut sp = span(u128::from(n), n, 0, "op", n, 1);
+        // Three, one and two attributes, in turn.
+        sp.attributes.truncate([3, 1, 2][(n % 3) as usize]);
+        sp
+    };
+    let mut s = Store::new(limits(3, usize::MAX));
+    s.insert(batch("svc", (1..=3).map(shaped).collect()), &[]);
+    for n in 4..40 {
+        // Slots of the span about to be evicted (the oldest), which has this one's shape.
+        let oldest = s.spans[0].attrs.as_ptr() as usize;
+        s.insert(batch("svc", vec![shaped(n)]), &[]);
+        let newest = s.spans.back().unwrap();
+        assert_eq!(newest.attrs.len(), [3, 1, 2][(n % 3) as usize]);
+        assert_eq!(
+            newest.attrs.as_ptr() as usize,
+            oldest,
+            "span {n} took the slots"
+        );
+        assert!(s.spare_attrs.is_empty());
+    }
+    // At most `SPARE_ATTRS` spares, the newest kept.
+    let mut s = Store::new(limits(SPARE_ATTRS + 2, usize::MAX));
+    s.insert(
+        batch(
+            "svc",
+            (1..=SPARE_ATTRS as u64 + 2)
+                .map(|n| span(u128::from(n), n, 0, "op", n, 1))
+                .collect(),
+        ),
+        &[],
+    );
+    let newest = s.spans.back().unwrap().attrs.as_ptr() as usize;
+    while !s.spans.is_empty() {
+        s.evict_front();
+    }
+    assert_eq!(s.spare_attrs.len(), SPARE_ATTRS);
+    assert_eq!(s.spare_attrs.last().unwrap().as_ptr() as usize, newest);
+    assert_eq!(s.spare_bytes, SPARE_ATTRS * span::packed_bytes(3));
 }
 
 /// A span of a shape chosen by `n`: attribute, event and link counts, string lengths around the

@@ -12,7 +12,7 @@ use super::limits::{adjust, alloc_bytes, truncate};
 use super::posting::Posting;
 use super::source::{ResourceCache, resolved_attr};
 use super::span::{
-    Extra, PackedAttr, StoredSpan, TAG_BOOL, TAG_DOUBLE, TAG_INT, TAG_JSON, TAG_STR,
+    Extra, PackedAttr, StoredSpan, TAG_BOOL, TAG_DOUBLE, TAG_INT, TAG_JSON, TAG_STR, packed_bytes,
 };
 use tracewire::SpanData;
 
@@ -244,11 +244,14 @@ impl Store {
         let attributes = span.attributes();
         let kept = attributes.len().min(self.limits.max_attributes);
         let over_attrs = saturating_u32(attributes.len() - kept);
-        // The last evicted span's attributes when they are as many, else a new allocation.
-        let mut attrs = std::mem::take(&mut self.spare_attrs);
-        if attrs.len() != kept {
-            attrs = vec![PackedAttr::default(); kept].into_boxed_slice();
-        }
+        // An evicted span's slots when one had as many, else a new allocation.
+        let mut attrs = match self.spare_attrs.iter().rposition(|b| b.len() == kept) {
+            Some(i) => {
+                self.spare_bytes -= packed_bytes(kept);
+                self.spare_attrs.swap_remove(i)
+            }
+            None => vec![PackedAttr::default(); kept].into_boxed_slice(),
+        };
         for (slot, a) in attrs.iter_mut().zip(&attributes[..kept]) {
             let key = self.strings.intern_ref(a.key(), max);
             let (tag, bits) = self.intern_value(a.value());
