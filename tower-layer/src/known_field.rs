@@ -56,13 +56,21 @@ pub(crate) fn record_known<const N: usize>(
     let Some(meta) = span.metadata() else {
         return;
     };
-    let resolved = values.map(|(k, _)| k.resolve(meta));
-    if let Some(&any) = resolved.iter().flatten().next() {
+    // Plain loops: `array::map` and `array::from_fn` were not inlined (~70 instructions a call).
+    let mut resolved: [Option<&Field>; N] = [None; N];
+    let mut any = None;
+    for (r, (k, _)) in resolved.iter_mut().zip(&values) {
+        *r = k.resolve(meta);
+        any = any.or(*r);
+    }
+    if let Some(any) = any {
         // A field found elsewhere holds no value here (`record` skips it).
-        let set: [(&Field, Option<&dyn Value>); N] = std::array::from_fn(|i| match resolved[i] {
-            Some(f) => (f, values[i].1),
-            None => (any, None),
-        });
+        let mut set: [(&Field, Option<&dyn Value>); N] = [(any, None); N];
+        for ((entry, f), (_, v)) in set.iter_mut().zip(&resolved).zip(&values) {
+            if let Some(f) = f {
+                *entry = (f, *v);
+            }
+        }
         span.record_all(&meta.fields().value_set(&set));
     }
     for ((k, v), f) in values.iter().zip(&resolved) {
