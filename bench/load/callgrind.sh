@@ -11,6 +11,7 @@
 #   WARMUP=5 DURATION=20 CONNECTIONS=4   seconds of load before counting / while counting
 #   PORT=18180                           front hop; the back hop listens on PORT+1
 #   EVENTS=0                             `tracing::info!` events the back hop's handler logs per request
+#   RETAINED=100000                      spans each exporter keeps (a smaller bound reaches eviction sooner)
 #   OUT=bench/load/results               where the callgrind files and the report go
 #
 # Each variant's server runs under `valgrind --tool=callgrind` (every thread counted: the
@@ -30,6 +31,7 @@ WARMUP="${WARMUP:-5}"
 DURATION="${DURATION:-20}"
 CONNECTIONS="${CONNECTIONS:-4}"
 EVENTS="${EVENTS:-0}"
+RETAINED="${RETAINED:-100000}"
 PORT="${PORT:-18180}"
 OUT="${OUT:-$here/results}"
 
@@ -45,7 +47,7 @@ requests_of() { sed -n 's/.*"requests":\([0-9]*\).*/\1/p' "$1"; }
 
 floor_per_request=""
 {
-    echo "Command: VARIANTS=\"$VARIANTS\" WARMUP=$WARMUP DURATION=$DURATION CONNECTIONS=$CONNECTIONS EVENTS=$EVENTS bench/load/callgrind.sh"
+    echo "Command: VARIANTS=\"$VARIANTS\" WARMUP=$WARMUP DURATION=$DURATION CONNECTIONS=$CONNECTIONS EVENTS=$EVENTS RETAINED=$RETAINED bench/load/callgrind.sh"
     echo
     echo "| variant | requests counted | instructions per request | × floor | added |"
     echo "|---|---:|---:|---:|---:|"
@@ -55,7 +57,7 @@ for variant in $VARIANTS; do
     dump="$OUT/$stamp.$variant.callgrind"
     # Up to 120 s to start: everything runs ~50x slower under callgrind.
     start_server "$log" 120 valgrind --tool=callgrind --callgrind-out-file="$dump" \
-        "$bin" serve --variant "$variant" --port "$PORT" --events "$EVENTS"
+        "$bin" serve --variant "$variant" --port "$PORT" --events "$EVENTS" --retained "$RETAINED"
 
     "$bin" load --url "http://127.0.0.1:$PORT/" --duration "$WARMUP" --warmup 0 \
         --connections "$CONNECTIONS" >/dev/null

@@ -14,6 +14,7 @@
 #   SERVER_CPU=0 LOADER_CPU=1                    taskset CPU lists
 #   PORT=18080      front hop; the back hop listens on PORT+1
 #   EVENTS=0        `tracing::info!` events the back hop's handler logs per request
+#   RETAINED=100000 spans each exporter keeps (a smaller bound reaches eviction sooner)
 #   OUT=bench/load/results                       where the raw lines and the report go
 #   LOAD_BIN=path   run a saved build of the benchmark instead of building (to alternate two)
 #
@@ -31,6 +32,7 @@ VARIANTS="${VARIANTS:-floor tower-http otel tracewire}"
 SERVER_CPU="${SERVER_CPU:-0}"
 LOADER_CPU="${LOADER_CPU:-1}"
 EVENTS="${EVENTS:-0}"
+RETAINED="${RETAINED:-100000}"
 PORT="${PORT:-18080}"
 OUT="${OUT:-$here/results}"
 
@@ -46,7 +48,7 @@ for rep in $(seq 1 "$REPS"); do
     for variant in $VARIANTS; do
         log="$OUT/$stamp.server.log"
         # Up to 30 s to start: a loaded machine can take several seconds to bring a stack up.
-        start_server "$log" 30 taskset -c "$SERVER_CPU" "$bin" serve --variant "$variant" --port "$PORT" --events "$EVENTS"
+        start_server "$log" 30 taskset -c "$SERVER_CPU" "$bin" serve --variant "$variant" --port "$PORT" --events "$EVENTS" --retained "$RETAINED"
 
         result="$(taskset -c "$LOADER_CPU" "$bin" load --url "http://127.0.0.1:$PORT/" \
             --duration "$DURATION" --warmup "$WARMUP" --connections "$CONNECTIONS")"
@@ -68,7 +70,7 @@ done
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 {
-    echo "Command: REPS=$REPS DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS EVENTS=$EVENTS bench/load/run.sh"
+    echo "Command: REPS=$REPS DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS EVENTS=$EVENTS RETAINED=$RETAINED bench/load/run.sh"
     echo "Machine: nproc=$(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr)"
     echo "Load average (1/5/15 min): before $load_before, after $load_after"
     echo

@@ -1,7 +1,7 @@
 //! `tracewire-load`: the load benchmark behind `bench/load/run.sh`.
 //!
 //! ```text
-//! tracewire-load serve  --variant {floor,tower-http,otel,tracewire,tracewire-off,tracewire-null,tracewire-tick} --port P [--events N]
+//! tracewire-load serve  --variant {floor,tower-http,otel,tracewire,tracewire-off,tracewire-null,tracewire-tick} --port P [--events N] [--retained N]
 //! tracewire-load load   --url http://127.0.0.1:P/ --duration 10 --warmup 2 --connections 16
 //! tracewire-load report results.jsonl
 //! ```
@@ -13,7 +13,8 @@
 //! ```
 //!
 //! The variant decides the layers, the client and the subscriber; see [`service`]. `--events N`
-//! has the back hop's handler log N `tracing::info!` events per request (none by default). `load` is a
+//! has the back hop's handler log N `tracing::info!` events per request (none by default);
+//! `--retained N` bounds the spans each exporter keeps (100,000 by default). `load` is a
 //! closed-loop keep-alive generator (one request in flight per connection) that prints one JSON
 //! line. `report` turns the lines `run.sh` collects into the Markdown table of medians.
 
@@ -28,7 +29,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn usage() -> &'static str {
     "usage:\n  \
-     tracewire-load serve --variant {floor,tower-http,otel,tracewire,tracewire-off,tracewire-null,tracewire-tick} [--port 8080] [--events 0]\n  \
+     tracewire-load serve --variant {floor,tower-http,otel,tracewire,tracewire-off,tracewire-null,tracewire-tick} [--port 8080] [--events 0] [--retained 100000]\n  \
      tracewire-load load --url URL [--duration 10] [--warmup 2] [--connections 16]\n  \
      tracewire-load report FILE"
 }
@@ -66,6 +67,7 @@ fn run() -> Result<(), BoxError> {
                 variant,
                 args.num("--port", 8080u16)?,
                 args.num("--events", 0u32)?,
+                args.num("--retained", service::RETAINED_SPANS)?,
             )
         }
         "load" => {

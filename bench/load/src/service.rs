@@ -24,7 +24,9 @@
 //!
 //! Both exporters keep what they receive in memory, bounded alike: the collector store holds
 //! the newest [`RETAINED_SPANS`] spans (indexed and searchable), the OpenTelemetry exporter the
-//! newest [`RETAINED_SPANS`] `SpanData` in a ring. Both queues hold [`QUEUE_SPANS`] spans.
+//! newest [`RETAINED_SPANS`] `SpanData` in a ring (`--retained` sets another bound for both, so
+//! a short run, e.g. under callgrind, can reach the steady state where each new span evicts an
+//! old one). Both queues hold [`QUEUE_SPANS`] spans.
 //!
 //! Both hops run on the calling thread's current-thread runtime, so when the process is
 //! pinned to one core the service, the exporter threads and the collector's writer all share
@@ -33,7 +35,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,6 +58,13 @@ use crate::BoxError;
 
 /// Spans each exporter keeps in memory.
 pub const RETAINED_SPANS: usize = 100_000;
+
+/// The bound in force: [`RETAINED_SPANS`] unless `--retained` set another.
+static RETAINED: AtomicUsize = AtomicUsize::new(RETAINED_SPANS);
+
+fn retained() -> usize {
+    RETAINED.load(Ordering::Relaxed)
+}
 /// Spans each export queue holds.
 pub const QUEUE_SPANS: usize = 65_536;
 
@@ -203,7 +212,7 @@ impl opentelemetry_sdk::trace::SpanExporter for RingExporter {
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let mut ring = self.spans.lock().unwrap_or_else(|p| p.into_inner());
         for span in batch {
-            if ring.len() == RETAINED_SPANS {
+            while ring.len() >= retained() {
                 ring.pop_front();
             }
             ring.push_back(span);
@@ -342,7 +351,7 @@ fn install(variant: Variant) -> Result<Telemetry, BoxError> {
         | Variant::TracewireNull
         | Variant::TracewireTick => {
             let store = tracewire_collector::Collector::builder()
-                .max_spans(RETAINED_SPANS)
+                .max_spans(retained())
                 .build_store();
             let pipeline = tracewire::export::Pipeline::builder()
                 .resource(tracewire::Resource::new("tracewire-load"))
@@ -388,8 +397,9 @@ fn router(variant: Variant, router: Router) -> Router {
 
 /// Runs the service until SIGTERM or SIGINT, then flushes the exporters and prints one JSON
 /// line with what they received. The back hop's handler logs `events` events per request.
-pub fn serve(variant: Variant, port: u16, events: u32) -> Result<(), BoxError> {
+pub fn serve(variant: Variant, port: u16, events: u32, retained: usize) -> Result<(), BoxError> {
     EVENTS.store(events, Ordering::Relaxed);
+    RETAINED.store(retained.max(1), Ordering::Relaxed);
     let telemetry = install(variant)?;
     let upstream = match variant {
         Variant::Floor | Variant::TowerHttp => Upstream::Plain(http_client()),
