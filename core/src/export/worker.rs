@@ -1,6 +1,6 @@
 //! The worker thread: takes the queue's chunks, each one batch, and hands each to every
 //! exporter, borrowed, except the last, which may keep it ([`SpanExporter::export_owned`]) and
-//! gets a [`SpanRecycler`] to give the spans' attribute vectors back to the pool. The emptied
+//! gets a [`SpanRecycler`] to give the spans' vectors back to the pools. The emptied
 //! chunk goes back to the queue for the next spans.
 //!
 //! Exporters run with no `tracing` subscriber (their own HTTP clients, h2 or tonic must never
@@ -183,8 +183,8 @@ impl Worker {
         self.recycle(batch);
     }
 
-    /// Empties the batch, handing its spans' and their events' attribute vectors, emptied, back
-    /// to the layer (within the pool's bounds; see [`Buffers`]).
+    /// Empties the batch, handing its spans' vectors (attributes, events, events' attributes),
+    /// emptied, back to the layer (within the pools' bounds; see [`Buffers`]).
     fn recycle(&mut self, batch: &mut Vec<SpanData>) {
         for span in batch.drain(..) {
             Buffers::harvest(span, &mut self.emptied);
