@@ -22,7 +22,7 @@
 //! [`tracewire_tower::HttpServerLayer`] reading axum's [`MatchedPath`] and [`ConnectInfo`],
 //! so every option of that layer (trust policy, filter, header allowlist, ...) applies, and
 //! its spans carry the attributes listed in tracewire-tower's docs (semantic conventions
-//! v1.44.0), with `client.address`/`client.port` and `network.peer.*` from `ConnectInfo`
+//! v1.44.0), with `client.address` and `network.peer.*` from `ConnectInfo`
 //! (serve with `into_make_service_with_connect_info::<SocketAddr>()`).
 //!
 //! # Where to add it

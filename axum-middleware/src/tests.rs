@@ -144,13 +144,23 @@ async fn peer_from_connect_info() {
     req.extensions_mut().insert(ConnectInfo(addr));
     app.oneshot(req).await.unwrap();
     let span = recorder.span("GET /");
-    // The peer is the client: no proxy information.
-    for (ip, port) in [
-        ("client.address", "client.port"),
-        ("network.peer.address", "network.peer.port"),
-    ] {
-        span.assert_attr(ip, "10.1.2.3").assert_attr(port, 5555i64);
-    }
+    // The peer is the client: no proxy information. `client.port` is opt-in.
+    span.assert_attr("client.address", "10.1.2.3")
+        .assert_no_attr("client.port")
+        .assert_attr("network.peer.address", "10.1.2.3")
+        .assert_attr("network.peer.port", 5555i64);
+
+    recorder.clear();
+    let app = Router::new()
+        .route("/", get(|| async { "" }))
+        .layer(layer().record_client_port(true));
+    let mut req = Request::get("/").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(ConnectInfo(addr));
+    app.oneshot(req).await.unwrap();
+    recorder
+        .span("GET /")
+        .assert_attr("client.address", "10.1.2.3")
+        .assert_attr("client.port", 5555i64);
 }
 
 /// The extractor alone. Deliberately not the `#[instrument]`ed handler above: `tracing` caches

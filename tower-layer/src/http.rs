@@ -26,16 +26,18 @@ pub struct Http<I = DefaultRequestInfo> {
     pub(crate) info: I,
     pub(crate) scheme: &'static str,
     pub(crate) record_query: bool,
+    pub(crate) record_client_port: bool,
 }
 
 impl Http {
     /// The defaults: route and peer from [`DefaultRequestInfo`], `url.scheme` `http` when the
-    /// request URI has none, no `url.query`.
+    /// request URI has none, no `url.query`, no `client.port`.
     pub fn new() -> Self {
         Http {
             info: DefaultRequestInfo,
             scheme: "http",
             record_query: false,
+            record_client_port: false,
         }
     }
 }

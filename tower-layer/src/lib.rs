@@ -53,7 +53,7 @@
 //! | `url.path`, `url.scheme`; `url.query` (opt-in, redacted) | ✓ | |
 //! | `url.full` (userinfo and credential-like query values redacted) | | ✓ |
 //! | `server.address`, `server.port` (URI authority or `Host`; IPv6 without brackets) | ✓ | ✓ |
-//! | `client.address`, `client.port`, `network.peer.address`, `network.peer.port` (the peer socket, when the framework knows it: [`RequestInfo`]) | ✓ | |
+//! | `client.address`, `network.peer.address`, `network.peer.port` (the peer socket, when the framework knows it: [`RequestInfo`]); `client.port` (opt-in: [`record_client_port`](ServerLayer::record_client_port)) | ✓ | |
 //! | `network.protocol.version` (request version on the server, response version on the client) | ✓ | ✓ |
 //! | `user_agent.original` | ✓ | |
 //! | `http.request.header.<name>`, `http.response.header.<name>` (allowlisted; string arrays, one element per header line) | ✓ | |

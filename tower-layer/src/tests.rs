@@ -419,8 +419,23 @@ async fn peer_address_and_error_types() {
     recorder
         .span("GET")
         .assert_attr("client.address", "2001:db8::7")
-        .assert_attr("client.port", 51234i64)
+        .assert_no_attr("client.port")
         .assert_attr("network.peer.address", "2001:db8::7")
+        .assert_attr("network.peer.port", 51234i64);
+    // `client.port` is opt-in.
+    recorder.clear();
+    let mut req = get("/peer", &[]);
+    req.extensions_mut().insert(peer);
+    serve(
+        HttpServerLayer::new().record_client_port(true),
+        status_service(StatusCode::OK),
+        req,
+    )
+    .await;
+    recorder
+        .span("GET")
+        .assert_attr("client.address", "2001:db8::7")
+        .assert_attr("client.port", 51234i64)
         .assert_attr("network.peer.port", 51234i64);
 
     // A boxed error says nothing by its type: its I/O cause, or `_OTHER`; never a Rust

@@ -47,7 +47,8 @@ impl<I: RequestInfo> ServerProtocol for Http<I> {
             server.address = Empty,
             server.port = Empty,
             client.address = peer.map(|p| display(PeerIp(p.ip()))),
-            client.port = peer.map(|p| p.port()),
+            // Opt-in in the semantic conventions (v1.44.0): only when asked for.
+            client.port = peer.filter(|_| self.record_client_port).map(|p| p.port()),
             network.peer.address = peer.map(|p| display(PeerIp(p.ip()))),
             network.peer.port = peer.map(|p| p.port()),
             network.protocol.version = protocol_version(parts.version),
@@ -118,11 +119,20 @@ impl<I, N, F, T> ServerLayer<Http<I>, N, F, T> {
         self
     }
 
+    /// Records the peer's port as `client.port` next to `client.address`. Off by default: the
+    /// semantic conventions (v1.44.0) make it opt-in on HTTP server spans (an ephemeral port
+    /// per connection, of little use for queries); `network.peer.port` is recorded either way.
+    pub fn record_client_port(mut self, yes: bool) -> Self {
+        self.protocol.record_client_port = yes;
+        self
+    }
+
     /// Replaces the request-info hook (route template and peer address).
     pub fn request_info<I2>(self, info: I2) -> ServerLayer<Http<I2>, N, F, T> {
         let Http {
             scheme,
             record_query,
+            record_client_port,
             ..
         } = self.protocol;
         ServerLayer {
@@ -131,6 +141,7 @@ impl<I, N, F, T> ServerLayer<Http<I>, N, F, T> {
                 info,
                 scheme,
                 record_query,
+                record_client_port,
             },
             name: self.name,
             filter: self.filter,

@@ -23,8 +23,8 @@
 //!
 //! ```text
 //! HTTP request{otel.kind="server" http.request.method="GET" url.path="/users/7" url.scheme="http"
-//!   client.address="10.0.0.7" client.port=51234 network.peer.address="10.0.0.7"
-//!   network.peer.port=51234 network.protocol.version="1.1" http.route="/users/{id}"
+//!   client.address="10.0.0.7" network.peer.address="10.0.0.7" network.peer.port=51234
+//!   network.protocol.version="1.1" http.route="/users/{id}"
 //!   otel.name="GET /users/{id}" server.address="api.local" server.port=80
 //!   http.response.status_code=200}
 //! ```
