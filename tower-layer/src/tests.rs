@@ -246,15 +246,7 @@ async fn a_sampled_request_records_its_later_fields_in_one_call_per_hook() {
     }
     let (recorder, fields) = recorder_and_fields("HTTP client request");
     let _guard = recorder.set_default();
-    let down = Downstream {
-        status: Some(StatusCode::SERVICE_UNAVAILABLE),
-        ..Default::default()
-    };
-    let res = HttpClient::new(down.service())
-        .oneshot(request(Method::GET, "http://down.local/", &[]))
-        .await
-        .unwrap();
-    drop(res);
+    call_down(StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(
         fields.records(),
         2,
@@ -1013,6 +1005,19 @@ async fn unsampled_client_spans_keep_only_their_creation_fields() {
     );
 }
 
+/// A traced `GET http://down.local/` answered with `status`, its response dropped.
+async fn call_down(status: StatusCode) {
+    let down = Downstream {
+        status: Some(status),
+        ..Default::default()
+    };
+    let res = HttpClient::new(down.service())
+        .oneshot(request(Method::GET, "http://down.local/", &[]))
+        .await
+        .unwrap();
+    drop(res);
+}
+
 #[tokio::test]
 async fn client_status_mapping_table() {
     for (code, error) in [
@@ -1025,15 +1030,7 @@ async fn client_status_mapping_table() {
     ] {
         let recorder = Recorder::new();
         let _guard = recorder.set_default();
-        let down = Downstream {
-            status: Some(StatusCode::from_u16(code).unwrap()),
-            ..Default::default()
-        };
-        let res = HttpClient::new(down.service())
-            .oneshot(request(Method::GET, "http://down.local/", &[]))
-            .await
-            .unwrap();
-        drop(res);
+        call_down(StatusCode::from_u16(code).unwrap()).await;
         let span = recorder.span("GET");
         span.assert_attr("http.response.status_code", i64::from(code));
         if error {

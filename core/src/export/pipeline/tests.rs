@@ -354,8 +354,8 @@ fn without_exporters_spans_are_discarded_not_exported() {
     assert_eq!((s.exported, s.failed, s.discarded), (0, 0, 2));
 }
 
-#[test]
-fn exported_events_vectors_come_back_too_and_are_reused_emptied() {
+/// A pipeline into memory (batches only on flush) and a subscriber recording into it.
+fn recording_pipeline() -> (InMemoryExporter, Pipeline, impl tracing::Subscriber + Send) {
     use tracing_subscriber::layer::SubscriberExt;
 
     let mem = InMemoryExporter::new();
@@ -365,6 +365,12 @@ fn exported_events_vectors_come_back_too_and_are_reused_emptied() {
         .build();
     let subscriber =
         tracing_subscriber::registry().with(crate::TracewireLayer::builder().build(p.clone()));
+    (mem, p, subscriber)
+}
+
+#[test]
+fn exported_events_vectors_come_back_too_and_are_reused_emptied() {
+    let (mem, p, subscriber) = recording_pipeline();
     std::thread::spawn(move || {
         tracing::subscriber::with_default(subscriber, || {
             for i in 0..10i64 {
@@ -411,15 +417,7 @@ fn exported_events_vectors_come_back_too_and_are_reused_emptied() {
 
 #[test]
 fn exported_spans_attribute_vectors_come_back_emptied_for_the_next_spans() {
-    use tracing_subscriber::layer::SubscriberExt;
-
-    let mem = InMemoryExporter::new();
-    let p = Pipeline::builder()
-        .batch_timeout(Duration::from_secs(60))
-        .exporter(mem.clone())
-        .build();
-    let subscriber =
-        tracing_subscriber::registry().with(crate::TracewireLayer::builder().build(p.clone()));
+    let (mem, p, subscriber) = recording_pipeline();
     // A thread of its own, so its cache of recycled vectors starts empty.
     std::thread::spawn(move || {
         tracing::subscriber::with_default(subscriber, || {
