@@ -86,6 +86,8 @@ pub(crate) fn record_known<const N: usize>(
 mod tests {
     use tracewire::testing::Recorder;
 
+    use crate::test_helpers::FieldLog;
+
     use super::*;
 
     #[test]
@@ -114,20 +116,6 @@ mod tests {
         r.span("without").assert_no_attr("server.port");
     }
 
-    /// Counts `record` calls reaching the subscriber.
-    struct Records(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Records {
-        fn on_record(
-            &self,
-            _: &tracing::span::Id,
-            _: &tracing::span::Record<'_>,
-            _: tracing_subscriber::layer::Context<'_, S>,
-        ) {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-
     #[test]
     fn several_known_fields_are_recorded_in_one_call_and_by_name_elsewhere() {
         use tracing_subscriber::layer::SubscriberExt;
@@ -135,12 +123,12 @@ mod tests {
         static ADDRESS: KnownField = KnownField::new("server.address");
         static PORT: KnownField = KnownField::new("server.port");
         static URL: KnownField = KnownField::new("url.full");
-        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = calls.clone();
+        // What another layer sees of each call site's spans, `record` calls counted.
+        let (first_log, other_log) = (FieldLog::new("first"), FieldLog::new("other"));
+        let logs = (first_log.clone(), other_log.clone());
         let r = Recorder::with_layer_and(tracewire::TracewireLayer::builder(), |s| {
-            tracing::Dispatch::new(s.with(Records(counted)))
+            tracing::Dispatch::new(s.with(logs.0).with(logs.1))
         });
-        let count = || calls.swap(0, std::sync::atomic::Ordering::Relaxed);
         r.in_scope(|| {
             let empty = tracing::field::Empty;
             for port in [1u16, 2] {
@@ -159,8 +147,8 @@ mod tests {
                         (&URL, (port == 2).then_some(&url.as_str() as &dyn Value)),
                     ],
                 );
-                assert_eq!(count(), 1, "one record for every value");
             }
+            assert_eq!(first_log.records(), 2, "one record a span for every value");
             // Another call site: its fields at other places, one missing.
             let other = tracing::info_span!("other", url.full = empty, server.port = empty);
             record_known(
@@ -172,13 +160,14 @@ mod tests {
                 ],
             );
             assert_eq!(
-                count(),
+                other_log.records(),
                 2,
                 "by name, none being this call site's field (the one it lacks not at all)"
             );
+            // A disabled span: nothing recorded, nothing panics.
             record_known(&tracing::Span::none(), [(&PORT, Some(&4u16 as &dyn Value))]);
-            assert_eq!(count(), 0);
         });
+        assert_eq!((first_log.records(), other_log.records()), (2, 2));
         let firsts = r.spans_named("first");
         assert_eq!(firsts.len(), 2);
         firsts[0]
