@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 /// The method an RPC calls, parsed from its request path `/{package.Service}/{Method}`.
 ///
@@ -104,9 +104,12 @@ impl SemconvStability {
     }
 }
 
+/// `grpc-timeout`, named once (a `&str` name is parsed on every lookup).
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+
 /// Parses a `grpc-timeout` value: 1 to 8 ASCII digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`).
 pub(crate) fn parse_timeout(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get("grpc-timeout")?.as_bytes();
+    let v = headers.get(&GRPC_TIMEOUT)?.as_bytes();
     let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
     if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
         return None;

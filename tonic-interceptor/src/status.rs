@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 /// The names of the gRPC status codes, indexed by code (the one table: spans, tests and the
 /// cross-crate tests all read it through [`code_name`]).
@@ -74,17 +74,21 @@ pub(crate) struct GrpcStatus<'a> {
     pub(crate) message: Option<Cow<'a, str>>,
 }
 
+/// The status headers, named once: `HeaderMap::get` with a `&str` parses the name on every call.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+
 /// Reads `grpc-status` (and `grpc-message`, percent-decoded) from a header or trailer map. A
 /// `grpc-status` that is not a number counts as UNKNOWN, as gRPC clients treat it.
 pub(crate) fn status_from_headers(map: &HeaderMap) -> Option<GrpcStatus<'_>> {
-    let raw = map.get("grpc-status")?;
+    let raw = map.get(&GRPC_STATUS)?;
     let code = std::str::from_utf8(raw.as_bytes())
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
         .filter(|c| *c >= 0)
         .unwrap_or(UNKNOWN);
     let message = map
-        .get("grpc-message")
+        .get(&GRPC_MESSAGE)
         .map(|m| percent_encoding::percent_decode(m.as_bytes()).decode_utf8_lossy())
         .filter(|m| !m.is_empty());
     Some(GrpcStatus { code, message })
