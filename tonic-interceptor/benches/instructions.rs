@@ -16,7 +16,8 @@
 //!
 //! Run as `instructions CASE RPCS` (what the driver does under valgrind), it runs one case.
 
-use tower::Layer;
+use http_body::Body;
+use tower::{Layer, Service};
 use tracewire::TracewireLayer;
 use tracewire_tonic::{Grpc, GrpcClientLayer, GrpcServerLayer, SemconvStability};
 use tracing::Dispatch;
@@ -45,49 +46,36 @@ fn run(case: &str, n: u64) -> Result<u64, String> {
         tracing_subscriber::registry().with(TracewireLayer::builder().build(Discard)),
     );
     let grpc = || Grpc::new().semconv(SemconvStability::Stable);
-    tracing::dispatcher::with_default(&dispatch, || {
-        let start;
-        match case {
-            "server/bare" => {
-                let svc = handler::<Unary>();
-                start = on_cpu_ns();
-                for _ in 0..n {
-                    call(&rt, &svc, request(Unary::new(false)));
-                }
-            }
-            "server/sampled" => {
-                let svc = GrpcServerLayer::new().protocol(grpc()).layer(handler());
-                start = on_cpu_ns();
-                for _ in 0..n {
-                    call(&rt, &svc, request(Unary::new(false)));
-                }
-            }
-            "client/bare" => {
-                let svc = channel();
-                start = on_cpu_ns();
-                for _ in 0..n {
-                    call(
-                        &rt,
-                        &svc,
-                        request(tonic::body::Body::new(Unary::new(false))),
-                    );
-                }
-            }
-            "client/sampled" => {
-                let svc = GrpcClientLayer::new().protocol(grpc()).layer(channel());
-                start = on_cpu_ns();
-                for _ in 0..n {
-                    call(
-                        &rt,
-                        &svc,
-                        request(tonic::body::Body::new(Unary::new(false))),
-                    );
-                }
-            }
-            _ => return Err(format!("unknown case {case}")),
+    let server_request = || request(Unary::new(false));
+    // What a tonic client sends: its own body type around the message.
+    let client_request = || request(tonic::body::Body::new(Unary::new(false)));
+    tracing::dispatcher::with_default(&dispatch, || match case {
+        "server/bare" => Ok(rpcs(&rt, &handler::<Unary>(), n, server_request)),
+        "server/sampled" => {
+            let svc = GrpcServerLayer::new().protocol(grpc()).layer(handler());
+            Ok(rpcs(&rt, &svc, n, server_request))
         }
-        Ok(on_cpu_ns().saturating_sub(start))
+        "client/bare" => Ok(rpcs(&rt, &channel(), n, client_request)),
+        "client/sampled" => {
+            let svc = GrpcClientLayer::new().protocol(grpc()).layer(channel());
+            Ok(rpcs(&rt, &svc, n, client_request))
+        }
+        _ => Err(format!("unknown case {case}")),
     })
+}
+
+/// `n` RPCs of `svc`, each with a request from `make`; the time they spent on a CPU.
+fn rpcs<S, Req, B>(rt: &tokio::runtime::Runtime, svc: &S, n: u64, make: impl Fn() -> Req) -> u64
+where
+    S: Service<Req, Response = http::Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: Body + Unpin,
+{
+    let start = on_cpu_ns();
+    for _ in 0..n {
+        call(rt, svc, make());
+    }
+    on_cpu_ns().saturating_sub(start)
 }
 
 const CASES: &[&str] = &[
