@@ -32,35 +32,53 @@ impl Store {
     /// bytes: under the span budget, and under the byte budget counting the span and any growth
     /// of the ring and the trace map its insertion triggers, before anything is allocated.
     /// `bound` is a cheap bound on `cost`: with room for that much, `cost` is not computed.
+    ///
+    /// `headroom` carries what is known to be free from one span of a batch to the next (the
+    /// caller starts it at 0): while the bounds of the spans since the last sum of
+    /// [`bytes`](Self::bytes) fit in it, the store is not summed again for each span.
     pub(super) fn make_room(
         &mut self,
         trace_id: TraceId,
         bound: usize,
+        strings: usize,
+        headroom: &mut usize,
         cost: impl FnOnce(&Self) -> usize,
     ) {
         while self.spans.len() >= self.limits.max_spans.max(1) {
             self.evict_front();
         }
-        let growth = self.growth_bytes(trace_id);
-        if self.bytes().saturating_add(bound).saturating_add(growth) <= self.limits.max_bytes {
+        let need = bound.saturating_add(self.growth_bytes(trace_id, strings));
+        if need <= *headroom {
+            *headroom -= need;
             return;
         }
+        let bytes = self.bytes();
+        if let Some(left) = self
+            .limits
+            .max_bytes
+            .checked_sub(bytes.saturating_add(need))
+        {
+            *headroom = left;
+            return;
+        }
+        *headroom = 0;
         let cost = cost(self);
         while !self.spans.is_empty()
-            && self.bytes() + cost + self.growth_bytes(trace_id) > self.limits.max_bytes
+            && self.bytes() + cost + self.growth_bytes(trace_id, strings) > self.limits.max_bytes
         {
             self.evict_front();
         }
     }
 
-    /// Bytes the ring and the trace map add if one more span makes them grow (both double).
-    fn growth_bytes(&self, trace_id: TraceId) -> usize {
+    /// Bytes the ring, the trace map and the interner add if one more span, with up to
+    /// `strings` new strings, makes them grow (each doubles).
+    fn growth_bytes(&self, trace_id: TraceId, strings: usize) -> usize {
         let ring = if self.spans.len() == self.spans.capacity() {
             self.spans.capacity().max(4) * size_of::<StoredSpan>()
         } else {
             0
         };
-        ring + self.traces.growth_bytes(trace_id)
+        ring + self.traces.growth_bytes(trace_id) + self.strings.growth_bytes(strings)
     }
 
     pub(super) fn enforce_bytes(&mut self) {

@@ -96,6 +96,10 @@ pub(crate) struct Interner {
     free: Vec<Sym>,
     /// Heap bytes of the strings themselves (Arc header + text), kept as a running total.
     string_bytes: usize,
+    /// The map's capacity with no tombstones: what its table holds. `capacity()` counts a
+    /// removed string's slot as used until the table is rebuilt, so after evictions it reports
+    /// less than the table takes; this is its most since the table last changed size.
+    map_full: usize,
     statics: StaticSyms,
 }
 
@@ -144,6 +148,8 @@ impl Interner {
             }
         };
         self.map.insert(Key(arc), sym);
+        // Right after the table grows or is rebuilt in place it has no tombstones.
+        self.map_full = self.map_full.max(self.map.capacity());
         sym
     }
 
@@ -268,7 +274,27 @@ impl Interner {
             *self = Interner::default();
         } else {
             self.map.shrink_to_fit();
+            self.map_full = self.map.capacity();
         }
+    }
+
+    /// The most the map and the symbol table grow by if up to `new` strings are added: each
+    /// doubles when full (the map may instead rebuild in place, dropping its tombstones), so a
+    /// store near its byte budget counts that before it happens.
+    pub(crate) fn growth_bytes(&self, new: usize) -> usize {
+        let mut grow = 0;
+        if self.map.len().saturating_add(new) > self.map.capacity() {
+            let full = self.map_full;
+            grow += map_bytes::<Arc<str>, Sym>(full.saturating_mul(2).max(self.map.len() + new))
+                - map_bytes::<Arc<str>, Sym>(full);
+        }
+        let pushed = new.saturating_sub(self.free.len());
+        let (len, cap) = (self.entries.len(), self.entries.capacity());
+        if len.saturating_add(pushed) > cap {
+            let to = cap.saturating_mul(2).max(len.saturating_add(pushed)).max(4);
+            grow += (to - cap).saturating_mul(size_of::<Entry>());
+        }
+        grow
     }
 
     /// Live strings.
@@ -279,7 +305,7 @@ impl Interner {
     /// Heap bytes: the strings, the map's table and the entry vector.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.string_bytes
-            + map_bytes::<Arc<str>, Sym>(self.map.capacity())
+            + map_bytes::<Arc<str>, Sym>(self.map_full)
             + self.entries.capacity() * size_of::<Entry>()
             + self.free.capacity() * size_of::<Sym>()
             + size_of_val(&*self.statics.slots)
@@ -313,6 +339,36 @@ mod tests {
         )]
         fn intern_cow(&mut self, s: &Cow<'static, str>, max: usize) -> Sym {
             self.intern_ref(s.into(), max)
+        }
+    }
+
+    #[test]
+    fn the_table_is_counted_at_its_size_while_removals_leave_tombstones() {
+        // Strings come and go as spans are evicted: a removal from a full part of the table
+        // leaves a tombstone that `capacity()` counts as used, but the table keeps its size
+        // until it is rebuilt. Fill it, empty most of it, then replace strings one at a time.
+        let mut i = Interner::default();
+        let mut live: std::collections::VecDeque<Sym> =
+            (0..1700).map(|n| i.intern(&format!("value-{n}"))).collect();
+        let table = |i: &Interner| i.heap_bytes() - i.string_bytes;
+        let mut last = table(&i);
+        for n in 1700..40_000 {
+            let sym = live.pop_front().expect("live strings");
+            i.release(sym);
+            assert!(table(&i) >= last, "the table shrank in the count at {n}");
+            last = table(&i);
+            if live.len() > 300 && n % 2 == 0 {
+                continue;
+            }
+            // About to take a slot: what it may add is counted before it is added.
+            let grow = i.growth_bytes(1);
+            live.push_back(i.intern(&format!("value-{n}")));
+            assert!(
+                table(&i) <= last + grow,
+                "{} bytes after an insert counted as {grow} more than {last}",
+                table(&i)
+            );
+            last = table(&i);
         }
     }
 

@@ -106,6 +106,9 @@ pub(crate) struct Store {
     observer_panics: u64,
     /// The ingest queue feeding this store, for its stats.
     queue: Option<Arc<QueueGauge>>,
+    /// The most [`bytes`](Self::bytes) seen right after a span was stored, within a batch.
+    #[cfg(test)]
+    peak_bytes: usize,
 }
 
 impl std::fmt::Debug for Store {
@@ -149,6 +152,8 @@ impl Store {
             writer_panics: 0,
             observer_panics: 0,
             queue: None,
+            #[cfg(test)]
+            peak_bytes: 0,
         }
     }
 

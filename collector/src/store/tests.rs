@@ -327,6 +327,46 @@ fn byte_budget_is_never_exceeded_and_accounting_returns_to_zero() {
 }
 
 #[test]
+fn a_batch_sums_the_store_once_and_stays_as_bounded() {
+    // The same spans in batches of one and of 50: a batch carries what it knows to be free
+    // from span to span instead of summing the store for each, and must evict as soon, span by
+    // span, as a store summed for each span does.
+    let budget = 256 << 10;
+    // Short values keep each span's bound small against the budget, so a batch rides on the
+    // headroom of one sum for many spans.
+    let l = Limits {
+        max_value_len: 16,
+        ..limits(usize::MAX, budget)
+    };
+    let spans = |i: u64| span(u128::from(i / 4) + 1, i + 1, 0, "op", i, 10);
+    let mut single = Store::new(l.clone());
+    let mut batched = Store::new(l);
+    for b in 0..100u64 {
+        single.peak_bytes = 0;
+        batched.peak_bytes = 0;
+        let sps: Vec<_> = (b * 50..(b + 1) * 50).map(spans).collect();
+        for sp in &sps {
+            single.insert(batch("svc", vec![sp.clone()]), &[]);
+        }
+        batched.insert(batch("svc", sps), &[]);
+        assert!(batched.bytes() <= budget, "{} > {budget}", batched.bytes());
+        // Within the batch, never above what the per-span sums reached (or the budget).
+        let most = single.peak_bytes.max(budget);
+        assert!(
+            batched.peak_bytes <= most,
+            "batch {b}: {} within the batch, {most} span by span",
+            batched.peak_bytes
+        );
+    }
+    assert!(batched.stats().evicted > 0);
+    let (a, b) = (single.stats().spans, batched.stats().spans);
+    assert!(
+        b * 10 >= a * 9 && b <= a + 50,
+        "batched {b} spans, single {a}"
+    );
+}
+
+#[test]
 fn retention_window_evicts_old_spans() {
     let mut l = limits(1000, usize::MAX);
     l.retention = Duration::from_millis(100);

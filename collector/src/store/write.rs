@@ -79,16 +79,25 @@ impl Store {
         let service = self
             .strings
             .intern(truncate(&from.resource.service, self.limits.max_value_len));
+        // Bytes known to be free: summed once, then reduced by each span's bound, so a store far
+        // from its byte budget is summed about once a batch, not once a span.
+        let mut headroom = 0;
         for span in spans {
             let trace_state = span.trace_state();
             let trace_state = trace_state.as_deref();
-            self.make_room(span.trace_id(), self.span_cost_bound(span), |store| {
+            let bound = self.span_cost_bound(span);
+            let strings = self.span_strings_bound(span);
+            self.make_room(span.trace_id(), bound, strings, &mut headroom, |store| {
                 store.span_cost(span, trace_state)
             });
             self.strings.retain(service);
             self.retain_source(source);
             let stored = self.pack(span, trace_state, source, service, arrived);
             let seq = self.push(stored);
+            #[cfg(test)]
+            {
+                self.peak_bytes = self.peak_bytes.max(self.bytes());
+            }
             if !observers.is_empty() {
                 self.observe(seq, observers);
             }
@@ -229,6 +238,24 @@ impl Store {
         ]
         .into_iter()
         .fold(0, usize::saturating_add)
+    }
+
+    /// The most strings storing `span` can intern: its name, each kept attribute's key and
+    /// value, each kept event's name and attributes, each kept link's attributes.
+    fn span_strings_bound<S: IngestSpan>(&self, span: &S) -> usize {
+        let l = &self.limits;
+        let attrs = |n: usize| 2 * n.min(l.max_attributes);
+        let events = span.events();
+        let links = span.links();
+        1 + attrs(span.attributes().len())
+            + events[..events.len().min(l.max_events)]
+                .iter()
+                .map(|e| 1 + attrs(e.attributes().len()))
+                .sum::<usize>()
+            + links[..links.len().min(l.max_links)]
+                .iter()
+                .map(|lk| attrs(lk.attributes().len()))
+                .sum::<usize>()
     }
 
     fn pack<S: IngestSpan>(
