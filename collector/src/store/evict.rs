@@ -4,9 +4,8 @@
 use std::mem::size_of;
 
 use super::index::{BLOCK_SHIFT, indexable};
-use super::intern::{Sym, map_bytes};
+use super::intern::Sym;
 use super::limits::adjust;
-use super::posting::Posting;
 use super::span::{StoredSpan, TAG_JSON, TAG_STR, packed_bytes};
 use super::{SPARE_ATTRS, Store};
 use crate::model::TraceId;
@@ -97,9 +96,11 @@ impl Store {
         self.spans.shrink_to_fit();
         self.traces.shrink_to_fit();
         self.by_service.shrink_to_fit();
+        self.by_service_table.reset(self.by_service.capacity());
         self.by_attr.shrink();
         self.blocks.shrink_to_fit();
         self.source_ids.shrink_to_fit();
+        self.source_table.reset(self.source_ids.capacity());
         if self.source_ids.is_empty() {
             self.sources = Vec::new();
             self.free_sources = Vec::new();
@@ -122,6 +123,7 @@ impl Store {
             heap += h;
             adjust(&mut self.op_maps_bytes, maps);
             if empty {
+                // The table keeps its size ([`TableSize`]).
                 self.by_service.remove(&span.service);
             }
         }
@@ -148,11 +150,8 @@ impl Store {
                 let (empty, d) = p.pop_front(seq);
                 heap += d;
                 if empty {
-                    // Only a removal can change the map's capacity (a tombstone takes a slot).
-                    let before = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
+                    // The table keeps its size ([`TableSize`]).
                     ki.values.remove(&(a.tag, a.bits));
-                    let after = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
-                    adjust(&mut self.attr_maps_bytes, after as isize - before as isize);
                 }
             }
         }
@@ -198,8 +197,7 @@ impl Store {
     #[inline(never)]
     fn free_key_index(&mut self, slot: u32) {
         if let Some(ki) = self.by_attr.remove(slot) {
-            let b = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
-            self.attr_maps_bytes -= b;
+            self.attr_maps_bytes -= ki.table.bytes();
         }
     }
 }

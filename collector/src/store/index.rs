@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::mem::size_of;
 
-use super::intern::{Sym, map_bytes};
+use super::intern::Sym;
+use super::table::TableSize;
 use crate::hash::{SeededMap, SymMap};
 
 pub(super) const BLOCK_SHIFT: u32 = 10;
@@ -33,6 +34,8 @@ impl Block {
 #[derive(Default)]
 pub(super) struct KeyIndex {
     pub(super) values: SeededMap<(u8, u64), Posting>,
+    /// The size of `values`' table.
+    pub(super) table: TableSize<(u8, u64), Posting>,
     /// Set once the key has had too many distinct values; searches on it scan instead.
     pub(super) disabled: bool,
 }
@@ -142,39 +145,40 @@ pub(super) fn pop_posting<K: Hash + Eq, S: BuildHasher>(
 pub(super) struct ServiceIndex {
     pub(super) spans: Posting,
     pub(super) ops: SymMap<Sym, Posting>,
+    /// The size of `ops`' table.
+    ops_table: TableSize<Sym, Posting>,
 }
 
 impl ServiceIndex {
     /// Adds span `seq` of operation `op`; returns the change in posting heap and in map bytes.
     pub(super) fn push(&mut self, op: Sym, seq: u64) -> (isize, isize) {
         let mut heap = self.spans.push(seq);
-        let before = map_bytes::<Sym, Posting>(self.ops.capacity());
         push_posting(&mut self.ops, op, seq, &mut heap);
-        let after = map_bytes::<Sym, Posting>(self.ops.capacity());
-        (heap, after as isize - before as isize)
+        (heap, self.ops_table.inserted(self.ops.capacity()) as isize)
     }
 
     /// Removes span `seq` of operation `op` from the front; returns whether the service has
     /// no span left, and the changes in posting heap and in map bytes.
     pub(super) fn pop_front(&mut self, op: Sym, seq: u64) -> (bool, isize, isize) {
         let (empty, mut heap) = self.spans.pop_front(seq);
-        let before = map_bytes::<Sym, Posting>(self.ops.capacity());
         pop_posting(&mut self.ops, op, seq, &mut heap);
         if empty {
-            return (true, heap, -(before as isize));
+            return (true, heap, -(self.ops_table.bytes() as isize));
         }
-        let after = map_bytes::<Sym, Posting>(self.ops.capacity());
-        (false, heap, after as isize - before as isize)
+        // A removal leaves the table its size ([`TableSize`]).
+        (false, heap, 0)
     }
 
     pub(super) fn new(op: Sym, seq: u64) -> (ServiceIndex, usize) {
         let mut ops = SymMap::default();
         ops.insert(op, Posting::new(seq));
-        let bytes = map_bytes::<Sym, Posting>(ops.capacity());
+        let ops_table = TableSize::new(ops.capacity());
+        let bytes = ops_table.bytes();
         (
             ServiceIndex {
                 spans: Posting::new(seq),
                 ops,
+                ops_table,
             },
             bytes,
         )

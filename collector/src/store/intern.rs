@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tracewire::Text;
 
 use super::limits::truncate;
+use super::table::TableSize;
 use crate::hash::SeededMap;
 use crate::ingest::StrRef;
 
@@ -96,10 +97,8 @@ pub(crate) struct Interner {
     free: Vec<Sym>,
     /// Heap bytes of the strings themselves (Arc header + text), kept as a running total.
     string_bytes: usize,
-    /// The map's capacity with no tombstones: what its table holds. `capacity()` counts a
-    /// removed string's slot as used until the table is rebuilt, so after evictions it reports
-    /// less than the table takes; this is its most since the table last changed size.
-    map_full: usize,
+    /// The size of `map`'s table (`capacity()` falls below it as strings are freed).
+    map_table: TableSize<Arc<str>, Sym>,
     statics: StaticSyms,
 }
 
@@ -148,8 +147,7 @@ impl Interner {
             }
         };
         self.map.insert(Key(arc), sym);
-        // Right after the table grows or is rebuilt in place it has no tombstones.
-        self.map_full = self.map_full.max(self.map.capacity());
+        self.map_table.inserted(self.map.capacity());
         sym
     }
 
@@ -274,7 +272,7 @@ impl Interner {
             *self = Interner::default();
         } else {
             self.map.shrink_to_fit();
-            self.map_full = self.map.capacity();
+            self.map_table.reset(self.map.capacity());
         }
     }
 
@@ -283,11 +281,9 @@ impl Interner {
     /// store near its byte budget counts that before it happens.
     pub(crate) fn growth_bytes(&self, new: usize) -> usize {
         let mut grow = 0;
-        if self.map.len().saturating_add(new) > self.map.capacity() {
-            let full = self.map_full;
-            grow += map_bytes::<Arc<str>, Sym>(full.saturating_mul(2).max(self.map.len() + new))
-                - map_bytes::<Arc<str>, Sym>(full);
-        }
+        grow += self
+            .map_table
+            .growth(self.map.len(), self.map.capacity(), new);
         let pushed = new.saturating_sub(self.free.len());
         let (len, cap) = (self.entries.len(), self.entries.capacity());
         if len.saturating_add(pushed) > cap {
@@ -305,7 +301,7 @@ impl Interner {
     /// Heap bytes: the strings, the map's table and the entry vector.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.string_bytes
-            + map_bytes::<Arc<str>, Sym>(self.map_full)
+            + self.map_table.bytes()
             + self.entries.capacity() * size_of::<Entry>()
             + self.free.capacity() * size_of::<Sym>()
             + size_of_val(&*self.statics.slots)

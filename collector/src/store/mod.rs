@@ -34,6 +34,7 @@ mod read;
 mod search;
 mod source;
 mod span;
+mod table;
 mod trace_map;
 mod traces;
 mod write;
@@ -55,6 +56,7 @@ const SPARE_ATTRS: usize = 8;
 use self::posting::Posting;
 use self::source::{ResourceEntry, ResourceKey, Source};
 use self::span::{PackedAttr, StoredSpan};
+use self::table::TableSize;
 use self::trace_map::TraceMap;
 #[cfg(test)]
 pub(crate) use self::write::tests_support::PANIC_SERVICE;
@@ -69,9 +71,11 @@ pub(crate) struct Store {
     strings: Interner,
     resources: Vec<Option<ResourceEntry>>,
     resource_ids: SeededMap<ResourceKey, u32>,
+    resource_table: TableSize<ResourceKey, u32>,
     free_resources: Vec<u32>,
     sources: Vec<Option<Source>>,
     source_ids: SymMap<(u32, Sym, Sym), u32>,
+    source_table: TableSize<(u32, Sym, Sym), u32>,
     free_sources: Vec<u32>,
     /// Heap bytes of the stored resources.
     source_bytes: usize,
@@ -88,6 +92,7 @@ pub(crate) struct Store {
     spare_bytes: usize,
     traces: TraceMap,
     by_service: SymMap<Sym, ServiceIndex>,
+    by_service_table: TableSize<Sym, ServiceIndex>,
     /// Map bytes of every service's operation map.
     op_maps_bytes: usize,
     errors: Option<Posting>,
@@ -128,9 +133,11 @@ impl Store {
             strings: Interner::default(),
             resources: Vec::new(),
             resource_ids: SeededMap::default(),
+            resource_table: TableSize::default(),
             free_resources: Vec::new(),
             sources: Vec::new(),
             source_ids: SymMap::default(),
+            source_table: TableSize::default(),
             free_sources: Vec::new(),
             source_bytes: 0,
             spans: VecDeque::new(),
@@ -140,6 +147,7 @@ impl Store {
             spare_bytes: 0,
             traces: TraceMap::default(),
             by_service: SymMap::default(),
+            by_service_table: TableSize::default(),
             op_maps_bytes: 0,
             errors: None,
             by_attr: KeyIndexes::default(),
@@ -187,13 +195,13 @@ impl Store {
             + self.strings.heap_bytes()
             + self.source_bytes
             + self.resources.capacity() * size_of::<Option<ResourceEntry>>()
-            + map_bytes::<ResourceKey, u32>(self.resource_ids.capacity())
+            + self.resource_table.bytes()
             + self.free_resources.capacity() * size_of::<u32>()
             + self.sources.capacity() * size_of::<Option<Source>>()
-            + map_bytes::<(u32, Sym, Sym), u32>(self.source_ids.capacity())
+            + self.source_table.bytes()
             + self.free_sources.capacity() * size_of::<u32>()
             + self.traces.bytes()
-            + map_bytes::<Sym, ServiceIndex>(self.by_service.capacity())
+            + self.by_service_table.bytes()
             + self.op_maps_bytes
             + self.by_attr.bytes()
             + self.attr_maps_bytes

@@ -112,6 +112,7 @@ impl Store {
         };
         let id = occupy(&mut self.sources, &mut self.free_sources, entry);
         self.source_ids.insert((resource, name, version), id);
+        self.source_table.inserted(self.source_ids.capacity());
         id
     }
 
@@ -149,6 +150,7 @@ impl Store {
                 };
                 let id = occupy(&mut self.resources, &mut self.free_resources, entry);
                 self.resource_ids.insert(key, id);
+                self.resource_table.inserted(self.resource_ids.capacity());
                 id
             }
         };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::Store;
 use super::index::{BLOCK_SHIFT, Block, ServiceIndex, indexable};
-use super::intern::{NO_SLOT, Sym, arc_str_bytes, map_bytes};
+use super::intern::{NO_SLOT, Sym, arc_str_bytes};
 use super::limits::{adjust, alloc_bytes, truncate};
 use super::posting::Posting;
 use super::source::{ResourceCache, resolved_attr};
@@ -357,6 +357,7 @@ impl Store {
             None => {
                 let (si, maps) = ServiceIndex::new(span.name, seq);
                 self.by_service.insert(span.service, si);
+                self.by_service_table.inserted(self.by_service.capacity());
                 self.op_maps_bytes += maps;
             }
         }
@@ -387,18 +388,17 @@ impl Store {
                 heap += p.push(seq);
                 continue;
             }
-            let before = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
             ki.values.insert((a.tag, a.bits), Posting::new(seq));
+            self.attr_maps_bytes += ki.table.inserted(ki.values.capacity());
             if ki.values.len() > max_values {
                 // Too many distinct values to be worth indexing: searches on this key scan.
                 for p in ki.values.values() {
                     heap -= p.heap_bytes() as isize;
                 }
                 ki.values = SeededMap::default();
+                adjust(&mut self.attr_maps_bytes, ki.table.reset(0));
                 ki.disabled = true;
             }
-            let after = map_bytes::<(u8, u64), Posting>(ki.values.capacity());
-            adjust(&mut self.attr_maps_bytes, after as isize - before as isize);
         }
         adjust(&mut self.posting_heap, heap);
         // Zone map.
