@@ -26,7 +26,7 @@ use super::policy::errors::http_status;
 use super::size::{SourceRef, source_bytes, source_key, span_heap};
 use crate::ingest::{NewBatch, NewSource, NewSpan};
 use crate::model::TraceId;
-use crate::store::{alloc_bytes, map_bytes};
+use crate::store::{TableSize, alloc_bytes};
 
 /// What the policies need of a trace's root span, taken when it arrives.
 #[derive(Debug)]
@@ -163,6 +163,10 @@ fn live(cells: &mut [Cell], slot: Slot) -> Option<&mut Entry> {
 #[derive(Debug, Default)]
 pub(crate) struct Buffer {
     index: HashMap<TraceId, Slot, RandomState>,
+    /// The sizes of the three maps' tables (`capacity()` falls below them as entries go).
+    index_table: TableSize<TraceId, Slot>,
+    by_content_table: TableSize<Box<str>, Arc<NewSource>>,
+    sources_table: TableSize<usize, SourceRef>,
     cells: Vec<Cell>,
     free: Vec<u32>,
     /// Traces by first arrival; entries of removed traces are skipped when they reach the front.
@@ -185,12 +189,12 @@ pub(crate) struct Buffer {
 impl Buffer {
     /// Every byte the buffer accounts for.
     pub(crate) fn bytes(&self) -> usize {
-        map_bytes::<TraceId, Slot>(self.index.capacity())
+        self.index_table.bytes()
             + alloc_bytes(self.cells.capacity() * size_of::<Cell>())
             + alloc_bytes(self.free.capacity() * size_of::<u32>())
             + alloc_bytes(self.order.capacity() * size_of::<Slot>())
-            + map_bytes::<Box<str>, Arc<NewSource>>(self.by_content.capacity())
-            + map_bytes::<usize, SourceRef>(self.sources.capacity())
+            + self.by_content_table.bytes()
+            + self.sources_table.bytes()
             + self.source_bytes
             + self.entries_heap
             + alloc_bytes(self.scratch.capacity())
@@ -260,6 +264,7 @@ impl Buffer {
             }
         };
         self.index.insert(trace_id, slot);
+        self.index_table.inserted(self.index.capacity());
         self.order.push_back(slot);
         slot
     }
@@ -291,6 +296,8 @@ impl Buffer {
                             },
                         );
                         self.by_content.insert(key, source.clone());
+                        self.sources_table.inserted(self.sources.capacity());
+                        self.by_content_table.inserted(self.by_content.capacity());
                         source.clone()
                     }
                 };
@@ -409,6 +416,14 @@ impl Buffer {
         self.order.shrink_to_fit();
         self.sources.shrink_to_fit();
         self.by_content.shrink_to_fit();
+        self.tables_shrunk();
+    }
+
+    /// After the maps were shrunk: their tables' sizes now.
+    fn tables_shrunk(&mut self) {
+        self.index_table.reset(self.index.capacity());
+        self.sources_table.reset(self.sources.capacity());
+        self.by_content_table.reset(self.by_content.capacity());
     }
 
     /// Gives back spare capacity once the buffer has emptied out (after a burst).
@@ -418,6 +433,7 @@ impl Buffer {
             self.order.shrink_to(self.order.len() * 2);
             self.sources.shrink_to(self.sources.len() * 2);
             self.by_content.shrink_to(self.by_content.len() * 2);
+            self.tables_shrunk();
         }
     }
 

@@ -12,7 +12,7 @@ use std::mem::size_of;
 use super::clock::Nanos;
 use super::policy::{Reason, Trigger};
 use crate::model::TraceId;
-use crate::store::{alloc_bytes, map_bytes};
+use crate::store::{TableSize, alloc_bytes};
 
 /// One decision.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -34,6 +34,8 @@ impl Decision {
 #[derive(Debug)]
 pub(crate) struct DecisionCache {
     map: HashMap<TraceId, Decision, RandomState>,
+    /// The size of `map`'s table (`capacity()` falls below it as decisions go).
+    table: TableSize<TraceId, Decision>,
     order: VecDeque<(TraceId, Nanos)>,
     ttl: Nanos,
     max: usize,
@@ -45,6 +47,7 @@ impl DecisionCache {
     pub(crate) fn new(ttl: Nanos, max: usize) -> Self {
         DecisionCache {
             map: HashMap::default(),
+            table: TableSize::default(),
             order: VecDeque::new(),
             ttl: ttl.max(1),
             max: max.max(1),
@@ -55,6 +58,7 @@ impl DecisionCache {
     /// Remembers (or replaces) the decision for `trace_id`.
     pub(crate) fn insert(&mut self, trace_id: TraceId, d: Decision) {
         self.map.insert(trace_id, d);
+        self.table.inserted(self.map.capacity());
         self.order.push_back((trace_id, d.at));
         while self.map.len() > self.max || self.order.len() > 2 * self.max {
             if self.pop_front() {
@@ -81,6 +85,7 @@ impl DecisionCache {
         }
         if self.map.capacity() > 1024 && self.map.len() * 8 < self.map.capacity() {
             self.map.shrink_to(self.map.len() * 2);
+            self.table.reset(self.map.capacity());
             self.order.shrink_to(self.order.len() * 2);
         }
     }
@@ -105,14 +110,14 @@ impl DecisionCache {
 
     /// Bytes accounted: the table and the queue.
     pub(crate) fn bytes(&self) -> usize {
-        map_bytes::<TraceId, Decision>(self.map.capacity())
-            + alloc_bytes(self.order.capacity() * size_of::<(TraceId, Nanos)>())
+        self.table.bytes() + alloc_bytes(self.order.capacity() * size_of::<(TraceId, Nanos)>())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::map_bytes;
 
     fn d(reason: Reason, at: Nanos) -> Decision {
         Decision {

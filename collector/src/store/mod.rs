@@ -46,6 +46,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use self::index::{Block, KeyIndex, KeyIndexes, ServiceIndex};
+#[cfg(test)]
 pub(crate) use self::intern::map_bytes;
 use self::intern::{Interner, Sym};
 pub(crate) use self::limits::{Limits, alloc_bytes};
@@ -56,7 +57,7 @@ const SPARE_ATTRS: usize = 8;
 use self::posting::Posting;
 use self::source::{ResourceEntry, ResourceKey, Source};
 use self::span::{PackedAttr, StoredSpan};
-use self::table::TableSize;
+pub(crate) use self::table::TableSize;
 use self::trace_map::TraceMap;
 #[cfg(test)]
 pub(crate) use self::write::tests_support::PANIC_SERVICE;

@@ -4,6 +4,7 @@ use super::*;
 use crate::ingest::NewValue;
 use crate::sampling::size::SourceRef;
 use crate::sampling::test_support::{source, span};
+use crate::store::map_bytes;
 
 #[test]
 fn accounts_every_byte_and_returns_to_zero() {
