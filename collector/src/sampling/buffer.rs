@@ -7,7 +7,7 @@
 //! few bytes of header plus the span's own text — where it waits out the window for a
 //! retroactive keep, which decodes it. Bytes are accounted the way the store accounts them
 //! ([`alloc_bytes`]: every allocation rounded to the allocator's 16-byte granule, capacities
-//! rather than lengths, hash tables by [`map_bytes`]): each trace's spans (as received, or
+//! rather than lengths, hash tables by the size of their tables, [`TableSize`]): each trace's spans (as received, or
 //! encoded), its list of sources and its root's name; the entries, the index and the eviction
 //! queue; and each distinct resource/scope once, however many buffered traces share it.
 //!
@@ -409,6 +409,7 @@ impl Buffer {
             self.free.clear();
             self.order.clear();
         }
+        let before = self.capacities();
         self.index.shrink_to_fit();
         self.cells.shrink_to_fit();
         self.scratch = Vec::new();
@@ -416,24 +417,37 @@ impl Buffer {
         self.order.shrink_to_fit();
         self.sources.shrink_to_fit();
         self.by_content.shrink_to_fit();
-        self.tables_shrunk();
+        self.tables_shrunk(before);
     }
 
-    /// After the maps were shrunk: their tables' sizes now.
-    fn tables_shrunk(&mut self) {
-        self.index_table.reset(self.index.capacity());
-        self.sources_table.reset(self.sources.capacity());
-        self.by_content_table.reset(self.by_content.capacity());
+    /// The three maps' `capacity()`.
+    fn capacities(&self) -> [usize; 3] {
+        [
+            self.index.capacity(),
+            self.sources.capacity(),
+            self.by_content.capacity(),
+        ]
+    }
+
+    /// After the maps were asked to shrink (`before`: their `capacity()` then): their tables'
+    /// sizes now.
+    fn tables_shrunk(&mut self, before: [usize; 3]) {
+        let [index, sources, by_content] = before;
+        self.index_table.shrunk(index, self.index.capacity());
+        self.sources_table.shrunk(sources, self.sources.capacity());
+        self.by_content_table
+            .shrunk(by_content, self.by_content.capacity());
     }
 
     /// Gives back spare capacity once the buffer has emptied out (after a burst).
     fn shrink(&mut self) {
         if self.index.capacity() > 1024 && self.index.len() * 8 < self.index.capacity() {
+            let before = self.capacities();
             self.index.shrink_to(self.index.len() * 2);
             self.order.shrink_to(self.order.len() * 2);
             self.sources.shrink_to(self.sources.len() * 2);
             self.by_content.shrink_to(self.by_content.len() * 2);
-            self.tables_shrunk();
+            self.tables_shrunk(before);
         }
     }
 

@@ -84,8 +84,9 @@ impl DecisionCache {
             self.pop_front();
         }
         if self.map.capacity() > 1024 && self.map.len() * 8 < self.map.capacity() {
+            let before = self.map.capacity();
             self.map.shrink_to(self.map.len() * 2);
-            self.table.reset(self.map.capacity());
+            self.table.shrunk(before, self.map.capacity());
             self.order.shrink_to(self.order.len() * 2);
         }
     }

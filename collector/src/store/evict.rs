@@ -29,12 +29,14 @@ impl Store {
 
     /// Makes room for one more span of trace `trace_id` that will allocate at most `cost`
     /// bytes: under the span budget, and under the byte budget counting the span and any growth
-    /// of the ring and the trace map its insertion triggers, before anything is allocated.
-    /// `bound` is a cheap bound on `cost`: with room for that much, `cost` is not computed.
+    /// of the ring, the trace map and the interner (for up to `strings` new strings) its
+    /// insertion triggers, before anything is allocated. `bound` is a cheap bound on `cost`:
+    /// with room for that much, `cost` is not computed.
     ///
     /// `headroom` carries what is known to be free from one span of a batch to the next (the
-    /// caller starts it at 0): while the bounds of the spans since the last sum of
-    /// [`bytes`](Self::bytes) fit in it, the store is not summed again for each span.
+    /// caller starts it at 0, and takes out what the indexes grew by): while the bounds of the
+    /// spans since the last sum of [`bytes`](Self::bytes) fit in it, the store is not summed
+    /// again for each span.
     pub(super) fn make_room(
         &mut self,
         trace_id: TraceId,
@@ -52,6 +54,10 @@ impl Store {
             return;
         }
         let bytes = self.bytes();
+        #[cfg(test)]
+        {
+            self.sums += 1;
+        }
         if let Some(left) = self
             .limits
             .max_bytes
@@ -95,12 +101,15 @@ impl Store {
         self.spare_bytes = 0;
         self.spans.shrink_to_fit();
         self.traces.shrink_to_fit();
+        let before = self.by_service.capacity();
         self.by_service.shrink_to_fit();
-        self.by_service_table.reset(self.by_service.capacity());
+        self.by_service_table
+            .shrunk(before, self.by_service.capacity());
         self.by_attr.shrink();
         self.blocks.shrink_to_fit();
+        let before = self.source_ids.capacity();
         self.source_ids.shrink_to_fit();
-        self.source_table.reset(self.source_ids.capacity());
+        self.source_table.shrunk(before, self.source_ids.capacity());
         if self.source_ids.is_empty() {
             self.sources = Vec::new();
             self.free_sources = Vec::new();

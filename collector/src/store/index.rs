@@ -150,11 +150,12 @@ pub(super) struct ServiceIndex {
 }
 
 impl ServiceIndex {
-    /// Adds span `seq` of operation `op`; returns the change in posting heap and in map bytes.
-    pub(super) fn push(&mut self, op: Sym, seq: u64) -> (isize, isize) {
+    /// Adds span `seq` of operation `op`; returns the change in posting heap and what the map
+    /// grew by.
+    pub(super) fn push(&mut self, op: Sym, seq: u64) -> (isize, usize) {
         let mut heap = self.spans.push(seq);
         push_posting(&mut self.ops, op, seq, &mut heap);
-        (heap, self.ops_table.inserted(self.ops.capacity()) as isize)
+        (heap, self.ops_table.inserted(self.ops.capacity()))
     }
 
     /// Removes span `seq` of operation `op` from the front; returns whether the service has

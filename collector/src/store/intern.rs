@@ -271,8 +271,9 @@ impl Interner {
         if self.map.is_empty() {
             *self = Interner::default();
         } else {
+            let before = self.map.capacity();
             self.map.shrink_to_fit();
-            self.map_table.reset(self.map.capacity());
+            self.map_table.shrunk(before, self.map.capacity());
         }
     }
 
@@ -286,8 +287,13 @@ impl Interner {
             .growth(self.map.len(), self.map.capacity(), new);
         let pushed = new.saturating_sub(self.free.len());
         let (len, cap) = (self.entries.len(), self.entries.capacity());
-        if len.saturating_add(pushed) > cap {
-            let to = cap.saturating_mul(2).max(len.saturating_add(pushed)).max(4);
+        let need = len.saturating_add(pushed);
+        if need > cap {
+            // One push at a time: it doubles (from 4) as often as it takes.
+            let mut to = cap.max(4);
+            while to < need {
+                to = to.saturating_mul(2);
+            }
             grow += (to - cap).saturating_mul(size_of::<Entry>());
         }
         grow

@@ -115,6 +115,9 @@ pub(crate) struct Store {
     /// The most [`bytes`](Self::bytes) seen right after a span was stored, within a batch.
     #[cfg(test)]
     peak_bytes: usize,
+    /// How often `make_room` summed the store.
+    #[cfg(test)]
+    sums: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -163,6 +166,8 @@ impl Store {
             queue: None,
             #[cfg(test)]
             peak_bytes: 0,
+            #[cfg(test)]
+            sums: 0,
         }
     }
 

@@ -59,13 +59,26 @@ impl<K, V> TableSize<K, V> {
     }
 
     /// The most the table grows by if up to `new` entries are added to a map of `len` entries
-    /// and `capacity()`: it doubles when full (or rebuilds in place, which takes nothing).
+    /// and `capacity()`. A table with no free slot left is rebuilt in place (dropping its
+    /// tombstones, taking nothing) while at most half its capacity is live, and doubles
+    /// otherwise; so it can grow only if it runs out of free slots with more than half of it
+    /// live.
     pub(crate) fn growth(&self, len: usize, capacity: usize, new: usize) -> usize {
-        if len.saturating_add(new) <= capacity {
+        let after = len.saturating_add(new);
+        if after <= capacity || after <= self.full / 2 {
             return 0;
         }
-        let to = self.full.saturating_mul(2).max(len.saturating_add(new));
-        map_bytes::<K, V>(to) - self.bytes()
+        map_bytes::<K, V>(self.full.saturating_mul(2).max(after)) - self.bytes()
+    }
+
+    /// After a shrink, with `capacity()` before and after it: a shrink that rebuilt the table
+    /// changes `capacity()` (to the new table's, with no tombstones); one that did nothing leaves
+    /// the table, and its size, as they were. Returns the change in bytes.
+    pub(crate) fn shrunk(&mut self, before: usize, after: usize) -> isize {
+        if after == before {
+            return 0;
+        }
+        self.reset(after)
     }
 }
 

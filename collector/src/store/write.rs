@@ -93,7 +93,9 @@ impl Store {
             self.strings.retain(service);
             self.retain_source(source);
             let stored = self.pack(span, trace_state, source, service, arrived);
-            let seq = self.push(stored);
+            let (seq, grown) = self.push(stored);
+            // What the indexes grew by comes out of the headroom too.
+            headroom = headroom.saturating_sub(grown);
             #[cfg(test)]
             {
                 self.peak_bytes = self.peak_bytes.max(self.bytes());
@@ -240,22 +242,10 @@ impl Store {
         .fold(0, usize::saturating_add)
     }
 
-    /// The most strings storing `span` can intern: its name, each kept attribute's key and
-    /// value, each kept event's name and attributes, each kept link's attributes.
+    /// The most strings storing `span` can intern: its name and each kept attribute's key and
+    /// value (events' and links' strings are kept as they are, not interned).
     fn span_strings_bound<S: IngestSpan>(&self, span: &S) -> usize {
-        let l = &self.limits;
-        let attrs = |n: usize| 2 * n.min(l.max_attributes);
-        let events = span.events();
-        let links = span.links();
-        1 + attrs(span.attributes().len())
-            + events[..events.len().min(l.max_events)]
-                .iter()
-                .map(|e| 1 + attrs(e.attributes().len()))
-                .sum::<usize>()
-            + links[..links.len().min(l.max_links)]
-                .iter()
-                .map(|lk| attrs(lk.attributes().len()))
-                .sum::<usize>()
+        1 + 2 * span.attributes().len().min(self.limits.max_attributes)
     }
 
     fn pack<S: IngestSpan>(
@@ -342,23 +332,27 @@ impl Store {
         }
     }
 
-    fn push(&mut self, span: StoredSpan) -> u64 {
+    /// Stores `span` and indexes it. Returns its sequence number and the bytes its indexes
+    /// grew by (posting lists and maps doubling), which its bound does not cover.
+    fn push(&mut self, span: StoredSpan) -> (u64, usize) {
         let seq = self.head + self.spans.len() as u64;
         self.span_heap += span.heap_bytes();
         // Indexes.
         let mut heap: isize = 0;
+        let mut maps = 0;
         self.traces.push(span.trace_id, seq, &mut heap);
         match self.by_service.get_mut(&span.service) {
             Some(si) => {
-                let (h, maps) = si.push(span.name, seq);
+                let (h, grown) = si.push(span.name, seq);
                 heap += h;
-                adjust(&mut self.op_maps_bytes, maps);
+                self.op_maps_bytes += grown;
+                maps += grown;
             }
             None => {
-                let (si, maps) = ServiceIndex::new(span.name, seq);
+                let (si, ops) = ServiceIndex::new(span.name, seq);
                 self.by_service.insert(span.service, si);
-                self.by_service_table.inserted(self.by_service.capacity());
-                self.op_maps_bytes += maps;
+                maps += self.by_service_table.inserted(self.by_service.capacity()) + ops;
+                self.op_maps_bytes += ops;
             }
         }
         if span.is_error() {
@@ -374,8 +368,10 @@ impl Store {
             }
             let mut slot = self.strings.key_slot(a.key);
             if slot == NO_SLOT {
+                let before = self.by_attr.bytes();
                 slot = self.by_attr.insert();
                 self.strings.set_key_slot(a.key, slot);
+                maps += self.by_attr.bytes().saturating_sub(before);
             }
             let Some(ki) = self.by_attr.get_mut(slot) else {
                 continue;
@@ -384,12 +380,14 @@ impl Store {
                 continue;
             }
             if let Some(p) = ki.values.get_mut(&(a.tag, a.bits)) {
-                // The map's capacity changes only when a value is added.
+                // The map's table changes only when a value is added.
                 heap += p.push(seq);
                 continue;
             }
             ki.values.insert((a.tag, a.bits), Posting::new(seq));
-            self.attr_maps_bytes += ki.table.inserted(ki.values.capacity());
+            let grown = ki.table.inserted(ki.values.capacity());
+            self.attr_maps_bytes += grown;
+            maps += grown;
             if ki.values.len() > max_values {
                 // Too many distinct values to be worth indexing: searches on this key scan.
                 for p in ki.values.values() {
@@ -407,7 +405,9 @@ impl Store {
             self.blocks_head = block_no;
         }
         while self.blocks_head + (self.blocks.len() as u64) <= block_no {
+            let before = self.blocks.capacity();
             self.blocks.push_back(Block::EMPTY);
+            maps += (self.blocks.capacity() - before) * size_of::<Block>();
         }
         let b = &mut self.blocks[(block_no - self.blocks_head) as usize];
         b.min_start = b.min_start.min(span.start);
@@ -416,7 +416,7 @@ impl Store {
         b.errors += u32::from(span.is_error());
         self.spans.push_back(span);
         self.stored_total += 1;
-        seq
+        (seq, maps + heap.max(0) as usize)
     }
 }
 
