@@ -126,7 +126,8 @@ impl Store {
         self.evicted += 1;
         self.span_heap -= span.heap_bytes();
         let mut heap: isize = 0;
-        self.traces.pop(span.trace_id, seq, &mut heap);
+        self.traces
+            .pop(span.trace_id, span.trace_slot, seq, &mut heap);
         if let Some(si) = self.by_service.get_mut(&span.service) {
             let (empty, h, maps) = si.pop_front(span.name, seq);
             heap += h;

@@ -46,6 +46,8 @@ pub(super) struct StoredSpan {
     pub(super) name: Sym,
     /// Tenths of a second since the store started, for the retention window.
     pub(super) arrived: u32,
+    /// Its trace's slot in the trace map, set when the span is stored.
+    pub(super) trace_slot: u32,
     pub(super) flags: u8,
     pub(super) kind: u8,
     pub(super) status: u8,

@@ -8,8 +8,15 @@
 //!
 //! A sender who chooses trace ids can steer them all into one shard; that shard then behaves as
 //! the single map did, with its lookups still hashed under the process's secret seed.
+//!
+//! The maps name each trace's slot in one slab of posting lists, and each stored span keeps its
+//! trace's slot: evicting a span goes straight to its trace's list, with no hash and no probe
+//! of a table far larger than the cache (traces are evicted long after they were written, so
+//! the probe's two loads missed the cache; it was a sixth of the store writer's time). The map
+//! is looked up once per trace at eviction, when its last span goes.
 
-use super::index::{pop_posting, push_posting};
+use std::mem::size_of;
+
 use super::intern::map_bytes;
 use super::posting::Posting;
 use crate::hash::SeededMap;
@@ -20,7 +27,8 @@ pub(super) const SHARDS: usize = 16;
 
 #[derive(Default)]
 struct Shard {
-    map: SeededMap<TraceId, Posting>,
+    /// Each trace's slot in [`TraceMap::slab`].
+    map: SeededMap<TraceId, u32>,
     /// The most room the map has shown since it was last sized: its capacity (live traces
     /// plus free slots) at its largest, which is what its buckets hold; the tombstones of
     /// evicted traces lower `capacity()` but not the table's size (see [`Shard::rebuilds`]).
@@ -29,6 +37,10 @@ struct Shard {
 
 pub(super) struct TraceMap {
     shards: [Shard; SHARDS],
+    /// Every stored trace's spans, at the slot its shard's map names; free slots are empty.
+    slab: Vec<Posting>,
+    /// Free slots of `slab`.
+    free: Vec<u32>,
     /// Bytes of every shard's table (from each one's `room`), kept in step so that the store's
     /// byte count, read for every span it stores, does not add up sixteen maps.
     bytes: usize,
@@ -38,9 +50,16 @@ impl Default for TraceMap {
     fn default() -> Self {
         TraceMap {
             shards: std::array::from_fn(|_| Shard::default()),
+            slab: Vec::new(),
+            free: Vec::new(),
             bytes: 0,
         }
     }
+}
+
+/// Bytes of one shard's table of `room` traces.
+fn table_bytes(room: usize) -> usize {
+    map_bytes::<TraceId, u32>(room)
 }
 
 /// Which shard holds `id`: the id's two halves folded and mixed by a multiply (the top bits of
@@ -76,7 +95,8 @@ impl Shard {
 
 impl TraceMap {
     pub(super) fn get(&self, id: &TraceId) -> Option<&Posting> {
-        self.shards[shard_of(*id)].map.get(id)
+        let slot = *self.shards[shard_of(*id)].map.get(id)?;
+        self.slab.get(slot as usize)
     }
 
     /// Stored traces.
@@ -84,7 +104,6 @@ impl TraceMap {
         self.shards.iter().map(|s| s.map.len()).sum()
     }
 
-    #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
         self.shards.iter().all(|s| s.map.is_empty())
     }
@@ -95,23 +114,32 @@ impl TraceMap {
         self.shards.iter().map(|s| s.map.capacity()).sum()
     }
 
-    /// Heap bytes of the tables.
+    /// Heap bytes of the tables and the slab (the posting lists' own heap is counted by the
+    /// store with every other list's).
     #[inline]
     pub(super) fn bytes(&self) -> usize {
         self.bytes
+            + self.slab.capacity() * size_of::<Posting>()
+            + self.free.capacity() * size_of::<u32>()
     }
 
-    /// Bytes the tables add if a span of trace `id` makes one grow (hashbrown doubles a table
-    /// with no free slot left, unless [`TraceMap::push`] rebuilds it at its size first).
+    /// Bytes the tables and the slab add if a span of a new trace `id` makes them grow
+    /// (hashbrown doubles a table with no free slot left, unless [`TraceMap::push`] rebuilds it
+    /// at its size first; the slab doubles when it has no free slot).
     pub(super) fn growth_bytes(&self, id: TraceId) -> usize {
         let shard = &self.shards[shard_of(id)];
         let cap = shard.map.capacity();
-        if shard.map.len() == cap && !shard.rebuilds(cap) {
-            map_bytes::<TraceId, Posting>((shard.room * 2).max(4))
-                - map_bytes::<TraceId, Posting>(shard.room)
+        let table = if shard.map.len() == cap && !shard.rebuilds(cap) {
+            table_bytes((shard.room * 2).max(4)) - table_bytes(shard.room)
         } else {
             0
-        }
+        };
+        let slab = if self.free.is_empty() && self.slab.len() == self.slab.capacity() {
+            self.slab.capacity().max(4) * size_of::<Posting>()
+        } else {
+            0
+        };
+        table + slab
     }
 
     /// Adds span `seq` to trace `id`; `heap` takes the change in posting heap.
@@ -124,31 +152,58 @@ impl TraceMap {
     /// its own size instead — O(its traces) — when it is at most two thirds full, so that at
     /// least a third of its room is free again and the rebuilds stay rare; fuller, it is left to
     /// double (rebuilt, it would run out again within a few evictions).
+    ///
+    /// Returns the trace's slot, for [`TraceMap::pop`].
     #[inline]
-    pub(super) fn push(&mut self, id: TraceId, seq: u64, heap: &mut isize) {
+    pub(super) fn push(&mut self, id: TraceId, seq: u64, heap: &mut isize) -> u32 {
         let shard = &mut self.shards[shard_of(id)];
+        if let Some(&slot) = shard.map.get(&id) {
+            *heap += self.slab[slot as usize].push(seq);
+            return slot;
+        }
         let room = shard.room;
         if shard.rebuilds(shard.map.capacity()) {
             shard.rebuild();
         }
-        push_posting(&mut shard.map, id, seq, heap);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Posting::new(seq);
+                slot
+            }
+            None => {
+                self.slab.push(Posting::new(seq));
+                u32::try_from(self.slab.len() - 1).expect("fewer traces than spans")
+            }
+        };
+        shard.map.insert(id, slot);
         shard.room = shard.room.max(shard.map.capacity());
         if shard.room != room {
-            self.bytes = self.bytes + map_bytes::<TraceId, Posting>(shard.room)
-                - map_bytes::<TraceId, Posting>(room);
+            self.bytes = self.bytes + table_bytes(shard.room) - table_bytes(room);
         }
+        slot
     }
 
-    /// Removes span `seq` from trace `id` (it is the trace's oldest); `heap` takes the change in
-    /// posting heap. A shard left with fewer than an eighth of its room in use is shrunk.
-    pub(super) fn pop(&mut self, id: TraceId, seq: u64, heap: &mut isize) {
+    /// Removes span `seq` from trace `id` at `slot` (the span is the trace's oldest); `heap`
+    /// takes the change in posting heap. The trace's map entry goes with its last span; a shard
+    /// left with fewer than an eighth of its room in use is shrunk.
+    pub(super) fn pop(&mut self, id: TraceId, slot: u32, seq: u64, heap: &mut isize) {
+        let Some(p) = self.slab.get_mut(slot as usize) else {
+            return;
+        };
+        let (empty, d) = p.pop_front(seq);
+        *heap += d;
+        if !empty {
+            return;
+        }
         let shard = &mut self.shards[shard_of(id)];
-        pop_posting(&mut shard.map, id, seq, heap);
+        if shard.map.remove(&id).is_some() {
+            self.free.push(slot);
+        }
         if shard.room > 1024 / SHARDS && shard.map.len() * 8 < shard.room {
-            let old = map_bytes::<TraceId, Posting>(shard.room);
+            let old = table_bytes(shard.room);
             shard.map.shrink_to(shard.map.len() * 2);
             shard.room = shard.map.capacity();
-            self.bytes = self.bytes + map_bytes::<TraceId, Posting>(shard.room) - old;
+            self.bytes = self.bytes + table_bytes(shard.room) - old;
         }
     }
 
@@ -158,11 +213,12 @@ impl TraceMap {
             shard.map.shrink_to_fit();
             shard.room = shard.map.capacity();
         }
-        self.bytes = self
-            .shards
-            .iter()
-            .map(|s| map_bytes::<TraceId, Posting>(s.room))
-            .sum();
+        self.bytes = self.shards.iter().map(|s| table_bytes(s.room)).sum();
+        // Live slots cannot move (spans name them); only an empty slab is released.
+        if self.is_empty() {
+            self.slab = Vec::new();
+            self.free = Vec::new();
+        }
     }
 }
 
@@ -200,34 +256,72 @@ mod tests {
                 .iter()
                 .map(|s| {
                     assert!(s.room >= s.map.capacity());
-                    map_bytes::<TraceId, Posting>(s.room)
+                    table_bytes(s.room)
                 })
                 .sum::<usize>()
+                + m.slab.capacity() * size_of::<Posting>()
+                + m.free.capacity() * size_of::<u32>()
         };
+        let mut slots = Vec::new();
         for i in 1..=5_000u64 {
-            m.push(TraceId::from_u128(u128::from(i)), i, &mut heap);
+            slots.push(m.push(TraceId::from_u128(u128::from(i)), i, &mut heap));
             assert_eq!(m.bytes(), exact(&m));
         }
         assert_eq!(m.len(), 5_000);
         // Evict most: shards shrink once an eighth full.
         for i in 1..=4_990u64 {
-            m.pop(TraceId::from_u128(u128::from(i)), i, &mut heap);
+            m.pop(
+                TraceId::from_u128(u128::from(i)),
+                slots[i as usize - 1],
+                i,
+                &mut heap,
+            );
             assert_eq!(m.bytes(), exact(&m));
         }
         assert_eq!(m.len(), 10);
         assert!(m.capacity() < 5_000, "room for {}", m.capacity());
         m.shrink_to_fit();
-        let tables = m
-            .shards
-            .iter()
-            .map(|s| map_bytes::<TraceId, Posting>(s.map.capacity()));
-        assert_eq!(m.bytes(), tables.sum::<usize>());
+        let tables = m.shards.iter().map(|s| table_bytes(s.map.capacity()));
+        assert_eq!(
+            m.bytes(),
+            tables.sum::<usize>()
+                + m.slab.capacity() * size_of::<Posting>()
+                + m.free.capacity() * size_of::<u32>()
+        );
         assert_eq!(heap, 0);
         for i in 4_991..=5_000u64 {
             let id = TraceId::from_u128(u128::from(i));
             assert_eq!(m.get(&id).map(Posting::len), Some(1));
-            m.pop(id, i, &mut heap);
+            m.pop(id, slots[i as usize - 1], i, &mut heap);
         }
         assert!(m.is_empty());
+        m.shrink_to_fit();
+        assert_eq!(m.bytes(), exact(&m));
+    }
+
+    #[test]
+    fn a_trace_keeps_its_slot_until_its_last_span_goes_and_the_slot_is_reused() {
+        let mut m = TraceMap::default();
+        let mut heap = 0;
+        let (a, b) = (TraceId::from_u128(7), TraceId::from_u128(8));
+        let sa = m.push(a, 1, &mut heap);
+        let sb = m.push(b, 2, &mut heap);
+        assert_ne!(sa, sb);
+        assert_eq!(
+            m.push(a, 3, &mut heap),
+            sa,
+            "a trace's spans share its slot"
+        );
+        assert_eq!(m.get(&a).map(Posting::len), Some(2));
+        m.pop(a, sa, 1, &mut heap);
+        assert_eq!(m.get(&a).map(Posting::len), Some(1), "one span left");
+        m.pop(b, sb, 2, &mut heap);
+        assert!(m.get(&b).is_none());
+        assert_eq!(m.len(), 1);
+        // A new trace takes the freed slot.
+        let c = TraceId::from_u128(9);
+        assert_eq!(m.push(c, 4, &mut heap), sb);
+        assert_eq!(m.get(&c).map(Posting::len), Some(1));
+        assert_eq!(m.get(&a).map(Posting::len), Some(1));
     }
 }

@@ -326,6 +326,7 @@ impl Store {
             service,
             name,
             arrived,
+            trace_slot: 0,
             flags: span.flags(),
             kind: kind_to_u8(span.kind()),
             status: span.status().to_u8(),
@@ -334,13 +335,13 @@ impl Store {
 
     /// Stores `span` and indexes it. Returns its sequence number and the bytes its indexes
     /// grew by (posting lists and maps doubling), which its bound does not cover.
-    fn push(&mut self, span: StoredSpan) -> (u64, usize) {
+    fn push(&mut self, mut span: StoredSpan) -> (u64, usize) {
         let seq = self.head + self.spans.len() as u64;
         self.span_heap += span.heap_bytes();
         // Indexes.
         let mut heap: isize = 0;
         let mut maps = 0;
-        self.traces.push(span.trace_id, seq, &mut heap);
+        span.trace_slot = self.traces.push(span.trace_id, seq, &mut heap);
         match self.by_service.get_mut(&span.service) {
             Some(si) => {
                 let (h, grown) = si.push(span.name, seq);
