@@ -128,6 +128,9 @@ impl Store {
         let mut heap: isize = 0;
         self.traces
             .pop(span.trace_id, span.trace_slot, seq, &mut heap);
+        if self.traces.wants_compaction() {
+            self.compact_traces();
+        }
         if let Some(si) = self.by_service.get_mut(&span.service) {
             let (empty, h, maps) = si.pop_front(span.name, seq);
             heap += h;
@@ -189,6 +192,18 @@ impl Store {
         while !self.blocks.is_empty() && (self.blocks_head + 1) << BLOCK_SHIFT <= self.head {
             self.blocks.pop_front();
             self.blocks_head += 1;
+        }
+    }
+
+    /// Packs the trace map's slab (mostly free after a burst of traces went) and renames the
+    /// slots the stored spans hold: O(traces + spans), once the slab is eight times the live
+    /// traces, so rarely.
+    #[cold]
+    #[inline(never)]
+    fn compact_traces(&mut self) {
+        let renamed = self.traces.compact();
+        for s in &mut self.spans {
+            s.trace_slot = renamed[s.trace_slot as usize];
         }
     }
 

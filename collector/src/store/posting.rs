@@ -23,6 +23,16 @@ pub(crate) enum Posting {
     Many(VecDeque<u32>),
 }
 
+/// An empty list, with nothing on the heap.
+impl Default for Posting {
+    fn default() -> Self {
+        Posting::Few {
+            len: 0,
+            seqs: [0; INLINE],
+        }
+    }
+}
+
 impl Posting {
     pub(crate) fn new(seq: u64) -> Self {
         let mut seqs = [0; INLINE];

@@ -287,6 +287,36 @@ fn the_trace_map_stays_at_the_size_its_live_traces_need_however_many_are_evicted
 }
 
 #[test]
+fn after_a_burst_of_traces_the_trace_slab_is_packed_and_spans_still_find_theirs() {
+    // 5,000 one-span traces, then spans of one long trace push them all out: the slab of
+    // trace lists is packed once mostly free, and every span left must still reach its
+    // trace's list when it is evicted in turn.
+    let mut s = Store::new(limits(5_000, usize::MAX));
+    let one = (1..=5_000u64)
+        .map(|id| span(u128::from(id), id, 0, "op", id, 1))
+        .collect();
+    s.insert(batch("svc", one), &[]);
+    let full = s.traces.bytes();
+    let long = (5_001..=9_990u64)
+        .map(|id| span(99_999, id, 0, "op", id, 1))
+        .collect();
+    s.insert(batch("svc", long), &[]);
+    assert_eq!(s.traces.len(), 11, "10 one-span traces and the long one");
+    assert!(
+        s.traces.bytes() * 4 < full,
+        "{} bytes against {full} when full",
+        s.traces.bytes()
+    );
+    assert_eq!(s.trace(TraceId::from_u128(99_999)).len(), 4_990);
+    assert_eq!(s.trace(TraceId::from_u128(4_995)).len(), 1);
+    while !s.spans.is_empty() {
+        s.evict_front();
+    }
+    assert!(s.traces.is_empty());
+    assert_eq!(s.posting_heap, 0);
+}
+
+#[test]
 fn byte_budget_is_never_exceeded_and_accounting_returns_to_zero() {
     let budget = 256 << 10;
     let mut s = Store::new(limits(usize::MAX, budget));

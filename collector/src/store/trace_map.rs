@@ -3,8 +3,8 @@
 //! It is split into [`SHARDS`] hash maps by a mix of the trace id's bits. One map would do for
 //! lookups, but keeping a map at its size under eviction means rebuilding it now and then
 //! (see [`TraceMap::push`]), and a rebuild holds the old and the new table at once: with one map
-//! that is a second copy of the whole map (3 MiB for the load benchmark's 33,000 traces) on top
-//! of the store's budget; with sixteen it is a sixteenth of it.
+//! that is a second copy of the whole map on top of the store's budget; with sixteen it is a
+//! sixteenth of it.
 //!
 //! A sender who chooses trace ids can steer them all into one shard; that shard then behaves as
 //! the single map did, with its lookups still hashed under the process's secret seed.
@@ -148,7 +148,7 @@ impl TraceMap {
     /// that use up a map's free slots; once none is left, the next insert rehashes a table at
     /// most half full in place but doubles one more than half full, which a store that keeps
     /// evicting reaches sooner or later (in the load benchmark ~33,000 live traces doubled a
-    /// 65,536-bucket table, +3 MiB for nothing). Just before that insert the shard is rebuilt at
+    /// 65,536-bucket table, for nothing). Just before that insert the shard is rebuilt at
     /// its own size instead — O(its traces) — when it is at most two thirds full, so that at
     /// least a third of its room is free again and the rebuilds stay rare; fuller, it is left to
     /// double (rebuilt, it would run out again within a few evictions).
@@ -195,8 +195,12 @@ impl TraceMap {
         if !empty {
             return;
         }
+        // An emptied heap list's buffer goes now (`heap` has counted it gone), not when the
+        // slot is next taken.
+        *p = Posting::default();
         let shard = &mut self.shards[shard_of(id)];
-        if shard.map.remove(&id).is_some() {
+        if let Some(named) = shard.map.remove(&id) {
+            debug_assert_eq!(named, slot, "a span names its trace's slot");
             self.free.push(slot);
         }
         if shard.room > 1024 / SHARDS && shard.map.len() * 8 < shard.room {
@@ -205,6 +209,32 @@ impl TraceMap {
             shard.room = shard.map.capacity();
             self.bytes = self.bytes + table_bytes(shard.room) - old;
         }
+    }
+
+    /// Whether the slab is mostly free slots (after a burst of traces has been evicted): eight
+    /// times the live traces, and large enough to be worth [`TraceMap::compact`].
+    #[inline]
+    pub(super) fn wants_compaction(&self) -> bool {
+        self.slab.len() > 1024 && self.len() * 8 < self.slab.len()
+    }
+
+    /// Packs the live traces' lists at the front of a slab sized for them, so the slab keeps
+    /// to the size its live traces need as the shards' maps do. Returns each old slot's new
+    /// one (`u32::MAX` for a free slot); the caller renames the slots its spans hold.
+    pub(super) fn compact(&mut self) -> Vec<u32> {
+        let mut renamed = vec![u32::MAX; self.slab.len()];
+        let mut slab = Vec::with_capacity(self.len() * 2);
+        for shard in &mut self.shards {
+            for slot in shard.map.values_mut() {
+                let new = u32::try_from(slab.len()).expect("fewer traces than slots");
+                renamed[*slot as usize] = new;
+                slab.push(std::mem::take(&mut self.slab[*slot as usize]));
+                *slot = new;
+            }
+        }
+        self.slab = slab;
+        self.free = Vec::new();
+        renamed
     }
 
     /// Releases every shard's spare room.
@@ -323,5 +353,61 @@ mod tests {
         assert_eq!(m.push(c, 4, &mut heap), sb);
         assert_eq!(m.get(&c).map(Posting::len), Some(1));
         assert_eq!(m.get(&a).map(Posting::len), Some(1));
+    }
+
+    #[test]
+    fn an_emptied_list_gives_its_buffer_back_at_once() {
+        let mut m = TraceMap::default();
+        let mut heap = 0;
+        let id = TraceId::from_u128(3);
+        let slot = m.push(id, 1, &mut heap);
+        for seq in 2..=10 {
+            m.push(id, seq, &mut heap);
+        }
+        assert!(heap > 0, "ten spans moved the list to the heap");
+        assert!(matches!(m.slab[slot as usize], Posting::Many(_)));
+        for seq in 1..=10 {
+            m.pop(id, slot, seq, &mut heap);
+        }
+        assert_eq!(heap, 0);
+        assert!(
+            matches!(m.slab[slot as usize], Posting::Few { len: 0, .. }),
+            "the free slot holds no buffer"
+        );
+    }
+
+    #[test]
+    fn a_mostly_free_slab_is_packed_and_its_slots_renamed() {
+        let mut m = TraceMap::default();
+        let mut heap = 0;
+        let slots: Vec<u32> = (1..=5_000u64)
+            .map(|i| m.push(TraceId::from_u128(u128::from(i)), i, &mut heap))
+            .collect();
+        for i in 1..=4_990u64 {
+            assert!(!m.wants_compaction() || i > 4_370, "asked at {i}");
+            m.pop(
+                TraceId::from_u128(u128::from(i)),
+                slots[i as usize - 1],
+                i,
+                &mut heap,
+            );
+        }
+        assert!(m.wants_compaction());
+        let before = m.bytes();
+        let renamed = m.compact();
+        assert!(!m.wants_compaction());
+        assert_eq!(m.slab.len(), 10);
+        assert!(m.bytes() < before, "{} against {before}", m.bytes());
+        assert_eq!(renamed[0], u32::MAX, "a freed slot has no new name");
+        for i in 4_991..=5_000u64 {
+            let id = TraceId::from_u128(u128::from(i));
+            let slot = renamed[slots[i as usize - 1] as usize];
+            assert!(slot < 10);
+            assert_eq!(m.get(&id).map(Posting::len), Some(1));
+            m.pop(id, slot, i, &mut heap);
+            assert!(m.get(&id).is_none());
+        }
+        assert!(m.is_empty());
+        assert_eq!(heap, 0);
     }
 }
