@@ -34,9 +34,13 @@ impl<K, V> TableSize<K, V> {
     }
 
     /// The table's capacity: what it holds with no tombstones.
-    #[cfg(test)]
     pub(crate) fn full(&self) -> usize {
         self.full
+    }
+
+    /// The bytes the table grows by if it doubles.
+    pub(crate) fn doubled(&self) -> usize {
+        map_bytes::<K, V>(self.full.saturating_mul(2).max(4)) - self.bytes()
     }
 
     /// After an insert (which may have grown or rebuilt the table), with the map's

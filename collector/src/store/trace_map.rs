@@ -17,8 +17,8 @@
 
 use std::mem::size_of;
 
-use super::intern::map_bytes;
 use super::posting::Posting;
+use super::table::TableSize;
 use crate::hash::SeededMap;
 use crate::model::TraceId;
 
@@ -29,10 +29,9 @@ pub(super) const SHARDS: usize = 16;
 struct Shard {
     /// Each trace's slot in [`TraceMap::slab`].
     map: SeededMap<TraceId, u32>,
-    /// The most room the map has shown since it was last sized: its capacity (live traces
-    /// plus free slots) at its largest, which is what its buckets hold; the tombstones of
-    /// evicted traces lower `capacity()` but not the table's size (see [`Shard::rebuilds`]).
-    room: usize,
+    /// The size of `map`'s table: the tombstones of evicted traces lower `capacity()` but not
+    /// the table's size (see [`Shard::rebuilds`]).
+    table: TableSize<TraceId, u32>,
 }
 
 pub(super) struct TraceMap {
@@ -41,8 +40,8 @@ pub(super) struct TraceMap {
     slab: Vec<Posting>,
     /// Free slots of `slab`.
     free: Vec<u32>,
-    /// Bytes of every shard's table (from each one's `room`), kept in step so that the store's
-    /// byte count, read for every span it stores, does not add up sixteen maps.
+    /// Bytes of every shard's table, kept in step so that the store's byte count, read for every
+    /// span it stores, does not add up sixteen maps.
     bytes: usize,
 }
 
@@ -55,11 +54,6 @@ impl Default for TraceMap {
             bytes: 0,
         }
     }
-}
-
-/// Bytes of one shard's table of `room` traces.
-fn table_bytes(room: usize) -> usize {
-    map_bytes::<TraceId, u32>(room)
 }
 
 /// Which shard holds `id`: the id's two halves folded and mixed by a multiply (the top bits of
@@ -78,7 +72,7 @@ impl Shard {
     /// enough that [`TraceMap::push`] rebuilds it at its size instead.
     #[inline]
     fn rebuilds(&self, cap: usize) -> bool {
-        let (len, room) = (self.map.len(), self.room);
+        let (len, room) = (self.map.len(), self.table.full());
         len == cap && len < room && len + 1 > room / 2 && len <= room / 3 * 2
     }
 
@@ -89,7 +83,7 @@ impl Shard {
         let fresh = SeededMap::with_capacity_and_hasher(self.map.len() + 1, hasher);
         let old = std::mem::replace(&mut self.map, fresh);
         self.map.extend(old);
-        self.room = self.map.capacity();
+        self.table.reset(self.map.capacity());
     }
 }
 
@@ -99,13 +93,14 @@ impl TraceMap {
         self.slab.get(slot as usize)
     }
 
-    /// Stored traces.
+    /// Stored traces: every slot of the slab holds one, or is free.
+    #[inline]
     pub(super) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.map.len()).sum()
+        self.slab.len() - self.free.len()
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.shards.iter().all(|s| s.map.is_empty())
+        self.len() == 0
     }
 
     /// Traces the tables have room for, over every shard.
@@ -130,7 +125,7 @@ impl TraceMap {
         let shard = &self.shards[shard_of(id)];
         let cap = shard.map.capacity();
         let table = if shard.map.len() == cap && !shard.rebuilds(cap) {
-            table_bytes((shard.room * 2).max(4)) - table_bytes(shard.room)
+            shard.table.doubled()
         } else {
             0
         };
@@ -161,7 +156,7 @@ impl TraceMap {
             *heap += self.slab[slot as usize].push(seq);
             return slot;
         }
-        let room = shard.room;
+        let before = shard.table.bytes();
         if shard.rebuilds(shard.map.capacity()) {
             shard.rebuild();
         }
@@ -176,10 +171,8 @@ impl TraceMap {
             }
         };
         shard.map.insert(id, slot);
-        shard.room = shard.room.max(shard.map.capacity());
-        if shard.room != room {
-            self.bytes = self.bytes + table_bytes(shard.room) - table_bytes(room);
-        }
+        shard.table.inserted(shard.map.capacity());
+        self.bytes = self.bytes + shard.table.bytes() - before;
         slot
     }
 
@@ -203,11 +196,12 @@ impl TraceMap {
             debug_assert_eq!(named, slot, "a span names its trace's slot");
             self.free.push(slot);
         }
-        if shard.room > 1024 / SHARDS && shard.map.len() * 8 < shard.room {
-            let old = table_bytes(shard.room);
+        let room = shard.table.full();
+        if room > 1024 / SHARDS && shard.map.len() * 8 < room {
+            let before = shard.map.capacity();
             shard.map.shrink_to(shard.map.len() * 2);
-            shard.room = shard.map.capacity();
-            self.bytes = self.bytes + table_bytes(shard.room) - old;
+            let change = shard.table.shrunk(before, shard.map.capacity());
+            self.bytes = self.bytes.saturating_add_signed(change);
         }
     }
 
@@ -240,10 +234,11 @@ impl TraceMap {
     /// Releases every shard's spare room.
     pub(super) fn shrink_to_fit(&mut self) {
         for shard in &mut self.shards {
+            let before = shard.map.capacity();
             shard.map.shrink_to_fit();
-            shard.room = shard.map.capacity();
+            shard.table.shrunk(before, shard.map.capacity());
         }
-        self.bytes = self.shards.iter().map(|s| table_bytes(s.room)).sum();
+        self.bytes = self.shards.iter().map(|s| s.table.bytes()).sum();
         // Live slots cannot move (spans name them); only an empty slab is released.
         if self.is_empty() {
             self.slab = Vec::new();
@@ -285,8 +280,8 @@ mod tests {
             m.shards
                 .iter()
                 .map(|s| {
-                    assert!(s.room >= s.map.capacity());
-                    table_bytes(s.room)
+                    assert!(s.table.full() >= s.map.capacity());
+                    s.table.bytes()
                 })
                 .sum::<usize>()
                 + m.slab.capacity() * size_of::<Posting>()
@@ -311,7 +306,10 @@ mod tests {
         assert_eq!(m.len(), 10);
         assert!(m.capacity() < 5_000, "room for {}", m.capacity());
         m.shrink_to_fit();
-        let tables = m.shards.iter().map(|s| table_bytes(s.map.capacity()));
+        let tables = m
+            .shards
+            .iter()
+            .map(|s| TableSize::<TraceId, u32>::new(s.map.capacity()).bytes());
         assert_eq!(
             m.bytes(),
             tables.sum::<usize>()
