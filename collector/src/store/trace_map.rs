@@ -1,47 +1,57 @@
 //! The trace map: each stored trace's spans, by trace id.
 //!
-//! It is split into [`SHARDS`] hash maps by a mix of the trace id's bits. One map would do for
-//! lookups, but keeping a map at its size under eviction means rebuilding it now and then
-//! (see [`TraceMap::push`]), and a rebuild holds the old and the new table at once: with one map
-//! that is a second copy of the whole map on top of the store's budget; with sixteen it is a
-//! sixteenth of it.
+//! It is split into [`SHARDS`] hash tables by a mix of the trace id's bits. One table would do
+//! for lookups, but keeping a table at its size under eviction means rebuilding it now and then
+//! (see [`TraceMap::push`]), and a rebuild holds the old and the new table at once: with one
+//! table that is a second copy of the whole table on top of the store's budget; with sixteen it
+//! is a sixteenth of it.
 //!
 //! A sender who chooses trace ids can steer them all into one shard; that shard then behaves as
-//! the single map did, with its lookups still hashed under the process's secret seed.
+//! the single table did, with its lookups still hashed under the process's secret seed.
 //!
-//! The maps name each trace's slot in one slab of posting lists, and each stored span keeps its
-//! trace's slot: evicting a span goes straight to its trace's list, with no hash and no probe
-//! of a table far larger than the cache (traces are evicted long after they were written, so
-//! the probe's two loads missed the cache; it was a sixth of the store writer's time). The map
-//! is looked up once per trace at eviction, when its last span goes.
+//! Each trace has a slot in one slab of posting lists, with its id beside it (`ids`), and each
+//! stored span keeps its trace's slot: evicting a span goes straight to its trace's list, with no
+//! hash and no probe. The tables hold only the slots (4 bytes a bucket, not the 20 of an id and a
+//! slot) and hash the id kept at the slot. A lookup by id compares the ids at the slots whose
+//! hash tag matches; removing a trace, when its last span is evicted, finds its entry by slot, so
+//! it reads the table's control bytes and 4-byte buckets and never the ids. Traces are evicted
+//! long after they were written, so that probe misses the cache: a table a fifth of the size
+//! misses it less.
 
+use std::hash::BuildHasher;
 use std::mem::size_of;
+
+use hashbrown::HashTable;
 
 use super::posting::Posting;
 use super::table::TableSize;
-use crate::hash::SeededMap;
+use crate::hash::SeededState;
 use crate::model::TraceId;
 
-/// How many maps the trace map is split into.
+/// How many tables the trace map is split into.
 pub(super) const SHARDS: usize = 16;
 
 #[derive(Default)]
 struct Shard {
-    /// Each trace's slot in [`TraceMap::slab`].
-    map: SeededMap<TraceId, u32>,
-    /// The size of `map`'s table: the tombstones of evicted traces lower `capacity()` but not
-    /// the table's size (see [`Shard::rebuilds`]).
-    table: TableSize<TraceId, u32>,
+    /// The slots, in [`TraceMap::slab`], of this shard's traces, hashed by the id at the slot
+    /// ([`TraceMap::ids`]).
+    table: HashTable<u32>,
+    /// The size of `table`: the tombstones of evicted traces lower `capacity()` but not the
+    /// table's size (see [`Shard::rebuilds`]).
+    size: TableSize<u32, ()>,
+    hasher: SeededState,
 }
 
 pub(super) struct TraceMap {
     shards: [Shard; SHARDS],
-    /// Every stored trace's spans, at the slot its shard's map names; free slots are empty.
+    /// Every stored trace's spans, at the slot its shard's table holds; free slots are empty.
     slab: Vec<Posting>,
+    /// The trace id at each slot of `slab` (a free slot's is stale).
+    ids: Vec<TraceId>,
     /// Free slots of `slab`.
     free: Vec<u32>,
     /// Bytes of every shard's table, kept in step so that the store's byte count, read for every
-    /// span it stores, does not add up sixteen maps.
+    /// span it stores, does not add up sixteen tables.
     bytes: usize,
 }
 
@@ -50,6 +60,7 @@ impl Default for TraceMap {
         TraceMap {
             shards: std::array::from_fn(|_| Shard::default()),
             slab: Vec::new(),
+            ids: Vec::new(),
             free: Vec::new(),
             bytes: 0,
         }
@@ -65,31 +76,49 @@ fn shard_of(id: TraceId) -> usize {
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SHARDS.trailing_zeros())) as usize
 }
 
+/// The hash of the trace at `slot`, for a table that moves its entries (growing, shrinking,
+/// rebuilding). Every slot in a table is live, so its id is there.
+#[inline]
+fn rehash<'a>(hasher: &'a SeededState, ids: &'a [TraceId]) -> impl Fn(&u32) -> u64 + 'a {
+    move |&slot| hasher.hash_one(ids.get(slot as usize).copied().unwrap_or_default())
+}
+
 impl Shard {
-    /// Whether the next new trace finds this map with no free slot left (`cap`, its capacity
+    /// Whether the next new trace finds this table with no free slot left (`cap`, its capacity
     /// now, is the live traces plus the free slots) while it holds fewer traces than it has
     /// room for: too many for hashbrown's in-place rehash, which would double it, and few
     /// enough that [`TraceMap::push`] rebuilds it at its size instead.
     #[inline]
     fn rebuilds(&self, cap: usize) -> bool {
-        let (len, room) = (self.map.len(), self.table.full());
+        let (len, room) = (self.table.len(), self.size.full());
         len == cap && len < room && len + 1 > room / 2 && len <= room / 3 * 2
     }
 
     #[cold]
     #[inline(never)]
-    fn rebuild(&mut self) {
-        let hasher = *self.map.hasher();
-        let fresh = SeededMap::with_capacity_and_hasher(self.map.len() + 1, hasher);
-        let old = std::mem::replace(&mut self.map, fresh);
-        self.map.extend(old);
-        self.table.reset(self.map.capacity());
+    fn rebuild(&mut self, ids: &[TraceId]) {
+        let hash = rehash(&self.hasher, ids);
+        let mut fresh = HashTable::with_capacity(self.table.len() + 1);
+        for &slot in self.table.iter() {
+            fresh.insert_unique(hash(&slot), slot, &hash);
+        }
+        self.table = fresh;
+        self.size.reset(self.table.capacity());
+    }
+
+    /// The slot of trace `id` (hashed to `hash`), if stored.
+    #[inline]
+    fn find(&self, hash: u64, id: TraceId, ids: &[TraceId]) -> Option<u32> {
+        self.table
+            .find(hash, |&slot| ids.get(slot as usize) == Some(&id))
+            .copied()
     }
 }
 
 impl TraceMap {
     pub(super) fn get(&self, id: &TraceId) -> Option<&Posting> {
-        let slot = *self.shards[shard_of(*id)].map.get(id)?;
+        let shard = &self.shards[shard_of(*id)];
+        let slot = shard.find(shard.hasher.hash_one(id), *id, &self.ids)?;
         self.slab.get(slot as usize)
     }
 
@@ -106,31 +135,35 @@ impl TraceMap {
     /// Traces the tables have room for, over every shard.
     #[cfg(test)]
     pub(super) fn capacity(&self) -> usize {
-        self.shards.iter().map(|s| s.map.capacity()).sum()
+        self.shards.iter().map(|s| s.table.capacity()).sum()
     }
 
-    /// Heap bytes of the tables and the slab (the posting lists' own heap is counted by the
-    /// store with every other list's).
+    /// Bytes of one slot: its posting list and its trace id.
+    const SLOT_BYTES: usize = size_of::<Posting>() + size_of::<TraceId>();
+
+    /// Heap bytes of the tables, the slab and the ids (the posting lists' own heap is counted by
+    /// the store with every other list's).
     #[inline]
     pub(super) fn bytes(&self) -> usize {
         self.bytes
             + self.slab.capacity() * size_of::<Posting>()
+            + self.ids.capacity() * size_of::<TraceId>()
             + self.free.capacity() * size_of::<u32>()
     }
 
     /// Bytes the tables and the slab add if a span of a new trace `id` makes them grow
     /// (hashbrown doubles a table with no free slot left, unless [`TraceMap::push`] rebuilds it
-    /// at its size first; the slab doubles when it has no free slot).
+    /// at its size first; the slab and the ids double when there is no free slot).
     pub(super) fn growth_bytes(&self, id: TraceId) -> usize {
         let shard = &self.shards[shard_of(id)];
-        let cap = shard.map.capacity();
-        let table = if shard.map.len() == cap && !shard.rebuilds(cap) {
-            shard.table.doubled()
+        let cap = shard.table.capacity();
+        let table = if shard.table.len() == cap && !shard.rebuilds(cap) {
+            shard.size.doubled()
         } else {
             0
         };
         let slab = if self.free.is_empty() && self.slab.len() == self.slab.capacity() {
-            self.slab.capacity().max(4) * size_of::<Posting>()
+            self.slab.capacity().max(4) * Self::SLOT_BYTES
         } else {
             0
         };
@@ -140,7 +173,7 @@ impl TraceMap {
     /// Adds span `seq` to trace `id`; `heap` takes the change in posting heap.
     ///
     /// First keeps the shard at the size its live traces need. Evicted traces leave tombstones
-    /// that use up a map's free slots; once none is left, the next insert rehashes a table at
+    /// that use up a table's free slots; once none is left, the next insert rehashes a table at
     /// most half full in place but doubles one more than half full, which a store that keeps
     /// evicting reaches sooner or later (in the load benchmark ~33,000 live traces doubled a
     /// 65,536-bucket table, for nothing). Just before that insert the shard is rebuilt at
@@ -152,33 +185,38 @@ impl TraceMap {
     #[inline]
     pub(super) fn push(&mut self, id: TraceId, seq: u64, heap: &mut isize) -> u32 {
         let shard = &mut self.shards[shard_of(id)];
-        if let Some(&slot) = shard.map.get(&id) {
+        let hash = shard.hasher.hash_one(id);
+        if let Some(slot) = shard.find(hash, id, &self.ids) {
             *heap += self.slab[slot as usize].push(seq);
             return slot;
         }
-        let before = shard.table.bytes();
-        if shard.rebuilds(shard.map.capacity()) {
-            shard.rebuild();
+        let before = shard.size.bytes();
+        if shard.rebuilds(shard.table.capacity()) {
+            shard.rebuild(&self.ids);
         }
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.slab[slot as usize] = Posting::new(seq);
+                self.ids[slot as usize] = id;
                 slot
             }
             None => {
                 self.slab.push(Posting::new(seq));
+                self.ids.push(id);
                 u32::try_from(self.slab.len() - 1).expect("fewer traces than spans")
             }
         };
-        shard.map.insert(id, slot);
-        shard.table.inserted(shard.map.capacity());
-        self.bytes = self.bytes + shard.table.bytes() - before;
+        shard
+            .table
+            .insert_unique(hash, slot, rehash(&shard.hasher, &self.ids));
+        shard.size.inserted(shard.table.capacity());
+        self.bytes = self.bytes + shard.size.bytes() - before;
         slot
     }
 
     /// Removes span `seq` from trace `id` at `slot` (the span is the trace's oldest); `heap`
-    /// takes the change in posting heap. The trace's map entry goes with its last span; a shard
-    /// left with fewer than an eighth of its room in use is shrunk.
+    /// takes the change in posting heap. The trace's table entry goes with its last span; a
+    /// shard left with fewer than an eighth of its room in use is shrunk.
     pub(super) fn pop(&mut self, id: TraceId, slot: u32, seq: u64, heap: &mut isize) {
         let Some(p) = self.slab.get_mut(slot as usize) else {
             return;
@@ -191,16 +229,24 @@ impl TraceMap {
         // An emptied heap list's buffer goes now (`heap` has counted it gone), not when the
         // slot is next taken.
         *p = Posting::default();
+        debug_assert_eq!(self.ids[slot as usize], id, "a span names its trace's slot");
         let shard = &mut self.shards[shard_of(id)];
-        if let Some(named) = shard.map.remove(&id) {
-            debug_assert_eq!(named, slot, "a span names its trace's slot");
+        // Found by the slot: the ids are not read.
+        if let Ok(entry) = shard
+            .table
+            .find_entry(shard.hasher.hash_one(id), |&s| s == slot)
+        {
+            entry.remove();
             self.free.push(slot);
         }
-        let room = shard.table.full();
-        if room > 1024 / SHARDS && shard.map.len() * 8 < room {
-            let before = shard.map.capacity();
-            shard.map.shrink_to(shard.map.len() * 2);
-            let change = shard.table.shrunk(before, shard.map.capacity());
+        let room = shard.size.full();
+        if room > 1024 / SHARDS && shard.table.len() * 8 < room {
+            let before = shard.table.capacity();
+            let len = shard.table.len();
+            shard
+                .table
+                .shrink_to(len * 2, rehash(&shard.hasher, &self.ids));
+            let change = shard.size.shrunk(before, shard.table.capacity());
             self.bytes = self.bytes.saturating_add_signed(change);
         }
     }
@@ -212,21 +258,25 @@ impl TraceMap {
         self.slab.len() > 1024 && self.len() * 8 < self.slab.len()
     }
 
-    /// Packs the live traces' lists at the front of a slab sized for them, so the slab keeps
-    /// to the size its live traces need as the shards' maps do. Returns each old slot's new
-    /// one (`u32::MAX` for a free slot); the caller renames the slots its spans hold.
+    /// Packs the live traces' lists and ids at the front of a slab sized for them, so the slab
+    /// keeps to the size its live traces need as the shards' tables do. Returns each old slot's
+    /// new one (`u32::MAX` for a free slot); the caller renames the slots its spans hold. A
+    /// trace's hash is its id's, so the tables keep their entries where they are.
     pub(super) fn compact(&mut self) -> Vec<u32> {
         let mut renamed = vec![u32::MAX; self.slab.len()];
         let mut slab = Vec::with_capacity(self.len() * 2);
+        let mut ids = Vec::with_capacity(self.len() * 2);
         for shard in &mut self.shards {
-            for slot in shard.map.values_mut() {
+            for slot in shard.table.iter_mut() {
                 let new = u32::try_from(slab.len()).expect("fewer traces than slots");
                 renamed[*slot as usize] = new;
                 slab.push(std::mem::take(&mut self.slab[*slot as usize]));
+                ids.push(self.ids[*slot as usize]);
                 *slot = new;
             }
         }
         self.slab = slab;
+        self.ids = ids;
         self.free = Vec::new();
         renamed
     }
@@ -234,14 +284,15 @@ impl TraceMap {
     /// Releases every shard's spare room.
     pub(super) fn shrink_to_fit(&mut self) {
         for shard in &mut self.shards {
-            let before = shard.map.capacity();
-            shard.map.shrink_to_fit();
-            shard.table.shrunk(before, shard.map.capacity());
+            let before = shard.table.capacity();
+            shard.table.shrink_to_fit(rehash(&shard.hasher, &self.ids));
+            shard.size.shrunk(before, shard.table.capacity());
         }
-        self.bytes = self.shards.iter().map(|s| s.table.bytes()).sum();
+        self.bytes = self.shards.iter().map(|s| s.size.bytes()).sum();
         // Live slots cannot move (spans name them); only an empty slab is released.
         if self.is_empty() {
             self.slab = Vec::new();
+            self.ids = Vec::new();
             self.free = Vec::new();
         }
     }
@@ -280,11 +331,12 @@ mod tests {
             m.shards
                 .iter()
                 .map(|s| {
-                    assert!(s.table.full() >= s.map.capacity());
-                    s.table.bytes()
+                    assert!(s.size.full() >= s.table.capacity());
+                    s.size.bytes()
                 })
                 .sum::<usize>()
                 + m.slab.capacity() * size_of::<Posting>()
+                + m.ids.capacity() * size_of::<TraceId>()
                 + m.free.capacity() * size_of::<u32>()
         };
         let mut slots = Vec::new();
@@ -309,11 +361,12 @@ mod tests {
         let tables = m
             .shards
             .iter()
-            .map(|s| TableSize::<TraceId, u32>::new(s.map.capacity()).bytes());
+            .map(|s| TableSize::<u32, ()>::new(s.table.capacity()).bytes());
         assert_eq!(
             m.bytes(),
             tables.sum::<usize>()
                 + m.slab.capacity() * size_of::<Posting>()
+                + m.ids.capacity() * size_of::<TraceId>()
                 + m.free.capacity() * size_of::<u32>()
         );
         assert_eq!(heap, 0);
@@ -407,5 +460,78 @@ mod tests {
         }
         assert!(m.is_empty());
         assert_eq!(heap, 0);
+    }
+
+    #[test]
+    fn churn_agrees_with_a_plain_map_through_rebuilds_shrinks_and_compaction() {
+        use std::collections::{HashMap, VecDeque};
+
+        // Spans in arrival order (trace, seq, slot); evicted oldest first, as the store does.
+        let mut m = TraceMap::default();
+        let mut heap = 0;
+        let mut ring: VecDeque<(TraceId, u64, u32)> = VecDeque::new();
+        let mut model: HashMap<TraceId, usize> = HashMap::new();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut seq, mut compactions) = (0u64, 0);
+        // Phases: grow to 3,000 live spans, churn at that size, drain to 20 (compaction and
+        // shrinking), and grow again.
+        for (target, steps) in [
+            (3_000usize, 6_000),
+            (3_000, 20_000),
+            (20, 6_000),
+            (2_000, 6_000),
+        ] {
+            for _ in 0..steps {
+                if ring.len() < target {
+                    // Mostly new traces; some spans join one of the last few traces.
+                    let r = next();
+                    let id = match ring.iter().rev().nth((r % 8) as usize) {
+                        Some(&(id, _, _)) if r % 3 == 0 => id,
+                        _ => TraceId::from_u128(u128::from(next()) << 64 | u128::from(next())),
+                    };
+                    seq += 1;
+                    let slot = m.push(id, seq, &mut heap);
+                    if let Some(&(_, _, known)) = ring.iter().find(|(t, _, _)| *t == id) {
+                        assert_eq!(slot, known, "a trace's spans share its slot");
+                    }
+                    ring.push_back((id, seq, slot));
+                    *model.entry(id).or_default() += 1;
+                } else if let Some((id, s, slot)) = ring.pop_front() {
+                    m.pop(id, slot, s, &mut heap);
+                    let left = model.get_mut(&id).map(|n| {
+                        *n -= 1;
+                        *n
+                    });
+                    if left == Some(0) {
+                        model.remove(&id);
+                    }
+                }
+                if m.wants_compaction() {
+                    let renamed = m.compact();
+                    compactions += 1;
+                    for entry in &mut ring {
+                        entry.2 = renamed[entry.2 as usize];
+                    }
+                }
+            }
+            assert_eq!(m.len(), model.len());
+            for (id, n) in &model {
+                assert_eq!(m.get(id).map(Posting::len), Some(*n), "{id:?}");
+            }
+            let gone = TraceId::from_u128(u128::from(next()) | 1 << 127);
+            assert!(m.get(&gone).is_none());
+        }
+        assert!(compactions > 0, "the drain packed the slab");
+        assert!(
+            m.capacity() < 4 * model.len().max(64),
+            "room for {}",
+            m.capacity()
+        );
     }
 }
