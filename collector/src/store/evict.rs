@@ -10,6 +10,10 @@ use super::span::{StoredSpan, TAG_JSON, TAG_STR, packed_bytes};
 use super::{SPARE_ATTRS, Store};
 use crate::model::TraceId;
 
+/// The most spans [`Store::touch_front`] reads ahead of a batch: a batch of the in-process
+/// exporter's size, and for larger batches about what the cache keeps until their evictions.
+pub(super) const TOUCH_AHEAD: usize = 128;
+
 impl Store {
     /// Evicts spans past the retention window.
     pub(crate) fn expire(&mut self) {
@@ -115,6 +119,31 @@ impl Store {
             self.free_sources = Vec::new();
         }
         self.strings.shrink();
+    }
+
+    /// Reads, before a batch of `n` spans is stored, what evicting the spans it will evict
+    /// reads first: each one's packed attributes, its trace's slab entry and its trace's bucket
+    /// in the trace map. Those were written long ago and are no longer in the cache; evicting
+    /// spans one at a time, between insertions, waits for each of them in turn, while these
+    /// loads, independent of one another, are in flight together. The spans read are as many
+    /// as the span budget makes this batch evict, or as the last batch evicted (the byte
+    /// budget's share), at most [`TOUCH_AHEAD`]. Returns how many it read.
+    pub(super) fn touch_front(&self, n: usize) -> usize {
+        let over = (self.spans.len() + n).saturating_sub(self.limits.max_spans.max(1));
+        let k = over
+            .max(self.last_evictions.min(n))
+            .min(TOUCH_AHEAD)
+            .min(self.spans.len());
+        if k == 0 {
+            return 0;
+        }
+        let mut seen = 0u64;
+        for span in self.spans.iter().take(k) {
+            seen ^= span.attrs.first().map_or(0, |a| a.bits);
+            seen ^= self.traces.touch(span.trace_id, span.trace_slot);
+        }
+        std::hint::black_box(seen);
+        k
     }
 
     pub(super) fn evict_front(&mut self) {

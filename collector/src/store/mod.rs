@@ -106,6 +106,9 @@ pub(crate) struct Store {
     blocks_head: u64,
     stored_total: u64,
     evicted: u64,
+    /// Spans the last batch evicted: about as many as the next batch will (see
+    /// [`Store::touch_front`]).
+    last_evictions: usize,
     /// Inserts that panicked (the store was reset each time).
     writer_panics: u64,
     /// Observer calls that panicked.
@@ -161,6 +164,7 @@ impl Store {
             blocks_head: 0,
             stored_total: 0,
             evicted: 0,
+            last_evictions: 0,
             writer_panics: 0,
             observer_panics: 0,
             queue: None,

@@ -415,6 +415,42 @@ fn batch_against_single(max_values_per_key: usize) {
 }
 
 #[test]
+fn a_batch_reads_ahead_the_spans_it_will_evict() {
+    let spans = |from: u64, n: u64| -> Vec<_> {
+        (from..from + n)
+            .map(|i| span(u128::from(i) + 1, i + 1, 0, "op", i, 10))
+            .collect()
+    };
+    // Span budget: a filling store reads nothing; a full one as many as the batch evicts.
+    let mut s = Store::new(limits(100, usize::MAX));
+    assert_eq!(s.touch_front(10), 0, "empty");
+    s.insert(batch("svc", spans(0, 95)), &[]);
+    assert_eq!(s.touch_front(3), 0, "room for three more");
+    assert_eq!(s.touch_front(10), 5, "five over the budget");
+    s.insert(batch("svc", spans(95, 10)), &[]);
+    assert_eq!(s.stats().evicted, 5);
+    assert_eq!(s.touch_front(10), 10);
+    assert_eq!(s.touch_front(1_000), 100, "no more than it holds");
+    // Byte budget: as many as the last batch evicted, up to the batch's size.
+    let mut s = Store::new(limits(usize::MAX, 64 << 10));
+    let mut next = 0;
+    while s.stats().evicted == 0 {
+        s.insert(batch("svc", spans(next, 20)), &[]);
+        next += 20;
+    }
+    s.insert(batch("svc", spans(next, 20)), &[]);
+    let last = s.last_evictions;
+    assert!(last > 0, "the last batch evicted");
+    assert_eq!(s.touch_front(20), last.min(20));
+    assert_eq!(s.touch_front(5), last.min(5));
+    s.last_evictions = 3;
+    assert_eq!(s.touch_front(20), 3);
+    let mut s = Store::new(limits(10_000, usize::MAX));
+    s.insert(batch("svc", spans(0, 10_000)), &[]);
+    assert_eq!(s.touch_front(500), evict::TOUCH_AHEAD);
+}
+
+#[test]
 fn retention_window_evicts_old_spans() {
     let mut l = limits(1000, usize::MAX);
     l.retention = Duration::from_millis(100);

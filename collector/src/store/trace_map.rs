@@ -214,6 +214,20 @@ impl TraceMap {
         slot
     }
 
+    /// Reads trace `id`'s bucket in its shard and its slab entry, found as
+    /// [`TraceMap::pop`] will find them (see [`Store::touch_front`](super::Store)); returns a
+    /// value of what was read, for the caller to keep the reads.
+    #[inline]
+    pub(super) fn touch(&self, id: TraceId, slot: u32) -> u64 {
+        let shard = &self.shards[shard_of(id)];
+        let found = shard
+            .table
+            .find(shard.hasher.hash_one(id), |&s| s == slot)
+            .copied();
+        let listed = self.slab.get(slot as usize).map_or(0, Posting::len);
+        u64::from(found.unwrap_or(0)) ^ listed as u64
+    }
+
     /// Removes span `seq` from trace `id` at `slot` (the span is the trace's oldest); `heap`
     /// takes the change in posting heap. The trace's table entry goes with its last span; a
     /// shard left with fewer than an eighth of its room in use is shrunk.

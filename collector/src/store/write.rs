@@ -82,6 +82,8 @@ impl Store {
         // Bytes known to be free: summed once, then reduced by each span's bound, so a store far
         // from its byte budget is summed about once a batch, not once a span.
         let mut headroom = 0;
+        let evicted = self.evicted;
+        self.touch_front(spans.len());
         for span in spans {
             let trace_state = span.trace_state();
             let trace_state = trace_state.as_deref();
@@ -104,6 +106,8 @@ impl Store {
                 self.observe(seq, observers);
             }
         }
+        self.last_evictions =
+            usize::try_from(self.evicted.saturating_sub(evicted)).unwrap_or(usize::MAX);
         // The batch's own references were taken per span.
         self.release_sym(service);
         self.release_source(source);
