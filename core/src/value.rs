@@ -340,15 +340,29 @@ impl Value {
     #[inline]
     pub(crate) fn set_str(&mut self, s: &str) {
         if s.len() <= INLINE {
-            *self = Value::String(Text(TextRepr::Inline {
+            self.set(Value::String(Text(TextRepr::Inline {
                 len: s.len() as u8,
                 buf: [0; INLINE],
-            }));
+            })));
             if let Value::String(Text(TextRepr::Inline { buf, .. })) = self {
                 buf[..s.len()].copy_from_slice(s.as_bytes());
             }
         } else {
-            *self = Value::String(Text(TextRepr::Shared(Arc::from(s))));
+            self.set(Value::String(Text(TextRepr::Shared(Arc::from(s)))));
+        }
+    }
+
+    /// Replaces this value with `new`. A value that owns no heap (a boolean or a number: the
+    /// placeholder a recorded field's value is written over) is overwritten without calling
+    /// `Value`'s drop, whose out-of-line call and jump on the variant would run for every
+    /// recorded field.
+    #[inline(always)]
+    pub(crate) fn set(&mut self, new: Value) {
+        match self {
+            Value::Bool(_) | Value::I64(_) | Value::F64(_) => {
+                std::mem::forget(std::mem::replace(self, new))
+            }
+            _ => *self = new,
         }
     }
 }

@@ -38,16 +38,16 @@ pub(super) struct Fields<'a, T>(pub(super) &'a mut T);
 
 impl<T: FieldSink> Visit for Fields<'_, T> {
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.field_in_place(field, |v| *v = Value::Bool(value));
+        self.0.field_in_place(field, |v| v.set(Value::Bool(value)));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.field_in_place(field, |v| *v = Value::I64(value));
+        self.0.field_in_place(field, |v| v.set(Value::I64(value)));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         match i64::try_from(value) {
-            Ok(i) => self.0.field_in_place(field, |v| *v = Value::I64(i)),
+            Ok(i) => self.0.field_in_place(field, |v| v.set(Value::I64(i))),
             // Past `i64`: kept exact, as text.
             Err(_) => self
                 .0
@@ -56,7 +56,7 @@ impl<T: FieldSink> Visit for Fields<'_, T> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.field_in_place(field, |v| *v = Value::F64(value));
+        self.0.field_in_place(field, |v| v.set(Value::F64(value)));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
