@@ -357,6 +357,10 @@ impl Value {
     /// `Value`'s drop, whose out-of-line call and jump on the variant would run for every
     /// recorded field.
     #[inline(always)]
+    #[expect(
+        clippy::mem_forget,
+        reason = "only a value that owns nothing is forgotten: there is nothing to leak"
+    )]
     pub(crate) fn set(&mut self, new: Value) {
         match self {
             Value::Bool(_) | Value::I64(_) | Value::F64(_) => {
