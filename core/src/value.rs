@@ -497,10 +497,17 @@ mod tests {
             &"é".repeat(INLINE),
             &"y".repeat(INLINE + 1),
         ] {
-            let mut v = Value::I64(7);
-            v.set_str(s);
-            assert_eq!(v, Value::String(Text::new(s)));
-            assert_eq!(v.as_str(), Some(s));
+            for mut v in [
+                Value::I64(7),
+                Value::Bool(true),
+                Value::F64(0.5),
+                Value::String(Text::new(&"z".repeat(64))),
+                Value::from(vec!["a", "b"]),
+            ] {
+                v.set_str(s);
+                assert_eq!(v, Value::String(Text::new(s)));
+                assert_eq!(v.as_str(), Some(s));
+            }
         }
     }
 
