@@ -9,7 +9,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower_service::Service;
 
-use crate::{Client, HttpClient};
+use crate::{Client, HttpClient, SharedClient};
 
 #[cfg(feature = "https")]
 type Inner = hyper_rustls::HttpsConnector<HttpConnector>;
@@ -114,9 +114,9 @@ impl ClientBuilder {
     /// Builds the client.
     pub fn build(self) -> Result<Client, ClientBuildError> {
         let connector = self.connector()?;
-        Ok(Client::from_service(
+        Ok(Client::from_service(SharedClient::from(
             hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector),
-        ))
+        )))
     }
 
     #[cfg(feature = "https")]

@@ -25,9 +25,11 @@
 //! # Where to find what
 //!
 //! `lib.rs` holds [`Client`] (the traced client: `tracewire-tower`'s client layer over
-//! hyper-util's client) and its response types; `connector.rs` the [`Connector`] (TCP, TLS for
-//! `https://`) and the [`ClientBuilder`] that chooses its roots. The span itself, its attributes
-//! and the header injection live in `tracewire-tower`'s `client` module.
+//! hyper-util's client) and its response types; `shared.rs` the [`SharedClient`] it calls by
+//! default (hyper-util's client behind one reference count, so the clone a call makes is
+//! cheap); `connector.rs` the [`Connector`] (TCP, TLS for `https://`) and the
+//! [`ClientBuilder`] that chooses its roots. The span itself, its attributes and the header
+//! injection live in `tracewire-tower`'s `client` module.
 //!
 //! # Features
 //!
@@ -36,6 +38,7 @@
 //! | `https` | yes | `https://` URLs (rustls, ring, system or custom roots) |
 
 mod connector;
+mod shared;
 
 use std::fmt;
 use std::future::poll_fn;
@@ -48,6 +51,7 @@ use tracewire::propagation::Propagators;
 use tracewire_tower::{HttpClient as TraceClient, HttpClientLayer, HttpResponseBody};
 
 pub use crate::connector::{ClientBuildError, ClientBuilder, Connector};
+pub use crate::shared::SharedClient;
 pub use tracewire;
 pub use tracewire_tower;
 
@@ -62,9 +66,9 @@ pub type ResponseBody<B = hyper::body::Incoming> = HttpResponseBody<B>;
 pub type Response<B = hyper::body::Incoming> = http::Response<ResponseBody<B>>;
 
 /// A traced HTTP client: a cheap-to-clone handle around `S` (by default hyper-util's
-/// [`HttpClient`]) with the `tracewire-tower` client layer.
+/// [`HttpClient`], shared: [`SharedClient`]) with the `tracewire-tower` client layer.
 #[derive(Clone, Debug)]
-pub struct Client<S = HttpClient> {
+pub struct Client<S = SharedClient> {
     inner: TraceClient<S>,
 }
 
@@ -72,7 +76,7 @@ impl Client {
     /// A traced hyper-util client on the Tokio runtime, sending `Full<Bytes>` bodies and
     /// injecting W3C Trace Context and Baggage; `https://` trusts the system's roots.
     pub fn new() -> Self {
-        Client::from_service(connector::default_http_client())
+        Client::from_service(SharedClient::from(connector::default_http_client()))
     }
 
     /// A builder for a client with chosen TLS roots.
@@ -89,7 +93,9 @@ impl Default for Client {
 
 impl<S> Client<S> {
     /// Traces any `tower::Service<http::Request<_>>` HTTP client (hyper-util with another
-    /// connector or body type, a service stack with retries and timeouts, ...).
+    /// connector or body type, a service stack with retries and timeouts, ...). The service is
+    /// cloned for each call, as tower services are: wrap a hyper-util client in a
+    /// [`SharedClient`] so that the clone is one reference count.
     pub fn from_service(service: S) -> Self {
         Client {
             inner: TraceClient::new(service),
@@ -241,6 +247,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_shared_hyper_util_client_of_ones_own_is_traced_and_cloned_by_reference() {
+        use hyper_util::client::legacy::Client as HyperClient;
+        use hyper_util::client::legacy::connect::HttpConnector;
+        use hyper_util::rt::TokioExecutor;
+
+        let recorder = Recorder::new();
+        let _guard = recorder.set_default();
+        let (addr, seen) = server(200).await;
+        let hyper: HyperClient<HttpConnector, String> =
+            HyperClient::builder(TokioExecutor::new()).build_http();
+        let shared = SharedClient::from(hyper);
+        let copy = shared.clone();
+        assert!(std::ptr::eq(&*shared, &*copy), "one client behind both");
+        let client = Client::from_service(copy);
+        for _ in 0..2 {
+            let req = Request::post(format!("http://{addr}/rides"))
+                .body(String::from("{}"))
+                .unwrap();
+            let res = client.request(req).await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.into_body().collect().await.unwrap();
+        }
+        let spans = recorder.spans_named("POST");
+        assert_eq!(spans.len(), 2);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        for (span, headers) in spans.iter().zip(seen.iter()) {
+            span.assert_kind(SpanKind::Client)
+                .assert_attr("http.request.method", "POST");
+            assert_eq!(headers["traceparent"], traceparent_of(span).as_str());
+        }
+        assert!(std::ptr::eq(&**client.get_ref(), &*shared));
+    }
+
+    #[tokio::test]
     async fn server_errors_fail_the_client_span_and_parent_is_current_span() {
         let recorder = Recorder::new();
         let _guard = recorder.set_default();
@@ -307,6 +348,7 @@ mod tests {
     #[test]
     fn client_is_send_and_sync() {
         assert_send_sync::<Client>();
+        assert_send_sync::<SharedClient>();
         assert_send_sync::<ResponseBody>();
     }
 }
