@@ -233,8 +233,14 @@ impl AnyPropagator {
 /// Context plus W3C Baggage, matching `OTEL_PROPAGATORS`'s default.
 #[derive(Clone)]
 pub struct Propagators {
-    list: Arc<[AnyPropagator]>,
-    fields: Arc<[&'static str]>,
+    /// One shared allocation, so a clone (a client layer's, for each call) is one reference
+    /// count.
+    formats: Arc<Formats>,
+}
+
+struct Formats {
+    list: Box<[AnyPropagator]>,
+    fields: Box<[&'static str]>,
 }
 
 impl Default for Propagators {
@@ -246,7 +252,7 @@ impl Default for Propagators {
 impl fmt::Debug for Propagators {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.list.iter().map(|p| p.get()))
+            .entries(self.formats.list.iter().map(|p| p.get()))
             .finish()
     }
 }
@@ -262,8 +268,10 @@ impl Propagators {
             }
         }
         Propagators {
-            list: list.into(),
-            fields: fields.into(),
+            formats: Arc::new(Formats {
+                list: list.into(),
+                fields: fields.into(),
+            }),
         }
     }
 
@@ -283,7 +291,7 @@ impl Propagators {
     /// A new list with `p` appended.
     #[must_use]
     pub fn with<P: Propagator + 'static>(&self, p: P) -> Self {
-        let mut list = self.list.to_vec();
+        let mut list = self.formats.list.to_vec();
         list.push(AnyPropagator::Custom(Arc::new(p)));
         Propagators::from_list(list)
     }
@@ -340,7 +348,7 @@ impl Propagators {
 
     /// Every header name the formats read or write, without duplicates.
     pub fn fields(&self) -> &[&'static str] {
-        &self.fields
+        &self.formats.fields
     }
 
     /// Extracts a context from `carrier`.
@@ -362,7 +370,7 @@ impl Propagators {
     ) -> Result<(), ExtractError> {
         let mut first_err = None;
         let mut have_span = false;
-        for p in self.list.iter().map(AnyPropagator::get) {
+        for p in self.formats.list.iter().map(AnyPropagator::get) {
             let carries_span = p.carries_span_context();
             if carries_span && have_span {
                 // A span context was already found: later formats contribute only baggage.
@@ -388,7 +396,7 @@ impl Propagators {
 
     /// Injects `cx` with every format.
     pub fn inject(&self, cx: &Context, carrier: &mut dyn Injector) {
-        for p in self.list.iter() {
+        for p in self.formats.list.iter() {
             p.get().inject(cx, carrier);
         }
     }
