@@ -22,8 +22,9 @@ use crate::Connector;
 ///
 /// A tower service's `call` takes `&mut self`, so [`Client`](crate::Client) clones the
 /// service it wraps for every call. hyper-util's client clones its connector, executor, pool
-/// and protocol settings one by one (seven reference counts raised, then dropped); this handle
-/// clones as one, and calls the client through a shared reference, as hyper-util allows.
+/// and protocol settings one by one (about seven reference counts raised, then dropped, with the
+/// default connector); this handle clones as one, and calls the client through a shared
+/// reference, as hyper-util allows.
 /// It dereferences to hyper-util's client.
 ///
 /// ```
@@ -68,7 +69,7 @@ impl<C, B> Deref for SharedClient<C, B> {
     }
 }
 
-impl<C: fmt::Debug, B> fmt::Debug for SharedClient<C, B> {
+impl<C, B> fmt::Debug for SharedClient<C, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("SharedClient").field(&*self.inner).finish()
     }

@@ -10,8 +10,9 @@ use super::span::{StoredSpan, TAG_JSON, TAG_STR, packed_bytes};
 use super::{SPARE_ATTRS, Store};
 use crate::model::TraceId;
 
-/// The most spans [`Store::touch_front`] reads ahead of a batch: a batch of the in-process
-/// exporter's size, and for larger batches about what the cache keeps until their evictions.
+/// The most spans [`Store::touch_front`] reads ahead of a batch: two of the in-process
+/// exporter's batches (64 spans), and for larger batches about what the cache keeps until their
+/// evictions.
 pub(super) const TOUCH_AHEAD: usize = 128;
 
 impl Store {

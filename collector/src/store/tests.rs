@@ -259,9 +259,9 @@ fn span_budget_evicts_oldest_first_and_cleans_indexes() {
 
 #[test]
 fn the_trace_map_stays_at_the_size_its_live_traces_need_however_many_are_evicted() {
-    // 500 live traces, each one span: more than half of the 896 a 1,024-bucket map holds, so
-    // the tombstones that evictions leave would make it double to 2,048 buckets (room for
-    // 1,792) once they have used up its free slots.
+    // 500 live traces, each one span, over sixteen tables of 64 buckets (room for 56 each, 896
+    // in all): more than half of what they hold, so the tombstones that evictions leave would
+    // make them double once they have used up their free slots.
     let mut s = Store::new(limits(500, usize::MAX));
     for chunk in 0..200u64 {
         let spans = (0..500)

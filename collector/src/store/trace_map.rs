@@ -15,8 +15,8 @@
 //! slot) and hash the id kept at the slot. A lookup by id compares the ids at the slots whose
 //! hash tag matches; removing a trace, when its last span is evicted, finds its entry by slot, so
 //! it reads the table's control bytes and 4-byte buckets and never the ids. Traces are evicted
-//! long after they were written, so that probe misses the cache: a table a fifth of the size
-//! misses it less.
+//! long after they were written, so that probe misses the cache: a table a quarter of the size
+//! (5 bytes a bucket with its control byte, not 21) misses it less.
 
 use std::hash::BuildHasher;
 use std::mem::size_of;
@@ -40,6 +40,9 @@ struct Shard {
     /// table's size (see [`Shard::rebuilds`]).
     size: TableSize<u32, ()>,
     hasher: SeededState,
+    /// Rebuilds so far.
+    #[cfg(test)]
+    rebuilds: usize,
 }
 
 pub(super) struct TraceMap {
@@ -77,10 +80,11 @@ fn shard_of(id: TraceId) -> usize {
 }
 
 /// The hash of the trace at `slot`, for a table that moves its entries (growing, shrinking,
-/// rebuilding). Every slot in a table is live, so its id is there.
+/// rebuilding). Every slot in a table is live, so its id is there (indexing cannot fail; were
+/// it to, a panic beats an entry rehashed under another id, never to be found again).
 #[inline]
 fn rehash<'a>(hasher: &'a SeededState, ids: &'a [TraceId]) -> impl Fn(&u32) -> u64 + 'a {
-    move |&slot| hasher.hash_one(ids.get(slot as usize).copied().unwrap_or_default())
+    move |&slot| hasher.hash_one(ids[slot as usize])
 }
 
 impl Shard {
@@ -104,6 +108,10 @@ impl Shard {
         }
         self.table = fresh;
         self.size.reset(self.table.capacity());
+        #[cfg(test)]
+        {
+            self.rebuilds += 1;
+        }
     }
 
     /// The slot of trace `id` (hashed to `hash`), if stored.
@@ -151,7 +159,7 @@ impl TraceMap {
             + self.free.capacity() * size_of::<u32>()
     }
 
-    /// Bytes the tables and the slab add if a span of a new trace `id` makes them grow
+    /// Bytes the tables, the slab and the ids add if a span of a new trace `id` makes them grow
     /// (hashbrown doubles a table with no free slot left, unless [`TraceMap::push`] rebuilds it
     /// at its size first; the slab and the ids double when there is no free slot).
     pub(super) fn growth_bytes(&self, id: TraceId) -> usize {
@@ -214,9 +222,10 @@ impl TraceMap {
         slot
     }
 
-    /// Reads trace `id`'s bucket in its shard and its slab entry, found as
-    /// [`TraceMap::pop`] will find them (see [`Store::touch_front`](super::Store)); returns a
-    /// value of what was read, for the caller to keep the reads.
+    /// Reads trace `id`'s bucket in its shard and its slab entry, found as [`TraceMap::pop`]
+    /// will find them (see [`Store::touch_front`](super::Store::touch_front)); returns a value
+    /// of what was read (the slot found, mixed with the list's length), for the caller to keep
+    /// the reads.
     #[inline]
     pub(super) fn touch(&self, id: TraceId, slot: u32) -> u64 {
         let shard = &self.shards[shard_of(id)];
@@ -316,6 +325,20 @@ impl TraceMap {
 mod tests {
     use super::*;
 
+    /// The map's bytes summed from every table's size and every vector's capacity.
+    fn exact_bytes(m: &TraceMap) -> usize {
+        m.shards
+            .iter()
+            .map(|s| {
+                assert!(s.size.full() >= s.table.capacity());
+                s.size.bytes()
+            })
+            .sum::<usize>()
+            + m.slab.capacity() * size_of::<Posting>()
+            + m.ids.capacity() * size_of::<TraceId>()
+            + m.free.capacity() * size_of::<u32>()
+    }
+
     #[test]
     fn consecutive_and_random_looking_ids_spread_over_every_shard() {
         let mut counts = [0usize; SHARDS];
@@ -341,18 +364,7 @@ mod tests {
     fn the_byte_count_follows_every_table_as_it_grows_is_rebuilt_and_shrinks() {
         let mut m = TraceMap::default();
         let mut heap = 0;
-        let exact = |m: &TraceMap| {
-            m.shards
-                .iter()
-                .map(|s| {
-                    assert!(s.size.full() >= s.table.capacity());
-                    s.size.bytes()
-                })
-                .sum::<usize>()
-                + m.slab.capacity() * size_of::<Posting>()
-                + m.ids.capacity() * size_of::<TraceId>()
-                + m.free.capacity() * size_of::<u32>()
-        };
+        let exact = exact_bytes;
         let mut slots = Vec::new();
         for i in 1..=5_000u64 {
             slots.push(m.push(TraceId::from_u128(u128::from(i)), i, &mut heap));
@@ -408,6 +420,12 @@ mod tests {
             "a trace's spans share its slot"
         );
         assert_eq!(m.get(&a).map(Posting::len), Some(2));
+        assert_eq!(m.touch(a, sa), u64::from(sa) ^ 2, "found by its slot");
+        assert_eq!(
+            m.touch(a, sb),
+            1,
+            "not found under another trace's slot: the list's length only"
+        );
         m.pop(a, sa, 1, &mut heap);
         assert_eq!(m.get(&a).map(Posting::len), Some(1), "one span left");
         m.pop(b, sb, 2, &mut heap);
@@ -494,12 +512,15 @@ mod tests {
         };
         let (mut seq, mut compactions) = (0u64, 0);
         // Phases: grow to 3,000 live spans, churn at that size, drain to 20 (compaction and
-        // shrinking), and grow again.
+        // shrinking), grow again, then churn ~550 traces: ~35 a shard in tables of 64 buckets
+        // (room for 56), more than half full, where evictions' tombstones use up the free
+        // slots and the shards are rebuilt.
         for (target, steps) in [
             (3_000usize, 6_000),
             (3_000, 20_000),
             (20, 6_000),
             (2_000, 6_000),
+            (800, 80_000),
         ] {
             for _ in 0..steps {
                 if ring.len() < target {
@@ -535,6 +556,7 @@ mod tests {
                 }
             }
             assert_eq!(m.len(), model.len());
+            assert_eq!(m.bytes(), exact_bytes(&m));
             for (id, n) in &model {
                 assert_eq!(m.get(id).map(Posting::len), Some(*n), "{id:?}");
             }
@@ -542,6 +564,8 @@ mod tests {
             assert!(m.get(&gone).is_none());
         }
         assert!(compactions > 0, "the drain packed the slab");
+        let rebuilds: usize = m.shards.iter().map(|s| s.rebuilds).sum();
+        assert!(rebuilds > 0, "tombstones made shards rebuild");
         assert!(
             m.capacity() < 4 * model.len().max(64),
             "room for {}",
