@@ -84,7 +84,9 @@ pub struct OtlpCounts {
 #[derive(Clone)]
 enum Hop {
     Traced(tracewire_hyper::Client),
-    Plain(PlainClient<HttpConnector, Empty<Bytes>>),
+    /// Behind an `Arc`, as the traced client holds its own: the handler's state is cloned per
+    /// request.
+    Plain(Arc<PlainClient<HttpConnector, Empty<Bytes>>>),
 }
 
 #[derive(Clone)]
@@ -165,7 +167,9 @@ pub async fn serve(port: u16, traced: bool) -> Result<(), BoxError> {
     } else {
         (
             None,
-            Hop::Plain(PlainClient::builder(TokioExecutor::new()).build_http()),
+            Hop::Plain(Arc::new(
+                PlainClient::builder(TokioExecutor::new()).build_http(),
+            )),
         )
     };
     let state = Front {
