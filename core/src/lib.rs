@@ -82,6 +82,7 @@ mod rng;
 mod sampler;
 mod setup;
 mod span;
+mod sync;
 mod tracestate;
 mod value;
 

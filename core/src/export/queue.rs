@@ -14,33 +14,19 @@
 //! nothing per span. Closing takes what is left in the same step, so a span is either taken by
 //! the worker or refused (and counted as dropped by the caller), never left behind.
 //!
-//! The lock is a spin lock (`spin::mutex::SpinMutex`) taken by [`SpanQueue::lock`]: every
-//! critical section is a few dozen instructions, so a waiter almost always finds it free again
-//! within a few spins, and a lock released by a plain store costs each span one atomic
-//! read-modify-write instead of the two of a sleeping mutex (whose release must check for
-//! sleepers). A waiter that keeps finding it taken — its holder preempted — yields its CPU and
-//! then sleeps between tries, so a preempted holder always gets to run and finish, whatever the
-//! threads' priorities.
+//! The lock is a [`SpinLock`]: every critical section is a few dozen instructions, so a waiter
+//! almost always finds it free again within a few spins, and a lock released by a plain store
+//! costs each span one atomic read-modify-write instead of the two of a sleeping mutex.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
-use spin::mutex::{SpinMutex, SpinMutexGuard};
+use spin::mutex::SpinMutexGuard;
 
 use crate::span::SpanData;
+use crate::sync::SpinLock;
 
 /// How many emptied chunks the queue keeps for the next spans.
 pub(super) const SPARE_CHUNKS: usize = 2;
-
-/// Tries at the lock before a waiter yields its CPU between tries, and before it sleeps
-/// ([`LOCK_NAP`]) between tries: past these the holder was most likely preempted.
-const LOCK_SPINS: u32 = 16;
-const LOCK_YIELDS: u32 = 1024;
-
-/// How long a waiter sleeps between tries once yielding has not freed the lock: long enough
-/// for the scheduler to run the holder even where a yield would not (a waiter of higher
-/// real-time priority on the holder's CPU).
-const LOCK_NAP: Duration = Duration::from_micros(50);
 
 /// What [`SpanQueue::push`] did with a span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +41,7 @@ pub(super) enum Push {
 
 /// The queue shared by a pipeline's handles and its worker.
 pub(super) struct SpanQueue {
-    state: SpinMutex<State>,
+    state: SpinLock<State>,
     /// The most spans waiting at once.
     bound: usize,
     /// Spans per chunk: `min(max_batch, bound)`.
@@ -82,7 +68,7 @@ impl SpanQueue {
     pub(super) fn new(bound: usize, max_batch: usize) -> Self {
         let bound = bound.max(1);
         SpanQueue {
-            state: SpinMutex::new(State {
+            state: SpinLock::new(State {
                 full: VecDeque::new(),
                 open: Vec::new(),
                 len: 0,
@@ -95,26 +81,9 @@ impl SpanQueue {
         }
     }
 
-    /// Takes the lock: spins while it is held, then yields, then naps between tries (see the
-    /// module docs). A try is made only when the lock was seen free, so waiters read the lock's
-    /// cache line instead of each writing it.
+    #[inline]
     fn lock(&self) -> SpinMutexGuard<'_, State> {
-        let mut tries = 0u32;
-        loop {
-            if !self.state.is_locked()
-                && let Some(guard) = self.state.try_lock()
-            {
-                return guard;
-            }
-            tries = tries.saturating_add(1);
-            if tries < LOCK_SPINS {
-                std::hint::spin_loop();
-            } else if tries < LOCK_YIELDS {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(LOCK_NAP);
-            }
-        }
+        self.state.lock()
     }
 
     /// Queues `span`, or drops it (with the lock released) when the queue is full or closed.

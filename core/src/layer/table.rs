@@ -3,8 +3,10 @@
 //! The registry offers every layer a type map per span (`Extensions`), but each insert boxes the
 //! value (one heap allocation per span), and reaching it costs a slab lookup plus a lock on the
 //! span's map, on creation, on every record, on close and for every parent lookup. The layer
-//! keeps its state here instead: a few mutex-guarded hash maps keyed by the span id (a
-//! subscriber's ids are unique among its live spans), sharded so that threads working on
+//! keeps its state here instead: a few hash maps keyed by the span id (a subscriber's ids are
+//! unique among its live spans), each behind a [`SpinLock`] (released by a store: the table is
+//! locked at a span's creation, its parent lookup, each `record` and its close, and a sleeping
+//! mutex's release would add an atomic swap to each), sharded so that threads working on
 //! different spans rarely meet on one lock. Each layer attached to a subscriber has its own
 //! table, so ids of different subscribers never mix.
 //!
@@ -15,13 +17,14 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use spin::mutex::SpinMutexGuard;
 use tracing::span::Id;
 
 use super::state::SpanState;
 #[cfg(feature = "fmt")]
 use crate::id::{SpanId, TraceId};
+use crate::sync::SpinLock;
 
 /// How many shards: a power of two, well above the number of threads that create spans at
 /// once on most machines.
@@ -61,7 +64,7 @@ type Map = HashMap<u64, SpanState, BuildHasherDefault<IdHasher>>;
 /// other down.
 #[repr(align(64))]
 #[derive(Default)]
-struct Shard(Mutex<Map>);
+struct Shard(SpinLock<Map>);
 
 /// The state of every live span a layer knows, by span id.
 pub(crate) struct SpanTable {
@@ -85,12 +88,9 @@ impl SpanTable {
     }
 
     #[inline]
-    fn shard(&self, key: u64) -> MutexGuard<'_, Map> {
+    fn shard(&self, key: u64) -> SpinMutexGuard<'_, Map> {
         let i = (key >> (64 - SHARDS.trailing_zeros())) as usize;
-        self.shards[i]
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shards[i].0.lock()
     }
 
     /// Adds a new span's state (replacing any left by a span with the same id whose close the
@@ -144,10 +144,7 @@ impl SpanTable {
     /// How many spans the table holds (for tests).
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.0.lock().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
+        self.shards.iter().map(|s| s.0.lock().len()).sum()
     }
 }
 
@@ -187,7 +184,7 @@ mod tests {
         let used = table
             .shards
             .iter()
-            .filter(|s| !s.0.lock().unwrap().is_empty())
+            .filter(|s| !s.0.lock().is_empty())
             .count();
         assert_eq!(used, SHARDS, "every shard takes a share");
         for (n, id) in ids.iter().enumerate() {

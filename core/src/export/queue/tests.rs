@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use super::*;
 use crate::SpanContext;
 
@@ -187,7 +189,7 @@ fn a_push_waits_for_a_held_lock_through_its_spins_yields_and_naps_then_lands() {
     let guard = q.lock();
     std::thread::scope(|s| {
         let producer = s.spawn(|| q.push(span(7)));
-        // Long enough for the waiter to spin, yield its way past `LOCK_YIELDS` and nap; it
+        // Long enough for the waiter to spin, yield its way past the lock's yields and nap; it
         // cannot finish while the lock is held.
         std::thread::sleep(Duration::from_millis(50));
         assert!(
