@@ -7,9 +7,10 @@
 //! few bytes of header plus the span's own text — where it waits out the window for a
 //! retroactive keep, which decodes it. Bytes are accounted the way the store accounts them
 //! ([`alloc_bytes`]: every allocation rounded to the allocator's 16-byte granule, capacities
-//! rather than lengths, hash tables by the size of their tables, [`TableSize`]): each trace's spans (as received, or
-//! encoded), its list of sources and its root's name; the entries, the index and the eviction
-//! queue; and each distinct resource/scope once, however many buffered traces share it.
+//! rather than lengths, hash tables by the size of their tables, [`TableSize`]): each trace's
+//! spans (as received, or encoded), its list of sources and its root's name; the entries, the
+//! index and the eviction queue; and each distinct resource/scope once, however many buffered
+//! traces share it.
 //!
 //! The index is keyed by trace ids, which senders choose, so it hashes with std's randomly seeded
 //! SipHash ([`RandomState`]): a sender cannot make its ids collide.
