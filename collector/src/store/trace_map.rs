@@ -40,9 +40,6 @@ struct Shard {
     /// table's size (see [`Shard::rebuilds`]).
     size: TableSize<u32, ()>,
     hasher: SeededState,
-    /// Rebuilds so far.
-    #[cfg(test)]
-    rebuilds: usize,
 }
 
 pub(super) struct TraceMap {
@@ -108,10 +105,6 @@ impl Shard {
         }
         self.table = fresh;
         self.size.reset(self.table.capacity());
-        #[cfg(test)]
-        {
-            self.rebuilds += 1;
-        }
     }
 
     /// The slot of trace `id` (hashed to `hash`), if stored.
